@@ -1,0 +1,88 @@
+"""Named exceptions and warnings of cit_bayes, in one place.
+
+Every error a user can meet on bad input is one of these, so that the CLI can turn it into a
+plain message and exit code 2 without a traceback, and a notebook user can catch it by name.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CitBayesError",
+    "CohortError",
+    "PlanError",
+    "PublishedDataError",
+    "ReconstructionError",
+    "WeightingError",
+    "ModelError",
+    "NotFittedError",
+    "CitBayesWarning",
+    "ConvergenceWarning",
+    "PositivityWarning",
+    "BalanceWarning",
+    "WeightingWarning",
+    "SyntheticDataWarning",
+]
+
+
+class CitBayesError(Exception):
+    """Base class of every error raised on purpose by cit_bayes."""
+
+
+class CohortError(CitBayesError, ValueError):
+    """A patient-level file or table does not meet the cohort schema.
+
+    Carries the list of problems found (each naming file, row, column, value and expectation)
+    in ``problems``, so that all of them can be reported together.
+    """
+
+    def __init__(self, message: str, problems: list | None = None):
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+class PlanError(CitBayesError, ValueError):
+    """An analysis plan or prior set (TOML) is missing, malformed or inconsistent."""
+
+
+class PublishedDataError(CitBayesError, ValueError):
+    """The bundled tables of the paper are missing or malformed."""
+
+
+class ReconstructionError(CitBayesError, RuntimeError):
+    """A pseudo-cohort could not be made to match the published targets."""
+
+
+class WeightingError(CitBayesError, ValueError):
+    """Propensity-score weighting cannot proceed on the given input."""
+
+
+class ModelError(CitBayesError, ValueError):
+    """A Bayesian model cannot be built or fitted on the given input."""
+
+
+class NotFittedError(CitBayesError, AttributeError):
+    """A method that needs a fitted estimator was called before ``fit``."""
+
+
+class CitBayesWarning(UserWarning):
+    """Base class of every warning issued by cit_bayes."""
+
+
+class ConvergenceWarning(CitBayesWarning):
+    """A posterior fit missed a diagnostics gate (R-hat, ESS or divergences)."""
+
+
+class PositivityWarning(CitBayesWarning):
+    """Estimated propensities come close to 0 or 1 (limited overlap between arms)."""
+
+
+class BalanceWarning(CitBayesWarning):
+    """A covariate stays imbalanced after weighting (|SMD| above the goal)."""
+
+
+class WeightingWarning(CitBayesWarning):
+    """Weighting ran, but something about its input or result needs the user's attention."""
+
+
+class SyntheticDataWarning(CitBayesWarning):
+    """Results are built on a synthetic (reconstructed or simulated) cohort."""

@@ -1,0 +1,42 @@
+"""Pin the public API, so that nothing becomes public (or stops being public) by accident."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import cit_bayes
+
+EXPECTED_TOP_LEVEL = {"__version__"}
+
+EXPECTED_SUBPACKAGES = {
+    "cit_bayes.cohort": {"ARMS"},
+    "cit_bayes.published": {
+        "ARM_SIZES",
+        "count_table",
+        "load_tables",
+        "parse_printed_cell",
+        "parse_printed_p",
+    },
+}
+
+
+def test_top_level_all_is_pinned():
+    assert set(cit_bayes.__all__) == EXPECTED_TOP_LEVEL
+
+
+@pytest.mark.parametrize("module_name", sorted(EXPECTED_SUBPACKAGES))
+def test_subpackage_all_is_pinned(module_name):
+    module = importlib.import_module(module_name)
+    assert set(module.__all__) == EXPECTED_SUBPACKAGES[module_name]
+    for name in module.__all__:
+        assert hasattr(module, name), f"{module_name}.{name} is listed but missing"
+
+
+def test_exceptions_are_named_and_rooted():
+    from cit_bayes import exceptions
+
+    for name in exceptions.__all__:
+        obj = getattr(exceptions, name)
+        assert issubclass(obj, exceptions.CitBayesError | exceptions.CitBayesWarning)
