@@ -11,7 +11,25 @@ import cit_bayes
 EXPECTED_TOP_LEVEL = {"__version__"}
 
 EXPECTED_SUBPACKAGES = {
-    "cit_bayes.cohort": {"ARMS"},
+    "cit_bayes.cohort": {
+        "ARMS",
+        "BASELINE_COVARIATES",
+        "Cohort",
+        "Problem",
+        "read_cohort",
+        "validate_cohort",
+    },
+    "cit_bayes.simulate": {
+        "FEATURES",
+        "Scenario",
+        "SimulatedCohort",
+        "design_matrix",
+        "list_scenarios",
+        "load_scenario",
+        "scenarios_dir",
+        "simulate_cohort",
+        "write_simulated",
+    },
     "cit_bayes.published": {
         "ARM_SIZES",
         "count_table",

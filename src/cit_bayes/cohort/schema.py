@@ -1,12 +1,239 @@
-"""The CIT cohort's vocabulary: arm labels and their canonical order.
+"""The CIT cohort's vocabulary: arm labels, the patient-level columns, units and allowed values.
 
-This module holds the CIT specifics that the rest of the package refers to by name. The
-patient-level column schema is added here by the cohort layer.
+This module holds the CIT specifics that the rest of the package refers to by name: the canonical
+arms, the columns of a patient-level cohort (one row per patient), their units and plausible
+ranges, and the constants of the paper's response rule. ``docs/cohort-schema.md`` is the
+human-readable version of the same schema.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 #: Canonical arm labels, in the order the paper prints them.
 ARMS: tuple[str, ...] = ("rhTPO", "hetrombopag", "combination", "rhIL-11")
 
-__all__ = ["ARMS"]
+#: Baseline characteristics (Table 1 of the paper), in schema order.
+BASELINE_COVARIATES: tuple[str, ...] = (
+    "sex",
+    "age",
+    "bmi",
+    "ecog",
+    "tumor_type",
+    "stage",
+    "hepatic_metastasis",
+    "bone_metastasis",
+    "chemo_cycles_over5",
+    "radiotherapy",
+    "targeted_therapy",
+)
+
+#: The 0/1 baseline characteristics.
+BINARY_COVARIATES: tuple[str, ...] = (
+    "hepatic_metastasis",
+    "bone_metastasis",
+    "chemo_cycles_over5",
+    "radiotherapy",
+    "targeted_therapy",
+)
+
+SEXES: tuple[str, ...] = ("M", "F")
+TUMOR_TYPES: tuple[str, ...] = (
+    "gastrointestinal",
+    "gynecological",
+    "lung",
+    "breast",
+    "urinary",
+    "other",
+)
+STAGES: tuple[str, ...] = ("I", "II", "III", "IV")
+
+#: Categorical baseline characteristics and their categories (first = reference level).
+CATEGORICAL_COVARIATES: dict[str, tuple[str, ...]] = {
+    "sex": SEXES,
+    "tumor_type": TUMOR_TYPES,
+    "stage": STAGES,
+}
+
+#: Days on which the platelet count is recorded, and the matching columns.
+PLT_DAYS: tuple[int, ...] = (0, 3, 7, 14)
+PLT_COLUMNS: tuple[str, ...] = tuple(f"plt_day{day}" for day in PLT_DAYS)
+POST_BASELINE_PLT_COLUMNS: tuple[str, ...] = PLT_COLUMNS[1:]
+
+#: Safety outcomes (Tables 8 and 9 of the paper), 0/1, may be missing.
+SAFETY_OUTCOMES: tuple[str, ...] = (
+    "transfusion",
+    "ae_transaminase",
+    "ae_bilirubin",
+    "ae_fatigue",
+    "ae_headache",
+)
+
+#: Columns the package derives; an input ``response`` column is only cross-checked.
+DERIVED_COLUMNS: tuple[str, ...] = ("response", "delta_plt", "time_to_recovery", "recovered")
+
+#: Length of follow-up (days of treatment and observation) and the thresholds of the paper.
+FOLLOW_UP_DAYS: int = 14
+RECOVERY_THRESHOLD: float = 100.0  # x10^9/L: recovery and response criterion (1)
+RESPONSE_RISE: float = 50.0  # x10^9/L above baseline: response criterion (2)
+RESPONSE_FOLD: float = 2.0  # times baseline: response criterion (3)
+PLT_MAX: float = 2000.0  # x10^9/L: larger counts are implausible
+AGE_RANGE: tuple[float, float] = (18.0, 100.0)
+BMI_RANGE: tuple[float, float] = (10.0, 70.0)
+ECOG_RANGE: tuple[int, int] = (0, 4)
+
+RESPONSE_RULES: tuple[str, ...] = ("any", "day14")
+MISSING_POLICIES: tuple[str, ...] = ("error", "drop")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of the patient-level schema.
+
+    Attributes
+    ----------
+    name : str
+        Canonical column name.
+    kind : str
+        ``"id"``, ``"arm"``, ``"category"``, ``"number"``, ``"integer"``, ``"binary"``,
+        ``"plt"`` or ``"day"``.
+    required : bool
+        Whether the column must be present in the input.
+    when_missing : str
+        What an empty cell means: ``"error"`` (never allowed), ``"covariate"`` (an error, or the
+        row is dropped under ``missing="drop"``) or ``"allowed"``.
+    unit : str
+        Unit, or ``""``.
+    allowed : tuple of str, optional
+        Allowed values of a categorical column.
+    low, high : float, optional
+        Inclusive plausible range of a numeric column.
+    description : str
+        What the column holds.
+    """
+
+    name: str
+    kind: str
+    required: bool
+    when_missing: str
+    unit: str = ""
+    allowed: tuple[str, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+    description: str = ""
+
+
+def _binary(name: str, description: str, *, required: bool, when_missing: str) -> ColumnSpec:
+    return ColumnSpec(name, "binary", required, when_missing, description=description)
+
+
+#: Every input column, in schema order.
+COLUMN_SPECS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("patient_id", "id", True, "error", description="unique patient identifier"),
+    ColumnSpec("arm", "arm", True, "error", allowed=ARMS, description="treatment arm"),
+    ColumnSpec("sex", "category", True, "covariate", allowed=SEXES, description="sex"),
+    ColumnSpec("age", "number", True, "covariate", "years", None, *AGE_RANGE, "age at baseline"),
+    ColumnSpec("bmi", "number", True, "covariate", "kg/m²", None, *BMI_RANGE, "body-mass index"),
+    ColumnSpec(
+        "ecog", "integer", True, "covariate", "", None, *ECOG_RANGE, "ECOG performance status"
+    ),
+    ColumnSpec(
+        "tumor_type", "category", True, "covariate", allowed=TUMOR_TYPES, description="tumour type"
+    ),
+    ColumnSpec("stage", "category", True, "covariate", allowed=STAGES, description="tumour stage"),
+    _binary("hepatic_metastasis", "hepatic metastasis", required=True, when_missing="covariate"),
+    _binary("bone_metastasis", "bone metastasis", required=True, when_missing="covariate"),
+    _binary(
+        "chemo_cycles_over5",
+        "more than 5 chemotherapy cycles (the paper's '>5 cycles')",
+        required=True,
+        when_missing="covariate",
+    ),
+    _binary("radiotherapy", "concurrent radiotherapy", required=True, when_missing="covariate"),
+    _binary(
+        "targeted_therapy", "concurrent targeted therapy", required=True, when_missing="covariate"
+    ),
+    ColumnSpec("plt_day0", "plt", True, "covariate", "x10^9/L", None, 0.0, PLT_MAX, "baseline PLT"),
+    ColumnSpec("plt_day3", "plt", True, "allowed", "x10^9/L", None, 0.0, PLT_MAX, "PLT day 3"),
+    ColumnSpec("plt_day7", "plt", True, "allowed", "x10^9/L", None, 0.0, PLT_MAX, "PLT day 7"),
+    ColumnSpec("plt_day14", "plt", True, "allowed", "x10^9/L", None, 0.0, PLT_MAX, "PLT day 14"),
+    ColumnSpec(
+        "recovery_day",
+        "day",
+        True,
+        "allowed",
+        "day",
+        None,
+        1,
+        FOLLOW_UP_DAYS,
+        "first day with PLT >= 100; empty when not reached by day 14",
+    ),
+    _binary("transfusion", "platelet transfusion", required=False, when_missing="allowed"),
+    _binary("ae_transaminase", "transaminase elevation", required=False, when_missing="allowed"),
+    _binary("ae_bilirubin", "hyperbilirubinaemia", required=False, when_missing="allowed"),
+    _binary("ae_fatigue", "fatigue", required=False, when_missing="allowed"),
+    _binary("ae_headache", "headache", required=False, when_missing="allowed"),
+    _binary(
+        "response",
+        "response as recorded in the input (only cross-checked against the derived one)",
+        required=False,
+        when_missing="allowed",
+    ),
+    _binary(
+        "synthetic",
+        "1 on every row of a simulated or reconstructed cohort",
+        required=False,
+        when_missing="error",
+    ),
+)
+
+INPUT_COLUMNS: tuple[str, ...] = tuple(spec.name for spec in COLUMN_SPECS)
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(spec.name for spec in COLUMN_SPECS if spec.required)
+OPTIONAL_COLUMNS: tuple[str, ...] = tuple(spec.name for spec in COLUMN_SPECS if not spec.required)
+_SPECS_BY_NAME = {spec.name: spec for spec in COLUMN_SPECS}
+
+#: Columns of ``Cohort.data``, in order: the input schema (without the cross-checked input
+#: ``response``), the synthetic flag, then the derived columns.
+COHORT_COLUMNS: tuple[str, ...] = (
+    tuple(name for name in INPUT_COLUMNS if name not in ("response", "synthetic"))
+    + ("synthetic",)
+    + DERIVED_COLUMNS
+)
+
+
+def column_spec(name: str) -> ColumnSpec:
+    """Return the :class:`ColumnSpec` of a canonical column name (KeyError if unknown)."""
+    return _SPECS_BY_NAME[name]
+
+
+__all__ = [
+    "AGE_RANGE",
+    "ARMS",
+    "BASELINE_COVARIATES",
+    "BINARY_COVARIATES",
+    "BMI_RANGE",
+    "CATEGORICAL_COVARIATES",
+    "COHORT_COLUMNS",
+    "COLUMN_SPECS",
+    "ColumnSpec",
+    "DERIVED_COLUMNS",
+    "ECOG_RANGE",
+    "FOLLOW_UP_DAYS",
+    "INPUT_COLUMNS",
+    "MISSING_POLICIES",
+    "OPTIONAL_COLUMNS",
+    "PLT_COLUMNS",
+    "PLT_DAYS",
+    "PLT_MAX",
+    "POST_BASELINE_PLT_COLUMNS",
+    "RECOVERY_THRESHOLD",
+    "REQUIRED_COLUMNS",
+    "RESPONSE_FOLD",
+    "RESPONSE_RISE",
+    "RESPONSE_RULES",
+    "SAFETY_OUTCOMES",
+    "SEXES",
+    "STAGES",
+    "TUMOR_TYPES",
+    "column_spec",
+]

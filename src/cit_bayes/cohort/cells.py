@@ -1,0 +1,302 @@
+"""Cell-level parsing of one input column into its canonical type.
+
+Every reader hands over a table whose cells may be text (CSV), numbers, labels (SPSS/Stata value
+labels) or anything a spreadsheet holds. Each column is parsed here against its
+:class:`~cit_bayes.cohort.schema.ColumnSpec`: the parsed values, which cells are empty, which cells
+are invalid (with what was expected) and which recodes were made (counted, for the notes).
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+import numbers
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cit_bayes.cohort.mapping import ColumnMapping
+from cit_bayes.cohort.schema import ARMS, STAGES, ColumnSpec
+
+__all__ = ["MISSING_TOKENS", "ParsedColumn", "is_missing", "parse_column"]
+
+#: Cell texts read as an empty cell (compared after stripping, case-insensitively).
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", ".", "missing"})
+
+_BINARY_WORDS = {"yes": 1, "no": 0, "y": 1, "n": 0, "true": 1, "false": 0}
+_SEX_WORDS = {"m": "M", "f": "F", "male": "M", "female": "F"}
+_STAGE_NUMBERS = {1: "I", 2: "II", 3: "III", 4: "IV"}
+
+
+@dataclass
+class ParsedColumn:
+    """The outcome of parsing one column.
+
+    ``values`` holds floats (NaN = empty) for numeric kinds and Python objects (None = empty) for
+    text kinds; ``errors`` lists ``(position, raw value, expectation)``; ``recodes`` counts the
+    recodes made, by description.
+    """
+
+    values: np.ndarray
+    missing: np.ndarray
+    errors: list[tuple[int, object, str]] = field(default_factory=list)
+    recodes: Counter = field(default_factory=Counter)
+
+
+def is_missing(value: object) -> bool:
+    """Whether a cell is empty: None, NaN, NA/NaT, or a missing token such as ``""`` or ``NA``."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip().lower() in MISSING_TOKENS
+    if isinstance(value, bool | np.bool_):
+        return False
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _to_number(value: object, decimal_comma: bool) -> tuple[float | None, bool]:
+    """Return ``(number, used_decimal_comma)``; number None when the cell is not a number."""
+    if isinstance(value, bool | np.bool_):
+        return None, False
+    if isinstance(value, numbers.Real | decimal.Decimal):
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            return None, False
+        return (number, False) if math.isfinite(number) else (None, False)
+    if isinstance(value, str):
+        text = value.strip()
+        used_comma = False
+        if decimal_comma and text.count(",") == 1 and "." not in text:
+            text = text.replace(",", ".")
+            used_comma = True
+        if "_" in text:
+            return None, False
+        try:
+            number = float(text)
+        except ValueError:
+            return None, False
+        return (number, used_comma) if math.isfinite(number) else (None, False)
+    return None, False
+
+
+def _range_text(spec: ColumnSpec, integer: bool) -> str:
+    kind = "a whole number" if integer else "a number"
+    unit = f" ({spec.unit})" if spec.unit and spec.unit != "day" else ""
+    low = int(spec.low) if integer else spec.low
+    high = int(spec.high) if integer else spec.high
+    return f"{kind}{unit} from {low:g} to {high:g}"
+
+
+def _numeric_fast_path(series: pd.Series) -> bool:
+    dtype = series.dtype
+    return pd.api.types.is_float_dtype(dtype) or pd.api.types.is_integer_dtype(dtype)
+
+
+def _parse_numbers(spec: ColumnSpec, series: pd.Series, decimal_comma: bool) -> ParsedColumn:
+    integer = spec.kind in ("integer", "day")
+    expected = _range_text(spec, integer)
+    if _numeric_fast_path(series):
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        raw = series.to_numpy(dtype=object)
+        missing = np.isnan(values)
+        bad = ~np.isfinite(values) & ~missing
+        values = np.where(bad, np.nan, values)
+        parsed = ParsedColumn(values=values, missing=missing)
+        for position in np.flatnonzero(bad):
+            parsed.errors.append((int(position), raw[position], expected))
+    else:
+        raw = series.to_numpy(dtype=object)
+        values = np.full(len(raw), np.nan)
+        missing = np.zeros(len(raw), dtype=bool)
+        parsed = ParsedColumn(values=values, missing=missing)
+        for position, cell in enumerate(raw):
+            if is_missing(cell):
+                missing[position] = True
+                continue
+            number, used_comma = _to_number(cell, decimal_comma)
+            if number is None:
+                parsed.errors.append((position, cell, expected))
+                continue
+            if used_comma:
+                parsed.recodes["decimal comma read as a decimal point"] += 1
+            values[position] = number
+    with np.errstate(invalid="ignore"):
+        out_of_range = (values < spec.low) | (values > spec.high)
+        if integer:
+            out_of_range |= np.isfinite(values) & (values != np.round(values))
+    raw = series.to_numpy(dtype=object)
+    for position in np.flatnonzero(out_of_range):
+        parsed.errors.append((int(position), raw[position], expected))
+        values[position] = np.nan
+    parsed.errors.sort(key=lambda error: error[0])
+    return parsed
+
+
+def _parse_binary(spec: ColumnSpec, series: pd.Series) -> ParsedColumn:
+    expected = "0 or 1 (yes/no and true/false are also read)"
+    if _numeric_fast_path(series) or pd.api.types.is_bool_dtype(series.dtype):
+        raw = series.to_numpy(dtype=object)
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        missing = np.isnan(values)
+        bad = ~missing & (values != 0.0) & (values != 1.0)
+        values = np.where(bad, np.nan, values)
+        parsed = ParsedColumn(values=values, missing=missing)
+        parsed.errors.extend((int(p), raw[p], expected) for p in np.flatnonzero(bad))
+        if pd.api.types.is_bool_dtype(series.dtype) and (~missing).any():
+            parsed.recodes["true/false read as 1/0"] += int((~missing).sum())
+        return parsed
+    raw = series.to_numpy(dtype=object)
+    values = np.full(len(raw), np.nan)
+    missing = np.zeros(len(raw), dtype=bool)
+    parsed = ParsedColumn(values=values, missing=missing)
+    for position, cell in enumerate(raw):
+        if is_missing(cell):
+            missing[position] = True
+            continue
+        if isinstance(cell, bool | np.bool_):
+            values[position] = float(bool(cell))
+            parsed.recodes["true/false read as 1/0"] += 1
+            continue
+        if isinstance(cell, str) and cell.strip().lower() in _BINARY_WORDS:
+            values[position] = _BINARY_WORDS[cell.strip().lower()]
+            parsed.recodes["yes/no or true/false text read as 1/0"] += 1
+            continue
+        number, _ = _to_number(cell, decimal_comma=False)
+        if number in (0.0, 1.0):
+            values[position] = number
+        else:
+            parsed.errors.append((position, cell, expected))
+    return parsed
+
+
+def _category_lookup(spec: ColumnSpec) -> dict[str, str]:
+    assert spec.allowed is not None
+    lookup = {value.lower(): value for value in spec.allowed}
+    return lookup
+
+
+def _parse_category(spec: ColumnSpec, series: pd.Series) -> ParsedColumn:
+    allowed = spec.allowed or ()
+    expected = "one of " + ", ".join(allowed) + " (case is ignored)"
+    if spec.name == "sex":
+        expected = "M or F (male/female are also read)"
+    elif spec.name == "stage":
+        expected = "I, II, III or IV (1-4 are also read)"
+    lookup = _category_lookup(spec)
+    raw = series.to_numpy(dtype=object)
+    values = np.full(len(raw), None, dtype=object)
+    missing = np.zeros(len(raw), dtype=bool)
+    parsed = ParsedColumn(values=values, missing=missing)
+    for position, cell in enumerate(raw):
+        if is_missing(cell):
+            missing[position] = True
+            continue
+        canonical, recode = _match_category(spec, cell, lookup)
+        if canonical is None:
+            parsed.errors.append((position, cell, expected))
+            continue
+        values[position] = canonical
+        if recode:
+            parsed.recodes[recode] += 1
+    return parsed
+
+
+def _match_category(spec: ColumnSpec, cell: object, lookup: dict[str, str]):
+    if isinstance(cell, str):
+        key = cell.strip().lower()
+        if key in lookup:
+            recode = None if cell.strip() == lookup[key] else "case or spacing normalised"
+            return lookup[key], recode
+        if spec.name == "sex" and key in _SEX_WORDS:
+            return _SEX_WORDS[key], "male/female text read as M/F"
+        if spec.name == "stage":
+            stripped = key.removeprefix("stage").strip()
+            if stripped.upper() in STAGES:
+                return stripped.upper(), "'stage' prefix removed"
+            number, _ = _to_number(stripped, decimal_comma=False)
+            if number is not None and number in _STAGE_NUMBERS:
+                return _STAGE_NUMBERS[int(number)], "stage 1-4 read as I-IV"
+        return None, None
+    if spec.name == "stage" and not isinstance(cell, bool | np.bool_):
+        number, _ = _to_number(cell, decimal_comma=False)
+        if number is not None and number in _STAGE_NUMBERS:
+            return _STAGE_NUMBERS[int(number)], "stage 1-4 read as I-IV"
+    return None, None
+
+
+def _parse_text(spec: ColumnSpec, series: pd.Series) -> ParsedColumn:
+    """Identifiers: any non-empty cell, as text (integral numbers without ``.0``)."""
+    raw = series.to_numpy(dtype=object)
+    values = np.full(len(raw), None, dtype=object)
+    missing = np.zeros(len(raw), dtype=bool)
+    parsed = ParsedColumn(values=values, missing=missing)
+    for position, cell in enumerate(raw):
+        if is_missing(cell):
+            missing[position] = True
+            continue
+        if isinstance(cell, float) and cell.is_integer():
+            text = str(int(cell))
+        elif isinstance(cell, np.floating) and float(cell).is_integer():
+            text = str(int(cell))
+        else:
+            text = str(cell).strip()
+        values[position] = text
+    return parsed
+
+
+def _parse_arm(spec: ColumnSpec, series: pd.Series) -> ParsedColumn:
+    expected = "one of " + ", ".join(ARMS) + " (case is ignored; a --columns mapping can recode)"
+    lookup = {arm.lower(): arm for arm in ARMS}
+    raw = series.to_numpy(dtype=object)
+    values = np.full(len(raw), None, dtype=object)
+    missing = np.zeros(len(raw), dtype=bool)
+    parsed = ParsedColumn(values=values, missing=missing)
+    for position, cell in enumerate(raw):
+        if is_missing(cell):
+            missing[position] = True
+            continue
+        key = cell.strip().lower() if isinstance(cell, str) else None
+        if key in lookup:
+            values[position] = lookup[key]
+            if cell.strip() != lookup[key]:
+                parsed.recodes["arm label case or spacing normalised"] += 1
+        else:
+            parsed.errors.append((position, cell, expected))
+    return parsed
+
+
+def parse_column(
+    spec: ColumnSpec,
+    series: pd.Series,
+    mapping: ColumnMapping | None = None,
+    *,
+    decimal_comma: bool = False,
+) -> ParsedColumn:
+    """Parse one input column against its spec, after the mapping's value recodes."""
+    recoded = 0
+    if mapping is not None and spec.name in mapping.values:
+        cells = []
+        for cell in series.to_numpy(dtype=object):
+            new, changed = mapping.recode(spec.name, cell)
+            cells.append(new)
+            recoded += changed
+        series = pd.Series(cells, index=series.index, dtype=object)
+    if spec.kind in ("number", "integer", "plt", "day"):
+        parsed = _parse_numbers(spec, series, decimal_comma)
+    elif spec.kind == "binary":
+        parsed = _parse_binary(spec, series)
+    elif spec.kind == "category":
+        parsed = _parse_category(spec, series)
+    elif spec.kind == "arm":
+        parsed = _parse_arm(spec, series)
+    else:
+        parsed = _parse_text(spec, series)
+    if recoded:
+        parsed.recodes["recoded by the column mapping"] += recoded
+    return parsed

@@ -1,0 +1,194 @@
+"""The validated cohort: data with derived columns, provenance, and what was dropped or recoded."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cit_bayes.cohort.schema import (
+    ARMS,
+    BASELINE_COVARIATES,
+    BINARY_COVARIATES,
+    CATEGORICAL_COVARIATES,
+    COHORT_COLUMNS,
+    POST_BASELINE_PLT_COLUMNS,
+    SAFETY_OUTCOMES,
+    STAGES,
+)
+
+__all__ = ["DROPPED_COLUMNS", "FINGERPRINT_COLUMNS", "Cohort", "fingerprint_frame"]
+
+#: Columns of ``Cohort.dropped``.
+DROPPED_COLUMNS: tuple[str, ...] = ("arm", "reason", "n_dropped")
+
+#: Columns hashed by :func:`fingerprint_frame`: the validated input schema (not the derived
+#: columns, which depend on the response rule recorded beside the fingerprint).
+FINGERPRINT_COLUMNS: tuple[str, ...] = tuple(
+    name
+    for name in COHORT_COLUMNS
+    if name not in ("response", "delta_plt", "time_to_recovery", "recovered")
+)
+_FINGERPRINT_VERSION = "cit_bayes.cohort/1"
+
+
+def _column_text(series: pd.Series, as_float: bool) -> list[str]:
+    """Each cell as hashed text: floats by ``repr``, integers as integers, empty cells as ''."""
+    if as_float:
+        values = series.to_numpy(dtype=float, na_value=np.nan).tolist()
+        return ["" if math.isnan(v) else repr(v) for v in values]
+    out = []
+    for value in series.astype(object).tolist():
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+            out.append("")
+        elif isinstance(value, float | np.floating):
+            out.append(repr(float(value)))
+        else:
+            out.append(str(int(value)) if isinstance(value, int | np.integer) else str(value))
+    return out
+
+
+def fingerprint_frame(data: pd.DataFrame) -> str:
+    """SHA-256 (hex) of the canonical cohort columns, row by row in order.
+
+    Numbers are hashed by value (``repr`` of the float; integers as integers), text as text, empty
+    cells as empty, so a CSV, an Excel sheet, an SPSS file and a Parquet file holding the same
+    data give the same fingerprint.
+    """
+    digest = hashlib.sha256(_FINGERPRINT_VERSION.encode())
+    columns = [name for name in FINGERPRINT_COLUMNS if name in data.columns]
+    digest.update(("\x1f".join(columns) + "\n").encode())
+    floats = {"age", "bmi", "plt_day0", "plt_day3", "plt_day7", "plt_day14"}
+    texts = [_column_text(data[name], name in floats) for name in columns]
+    body = "".join("\x1f".join(row) + "\n" for row in zip(*texts, strict=True))
+    digest.update(body.encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A validated patient-level cohort.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        One row per patient in input order (after any documented dropping), with the canonical
+        columns ``cit_bayes.cohort.schema.COHORT_COLUMNS``: input columns in canonical types, the
+        ``synthetic`` flag (0/1), and the derived ``response``, ``delta_plt``,
+        ``time_to_recovery`` and ``recovered``.
+    source : str
+        File name (never a full path) or a description of the table.
+    synthetic : bool
+        True when the data are simulated or reconstructed (``synthetic`` column = 1).
+    response_rule : str
+        ``"any"`` or ``"day14"``: how ``response`` was derived.
+    fingerprint : str
+        SHA-256 of the canonical data (see :func:`fingerprint_frame`).
+    dropped : pandas.DataFrame
+        Rows dropped under ``missing="drop"``, per arm and reason (columns ``arm``, ``reason``,
+        ``n_dropped``); empty when none.
+    notes : tuple of str
+        Recodes made, columns ignored or absent, disagreements with an input ``response`` column
+        (counts only, never identifiers).
+    missing : str
+        The missing-data policy the cohort was validated with.
+    """
+
+    data: pd.DataFrame
+    source: str
+    synthetic: bool
+    response_rule: str
+    fingerprint: str
+    dropped: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({c: [] for c in DROPPED_COLUMNS})
+    )
+    notes: tuple[str, ...] = ()
+    missing: str = "error"
+
+    @property
+    def arms(self) -> tuple[str, ...]:
+        """Arms present, in canonical order."""
+        return tuple(self.data["arm"].cat.categories)
+
+    @property
+    def n(self) -> int:
+        """Number of patients."""
+        return len(self.data)
+
+    def n_by_arm(self) -> pd.Series:
+        """Patients per arm (a Series indexed by arm, canonical order, named ``n``)."""
+        counts = self.data["arm"].value_counts(sort=False).reindex(self.arms, fill_value=0)
+        counts.index = pd.Index(self.arms, name="arm")
+        return counts.astype(int).rename("n")
+
+    def n_dropped_by_arm(self) -> pd.Series:
+        """Rows dropped per arm (zero for every arm when none were dropped)."""
+        arms = [arm for arm in ARMS if arm in set(self.arms) | set(self.dropped["arm"])]
+        if self.dropped.empty:
+            return pd.Series(0, index=pd.Index(arms, name="arm"), name="n_dropped", dtype=int)
+        totals = self.dropped.groupby("arm", sort=False)["n_dropped"].sum()
+        return totals.reindex(arms, fill_value=0).astype(int).rename("n_dropped")
+
+    def covariates(self) -> pd.DataFrame:
+        """Baseline covariates ready for a propensity model.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``BASELINE_COVARIATES`` (same index as ``data``): ``sex``, ``tumor_type``
+            and ``stage`` as pandas Categorical with the categories of
+            ``cit_bayes.cohort.schema.CATEGORICAL_COVARIATES`` (first = reference; ``stage``
+            ordered I < II < III < IV), ``age`` and ``bmi`` float, ``ecog`` and the binary
+            columns int.
+        """
+        frame = self.data.loc[:, list(BASELINE_COVARIATES)].copy()
+        for name, categories in CATEGORICAL_COVARIATES.items():
+            frame[name] = pd.Categorical(
+                frame[name], categories=list(categories), ordered=categories == STAGES
+            )
+        for name in ("ecog", *BINARY_COVARIATES):
+            frame[name] = frame[name].astype(int)
+        for name in ("age", "bmi"):
+            frame[name] = frame[name].astype(float)
+        return frame
+
+    def summary(self) -> pd.DataFrame:
+        """Tidy per-arm summary (what ``cit-bayes validate`` prints): counts and shares only.
+
+        Columns: ``arm``, ``n``, ``n_dropped``, ``missing_plt_day3``, ``missing_plt_day7``,
+        ``missing_plt_day14``, ``missing_safety`` (patients with at least one safety outcome
+        missing), ``responders``, ``response_rate``, ``recovered``, ``recovered_share``,
+        ``median_recovery_day`` (among patients who recovered) and ``median_delta_plt``; a last
+        row ``arm = "all"`` totals the arms.
+        """
+        dropped = self.n_dropped_by_arm()
+        rows = []
+        groups = [(arm, self.data[self.data["arm"] == arm]) for arm in self.arms]
+        groups.append(("all", self.data))
+        for arm, part in groups:
+            n = len(part)
+            recovered = part["recovered"] == 1
+            row = {
+                "arm": arm,
+                "n": n,
+                "n_dropped": int(dropped.sum() if arm == "all" else dropped.get(arm, 0)),
+            }
+            for column in POST_BASELINE_PLT_COLUMNS:
+                row[f"missing_{column}"] = int(part[column].isna().sum())
+            row["missing_safety"] = int(part[list(SAFETY_OUTCOMES)].isna().any(axis=1).sum())
+            row["responders"] = int(part["response"].sum())
+            row["response_rate"] = float(part["response"].mean()) if n else math.nan
+            row["recovered"] = int(recovered.sum())
+            row["recovered_share"] = float(recovered.mean()) if n else math.nan
+            row["median_recovery_day"] = (
+                float(part.loc[recovered, "time_to_recovery"].median())
+                if recovered.any()
+                else math.nan
+            )
+            delta = part["delta_plt"].dropna()
+            row["median_delta_plt"] = float(delta.median()) if len(delta) else math.nan
+            rows.append(row)
+        return pd.DataFrame(rows)

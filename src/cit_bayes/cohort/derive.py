@@ -1,0 +1,226 @@
+"""Outcomes the package derives from the platelet counts: response, ΔPLT, time to recovery.
+
+The numeric cores take numpy arrays (NaN = missing) so that the validation of a user's file, the
+simulator and the reconstruction of the published cohort all use one definition.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cit_bayes.cohort.schema import (
+    FOLLOW_UP_DAYS,
+    RECOVERY_THRESHOLD,
+    RESPONSE_FOLD,
+    RESPONSE_RISE,
+    RESPONSE_RULES,
+)
+from cit_bayes.exceptions import CohortError
+
+__all__ = [
+    "derive_delta_plt",
+    "derive_response",
+    "derive_time_to_recovery",
+    "meets_response_criteria",
+    "response_determined",
+]
+
+_MAX_POSITIONS_NAMED = 20
+
+
+def _as_float(values, name: str) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise CohortError(f"{name}: expected numbers (NaN for missing)") from error
+    return np.atleast_1d(array)
+
+
+def _inputs(plt_day0, plt_day3, plt_day7, plt_day14, recovery_day):
+    arrays = [
+        _as_float(values, name)
+        for values, name in (
+            (plt_day0, "plt_day0"),
+            (plt_day3, "plt_day3"),
+            (plt_day7, "plt_day7"),
+            (plt_day14, "plt_day14"),
+        )
+    ]
+    if recovery_day is None:
+        arrays.append(np.full(arrays[0].shape, np.nan))
+    else:
+        arrays.append(_as_float(recovery_day, "recovery_day"))
+    shapes = {array.shape for array in arrays}
+    if len(shapes) != 1 or len(arrays[0].shape) != 1:
+        raise CohortError(
+            f"the platelet arrays must be one-dimensional and of one length: {shapes}"
+        )
+    return arrays
+
+
+def _check_rule(rule: str) -> None:
+    if rule not in RESPONSE_RULES:
+        raise CohortError(f"unknown response rule {rule!r}; expected one of {RESPONSE_RULES}")
+
+
+def meets_response_criteria(plt_day0, plt_count) -> np.ndarray:
+    """Whether one post-baseline count meets the paper's response criteria.
+
+    Parameters
+    ----------
+    plt_day0, plt_count : array_like of float
+        Baseline and post-baseline platelet counts (x10^9/L); NaN = missing.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True where the count is >= 100, or >= baseline + 50, or >= 2 x baseline. False where
+        either count is missing (a missing count meets nothing).
+    """
+    baseline = _as_float(plt_day0, "plt_day0")
+    count = _as_float(plt_count, "plt_count")
+    with np.errstate(invalid="ignore"):
+        met = (
+            (count >= RECOVERY_THRESHOLD)
+            | (count - baseline >= RESPONSE_RISE)
+            | (count >= RESPONSE_FOLD * baseline)
+        )
+    return met & np.isfinite(count) & np.isfinite(baseline)
+
+
+def _response_parts(plt_day0, plt_day3, plt_day7, plt_day14, rule, recovery_day):
+    _check_rule(rule)
+    day0, day3, day7, day14, recovery = _inputs(
+        plt_day0, plt_day3, plt_day7, plt_day14, recovery_day
+    )
+    if rule == "day14":
+        counts = (day14,)
+        recovered = np.zeros(day0.shape, dtype=bool)
+    else:
+        counts = (day3, day7, day14)
+        recovered = np.isfinite(recovery) & (recovery >= 1) & (recovery <= FOLLOW_UP_DAYS)
+    met = recovered.copy()
+    any_observed = np.zeros(day0.shape, dtype=bool)
+    for count in counts:
+        met |= meets_response_criteria(day0, count)
+        any_observed |= np.isfinite(count)
+    has_baseline = np.isfinite(day0)
+    determined = has_baseline & (met | any_observed)
+    return met & has_baseline, determined
+
+
+def response_determined(
+    plt_day0, plt_day3, plt_day7, plt_day14, rule: str = "any", *, recovery_day=None
+) -> np.ndarray:
+    """Whether the response can be determined from the recorded counts.
+
+    Under rule ``"any"`` a response is determined when the baseline count is known and either a
+    criterion is met (by a recorded count or a recorded ``recovery_day``) or at least one
+    post-baseline count (day 3, 7 or 14) is recorded. Under rule ``"day14"`` the baseline and
+    day-14 counts must both be known.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    return _response_parts(plt_day0, plt_day3, plt_day7, plt_day14, rule, recovery_day)[1]
+
+
+def derive_response(
+    plt_day0, plt_day3, plt_day7, plt_day14, rule: str = "any", *, recovery_day=None
+) -> np.ndarray:
+    """The paper's treatment response, per patient.
+
+    Parameters
+    ----------
+    plt_day0, plt_day3, plt_day7, plt_day14 : array_like of float
+        Platelet counts (x10^9/L) at baseline and on days 3, 7 and 14; NaN = missing.
+    rule : {"any", "day14"}
+        ``"any"`` (default): the criteria are evaluated at every recorded post-baseline count
+        (and a recorded ``recovery_day`` counts as a count >= 100 on that day). ``"day14"``: at
+        the day-14 count only.
+    recovery_day : array_like of float, optional
+        First day (1-14) with PLT >= 100, NaN when not reached. Used by rule ``"any"`` only.
+
+    Returns
+    -------
+    numpy.ndarray of int
+        1 = response, 0 = no response.
+
+    Raises
+    ------
+    CohortError
+        If the response of some patient cannot be determined (no baseline count, or no
+        post-baseline count that the rule looks at, and no criterion met): a missing count never
+        silently becomes a non-response. The error names the positions (0-based) of those
+        patients; use :func:`response_determined` to find them beforehand.
+
+    Notes
+    -----
+    With baseline :math:`b` and a post-baseline count :math:`c`, a count meets the criteria when
+
+    .. math:: c \\ge 100 \\;\\lor\\; c - b \\ge 50 \\;\\lor\\; c \\ge 2b .
+
+    Under rule ``"any"`` the response is 1 when some recorded count meets them, and 0 when
+    none does and at least one post-baseline count is recorded (the rule is evaluated on the
+    counts available; the validation layer notes how many non-responses rest on incomplete
+    counts). Under ``"day14"`` only the day-14 count is looked at.
+
+    References
+    ----------
+    The paper, Methods, "Primary outcome measures" 1 (treatment efficacy rate).
+    """
+    met, determined = _response_parts(plt_day0, plt_day3, plt_day7, plt_day14, rule, recovery_day)
+    if not determined.all():
+        positions = np.flatnonzero(~determined)
+        named = ", ".join(str(int(p)) for p in positions[:_MAX_POSITIONS_NAMED])
+        more = len(positions) - _MAX_POSITIONS_NAMED
+        suffix = f" and {more} more" if more > 0 else ""
+        raise CohortError(
+            f"response cannot be determined under rule {rule!r} for {len(positions)} patient(s) "
+            f"(positions {named}{suffix}): the baseline count or every count the rule needs is "
+            "missing"
+        )
+    return met.astype(int)
+
+
+def derive_delta_plt(plt_day0, plt_day14) -> np.ndarray:
+    """ΔPLT = day-14 count minus baseline count (x10^9/L); NaN when either is missing."""
+    return _as_float(plt_day14, "plt_day14") - _as_float(plt_day0, "plt_day0")
+
+
+def derive_time_to_recovery(
+    plt_day0, plt_day3, plt_day7, plt_day14, recovery_day
+) -> tuple[np.ndarray, np.ndarray]:
+    """The time-to-event pair of platelet recovery (first day with PLT >= 100).
+
+    Parameters
+    ----------
+    plt_day0, plt_day3, plt_day7, plt_day14 : array_like of float
+        Platelet counts; NaN = missing.
+    recovery_day : array_like of float
+        First day (1-14) with PLT >= 100; NaN when not reached (as far as recorded).
+
+    Returns
+    -------
+    time_to_recovery : numpy.ndarray of int
+        ``recovery_day`` when recovery was observed; otherwise the censoring day: 14 when the
+        day-14 count is recorded, else the last day (7, 3, then 0) with a recorded count.
+    recovered : numpy.ndarray of int
+        1 = recovery observed, 0 = censored.
+
+    Notes
+    -----
+    Censoring at the last recorded count (rather than at day 14) is the conservative reading of
+    an empty ``recovery_day`` when the day-14 count is missing: recovery is known not to have
+    happened by the last recorded count only.
+    """
+    day0, day3, day7, day14, recovery = _inputs(
+        plt_day0, plt_day3, plt_day7, plt_day14, recovery_day
+    )
+    recovered = np.isfinite(recovery)
+    censor = np.zeros(day0.shape, dtype=int)
+    for day, count in ((3, day3), (7, day7), (14, day14)):
+        censor = np.where(np.isfinite(count), day, censor)
+    time = np.where(recovered, np.nan_to_num(recovery, nan=0.0), censor).astype(int)
+    return time, recovered.astype(int)

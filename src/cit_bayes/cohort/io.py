@@ -1,0 +1,352 @@
+"""Readers of patient-level files, chosen by extension, and :func:`read_cohort`.
+
+Supported: CSV (``.csv``, ``.tsv``; delimiter ``,``, ``;`` or tab detected from the header; UTF-8
+with or without BOM; a ``;``-delimited file may use a decimal comma), Excel ``.xlsx`` (openpyxl;
+the first sheet unless the mapping names one), SPSS ``.sav`` and Stata ``.dta`` (pyreadstat; value
+labels applied, so an arm coded 1-4 with labels reads as its labels) and Parquet (pyarrow). Any
+file that cannot be read as a table (binary, wrong encoding, corrupt) raises
+:class:`~cit_bayes.exceptions.CohortError`, like any other bad input.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cit_bayes.cohort.dataset import Cohort
+from cit_bayes.cohort.mapping import ColumnMapping, load_mapping
+from cit_bayes.cohort.problems import Problem
+from cit_bayes.cohort.validate import validate_table
+from cit_bayes.exceptions import CohortError
+
+__all__ = ["READERS", "WRITABLE", "RawTable", "read_cohort", "read_table", "write_table"]
+
+_DELIMITERS = (",", ";", "\t")
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A table as read from a file, before validation.
+
+    ``row_numbers[i]`` is the data row (1-based, header excluded) of ``frame.iloc[i]``: blank
+    rows of a CSV or a sheet are skipped but keep their numbers, so messages point at the row the
+    user sees.
+    """
+
+    frame: pd.DataFrame
+    source: str
+    row_numbers: np.ndarray
+    decimal_comma: bool = False
+    notes: tuple[str, ...] = ()
+
+
+def _unreadable(source: str, what: str, error: Exception | None = None) -> CohortError:
+    detail = f" ({type(error).__name__}: {error})" if error is not None else ""
+    message = f"{source} cannot be read as a table: {what}{detail}"
+    return CohortError(message, problems=[Problem(source, None, None, None, what)])
+
+
+def _empty(source: str) -> CohortError:
+    what = "a header row and one row per patient (the file is empty)"
+    return CohortError(f"{source} is empty", problems=[Problem(source, None, None, None, what)])
+
+
+def _blank(cell) -> bool:
+    return cell is None or (isinstance(cell, str) and not cell.strip())
+
+
+def _from_rows(rows: list[list], source: str) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """Header = first non-blank row; blank data rows skipped (numbers kept); ragged rows checked."""
+    start = next((i for i, row in enumerate(rows) if not all(_blank(c) for c in row)), None)
+    if start is None:
+        raise _empty(source)
+    header = list(rows[start])
+    while header and _blank(header[-1]):
+        header.pop()
+    width = len(header)
+    kept, numbers, ragged = [], [], []
+    skipped = 0
+    for offset, row in enumerate(rows[start + 1 :], start=1):
+        row = list(row)
+        if all(_blank(c) for c in row):
+            skipped += 1
+            continue
+        if len(row) > width:
+            if not all(_blank(c) for c in row[width:]):
+                ragged.append(
+                    Problem(
+                        source,
+                        offset,
+                        None,
+                        None,
+                        f"{width} cells like the header, found {len(row)}",
+                    )
+                )
+                continue
+            row = row[:width]
+        row = row + [None] * (width - len(row))
+        kept.append(row)
+        numbers.append(offset)
+    if ragged:
+        raise CohortError(
+            f"{source} has rows longer than its header: {len(ragged)} problem(s)",
+            problems=ragged[:200],
+        )
+    if not kept:
+        raise _empty(source)
+    columns = ["" if c is None else str(c) for c in header]
+    frame = pd.DataFrame(kept, columns=columns, dtype=object)
+    return frame, np.asarray(numbers, dtype=int), skipped
+
+
+def _detect_delimiter(text: str, default: str) -> str:
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {delimiter: first.count(delimiter) for delimiter in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: (counts[d], d == default))
+    return best if counts[best] else default
+
+
+def _read_csv(path: Path, source: str, sheet=None) -> RawTable:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise _unreadable(source, "the file cannot be opened", error) from error
+    if not data.strip():
+        raise _empty(source)
+    if b"\x00" in data:
+        raise _unreadable(source, "a text file, but it holds binary data (NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise _unreadable(
+            source, f"UTF-8 text (an undecodable byte at position {error.start})"
+        ) from error
+    delimiter = _detect_delimiter(text, "\t" if path.suffix.lower() == ".tsv" else ",")
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error as error:
+        raise _unreadable(source, "well-formed CSV (quotes balanced)", error) from error
+    frame, numbers, skipped = _from_rows(rows, source)
+    notes = (f"skipped {skipped} blank row(s)",) if skipped else ()
+    return RawTable(frame, source, numbers, decimal_comma=delimiter == ";", notes=notes)
+
+
+def _read_xlsx(path: Path, source: str, sheet=None) -> RawTable:
+    import openpyxl
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+            workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            try:
+                names = workbook.sheetnames
+                if sheet is None:
+                    chosen = names[0]
+                elif isinstance(sheet, int):
+                    if not 0 <= sheet < len(names):
+                        raise _unreadable(source, f"a sheet number 0-{len(names) - 1}, got {sheet}")
+                    chosen = names[sheet]
+                elif sheet in names:
+                    chosen = sheet
+                else:
+                    raise _unreadable(
+                        source, f"a sheet named {sheet!r} (sheets: {', '.join(names)})"
+                    )
+                rows = [list(row) for row in workbook[chosen].iter_rows(values_only=True)]
+            finally:
+                workbook.close()
+    except CohortError:
+        raise
+    except Exception as error:  # openpyxl raises many kinds on a corrupt or foreign file
+        raise _unreadable(source, "an Excel .xlsx workbook", error) from error
+    frame, numbers, skipped = _from_rows(rows, source)
+    notes = (f"read sheet {chosen!r}",) + ((f"skipped {skipped} blank row(s)",) if skipped else ())
+    return RawTable(frame, source, numbers, notes=notes)
+
+
+def _typed(frame: pd.DataFrame, source: str) -> RawTable:
+    frame = frame.copy()
+    for name in frame.columns:
+        if isinstance(frame[name].dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(
+            frame[name].dtype
+        ):
+            frame[name] = frame[name].astype(object)
+    frame.columns = [str(c) for c in frame.columns]
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise _empty(source)
+    return RawTable(frame.reset_index(drop=True), source, np.arange(1, len(frame) + 1))
+
+
+def _read_stat(path: Path, source: str, sheet=None) -> RawTable:
+    import pyreadstat
+
+    reader = pyreadstat.read_sav if path.suffix.lower() == ".sav" else pyreadstat.read_dta
+    kind = "an SPSS .sav file" if reader is pyreadstat.read_sav else "a Stata .dta file"
+    try:
+        frame, meta = reader(str(path), apply_value_formats=True, formats_as_category=False)
+    except Exception as error:  # pyreadstat raises its own and OS errors on foreign files
+        raise _unreadable(source, kind, error) from error
+    table = _typed(frame, source)
+    labelled = sorted(set(meta.variable_to_label or {}))
+    notes = (f"value labels applied to {', '.join(labelled)}",) if labelled else ()
+    return RawTable(table.frame, source, table.row_numbers, notes=notes)
+
+
+def _read_parquet(path: Path, source: str, sheet=None) -> RawTable:
+    try:
+        frame = pd.read_parquet(path, engine="pyarrow")
+    except Exception as error:  # pyarrow raises ArrowInvalid, OSError, ... on a foreign file
+        raise _unreadable(source, "a Parquet file", error) from error
+    return _typed(frame, source)
+
+
+#: Readers by (lower-case) extension.
+READERS = {
+    ".csv": _read_csv,
+    ".tsv": _read_csv,
+    ".xlsx": _read_xlsx,
+    ".sav": _read_stat,
+    ".dta": _read_stat,
+    ".parquet": _read_parquet,
+    ".pq": _read_parquet,
+}
+
+
+def read_table(path: str | Path, *, sheet: str | int | None = None) -> RawTable:
+    """Read a patient-level file into a :class:`RawTable` (no validation).
+
+    Raises
+    ------
+    CohortError
+        Unknown extension, missing file, empty file, or a file that is not a table.
+    """
+    path = Path(path)
+    source = path.name
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        known = ", ".join(sorted(READERS))
+        hint = " (save it as .xlsx)" if path.suffix.lower() == ".xls" else ""
+        raise _unreadable(source, f"a file ending in one of {known}{hint}")
+    if not path.is_file():
+        raise _unreadable(source, "an existing file (not found)")
+    return reader(path, source, sheet)
+
+
+def read_cohort(
+    path: str | Path,
+    columns: str | Path | Mapping | ColumnMapping | None = None,
+    *,
+    missing: str = "error",
+    response_rule: str = "any",
+) -> Cohort:
+    """Read a patient-level file and validate it against the cohort schema.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.csv``/``.tsv``, ``.xlsx``, ``.sav``, ``.dta`` or ``.parquet``.
+    columns : path, dict or ColumnMapping, optional
+        Column mapping (TOML file or the same structure as a dict); see
+        :mod:`cit_bayes.cohort.mapping`.
+    missing : {"error", "drop"}
+        See :func:`cit_bayes.cohort.validate_cohort`.
+    response_rule : {"any", "day14"}
+        See :func:`cit_bayes.cohort.derive.derive_response`.
+
+    Returns
+    -------
+    Cohort
+        ``source`` is the file name (never the full path).
+
+    Raises
+    ------
+    CohortError
+        With every problem found (file, row, column, value, expectation).
+    """
+    mapping = load_mapping(columns)
+    raw = read_table(path, sheet=mapping.sheet)
+    return validate_table(
+        raw.frame,
+        source=raw.source,
+        mapping=mapping,
+        missing=missing,
+        response_rule=response_rule,
+        decimal_comma=raw.decimal_comma,
+        reader_notes=raw.notes,
+        row_numbers=raw.row_numbers,
+    )
+
+
+#: Extensions :func:`write_table` can write.
+WRITABLE: tuple[str, ...] = (".csv", ".xlsx", ".sav", ".dta", ".parquet")
+
+
+def _plain_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nullable integers as floats (NaN = missing) for writers without nullable types."""
+    out = frame.copy()
+    for name in out.columns:
+        dtype = out[name].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            out[name] = out[name].astype(object)
+        elif pd.api.types.is_extension_array_dtype(dtype) and pd.api.types.is_numeric_dtype(dtype):
+            out[name] = out[name].astype("float64")
+    return out
+
+
+def write_table(
+    frame: pd.DataFrame,
+    path: str | Path,
+    *,
+    value_labels: Mapping[str, Mapping[int, str]] | None = None,
+) -> Path:
+    """Write a table in the format given by the extension (``WRITABLE``).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table (for example a simulated cohort in the input schema).
+    path : str or Path
+        Output file; its folder must exist.
+    value_labels : dict, optional
+        SPSS/Stata only: column -> {code: label}; the column must hold the integer codes.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    CohortError
+        Unknown extension or a folder that does not exist.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in WRITABLE:
+        raise CohortError(
+            f"cannot write {path.name}: expected a file ending in {', '.join(WRITABLE)}"
+        )
+    if not path.parent.is_dir():
+        raise CohortError(f"cannot write {path.name}: the folder {path.parent} does not exist")
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(path, index=False, engine="pyarrow")
+    elif suffix == ".xlsx":
+        _plain_numbers(frame).to_excel(path, index=False, engine="openpyxl")
+    else:
+        import pyreadstat
+
+        plain = _plain_numbers(frame)
+        labels = {k: dict(v) for k, v in (value_labels or {}).items()}
+        if suffix == ".sav":
+            pyreadstat.write_sav(plain, str(path), variable_value_labels=labels or None)
+        else:
+            pyreadstat.write_dta(plain, str(path), variable_value_labels=labels or None)
+    return path

@@ -1,0 +1,177 @@
+"""Column mappings: let a file with other column names or value codes be read without editing it.
+
+A mapping is a small TOML file (``cit-bayes validate FILE --columns map.toml``)::
+
+    [columns]            # canonical name = the column's name in your file
+    patient_id = "Study ID"
+    arm = "Group"
+    plt_day0 = "PLT baseline"
+
+    [values.arm]         # value in your file = canonical value
+    "TPO" = "rhTPO"
+    "HET" = "hetrombopag"
+    "HET+TPO" = "combination"
+    "IL-11" = "rhIL-11"
+
+    [values.sex]
+    "1" = "M"
+    "2" = "F"
+
+    [read]
+    sheet = "Cohort"     # Excel only: the sheet to read (default: the first)
+
+Keys of ``[values.*]`` are matched case-insensitively after stripping spaces; a number in the file
+matches its plain text (``1.0`` matches ``"1"``).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cit_bayes.cohort.schema import INPUT_COLUMNS
+from cit_bayes.exceptions import CohortError
+
+__all__ = ["ColumnMapping", "load_mapping", "normalise_key"]
+
+_SECTIONS = {"columns", "values", "read"}
+
+
+def normalise_key(value: Any) -> str:
+    """The text a cell is matched by: stripped, lower-case; integral numbers without ``.0``."""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    return str(value).strip().lower()
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """A loaded column mapping.
+
+    Attributes
+    ----------
+    columns : dict
+        Canonical column name -> the column's name in the file.
+    values : dict
+        Canonical column name -> {normalised value in the file -> canonical value}.
+    sheet : str or int or None
+        Excel sheet to read (name or 0-based position); None = the first.
+    source : str
+        Where the mapping came from (file name or ``"<mapping>"``).
+    """
+
+    columns: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    sheet: str | int | None = None
+    source: str = "<mapping>"
+
+    def recode(self, column: str, value: Any) -> tuple[Any, bool]:
+        """Return ``(value, recoded)`` after applying the value map of ``column``."""
+        table = self.values.get(column)
+        if not table or value is None or (isinstance(value, float) and math.isnan(value)):
+            return value, False
+        key = normalise_key(value)
+        if key in table:
+            return table[key], True
+        return value, False
+
+
+def _fail(source: str, message: str) -> CohortError:
+    return CohortError(f"column mapping {source}: {message}")
+
+
+def load_mapping(columns: str | Path | Mapping | ColumnMapping | None) -> ColumnMapping:
+    """Load a column mapping from a TOML path, a dict of the same shape, or pass one through.
+
+    A flat dict of strings (``{"arm": "Group"}``) is read as the ``[columns]`` table.
+
+    Raises
+    ------
+    CohortError
+        If the file cannot be read or parsed, names a column that is not in the schema, or has
+        values of the wrong type.
+    """
+    if columns is None:
+        return ColumnMapping()
+    if isinstance(columns, ColumnMapping):
+        return columns
+    if isinstance(columns, str | Path):
+        path = Path(columns)
+        source = path.name
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        except FileNotFoundError as error:
+            raise _fail(source, "file not found") from error
+        except (OSError, UnicodeDecodeError) as error:
+            raise _fail(source, f"cannot be read as UTF-8 text ({error})") from error
+        except tomllib.TOMLDecodeError as error:
+            raise _fail(source, f"is not valid TOML ({error})") from error
+    elif isinstance(columns, Mapping):
+        source = "<mapping>"
+        raw = dict(columns)
+        if raw and not (set(raw) & _SECTIONS) and all(isinstance(v, str) for v in raw.values()):
+            raw = {"columns": raw}
+    else:
+        raise _fail("<mapping>", f"expected a path or a dict, got {type(columns).__name__}")
+    return _parse(raw, source)
+
+
+def _parse(raw: Mapping, source: str) -> ColumnMapping:
+    unknown_sections = sorted(set(raw) - _SECTIONS)
+    if unknown_sections:
+        raise _fail(source, f"unknown section(s) {unknown_sections}; expected {sorted(_SECTIONS)}")
+    column_table = raw.get("columns", {})
+    if not isinstance(column_table, Mapping):
+        raise _fail(source, "[columns] must be a table of canonical name = file column name")
+    columns: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for canonical, in_file in column_table.items():
+        if canonical not in INPUT_COLUMNS:
+            raise _fail(
+                source,
+                f"[columns] names {canonical!r}, which is not a schema column; expected one of "
+                f"{', '.join(INPUT_COLUMNS)}",
+            )
+        if not isinstance(in_file, str) or not in_file.strip():
+            raise _fail(source, f"[columns] {canonical} must be a non-empty column name")
+        key = in_file.strip().lower()
+        if key in seen:
+            raise _fail(
+                source, f"file column {in_file!r} is mapped to both {seen[key]} and {canonical}"
+            )
+        seen[key] = canonical
+        columns[canonical] = in_file
+    value_table = raw.get("values", {})
+    if not isinstance(value_table, Mapping):
+        raise _fail(source, "[values] must hold one table per column, e.g. [values.arm]")
+    values: dict[str, dict[str, str]] = {}
+    for canonical, table in value_table.items():
+        if canonical not in INPUT_COLUMNS:
+            raise _fail(source, f"[values.{canonical}] is not a schema column")
+        if not isinstance(table, Mapping):
+            raise _fail(
+                source, f"[values.{canonical}] must be a table of file value = canonical value"
+            )
+        recode: dict[str, str] = {}
+        for in_file, canonical_value in table.items():
+            if isinstance(canonical_value, bool) or not isinstance(
+                canonical_value, str | int | float
+            ):
+                raise _fail(
+                    source, f"[values.{canonical}] {in_file!r} must map to text or a number"
+                )
+            recode[normalise_key(in_file)] = canonical_value
+        values[canonical] = recode
+    read = raw.get("read", {})
+    if not isinstance(read, Mapping) or set(read) - {"sheet"}:
+        raise _fail(source, "[read] may only hold sheet = NAME or a 0-based number")
+    sheet = read.get("sheet")
+    if sheet is not None and (isinstance(sheet, bool) or not isinstance(sheet, str | int)):
+        raise _fail(source, "[read] sheet must be a sheet name or a 0-based number")
+    return ColumnMapping(columns=columns, values=values, sheet=sheet, source=source)

@@ -1,0 +1,124 @@
+"""Validation problems: each names the file, the row as the user sees it, the column and the value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from cit_bayes.exceptions import CohortError
+
+__all__ = ["MAX_PROBLEMS", "Problem", "ProblemLog", "show_value"]
+
+#: Problems kept in a CohortError; the message says how many more were found.
+MAX_PROBLEMS = 200
+_VALUE_WIDTH = 40
+
+
+def show_value(value: Any) -> str:
+    """A cell value as a short, quoted text for a message (empty cells shown as ``''``)."""
+    try:
+        missing = value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):
+        missing = False
+    if missing:
+        text = ""
+    elif isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    else:
+        text = str(value)
+    text = text.replace("\n", " ").replace("\r", " ")
+    if len(text) > _VALUE_WIDTH:
+        text = text[: _VALUE_WIDTH - 3] + "..."
+    return repr(text)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason the input does not meet the cohort schema.
+
+    Attributes
+    ----------
+    file : str
+        File name or a description of the table (``"<data frame>"``).
+    row : int or None
+        Data row, 1-based, header excluded (the first row below the header is 1); None for a
+        problem of the whole file or of a whole column.
+    column : str or None
+        Column name (as in the file, or the canonical name when the column is missing).
+    value : str or None
+        The offending value, already quoted for display; None when there is none to show.
+    expected : str
+        What was expected instead.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    value: str | None
+    expected: str
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        text = ", ".join(where)
+        if self.value is not None:
+            return f"{text}: value {self.value} - expected {self.expected}"
+        return f"{text}: expected {self.expected}"
+
+
+@dataclass
+class ProblemLog:
+    """Collects the problems of one table; :meth:`raise_if_any` raises them together.
+
+    Problems are reported sorted: whole-table and whole-column problems first, then by row (in
+    the order found within a row), capped at :data:`MAX_PROBLEMS`.
+    """
+
+    file: str
+    problems: list[Problem] = field(default_factory=list)
+    rows: Any = None  # data row number of each position (default: position + 1)
+
+    def row_of(self, position: int) -> int:
+        """The user's data row number of a 0-based table position."""
+        return int(self.rows[position]) if self.rows is not None else int(position) + 1
+
+    def add_at(self, position: int, column: str | None, value: Any, expected: str) -> None:
+        """Record a problem at a 0-based table position (shown as the user's row number)."""
+        self.add(self.row_of(position), column, value, expected)
+
+    def add(self, row: int | None, column: str | None, value: Any, expected: str) -> None:
+        """Record a problem with the raw cell ``value`` (shown quoted and shortened)."""
+        self.problems.append(Problem(self.file, row, column, show_value(value), expected))
+
+    def add_general(self, column: str | None, expected: str) -> None:
+        """Record a problem of the whole table or a whole column (no row, no value)."""
+        self.problems.append(Problem(self.file, None, column, None, expected))
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def __bool__(self) -> bool:
+        return bool(self.problems)
+
+    def sorted_problems(self) -> list[Problem]:
+        """All problems, whole-table ones first, then by row."""
+        order = sorted(
+            range(len(self.problems)),
+            key=lambda i: (-1 if self.problems[i].row is None else self.problems[i].row, i),
+        )
+        return [self.problems[i] for i in order]
+
+    def raise_if_any(self, what: str = "does not meet the cohort schema") -> None:
+        """Raise a :class:`CohortError` carrying the problems recorded (up to the cap)."""
+        if not self.problems:
+            return
+        total = len(self.problems)
+        shown = self.sorted_problems()[:MAX_PROBLEMS]
+        more = f"; the first {len(shown)} are listed" if total > len(shown) else ""
+        noun = "problem" if total == 1 else "problems"
+        raise CohortError(f"{self.file} {what}: {total} {noun}{more}", problems=shown)

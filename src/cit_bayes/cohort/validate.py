@@ -1,0 +1,442 @@
+"""Validation of a patient-level table against the cohort schema, and construction of a Cohort.
+
+Every problem is collected (up to a cap) and raised together in one
+:class:`~cit_bayes.exceptions.CohortError`, each naming the file, the data row (1-based, header
+excluded), the column, the value and what was expected. Nothing is dropped silently: rows are only
+dropped for missing values under ``missing="drop"``, and the count per arm and reason travels with
+the cohort (``Cohort.dropped``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cit_bayes.cohort.cells import ParsedColumn, parse_column
+from cit_bayes.cohort.dataset import DROPPED_COLUMNS, Cohort, fingerprint_frame
+from cit_bayes.cohort.derive import (
+    derive_delta_plt,
+    derive_response,
+    derive_time_to_recovery,
+    response_determined,
+)
+from cit_bayes.cohort.mapping import ColumnMapping, load_mapping
+from cit_bayes.cohort.problems import Problem, ProblemLog
+from cit_bayes.cohort.schema import (
+    ARMS,
+    BINARY_COVARIATES,
+    COHORT_COLUMNS,
+    COLUMN_SPECS,
+    FOLLOW_UP_DAYS,
+    MISSING_POLICIES,
+    PLT_COLUMNS,
+    POST_BASELINE_PLT_COLUMNS,
+    RECOVERY_THRESHOLD,
+    RESPONSE_RULES,
+    SAFETY_OUTCOMES,
+)
+from cit_bayes.exceptions import CohortError
+
+__all__ = ["validate_cohort"]
+
+_MAX_NAMES_IN_NOTE = 10
+_DROP_HINT = "missing='drop' (--missing drop) drops such rows and counts them per arm"
+
+
+def validate_cohort(
+    frame: pd.DataFrame,
+    *,
+    source: str = "<data frame>",
+    columns: str | Path | Mapping | ColumnMapping | None = None,
+    missing: str = "error",
+    response_rule: str = "any",
+) -> Cohort:
+    """Validate an in-memory table against the cohort schema and derive the outcome columns.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per patient; column names matched case-insensitively, surrounding spaces ignored.
+    source : str
+        How problems name the table (a file name, or a description).
+    columns : path, dict or ColumnMapping, optional
+        A column mapping (see :mod:`cit_bayes.cohort.mapping`).
+    missing : {"error", "drop"}
+        What a missing baseline covariate, a missing ``plt_day0`` or an undeterminable response
+        does: an error listing the rows (default), or the row is dropped and counted per arm.
+    response_rule : {"any", "day14"}
+        See :func:`cit_bayes.cohort.derive.derive_response`.
+
+    Returns
+    -------
+    Cohort
+
+    Raises
+    ------
+    CohortError
+        With every problem found in ``problems`` (capped at 200; the message gives the total).
+    """
+    return validate_table(
+        frame,
+        source=source,
+        mapping=load_mapping(columns),
+        missing=missing,
+        response_rule=response_rule,
+    )
+
+
+def validate_table(
+    frame: pd.DataFrame,
+    *,
+    source: str,
+    mapping: ColumnMapping,
+    missing: str = "error",
+    response_rule: str = "any",
+    decimal_comma: bool = False,
+    reader_notes: tuple[str, ...] = (),
+    row_numbers: np.ndarray | None = None,
+) -> Cohort:
+    """:func:`validate_cohort` with the options readers need (decimal comma, reader notes)."""
+    if missing not in MISSING_POLICIES:
+        raise CohortError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
+    if response_rule not in RESPONSE_RULES:
+        raise CohortError(f"response_rule must be one of {RESPONSE_RULES}, got {response_rule!r}")
+    if not isinstance(frame, pd.DataFrame):
+        raise CohortError(f"{source}: expected a pandas DataFrame, got {type(frame).__name__}")
+    log = ProblemLog(source)
+    if frame.shape[1] == 0 or frame.shape[0] == 0:
+        what = "no columns" if frame.shape[1] == 0 else "no data rows below the header"
+        log.add_general(None, f"a table with a header and one row per patient (found {what})")
+        log.raise_if_any("is empty")
+    notes: list[str] = list(reader_notes)
+    rows = np.arange(1, len(frame) + 1) if row_numbers is None else np.asarray(row_numbers)
+    log.rows = rows
+    located = _locate_columns(frame, mapping, log, notes)
+    absent = [p.column for p in log.problems if "a required column" in p.expected]
+    log.raise_if_any(
+        f"is missing required column(s) {', '.join(map(str, absent))}"
+        if absent
+        else "has duplicate column names"
+    )
+
+    parsed: dict[str, ParsedColumn] = {}
+    for spec in COLUMN_SPECS:
+        if spec.name not in located:
+            continue
+        file_column = located[spec.name]
+        series = frame.iloc[:, file_column[1]]
+        result = parse_column(spec, series, mapping, decimal_comma=decimal_comma)
+        parsed[spec.name] = result
+        for position, raw, expected in result.errors:
+            log.add_at(position, file_column[0], raw, expected)
+        for description, count in sorted(result.recodes.items()):
+            notes.append(f"{spec.name}: {description} ({count} cell{'s' if count > 1 else ''})")
+
+    names = {name: where[0] for name, where in located.items()}
+    drop_reason = _check_rows(parsed, names, log, missing, response_rule)
+    log.raise_if_any()
+    return _build(parsed, drop_reason, source, missing, response_rule, notes)
+
+
+def _locate_columns(
+    frame: pd.DataFrame, mapping: ColumnMapping, log: ProblemLog, notes: list[str]
+) -> dict[str, tuple[str, int]]:
+    """Find each schema column in the file: canonical name -> (name in file, position)."""
+    by_key: dict[str, list[tuple[str, int]]] = {}
+    for position, column in enumerate(frame.columns):
+        name = str(column)
+        by_key.setdefault(name.strip().lower(), []).append((name, position))
+    for found in by_key.values():
+        if len(found) > 1:
+            shown = " and ".join(repr(name) for name, _ in found)
+            log.add_general(found[0][0], f"one column per name (case and spaces ignored): {shown}")
+    located: dict[str, tuple[str, int]] = {}
+    absent: list[str] = []
+    for spec in COLUMN_SPECS:
+        wanted = mapping.columns.get(spec.name, spec.name)
+        found = by_key.get(wanted.strip().lower())
+        if found:
+            located[spec.name] = found[0]
+        elif spec.required:
+            via = (
+                f" (mapped from {spec.name} by {mapping.source})"
+                if spec.name in mapping.columns
+                else ""
+            )
+            log.add_general(
+                wanted, f"a required column named {wanted!r}{via}: {spec.description} (missing)"
+            )
+        elif spec.name in SAFETY_OUTCOMES:
+            absent.append(spec.name)
+    if absent:
+        notes.append(
+            f"absent optional column(s) recorded as missing for every patient: {', '.join(absent)}"
+        )
+    used = {position for _, position in located.values()}
+    extra = [str(c) for position, c in enumerate(frame.columns) if position not in used]
+    if extra:
+        listed = ", ".join(repr(name) for name in extra[:_MAX_NAMES_IN_NOTE])
+        more = (
+            f" and {len(extra) - _MAX_NAMES_IN_NOTE} more"
+            if len(extra) > _MAX_NAMES_IN_NOTE
+            else ""
+        )
+        notes.append(f"ignored {len(extra)} column(s) not in the schema: {listed}{more}")
+    return located
+
+
+def _check_rows(
+    parsed: dict[str, ParsedColumn],
+    names: dict[str, str],
+    log: ProblemLog,
+    missing: str,
+    response_rule: str,
+) -> dict[int, str]:
+    """Cross-cell checks; return the rows to drop (position -> reason) under ``missing="drop"``."""
+    n = len(parsed["patient_id"].values)
+    invalid = {name: np.zeros(n, dtype=bool) for name in parsed}
+    for name, result in parsed.items():
+        for position, _, _ in result.errors:
+            invalid[name][position] = True
+
+    for name in ("patient_id", "arm"):
+        what = (
+            "a patient identifier"
+            if name == "patient_id"
+            else "a treatment arm: " + ", ".join(ARMS)
+        )
+        for position in np.flatnonzero(parsed[name].missing):
+            log.add_at(position, names[name], None, f"{what} (this column may not be empty)")
+    seen: dict[str, int] = {}
+    for position, identifier in enumerate(parsed["patient_id"].values):
+        if identifier is None:
+            continue
+        if identifier in seen:
+            log.add_at(
+                position,
+                names["patient_id"],
+                identifier,
+                f"a unique patient identifier (also on row {log.row_of(seen[identifier])})",
+            )
+        else:
+            seen[identifier] = position
+
+    day0 = parsed["plt_day0"].values
+    with np.errstate(invalid="ignore"):
+        for position in np.flatnonzero(day0 >= RECOVERY_THRESHOLD):
+            log.add_at(
+                position,
+                names["plt_day0"],
+                day0[position],
+                "a baseline count below 100 x10^9/L: chemotherapy-induced thrombocytopenia is "
+                "defined by a baseline platelet count < 100, so this patient does not belong here",
+            )
+        for position in np.flatnonzero(day0 <= 0):
+            log.add_at(position, names["plt_day0"], day0[position], "a baseline count above 0")
+    _check_recovery(parsed, names, invalid, log)
+    if "synthetic" in parsed:
+        flags = parsed["synthetic"].values
+        for position in np.flatnonzero(parsed["synthetic"].missing):
+            log.add_at(position, names["synthetic"], None, "0 or 1 on every row")
+        known = flags[np.isfinite(flags)]
+        if known.size and known.min() != known.max():
+            log.add_general(
+                names["synthetic"],
+                f"the same flag on every row (found {int((known == 1).sum())} rows with 1 and "
+                f"{int((known == 0).sum())} with 0)",
+            )
+
+    drop_reason: dict[int, str] = {}
+    for spec in COLUMN_SPECS:
+        if spec.when_missing != "covariate" or spec.name not in parsed:
+            continue
+        reason = "missing plt_day0" if spec.name == "plt_day0" else "missing baseline covariate"
+        for position in np.flatnonzero(parsed[spec.name].missing):
+            if missing == "drop":
+                drop_reason.setdefault(int(position), reason)
+            else:
+                log.add_at(position, names[spec.name], None, f"a value ({_DROP_HINT})")
+    counts = {name: parsed[name].values for name in PLT_COLUMNS}
+    determined = response_determined(
+        counts["plt_day0"],
+        counts["plt_day3"],
+        counts["plt_day7"],
+        counts["plt_day14"],
+        response_rule,
+        recovery_day=parsed["recovery_day"].values,
+    )
+    needed = "plt_day14" if response_rule == "day14" else "plt_day3/plt_day7/plt_day14"
+    for position in np.flatnonzero(~determined & ~parsed["plt_day0"].missing):
+        if any(invalid[name][position] for name in (*PLT_COLUMNS, "recovery_day")):
+            continue  # already reported as an invalid value
+        if missing == "drop":
+            drop_reason.setdefault(int(position), "response not determinable")
+        else:
+            need = (
+                "a day-14 count (rule 'day14')"
+                if response_rule == "day14"
+                else "at least one post-baseline count (day 3, 7 or 14) or a recovery_day"
+            )
+            log.add_at(
+                position,
+                needed,
+                None,
+                f"{need}: the response cannot be determined otherwise and is never assumed to "
+                f"be a non-response ({_DROP_HINT})",
+            )
+    return drop_reason
+
+
+def _check_recovery(parsed, names, invalid, log: ProblemLog) -> None:
+    """``recovery_day`` must be the first day with PLT >= 100 as far as the counts show."""
+    recovery = parsed["recovery_day"].values
+    column = names["recovery_day"]
+    for day, name in zip((3, 7, 14), POST_BASELINE_PLT_COLUMNS, strict=True):
+        count = parsed[name].values
+        with np.errstate(invalid="ignore"):
+            high = count >= RECOVERY_THRESHOLD
+            late = high & (np.isnan(recovery) | (recovery > day))
+            low_on_day = (recovery == day) & (count < RECOVERY_THRESHOLD)
+        for position in np.flatnonzero(late & ~invalid["recovery_day"]):
+            log.add_at(
+                position,
+                column,
+                recovery[position],
+                f"a day <= {day}: {name} = {count[position]:g} is already >= 100 "
+                "(recovery_day is the first day with PLT >= 100)",
+            )
+        for position in np.flatnonzero(low_on_day):
+            log.add_at(
+                position,
+                column,
+                recovery[position],
+                f"a day with PLT >= 100, but {name} = {count[position]:g} on day {day}",
+            )
+
+
+def _build(
+    parsed: dict[str, ParsedColumn],
+    drop_reason: dict[int, str],
+    source: str,
+    missing: str,
+    response_rule: str,
+    notes: list[str],
+) -> Cohort:
+    n_rows = len(parsed["patient_id"].values)
+    keep = np.ones(n_rows, dtype=bool)
+    keep[list(drop_reason)] = False
+    arms_all = parsed["arm"].values
+    dropped_counts = Counter((arms_all[p], reason) for p, reason in drop_reason.items())
+    dropped = pd.DataFrame(
+        [
+            {"arm": arm, "reason": reason, "n_dropped": count}
+            for (arm, reason), count in sorted(
+                dropped_counts.items(), key=lambda item: (ARMS.index(item[0][0]), item[0][1])
+            )
+        ],
+        columns=list(DROPPED_COLUMNS),
+    ).astype({"n_dropped": int})
+    if drop_reason:
+        notes.append(
+            f"dropped {len(drop_reason)} of {n_rows} rows for missing values (missing='drop'); "
+            "see Cohort.dropped for the count per arm and reason"
+        )
+    present = [arm for arm in ARMS if arm in set(arms_all[keep])]
+    if len(present) < 2:
+        problem = Problem(
+            source,
+            None,
+            "arm",
+            None,
+            f"at least two treatment arms with patients (found {len(present)}: "
+            f"{', '.join(present) or 'none'}"
+            + (f", after dropping {len(drop_reason)} rows" if drop_reason else "")
+            + ")",
+        )
+        raise CohortError(f"{source} cannot be compared: fewer than two arms", problems=[problem])
+
+    def column(name: str) -> np.ndarray:
+        return parsed[name].values[keep]
+
+    data = pd.DataFrame(
+        {
+            "patient_id": pd.Series(column("patient_id"), dtype=object),
+            "arm": pd.Categorical(column("arm"), categories=present),
+            "sex": pd.Series(column("sex"), dtype=object),
+            "age": column("age").astype(float),
+            "bmi": column("bmi").astype(float),
+            "ecog": column("ecog").astype(np.int64),
+            "tumor_type": pd.Series(column("tumor_type"), dtype=object),
+            "stage": pd.Series(column("stage"), dtype=object),
+        }
+    )
+    for name in BINARY_COVARIATES:
+        data[name] = column(name).astype(np.int64)
+    for name in PLT_COLUMNS:
+        data[name] = column(name).astype(float)
+    data["recovery_day"] = pd.Series(column("recovery_day"), dtype=float).astype("Int64")
+    for name in SAFETY_OUTCOMES:
+        values = column(name) if name in parsed else np.full(int(keep.sum()), np.nan)
+        data[name] = pd.Series(values, dtype=float).astype("Int64")
+    synthetic = bool("synthetic" in parsed and np.nanmax(parsed["synthetic"].values) == 1)
+    data["synthetic"] = np.full(len(data), int(synthetic), dtype=np.int64)
+
+    counts = [data[name].to_numpy(dtype=float) for name in PLT_COLUMNS]
+    recovery = data["recovery_day"].to_numpy(dtype=float, na_value=np.nan)
+    data["response"] = derive_response(*counts, response_rule, recovery_day=recovery)
+    data["delta_plt"] = derive_delta_plt(counts[0], counts[3])
+    time, recovered = derive_time_to_recovery(*counts, recovery)
+    data["time_to_recovery"] = time.astype(np.int64)
+    data["recovered"] = recovered.astype(np.int64)
+    data = data.loc[:, list(COHORT_COLUMNS)]
+
+    notes.extend(_outcome_notes(data, parsed, keep, response_rule))
+    return Cohort(
+        data=data,
+        source=source,
+        synthetic=synthetic,
+        response_rule=response_rule,
+        fingerprint=fingerprint_frame(data),
+        dropped=dropped,
+        notes=tuple(notes),
+        missing=missing,
+    )
+
+
+def _outcome_notes(data, parsed, keep, response_rule: str) -> list[str]:
+    notes = []
+    counts = [data[name].to_numpy(dtype=float) for name in PLT_COLUMNS]
+    if response_rule == "any":
+        incomplete = np.isnan(np.column_stack(counts[1:])).any(axis=1)
+        partial = int(((data["response"] == 0).to_numpy() & incomplete).sum())
+        if partial:
+            notes.append(
+                f"{partial} non-response(s) rest on incomplete counts (a day-3, -7 or -14 count "
+                "missing): rule 'any' evaluates the counts recorded"
+            )
+    early = int(((data["recovered"] == 0) & (data["time_to_recovery"] < FOLLOW_UP_DAYS)).sum())
+    if early:
+        notes.append(
+            f"{early} patient(s) without recovery and without a day-14 count: censored at the "
+            "last day with a recorded count"
+        )
+    if "response" in parsed:
+        given = parsed["response"].values[keep]
+        known = ~np.isnan(given)
+        disagree = int((given[known] != data["response"].to_numpy()[known]).sum())
+        if disagree:
+            notes.append(
+                f"input column response disagrees with the derived response (rule "
+                f"{response_rule!r}) for {disagree} of {int(known.sum())} patients; the derived "
+                "response is used"
+            )
+        else:
+            notes.append(
+                f"input column response agrees with the derived response for all "
+                f"{int(known.sum())} patients with a value"
+            )
+    return notes

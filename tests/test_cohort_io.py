@@ -1,0 +1,277 @@
+"""Readers by extension, column mappings and value labels.
+
+Reference values: the hand-made fixture ``tests/data/cohort/valid.csv`` (see
+``tests/test_cohort_validate.py`` for its hand-derived outcomes: responses 1,1,0,1,1,1,0,1). Each
+test writes the same eight patients in another format or layout and checks that the reader gives
+the same cohort (same fingerprint, same derived response), or the named error with row and column.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+
+from cit_bayes.cohort import ARMS, read_cohort, validate_cohort
+from cit_bayes.cohort.io import read_table, write_table
+from cit_bayes.cohort.mapping import load_mapping
+from cit_bayes.exceptions import CohortError
+
+FIXTURE = Path(__file__).parent / "data" / "cohort" / "valid.csv"
+RESPONSES = [1, 1, 0, 1, 1, 1, 0, 1]
+
+
+def text_frame() -> pd.DataFrame:
+    return pd.read_csv(FIXTURE, dtype=str, keep_default_na=False)
+
+
+def numeric_frame() -> pd.DataFrame:
+    frame = pd.read_csv(FIXTURE)
+    for name in ("sex", "tumor_type", "stage", "arm", "patient_id"):
+        frame[name] = frame[name].astype(object)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def reference_fingerprint() -> str:
+    return read_cohort(FIXTURE).fingerprint
+
+
+@pytest.mark.parametrize("extension", [".csv", ".xlsx", ".sav", ".dta", ".parquet"])
+def test_every_format_gives_the_same_cohort(tmp_path, extension, reference_fingerprint):
+    path = write_table(numeric_frame(), tmp_path / f"cohort{extension}")
+    cohort = read_cohort(path)
+    assert cohort.fingerprint == reference_fingerprint
+    assert cohort.data["response"].tolist() == RESPONSES
+    assert cohort.source == f"cohort{extension}"
+
+
+def test_semicolon_csv_with_bom_and_decimal_comma(tmp_path, reference_fingerprint):
+    text = FIXTURE.read_text().replace(",", ";").replace("23.4", "23,4").replace("21.0", "21,0")
+    path = tmp_path / "cohort.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    cohort = read_cohort(path)
+    assert cohort.data["bmi"].tolist()[:2] == [23.4, 21.0]
+    assert cohort.fingerprint == reference_fingerprint
+    assert any("decimal comma" in note and "(2 cells)" in note for note in cohort.notes)
+
+
+def test_decimal_comma_is_not_read_in_a_comma_separated_file(tmp_path):
+    frame = text_frame()
+    frame.loc[0, "bmi"] = "23,4"
+    path = tmp_path / "cohort.csv"
+    frame.to_csv(path, index=False)  # quoted "23,4" in a comma-separated file: ambiguous
+    with pytest.raises(CohortError) as info:
+        read_cohort(path)
+    assert str(info.value.problems[0]).startswith("cohort.csv, row 1, column 'bmi': value '23,4'")
+
+
+def test_tab_separated_and_case_and_spaces_in_headers(tmp_path, reference_fingerprint):
+    frame = text_frame()
+    frame.columns = [f"  {name.upper()} " for name in frame.columns]
+    path = tmp_path / "cohort.tsv"
+    frame.to_csv(path, index=False, sep="\t")
+    assert read_cohort(path).fingerprint == reference_fingerprint
+
+
+def test_blank_rows_are_skipped_but_keep_their_row_numbers(tmp_path):
+    lines = FIXTURE.read_text().splitlines()
+    lines[3] = lines[3].replace(",70,25.1,", ",170,25.1,")  # data row 3: age 170
+    lines.insert(2, ",,,")  # a blank data row 2
+    path = tmp_path / "cohort.csv"
+    path.write_text("\n".join(lines) + "\n\n\n")
+    with pytest.raises(CohortError) as info:
+        read_cohort(path)
+    (problem,) = info.value.problems
+    assert (problem.row, problem.column) == (4, "age")  # the blank line counts as row 2
+
+
+def test_duplicate_ids_name_the_users_rows_across_blank_rows(tmp_path):
+    lines = FIXTURE.read_text().splitlines()
+    lines[5] = lines[5].replace("P05,", "P01,")  # data row 5 repeats P01 (row 1)
+    lines.insert(1, "")  # a blank first data row: P01 is now on row 2, the copy on row 6
+    path = tmp_path / "cohort.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CohortError) as info:
+        read_cohort(path)
+    (problem,) = info.value.problems
+    assert (problem.row, problem.column) == (6, "patient_id")
+    assert "also on row 2" in str(problem)
+
+
+def test_rows_longer_than_the_header_are_named(tmp_path):
+    lines = FIXTURE.read_text().splitlines()
+    lines[2] += ",surplus"
+    path = tmp_path / "cohort.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CohortError, match="longer than its header") as info:
+        read_cohort(path)
+    assert info.value.problems[0].row == 2
+
+
+def test_unbalanced_quotes_are_a_cohort_error(tmp_path):
+    path = tmp_path / "cohort.csv"
+    path.write_text('patient_id,arm\n"P1,rhTPO\nP2,"rh"TPO\n')
+    with pytest.raises(CohortError):
+        read_cohort(path)
+
+
+def test_unknown_extension_missing_file_and_xls(tmp_path):
+    with pytest.raises(CohortError, match=r"one of \.csv"):
+        read_cohort(tmp_path / "cohort.json")
+    with pytest.raises(CohortError, match="save it as .xlsx"):
+        read_cohort(tmp_path / "cohort.xls")
+    with pytest.raises(CohortError, match="not found"):
+        read_cohort(tmp_path / "absent.csv")
+
+
+@pytest.mark.parametrize("extension", [".xlsx", ".sav", ".dta"])
+def test_corrupt_binary_files_are_cohort_errors(tmp_path, extension):
+    path = tmp_path / f"cohort{extension}"
+    path.write_bytes(b"\x00\x01garbage" * 50)
+    with pytest.raises(CohortError, match="cannot be read as a table"):
+        read_cohort(path)
+
+
+def test_excel_errors_name_the_data_row_and_column(tmp_path):
+    frame = numeric_frame()
+    frame.loc[4, "ecog"] = 9
+    path = write_table(frame, tmp_path / "cohort.xlsx")
+    with pytest.raises(CohortError) as info:
+        read_cohort(path)
+    assert str(info.value.problems[0]).startswith("cohort.xlsx, row 5, column 'ecog': value '9'")
+
+
+def test_excel_sheet_from_the_mapping(tmp_path, reference_fingerprint):
+    path = tmp_path / "cohort.xlsx"
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        pd.DataFrame({"note": ["cover sheet"]}).to_excel(writer, sheet_name="About", index=False)
+        numeric_frame().to_excel(writer, sheet_name="Patients", index=False)
+    with pytest.raises(CohortError, match="required column"):
+        read_cohort(path)  # the first sheet is not the cohort
+    cohort = read_cohort(path, {"read": {"sheet": "Patients"}})
+    assert cohort.fingerprint == reference_fingerprint
+    assert read_cohort(path, {"read": {"sheet": 1}}).fingerprint == reference_fingerprint
+    with pytest.raises(CohortError, match="a sheet named 'Cohort'"):
+        read_cohort(path, {"read": {"sheet": "Cohort"}})
+
+
+def _coded(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Arm coded 1-4, sex 1/2, metastases 0/1, with value labels (as exported from SPSS)."""
+    coded = frame.copy()
+    arm_codes = {arm: code for code, arm in enumerate(ARMS, start=1)}
+    coded["arm"] = coded["arm"].map(arm_codes).astype(float)
+    coded["sex"] = coded["sex"].map({"M": 1, "F": 2}).astype(float)
+    labels = {
+        "arm": {code: arm for arm, code in arm_codes.items()},
+        "sex": {1: "Male", 2: "Female"},
+        "bone_metastasis": {0: "No", 1: "Yes"},
+    }
+    return coded, labels
+
+
+@pytest.mark.parametrize("extension", [".sav", ".dta"])
+def test_value_labels_are_honoured(tmp_path, extension, reference_fingerprint):
+    coded, labels = _coded(numeric_frame())
+    path = write_table(coded, tmp_path / f"cohort{extension}", value_labels=labels)
+    _, meta = (pyreadstat.read_sav if extension == ".sav" else pyreadstat.read_dta)(str(path))
+    assert meta.variable_value_labels["arm"][1.0] == "rhTPO"
+    cohort = read_cohort(path)
+    assert cohort.fingerprint == reference_fingerprint
+    assert cohort.data["arm"].tolist()[:3] == ["rhTPO", "rhTPO", "hetrombopag"]
+    assert any("male/female text read as M/F" in note for note in cohort.notes)
+    assert any("yes/no" in note for note in cohort.notes)
+
+
+def test_unlabelled_arm_codes_are_an_error_naming_the_code(tmp_path):
+    coded, _ = _coded(numeric_frame())
+    path = write_table(coded, tmp_path / "cohort.sav")  # no value labels written
+    with pytest.raises(CohortError) as info:
+        read_cohort(path)
+    arm_problems = [p for p in info.value.problems if p.column == "arm"]
+    assert [p.row for p in arm_problems] == list(range(1, 9))
+    assert arm_problems[0].value == "'1'"
+
+
+def test_mapping_file_renames_columns_and_recodes_values(tmp_path, reference_fingerprint):
+    frame = text_frame().rename(
+        columns={"patient_id": "Study ID", "arm": "Group", "plt_day0": "PLT baseline"}
+    )
+    frame["Group"] = frame["Group"].map(
+        {"rhTPO": "TPO", "hetrombopag": "HET", "combination": "HET+TPO", "rhIL-11": "IL-11"}
+    )
+    frame["sex"] = frame["sex"].map({"M": "1", "F": "2"})
+    data_path = tmp_path / "cohort.csv"
+    frame.to_csv(data_path, index=False)
+    mapping = tmp_path / "map.toml"
+    mapping.write_text(
+        "[columns]\n"
+        'patient_id = "Study ID"\narm = "Group"\nplt_day0 = "PLT baseline"\n\n'
+        '[values.arm]\n"TPO" = "rhTPO"\n"het" = "hetrombopag"\n"HET+TPO" = "combination"\n'
+        '"IL-11" = "rhIL-11"\n\n[values.sex]\n"1" = "M"\n"2" = "F"\n'
+    )
+    with pytest.raises(CohortError, match="required column"):
+        read_cohort(data_path)
+    cohort = read_cohort(data_path, mapping)
+    assert cohort.fingerprint == reference_fingerprint
+    assert any("recoded by the column mapping (8 cells)" in note for note in cohort.notes)
+
+
+def test_mapped_column_missing_names_the_mapping(tmp_path):
+    with pytest.raises(CohortError) as info:
+        validate_cohort(text_frame(), columns={"arm": "Group"})
+    problem = info.value.problems[0]
+    assert problem.column == "Group"
+    assert "mapped from arm by <mapping>" in str(problem)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('[columns]\nward = "Ward"\n', "not a schema column"),
+        ("[columns\n", "not valid TOML"),
+        ('[colums]\narm = "Group"\n', "unknown section"),
+        ('[columns]\narm = "G"\nsex = "g"\n', "mapped to both"),
+        ('[values.arm]\n"1" = true\n', "must map to text or a number"),
+        ("[read]\nsheet = 1.5\n", "sheet must be"),
+    ],
+)
+def test_bad_mapping_files_are_cohort_errors(tmp_path, content, message):
+    path = tmp_path / "map.toml"
+    path.write_text(content)
+    with pytest.raises(CohortError, match=message):
+        load_mapping(path)
+
+
+def test_mapping_file_not_found(tmp_path):
+    with pytest.raises(CohortError, match="file not found"):
+        read_cohort(FIXTURE, tmp_path / "absent.toml")
+
+
+def test_read_table_keeps_text_as_typed(tmp_path):
+    raw = read_table(FIXTURE)
+    assert raw.frame.shape == (8, 23)
+    assert raw.frame.loc[0, "age"] == "61"
+    np.testing.assert_array_equal(raw.row_numbers, np.arange(1, 9))
+
+
+def test_write_table_refuses_unknown_formats_and_missing_folders(tmp_path):
+    with pytest.raises(CohortError, match="expected a file ending in"):
+        write_table(numeric_frame(), tmp_path / "cohort.json")
+    with pytest.raises(CohortError, match="does not exist"):
+        write_table(numeric_frame(), tmp_path / "absent" / "cohort.csv")
+
+
+def test_logical_and_nullable_integer_columns(tmp_path, reference_fingerprint):
+    frame = numeric_frame()
+    frame["bone_metastasis"] = frame["bone_metastasis"].astype(bool)
+    frame["recovery_day"] = frame["recovery_day"].astype("Int64")
+    path = tmp_path / "cohort.parquet"
+    frame.to_parquet(path)
+    cohort = read_cohort(path)
+    assert cohort.fingerprint == reference_fingerprint
+    assert cohort.data["bone_metastasis"].tolist() == [1, 0, 0, 0, 0, 0, 1, 0]
+    assert any("true/false read as 1/0 (8 cells)" in note for note in cohort.notes)
