@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/cit-bayes run
+	$(BIN)/cit-bayes audit
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -32,10 +32,15 @@ EXPECTED_SUBPACKAGES = {
     },
     "cit_bayes.published": {
         "ARM_SIZES",
+        "AuditRecord",
+        "audit_frame",
         "count_table",
+        "implied_recovered_counts",
         "load_tables",
         "parse_printed_cell",
         "parse_printed_p",
+        "run_audit",
+        "write_audit",
     },
 }
 

@@ -1,0 +1,364 @@
+"""The audit's record type and its verdict rules (statcheck-style).
+
+Verdicts of a ``check`` record
+------------------------------
+A printed value is compared with a recomputed one *at the printed precision*: it "matches" when
+the two differ by no more than half a unit in the printed last place (a printed 0.017 matches
+any recomputed value in [0.0165, 0.0175]); a printed ``<0.001`` matches any recomputed p below
+0.001. A Monte Carlo p matches when the printed p lies within its 99 % Monte Carlo interval
+(:math:`\\hat p \\pm 2.576\\,SE`) widened by that half unit.
+
+``consistent``
+    The recomputed statistic and p both match the printed ones.
+``rounding``
+    Not consistent, but consistent once the rounding of the printed *inputs* is allowed for:
+    the printed value lies within the range the recomputation takes over the rounding box of
+    its inputs (a statistic recomputed from means printed to two decimals; a p recomputed from
+    a statistic printed to three decimals), or the printed value follows another rounding
+    convention (a percentage truncated instead of rounded).
+``decision_error``
+    Neither of the above, and the printed p and the recomputed p (its whole range) lie on
+    opposite sides of 0.05. Takes precedence over ``inconsistent``.
+``inconsistent``
+    Neither of the above.
+``not_recomputable``
+    The printed numbers do not suffice (for example a paired test needs patient-level data);
+    the note says why, and what could be checked instead.
+
+A ``reporting_note`` record flags a label or claim that contradicts what the numbers show (an
+SD that is a standard error, a "median" that is a mean, non-significance read as
+non-inferiority). Its verdict is ``inconsistent`` by definition; ``kind`` separates it from the
+checks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+
+from cit_bayes.exceptions import PublishedDataError
+
+__all__ = [
+    "ALPHA",
+    "KINDS",
+    "VERDICTS",
+    "AuditRecord",
+    "Candidate",
+    "describe",
+    "format_p",
+    "half_unit",
+    "identify",
+    "judge",
+    "judge_percentage",
+    "matches",
+    "p_matches",
+]
+
+VERDICTS: tuple[str, ...] = (
+    "consistent",
+    "rounding",
+    "inconsistent",
+    "decision_error",
+    "not_recomputable",
+)
+KINDS: tuple[str, ...] = ("check", "reporting_note")
+#: Significance level the paper uses ("P < 0.05").
+ALPHA = 0.05
+#: z multiplier of the Monte Carlo interval used when matching a Monte Carlo p.
+MC_Z = 2.576
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One audited statement of the paper.
+
+    Attributes
+    ----------
+    table : str
+        ``table1`` ... ``table9`` or ``text`` (abstract and prose).
+    row : str
+        The paper's row label (or the quoted words of the text).
+    comparison : str
+        What is compared: ``all four arms``, ``rhTPO vs combination``, ``within rhTPO: day 0 vs
+        day 3``, ``n/N``.
+    test : str
+        The test or calculation that reproduces the printed value (test identification), or the
+        one tried when none does.
+    reported_statistic, reported_p : str
+        The printed statistic (or effect, percentage, interval) and p-value, verbatim; empty
+        where the paper prints none.
+    recomputed_statistic, recomputed_p : float or None
+        The recomputed values (unrounded); None where nothing could be recomputed.
+    verdict : str
+        One of :data:`VERDICTS` (rules in this module's docstring).
+    note : str
+        Why: candidates that failed, assumptions, the size of a discrepancy.
+    kind : str
+        ``check`` or ``reporting_note``.
+    check : str
+        What was compared (``counts -> statistic and p``, ``printed statistic -> p``, ...).
+    p_method : str
+        How the recomputed p was obtained (asymptotic, exact enumeration, Monte Carlo with seed
+        and standard error).
+    assumptions : str
+        Assumptions needed for the recomputation.
+    candidates : tuple of str
+        Every candidate tried, with its values.
+    """
+
+    table: str
+    row: str
+    comparison: str
+    test: str
+    reported_statistic: str
+    reported_p: str
+    recomputed_statistic: float | None
+    recomputed_p: float | None
+    verdict: str
+    note: str
+    kind: str = "check"
+    check: str = ""
+    p_method: str = ""
+    assumptions: str = ""
+    candidates: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise PublishedDataError(f"unknown verdict {self.verdict!r}; expected {VERDICTS}")
+        if self.kind not in KINDS:
+            raise PublishedDataError(f"unknown record kind {self.kind!r}; expected {KINDS}")
+        for name in ("recomputed_statistic", "recomputed_p"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, float):
+                object.__setattr__(self, name, float(value))
+        object.__setattr__(self, "candidates", tuple(self.candidates))
+
+    def to_dict(self) -> dict:
+        """Return the record as a JSON-ready dict (``candidates`` as a list)."""
+        data = asdict(self)
+        data["candidates"] = list(self.candidates)
+        for name in ("recomputed_statistic", "recomputed_p"):
+            if data[name] is not None and not math.isfinite(data[name]):
+                data[name] = None
+        return data
+
+
+def _number_text(printed: str) -> str:
+    text = str(printed).strip().lstrip("<>=").strip().rstrip("*#%").strip()
+    try:
+        Decimal(text)
+    except ArithmeticError as error:
+        raise PublishedDataError(f"not a printed number: {printed!r}") from error
+    return text
+
+
+def half_unit(printed: str) -> float:
+    """Half a unit in the last printed place: ``"0.017"`` -> 0.0005, ``"43.7"`` -> 0.05."""
+    exponent = Decimal(_number_text(printed)).as_tuple().exponent
+    return 0.5 * 10.0 ** int(exponent)
+
+
+def matches(value: float | None, printed: str, *, spread: float = 0.0) -> bool:
+    """Whether ``value`` rounds to ``printed`` (within half a unit, plus ``spread``)."""
+    if value is None or not math.isfinite(value):
+        return False
+    target = float(_number_text(printed))
+    return abs(value - target) <= half_unit(printed) * (1 + 1e-9) + spread + 1e-12
+
+
+def _in_range(printed: str, low: float, high: float) -> bool:
+    target = float(_number_text(printed))
+    slack = half_unit(printed) * (1 + 1e-9) + 1e-12
+    return low - slack <= target <= high + slack
+
+
+def p_matches(value: float | None, printed_p: str, *, monte_carlo_se: float = 0.0) -> bool:
+    """Whether a recomputed p agrees with a printed one (``=`` or ``<``), see module docs."""
+    if value is None or not math.isfinite(value):
+        return False
+    if str(printed_p).strip().startswith("<"):
+        return value < float(_number_text(printed_p)) + MC_Z * monte_carlo_se
+    return matches(value, printed_p, spread=MC_Z * monte_carlo_se)
+
+
+def _significant(printed_p: str) -> bool:
+    text = str(printed_p).strip()
+    bound = float(_number_text(text))
+    return bound <= ALPHA if text.startswith("<") else bound < ALPHA
+
+
+def judge(
+    *,
+    reported_statistic: str = "",
+    reported_p: str = "",
+    statistic: float | None = None,
+    statistic_range: tuple[float, float] | None = None,
+    p_value: float | None = None,
+    p_range: tuple[float, float] | None = None,
+    monte_carlo_se: float = 0.0,
+) -> str:
+    """The verdict of one check (rules in the module docstring).
+
+    Parameters
+    ----------
+    reported_statistic, reported_p : str
+        Printed values, verbatim; an empty string is not checked.
+    statistic, p_value : float
+        Recomputed from the printed inputs as printed.
+    statistic_range, p_range : (float, float)
+        Range of the recomputation over the rounding of its inputs (default: the point).
+    monte_carlo_se : float
+        Standard error of a Monte Carlo ``p_value``.
+    """
+    check_statistic = bool(str(reported_statistic).strip())
+    check_p = bool(str(reported_p).strip())
+    if not check_statistic and not check_p:
+        raise PublishedDataError("judge needs a printed statistic or a printed p")
+    if (check_statistic and statistic is None) or (check_p and p_value is None):
+        return "not_recomputable"
+    statistic_ok = not check_statistic or matches(statistic, reported_statistic)
+    p_ok = not check_p or p_matches(p_value, reported_p, monte_carlo_se=monte_carlo_se)
+    if statistic_ok and p_ok:
+        return "consistent"
+    s_low, s_high = statistic_range or (statistic, statistic)
+    p_low, p_high = p_range or (p_value, p_value)
+    statistic_ok = not check_statistic or _in_range(reported_statistic, s_low, s_high)
+    if check_p:
+        p_low_mc = p_low - MC_Z * monte_carlo_se
+        p_high_mc = p_high + MC_Z * monte_carlo_se
+        if str(reported_p).strip().startswith("<"):
+            p_ok = p_low_mc < float(_number_text(reported_p))
+        else:
+            p_ok = _in_range(reported_p, p_low_mc, p_high_mc)
+    if statistic_ok and p_ok:
+        return "rounding"
+    if check_p:
+        printed_significant = _significant(reported_p)
+        if printed_significant and p_low - MC_Z * monte_carlo_se >= ALPHA:
+            return "decision_error"
+        if not printed_significant and p_high + MC_Z * monte_carlo_se < ALPHA:
+            return "decision_error"
+    return "inconsistent"
+
+
+def judge_percentage(count: int, total: int, printed: str) -> str:
+    """GRIM-style verdict of a printed percentage of ``count`` out of ``total``.
+
+    ``consistent`` if the printed value equals 100 n/N rounded half-up or half-to-even at the
+    printed precision; ``rounding`` if it equals the truncated or rounded-up value (another
+    rounding convention); ``inconsistent`` otherwise.
+
+    References
+    ----------
+    Brown NJL, Heathers JAJ (2017). The GRIM test. *Soc Psychol Personal Sci* 8:363-369.
+    """
+    if total <= 0 or count < 0 or count > total:
+        raise PublishedDataError(f"a percentage needs 0 <= n <= N and N > 0, got {count}/{total}")
+    text = _number_text(printed)
+    target = Decimal(text)
+    quantum = Decimal(1).scaleb(Decimal(text).as_tuple().exponent)
+    exact = Decimal(100 * count) / Decimal(total)
+    if target in {exact.quantize(quantum, rounding=r) for r in (ROUND_HALF_UP, ROUND_HALF_EVEN)}:
+        return "consistent"
+    if target in {exact.quantize(quantum, rounding=r) for r in (ROUND_DOWN, ROUND_UP)}:
+        return "rounding"
+    return "inconsistent"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate test or calculation for a printed statistic (test identification).
+
+    ``statistic`` is None for a test without a statistic (Fisher's 2x2 test); its p alone is
+    compared and it ranks after candidates that reproduce both.
+    """
+
+    label: str
+    statistic: float | None
+    p_value: float | None
+    statistic_range: tuple[float, float] | None = None
+    p_range: tuple[float, float] | None = None
+    monte_carlo_se: float = 0.0
+    p_method: str = ""
+
+
+_VERDICT_RANK = {
+    "consistent": 0,
+    "rounding": 1,
+    "inconsistent": 2,
+    "decision_error": 2,
+    "not_recomputable": 3,
+}
+
+
+def _component_matches(candidate: Candidate, reported_statistic: str, reported_p: str) -> int:
+    count = 0
+    if reported_statistic and candidate.statistic is not None:
+        low, high = candidate.statistic_range or (candidate.statistic, candidate.statistic)
+        count += _in_range(reported_statistic, low, high)
+    if reported_p and candidate.p_value is not None:
+        low, high = candidate.p_range or (candidate.p_value, candidate.p_value)
+        spread = MC_Z * candidate.monte_carlo_se
+        if str(reported_p).strip().startswith("<"):
+            count += low - spread < float(_number_text(reported_p))
+        else:
+            count += _in_range(reported_p, low - spread, high + spread)
+    return count
+
+
+def identify(
+    candidates: list[Candidate], reported_statistic: str, reported_p: str
+) -> tuple[Candidate, str, list[str]]:
+    """Judge every candidate; return the best, its verdict, and one line per candidate.
+
+    The best candidate has the best verdict (consistent, then rounding), then the most printed
+    values reproduced within rounding, then reproduces the statistic as well as the p, then
+    comes first in the list.
+    """
+    if not candidates:
+        raise PublishedDataError("test identification needs at least one candidate")
+    judged = []
+    for order, candidate in enumerate(candidates):
+        statistic_text = reported_statistic if candidate.statistic is not None else ""
+        if not statistic_text and not reported_p:
+            verdict = "not_recomputable"
+        else:
+            verdict = judge(
+                reported_statistic=statistic_text,
+                reported_p=reported_p,
+                statistic=candidate.statistic,
+                statistic_range=candidate.statistic_range,
+                p_value=candidate.p_value,
+                p_range=candidate.p_range,
+                monte_carlo_se=candidate.monte_carlo_se,
+            )
+        rank = (
+            _VERDICT_RANK[verdict],
+            -_component_matches(candidate, statistic_text, reported_p),
+            candidate.statistic is None and bool(reported_statistic),
+            order,
+        )
+        judged.append((rank, candidate, verdict))
+    lines = [f"{describe(c)} -> {v}" for _, c, v in judged]
+    _, best, verdict = min(judged, key=lambda item: item[0])
+    return best, verdict, lines
+
+
+def describe(candidate: Candidate) -> str:
+    """One line: the candidate's label, statistic, p and how the p was obtained."""
+    parts = [candidate.label]
+    if candidate.statistic is not None:
+        parts.append(f"statistic {candidate.statistic:.3f}")
+    if candidate.p_value is not None:
+        parts.append(f"p {format_p(candidate.p_value)}")
+    if candidate.p_method:
+        parts.append(f"[{candidate.p_method}]")
+    return ", ".join(parts[:1]) + ": " + " ".join(parts[1:]) if len(parts) > 1 else parts[0]
+
+
+def format_p(p_value: float | None) -> str:
+    """A p-value for a note: four decimals, or ``<0.0001``."""
+    if p_value is None or not math.isfinite(p_value):
+        return "n/a"
+    return "<0.0001" if p_value < 0.0001 else f"{p_value:.4f}"
