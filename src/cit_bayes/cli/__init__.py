@@ -22,7 +22,7 @@ from cit_bayes.exceptions import CitBayesError, CohortError
 __all__ = ["main", "build_parser"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("audit", "validate", "simulate")
+COMMAND_MODULES: tuple[str, ...] = ("audit", "weights", "validate", "simulate")
 
 EXIT_OK = 0
 EXIT_FAILED = 1

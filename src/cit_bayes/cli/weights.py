@@ -1,0 +1,349 @@
+"""``cit-bayes weights``: propensity-score weights, balance diagnostics and weighted outcomes.
+
+A thin face over :class:`cit_bayes.weighting.PropensityWeighting`. Without ``--treatment`` the
+file is read as a CIT cohort (:func:`cit_bayes.cohort.read_cohort`) and weighted on the baseline
+covariates of the schema; with ``--treatment`` any CSV works. Everything is written under the
+output folder; the terminal gets a per-arm summary (counts, effective sample sizes, balance), never
+row-level data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cit_bayes import __version__
+from cit_bayes.exceptions import WeightingError
+from cit_bayes.weighting import ESTIMANDS, PropensityWeighting, weighted_outcome
+
+__all__ = ["register", "run_weights"]
+
+DEFAULT_OUT = "reports/weights"
+
+README = """# Propensity-score weighting: output files
+
+Written by `cit-bayes weights` (cit_bayes {version}). Settings and provenance: `settings.json`.
+
+| file | content |
+|---|---|
+| `weights.csv` | one row per input row, in input order: `row` (1-based data row number of the input file, header excluded), `arm`, `included` (0 = trimmed), `weight`, and `propensity_<arm>` for every arm |
+| `balance.csv` | one row per covariate (numeric: mean; categorical: each level's share) and pair of arms: arm means before and after weighting, signed differences (arm_a - arm_b), `smd_denominator`, `smd_unweighted`, `smd_weighted` (absolute), `variance_ratio_unweighted`, `variance_ratio_weighted` (arm_a / arm_b), and the maximum absolute SMD over pairs |
+| `balance_summary.csv` | one row per covariate or level: the largest pairwise absolute SMD before and after weighting and the pair attaining it (the love plot) |
+| `table1_weighted.csv` | a weighted "Table 1": per arm, unweighted and weighted mean (SD) or %, with max absolute SMD |
+| `ess.csv` | Kish effective sample size per arm, (sum w)^2 / sum w^2 |
+| `weight_summary.csv` | weights per arm and overall: min, max, mean, coefficient of variation, share of the total weight held by the top 1% of patients |
+| `overlap.csv` | distribution of each arm's propensity among the patients of each actual arm, with the common support |
+| `design.csv` | the propensity model's columns (standardised numeric columns, one-hot levels) |
+| `pooled_levels.csv`, `dropped_covariates.csv` | rare levels pooled and constant covariates dropped (empty when none) |
+| `love_plot.png/.svg` | largest pairwise absolute SMD before and after weighting, line at 0.1 |
+| `propensity_overlap.png/.svg` | distribution of each arm's propensity by actual arm |
+| `outcome.csv` | (with `--outcome`) weighted mean outcome per arm and pairwise differences with sandwich (and bootstrap) CIs |
+
+## Definitions
+
+- Weight: w = h(x) / e_a(x), with h = 1 (ATE), 1 / sum_k 1/e_k (ATO, generalized overlap weights),
+  e_t (ATT for the focal arm t), min_k e_k (matching) (Li & Li 2019).
+- SMD denominator: the square root of the mean of the two arms' **unweighted** variances (p(1-p)
+  for 0/1 variables, the sample variance otherwise), the same before and after weighting, so that
+  the change reflects the means only; if both arms have variance 0, the unweighted variance of all
+  patients.
+- Weighted variance: reliability-weighted (sum w (x - m)^2 / (V1 - V2/V1)); p(1-p) for 0/1.
+- Trimming: patients with min_k e_k(x) < alpha get weight 0 (Yoshida et al. 2019).
+- Sandwich CI: {sandwich}
+"""
+
+
+def register(subparsers) -> None:
+    """Add the ``weights`` sub-command."""
+    parser = subparsers.add_parser(
+        "weights",
+        help="propensity-score weights with balance diagnostics (any number of arms)",
+        description=(
+            "Fit a propensity model, compute balancing weights for an estimand, and write "
+            "weights, balance tables, effective sample sizes, figures and (with --outcome) "
+            "weighted outcome estimates. Without --treatment, FILE is read as a CIT cohort."
+        ),
+    )
+    parser.add_argument("file", metavar="FILE", help="cohort file, or any CSV with --treatment")
+    parser.add_argument("--treatment", metavar="COL", help="treatment column of a generic CSV")
+    parser.add_argument(
+        "--covariates",
+        metavar="A,B,C",
+        help="comma-separated covariates (default: the cohort's baseline covariates, or every "
+        "column but the treatment and outcome of a generic CSV)",
+    )
+    parser.add_argument("--outcome", metavar="COL", help="numeric outcome column (e.g. response)")
+    parser.add_argument("--estimand", choices=ESTIMANDS, default="ato", help="default: ato")
+    parser.add_argument("--reference", metavar="ARM", help="focal arm of att; comparator arm")
+    parser.add_argument(
+        "--trim", type=float, metavar="ALPHA", help="drop patients with any e_k < ALPHA"
+    )
+    parser.add_argument(
+        "--truncate", metavar="P[,Q]", help="truncate weights at percentiles P and 100-P (or P,Q)"
+    )
+    parser.add_argument("--stabilize", action="store_true", help="mean weight 1 within each arm")
+    parser.add_argument("--model", choices=("logistic", "boosting"), default="logistic")
+    parser.add_argument("--penalty", type=float, default=1.0, help="ridge penalty (0: none)")
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap resamples")
+    parser.add_argument(
+        "--seed", type=int, default=20250101, help="seed (bootstrap, boosting folds)"
+    )
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"default: {DEFAULT_OUT}")
+    parser.set_defaults(func=run_weights)
+
+
+def _split(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise WeightingError("--covariates lists no column")
+    return names
+
+
+def _truncate_arg(text: str | None):
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise WeightingError(f"--truncate expects P or P,Q (percentiles); got {text!r}") from None
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, sep=None, engine="python", encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise WeightingError(f"{path.name}: no such file") from None
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as err:
+        raise WeightingError(
+            f"{path.name}: cannot be read as a CSV table ({err.__class__.__name__})"
+        ) from None
+    if frame.empty:
+        raise WeightingError(f"{path.name}: the table has no data rows")
+    return frame
+
+
+def _looks_like_identifier(series: pd.Series) -> bool:
+    text = not pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    return text and series.nunique(dropna=True) == len(series) and len(series) > 1
+
+
+def _generic_inputs(args, path: Path):
+    frame = _read_csv(path)
+    missing = [c for c in [args.treatment, args.outcome] if c is not None and c not in frame]
+    covariates = _split(args.covariates)
+    missing += [c for c in covariates or [] if c not in frame]
+    if missing:
+        raise WeightingError(
+            f"{path.name}: no column(s) {missing}; columns are {list(frame.columns)}"
+        )
+    notes = []
+    if covariates is None:
+        candidates = [c for c in frame.columns if c not in {args.treatment, args.outcome}]
+        identifiers = [c for c in candidates if _looks_like_identifier(frame[c])]
+        covariates = [c for c in candidates if c not in identifiers]
+        if identifiers:
+            notes.append(
+                f"left out identifier-like column(s) {identifiers} (a distinct text value on every row)"
+            )
+    outcome = frame[args.outcome] if args.outcome else None
+    return frame[covariates], frame[args.treatment], outcome, notes, None
+
+
+def _cohort_inputs(args, path: Path):
+    from cit_bayes.cohort import read_cohort
+
+    cohort = read_cohort(path)
+    covariates = cohort.covariates()
+    names = _split(args.covariates)
+    if names is not None:
+        unknown = [c for c in names if c not in covariates and c not in cohort.data]
+        if unknown:
+            raise WeightingError(
+                f"unknown covariate(s) {unknown}; baseline covariates are {list(covariates.columns)}"
+            )
+        covariates = pd.concat(
+            [covariates[c] if c in covariates else cohort.data[c] for c in names], axis=1
+        )
+    outcome = None
+    if args.outcome:
+        if args.outcome not in cohort.data:
+            raise WeightingError(f"no outcome column {args.outcome!r} in the cohort")
+        outcome = cohort.data[args.outcome]
+    notes = [f"synthetic cohort ({cohort.source})"] if cohort.synthetic else []
+    return covariates, cohort.data["arm"], outcome, notes, cohort
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _weights_table(weighting: PropensityWeighting) -> pd.DataFrame:
+    table = pd.DataFrame(
+        {
+            "row": np.arange(1, len(weighting.weights_) + 1),
+            "arm": weighting.arm_.astype(str).to_numpy(),
+            "included": weighting.included_.astype(int).to_numpy(),
+            "weight": weighting.weights_.to_numpy(),
+        }
+    )
+    for label in weighting.arms_:
+        table[f"propensity_{label}"] = weighting.propensity_[label].to_numpy()
+    return table
+
+
+def _write_outputs(weighting, outcome_table, out: Path) -> list[Path]:
+    from cit_bayes.report.balance_figures import love_plot, propensity_overlap_plot
+
+    out.mkdir(parents=True, exist_ok=True)
+    balance = weighting.balance()
+    summary = weighting.balance_summary()
+    design = weighting.design_
+    tables = {
+        "weights.csv": _weights_table(weighting),
+        "balance.csv": balance,
+        "balance_summary.csv": summary,
+        "table1_weighted.csv": weighting.table_one(),
+        "ess.csv": weighting.effective_sample_size(),
+        "weight_summary.csv": weighting.weight_summary(),
+        "overlap.csv": weighting.overlap(),
+        "design.csv": design.model_columns,
+        "pooled_levels.csv": design.pooled,
+        "dropped_covariates.csv": design.dropped,
+    }
+    if outcome_table is not None:
+        tables["outcome.csv"] = outcome_table
+    written = []
+    for name, table in tables.items():
+        table.to_csv(out / name, index=False)
+        written.append(out / name)
+    written += love_plot(
+        summary, out / "love_plot", title=f"Balance ({weighting.estimand.upper()} weights)"
+    )
+    written += propensity_overlap_plot(
+        tables["weights.csv"].drop(columns=["row", "included", "weight"]),
+        out / "propensity_overlap",
+        arms=[str(a) for a in weighting.arms_],
+    )
+    return written
+
+
+def _print_summary(weighting, outcome_table, notes, caught, written, out) -> None:
+    ess = weighting.effective_sample_size()
+    summary = weighting.balance_summary()
+    print(
+        f"propensity-score weighting: estimand {weighting.estimand.upper()}, model {weighting.model}"
+    )
+    for note in notes:
+        print(f"note: {note}")
+    print(f"{'arm':<16}{'n':>6}{'ESS':>9}{'trimmed':>9}")
+    trimmed = weighting.trimmed_.set_index("arm")["n_trimmed"]
+    for row in ess.itertuples(index=False):
+        print(f"{str(row.arm):<16}{row.n:>6}{row.ess:>9.1f}{int(trimmed[row.arm]):>9}")
+    print(
+        f"max pairwise |SMD| over {len(summary)} covariates/levels: "
+        f"{summary['max_smd_unweighted'].max():.3f} unweighted, "
+        f"{summary['max_smd_weighted'].max():.3f} weighted"
+    )
+    if outcome_table is not None:
+        print("weighted outcome (estimate [sandwich CI]):")
+        for row in outcome_table.itertuples(index=False):
+            label = row.arm if row.quantity == "arm_mean" else f"{row.arm} - {row.comparator}"
+            print(
+                f"  {label:<30}{row.estimate:>9.3f}  [{row.ci_low_sandwich:.3f}, {row.ci_high_sandwich:.3f}]"
+            )
+    for message in caught:
+        print(f"warning: {message}", file=sys.stderr)
+    print(f"wrote {len(written)} files to {out}")
+
+
+def run_weights(args) -> int:
+    """Run the sub-command (see :func:`register`); return the exit code."""
+    path = Path(args.file)
+    # --reference is the focal arm of ATT, and the comparator of the outcome differences
+    reference_for_model = args.reference if args.estimand == "att" else None
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        if args.treatment:
+            X, arm, y, notes, cohort = _generic_inputs(args, path)
+        else:
+            X, arm, y, notes, cohort = _cohort_inputs(args, path)
+        weighting = PropensityWeighting(
+            args.estimand,
+            model=args.model,
+            penalty=args.penalty,
+            reference=reference_for_model,
+            arms=list(cohort.arms) if cohort is not None else None,
+            stabilize=args.stabilize,
+            trim=args.trim,
+            truncate=_truncate_arg(args.truncate),
+            random_state=args.seed,
+        ).fit(X, arm)
+        if args.reference is not None and args.reference not in weighting.arms_:
+            raise WeightingError(
+                f"--reference {args.reference!r} is not one of the arms {list(weighting.arms_)}"
+            )
+        outcome_table = None
+        if y is not None:
+            outcome_table = weighted_outcome(
+                weighting,
+                y,
+                reference=args.reference,
+                n_bootstrap=args.bootstrap,
+                random_state=args.seed,
+            )
+        out = Path(args.out)
+        written = _write_outputs(weighting, outcome_table, out)
+    caught = [f"{r.category.__name__}: {r.message}" for r in records]
+    settings = {
+        "cit_bayes_version": __version__,
+        "input_file": path.name,
+        "input_sha256": _sha256(path),
+        "cohort_fingerprint": cohort.fingerprint if cohort is not None else None,
+        "synthetic": bool(cohort.synthetic) if cohort is not None else None,
+        "treatment": args.treatment or "arm",
+        "arms": [str(a) for a in weighting.arms_],
+        "covariates": list(weighting.feature_names_in_),
+        "outcome": args.outcome,
+        "estimand": args.estimand,
+        "reference": args.reference,
+        "model": args.model,
+        "penalty": args.penalty,
+        "rare_level_min": weighting.rare_level_min,
+        "trim": args.trim,
+        "truncate": _truncate_arg(args.truncate),
+        "stabilize": args.stabilize,
+        "n_bootstrap": args.bootstrap,
+        "seed": args.seed,
+        "notes": notes,
+        "warnings": caught,
+    }
+    (out / "settings.json").write_text(json.dumps(settings, indent=2, default=_json_default))
+    sandwich = (
+        outcome_table["sandwich_method"].iloc[0] if outcome_table is not None else "not computed"
+    )
+    (out / "README.md").write_text(README.format(version=__version__, sandwich=sandwich))
+    written += [out / "settings.json", out / "README.md"]
+    _print_summary(weighting, outcome_table, notes, caught, written, out)
+    return 0
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return str(value)

@@ -1,0 +1,147 @@
+"""Figures of propensity-score weighting: a love plot and a propensity overlap plot.
+
+Each function takes a table produced by :mod:`cit_bayes.weighting` and a path stem, writes a PNG
+(300 dpi) and an SVG and returns the two paths. Figures are built with
+:class:`matplotlib.figure.Figure` directly (no pyplot state, no backend switch), so importing this
+module does not disturb a notebook's plotting. Nothing here computes a statistic (the histograms of the overlap plot are drawn by matplotlib from the propensities as
+given).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib import rcParams
+from matplotlib.figure import Figure
+
+__all__ = ["love_plot", "propensity_overlap_plot"]
+
+DPI = 300
+
+
+def _save(fig, path) -> tuple[Path, Path]:
+    stem = Path(path)
+    if stem.suffix.lower() in {".png", ".svg"}:
+        stem = stem.with_suffix("")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
+    fig.savefig(png, dpi=DPI, bbox_inches="tight")
+    fig.savefig(svg, bbox_inches="tight")
+    return png, svg
+
+
+def love_plot(
+    summary: pd.DataFrame,
+    path,
+    *,
+    threshold: float = 0.1,
+    title: str | None = None,
+) -> tuple[Path, Path]:
+    """Love plot: the largest pairwise |SMD| of each covariate (or level) before and after weighting.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`cit_bayes.weighting.balance_summary` output (columns ``covariate``, ``level``,
+        ``max_smd_unweighted``, ``max_smd_weighted``).
+    path : str or Path
+        Path stem; ``.png`` and ``.svg`` are written beside each other.
+    threshold : float, default 0.1
+        Dashed reference line (Austin & Stuart 2015).
+    title : str, optional
+
+    Returns
+    -------
+    (Path, Path)
+        The PNG and SVG paths.
+    """
+    table = summary.sort_values("max_smd_unweighted").reset_index(drop=True)
+    labels = [
+        f"{row.covariate}: {row.level}" if row.level else str(row.covariate)
+        for row in table.itertuples(index=False)
+    ]
+    positions = np.arange(len(table))
+    fig = Figure(figsize=(6.5, max(2.5, 0.28 * len(table) + 1.2)))
+    ax = fig.subplots()
+    for row, y in zip(table.itertuples(index=False), positions, strict=True):
+        ax.plot([row.max_smd_unweighted, row.max_smd_weighted], [y, y], color="0.8", lw=1, zorder=1)
+    ax.scatter(table["max_smd_unweighted"], positions, marker="o", facecolors="white",
+               edgecolors="tab:red", label="unweighted", zorder=2)  # fmt: skip
+    ax.scatter(table["max_smd_weighted"], positions, marker="o", color="tab:blue",
+               label="weighted", zorder=3)  # fmt: skip
+    ax.axvline(threshold, color="0.3", ls="--", lw=1, label=f"|SMD| = {threshold:g}")
+    ax.set_yticks(positions, labels)
+    ax.set_xlabel("largest absolute standardised mean difference over pairs of arms")
+    ax.set_xlim(left=0)
+    ax.legend(loc="lower right", frameon=False, fontsize="small")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def propensity_overlap_plot(
+    propensity: pd.DataFrame,
+    path,
+    *,
+    arm_column: str = "arm",
+    arms: Sequence | None = None,
+    bins: int = 20,
+    title: str | None = None,
+) -> tuple[Path, Path]:
+    """Propensity overlap: one panel per arm k, the distribution of e_k by actual arm.
+
+    Parameters
+    ----------
+    propensity : pandas.DataFrame
+        One row per patient: the actual arm in ``arm_column`` and one propensity column per arm,
+        named ``propensity_<label>`` (as in ``weights.csv``) or by the arm label itself (then
+        no other column may be present besides ``arm_column``, unless ``arms`` is given).
+    path : str or Path
+        Path stem; ``.png`` and ``.svg`` are written.
+    arms : sequence, optional
+        Arm order (default: the order of the propensity columns).
+    bins : int, default 20
+        Histogram bins on [0, 1].
+
+    Returns
+    -------
+    (Path, Path)
+    """
+    if arms is None:
+        prefixed = [str(c) for c in propensity.columns if str(c).startswith("propensity_")]
+        if prefixed:
+            arms = [c.removeprefix("propensity_") for c in prefixed]
+        else:
+            arms = [c for c in propensity.columns if c != arm_column]
+    arms = list(arms)
+
+    def column(label):
+        return label if label in propensity.columns else f"propensity_{label}"
+
+    actual = propensity[arm_column].astype(str).to_numpy()
+    k = len(arms)
+    ncols = min(k, 2)
+    nrows = int(np.ceil(k / ncols))
+    fig = Figure(figsize=(5.0 * ncols, 3.2 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    edges = np.linspace(0, 1, bins + 1)
+    colors = rcParams["axes.prop_cycle"].by_key()["color"]
+    for panel, target in enumerate(arms):
+        ax = axes.flat[panel]
+        values = propensity[column(target)].to_numpy(dtype=float)
+        for j, label in enumerate(arms):
+            ax.hist(values[actual == str(label)], bins=edges, density=True, histtype="step",
+                    lw=1.5, color=colors[j % len(colors)], label=f"actual arm {label}")  # fmt: skip
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(f"propensity of {target}")
+        ax.set_ylabel("density")
+    for ax in axes.flat[k:]:
+        ax.set_visible(False)
+    axes.flat[0].legend(frameon=False, fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)

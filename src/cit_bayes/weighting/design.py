@@ -1,0 +1,293 @@
+"""Covariate checks and encoding for a propensity model and for balance diagnostics.
+
+Generic: any table of covariates, no knowledge of the CIT cohort. One function,
+:func:`encode_covariates`, validates the table and returns a :class:`CovariateDesign` holding two
+encodings of the same patients:
+
+* the **model matrix** (numeric columns standardised, categorical columns one-hot with the most
+  frequent level as the omitted reference, rare levels pooled), the input of the propensity model;
+* the **balance matrix** (numeric columns on their own scale, one 0/1 indicator for *every* level of
+  each categorical column after pooling), on which balance is judged, so that a reader sees means in
+  the covariate's own units and the share of every level.
+
+Column types
+------------
+* ``bool`` columns, pandas ``Categorical`` columns and object/string columns are categorical.
+  The levels of a ``Categorical`` keep the order of its categories (unused categories are left
+  out); other levels are sorted as text.
+* Integer and float columns are numeric, including 0/1 columns (they are not one-hot encoded; in
+  the balance table their kind is ``"binary"`` and their variance is p(1 - p)).
+* Any other dtype (dates, durations, complex numbers) is a :class:`~cit_bayes.exceptions.WeightingError`.
+
+Rules for degenerate input
+--------------------------
+* Missing or non-finite values: :class:`~cit_bayes.exceptions.WeightingError` naming every affected
+  column and its count (nothing is imputed or dropped silently).
+* Rare levels (observed in fewer than ``rare_level_min`` patients) of a categorical column are
+  pooled into one level named by joining their labels with ``"+"``. If that pooled level still has
+  fewer than ``rare_level_min`` patients, it is merged into the most frequent level (the
+  reference), whose label then lists every level it holds. Every pooling is listed in
+  :attr:`CovariateDesign.pooled`.
+* A constant covariate (one distinct numeric value, or one level left after pooling) carries no
+  information about treatment: it is **dropped with a**
+  :class:`~cit_bayes.exceptions.WeightingWarning` and listed in :attr:`CovariateDesign.dropped`.
+  If no covariate is left, a :class:`~cit_bayes.exceptions.WeightingError` is raised.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cit_bayes.exceptions import WeightingError, WeightingWarning
+
+__all__ = ["CovariateDesign", "as_covariate_frame", "encode_covariates"]
+
+LEVEL_SEPARATOR = "="
+
+
+@dataclass(frozen=True)
+class CovariateDesign:
+    """Encoded covariates (the output of :func:`encode_covariates`).
+
+    Attributes
+    ----------
+    model_matrix : numpy.ndarray, shape (n, p)
+        Standardised numeric columns and one-hot indicators (reference level omitted).
+    model_columns : pandas.DataFrame
+        One row per column of ``model_matrix``: ``design_column``, ``covariate``, ``level``
+        (empty for a numeric column), ``center`` and ``scale`` (the mean and sample SD used to
+        standardise a numeric column; 0 and 1 for an indicator).
+    balance_matrix : numpy.ndarray, shape (n, q)
+        Numeric columns on their own scale and an indicator for every level.
+    balance_columns : pandas.DataFrame
+        One row per column of ``balance_matrix``: ``covariate``, ``level`` and ``kind``
+        (``"numeric"``, ``"binary"`` for a 0/1 numeric column, ``"level"`` for a level indicator).
+    pooled : pandas.DataFrame
+        Rare levels that were pooled: ``covariate``, ``level``, ``n`` and ``pooled_into``.
+    dropped : pandas.DataFrame
+        Covariates left out of the model: ``covariate`` and ``reason``.
+    reference_levels : dict
+        The omitted (reference) level of each categorical covariate in the model matrix.
+    rare_level_min : int
+        The pooling threshold that was applied.
+    """
+
+    model_matrix: np.ndarray
+    model_columns: pd.DataFrame
+    balance_matrix: np.ndarray
+    balance_columns: pd.DataFrame
+    pooled: pd.DataFrame
+    dropped: pd.DataFrame
+    reference_levels: dict
+    rare_level_min: int
+
+    @property
+    def covariates(self) -> tuple[str, ...]:
+        """Covariates used in the model, in input order."""
+        return tuple(dict.fromkeys(self.model_columns["covariate"]))
+
+
+def as_covariate_frame(X) -> pd.DataFrame:
+    """Return ``X`` as a DataFrame with string column names (arrays get ``x1, x2, ...``)."""
+    if isinstance(X, pd.DataFrame):
+        frame = X.copy()
+    elif isinstance(X, pd.Series):
+        frame = X.to_frame()
+    else:
+        array = np.asarray(X)
+        if array.ndim == 1:
+            array = array[:, None]
+        if array.ndim != 2:
+            raise WeightingError(f"covariates must be a 2-d table; got {array.ndim} dimensions")
+        frame = pd.DataFrame(array, columns=[f"x{j + 1}" for j in range(array.shape[1])])
+    frame.columns = [str(c) for c in frame.columns]
+    if frame.columns.duplicated().any():
+        duplicated = sorted(set(frame.columns[frame.columns.duplicated()]))
+        raise WeightingError(f"covariate names must be unique; repeated: {duplicated}")
+    return frame
+
+
+def _is_categorical(series: pd.Series) -> bool:
+    return (
+        isinstance(series.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_bool_dtype(series)
+        or pd.api.types.is_object_dtype(series)
+        or pd.api.types.is_string_dtype(series)
+    )
+
+
+def _check_types_and_missing(frame: pd.DataFrame) -> None:
+    problems = []
+    for name in frame.columns:
+        series = frame[name]
+        if _is_categorical(series):
+            n_missing = int(series.isna().sum())
+            if n_missing:
+                problems.append(f"column {name!r}: {n_missing} missing value(s)")
+            continue
+        if pd.api.types.is_complex_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+            problems.append(
+                f"column {name!r}: type {series.dtype} is neither numeric nor categorical"
+            )
+            continue
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        n_missing = int(np.isnan(values).sum())
+        n_infinite = int(np.isinf(values).sum())
+        if n_missing:
+            problems.append(f"column {name!r}: {n_missing} missing value(s)")
+        if n_infinite:
+            problems.append(f"column {name!r}: {n_infinite} infinite value(s)")
+    if problems:
+        raise WeightingError(
+            "covariates cannot be used as given (nothing is imputed or dropped silently): "
+            + "; ".join(problems)
+        )
+
+
+def _levels(series: pd.Series) -> tuple[list[str], np.ndarray]:
+    """Observed levels (in a stated order) and each patient's level as text."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        observed = set(series.astype(object))
+        levels = [str(c) for c in series.cat.categories if c in observed]
+    else:
+        levels = sorted({str(v) for v in series})
+    return levels, series.astype(object).map(str).to_numpy()
+
+
+def _pool_rare(
+    name: str, labels: np.ndarray, levels: list[str], rare_level_min: int
+) -> tuple[np.ndarray, list[str], list[dict]]:
+    counts = {level: int(np.sum(labels == level)) for level in levels}
+    rare = [level for level in levels if counts[level] < rare_level_min]
+    if not rare:
+        return labels, levels, []
+    common = [level for level in levels if level not in rare]
+    pooled_count = sum(counts[level] for level in rare)
+    if pooled_count >= rare_level_min and len(rare) > 1:
+        target = "+".join(rare)
+        new_levels = [*common, target]
+        mapping = {level: target for level in rare}
+    elif common:
+        most = max(common, key=lambda level: (counts[level], -common.index(level)))
+        target = "+".join([most, *rare])
+        new_levels = [target if level == most else level for level in common]
+        mapping = {level: target for level in [most, *rare]}
+    else:  # every level is rare: they form one level, hence a constant
+        target = "+".join(rare)
+        new_levels = [target]
+        mapping = {level: target for level in rare}
+    records = [
+        {"covariate": name, "level": level, "n": counts[level], "pooled_into": target}
+        for level in rare
+    ]
+    new_labels = np.array([mapping.get(label, label) for label in labels], dtype=object)
+    return new_labels, new_levels, records
+
+
+def encode_covariates(X, *, rare_level_min: int = 5) -> CovariateDesign:
+    """Validate a covariate table and encode it for a propensity model and for balance.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame or array-like, shape (n, p)
+        One row per patient. Column types decide the encoding (see the module docstring).
+    rare_level_min : int, default 5
+        Levels of a categorical covariate seen in fewer patients than this are pooled
+        (``0`` or ``1`` turns pooling off).
+
+    Returns
+    -------
+    CovariateDesign
+
+    Raises
+    ------
+    WeightingError
+        Missing or infinite values (every affected column named with its count), unsupported
+        column types, duplicated names, or no usable covariate.
+
+    Warns
+    -----
+    WeightingWarning
+        For each constant covariate, which is dropped.
+    """
+    frame = as_covariate_frame(X)
+    if len(frame) == 0:
+        raise WeightingError("the covariate table has no rows")
+    if frame.shape[1] == 0:
+        raise WeightingError("the covariate table has no columns")
+    _check_types_and_missing(frame)
+
+    model_parts, model_rows = [], []
+    balance_parts, balance_rows = [], []
+    pooled_records, dropped_records, references = [], [], {}
+    for name in frame.columns:
+        series = frame[name]
+        if _is_categorical(series):
+            levels, labels = _levels(series)
+            labels, levels, records = _pool_rare(name, labels, levels, rare_level_min)
+            pooled_records.extend(records)
+            if len(levels) < 2:
+                dropped_records.append({"covariate": name, "reason": "constant (one level)"})
+                continue
+            counts = [int(np.sum(labels == level)) for level in levels]
+            reference = levels[int(np.argmax(counts))]
+            references[name] = reference
+            for level in levels:
+                indicator = (labels == level).astype(float)
+                balance_parts.append(indicator)
+                balance_rows.append({"covariate": name, "level": level, "kind": "level"})
+                if level != reference:
+                    model_parts.append(indicator)
+                    model_rows.append(
+                        {
+                            "design_column": f"{name}{LEVEL_SEPARATOR}{level}",
+                            "covariate": name,
+                            "level": level,
+                            "center": 0.0,
+                            "scale": 1.0,
+                        }
+                    )
+        else:
+            values = series.to_numpy(dtype=float)
+            if np.ptp(values) == 0:
+                dropped_records.append({"covariate": name, "reason": "constant (one value)"})
+                continue
+            center, scale = float(values.mean()), float(values.std(ddof=1))
+            kind = "binary" if set(np.unique(values)) <= {0.0, 1.0} else "numeric"
+            model_parts.append((values - center) / scale)
+            model_rows.append(
+                {
+                    "design_column": name,
+                    "covariate": name,
+                    "level": "",
+                    "center": center,
+                    "scale": scale,
+                }
+            )
+            balance_parts.append(values)
+            balance_rows.append({"covariate": name, "level": "", "kind": kind})
+
+    for record in dropped_records:
+        warnings.warn(
+            f"covariate {record['covariate']!r} is {record['reason']} and was dropped from the "
+            "propensity model and the balance table",
+            WeightingWarning,
+            stacklevel=3,
+        )
+    if not model_parts:
+        raise WeightingError("no usable covariate is left (every covariate is constant)")
+    n = len(frame)
+    return CovariateDesign(
+        model_matrix=np.column_stack(model_parts).reshape(n, -1),
+        model_columns=pd.DataFrame(model_rows),
+        balance_matrix=np.column_stack(balance_parts).reshape(n, -1),
+        balance_columns=pd.DataFrame(balance_rows),
+        pooled=pd.DataFrame(pooled_records, columns=["covariate", "level", "n", "pooled_into"]),
+        dropped=pd.DataFrame(dropped_records, columns=["covariate", "reason"]),
+        reference_levels=references,
+        rare_level_min=int(rare_level_min),
+    )
