@@ -46,14 +46,23 @@ EXPECTED_SUBPACKAGES = {
     "cit_bayes.published": {
         "ARM_SIZES",
         "AuditRecord",
+        "DEFAULT_SEED",
+        "ReconstructedCohort",
+        "ReconstructionPlan",
         "audit_frame",
         "count_table",
+        "fidelity_report",
         "implied_recovered_counts",
+        "load_reconstruction_plan",
         "load_tables",
         "parse_printed_cell",
         "parse_printed_p",
+        "published_targets",
+        "reconstruct_cohort",
+        "reconstruct_cohorts",
         "run_audit",
         "write_audit",
+        "write_reconstruction",
     },
 }
 

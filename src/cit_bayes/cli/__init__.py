@@ -22,7 +22,14 @@ from cit_bayes.exceptions import CitBayesError, CohortError
 __all__ = ["main", "build_parser"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("audit", "weights", "validate", "simulate")
+COMMAND_MODULES: tuple[str, ...] = (
+    "audit",
+    "weights",
+    "validate",
+    "simulate",
+    "reconstruct",
+    "reanalyse",
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
