@@ -1,4 +1,4 @@
-"""Tests of the audit (`published.audit*`, `published.recovered_counts`, `cit-bayes audit`).
+"""Tests of the audit (`published.audit*`, `published.recovery_analysis_sizes`, `cit-bayes audit`).
 
 Reference values:
 * the paper's printed numbers (Tables 1-9 and the Results text, `data/published/`), against which
@@ -6,10 +6,10 @@ Reference values:
 * the test identification found by recomputation and stated in the module docstrings: Pearson χ²
   (asymptotic) for the dense count tables, the SPSS Fisher-Freeman-Halton statistic with its
   exact p for the sparse ones, a Wald χ² from mean ± SE for Tables 4-5, pooled two-sample t CIs
-  and Fisher-LSD p-values for Table 7 with recovered counts (33, 9, 13, 16);
+  and Fisher-LSD p-values for Table 7 with recovery-analysis sizes (33, 9, 13, 16);
 * constructed cases: tables altered so that each verdict must follow from the written rules, and
-  a synthetic Table 6/7 built from known recovered counts (a known truth) for
-  `implied_recovered_counts`.
+  a synthetic Table 6/7 built from known recovery-analysis sizes (a known truth) for
+  `implied_recovery_analysis_sizes`.
 The Monte Carlo p-values use 20 000 tables here (the default run uses 100 000).
 """
 
@@ -28,7 +28,7 @@ from cit_bayes.exceptions import PublishedDataError
 from cit_bayes.published import (
     AuditRecord,
     audit_frame,
-    implied_recovered_counts,
+    implied_recovery_analysis_sizes,
     load_tables,
     run_audit,
     write_audit,
@@ -38,7 +38,7 @@ from cit_bayes.published.audit_notes import reporting_notes
 from cit_bayes.published.audit_recovery import recovery_checks, recovery_pairwise_checks
 from cit_bayes.published.audit_report import print_summary
 from cit_bayes.published.audit_rules import KINDS, VERDICTS, judge, judge_percentage
-from cit_bayes.published.recovered_counts import ci_procedure_solutions
+from cit_bayes.published.recovery_analysis_sizes import ci_procedure_solutions
 from cit_bayes.published.statistics_summary import (
     anova_from_summary,
     lsd_difference,
@@ -205,7 +205,7 @@ def test_within_arm_p_values_are_not_recomputable_but_judged_plausible(records):
     assert all(r.verdict == "not_recomputable" and "paired" in r.note for r in within)
 
 
-def test_table6_and_table7_with_the_implied_recovered_counts(records):
+def test_table6_and_table7_with_the_implied_recovery_analysis_sizes(records):
     f_arm_sizes = find(records, "table6", "Median", check="printed statistic -> p")
     assert f_arm_sizes.verdict == "inconsistent"  # F(3, 183) gives 0.031, printed 0.035
     assert "df2 between 66 and 76" in f_arm_sizes.note
@@ -399,11 +399,11 @@ def test_constructed_rounding_and_not_recomputable(tables):
     }
 
 
-# --- implied recovered counts ---------------------------------------------------------------------
+# --- implied recovery-analysis sizes ---------------------------------------------------------------------
 
 
-def test_implied_recovered_counts_on_the_paper(tables):
-    frame = implied_recovered_counts(tables)
+def test_implied_recovery_analysis_sizes_on_the_paper(tables):
+    frame = implied_recovery_analysis_sizes(tables)
     assert frame["arm"].tolist() == ["rhTPO", "hetrombopag", "combination", "rhIL-11"]
     assert frame["recovered"].tolist() == [33, 9, 13, 16]
     assert frame["recovered_low"].tolist() == [32, 9, 13, 16]
@@ -411,7 +411,7 @@ def test_implied_recovered_counts_on_the_paper(tables):
     assert frame["share_recovered"].iloc[0] == pytest.approx(33 / 64)
     assert (frame["recovered_high"] <= frame["n_arm"]).all()
     assert frame["evidence"].iloc[0].startswith("CIs (pooled t) and p-values (LSD) agree")
-    wider = implied_recovered_counts(tables, tolerance=2)
+    wider = implied_recovery_analysis_sizes(tables, tolerance=2)
     assert (wider["recovered_low"] <= frame["recovered_low"]).all()
     assert (wider["recovered_high"] >= frame["recovered_high"]).all()
     assert len(ci_procedure_solutions(tables, procedure="welch_t")) == 0
@@ -419,7 +419,7 @@ def test_implied_recovered_counts_on_the_paper(tables):
 
 
 def synthetic_recovery(tables, counts, means, sds):
-    """Tables 6-7 rebuilt from known recovered counts, printed at the paper's precision."""
+    """Tables 6-7 rebuilt from known recovery-analysis sizes, printed at the paper's precision."""
     copy = {name: frame.copy() for name, frame in tables.items()}
     cells = copy["table6_recovery_delta"]
     arms = ["rhTPO", "hetrombopag", "combination", "rhIL-11"]
@@ -444,12 +444,12 @@ def synthetic_recovery(tables, counts, means, sds):
     return copy
 
 
-def test_implied_recovered_counts_recover_a_known_truth(tables):
+def test_implied_recovery_analysis_sizes_recover_a_known_truth(tables):
     counts = np.array([20, 15, 12, 25])
     means = np.array([9.4137, 8.2291, 6.9012, 9.8755])
     sds = np.array([2.7134, 3.1862, 2.0471, 2.9318])
     synthetic = synthetic_recovery(tables, counts, means, sds)
-    frame = implied_recovered_counts(synthetic)
+    frame = implied_recovery_analysis_sizes(synthetic)
     assert frame["recovered"].tolist() == counts.tolist()
     assert (frame["recovered_low"] <= counts).all() and (frame["recovered_high"] >= counts).all()
     anova = anova_from_summary(means, sds, counts)

@@ -52,7 +52,7 @@ EXPECTED_SUBPACKAGES = {
         "audit_frame",
         "count_table",
         "fidelity_report",
-        "implied_recovered_counts",
+        "implied_recovery_analysis_sizes",
         "load_reconstruction_plan",
         "load_tables",
         "parse_printed_cell",

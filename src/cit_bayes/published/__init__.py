@@ -13,7 +13,7 @@ from cit_bayes.published.reconstruct import (
 from cit_bayes.published.reconstruct_fidelity import fidelity_report
 from cit_bayes.published.reconstruct_plan import ReconstructionPlan, load_reconstruction_plan
 from cit_bayes.published.reconstruct_targets import published_targets
-from cit_bayes.published.recovered_counts import implied_recovered_counts
+from cit_bayes.published.recovery_analysis_sizes import implied_recovery_analysis_sizes
 from cit_bayes.published.tables import (
     ARM_SIZES,
     count_table,
@@ -31,7 +31,7 @@ __all__ = [
     "audit_frame",
     "count_table",
     "fidelity_report",
-    "implied_recovered_counts",
+    "implied_recovery_analysis_sizes",
     "load_reconstruction_plan",
     "load_tables",
     "parse_printed_cell",

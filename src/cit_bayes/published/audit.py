@@ -16,8 +16,8 @@ What is checked
   Woolf CIs in the orientation that reproduces the printed one.
 * Continuous outcomes (Table 1 age/BMI, Tables 4-7): ANOVA F from mean ± SD, the Wald χ² that
   reproduces Tables 4-5, p-values of printed statistics on their df, mean differences and CIs of
-  Table 7 and the recovered counts they imply (:mod:`~cit_bayes.published.audit_continuous`,
-  :mod:`~cit_bayes.published.audit_recovery`, :mod:`~cit_bayes.published.recovered_counts`).
+  Table 7 and the recovery-analysis sizes they imply (:mod:`~cit_bayes.published.audit_continuous`,
+  :mod:`~cit_bayes.published.audit_recovery`, :mod:`~cit_bayes.published.recovery_analysis_sizes`).
 * Percentages from n/N (GRIM-style) and the prose against the tables
   (:mod:`~cit_bayes.published.audit_text`), then reporting notes.
 """
@@ -49,7 +49,7 @@ from cit_bayes.published.audit_recovery import (
 from cit_bayes.published.audit_report import records_frame, write_audit
 from cit_bayes.published.audit_rules import AuditRecord
 from cit_bayes.published.audit_text import text_checks
-from cit_bayes.published.recovered_counts import implied_recovered_counts
+from cit_bayes.published.recovery_analysis_sizes import implied_recovery_analysis_sizes
 from cit_bayes.published.tables import load_tables
 
 __all__ = [
@@ -124,7 +124,7 @@ def run_audit(
     checks += text_checks(tables)
     checks.sort(key=lambda record: _TABLE_ORDER.index(record.table))
     try:
-        recovered = implied_recovered_counts(tables)
+        recovered = implied_recovery_analysis_sizes(tables)
     except PublishedDataError:
         recovered = None
     return checks + reporting_notes(tables, checks, recovered)

@@ -61,7 +61,7 @@ def reporting_notes(
     records : list of AuditRecord
         The checks (notes are built from their findings).
     recovered : DataFrame or None
-        :func:`~cit_bayes.published.recovered_counts.implied_recovered_counts`, if solvable.
+        :func:`~cit_bayes.published.recovery_analysis_sizes.implied_recovery_analysis_sizes`, if solvable.
     """
     builders = (
         lambda: _standard_error_notes(tables, records),
@@ -228,7 +228,7 @@ def _recovered_subset_note(tables, recovered) -> list[AuditRecord]:
             "as printed. The number analysed is not reported, and patients who never recovered "
             "are left out rather than censored, so the means compare selected subsets whose "
             "selection differs by arm.",
-            assumptions="implied counts from implied_recovered_counts()",
+            assumptions="implied counts from implied_recovery_analysis_sizes()",
         )
     ]
 
@@ -269,7 +269,7 @@ def _mixed_procedures_note(tables, records, recovered) -> list[AuditRecord]:
             f"Fisher LSD comparisons with the ANOVA MSE of all arms ({len(lsd)} of 6 reproduced). "
             + "; ".join(parts)
             + ".",
-            assumptions="implied recovered counts; ± in Table 6 is the SD",
+            assumptions="implied recovery-analysis sizes; ± in Table 6 is the SD",
         )
     ]
 

@@ -1,8 +1,8 @@
 """Audit checks of time to platelet recovery and ΔPLT: Tables 6 and 7.
 
-The recovery-time analysis used an unreported subset of patients (those who recovered); the
-counts per arm implied by Table 7 (:func:`~cit_bayes.published.recovered_counts.
-implied_recovered_counts`) are the assumption that makes Tables 6-7 recomputable. Where they are
+The recovery-time analysis used an unreported subset of patients (at most those who recovered); the
+counts per arm implied by Table 7 (:func:`~cit_bayes.published.recovery_analysis_sizes.
+implied_recovery_analysis_sizes`) are the assumption that makes Tables 6-7 recomputable. Where they are
 fitted from the very numbers checked (the CIs), the record says so.
 """
 
@@ -28,7 +28,7 @@ from cit_bayes.published.audit_rules import (
     judge,
     matches,
 )
-from cit_bayes.published.recovered_counts import ci_procedure_solutions
+from cit_bayes.published.recovery_analysis_sizes import ci_procedure_solutions
 from cit_bayes.published.statistics_summary import (
     anova_from_summary,
     lsd_difference,
@@ -48,7 +48,7 @@ def _implied(tables) -> tuple[np.ndarray | None, str]:
     Table 7's p-values stay independent checks; None with the reason if no vector fits."""
     solutions = ci_procedure_solutions(tables, procedure="pooled_t")
     if solutions.empty:
-        return None, "no vector of recovered counts reproduces Table 7's CIs"
+        return None, "no vector of per-arm analysis sizes reproduces Table 7's CIs"
     arms = [c for c in solutions.columns if c not in ("total", "ci_score")]
     counts = solutions.loc[0, arms].to_numpy(float)
     text = ", ".join(f"{a} {int(n)}" for a, n in zip(arms, counts, strict=True))
@@ -91,10 +91,15 @@ def recovery_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
     candidates = [_anova_candidate("one-way ANOVA F, n = arm sizes", values, halves, sizes)]
     if counts is not None:
         candidates.insert(
-            0, _anova_candidate("one-way ANOVA F, n = implied recovered", values, halves, counts)
+            0,
+            _anova_candidate(
+                "one-way ANOVA F, n = implied recovery-analysis size", values, halves, counts
+            ),
         )
         candidates.append(
-            _anova_candidate("Welch's ANOVA F, n = implied recovered", values, halves, counts, True)
+            _anova_candidate(
+                "Welch's ANOVA F, n = implied recovery-analysis size", values, halves, counts, True
+            )
         )
     best, verdict, lines = identify(candidates, printed_f, printed_p)
     everyone = (
@@ -107,7 +112,7 @@ def recovery_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
     else:
         statistic, p_value = best.statistic, best.p_value
         note = (
-            f"With the recovered counts implied by Table 7's CIs ({counts_text}; derived "
+            f"With the recovery-analysis sizes implied by Table 7's CIs ({counts_text}; derived "
             "without using this F) the one-way ANOVA from the printed mean ± SD gives "
             f"{best.statistic:.3f}, p = {format_p(best.p_value)}. {everyone}"
         )
@@ -125,7 +130,7 @@ def recovery_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
             note=note,
             check="summary statistics -> statistic and p",
             p_method=best.p_method if counts is not None else "",
-            assumptions="± is the SD; n per arm = implied recovered counts (not reported)",
+            assumptions="± is the SD; n per arm = implied recovery-analysis sizes (not reported)",
             candidates=tuple(lines),
         )
     )
@@ -240,7 +245,7 @@ def _difference_record(row, s, a, b, comparison) -> AuditRecord:
 
 def _interval_record(row, s, a, b, comparison, counts, counts_text, procedures) -> AuditRecord:
     procedure_note = (
-        f"Vectors of recovered counts (2 <= n <= arm size) that reproduce all six CIs: pooled "
+        f"Vectors of per-arm recovery-analysis sizes (2 <= n <= arm size) that reproduce all six CIs: pooled "
         f"t {procedures['pooled_t']}, Welch t {procedures['welch_t']}, one-MSE procedures "
         f"(LSD, Tukey, Bonferroni, Scheffé) {procedures['common_mse']}."
     )
@@ -286,7 +291,7 @@ def _interval_record(row, s, a, b, comparison, counts, counts_text, procedures) 
         table="table7",
         row="Mean Difference (95%CI), recovery time",
         comparison=comparison,
-        test="pooled two-sample t interval, n = implied recovered counts",
+        test="pooled two-sample t interval, n = implied recovery-analysis sizes",
         reported_statistic=row.printed_effect,
         reported_p="",
         recomputed_statistic=width,
@@ -300,7 +305,7 @@ def _interval_record(row, s, a, b, comparison, counts, counts_text, procedures) 
             f"all six, not an independent confirmation. {procedure_note}"
         ),
         check="summary statistics -> 95% CI",
-        assumptions="± in Table 6 is the SD; n per arm = implied recovered counts",
+        assumptions="± in Table 6 is the SD; n per arm = implied recovery-analysis sizes",
     )
 
 
@@ -339,21 +344,21 @@ def _pairwise_p_record(row, s, a, b, comparison, counts, counts_text) -> AuditRe
     df_lsd = counts.sum() - k
     candidates = [
         Candidate(
-            "Fisher LSD post hoc (ANOVA MSE), n = implied recovered",
+            "Fisher LSD post hoc (ANOVA MSE), n = implied recovery-analysis size",
             None,
             lsd(values),
             p_range=value_range(lsd, values, halves),
             p_method=f"t({df_lsd:g})",
         ),
         Candidate(
-            "pooled two-sample t, n = implied recovered",
+            "pooled two-sample t, n = implied recovery-analysis size",
             None,
             pooled(values),
             p_range=value_range(pooled, values, halves),
             p_method=f"t({counts[a] + counts[b] - 2:g})",
         ),
         Candidate(
-            "Welch t, n = implied recovered",
+            "Welch t, n = implied recovery-analysis size",
             None,
             welch(values),
             p_range=value_range(welch, values, halves),
@@ -381,13 +386,13 @@ def _pairwise_p_record(row, s, a, b, comparison, counts, counts_text) -> AuditRe
         ),
         check="summary statistics -> p",
         p_method=best.p_method,
-        assumptions="± in Table 6 is the SD; n per arm = implied recovered counts",
+        assumptions="± in Table 6 is the SD; n per arm = implied recovery-analysis sizes",
         candidates=tuple(lines),
     )
 
 
 def day14_recovery_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
-    """Cross-check: can the implied share recovered coexist with the day-14 platelet summary?
+    """Cross-check: can the implied recovery-analysis sizes be *all* the patients who recovered?
 
     Every patient with PLT >= 100 on day 14 has recovered by day 14. If at most a share q of an
     arm recovered, then at most q have PLT >= 100 on day 14; with the others below 100 the SD
@@ -411,7 +416,7 @@ def day14_recovery_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
         records.append(
             AuditRecord(
                 table="table4",
-                row=f"Day 14 PLT vs recovered share ({DAY_NAMES['day14']})",
+                row=f"Day 14 PLT vs recovery-analysis size ({DAY_NAMES['day14']})",
                 comparison=f"{arm}",
                 test="two-point bound: SD >= (mean - 100)·sqrt((1 - q)/q)",
                 reported_statistic=f"{plt14['mean'][j]:.2f} ± {plt14['spread'][j]:.2f}",
@@ -420,7 +425,8 @@ def day14_recovery_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
                 recomputed_p=None,
                 verdict=verdict,
                 note=(
-                    f"Implied recovered {int(counts[i])}/{int(recovery['n'][i])} "
+                    f"Implied recovery-analysis size {int(counts[i])}/{int(recovery['n'][i])}, read as the "
+                    "number who recovered "
                     f"(q = {share:.3f}); day-14 mean {mean:.2f}, SD {sd:.1f} (SE × √n; "
                     f"{sd_population:.1f} with divisor n). If at "
                     f"most q of the arm had PLT >= 100 on day 14, that SD would be at least "
@@ -435,7 +441,7 @@ def day14_recovery_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
                 ),
                 check="cross-table plausibility",
                 assumptions=(
-                    "Table 4 ± is the SE; implied recovered counts; recovery = first day with "
+                    "Table 4 ± is the SE; implied recovery-analysis sizes; recovery = first day with "
                     "PLT >= 100 within the 14 days observed"
                 ),
             )

@@ -5,6 +5,10 @@ header, but its F (3.029, P = 0.035) cannot come from 187 patients (that would g
 only patients who recovered can have a recovery time, and how many did is not reported. Table 7
 prints, for the six pairs of arms, the mean difference with a 95 % CI and a p-value. Each CI's
 width depends on the two arms' SDs (printed) and sizes (unknown), so the sizes can be solved for.
+They are the sizes of the *analysed subset*, not necessarily every patient who recovered: the
+audit's day-14 cross-check (``audit_recovery.day14_recovery_checks``) and the ΔPLT quartiles show
+that more patients reached 100 than these sizes allow, so other modules must not read them as
+recovered counts.
 
 The search runs over every vector of per-arm counts ``2 <= n_i <= arm size`` and keeps those for
 which a procedure reproduces all six printed intervals within the rounding of the printed SDs
@@ -29,7 +33,11 @@ from cit_bayes.exceptions import PublishedDataError
 from cit_bayes.published.statistics_summary import anova_from_summary
 from cit_bayes.published.tables import load_tables
 
-__all__ = ["ci_procedure_solutions", "implied_recovered_counts", "recovered_count_solutions"]
+__all__ = [
+    "ci_procedure_solutions",
+    "implied_recovery_analysis_sizes",
+    "recovery_analysis_size_solutions",
+]
 
 #: Half a unit of the printed SDs and mean differences / interval ends of Tables 6 and 7.
 SD_HALF_UNIT = 0.005
@@ -66,7 +74,9 @@ def _recovery_inputs(tables: dict[str, pd.DataFrame] | None) -> dict:
         )
     sizes = cells["n_arm"].astype(int).to_numpy()
     if math.prod(int(s) - 1 for s in sizes) > MAX_GRID:
-        raise PublishedDataError("arm sizes too large for a complete search of recovered counts")
+        raise PublishedDataError(
+            "arm sizes too large for a complete search of recovery-analysis sizes"
+        )
     return {
         "arms": arms,
         "means": cells["mean"].to_numpy(float),
@@ -194,7 +204,7 @@ def ci_procedure_solutions(
     procedure: str = "pooled_t",
     tolerance: float = 1.0,
 ) -> pd.DataFrame:
-    """Every vector of recovered counts with which ``procedure`` reproduces Table 7's six CIs.
+    """Every vector of per-arm recovery-analysis sizes with which ``procedure`` reproduces Table 7's six CIs.
 
     Parameters
     ----------
@@ -228,7 +238,7 @@ def ci_procedure_solutions(
     return frame.sort_values("ci_score", kind="stable").reset_index(drop=True)
 
 
-def recovered_count_solutions(
+def recovery_analysis_size_solutions(
     tables: dict[str, pd.DataFrame] | None = None, *, tolerance: float = 1.0
 ) -> pd.DataFrame:
     """Count vectors compatible with the Table 7 CIs (pooled t) or with its p-values (LSD).
@@ -260,7 +270,7 @@ def recovered_count_solutions(
     return frame.drop(columns="_both").reset_index(drop=True)
 
 
-def implied_recovered_counts(
+def implied_recovery_analysis_sizes(
     tables: dict[str, pd.DataFrame] | None = None, *, tolerance: float = 1.0
 ) -> pd.DataFrame:
     """The number of patients per arm implied for the time-to-recovery analysis (Tables 6-7).
@@ -297,10 +307,10 @@ def implied_recovered_counts(
 
     Examples
     --------
-    >>> implied_recovered_counts()["recovered"].tolist()
+    >>> implied_recovery_analysis_sizes()["recovered"].tolist()
     [33, 9, 13, 16]
     """
-    solutions = recovered_count_solutions(tables, tolerance=tolerance)
+    solutions = recovery_analysis_size_solutions(tables, tolerance=tolerance)
     if solutions.empty:
         raise PublishedDataError(
             "no counts of recovered patients reproduce Table 7 within the printed rounding; "
