@@ -28,7 +28,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "validate",
     "simulate",
     "reconstruct",
-    "reanalyse",
 )
 
 EXIT_OK = 0
