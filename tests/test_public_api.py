@@ -21,6 +21,7 @@ EXPECTED_SUBPACKAGES = {
     },
     "cit_bayes.weighting": {
         "ESTIMANDS",
+        "BalancingWeights",
         "CovariateDesign",
         "PropensityWeighting",
         "balance_summary",

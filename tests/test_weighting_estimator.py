@@ -17,7 +17,6 @@ import pytest
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
-import cit_bayes.weighting as weighting_package
 from cit_bayes.exceptions import (
     BalanceWarning,
     NotFittedError,
@@ -47,24 +46,6 @@ def example(n=240, seed=0, n_arms=3):
     p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     codes = (rng.random(n)[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
     return X, pd.Series(labels[codes], name="arm")
-
-
-def test_public_api_is_pinned():
-    assert set(weighting_package.__all__) == {
-        "ESTIMANDS",
-        "CovariateDesign",
-        "PropensityWeighting",
-        "balance_summary",
-        "balance_table",
-        "effective_sample_size",
-        "encode_covariates",
-        "estimand_weights",
-        "propensity_overlap",
-        "weight_summary",
-        "weighted_outcome",
-    }
-    for name in weighting_package.__all__:
-        assert hasattr(weighting_package, name)
 
 
 def test_init_only_stores_parameters_and_unfitted_use_is_named():

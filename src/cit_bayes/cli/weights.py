@@ -1,6 +1,9 @@
-"""``cit-bayes weights``: propensity-score weights, balance diagnostics and weighted outcomes.
+"""``cit-bayes weights``: propensity-score or entropy-balancing weights, balance diagnostics and
+weighted outcomes.
 
-A thin face over :class:`cit_bayes.weighting.PropensityWeighting`. Without ``--treatment`` the
+A thin face over :class:`cit_bayes.weighting.PropensityWeighting` (``--method propensity``, the
+default) and :class:`cit_bayes.weighting.BalancingWeights` (``--method entropy``). Without
+``--treatment`` the
 file is read as a CIT cohort (:func:`cit_bayes.cohort.read_cohort`) and weighted on the baseline
 covariates of the schema; with ``--treatment`` any CSV works. Everything is written under the
 output folder; the terminal gets a per-arm summary (counts, effective sample sizes, balance), never
@@ -21,13 +24,19 @@ import pandas as pd
 
 from cit_bayes import __version__
 from cit_bayes.exceptions import WeightingError
-from cit_bayes.weighting import ESTIMANDS, PropensityWeighting, weighted_outcome
+from cit_bayes.weighting import (
+    ESTIMANDS,
+    BalancingWeights,
+    PropensityWeighting,
+    weighted_outcome,
+)
 
 __all__ = ["register", "run_weights"]
 
 DEFAULT_OUT = "reports/weights"
+METHODS = ("propensity", "entropy")
 
-README = """# Propensity-score weighting: output files
+README = """# {title}: output files
 
 Written by `cit-bayes weights` (cit_bayes {version}). Settings and provenance: `settings.json`.
 
@@ -41,15 +50,14 @@ Written by `cit-bayes weights` (cit_bayes {version}). Settings and provenance: `
 | `weight_summary.csv` | weights per arm and overall: min, max, mean, coefficient of variation, share of the total weight held by the top 1% of patients |
 | `overlap.csv` | distribution of each arm's propensity among the patients of each actual arm, with the common support |
 | `design.csv` | the propensity model's columns (standardised numeric columns, one-hot levels) |
-| `pooled_levels.csv`, `dropped_covariates.csv` | rare levels pooled and constant covariates dropped (empty when none) |
+| `pooled_levels.csv`, `dropped_covariates.csv` | rare levels (fewer than `--rare-level-min` patients; with `--pool-absent-levels` also levels some arm lacks) pooled, and constant covariates dropped (empty when none) |
 | `love_plot.png/.svg` | largest pairwise absolute SMD before and after weighting, line at 0.1 |
 | `propensity_overlap.png/.svg` | distribution of each arm's propensity by actual arm |
 | `outcome.csv` | (with `--outcome`) weighted mean outcome per arm and pairwise differences with sandwich (and bootstrap) CIs |
-
+{entropy_files}
 ## Definitions
 
-- Weight: w = h(x) / e_a(x), with h = 1 (ATE), 1 / sum_k 1/e_k (ATO, generalized overlap weights),
-  e_t (ATT for the focal arm t), min_k e_k (matching) (Li & Li 2019).
+- Weight: {weight_definition}
 - SMD denominator: the square root of the mean of the two arms' **unweighted** variances (p(1-p)
   for 0/1 variables, the sample variance otherwise), the same before and after weighting, so that
   the change reflects the means only; if both arms have variance 0, the unweighted variance of all
@@ -57,6 +65,23 @@ Written by `cit-bayes weights` (cit_bayes {version}). Settings and provenance: `
 - Weighted variance: reliability-weighted (sum w (x - m)^2 / (V1 - V2/V1)); p(1-p) for 0/1.
 - Trimming: patients with min_k e_k(x) < alpha get weight 0 (Yoshida et al. 2019).
 - Sandwich CI: {sandwich}
+"""
+
+PROPENSITY_DEFINITION = """w = h(x) / e_a(x), with h = 1 (ATE), 1 / sum_k 1/e_k (ATO, generalized overlap weights),
+  e_t (ATT for the focal arm t), min_k e_k (matching) (Li & Li 2019)."""
+
+ENTROPY_DEFINITION = """entropy balancing (Hainmueller 2012) for every arm: the weights closest
+  (Kullback-Leibler) to uniform whose weighted covariate means (and, with --moments 2, second
+  moments of numeric covariates) equal the target population's: all patients (ATE), the focal
+  arm (ATT), the population tilted by h = 1 / sum_k 1/e_k (ATO) or min_k e_k (matching) of a
+  multinomial logistic propensity model (Li & Li 2019). Where an arm cannot reach the target
+  exactly, approximate balancing weights (ridge on the dual) are used and `balancing_solver.csv`
+  says so. The propensity columns of `weights.csv` come from the logistic model (the target of
+  ATO and matching; overlap diagnostics)."""
+
+ENTROPY_FILES = """| `balancing_constraints.csv` | per arm and balance function (covariate mean, level share, second moment): target, achieved value, imbalance in SD units and the part of it the arm cannot move |
+| `balancing_solver.csv` | per arm: exact or approximate balance, ridge, iterations, largest imbalance |
+| `balancing_lambda.csv` | the dual solution: one row per balance function, one column per arm |
 """
 
 
@@ -89,6 +114,37 @@ def register(subparsers) -> None:
         "--truncate", metavar="P[,Q]", help="truncate weights at percentiles P and 100-P (or P,Q)"
     )
     parser.add_argument("--stabilize", action="store_true", help="mean weight 1 within each arm")
+    parser.add_argument(
+        "--method",
+        choices=METHODS,
+        default="propensity",
+        help="propensity: weights from a propensity model (default); entropy: entropy "
+        "balancing, covariate means of every arm balanced to the target by construction",
+    )
+    parser.add_argument(
+        "--moments",
+        type=int,
+        choices=(1, 2),
+        help="entropy: 1 balances means and level shares, 2 also second moments (default 1)",
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        help="entropy: imbalance (SD units) accepted above the best reachable when exact "
+        "balance is impossible (default 0.01)",
+    )
+    parser.add_argument(
+        "--pool-absent-levels",
+        action="store_true",
+        help="entropy: pool the levels of a categorical covariate that some arm lacks",
+    )
+    parser.add_argument(
+        "--rare-level-min",
+        type=int,
+        default=5,
+        metavar="N",
+        help="pool categorical levels seen in fewer than N patients (default 5)",
+    )
     parser.add_argument("--model", choices=("logistic", "boosting"), default="logistic")
     parser.add_argument("--penalty", type=float, default=1.0, help="ridge penalty (0: none)")
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap resamples")
@@ -226,13 +282,15 @@ def _write_outputs(weighting, outcome_table, out: Path) -> list[Path]:
     }
     if outcome_table is not None:
         tables["outcome.csv"] = outcome_table
+    if isinstance(weighting, BalancingWeights):
+        tables["balancing_constraints.csv"] = weighting.constraints_
+        tables["balancing_solver.csv"] = weighting.solver_
+        tables["balancing_lambda.csv"] = weighting.lambda_.reset_index()
     written = []
     for name, table in tables.items():
         table.to_csv(out / name, index=False)
         written.append(out / name)
-    written += love_plot(
-        summary, out / "love_plot", title=f"Balance ({weighting.estimand.upper()} weights)"
-    )
+    written += love_plot(summary, out / "love_plot", title=f"Balance ({_describe(weighting)})")
     written += propensity_overlap_plot(
         tables["weights.csv"].drop(columns=["row", "included", "weight"]),
         out / "propensity_overlap",
@@ -241,18 +299,31 @@ def _write_outputs(weighting, outcome_table, out: Path) -> list[Path]:
     return written
 
 
+def _describe(weighting) -> str:
+    if isinstance(weighting, BalancingWeights):
+        return f"entropy balancing, {weighting.estimand.upper()} target"
+    return f"{weighting.estimand.upper()} weights"
+
+
 def _print_summary(weighting, outcome_table, notes, caught, written, out) -> None:
     ess = weighting.effective_sample_size()
     summary = weighting.balance_summary()
-    print(
-        f"propensity-score weighting: estimand {weighting.estimand.upper()}, model {weighting.model}"
-    )
+    if isinstance(weighting, BalancingWeights):
+        print(
+            f"entropy balancing: estimand {weighting.estimand.upper()}, moments {weighting.moments}"
+        )
+        extra, values = "balance", weighting.solver_.set_index("arm")["status"]
+    else:
+        print(
+            f"propensity-score weighting: estimand {weighting.estimand.upper()}, "
+            f"model {weighting.model}"
+        )
+        extra, values = "trimmed", weighting.trimmed_.set_index("arm")["n_trimmed"]
     for note in notes:
         print(f"note: {note}")
-    print(f"{'arm':<16}{'n':>6}{'ESS':>9}{'trimmed':>9}")
-    trimmed = weighting.trimmed_.set_index("arm")["n_trimmed"]
+    print(f"{'arm':<16}{'n':>6}{'ESS':>9}{extra:>13}")
     for row in ess.itertuples(index=False):
-        print(f"{str(row.arm):<16}{row.n:>6}{row.ess:>9.1f}{int(trimmed[row.arm]):>9}")
+        print(f"{str(row.arm):<16}{row.n:>6}{row.ess:>9.1f}{str(values[row.arm]):>13}")
     print(
         f"max pairwise |SMD| over {len(summary)} covariates/levels: "
         f"{summary['max_smd_unweighted'].max():.3f} unweighted, "
@@ -270,6 +341,59 @@ def _print_summary(weighting, outcome_table, notes, caught, written, out) -> Non
     print(f"wrote {len(written)} files to {out}")
 
 
+def _estimator(args, reference, cohort):
+    arms = list(cohort.arms) if cohort is not None else None
+    if args.method == "entropy":
+        unused = [
+            flag
+            for flag, used in (
+                ("--trim", args.trim is not None),
+                ("--truncate", args.truncate is not None),
+                ("--model boosting", args.model != "logistic"),
+            )
+            if used
+        ]
+        if unused:
+            raise WeightingError(
+                f"{', '.join(unused)}: not used by --method entropy (balancing weights are "
+                "neither trimmed nor truncated; the target's propensity model is logistic)"
+            )
+        return BalancingWeights(
+            args.estimand,
+            moments=1 if args.moments is None else args.moments,
+            reference=reference,
+            arms=arms,
+            tolerance=0.01 if args.tolerance is None else args.tolerance,
+            pool_absent_levels=args.pool_absent_levels,
+            rare_level_min=args.rare_level_min,
+            penalty=args.penalty,
+            stabilize=args.stabilize,
+        )
+    unused = [
+        flag
+        for flag, value in (
+            ("--moments", args.moments),
+            ("--tolerance", args.tolerance),
+            ("--pool-absent-levels", args.pool_absent_levels or None),
+        )
+        if value is not None
+    ]
+    if unused:
+        raise WeightingError(f"{', '.join(unused)}: only used by --method entropy")
+    return PropensityWeighting(
+        args.estimand,
+        model=args.model,
+        penalty=args.penalty,
+        reference=reference,
+        arms=arms,
+        stabilize=args.stabilize,
+        trim=args.trim,
+        truncate=_truncate_arg(args.truncate),
+        rare_level_min=args.rare_level_min,
+        random_state=args.seed,
+    )
+
+
 def run_weights(args) -> int:
     """Run the sub-command (see :func:`register`); return the exit code."""
     path = Path(args.file)
@@ -281,17 +405,7 @@ def run_weights(args) -> int:
             X, arm, y, notes, cohort = _generic_inputs(args, path)
         else:
             X, arm, y, notes, cohort = _cohort_inputs(args, path)
-        weighting = PropensityWeighting(
-            args.estimand,
-            model=args.model,
-            penalty=args.penalty,
-            reference=reference_for_model,
-            arms=list(cohort.arms) if cohort is not None else None,
-            stabilize=args.stabilize,
-            trim=args.trim,
-            truncate=_truncate_arg(args.truncate),
-            random_state=args.seed,
-        ).fit(X, arm)
+        weighting = _estimator(args, reference_for_model, cohort).fit(X, arm)
         if args.reference is not None and args.reference not in weighting.arms_:
             raise WeightingError(
                 f"--reference {args.reference!r} is not one of the arms {list(weighting.arms_)}"
@@ -320,6 +434,10 @@ def run_weights(args) -> int:
         "outcome": args.outcome,
         "estimand": args.estimand,
         "reference": args.reference,
+        "method": args.method,
+        "moments": getattr(weighting, "moments", None),
+        "tolerance": getattr(weighting, "tolerance", None),
+        "pool_absent_levels": getattr(weighting, "pool_absent_levels", None),
         "model": args.model,
         "penalty": args.penalty,
         "rare_level_min": weighting.rare_level_min,
@@ -335,7 +453,16 @@ def run_weights(args) -> int:
     sandwich = (
         outcome_table["sandwich_method"].iloc[0] if outcome_table is not None else "not computed"
     )
-    (out / "README.md").write_text(README.format(version=__version__, sandwich=sandwich))
+    entropy = args.method == "entropy"
+    (out / "README.md").write_text(
+        README.format(
+            title="Entropy-balancing weights" if entropy else "Propensity-score weighting",
+            version=__version__,
+            sandwich=sandwich,
+            entropy_files=ENTROPY_FILES if entropy else "",
+            weight_definition=ENTROPY_DEFINITION if entropy else PROPENSITY_DEFINITION,
+        )
+    )
     written += [out / "settings.json", out / "README.md"]
     _print_summary(weighting, outcome_table, notes, caught, written, out)
     return 0

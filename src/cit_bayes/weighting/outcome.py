@@ -34,6 +34,30 @@ A_{\\mu\\mu}^{-1}\\psi_{\\mu,i}`); for inverse probability weights this is known
 conservative (Lunceford & Davidian 2004), for other estimands it need not be. The column
 ``sandwich_method`` says which was used.
 
+Entropy balancing
+-----------------
+For :class:`~cit_bayes.weighting.BalancingWeights` the weights are an M-estimator too (Zhao &
+Percival 2017): the Hajek equations are stacked with, in order, the propensity score (ATO and
+matching targets only), the target means :math:`\\sum_i q_i h_i (c_i - m) = 0`, and for every
+balanced arm a the first-order conditions of its dual,
+:math:`\\sum_{i: a_i = a} q_i e^{\\lambda_a^\\top d_i}(d_i + \\rho_a \\lambda_a) = 0` with
+:math:`d_i = V_a^\\top (c_i - m)` (the directions in which the arm varies, :math:`\\rho_a = 0` unless
+the arm took the ridge fallback). The bread is block lower triangular and is inverted block by
+block (pseudo-inverse for the over-parameterised logit), so the interval accounts for the
+estimation of the target and of every arm's dual. Held fixed: the standardisation of the
+covariates, the basis :math:`V_a` and the fallback's ridge :math:`\\rho_a` (data-dependent
+choices, not differentiated). ``sandwich_method`` is ``"M-estimation (balancing weights
+estimated)"``. With many balance functions in small arms the sandwich (no small-sample
+correction) is too small: on simulated paper-sized cohorts (187 patients, 4 arms of 36-64,
+17 balance functions, ``paper-like`` scenario, ATO target; about 2 patients per balanced
+direction in the smallest arm) its root-mean-square SE was 0.64-0.71 of the Monte Carlo SD of the
+estimates, while the within-arm bootstrap's was 0.95; the sandwich ratio was 0.86 at 400
+patients (about 4 per direction) and 0.96 at 800 (about 9). At 300 patients, 3 arms and 4
+balance functions the sandwich covers at the nominal rate (the slow test). A
+:class:`~cit_bayes.exceptions.WeightingWarning` is issued when the sandwich is computed without
+the bootstrap and some arm has fewer than ``MIN_PATIENTS_PER_DIRECTION`` (8) patients per
+balanced direction.
+
 Bootstrap CI
 ------------
 ``n_bootstrap`` resamples drawn with replacement **within each arm** (arm sizes fixed), each
@@ -44,6 +68,10 @@ counted in ``n_bootstrap_failed``, never silently dropped; a
 
 References
 ----------
+Zhao Q, Percival D (2017). Entropy balancing is doubly robust. Journal of Causal Inference
+5(1):20160010.
+Stefanski LA, Boos DD (2002). The calculus of M-estimation. The American Statistician
+56(1):29-38.
 Lunceford JK, Davidian M (2004). Stratification and weighting via the propensity score in
 estimation of causal treatment effects: a comparative study. Statistics in Medicine
 23(19):2937-2960.
@@ -60,7 +88,6 @@ import warnings
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.base import clone
 
 from cit_bayes.exceptions import NotFittedError, WeightingError, WeightingWarning
 from cit_bayes.weighting.propensity import (
@@ -75,6 +102,9 @@ __all__ = ["weighted_outcome"]
 
 METHOD_ESTIMATED = "M-estimation (propensity model estimated)"
 METHOD_FIXED = "weights treated as fixed"
+METHOD_BALANCING = "M-estimation (balancing weights estimated)"
+#: Below this many patients per balanced direction of an arm, the sandwich alone is warned about.
+MIN_PATIENTS_PER_DIRECTION = 8
 
 
 def _outcome_values(y, n: int) -> np.ndarray:
@@ -139,11 +169,90 @@ def _influence(weighting, y, codes, means, estimated: bool) -> np.ndarray:
     return (psi_mu - if_beta @ a_mubeta.T) / a_mumu
 
 
+def _tilting_gradient(e: np.ndarray, estimand: str) -> np.ndarray:
+    """:math:`\\partial h / \\partial e_k` of the ATO and matching tilting functions, (n, k)."""
+    if estimand == "ato":
+        h = 1.0 / np.sum(1.0 / e, axis=1)
+        return h[:, None] ** 2 / e**2
+    gradient = np.zeros_like(e)
+    gradient[np.arange(len(e)), np.argmin(e, axis=1)] = 1.0
+    return gradient
+
+
+def _balancing_influence(weighting, y, codes, means) -> np.ndarray:
+    """Influence functions of the arm means under entropy balancing, shape (n, k).
+
+    Stacked estimating equations, solved block by block (the bread is block lower triangular):
+    the propensity score (ATO, matching), the target means ``q h (c - m)``, each arm's dual
+    ``w (d + rho lambda)`` with ``d = V'(c - m)``, and the Hajek equations ``w (y - mu)``.
+    """
+    state = weighting._state
+    C, q, h, m = state.matrix, state.base, state.tilt, state.target
+    n, k = len(y), len(weighting.arms_)
+    deviation = C - m
+    psi_m = (q * h)[:, None] * deviation
+    if weighting.estimand in ("ato", "matching"):
+        fit = weighting.propensity_model_
+        Z = weighting.design_.model_matrix
+        e = logistic_probabilities(fit, Z)
+        g = _tilting_gradient(e, weighting.estimand)
+        g_bar = np.sum(g * e, axis=1)
+        Z1 = np.column_stack([np.ones(n), Z])
+        dh = np.hstack([(e[:, j] * (g[:, j] - g_bar))[:, None] * Z1 for j in fit.free_arms])
+        a_mbeta = -(deviation * q[:, None]).T @ dh / n
+        a_betabeta = logistic_hessian(fit, Z) / n
+        if_beta = logistic_scores(fit, Z, codes) @ np.linalg.pinv(a_betabeta, hermitian=True).T
+        psi_m = psi_m - if_beta @ a_mbeta.T
+    if_m = psi_m / np.mean(q * h)
+    influence = np.zeros((n, k))
+    for j, solution in enumerate(state.solutions):
+        rows = codes == j
+        residual = y[rows] - means[j]
+        if solution is None:  # the focal arm of ATT keeps its base weights
+            psi_mu = np.zeros(n)
+            psi_mu[rows] = q[rows] * residual
+            influence[:, j] = psi_mu / (q[rows].sum() / n)
+            continue
+        V, lam, rho = solution.basis, solution.reduced_lam, solution.ridge
+        d = deviation[rows] @ V
+        eta = d @ lam
+        w = q[rows] * np.exp(eta - eta.max())
+        w *= len(w) / w.sum()  # the equations are homogeneous in the scale of w
+        score = d + rho * lam
+        psi_lam = np.zeros((n, V.shape[1]))
+        psi_lam[rows] = w[:, None] * score
+        a_ll = -((score * w[:, None]).T @ d + rho * w.sum() * np.eye(V.shape[1])) / n
+        full_lam = V @ lam
+        a_lm = (np.outer(w @ score, full_lam) + w.sum() * V.T) / n
+        if_lam = np.linalg.solve(a_ll, (psi_lam - if_m @ a_lm.T).T).T
+        psi_mu = np.zeros(n)
+        psi_mu[rows] = w * residual
+        a_mul = -(w * residual) @ d / n
+        a_mum = np.sum(w * residual) / n * full_lam
+        influence[:, j] = (psi_mu - if_m @ a_mum - if_lam @ a_mul) / (w.sum() / n)
+    return influence
+
+
+def _warn_if_few_patients_per_direction(weighting) -> None:
+    """Warn when an arm has fewer than ``MIN_PATIENTS_PER_DIRECTION`` per balanced direction."""
+    solver = weighting.solver_
+    balanced = solver[solver["status"] != "focal"]
+    ratio = balanced["n"] / balanced["n_directions"].clip(lower=1)
+    if len(ratio) and ratio.min() < MIN_PATIENTS_PER_DIRECTION:
+        worst = balanced.loc[ratio.idxmin()]
+        warnings.warn(
+            f"arm {worst['arm']!r} has {worst['n']} patients for {worst['n_directions']} balanced "
+            f"directions (fewer than {MIN_PATIENTS_PER_DIRECTION} per direction): the sandwich "
+            "SE of entropy-balancing estimates can be much too small at this size; use "
+            "n_bootstrap (for example 1000) for the interval",
+            WeightingWarning,
+            stacklevel=3,
+        )
+
+
 def _bootstrap(weighting, y, n_bootstrap, rng):
-    frame, arm = weighting._fit_data
     codes = weighting._codes
     k = len(weighting.arms_)
-    template = clone(weighting).set_params(arms=weighting.arms_)
     by_arm = [np.flatnonzero(codes == j) for j in range(k)]
     estimates, failures = [], 0
     for _ in range(n_bootstrap):
@@ -151,7 +260,7 @@ def _bootstrap(weighting, y, n_bootstrap, rng):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fitted = clone(template)._fit(frame.iloc[rows], arm.iloc[rows], diagnose=False)
+                fitted = weighting._refit_rows(rows)
         except WeightingError:
             failures += 1
             continue
@@ -172,7 +281,7 @@ def weighted_outcome(
 
     Parameters
     ----------
-    weighting : PropensityWeighting
+    weighting : PropensityWeighting or BalancingWeights
         A fitted estimator; ``y`` must have the rows of its ``fit`` data, in the same order.
     y : array-like, shape (n,)
         Numeric outcome (0/1 for a response; bool is read as 0/1). Missing values are an error.
@@ -199,7 +308,7 @@ def weighted_outcome(
     Lunceford JK, Davidian M (2004). Statistics in Medicine 23(19):2937-2960.
     """
     if not hasattr(weighting, "weights_"):
-        raise NotFittedError("weighted_outcome needs a fitted PropensityWeighting: call fit first")
+        raise NotFittedError("weighted_outcome needs a fitted weighting estimator: call fit first")
     if not 0 < confidence < 1:
         raise WeightingError(f"confidence must be in (0, 1); got {confidence!r}")
     codes = weighting._codes
@@ -209,10 +318,17 @@ def weighted_outcome(
     weights = weighting.weights_.to_numpy()
     means = _hajek(codes, weights, values, k)
     raw_means = _hajek(codes, np.ones(len(codes)), values, k)
-    estimated = weighting.propensity_model_ is not None and weighting.truncate is None
+    balancing = hasattr(weighting, "_state")
+    estimated = balancing or (
+        weighting.propensity_model_ is not None and weighting.truncate is None
+    )
+    method = METHOD_BALANCING if balancing else METHOD_ESTIMATED if estimated else METHOD_FIXED
     n = len(codes)
     with single_thread_if_small(n):
-        influence = _influence(weighting, values, codes, means, estimated)
+        if balancing:
+            influence = _balancing_influence(weighting, values, codes, means)
+        else:
+            influence = _influence(weighting, values, codes, means, estimated)
 
     contrasts = [(j, None) for j in range(k)] + _contrasts(arms, reference)
     matrix = np.zeros((len(contrasts), k))
@@ -225,6 +341,8 @@ def weighted_outcome(
     z = stats.norm.ppf(0.5 + confidence / 2)
     estimate = matrix @ means
 
+    if balancing and not n_bootstrap:
+        _warn_if_few_patients_per_direction(weighting)
     boot_low = boot_high = boot_se = np.full(len(contrasts), np.nan)
     failures = 0
     if n_bootstrap:
@@ -256,7 +374,7 @@ def weighted_outcome(
                 "se_sandwich": se[r],
                 "ci_low_sandwich": estimate[r] - z * se[r],
                 "ci_high_sandwich": estimate[r] + z * se[r],
-                "sandwich_method": METHOD_ESTIMATED if estimated else METHOD_FIXED,
+                "sandwich_method": method,
                 "se_bootstrap": boot_se[r],
                 "ci_low_bootstrap": boot_low[r],
                 "ci_high_bootstrap": boot_high[r],
