@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/cit-bayes audit
+	$(BIN)/cit-bayes reanalyse --published
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -14,6 +14,7 @@ __all__ = [
     "ReconstructionError",
     "WeightingError",
     "ModelError",
+    "ResultsSchemaError",
     "NotFittedError",
     "CitBayesWarning",
     "ConvergenceWarning",
@@ -58,6 +59,14 @@ class WeightingError(CitBayesError, ValueError):
 
 class ModelError(CitBayesError, ValueError):
     """A Bayesian model cannot be built or fitted on the given input."""
+
+
+class ResultsSchemaError(CitBayesError, ValueError):
+    """A results document does not follow the layout; ``problems`` lists every finding."""
+
+    def __init__(self, message: str, problems=()):
+        super().__init__(message)
+        self.problems = list(problems)
 
 
 class NotFittedError(CitBayesError, AttributeError):

@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "validate",
     "simulate",
     "reconstruct",
+    "reanalyse",
 )
 
 EXIT_OK = 0

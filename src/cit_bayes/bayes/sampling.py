@@ -1,0 +1,480 @@
+"""The one sampling entry point of the package, with the diagnostics gates.
+
+Every model of ``cit_bayes`` is sampled through :func:`sample`: four chains, an explicit seed,
+PyMC's NUTS or nutpie, and the same gates for every fit (R-hat <= 1.01, bulk and tail ESS >= 400,
+no divergent transition). A fit that misses a gate issues a
+:class:`~cit_bayes.exceptions.ConvergenceWarning` naming the fit and what missed, and is marked
+``passed=False``; it is never dropped silently.
+
+Provenance travels with the draws in ``idata.posterior.attrs`` (strings and numbers only, so
+that it survives a netCDF round trip): ``fit_name``, ``seed``, ``sampler``, ``sampler_settings``
+(JSON), ``package_version``, ``data_fingerprint``, ``created``, plus whatever the caller adds
+(``prior_set``, ``prior_hash``, ``plan_hash``, ...), and the diagnostics as JSON.
+
+nutpie compiles a model once per process: a model sampled again (for example after
+``pm.set_data`` changed its prior parameters) reuses the compiled sampler with the new data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+import warnings
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+from pymc.backends.arviz import find_constants, find_observations
+
+from cit_bayes import __version__
+from cit_bayes.exceptions import ConvergenceWarning, ModelError
+
+__all__ = [
+    "SAMPLERS",
+    "DEFAULT_SAMPLER",
+    "SamplerSettings",
+    "Diagnostics",
+    "Fit",
+    "sample",
+    "compute_diagnostics",
+    "fingerprint",
+    "derive_seed",
+]
+
+#: Samplers :func:`sample` can use.
+SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
+#: The default, chosen by measurement (``benchmarks/bench_samplers.py``, 2 shared cores, warm
+#: caches): on the joint aggregate models nutpie compiles in 12-17 s but samples in 0.7-7 s and
+#: re-uses its compiled model across prior sets; PyMC compiles in about 1 s but samples in 7-9 s
+#: (60 s for the hierarchical model at target_accept 0.99), on every fit. ``reanalyse
+#: --published``: nutpie about 60 s warm, PyMC about twice that.
+DEFAULT_SAMPLER = "nutpie"
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How to sample, and the gates a fit must pass.
+
+    Attributes
+    ----------
+    sampler : {"nutpie", "pymc"}
+    chains, draws, tune : int
+        Four chains of 1000 draws after 1000 tuning steps by default.
+    cores : int or None
+        Chains run in parallel; ``None`` means ``min(4, os.cpu_count())``.
+    target_accept : float
+        NUTS step-size adaptation target (0.9 by default: the hierarchical models have funnel-like
+        corners, and a smaller step costs little on these small models).
+    max_rhat, min_ess, max_divergences
+        The gates: R-hat <= 1.01, bulk and tail ESS >= 400, no divergences.
+    """
+
+    sampler: str = DEFAULT_SAMPLER
+    chains: int = 4
+    draws: int = 1000
+    tune: int = 1000
+    cores: int | None = None
+    target_accept: float = 0.9
+    max_rhat: float = 1.01
+    min_ess: float = 400.0
+    max_divergences: int = 0
+
+    def __post_init__(self):
+        if self.sampler not in SAMPLERS:
+            raise ModelError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+        for name in ("chains", "draws", "tune"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ModelError(f"{name} must be a positive integer, got {value!r}")
+        if self.cores is not None and (not isinstance(self.cores, int) or self.cores < 1):
+            raise ModelError(f"cores must be a positive integer or None, got {self.cores!r}")
+        if not 0.5 <= self.target_accept < 1.0:
+            raise ModelError(f"target_accept must lie in [0.5, 1), got {self.target_accept}")
+        if self.max_rhat < 1.0 or self.min_ess < 0 or self.max_divergences < 0:
+            raise ModelError("gates must be max_rhat >= 1, min_ess >= 0, max_divergences >= 0")
+
+    @property
+    def resolved_cores(self) -> int:
+        """Cores actually used: ``cores``, or ``min(4, os.cpu_count())``, never above chains."""
+        cores = self.cores if self.cores is not None else min(4, os.cpu_count() or 1)
+        return max(1, min(cores, self.chains))
+
+    def replace(self, **changes) -> SamplerSettings:
+        """Return a copy with some fields changed."""
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        """Plain dict of the settings, with ``cores`` resolved."""
+        return asdict(self) | {"cores": self.resolved_cores}
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Convergence diagnostics of one fit, over its reported parameters."""
+
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    divergences: int
+    passed: bool
+    failures: tuple[str, ...] = ()
+    chains: int = 0
+    draws: int = 0
+    var_names: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        """JSON-safe dict (non-finite numbers become ``None``)."""
+
+        def clean(value):
+            return value if value is None or math.isfinite(value) else None
+
+        return {
+            "max_rhat": clean(self.max_rhat),
+            "min_ess_bulk": clean(self.min_ess_bulk),
+            "min_ess_tail": clean(self.min_ess_tail),
+            "divergences": int(self.divergences),
+            "passed": bool(self.passed),
+            "failures": list(self.failures),
+            "chains": int(self.chains),
+            "draws": int(self.draws),
+            "var_names": list(self.var_names),
+        }
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A sampled model: its draws, diagnostics and how it was made.
+
+    ``compile_seconds`` is the time nutpie spent compiling (0 when a compiled model was reused;
+    ``None`` for PyMC, which compiles inside ``pm.sample``); ``sampling_seconds`` the time of
+    the sampler call itself.
+    """
+
+    name: str
+    idata: az.InferenceData
+    diagnostics: Diagnostics
+    settings: SamplerSettings
+    seed: int
+    compile_seconds: float | None = None
+    sampling_seconds: float = 0.0
+    attrs: Mapping[str, str | int | float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every gate was met."""
+        return self.diagnostics.passed
+
+
+def derive_seed(seed: int | np.random.Generator, *labels: str) -> int:
+    """Return a 31-bit integer seed derived from ``seed`` and text labels.
+
+    The same seed and labels give the same integer on every platform, so that a fit named
+    ``"response/flat"`` gets the same seed whether or not other fits run beside it.
+    """
+    base = _as_int_seed(seed)
+    words = [
+        int.from_bytes(hashlib.sha256(label.encode()).digest()[:4], "little") for label in labels
+    ]
+    return int(np.random.SeedSequence([base, *words]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def fingerprint(*parts: object) -> str:
+    """Return a SHA-256 hex digest of arrays, DataFrames, mappings, text or numbers.
+
+    Used as the ``data_fingerprint`` provenance attribute: equal inputs give equal digests.
+    """
+    digest = hashlib.sha256()
+    for part in parts:
+        _feed(digest, part)
+    return digest.hexdigest()
+
+
+def _feed(digest, part: object) -> None:
+    if isinstance(part, pd.DataFrame):
+        digest.update(part.to_csv(index=True).encode())
+    elif isinstance(part, Mapping):
+        for key in sorted(part, key=str):
+            digest.update(str(key).encode())
+            _feed(digest, part[key])
+    elif isinstance(part, list | tuple):
+        digest.update(f"[{len(part)}".encode())
+        for item in part:
+            _feed(digest, item)
+        digest.update(b"]")
+    elif isinstance(part, np.ndarray):
+        array = np.ascontiguousarray(part)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes() if array.dtype != object else repr(array.tolist()).encode())
+    else:
+        digest.update(repr(part).encode())
+
+
+def _as_int_seed(seed: int | np.random.Generator) -> int:
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(0, 2**31 - 1))
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ModelError(f"seed must be a non-negative integer or a numpy Generator, got {seed!r}")
+    return int(seed)
+
+
+def sample(
+    model: pm.Model,
+    *,
+    seed: int | np.random.Generator,
+    settings: SamplerSettings | None = None,
+    name: str,
+    var_names: Sequence[str] | None = None,
+    provenance: Mapping[str, str | int | float] | None = None,
+) -> Fit:
+    """Sample a PyMC model and apply the diagnostics gates.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        The model; its ``pm.Data`` containers are read at call time.
+    seed : int or numpy.random.Generator
+        Explicit seed: the same seed gives the same draws (an integer is drawn from a Generator).
+    settings : SamplerSettings, optional
+        Sampler, chains, draws, cores and gates; defaults to ``SamplerSettings()``.
+    name : str
+        The fit's name, used in warnings, ``results.json`` and provenance.
+    var_names : sequence of str, optional
+        The reported parameters the diagnostics cover; default every posterior variable.
+    provenance : mapping, optional
+        Extra provenance attributes (text or numbers), for example ``prior_set``,
+        ``prior_hash``, ``plan_hash`` and ``data_fingerprint``.
+
+    Returns
+    -------
+    Fit
+
+    Warns
+    -----
+    ConvergenceWarning
+        If the fit misses a gate; the fit is then returned with ``passed=False``.
+    """
+    settings = settings if settings is not None else SamplerSettings()
+    if not isinstance(settings, SamplerSettings):
+        raise ModelError(f"settings must be SamplerSettings, got {type(settings).__name__}")
+    if not name or not isinstance(name, str):
+        raise ModelError("a fit needs a non-empty name")
+    int_seed = _as_int_seed(seed)
+    extra = dict(provenance or {})
+    for key, value in extra.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ModelError(f"provenance {key!r} must be text or a number, got {value!r}")
+    if settings.sampler == "nutpie":
+        idata, compile_seconds, sampling_seconds = _sample_nutpie(model, int_seed, settings)
+    else:
+        idata, compile_seconds, sampling_seconds = _sample_pymc(model, int_seed, settings)
+    if var_names is not None:
+        unknown = [v for v in var_names if v not in idata.posterior]
+        if unknown:
+            raise ModelError(f"fit {name!r}: unknown var_names {unknown}")
+    diagnostics = compute_diagnostics(idata, var_names=var_names, settings=settings)
+    attrs: dict[str, str | int | float] = {
+        "fit_name": name,
+        "seed": int_seed,
+        "sampler": settings.sampler,
+        "sampler_settings": json.dumps(settings.as_dict(), sort_keys=True),
+        "package_version": __version__,
+        "data_fingerprint": extra.pop("data_fingerprint", None) or _model_fingerprint(model),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "diagnostics": json.dumps(diagnostics.as_dict(), sort_keys=True),
+        **extra,
+    }
+    idata.posterior.attrs.update(attrs)
+    if not diagnostics.passed:
+        warnings.warn(
+            f"fit {name!r} missed the diagnostics gates: {'; '.join(diagnostics.failures)}",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return Fit(
+        name=name,
+        idata=idata,
+        diagnostics=diagnostics,
+        settings=settings,
+        seed=int_seed,
+        compile_seconds=compile_seconds,
+        sampling_seconds=sampling_seconds,
+        attrs=attrs,
+    )
+
+
+def compute_diagnostics(
+    idata: az.InferenceData,
+    *,
+    var_names: Sequence[str] | None = None,
+    settings: SamplerSettings | None = None,
+) -> Diagnostics:
+    """Compute R-hat (rank-normalised), bulk and tail ESS and divergences, and apply the gates.
+
+    Notes
+    -----
+    R-hat and ESS follow Vehtari et al. (2021) as implemented by ArviZ; the maximum R-hat and the
+    minimum ESS are taken over every scalar component of the reported parameters. An undefined
+    statistic (for example R-hat of constant draws) fails its gate.
+
+    References
+    ----------
+    Vehtari A, Gelman A, Simpson D, Carpenter B, Buerkner P-C. Rank-normalization, folding, and
+    localization: an improved R-hat for assessing convergence of MCMC. *Bayesian Anal*
+    2021;16:667-718.
+    """
+    settings = settings if settings is not None else SamplerSettings()
+    names = list(var_names) if var_names is not None else list(idata.posterior.data_vars)
+    posterior = idata.posterior[names]
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        # Constant draws make ArviZ divide by zero; the NaN it returns fails the gate below.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rhat = _extreme(az.rhat(posterior), np.max)
+        ess_bulk = _extreme(az.ess(posterior, method="bulk"), np.min)
+        ess_tail = _extreme(az.ess(posterior, method="tail"), np.min)
+    divergences = 0
+    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
+        divergences = int(idata.sample_stats["diverging"].sum())
+    failures = []
+    if not (rhat <= settings.max_rhat):
+        failures.append(f"max R-hat {rhat:.4f} > {settings.max_rhat}")
+    if not (ess_bulk >= settings.min_ess):
+        failures.append(f"min bulk ESS {ess_bulk:.0f} < {settings.min_ess:.0f}")
+    if not (ess_tail >= settings.min_ess):
+        failures.append(f"min tail ESS {ess_tail:.0f} < {settings.min_ess:.0f}")
+    if divergences > settings.max_divergences:
+        failures.append(f"{divergences} divergent transitions > {settings.max_divergences}")
+    return Diagnostics(
+        max_rhat=rhat,
+        min_ess_bulk=ess_bulk,
+        min_ess_tail=ess_tail,
+        divergences=divergences,
+        passed=not failures,
+        failures=tuple(failures),
+        chains=int(posterior.sizes["chain"]),
+        draws=int(posterior.sizes["draw"]),
+        var_names=tuple(names),
+    )
+
+
+def _extreme(dataset: xr.Dataset, reducer) -> float:
+    values = [np.asarray(dataset[v]).ravel() for v in dataset.data_vars]
+    values = np.concatenate(values) if values else np.array([np.nan])
+    if np.any(~np.isfinite(values)):
+        return float("nan")
+    return float(reducer(values))
+
+
+@contextlib.contextmanager
+def _quiet_pymc() -> Iterator[None]:
+    logger = logging.getLogger("pymc")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _sample_pymc(model: pm.Model, seed: int, settings: SamplerSettings):
+    start = time.perf_counter()
+    with _quiet_pymc():
+        idata = pm.sample(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=settings.resolved_cores,
+            random_seed=seed,
+            target_accept=settings.target_accept,
+            progressbar=False,
+            compute_convergence_checks=False,
+            return_inferencedata=True,
+            model=model,
+        )
+    return idata, None, time.perf_counter() - start
+
+
+# nutpie: one compiled sampler per live model object (weak keys), reused with the model's
+# current pm.Data values. The signature guards against a model that changed after compiling.
+_NUTPIE_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _signature(model: pm.Model) -> tuple:
+    return (
+        tuple(model.named_vars),
+        tuple((v.name, np.shape(v.get_value())) for v in model.data_vars),
+    )
+
+
+def _sample_nutpie(model: pm.Model, seed: int, settings: SamplerSettings):
+    import nutpie
+
+    compile_seconds = 0.0
+    cached = _NUTPIE_CACHE.get(model)
+    if cached is None or cached[0] != _signature(model):
+        start = time.perf_counter()
+        with _quiet_pymc():
+            compiled = nutpie.compile_pymc_model(model)
+        compile_seconds = time.perf_counter() - start
+        _NUTPIE_CACHE[model] = (_signature(model), compiled)
+    else:
+        compiled = cached[1]
+    current = {v.name: v.get_value() for v in model.data_vars}
+    compiled = compiled.with_data(**{k: v for k, v in current.items() if k in compiled.shared_data})
+    start = time.perf_counter()
+    idata = nutpie.sample(
+        compiled,
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        cores=settings.resolved_cores,
+        seed=seed,
+        save_warmup=False,
+        progress_bar=False,
+        target_accept=settings.target_accept,
+    )
+    sampling_seconds = time.perf_counter() - start
+    _add_data_groups(idata, model)
+    return idata, compile_seconds, sampling_seconds
+
+
+def _add_data_groups(idata: az.InferenceData, model: pm.Model) -> None:
+    """Add ``observed_data`` and ``constant_data`` as PyMC's own converter would."""
+    dims = model.named_vars_to_dims
+    coords = {k: list(v) for k, v in model.coords.items() if v is not None}
+
+    def dataset(values: dict) -> xr.Dataset:
+        variables = {}
+        for var_name, value in values.items():
+            var_dims = dims.get(var_name)
+            array = np.asarray(value)
+            if var_dims is None or len(var_dims) != array.ndim:
+                var_dims = tuple(f"{var_name}_dim_{i}" for i in range(array.ndim))
+            variables[var_name] = xr.DataArray(
+                array, dims=var_dims, coords={d: coords[d] for d in var_dims if d in coords}
+            )
+        return xr.Dataset(variables)
+
+    observed = find_observations(model)
+    constant = find_constants(model)
+    groups = {}
+    if observed:
+        groups["observed_data"] = dataset(observed)
+    if constant:
+        groups["constant_data"] = dataset(constant)
+    if groups:
+        idata.add_groups(groups)
+
+
+def _model_fingerprint(model: pm.Model) -> str:
+    return fingerprint(find_observations(model) | find_constants(model))

@@ -1,0 +1,155 @@
+"""The plan of the published reanalysis: ``models/published_reanalysis.toml``, checked.
+
+Sampler settings (and those for prior sets with a hierarchical block), the comparisons (pairs,
+non-inferiority margins, thresholds), the platelet days, the recovery-count assumption and its
+sensitivity value, and the safety events. :class:`~cit_bayes.exceptions.PlanError` names the file
+and the key of anything malformed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from cit_bayes._paths import models_dir
+from cit_bayes.bayes import SamplerSettings
+from cit_bayes.cohort.schema import ARMS
+from cit_bayes.exceptions import ModelError, PlanError
+from cit_bayes.reanalysis_contrasts import ContrastSpec
+
+__all__ = ["ReanalysisPlan", "load_reanalysis_plan"]
+
+
+@dataclass(frozen=True)
+class ReanalysisPlan:
+    """The plan of the published reanalysis (``models/published_reanalysis.toml``)."""
+
+    path: str
+    sha256: str
+    seed: int
+    prior_sets: tuple[str, ...]
+    sampler: SamplerSettings
+    hierarchical_sampler: SamplerSettings
+    spec: ContrastSpec
+    days: tuple[str, ...]
+    plt_sensitivity_prior_set: str
+    recovered_counts: str
+    recovery_sensitivity_fraction: float
+    recovery_sensitivity_prior_set: str
+    safety_events: tuple[str, ...]
+
+
+def _get(table: dict, key: str, source: str, kind: type | tuple, section: str):
+    if key not in table:
+        where = f"table [{key}]" if section == "(top)" else f"key {section}.{key}"
+        raise PlanError(f"{source}: {where}: missing")
+    value = table[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise PlanError(f"{source}: key {section}.{key}: unexpected value {value!r}")
+    return value
+
+
+def _list(table: dict, key: str, source: str, section: str, kind: type | tuple) -> tuple:
+    values = _get(table, key, source, list, section)
+    if not values or not all(isinstance(v, kind) and not isinstance(v, bool) for v in values):
+        raise PlanError(f"{source}: key {section}.{key}: expected a non-empty list of {kind}")
+    return tuple(float(v) if kind == (int, float) else v for v in values)
+
+
+def _pairs(raw, source: str, key: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(a in ARMS for a in p) and p[0] != p[1]
+        for p in raw
+    ):
+        raise PlanError(f"{source}: key {key}: expected pairs of two different arms from {ARMS}")
+    return tuple((a, b) for a, b in raw)
+
+
+def load_reanalysis_plan(path: str | Path | None = None) -> ReanalysisPlan:
+    """Read and check the plan; :class:`PlanError` names the file and key of any problem."""
+    path = Path(path) if path is not None else models_dir() / "published_reanalysis.toml"
+    source = str(path)
+    if not path.is_file():
+        raise PlanError(f"reanalysis plan not found: {source}")
+    raw = path.read_bytes()
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise PlanError(f"{source}: not valid TOML: {error}") from error
+    sections = {}
+    for name in ("plan", "sampler", "contrasts", "response", "plt", "recovery", "safety"):
+        sections[name] = _get(document, name, source, dict, "(top)")
+    plan, sampler, pairs = sections["plan"], sections["sampler"], sections["contrasts"]
+    number = (int, float)
+    try:
+        settings = SamplerSettings(
+            sampler=_get(sampler, "sampler", source, str, "sampler"),
+            chains=_get(sampler, "chains", source, int, "sampler"),
+            draws=_get(sampler, "draws", source, int, "sampler"),
+            tune=_get(sampler, "tune", source, int, "sampler"),
+            target_accept=float(_get(sampler, "target_accept", source, number, "sampler")),
+        )
+        hierarchical = settings.replace(
+            target_accept=float(
+                _get(sampler, "hierarchical_target_accept", source, number, "sampler")
+            ),
+            draws=_get(sampler, "hierarchical_draws", source, int, "sampler"),
+        )
+    except ModelError as error:  # SamplerSettings rejects a value
+        raise PlanError(f"{source}: section [sampler]: {error}") from error
+    focus = _get(pairs, "focus_arm", source, str, "contrasts")
+    if focus not in ARMS:
+        raise PlanError(f"{source}: key contrasts.focus_arm: {focus!r} is not one of {ARMS}")
+    response, plt, recovery, safety = (
+        sections[k] for k in ("response", "plt", "recovery", "safety")
+    )
+    days = _list(plt, "days", source, "plt", str)
+    contrast_days = _list(plt, "contrast_days", source, "plt", str)
+    if not set(contrast_days) <= set(days):
+        raise PlanError(f"{source}: key plt.contrast_days: {contrast_days} not all among {days}")
+    reference = _get(safety, "reference_arm", source, str, "safety")
+    if reference not in ARMS:
+        raise PlanError(f"{source}: key safety.reference_arm: {reference!r} is not one of {ARMS}")
+    counts = _get(recovery, "recovered_counts", source, str, "recovery")
+    if counts != "responders":
+        raise PlanError(f"{source}: key recovery.recovered_counts: only 'responders' is supported")
+    fraction = float(_get(recovery, "sensitivity_fraction", source, number, "recovery"))
+    if not 0 < fraction <= 1:
+        raise PlanError(f"{source}: key recovery.sensitivity_fraction: must lie in (0, 1]")
+    margins = _list(response, "noninferiority_margins", source, "response", number)
+    spec = ContrastSpec(
+        arms=tuple(ARMS),
+        pairs=_pairs(_get(pairs, "pairs", source, list, "contrasts"), source, "contrasts.pairs"),
+        focus_arm=focus,
+        ci_level=float(_get(plan, "ci_level", source, number, "plan")),
+        noninferiority_pairs=_pairs(
+            _get(response, "noninferiority_pairs", source, list, "response"),
+            source,
+            "response.noninferiority_pairs",
+        ),
+        noninferiority_margins=margins,
+        difference_thresholds=_list(response, "difference_thresholds", source, "response", number),
+        contrast_days=contrast_days,
+        faster_by_days=_list(recovery, "faster_by_days", source, "recovery", number),
+        safety_reference=reference,
+        harm_threshold=float(_get(safety, "harm_threshold", source, number, "safety")),
+    )
+    return ReanalysisPlan(
+        path=source,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        seed=_get(plan, "seed", source, int, "plan"),
+        prior_sets=_list(plan, "prior_sets", source, "plan", str),
+        sampler=settings,
+        hierarchical_sampler=hierarchical,
+        spec=spec,
+        days=days,
+        plt_sensitivity_prior_set=_get(plt, "sensitivity_prior_set", source, str, "plt"),
+        recovered_counts=counts,
+        recovery_sensitivity_fraction=fraction,
+        recovery_sensitivity_prior_set=_get(
+            recovery, "sensitivity_prior_set", source, str, "recovery"
+        ),
+        safety_events=_list(safety, "events", source, "safety", str),
+    )

@@ -1,0 +1,356 @@
+"""The shared ``results.json`` layout: assemble, validate, write; and fits saved as netCDF.
+
+Every analysis of the package (the published reanalysis, the patient-level models) writes its
+numbers into one document with the same layout, documented key by key in
+``docs/results-schema.md``::
+
+    {"meta": {...},
+     "response": {"<analysis name>": {...}}, "plt": {...}, "recovery": {...}, "safety": {...},
+     "weighting": {...},
+     "diagnostics": {"<fit name>": {"max_rhat": r, "min_ess_bulk": e, "min_ess_tail": e,
+                                    "divergences": d, "passed": true, ...}}}
+
+Under each endpoint, analyses are keyed by name (a prior set such as ``"flat"``, a sensitivity
+run such as ``"flat (± as SD)"``, later ``"adjusted"`` / ``"unadjusted"``). Keys of contrasts
+follow :mod:`cit_bayes.contrasts` (``"A-B"``, ``"A/B"``, ``"A>B"``, ``"A vs B @ 0.10"``,
+``"A-B > 0.05"``). :func:`validate_results` checks the required keys, that every arm named in a key
+is a canonical label, that probabilities lie in [0, 1] and that every number is finite; it reports
+every problem at once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import arviz as az
+import numpy as np
+
+from cit_bayes.cohort.schema import ARMS
+from cit_bayes.exceptions import ResultsSchemaError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ENDPOINT_KEYS",
+    "TOP_LEVEL_KEYS",
+    "REQUIRED_META_KEYS",
+    "ResultsSchemaError",
+    "new_results",
+    "add_analysis",
+    "add_diagnostics",
+    "to_jsonable",
+    "validation_problems",
+    "validate_results",
+    "write_results",
+    "read_results",
+    "save_fit",
+    "load_idata",
+]
+
+#: Version of the layout; bump it when a key changes meaning.
+SCHEMA_VERSION = "1.0"
+#: Endpoint sections, each a dict of analyses keyed by analysis name.
+ENDPOINT_KEYS: tuple[str, ...] = ("response", "plt", "recovery", "safety")
+#: Every top-level key the layout knows, in the order written.
+TOP_LEVEL_KEYS: tuple[str, ...] = ("meta", *ENDPOINT_KEYS, "weighting", "diagnostics")
+REQUIRED_META_KEYS: tuple[str, ...] = (
+    "schema_version",
+    "source",
+    "seed",
+    "package_version",
+    "synthetic",
+    "created",
+)
+_REQUIRED_DIAGNOSTICS = ("max_rhat", "min_ess_bulk", "min_ess_tail", "divergences", "passed")
+_INTERVAL_KEYS = ("mean", "ci_low", "ci_high")
+_THRESHOLD = r"-?\d+\.\d{2}"
+
+# Fields of an analysis whose keys name arms or pairs of arms, by key kind. A field may be keyed
+# directly (arm -> value) or by block first (day / event -> arm -> value).
+_ARM_FIELDS = {"rate", "mean", "mean_days", "prob_best", "recovered_counts"}
+_PAIR_FIELDS = {
+    "risk_difference": "difference",
+    "difference": "difference",
+    "odds_ratio": "ratio",
+    "ratio": "ratio",
+    "prob_superior": "superior",
+    "prob_noninferior": "noninferior",
+    "prob_difference_exceeds": "exceeds",
+}
+_INTERVAL_FIELDS = {
+    "rate",
+    "mean",
+    "mean_days",
+    "risk_difference",
+    "difference",
+    "odds_ratio",
+    "ratio",
+}
+
+
+def new_results(
+    *,
+    source: str,
+    seed: int,
+    package_version: str,
+    synthetic: bool,
+    created: str,
+    **meta: Any,
+) -> dict:
+    """Start a results document with its ``meta`` block (extra keys go into ``meta`` as given)."""
+    head = {
+        "schema_version": SCHEMA_VERSION,
+        "source": source,
+        "seed": int(seed),
+        "package_version": package_version,
+        "synthetic": bool(synthetic),
+        "created": created,
+    }
+    return {"meta": head | meta, "diagnostics": {}}
+
+
+def add_analysis(results: dict, endpoint: str, name: str, analysis: Mapping) -> None:
+    """Add one named analysis under an endpoint (an existing name is an error)."""
+    if endpoint not in ENDPOINT_KEYS + ("weighting",):
+        raise ResultsSchemaError(f"unknown endpoint section {endpoint!r}")
+    section = results.setdefault(endpoint, {})
+    if name in section:
+        raise ResultsSchemaError(f"analysis {name!r} already present under {endpoint!r}")
+    section[name] = dict(analysis)
+
+
+def add_diagnostics(results: dict, name: str, diagnostics: Mapping) -> None:
+    """Add the diagnostics of one fit (a dict such as ``Diagnostics.as_dict()``)."""
+    section = results.setdefault("diagnostics", {})
+    if name in section:
+        raise ResultsSchemaError(f"diagnostics of {name!r} already present")
+    section[name] = dict(diagnostics)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy scalars and arrays, tuples and Paths to plain JSON types.
+
+    Raises
+    ------
+    ResultsSchemaError
+        On a NaN or infinite number (write ``None`` for a quantity that cannot be computed).
+    """
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [to_jsonable(v) for v in value.tolist()]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        if not math.isfinite(float(value)):
+            raise ResultsSchemaError(f"non-finite number {value!r} cannot be written")
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, str):
+        return value
+    raise ResultsSchemaError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _patterns(arms: Sequence[str]) -> dict[str, re.Pattern]:
+    arm = "(" + "|".join(re.escape(a) for a in sorted(arms, key=len, reverse=True)) + ")"
+    return {
+        "arm": re.compile(f"^{arm}$"),
+        "difference": re.compile(f"^{arm}-{arm}$"),
+        "ratio": re.compile(f"^{arm}/{arm}$"),
+        "superior": re.compile(f"^{arm}[<>]{arm}$"),
+        "noninferior": re.compile(f"^{arm} vs {arm} @ {_THRESHOLD}$"),
+        "exceeds": re.compile(f"^{arm}-{arm} > {_THRESHOLD}$"),
+    }
+
+
+def validation_problems(results: Mapping, arms: Sequence[str] = ARMS) -> list[str]:
+    """Return every way ``results`` departs from the layout (empty when it is valid)."""
+    problems: list[str] = []
+    if not isinstance(results, Mapping):
+        return ["the document is not a mapping"]
+    unknown = [k for k in results if k not in TOP_LEVEL_KEYS]
+    if unknown:
+        problems.append(f"unknown top-level key(s) {unknown}; allowed {list(TOP_LEVEL_KEYS)}")
+    meta = results.get("meta")
+    if not isinstance(meta, Mapping):
+        problems.append("missing 'meta' block")
+    else:
+        problems += [f"meta: missing {k!r}" for k in REQUIRED_META_KEYS if k not in meta]
+        if "synthetic" in meta and not isinstance(meta["synthetic"], bool):
+            problems.append("meta.synthetic must be true or false")
+        if "seed" in meta and (isinstance(meta["seed"], bool) or not isinstance(meta["seed"], int)):
+            problems.append("meta.seed must be an integer")
+    diagnostics = results.get("diagnostics")
+    if not isinstance(diagnostics, Mapping):
+        problems.append("missing 'diagnostics' block")
+    else:
+        for name, entry in diagnostics.items():
+            if not isinstance(entry, Mapping):
+                problems.append(f"diagnostics.{name}: not a mapping")
+                continue
+            problems += [
+                f"diagnostics.{name}: missing {k!r}"
+                for k in _REQUIRED_DIAGNOSTICS
+                if k not in entry
+            ]
+            if "passed" in entry and not isinstance(entry["passed"], bool):
+                problems.append(f"diagnostics.{name}.passed must be true or false")
+    patterns = _patterns(arms)
+    for endpoint in ENDPOINT_KEYS:
+        if endpoint not in results:
+            continue
+        section = results[endpoint]
+        if not isinstance(section, Mapping):
+            problems.append(f"{endpoint}: expected analyses keyed by name")
+            continue
+        for name, analysis in section.items():
+            where = f"{endpoint}.{name}"
+            if not name or not isinstance(analysis, Mapping):
+                problems.append(f"{where}: expected a named analysis (a mapping)")
+                continue
+            for field, value in analysis.items():
+                problems += _check_field(field, value, f"{where}.{field}", patterns)
+    problems += _check_numbers(results, "", allow_none=False)
+    return problems
+
+
+def _check_field(field: str, value: Any, where: str, patterns: dict) -> list[str]:
+    kind = "arm" if field in _ARM_FIELDS else _PAIR_FIELDS.get(field)
+    if kind is None:
+        return []
+    if not isinstance(value, Mapping) or not value:
+        return [f"{where}: expected a non-empty mapping"]
+    pattern = patterns[kind]
+    if all(isinstance(k, str) and pattern.match(k) for k in value):
+        groups = {"": value}
+    elif all(isinstance(v, Mapping) for v in value.values()):
+        groups = {f".{block}": inner for block, inner in value.items()}
+    else:
+        bad = [k for k in value if not pattern.match(str(k))]
+        return [f"{where}: key(s) {bad} do not name canonical arms ({kind} keys)"]
+    problems = []
+    for block, inner in groups.items():
+        for key, item in inner.items():
+            here = f"{where}{block}.{key}"
+            if not pattern.match(str(key)):
+                problems.append(f"{here}: key does not name canonical arms ({kind} key)")
+            if field.startswith("prob_") and not _is_probability(item):
+                problems.append(f"{here}: {item!r} is not a probability in [0, 1]")
+            if field in _INTERVAL_FIELDS:
+                problems += _check_interval(item, here)
+    return problems
+
+
+def _check_interval(item: Any, where: str) -> list[str]:
+    if not isinstance(item, Mapping):
+        return [f"{where}: expected {{mean, ci_low, ci_high}}"]
+    missing = [k for k in _INTERVAL_KEYS if k not in item]
+    if missing:
+        return [f"{where}: missing {missing}"]
+    low, high = item["ci_low"], item["ci_high"]
+    if _is_number(low) and _is_number(high) and low > high:
+        return [f"{where}: ci_low {low} > ci_high {high}"]
+    return []
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_probability(value: Any) -> bool:
+    return _is_number(value) and math.isfinite(value) and 0.0 <= value <= 1.0
+
+
+def _check_numbers(value: Any, where: str, allow_none: bool) -> list[str]:
+    if isinstance(value, Mapping):
+        problems = []
+        for key, item in value.items():
+            inner_allow = allow_none or (where == "" and key == "diagnostics")
+            problems += _check_numbers(item, f"{where}.{key}" if where else str(key), inner_allow)
+        return problems
+    if isinstance(value, list | tuple):
+        return [
+            p
+            for i, item in enumerate(value)
+            for p in _check_numbers(item, f"{where}[{i}]", allow_none)
+        ]
+    if value is None and not allow_none:
+        return [f"{where}: null outside the diagnostics block"]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{where}: non-finite number {value!r}"]
+    if value is not None and not isinstance(value, str | int | float | bool):
+        return [f"{where}: {type(value).__name__} is not a JSON type"]
+    return []
+
+
+def validate_results(results: Mapping, arms: Sequence[str] = ARMS) -> None:
+    """Raise :class:`ResultsSchemaError` listing every problem, if there is any."""
+    problems = validation_problems(results, arms)
+    if problems:
+        shown = "; ".join(problems[:10]) + (
+            f"; ... ({len(problems)} in all)" if len(problems) > 10 else ""
+        )
+        raise ResultsSchemaError(f"results do not follow the layout: {shown}", problems)
+
+
+def write_results(results: Mapping, path: str | Path, arms: Sequence[str] = ARMS) -> Path:
+    """Validate and write ``results`` as UTF-8 JSON (keys in the layout's order).
+
+    The file is written to a temporary name in the same folder and then renamed, so a reader
+    never sees half a file.
+    """
+    document = to_jsonable(results)
+    ordered = {k: document[k] for k in TOP_LEVEL_KEYS if k in document}
+    ordered |= {k: v for k, v in document.items() if k not in ordered}
+    validate_results(ordered, arms)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(ordered, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    handle = tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=".results-", suffix=".tmp", delete=False
+    )
+    try:
+        with handle:
+            handle.write(text)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_results(path: str | Path) -> dict:
+    """Read a ``results.json`` written by :func:`write_results`."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def save_fit(fit, path: str | Path) -> Path:
+    """Write a fit's InferenceData to netCDF, its provenance attributes included.
+
+    Parameters
+    ----------
+    fit : cit_bayes.bayes.sampling.Fit or arviz.InferenceData
+    path : str or Path
+        The ``.nc`` file to write (its folder is created).
+    """
+    idata = fit if isinstance(fit, az.InferenceData) else fit.idata
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    idata.to_netcdf(str(path), engine="h5netcdf")
+    return path
+
+
+def load_idata(path: str | Path) -> az.InferenceData:
+    """Read an InferenceData written by :func:`save_fit` (provenance in ``posterior.attrs``)."""
+    return az.from_netcdf(str(path), engine="h5netcdf")
