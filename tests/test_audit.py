@@ -405,15 +405,15 @@ def test_constructed_rounding_and_not_recomputable(tables):
 def test_implied_recovery_analysis_sizes_on_the_paper(tables):
     frame = implied_recovery_analysis_sizes(tables)
     assert frame["arm"].tolist() == ["rhTPO", "hetrombopag", "combination", "rhIL-11"]
-    assert frame["recovered"].tolist() == [33, 9, 13, 16]
-    assert frame["recovered_low"].tolist() == [32, 9, 13, 16]
-    assert frame["recovered_high"].tolist() == [34, 9, 13, 16]
-    assert frame["share_recovered"].iloc[0] == pytest.approx(33 / 64)
-    assert (frame["recovered_high"] <= frame["n_arm"]).all()
+    assert frame["analysis_size"].tolist() == [33, 9, 13, 16]
+    assert frame["analysis_size_low"].tolist() == [32, 9, 13, 16]
+    assert frame["analysis_size_high"].tolist() == [34, 9, 13, 16]
+    assert frame["share_of_arm"].iloc[0] == pytest.approx(33 / 64)
+    assert (frame["analysis_size_high"] <= frame["n_arm"]).all()
     assert frame["evidence"].iloc[0].startswith("CIs (pooled t) and p-values (LSD) agree")
     wider = implied_recovery_analysis_sizes(tables, tolerance=2)
-    assert (wider["recovered_low"] <= frame["recovered_low"]).all()
-    assert (wider["recovered_high"] >= frame["recovered_high"]).all()
+    assert (wider["analysis_size_low"] <= frame["analysis_size_low"]).all()
+    assert (wider["analysis_size_high"] >= frame["analysis_size_high"]).all()
     assert len(ci_procedure_solutions(tables, procedure="welch_t")) == 0
     assert len(ci_procedure_solutions(tables, procedure="common_mse")) == 0
 
@@ -450,8 +450,10 @@ def test_implied_recovery_analysis_sizes_recover_a_known_truth(tables):
     sds = np.array([2.7134, 3.1862, 2.0471, 2.9318])
     synthetic = synthetic_recovery(tables, counts, means, sds)
     frame = implied_recovery_analysis_sizes(synthetic)
-    assert frame["recovered"].tolist() == counts.tolist()
-    assert (frame["recovered_low"] <= counts).all() and (frame["recovered_high"] >= counts).all()
+    assert frame["analysis_size"].tolist() == counts.tolist()
+    assert (frame["analysis_size_low"] <= counts).all() and (
+        frame["analysis_size_high"] >= counts
+    ).all()
     anova = anova_from_summary(means, sds, counts)
     assert anova.df2 == counts.sum() - 4
 

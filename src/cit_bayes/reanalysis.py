@@ -39,7 +39,7 @@ from cit_bayes.bayes import (
 from cit_bayes.cohort.schema import ARMS
 from cit_bayes.contrasts import format_threshold
 from cit_bayes.exceptions import PlanError, PublishedDataError
-from cit_bayes.published import count_table, load_tables
+from cit_bayes.published import count_table, implied_recovery_analysis_sizes, load_tables
 from cit_bayes.reanalysis_contrasts import (
     ContrastSpec,
     plt_analysis,
@@ -64,7 +64,9 @@ __all__ = [
 
 ENDPOINTS = ("response", "plt", "recovery", "safety")
 PLT_SD_LABEL = "± as SD"
-RECOVERY_POPULATION = "recovered patients only (Table 6; the number recovered is not reported)"
+RECOVERY_POPULATION = (
+    "recovered patients only (Table 6: an unreported subset of the patients who recovered)"
+)
 
 
 @dataclass(frozen=True)
@@ -167,12 +169,26 @@ class _Run:
     labels: dict[str, str]
     plt_as_sd: bool = False
     recovered: pd.Series | None = None
-    recovered_label: str = "recovered = responders (upper bound)"
+    recovered_label: str = ""
 
 
-def _recovered_counts(inputs: PublishedInputs, fraction: float) -> pd.Series:
-    """Recovered patients per arm assumed: ``fraction`` x responders, rounded, at least 2."""
-    return (inputs.responders * fraction).round().clip(lower=2.0)
+def _recovery_sizes(
+    inputs: PublishedInputs, rule: str | float, tables: Mapping[str, pd.DataFrame] | None
+) -> tuple[pd.Series, str]:
+    """Patients per arm behind Table 6's recovery-time means under a plan rule, and its label."""
+    if rule == "implied":
+        implied = implied_recovery_analysis_sizes(tables).set_index("arm")["analysis_size"]
+        if implied.isna().any():
+            raise PublishedDataError("Table 7's CIs imply no recovery-analysis sizes")
+        return (
+            implied.reindex(inputs.arms).astype(float),
+            "n implied by Table 7's CIs (analysed subset)",
+        )
+    if rule == "responders":
+        return inputs.responders.copy(), "n = responders, an upper bound"
+    share = float(rule)
+    label = f"n = {share:.0%} of responders".replace("%", " %")
+    return (inputs.responders * share).round().clip(lower=2.0), label
 
 
 def _endpoint_data(inputs: PublishedInputs, *, plt_as_sd: bool, recovered: pd.Series) -> list:
@@ -247,10 +263,10 @@ def run_published_reanalysis(
         hierarchical_settings = hierarchical_settings.replace(sampler=sampler)
     priors = load_prior_sets(names, priors_directory)
     inputs = published_inputs(tables, plan)
-    primary_counts = inputs.responders
-    sensitivity_counts = _recovered_counts(inputs, plan.recovery_sensitivity_fraction)
-    percent = f"{plan.recovery_sensitivity_fraction:.0%}".replace("%", " %")
-    recovery_label = f"recovered = {percent} of responders"
+    primary_counts, primary_label = _recovery_sizes(inputs, plan.recovery_sizes, tables)
+    sensitivity_counts, recovery_label = _recovery_sizes(
+        inputs, plan.recovery_sensitivity_sizes, tables
+    )
     results = new_results(
         source="published",
         seed=seed,
@@ -278,9 +294,11 @@ def run_published_reanalysis(
         assumptions=[
             "Table 4: the number after ± is read as a standard error (its size says so); "
             f"sensitivity analysis '<prior set> ({PLT_SD_LABEL})' reads it as an SD.",
-            "Table 6: recovery time is among recovered patients only; the number recovered per arm "
-            "is not reported. Assumed: recovered = responders per arm (an upper bound: reaching "
-            f"PLT >= 100 is a response criterion). Sensitivity '<prior set> ({recovery_label})'.",
+            "Table 6: recovery time (mean ± SD) is among an unreported subset of patients. "
+            f"Primary: {primary_label} "
+            f"({', '.join(f'{a} {int(n)}' for a, n in primary_counts.items())}), the sizes that "
+            "reproduce Table 7's intervals and Table 6's F (see the audit). "
+            f"Sensitivity '<prior set> ({recovery_label})'.",
             "Aggregate likelihoods: binomial for counts; normal for a reported mean with its "
             "standard error treated as known.",
         ],
@@ -345,8 +363,8 @@ def run_published_reanalysis(
                 )
             if endpoint == "recovery":
                 head["population"] = RECOVERY_POPULATION
-                head["recovered_counts"] = {a: int(n) for a, n in recovered.items()}
-                head["recovered_counts_assumption"] = run.recovered_label
+                head["recovery_analysis_sizes"] = {a: int(n) for a, n in recovered.items()}
+                head["recovery_analysis_sizes_assumption"] = run.recovered_label or primary_label
             add_analysis(results, endpoint, label, head | fragment)
             diagnostics = endpoint_fit.diagnostics.as_dict() | {
                 "fit": fit_name,

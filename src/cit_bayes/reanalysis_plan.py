@@ -35,10 +35,30 @@ class ReanalysisPlan:
     spec: ContrastSpec
     days: tuple[str, ...]
     plt_sensitivity_prior_set: str
-    recovered_counts: str
-    recovery_sensitivity_fraction: float
+    recovery_sizes: str | float
+    recovery_sensitivity_sizes: str | float
     recovery_sensitivity_prior_set: str
     safety_events: tuple[str, ...]
+
+
+#: How the number of patients behind Table 6's recovery-time means may be set.
+RECOVERY_SIZE_RULES = ("implied", "responders")
+
+
+def _recovery_sizes(recovery: dict, key: str, source: str) -> str | float:
+    value = _get(recovery, key, source, (str, int, float), "recovery")
+    if isinstance(value, bool):
+        raise PlanError(f"{source}: key recovery.{key}: expected a rule or a share, got {value!r}")
+    if isinstance(value, str):
+        if value not in RECOVERY_SIZE_RULES:
+            raise PlanError(
+                f"{source}: key recovery.{key}: {value!r} is not one of {RECOVERY_SIZE_RULES} "
+                "or a share of responders in (0, 1]"
+            )
+        return value
+    if not 0 < float(value) <= 1:
+        raise PlanError(f"{source}: key recovery.{key}: a share of responders must lie in (0, 1]")
+    return float(value)
 
 
 def _get(table: dict, key: str, source: str, kind: type | tuple, section: str):
@@ -112,12 +132,8 @@ def load_reanalysis_plan(path: str | Path | None = None) -> ReanalysisPlan:
     reference = _get(safety, "reference_arm", source, str, "safety")
     if reference not in ARMS:
         raise PlanError(f"{source}: key safety.reference_arm: {reference!r} is not one of {ARMS}")
-    counts = _get(recovery, "recovered_counts", source, str, "recovery")
-    if counts != "responders":
-        raise PlanError(f"{source}: key recovery.recovered_counts: only 'responders' is supported")
-    fraction = float(_get(recovery, "sensitivity_fraction", source, number, "recovery"))
-    if not 0 < fraction <= 1:
-        raise PlanError(f"{source}: key recovery.sensitivity_fraction: must lie in (0, 1]")
+    sizes = _recovery_sizes(recovery, "analysis_sizes", source)
+    sensitivity_sizes = _recovery_sizes(recovery, "sensitivity_analysis_sizes", source)
     margins = _list(response, "noninferiority_margins", source, "response", number)
     spec = ContrastSpec(
         arms=tuple(ARMS),
@@ -146,8 +162,8 @@ def load_reanalysis_plan(path: str | Path | None = None) -> ReanalysisPlan:
         spec=spec,
         days=days,
         plt_sensitivity_prior_set=_get(plt, "sensitivity_prior_set", source, str, "plt"),
-        recovered_counts=counts,
-        recovery_sensitivity_fraction=fraction,
+        recovery_sizes=sizes,
+        recovery_sensitivity_sizes=sensitivity_sizes,
         recovery_sensitivity_prior_set=_get(
             recovery, "sensitivity_prior_set", source, str, "recovery"
         ),

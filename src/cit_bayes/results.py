@@ -73,7 +73,7 @@ _THRESHOLD = r"-?\d+\.\d{2}"
 
 # Fields of an analysis whose keys name arms or pairs of arms, by key kind. A field may be keyed
 # directly (arm -> value) or by block first (day / event -> arm -> value).
-_ARM_FIELDS = {"rate", "mean", "mean_days", "prob_best", "recovered_counts"}
+_ARM_FIELDS = {"rate", "mean", "mean_days", "prob_best", "recovery_analysis_sizes"}
 _PAIR_FIELDS = {
     "risk_difference": "difference",
     "difference": "difference",

@@ -207,12 +207,12 @@ def _recovered_subset_note(tables, recovered) -> list[AuditRecord]:
     if recovered is None:
         return []
     s = summary(tables["table6_recovery_delta"], "recovery_days")
-    counts = recovered["recovered"].to_numpy(float)
+    counts = recovered["analysis_size"].to_numpy(float)
     anova = anova_from_summary(s["mean"], s["spread"], counts)
     listing = ", ".join(
         f"{a} {int(r)}/{int(n)}"
         for a, r, n in zip(
-            recovered["arm"], recovered["recovered"], recovered["n_arm"], strict=True
+            recovered["arm"], recovered["analysis_size"], recovered["n_arm"], strict=True
         )
     )
     return [
@@ -242,7 +242,7 @@ def _mixed_procedures_note(tables, records, recovered) -> list[AuditRecord]:
     if not lsd or recovered is None:
         return []
     s = summary(tables["table6_recovery_delta"], "recovery_days")
-    counts = recovered["recovered"].to_numpy(float)
+    counts = recovered["analysis_size"].to_numpy(float)
     index = {arm: i for i, arm in enumerate(s["arms"])}
     pairs = tables["table7_pairwise"]
     parts = []

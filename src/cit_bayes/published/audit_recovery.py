@@ -44,7 +44,7 @@ RECOVERY_THRESHOLD = 100.0  # ×10^9/L, the paper's definition of recovery
 
 
 def _implied(tables) -> tuple[np.ndarray | None, str]:
-    """Recovered counts solved from Table 7's CIs alone (pooled t), so that Table 6's F and
+    """Per-arm analysis sizes solved from Table 7's CIs alone (pooled t), so that Table 6's F and
     Table 7's p-values stay independent checks; None with the reason if no vector fits."""
     solutions = ci_procedure_solutions(tables, procedure="pooled_t")
     if solutions.empty:

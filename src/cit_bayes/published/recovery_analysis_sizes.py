@@ -286,9 +286,9 @@ def implied_recovery_analysis_sizes(
     Returns
     -------
     pandas.DataFrame
-        One row per arm: ``arm``, ``n_arm`` (printed arm size), ``recovered`` (best-fitting
-        count), ``recovered_low`` and ``recovered_high`` (range over every vector compatible
-        with either source), ``share_recovered`` (``recovered / n_arm``), ``n_solutions``
+        One row per arm: ``arm``, ``n_arm`` (printed arm size), ``analysis_size`` (best-fitting
+        count), ``analysis_size_low`` and ``analysis_size_high`` (range over every vector compatible
+        with either source), ``share_of_arm`` (``analysis_size / n_arm``), ``n_solutions``
         (vectors compatible with either source) and ``evidence`` (which sources the best
         vector satisfies).
 
@@ -307,13 +307,13 @@ def implied_recovery_analysis_sizes(
 
     Examples
     --------
-    >>> implied_recovery_analysis_sizes()["recovered"].tolist()
+    >>> implied_recovery_analysis_sizes()["analysis_size"].tolist()
     [33, 9, 13, 16]
     """
     solutions = recovery_analysis_size_solutions(tables, tolerance=tolerance)
     if solutions.empty:
         raise PublishedDataError(
-            "no counts of recovered patients reproduce Table 7 within the printed rounding; "
+            "no per-arm analysis sizes reproduce Table 7 within the printed rounding; "
             "try a larger tolerance"
         )
     arms = [c for c in solutions.columns if c not in _SOLUTION_COLUMNS]
@@ -331,10 +331,10 @@ def implied_recovery_analysis_sizes(
         {
             "arm": arms,
             "n_arm": sizes.astype(int),
-            "recovered": [int(best[arm]) for arm in arms],
-            "recovered_low": [int(solutions[arm].min()) for arm in arms],
-            "recovered_high": [int(solutions[arm].max()) for arm in arms],
-            "share_recovered": [
+            "analysis_size": [int(best[arm]) for arm in arms],
+            "analysis_size_low": [int(solutions[arm].min()) for arm in arms],
+            "analysis_size_high": [int(solutions[arm].max()) for arm in arms],
+            "share_of_arm": [
                 float(best[arm]) / size for arm, size in zip(arms, sizes, strict=True)
             ],
             "n_solutions": len(solutions),

@@ -209,21 +209,19 @@ def _recovery(section: Mapping) -> list[str]:
             f"P({_faster_words(k, analysis['mean_days'])}) = {_pct(p)}" for k, p in faster.items()
         ]
         lines.append(
-            f"- **{name}** ({analysis.get('recovered_counts_assumption', '')}): "
+            f"- **{name}** ({analysis.get('recovery_analysis_sizes_assumption', '')}): "
             + "; ".join(parts)
             + "."
         )
     lines.append("")
     for name, analysis in section.items():
         lines += [f"### {name}", ""]
-        counts = analysis.get("recovered_counts", {})
+        counts = analysis.get("recovery_analysis_sizes", {})
         rows = [
             [arm, _interval(item, digits=2), str(counts.get(arm, ""))]
             for arm, item in analysis["mean_days"].items()
         ]
-        lines += _table(
-            ["arm", "mean days among recovered (95 % CrI)", "recovered (assumed)"], rows
-        )
+        lines += _table(["arm", "mean days among recovered (95 % CrI)", "patients (assumed)"], rows)
         rows = []
         for key, item in analysis["difference"].items():
             a, b = _split_pair(key, analysis["mean_days"])
