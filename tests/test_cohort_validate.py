@@ -454,3 +454,16 @@ def test_summary_counts_and_shares_per_arm():
     assert summary.loc["all", "median_recovery_day"] == 7.5
     assert summary.loc["all", "median_delta_plt"] == 61.5
     assert "patient_id" not in summary.columns
+
+
+def test_a_missing_column_does_not_hide_the_cell_problems_of_the_columns_present():
+    """Reference: the issue asks that all problems be reported together."""
+    frame = pd.DataFrame(
+        {"patient_id": ["a", "b"], "arm": ["rhTPO", "placebo"], "plt_day0": ["50", "x"]}
+    )
+    with pytest.raises(CohortError, match="missing required column") as caught:
+        validate_cohort(frame, source="partial.csv")
+    text = [str(p) for p in caught.value.problems]
+    assert any("column 'sex'" in t and "required column" in t for t in text)
+    assert any("row 2, column 'arm': value 'placebo'" in t for t in text)
+    assert any("row 2, column 'plt_day0': value 'x'" in t for t in text)

@@ -117,11 +117,8 @@ def validate_table(
     log.rows = rows
     located = _locate_columns(frame, mapping, log, notes)
     absent = [p.column for p in log.problems if "a required column" in p.expected]
-    log.raise_if_any(
-        f"is missing required column(s) {', '.join(map(str, absent))}"
-        if absent
-        else "has duplicate column names"
-    )
+    if len(absent) < len(log.problems):  # duplicate names: which column is meant is unknowable
+        log.raise_if_any("has duplicate column names")
 
     parsed: dict[str, ParsedColumn] = {}
     for spec in COLUMN_SPECS:
@@ -136,6 +133,10 @@ def validate_table(
         for description, count in sorted(result.recodes.items()):
             notes.append(f"{spec.name}: {description} ({count} cell{'s' if count > 1 else ''})")
 
+    # With a required column absent, the cells of the columns present are still checked (above),
+    # so that one run reports every problem; cross-column checks need the whole schema.
+    if absent:
+        log.raise_if_any(f"is missing required column(s) {', '.join(map(str, absent))}")
     names = {name: where[0] for name, where in located.items()}
     drop_reason = _check_rows(parsed, names, log, missing, response_rule)
     log.raise_if_any()
