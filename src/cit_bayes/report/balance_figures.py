@@ -17,20 +17,9 @@ import pandas as pd
 from matplotlib import rcParams
 from matplotlib.figure import Figure
 
+from cit_bayes.report.figure_files import save_figure
+
 __all__ = ["love_plot", "propensity_overlap_plot"]
-
-DPI = 300
-
-
-def _save(fig, path) -> tuple[Path, Path]:
-    stem = Path(path)
-    if stem.suffix.lower() in {".png", ".svg"}:
-        stem = stem.with_suffix("")
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
-    fig.savefig(png, dpi=DPI, bbox_inches="tight")
-    fig.savefig(svg, bbox_inches="tight")
-    return png, svg
 
 
 def love_plot(
@@ -79,7 +68,7 @@ def love_plot(
     ax.legend(loc="lower right", frameon=False, fontsize="small")
     if title:
         ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def propensity_overlap_plot(
@@ -144,4 +133,4 @@ def propensity_overlap_plot(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -16,25 +16,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from cit_bayes.report.figure_files import save_figure
+
 __all__ = [
     "response_rate_figure",
     "prior_sensitivity_figure",
     "risk_difference_figure",
     "write_posterior_figures",
 ]
-
-DPI = 300
-
-
-def _save(fig: Figure, path) -> tuple[Path, Path]:
-    stem = Path(path)
-    if stem.suffix.lower() in {".png", ".svg"}:
-        stem = stem.with_suffix("")
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
-    fig.savefig(png, dpi=DPI, bbox_inches="tight")
-    fig.savefig(svg, bbox_inches="tight")
-    return png, svg
 
 
 def _require(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
@@ -84,7 +73,7 @@ def response_rate_figure(
     ax.grid(axis="x", alpha=0.3)
     ax.legend(title="prior set", fontsize=8, loc="lower left")
     ax.set_title(title or "Posterior response rate per arm")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def prior_sensitivity_figure(
@@ -136,7 +125,7 @@ def prior_sensitivity_figure(
     ax.grid(axis="y", alpha=0.2)
     ax.legend(title="prior set", fontsize=8, loc="lower left")
     ax.set_title(title or "Prior sensitivity: P(superiority) and P(non-inferiority)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def risk_difference_figure(
@@ -190,7 +179,7 @@ def risk_difference_figure(
     )
     fig.suptitle(title or "Posterior risk differences in response")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def write_posterior_figures(
