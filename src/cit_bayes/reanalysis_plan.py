@@ -9,11 +9,14 @@ and the key of anything malformed.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from cit_bayes._paths import models_dir
+from cit_bayes._plan_keys import get as _get
+from cit_bayes._plan_keys import get_list as _list
+from cit_bayes._plan_keys import get_pairs as _pairs
+from cit_bayes._plan_keys import read_toml
 from cit_bayes.bayes import SamplerSettings
 from cit_bayes.cohort.schema import ARMS
 from cit_bayes.exceptions import ModelError, PlanError
@@ -61,43 +64,11 @@ def _recovery_sizes(recovery: dict, key: str, source: str) -> str | float:
     return float(value)
 
 
-def _get(table: dict, key: str, source: str, kind: type | tuple, section: str):
-    if key not in table:
-        where = f"table [{key}]" if section == "(top)" else f"key {section}.{key}"
-        raise PlanError(f"{source}: {where}: missing")
-    value = table[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise PlanError(f"{source}: key {section}.{key}: unexpected value {value!r}")
-    return value
-
-
-def _list(table: dict, key: str, source: str, section: str, kind: type | tuple) -> tuple:
-    values = _get(table, key, source, list, section)
-    if not values or not all(isinstance(v, kind) and not isinstance(v, bool) for v in values):
-        raise PlanError(f"{source}: key {section}.{key}: expected a non-empty list of {kind}")
-    return tuple(float(v) if kind == (int, float) else v for v in values)
-
-
-def _pairs(raw, source: str, key: str) -> tuple[tuple[str, str], ...]:
-    if not isinstance(raw, list) or not all(
-        isinstance(p, list) and len(p) == 2 and all(a in ARMS for a in p) and p[0] != p[1]
-        for p in raw
-    ):
-        raise PlanError(f"{source}: key {key}: expected pairs of two different arms from {ARMS}")
-    return tuple((a, b) for a, b in raw)
-
-
 def load_reanalysis_plan(path: str | Path | None = None) -> ReanalysisPlan:
     """Read and check the plan; :class:`PlanError` names the file and key of any problem."""
     path = Path(path) if path is not None else models_dir() / "published_reanalysis.toml"
     source = str(path)
-    if not path.is_file():
-        raise PlanError(f"reanalysis plan not found: {source}")
-    raw = path.read_bytes()
-    try:
-        document = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise PlanError(f"{source}: not valid TOML: {error}") from error
+    raw, document = read_toml(path, "reanalysis plan")
     sections = {}
     for name in ("plan", "sampler", "contrasts", "response", "plt", "recovery", "safety"):
         sections[name] = _get(document, name, source, dict, "(top)")

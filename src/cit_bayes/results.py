@@ -73,7 +73,18 @@ _THRESHOLD = r"-?\d+\.\d{2}"
 
 # Fields of an analysis whose keys name arms or pairs of arms, by key kind. A field may be keyed
 # directly (arm -> value) or by block first (day / event -> arm -> value).
-_ARM_FIELDS = {"rate", "mean", "mean_days", "prob_best", "recovery_analysis_sizes"}
+_ARM_FIELDS = {
+    "rate",
+    "mean",
+    "mean_days",
+    "prob_best",
+    "recovery_analysis_sizes",
+    "rmtr",
+    "cumulative_recovery",
+    "median_day",
+    "delta_plt",
+    "baseline_mean",
+}
 _PAIR_FIELDS = {
     "risk_difference": "difference",
     "difference": "difference",
@@ -82,9 +93,17 @@ _PAIR_FIELDS = {
     "prob_superior": "superior",
     "prob_noninferior": "noninferior",
     "prob_difference_exceeds": "exceeds",
+    "hazard_ratio": "ratio",
+    "prob_higher_hazard": "superior",
+    "delta_plt_difference": "difference",
 }
 _INTERVAL_FIELDS = {
     "rate",
+    "rmtr",
+    "cumulative_recovery",
+    "delta_plt",
+    "delta_plt_difference",
+    "hazard_ratio",
     "mean",
     "mean_days",
     "risk_difference",
@@ -323,6 +342,9 @@ def write_results(results: Mapping, path: str | Path, arms: Sequence[str] = ARMS
     try:
         with handle:
             handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(handle.name, 0o666 & ~umask)  # a normal file, not the temporary's 0600
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)

@@ -18,6 +18,7 @@ nutpie compiles a model once per process: a model sampled again (for example aft
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
@@ -50,6 +51,7 @@ __all__ = [
     "compute_diagnostics",
     "fingerprint",
     "derive_seed",
+    "progress_bars",
 ]
 
 #: Samplers :func:`sample` can use.
@@ -386,6 +388,23 @@ def _quiet_pymc() -> Iterator[None]:
         logger.setLevel(level)
 
 
+# Whether samplers draw their own progress bars. Off by default (logs, tests, notebooks); the
+# command line turns it on when it writes to a terminal. It never changes a draw.
+_PROGRESS_BARS: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "progress_bars", default=False
+)
+
+
+@contextlib.contextmanager
+def progress_bars(enabled: bool = True) -> Iterator[None]:
+    """Show the samplers' own progress bars inside this context (never changes the draws)."""
+    token = _PROGRESS_BARS.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _PROGRESS_BARS.reset(token)
+
+
 def _sample_pymc(model: pm.Model, seed: int, settings: SamplerSettings):
     start = time.perf_counter()
     with _quiet_pymc():
@@ -396,7 +415,7 @@ def _sample_pymc(model: pm.Model, seed: int, settings: SamplerSettings):
             cores=settings.resolved_cores,
             random_seed=seed,
             target_accept=settings.target_accept,
-            progressbar=False,
+            progressbar=_PROGRESS_BARS.get(),
             compute_convergence_checks=False,
             return_inferencedata=True,
             model=model,
@@ -440,7 +459,7 @@ def _sample_nutpie(model: pm.Model, seed: int, settings: SamplerSettings):
         cores=settings.resolved_cores,
         seed=seed,
         save_warmup=False,
-        progress_bar=False,
+        progress_bar=_PROGRESS_BARS.get(),
         target_accept=settings.target_accept,
     )
     sampling_seconds = time.perf_counter() - start

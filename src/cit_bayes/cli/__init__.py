@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulate",
     "reconstruct",
     "reanalyse",
+    "fit",
 )
 
 EXIT_OK = 0
@@ -68,7 +69,9 @@ def report_error(error: CitBayesError) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (also used by the console script)."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     if getattr(args, "func", None) is None:
         parser.print_help()
         return EXIT_BAD_INPUT

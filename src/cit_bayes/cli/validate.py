@@ -15,19 +15,11 @@ from cit_bayes.cohort.schema import MISSING_POLICIES, RESPONSE_RULES
 __all__ = ["register", "run_validate"]
 
 
-def register(subparsers) -> None:
-    """Add the ``validate`` sub-command."""
-    parser = subparsers.add_parser(
-        "validate",
-        help="check a patient-level cohort file and summarise it per arm",
-        description=(
-            "Read FILE (.csv, .tsv, .xlsx, .sav, .dta or .parquet), check it against the cohort "
-            "schema (docs/cohort-schema.md) and print a per-arm summary: patients, rows dropped, "
-            "missing counts, derived response and recovery. Exit 0 when valid; otherwise print "
-            "every problem with its row and column and exit 2."
-        ),
-    )
-    parser.add_argument("file", metavar="FILE", help="the cohort file")
+def add_cohort_arguments(parser) -> None:
+    """How to read a cohort file: ``--columns``, ``--missing``, ``--response-rule``.
+
+    Shared by every command that reads a cohort (``validate``, ``fit``, ``run``).
+    """
     parser.add_argument(
         "--columns",
         metavar="MAP",
@@ -46,6 +38,22 @@ def register(subparsers) -> None:
         default="any",
         help="response at any post-baseline count (default) or at day 14 only",
     )
+
+
+def register(subparsers) -> None:
+    """Add the ``validate`` sub-command."""
+    parser = subparsers.add_parser(
+        "validate",
+        help="check a patient-level cohort file and summarise it per arm",
+        description=(
+            "Read FILE (.csv, .tsv, .xlsx, .sav, .dta or .parquet), check it against the cohort "
+            "schema (docs/cohort-schema.md) and print a per-arm summary: patients, rows dropped, "
+            "missing counts, derived response and recovery. Exit 0 when valid; otherwise print "
+            "every problem with its row and column and exit 2."
+        ),
+    )
+    parser.add_argument("file", metavar="FILE", help="the cohort file")
+    add_cohort_arguments(parser)
     parser.set_defaults(func=run_validate)
 
 

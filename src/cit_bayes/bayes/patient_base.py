@@ -1,0 +1,324 @@
+"""The shared base of the patient-level outcome models: arrays in, checked; weights; caching.
+
+The four models (:mod:`~cit_bayes.bayes.response`, :mod:`~cit_bayes.bayes.trajectory`,
+:mod:`~cit_bayes.bayes.recovery`, :mod:`~cit_bayes.bayes.safety`) take plain arrays, never a
+file or a :class:`~cit_bayes.cohort.Cohort`:
+
+* :class:`PatientData`: each patient's arm (integer code), the covariate design (one row per
+  patient, already encoded and standardised by the caller), the weights of the analysis and the
+  tilting ``h`` that defines its target population (g-computation averages over patients with
+  weights ``h``);
+* the model's outcome arrays.
+
+Weight rescaling (:func:`kish_rescale`)
+---------------------------------------
+A weighted log-likelihood :math:`\\sum_i w_i \\log p(y_i \\mid \\theta)` treats a patient of
+weight 3 as three patients. Balancing weights are scaled to sum to the target population's
+size in every arm, which would let an arm of 36 patients speak for 187; and weights that vary a
+lot carry less information than as many equal weights. The rule used everywhere here: within
+each arm :math:`a`, the weights are rescaled to sum to the arm's Kish effective sample size
+
+.. math::  \\tilde w_i = w_i \\, \\frac{n^{\\mathrm{eff}}_a}{\\sum_{j \\in a} w_j},\\qquad
+           n^{\\mathrm{eff}}_a = \\frac{(\\sum_{j \\in a} w_j)^2}{\\sum_{j \\in a} w_j^2},
+
+so the pseudo-likelihood of arm a carries about the information of :math:`n^{\\mathrm{eff}}_a`
+independent patients (the variance of a weighted mean is that of a plain mean of
+:math:`n^{\\mathrm{eff}}_a` observations; Kish 1965). With unit weights nothing changes. The
+rescaling is within arm, so every weighted arm still represents the same target population
+(relative weights within an arm are untouched). It is an approximation: the pseudo-posterior of
+a weighted likelihood is not a proper posterior and its spread is only approximately right
+(Savitsky & Toth 2016; Williams & Savitsky 2021, who give an exact correction at more cost).
+
+Models are built once per structure (model kind, sizes, labels) and kept, like the aggregate
+models, so that a second analysis of the same cohort (another estimand, the unadjusted one)
+changes only ``pm.Data`` and re-uses nutpie's compiled sampler.
+
+References
+----------
+Kish L. *Survey Sampling*. Wiley, 1965 (section 11.7, the design effect of weighting).
+Savitsky TD, Toth D. Bayesian estimation under informative sampling. *Electron J Stat*
+2016;10:1677-1708.
+Williams MR, Savitsky TD. Uncertainty estimation for pseudo-Bayesian inference under complex
+sampling. *Int Stat Rev* 2021;89:72-107.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from cit_bayes.bayes.sampling import Diagnostics, Fit, SamplerSettings, fingerprint, sample
+from cit_bayes.exceptions import ModelError
+
+__all__ = [
+    "PatientData",
+    "PatientFit",
+    "kish_rescale",
+    "cached_model",
+    "fit_cached_model",
+    "positive",
+    "zero_sum_basis",
+]
+
+#: How many built models are kept per process (oldest dropped first).
+MODEL_CACHE_SIZE = 16
+_MODELS: OrderedDict[tuple, pm.Model] = OrderedDict()
+
+
+def zero_sum_basis(k: int) -> np.ndarray:
+    """Orthonormal basis (k, k - 1) of the vectors of length k that sum to zero (Helmert).
+
+    With :math:`u \\sim N(0, I_{k-1})`, :math:`H u` has the distribution of k independent
+    standard normals centred at their mean, :math:`N(0, I_k - J_k / k)` (PyMC's
+    ``ZeroSumNormal``), as a plain matrix product. The models use it for arm effects: every
+    difference between two arms has the prior of a difference of independent N(0, 1) effects,
+    while the overall level belongs to the intercept alone (no ridge between the intercept and
+    the mean of the arm effects; see the models' Notes).
+    """
+    if k < 2:
+        raise ModelError(f"a zero-sum basis needs at least 2 levels, got {k}")
+    basis = np.zeros((k, k - 1))
+    for j in range(1, k):
+        basis[:j, j - 1] = 1.0
+        basis[j, j - 1] = -float(j)
+        basis[:, j - 1] /= np.sqrt(j * (j + 1.0))
+    return basis
+
+
+def positive(value: float, name: str) -> float:
+    """Return ``value`` as float if finite and > 0, else raise :class:`ModelError`."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise ModelError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise ModelError(f"{name} must be a finite positive number, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class PatientData:
+    """What every patient-level model needs besides its outcome, as checked arrays.
+
+    Attributes
+    ----------
+    arms : tuple of str
+        Arm labels; ``arm_codes`` index into them.
+    arm_codes : numpy.ndarray of int, shape (n,)
+    design : numpy.ndarray of float, shape (n, p)
+        Covariate design (standardised numeric columns, 0/1 indicators), the same rows as
+        ``arm_codes``. An unadjusted analysis passes zeros (see :meth:`unadjusted`).
+    covariates : tuple of str
+        Names of the design columns (coordinates of the ``covariate`` dimension).
+    weights : numpy.ndarray of float, shape (n,)
+        The analysis's weights (non-negative; each arm needs a positive total). Rescaled within
+        arm by the models (:func:`kish_rescale`).
+    tilt : numpy.ndarray of float, shape (n,)
+        The target population's tilting h_i >= 0 (1 for ATE; see the analysis layer): the
+        g-computation averages patient-level predictions with these weights.
+    """
+
+    arms: tuple[str, ...]
+    arm_codes: np.ndarray
+    design: np.ndarray
+    covariates: tuple[str, ...]
+    weights: np.ndarray
+    tilt: np.ndarray
+
+    def __post_init__(self):
+        arms = tuple(str(a) for a in self.arms)
+        if len(arms) < 1 or len(set(arms)) != len(arms):
+            raise ModelError(f"need distinct arm labels, got {arms}")
+        codes = np.asarray(self.arm_codes)
+        if codes.ndim != 1 or codes.size == 0:
+            raise ModelError("arm_codes must be a non-empty one-dimensional array")
+        if not np.issubdtype(codes.dtype, np.integer):
+            if not np.all(np.isfinite(codes)) or np.any(codes % 1 != 0):
+                raise ModelError("arm_codes must be whole numbers")
+        codes = codes.astype("int64")
+        if codes.min() < 0 or codes.max() >= len(arms):
+            raise ModelError(f"arm_codes must lie in 0..{len(arms) - 1}")
+        absent = [arms[j] for j in range(len(arms)) if not np.any(codes == j)]
+        if absent:
+            raise ModelError(f"no patient in arm(s) {absent}")
+        n = codes.size
+        design = np.asarray(self.design, dtype=float)
+        if design.ndim != 2 or design.shape[0] != n:
+            raise ModelError(f"design must have shape (n={n}, p), got {design.shape}")
+        if not np.all(np.isfinite(design)):
+            raise ModelError("design has missing or non-finite values")
+        covariates = tuple(str(c) for c in self.covariates)
+        if len(covariates) != design.shape[1] or len(set(covariates)) != len(covariates):
+            raise ModelError(
+                f"need {design.shape[1]} distinct covariate names, got {list(covariates)}"
+            )
+        weights = self._vector(self.weights, "weights", n)
+        totals = np.bincount(codes, weights=weights, minlength=len(arms))
+        empty = [arms[j] for j in range(len(arms)) if totals[j] <= 0]
+        if empty:
+            raise ModelError(f"the weights of arm(s) {empty} sum to zero")
+        tilt = self._vector(self.tilt, "tilt", n)
+        if tilt.sum() <= 0:
+            raise ModelError("the target-population tilt sums to zero")
+        object.__setattr__(self, "arms", arms)
+        object.__setattr__(self, "arm_codes", codes)
+        object.__setattr__(self, "design", design)
+        object.__setattr__(self, "covariates", covariates)
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "tilt", tilt)
+
+    @staticmethod
+    def _vector(values, name: str, n: int) -> np.ndarray:
+        array = np.asarray(values, dtype=float)
+        if array.shape != (n,):
+            raise ModelError(f"{name} must have shape ({n},), got {array.shape}")
+        if not np.all(np.isfinite(array)) or np.any(array < 0):
+            raise ModelError(f"{name} must be finite and non-negative")
+        return array
+
+    @property
+    def n(self) -> int:
+        """Number of patients."""
+        return int(self.arm_codes.size)
+
+    @property
+    def n_arms(self) -> int:
+        """Number of arms."""
+        return len(self.arms)
+
+    def unadjusted(self) -> PatientData:
+        """The same patients with a zero design, unit weights and unit tilt (no adjustment)."""
+        return PatientData(
+            arms=self.arms,
+            arm_codes=self.arm_codes,
+            design=np.zeros_like(self.design),
+            covariates=self.covariates,
+            weights=np.ones(self.n),
+            tilt=np.ones(self.n),
+        )
+
+
+def kish_rescale(
+    weights: np.ndarray, arm_codes: np.ndarray, n_arms: int, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Rescale weights within each arm to sum to the arm's Kish effective sample size.
+
+    Parameters
+    ----------
+    weights : array, shape (n,)
+        Non-negative weights.
+    arm_codes : array of int, shape (n,)
+    n_arms : int
+    mask : array of bool, shape (n,), optional
+        Patients who contribute to the likelihood (others get weight 0 and do not count in
+        the effective sample size); default all.
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`\\tilde w_i = w_i\\, n^{\\mathrm{eff}}_a / \\sum_{j \\in a} w_j` (module docstring).
+        An arm with no contributing weight keeps zeros.
+    """
+    weights = np.asarray(weights, dtype=float)
+    codes = np.asarray(arm_codes, dtype=int)
+    keep = np.ones(len(weights), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    out = np.zeros(len(weights))
+    for j in range(n_arms):
+        rows = (codes == j) & keep
+        total = weights[rows].sum()
+        if total <= 0:
+            continue
+        ess = total**2 / np.sum(weights[rows] ** 2)
+        out[rows] = weights[rows] * ess / total
+    return out
+
+
+def cached_model(key: tuple, build: Callable[[], pm.Model]) -> pm.Model:
+    """Return the model built for ``key`` in this process, building it on first use."""
+    model = _MODELS.get(key)
+    if model is None:
+        model = build()
+        _MODELS[key] = model
+        while len(_MODELS) > MODEL_CACHE_SIZE:
+            _MODELS.popitem(last=False)
+    else:
+        _MODELS.move_to_end(key)
+    return model
+
+
+@dataclass(frozen=True)
+class PatientFit:
+    """A patient-level model fitted to one analysis's data.
+
+    Attributes
+    ----------
+    endpoint : str
+        ``"response"``, ``"plt"``, ``"recovery"`` or ``"safety"``.
+    fit : Fit
+        The sampler run: InferenceData (posterior, sample_stats, constant_data with the weights,
+        design and outcomes), diagnostics, settings, seed, timings, provenance.
+    draws : mapping of str to xarray.DataArray
+        The reported quantities, dims ``(chain, draw, ...)`` with labelled ``arm`` (and ``day``
+        or ``event``) coordinates.
+    """
+
+    endpoint: str
+    fit: Fit
+    draws: Mapping[str, xr.DataArray]
+
+    @property
+    def name(self) -> str:
+        """The fit's name."""
+        return self.fit.name
+
+    @property
+    def idata(self) -> az.InferenceData:
+        """The fit's InferenceData."""
+        return self.fit.idata
+
+    @property
+    def diagnostics(self) -> Diagnostics:
+        """The fit's diagnostics (gates over every posterior variable)."""
+        return self.fit.diagnostics
+
+    @property
+    def passed(self) -> bool:
+        """Whether every gate was met."""
+        return self.fit.passed
+
+
+def fit_cached_model(
+    model: pm.Model,
+    values: Mapping[str, np.ndarray],
+    *,
+    endpoint: str,
+    reported: Sequence[str],
+    seed: int | np.random.Generator,
+    name: str,
+    settings: SamplerSettings | None,
+    provenance: Mapping[str, str | int | float] | None,
+) -> PatientFit:
+    """Set the model's data, sample it through :func:`~cit_bayes.bayes.sampling.sample`.
+
+    The gates cover every posterior variable (parameters and reported quantities). The
+    ``model_data_fingerprint`` provenance attribute hashes the arrays the model saw; the caller
+    may pass ``data_fingerprint`` (the cohort's) in ``provenance``.
+    """
+    pm.set_data(dict(values), model=model)
+    extra = {"model": endpoint, "model_data_fingerprint": fingerprint(dict(values))}
+    fit = sample(
+        model,
+        seed=seed,
+        settings=settings,
+        name=name,
+        provenance=extra | dict(provenance or {}),
+    )
+    draws = {
+        key: fit.idata.posterior[key].transpose("chain", "draw", ...).copy() for key in reported
+    }
+    return PatientFit(endpoint=endpoint, fit=fit, draws=draws)

@@ -1,0 +1,334 @@
+"""Recovery: a discrete-time (daily) hazard model with a smooth baseline, and g-computation.
+
+Data
+----
+Person-period rows (Singer & Willett 1993): patient i is at risk on days 1, ..., T_i, where T_i
+is the recovery day (event on that day) or the censoring day (no event; 14 when followed to the
+end, earlier when counts stop); a patient with T_i = 0 contributes no row.
+
+Model
+-----
+The daily hazard (probability of reaching PLT >= 100 on day t, not before) with the
+complementary log-log link,
+
+.. math::
+
+    \\mathrm{cloglog}\\, h_{it} = \\lambda_t + \\eta_{a_i} + x_i^\\top\\beta,\\qquad
+    \\eta_a = \\tau z_a,\\ z_a \\sim N(0, 1),
+
+is the grouped-time version of a proportional-hazards model (Prentice & Gloeckler 1978): the
+continuous-time hazard ratio of arm a to arm b is :math:`\\exp(\\eta_a - \\eta_b)` whatever
+happens within a day (conditional on the covariates). The baseline log hazard is smooth in the
+day: :math:`\\lambda = \\lambda_0 + \\delta s + \\sigma Z u`, with s the standardised day,
+:math:`u \\sim N(0, I_r)` and Z the r smoothest eigenvectors of the second-order random-walk
+(RW2) precision over the days, scaled by the inverse square roots of their eigenvalues (the
+mixed-model form of a penalised spline, non-centred; Ruppert, Wand & Carroll 2003), the whole
+random part rescaled so that its average marginal variance is 1 (Sorbye & Rue 2014): sigma is
+the typical SD of the log hazard around a straight line in the day. Arm effects are partially
+pooled (around the baseline) and non-centred; weights (rescaled within arm to the Kish ESS of
+the patients at risk on day 1) multiply each patient's log likelihood.
+
+Targets (g-computation)
+-----------------------
+With :math:`\\Lambda_t = \\sum_{s \\le t} e^{\\lambda_s}`, patient i's probability of not having
+recovered by day t under arm a is :math:`S_{ia}(t) = \\exp(-e^{\\eta_a + x_i^\\top\\beta}
+\\Lambda_t)`; averaged with the target tilting h, :math:`S_a(t) = \\sum_i h_i S_{ia}(t) /
+\\sum_i h_i`. Reported: ``cumulative_recovery`` :math:`1 - S_a(t)` (dims ``day, arm``), the
+restricted mean time to recovery over the horizon T, :math:`\\mathrm{RMTR}_a = \\sum_{t=0}^{T-1}
+S_a(t)` (``rmtr``; a patient not recovered counts T days), and the log hazard ratios
+``arm_effect`` :math:`\\eta_a`. Hazard ratios, medians and probabilities are computed from
+these draws by the analysis layer.
+
+References
+----------
+Prentice RL, Gloeckler LA. Regression analysis of grouped survival data with application to
+breast cancer data. *Biometrics* 1978;34:57-67.
+Singer JD, Willett JB. It's about time: using discrete-time survival analysis to study duration
+and the timing of events. *J Educ Stat* 1993;18:155-195.
+Ruppert D, Wand MP, Carroll RJ. *Semiparametric Regression*. Cambridge University Press, 2003.
+Sorbye SH, Rue H. Scaling intrinsic Gaussian Markov random field priors in spatial modelling.
+*Spat Stat* 2014;8:39-51.
+Royston P, Parmar MKB. Restricted mean survival time: an alternative to the hazard ratio for
+the design and analysis of randomized trials with a time-to-event outcome. *BMC Med Res
+Methodol* 2013;13:152.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from cit_bayes.bayes.patient_base import (
+    PatientData,
+    PatientFit,
+    cached_model,
+    fit_cached_model,
+    kish_rescale,
+    positive,
+    zero_sum_basis,
+)
+from cit_bayes.bayes.sampling import SamplerSettings
+from cit_bayes.exceptions import ModelError
+
+__all__ = [
+    "RecoveryPrior",
+    "smooth_basis",
+    "person_period",
+    "build_recovery_model",
+    "recovery_values",
+    "fit_recovery_model",
+]
+
+REPORTED = ("cumulative_recovery", "rmtr", "arm_effect")
+
+
+@dataclass(frozen=True)
+class RecoveryPrior:
+    """Priors of the recovery model (complementary log-log scale).
+
+    Attributes
+    ----------
+    intercept_mean, intercept_sd : float
+        :math:`\\lambda_0 \\sim N(m, s)`, the baseline log hazard at the middle day:
+        N(-3, 1.5) centres the daily hazard at 5 % (95 %: 0.3 % to 57 %).
+    trend_sd : float
+        :math:`\\delta \\sim N(0, s)`: change of the log hazard per SD of the day (about 4 days).
+    smooth_sd : float
+        Half-normal scale of :math:`\\sigma`, the departure from a straight line.
+    rank : int
+        Number r of smooth components of the baseline (at most days - 2).
+    arm_sd : float
+        Half-normal scale of the between-arm SD of the log hazard :math:`\\tau` (1.0: hazard
+        ratios of e^2 plausible).
+    coefficient_sd : float
+        :math:`\\beta_j \\sim N(0, s)`, log hazard ratio per SD (0.5: a hazard ratio of e^1
+        per SD at the 95 % edge).
+    """
+
+    intercept_mean: float = -3.0
+    intercept_sd: float = 1.5
+    trend_sd: float = 1.0
+    smooth_sd: float = 0.5
+    rank: int = 6
+    arm_sd: float = 1.0
+    coefficient_sd: float = 0.5
+
+    def __post_init__(self):
+        if not np.isfinite(self.intercept_mean):
+            raise ModelError("recovery prior intercept_mean must be finite")
+        for name in ("intercept_sd", "trend_sd", "smooth_sd", "arm_sd", "coefficient_sd"):
+            positive(getattr(self, name), f"recovery prior {name}")
+        if isinstance(self.rank, bool) or not isinstance(self.rank, int) or self.rank < 1:
+            raise ModelError(f"recovery prior rank must be a positive integer, got {self.rank!r}")
+
+
+_PRIOR_NAMES = (
+    "intercept_mean",
+    "intercept_sd",
+    "trend_sd",
+    "smooth_sd",
+    "arm_sd",
+    "coefficient_sd",
+)
+
+
+def smooth_basis(n_days: int, rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised day and the scaled low-rank RW2 basis (module docstring).
+
+    Returns
+    -------
+    day : numpy.ndarray, shape (n_days,)
+        (t - mean) / SD for t = 1..n_days.
+    basis : numpy.ndarray, shape (n_days, rank)
+        Eigenvectors of the RW2 precision :math:`D_2^\\top D_2` for its ``rank`` smallest
+        non-zero eigenvalues, each divided by the square root of its eigenvalue, then all
+        scaled so that the mean of the diagonal of ``basis @ basis.T`` is 1.
+    """
+    if n_days < 3:
+        raise ModelError(f"a smooth baseline needs at least 3 days, got {n_days}")
+    if rank > n_days - 2:
+        raise ModelError(f"rank {rank} exceeds the {n_days - 2} smooth components of {n_days} days")
+    days = np.arange(1, n_days + 1, dtype=float)
+    day = (days - days.mean()) / days.std(ddof=1)
+    second = np.diff(np.eye(n_days), n=2, axis=0)
+    values, vectors = np.linalg.eigh(second.T @ second)
+    order = np.argsort(values)[2:]  # drop the null space (constant and linear)
+    chosen = order[:rank]
+    basis = vectors[:, chosen] / np.sqrt(values[chosen])[None, :]
+    # a deterministic sign for each column (eigh's signs are arbitrary)
+    basis *= np.where(basis[-1] < 0, -1.0, 1.0)[None, :]
+    basis /= np.sqrt(np.mean(np.sum(basis**2, axis=1)))
+    return day, basis
+
+
+def person_period(time, recovered, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Expand (time, recovered) into person-period rows.
+
+    Returns
+    -------
+    patient, day, event : numpy.ndarray
+        One row per patient and day at risk: the patient's position, the day index (0 for
+        day 1) and 1 on the recovery day (0 otherwise).
+    """
+    time = np.asarray(time, dtype=float)
+    recovered = np.asarray(recovered, dtype=float)
+    if time.ndim != 1 or recovered.shape != time.shape:
+        raise ModelError("time and recovered must be one-dimensional arrays of one length")
+    if not np.all(np.isfinite(time)) or np.any(time % 1 != 0):
+        raise ModelError("times to recovery must be whole days")
+    if np.any(time < 0) or np.any(time > horizon):
+        raise ModelError(f"times to recovery must lie in 0..{horizon}")
+    if not np.all(np.isin(recovered, (0.0, 1.0))):
+        raise ModelError("recovered must be 0 or 1")
+    if np.any((recovered == 1) & (time < 1)):
+        raise ModelError("a recovery must happen on day 1 or later")
+    counts = time.astype(int)
+    patient = np.repeat(np.arange(len(time)), counts)
+    day = np.concatenate([np.arange(c) for c in counts]) if counts.sum() else np.zeros(0, int)
+    event = ((day + 1) == counts[patient]) & (recovered[patient] == 1)
+    return patient.astype("int64"), day.astype("int64"), event.astype(float)
+
+
+def _build(n: int, arms: tuple[str, ...], covariates: tuple[str, ...], horizon: int, rank: int):
+    day_std, basis = smooth_basis(horizon, rank)
+    coords = {
+        "arm": list(arms),
+        "arm_contrast": np.arange(len(arms) - 1),
+        "day": [f"day{t}" for t in range(1, horizon + 1)],
+        "patient": np.arange(n),
+        "covariate": list(covariates),
+        "component": np.arange(rank),
+    }
+    with pm.Model(coords=coords, check_bounds=False) as model:
+        arm = pm.Data("arm_index", np.zeros(n, dtype="int64"), dims="patient")
+        design = pm.Data("design", np.zeros((n, len(covariates))), dims=("patient", "covariate"))
+        weight = pm.Data("weight", np.ones(n), dims="patient")
+        tilt = pm.Data("target_tilt", np.ones(n), dims="patient")
+        time = pm.Data("time_to_recovery", np.zeros(n, dtype="int64"), dims="patient")
+        recovered = pm.Data("recovered", np.zeros(n), dims="patient")
+        prior = {name: pm.Data(f"prior_{name}", 1.0) for name in _PRIOR_NAMES}
+
+        intercept = pm.Normal("baseline_intercept", prior["intercept_mean"], prior["intercept_sd"])
+        trend = pm.Normal("baseline_trend", 0.0, prior["trend_sd"])
+        smooth_sd = pm.HalfNormal("baseline_smooth_sd", prior["smooth_sd"])
+        smooth_z = pm.Normal("baseline_z", 0.0, 1.0, dims="component")
+        log_hazard = pm.Deterministic(
+            "baseline_log_hazard",
+            intercept + trend * day_std + smooth_sd * pt.dot(basis, smooth_z),
+            dims="day",
+        )
+        arm_sd = pm.HalfNormal("arm_sd", prior["arm_sd"])
+        arm_z = pm.Normal("arm_z", 0.0, 1.0, dims="arm_contrast")
+        contrast = pt.as_tensor(zero_sum_basis(len(arms)))
+        arm_effect = pm.Deterministic("arm_effect", arm_sd * pt.dot(contrast, arm_z), dims="arm")
+        coefficient = pm.Normal("coefficient", 0.0, prior["coefficient_sd"], dims="covariate")
+
+        linear = pt.dot(design, coefficient)  # (n,)
+        risk_score = arm_effect[arm] + linear  # psi_i
+        hazard = pt.exp(log_hazard)
+        # cumulative baseline Lambda(t), t = 0..horizon (Lambda(0) = 0)
+        cumulative = pt.concatenate([pt.zeros(1), pt.cumsum(hazard)])
+        survived = time - pt.cast(recovered, "int64")  # days at risk without the event
+        event_day = pt.maximum(time, 1) - 1  # index of the recovery day (ignored if censored)
+        loglik = -pt.exp(risk_score) * cumulative[survived] + recovered * pt.log1mexp(
+            -pt.exp(log_hazard[event_day] + risk_score)
+        )
+        pm.Potential("weighted_loglik", pt.sum(weight * loglik))
+
+        risk = pt.exp(arm_effect[None, :] + linear[:, None])  # (n, arm)
+        survival_i = pt.exp(-risk[:, :, None] * cumulative[None, None, 1:])
+        survival = pt.sum(tilt[:, None, None] * survival_i, axis=0) / pt.sum(tilt)  # (arm, day)
+        pm.Deterministic("cumulative_recovery", (1.0 - survival).T, dims=("day", "arm"))
+        pm.Deterministic("rmtr", 1.0 + pt.sum(survival[:, :-1], axis=1), dims="arm")
+    return model
+
+
+def build_recovery_model(data: PatientData, horizon: int, prior: RecoveryPrior) -> pm.Model:
+    """The (cached) recovery model for data of this shape; its ``pm.Data`` are not set.
+
+    The structure depends on the number of patients, the arms, the covariates, the horizon and
+    the rank of the smooth baseline (the only prior setting that is not data).
+    """
+    key = ("recovery", data.n, data.arms, data.covariates, horizon, prior.rank)
+    return cached_model(
+        key, lambda: _build(data.n, data.arms, data.covariates, horizon, prior.rank)
+    )
+
+
+def recovery_values(
+    time, recovered, data: PatientData, prior: RecoveryPrior, horizon: int
+) -> dict[str, np.ndarray]:
+    """The ``pm.Data`` values for this analysis (checked)."""
+    if not isinstance(prior, RecoveryPrior):
+        raise ModelError(f"prior must be a RecoveryPrior, got {type(prior).__name__}")
+    time = np.asarray(time, dtype=float)
+    if time.shape != (data.n,):
+        raise ModelError(f"time must have shape ({data.n},), got {time.shape}")
+    patient, _, _ = person_period(time, recovered, horizon)  # checks the values
+    if len(patient) == 0:
+        raise ModelError("no patient is followed for even one day")
+    at_risk = time >= 1
+    values = {
+        "arm_index": data.arm_codes,
+        "design": data.design,
+        "weight": kish_rescale(data.weights, data.arm_codes, data.n_arms, at_risk),
+        "target_tilt": data.tilt,
+        "time_to_recovery": time.astype("int64"),
+        "recovered": np.asarray(recovered, dtype=float),
+    }
+    for name in _PRIOR_NAMES:
+        values[f"prior_{name}"] = np.asarray(float(getattr(prior, name)))
+    return values
+
+
+def fit_recovery_model(
+    time,
+    recovered,
+    data: PatientData,
+    *,
+    horizon: int = 14,
+    prior: RecoveryPrior | None = None,
+    seed: int | np.random.Generator,
+    name: str = "recovery",
+    settings: SamplerSettings | None = None,
+    provenance: Mapping[str, str | int | float] | None = None,
+) -> PatientFit:
+    """Fit the discrete-time hazard model; return cumulative recovery, RMTR and arm effects.
+
+    Parameters
+    ----------
+    time : array of int, shape (n,)
+        Recovery day (1..horizon) or censoring day (0..horizon).
+    recovered : array of 0/1, shape (n,)
+        1 when recovery was observed on ``time``.
+    data : PatientData
+    horizon : int
+        Last day of follow-up (14).
+    prior : RecoveryPrior, optional
+
+    Returns
+    -------
+    PatientFit
+        ``draws["cumulative_recovery"]`` dims ``(chain, draw, day, arm)`` (days ``day1`` ..
+        ``day<horizon>``); ``draws["rmtr"]`` and ``draws["arm_effect"]`` dims
+        ``(chain, draw, arm)``.
+    """
+    prior = RecoveryPrior() if prior is None else prior
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 3:
+        raise ModelError(f"horizon must be an integer of at least 3 days, got {horizon!r}")
+    values = recovery_values(time, recovered, data, prior, horizon)
+    model = build_recovery_model(data, horizon, prior)
+    return fit_cached_model(
+        model,
+        values,
+        endpoint="recovery",
+        reported=REPORTED,
+        seed=seed,
+        name=name,
+        settings=settings,
+        provenance=provenance,
+    )

@@ -1,0 +1,184 @@
+"""Safety: the rate of each harm (transfusion, adverse events) per arm, weighted binomial.
+
+Model
+-----
+One model with an ``event`` dimension (cheaper than one per event): for event e and arm a,
+
+.. math::
+
+    p_{ea} \\sim \\mathrm{Beta}(a_0, b_0),\\qquad
+    \\log L = \\sum_{e,a} Y_{ea} \\log p_{ea} + N_{ea} \\log(1 - p_{ea}),
+
+with the weighted pseudo-counts :math:`Y_{ea} = \\sum_{i \\in a} \\tilde w_i y_{ie}` and
+:math:`N_{ea} = \\sum_{i \\in a} \\tilde w_i (1 - y_{ie})` over the patients whose value of event e
+is recorded, the weights rescaled within arm (per event) to the Kish effective sample size of
+those patients (:func:`~cit_bayes.bayes.patient_base.kish_rescale`). With unit weights these
+are the event and non-event counts, and the posterior is exactly
+:math:`\\mathrm{Beta}(a_0 + Y_{ea}, b_0 + N_{ea})` (conjugacy; a closed form the tests check
+the sampler against). Zero cells are ordinary data. With weights the posterior is the Beta
+of the weighted pseudo-counts: the rate of the event in the target population, adjusted by
+weighting alone (too few events for an outcome model with covariates).
+
+References
+----------
+Gelman A, Carlin JB, Stern HS, Dunson DB, Vehtari A, Rubin DB. *Bayesian Data Analysis*, 3rd ed.,
+CRC Press, 2013, ch. 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from cit_bayes.bayes.patient_base import (
+    PatientData,
+    PatientFit,
+    cached_model,
+    fit_cached_model,
+    kish_rescale,
+    positive,
+)
+from cit_bayes.bayes.sampling import SamplerSettings
+from cit_bayes.exceptions import ModelError
+
+__all__ = ["SafetyPrior", "weighted_event_counts", "fit_safety_model"]
+
+REPORTED = ("rate",)
+
+
+@dataclass(frozen=True)
+class SafetyPrior:
+    """Beta(a, b) prior of every event rate (default Beta(1, 1): uniform, two pseudo-patients)."""
+
+    a: float = 1.0
+    b: float = 1.0
+
+    def __post_init__(self):
+        positive(self.a, "safety prior a")
+        positive(self.b, "safety prior b")
+
+
+def weighted_event_counts(
+    events, data: PatientData
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted event and non-event pseudo-counts per event and arm.
+
+    Parameters
+    ----------
+    events : array, shape (n, E)
+        0/1 per patient and event, NaN where not recorded.
+    data : PatientData
+
+    Returns
+    -------
+    events, non_events, recorded, ess : numpy.ndarray, shape (E, arms)
+        Pseudo-counts :math:`Y_{ea}`, :math:`N_{ea}`, the number of patients with the event
+        recorded, and their Kish effective sample size.
+    """
+    values = np.asarray(events, dtype=float)
+    if values.ndim != 2 or values.shape[0] != data.n:
+        raise ModelError(f"events must have shape (n={data.n}, events), got {values.shape}")
+    recorded = np.isfinite(values)
+    if not np.all(np.isin(values[recorded], (0.0, 1.0))):
+        raise ModelError("events must be 0, 1 or missing")
+    n_events, n_arms = values.shape[1], data.n_arms
+    yes = np.zeros((n_events, n_arms))
+    no = np.zeros((n_events, n_arms))
+    count = np.zeros((n_events, n_arms))
+    ess = np.zeros((n_events, n_arms))
+    for e in range(n_events):
+        weights = kish_rescale(data.weights, data.arm_codes, n_arms, recorded[:, e])
+        y = np.where(recorded[:, e], values[:, e], 0.0)
+        for j in range(n_arms):
+            rows = (data.arm_codes == j) & recorded[:, e]
+            yes[e, j] = np.sum(weights[rows] * y[rows])
+            no[e, j] = np.sum(weights[rows] * (1.0 - y[rows]))
+            count[e, j] = rows.sum()
+            ess[e, j] = weights[rows].sum()
+    return yes, no, count, ess
+
+
+def _build(arms: tuple[str, ...], event_names: tuple[str, ...]) -> pm.Model:
+    shape = (len(event_names), len(arms))
+    coords = {"event": list(event_names), "arm": list(arms)}
+    with pm.Model(coords=coords, check_bounds=False) as model:
+        events = pm.Data("weighted_events", np.zeros(shape), dims=("event", "arm"))
+        non_events = pm.Data("weighted_non_events", np.zeros(shape), dims=("event", "arm"))
+        pm.Data("recorded", np.zeros(shape), dims=("event", "arm"))
+        a = pm.Data("prior_a", 1.0)
+        b = pm.Data("prior_b", 1.0)
+        rate = pm.Beta("rate", a, b, dims=("event", "arm"))
+        pm.Potential(
+            "weighted_loglik", pt.sum(events * pt.log(rate) + non_events * pt.log1p(-rate))
+        )
+    return model
+
+
+def fit_safety_model(
+    events,
+    data: PatientData,
+    *,
+    event_names: Sequence[str],
+    prior: SafetyPrior | None = None,
+    seed: int | np.random.Generator,
+    name: str = "safety",
+    settings: SamplerSettings | None = None,
+    provenance: Mapping[str, str | int | float] | None = None,
+) -> PatientFit:
+    """Fit the rate of every event per arm.
+
+    Parameters
+    ----------
+    events : array, shape (n, E)
+        0/1 per patient and event, NaN where not recorded.
+    data : PatientData
+        Only arms and weights are used (no covariates: see the module docstring).
+    event_names : sequence of str
+        One name per column of ``events``.
+    prior : SafetyPrior, optional
+
+    Returns
+    -------
+    PatientFit
+        ``draws["rate"]`` dims ``(chain, draw, event, arm)``. ``constant_data`` holds the
+        weighted pseudo-counts and the number of patients recorded per event and arm.
+    """
+    prior = SafetyPrior() if prior is None else prior
+    if not isinstance(prior, SafetyPrior):
+        raise ModelError(f"prior must be a SafetyPrior, got {type(prior).__name__}")
+    names = tuple(str(e) for e in event_names)
+    if not names or len(set(names)) != len(names):
+        raise ModelError(f"need distinct event names, got {list(names)}")
+    if np.shape(events)[-1] != len(names):
+        raise ModelError(f"{len(names)} event names for {np.shape(events)[-1]} columns")
+    yes, no, count, _ = weighted_event_counts(events, data)
+    empty = [
+        f"{names[e]} in {data.arms[j]}"
+        for e in range(len(names))
+        for j in range(data.n_arms)
+        if count[e, j] == 0
+    ]
+    if empty:
+        raise ModelError(f"no recorded value for {', '.join(empty)}")
+    model = cached_model(("safety", data.arms, names), lambda: _build(data.arms, names))
+    values = {
+        "weighted_events": yes,
+        "weighted_non_events": no,
+        "recorded": count,
+        "prior_a": np.asarray(float(prior.a)),
+        "prior_b": np.asarray(float(prior.b)),
+    }
+    return fit_cached_model(
+        model,
+        values,
+        endpoint="safety",
+        reported=REPORTED,
+        seed=seed,
+        name=name,
+        settings=settings,
+        provenance=provenance,
+    )

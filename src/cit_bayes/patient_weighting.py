@@ -1,0 +1,229 @@
+"""Weights of one adjusted analysis, as plain data: what the outcome models and the report need.
+
+:func:`weight_analysis` fits the plan's weighting method (entropy balancing or a propensity
+model) for one estimand and returns a :class:`WeightedAnalysis`: the weights, the target
+population's tilting ``h`` (g-computation averages over patients with these weights), the
+covariate design of the outcome models, and the balance diagnostics as tidy tables. The fitted
+weighting object stays inside this module (plain data crosses module borders); the frequentist
+weighted outcomes that need it are computed here too (:func:`weighted_outcomes`).
+
+Target-population tilting
+-------------------------
+With generalised propensities :math:`e_k(x)` (the weighting object's ``propensity_``):
+
+* ATE (all patients): :math:`h_i = 1`;
+* ATO (overlap population; Li & Li 2019): :math:`h_i = 1 / \\sum_k e_k(x_i)^{-1}`;
+* ATT (patients of arm t): :math:`h_i = e_t(x_i)`.
+
+Patients trimmed by a propensity model (``included_`` false) get :math:`h_i = 0`.
+
+References
+----------
+Li F, Li F. Propensity score weighting for causal inference with multiple treatments. *Ann Appl
+Stat* 2019;13:2389-2415.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cit_bayes.exceptions import PlanError
+from cit_bayes.plan import AnalysisPlan
+from cit_bayes.weighting import BalancingWeights, PropensityWeighting, weighted_outcome
+from cit_bayes.weighting.design import encode_covariates
+
+__all__ = ["WeightedAnalysis", "OutcomeDesign", "outcome_design", "weight_analysis", "tilt"]
+
+
+@dataclass(frozen=True)
+class OutcomeDesign:
+    """The covariate design of the outcome models (standardised numerics, level indicators)."""
+
+    matrix: np.ndarray
+    columns: tuple[str, ...]
+    reference_levels: dict
+
+
+def outcome_design(covariates: pd.DataFrame, plan: AnalysisPlan) -> OutcomeDesign:
+    """Encode the plan's covariates as the outcome models' design (same rules as the weights).
+
+    Categorical covariates become indicators against their reference (first) level, rare levels
+    (fewer than ``weighting.rare_level_min`` patients) pooled; numeric ones are standardised.
+    """
+    design = encode_covariates(
+        covariates.loc[:, list(plan.covariates)], rare_level_min=plan.weighting.rare_level_min
+    )
+    return OutcomeDesign(
+        matrix=np.asarray(design.model_matrix, dtype=float),
+        columns=tuple(str(c) for c in design.model_columns["design_column"]),
+        reference_levels=dict(design.reference_levels),
+    )
+
+
+@dataclass(frozen=True)
+class WeightedAnalysis:
+    """The weights of one adjusted analysis and their diagnostics (plain data).
+
+    Attributes
+    ----------
+    analysis, estimand, method : str
+    weights : numpy.ndarray, shape (n,)
+        Patient weights (row-level: never printed or written by reports).
+    tilt : numpy.ndarray, shape (n,)
+        Target-population tilting h (module docstring).
+    balance : pandas.DataFrame
+        Per covariate (level): largest pairwise absolute SMD before and after weighting.
+    balance_pairs : pandas.DataFrame
+        Per covariate (level) and pair of arms: SMDs and variance ratios before and after.
+    ess : pandas.DataFrame
+        Per arm: n and Kish effective sample size.
+    table_one : pandas.DataFrame
+        Weighted Table 1.
+    overlap : pandas.DataFrame
+        Distribution of each arm's propensity by actual arm.
+    weight_summary : pandas.DataFrame
+    max_smd_unweighted, max_smd_weighted : float
+    warnings : tuple of str
+        Warnings the weighting raised (infeasible balance, positivity), in words.
+    """
+
+    analysis: str
+    estimand: str
+    method: str
+    weights: np.ndarray
+    tilt: np.ndarray
+    balance: pd.DataFrame
+    balance_pairs: pd.DataFrame
+    ess: pd.DataFrame
+    table_one: pd.DataFrame
+    overlap: pd.DataFrame
+    weight_summary: pd.DataFrame
+    max_smd_unweighted: float
+    max_smd_weighted: float
+    warnings: tuple[str, ...]
+    _estimator: object = None
+
+    def summary(self, threshold: float) -> dict:
+        """The ``weighting.<analysis>`` fragment of ``results.json`` (no row-level value)."""
+        ess = self.ess.set_index("arm")
+        return {
+            "estimand": self.estimand,
+            "method": self.method,
+            "target_population": TARGETS[self.estimand],
+            "n": {arm: int(v) for arm, v in ess["n"].items()},
+            "ess": {arm: float(v) for arm, v in ess["ess"].items()},
+            "max_abs_smd_unweighted": float(self.max_smd_unweighted),
+            "max_abs_smd_weighted": float(self.max_smd_weighted),
+            "balance_threshold": float(threshold),
+            "balanced": bool(self.max_smd_weighted < threshold),
+            "warnings": list(self.warnings),
+        }
+
+
+TARGETS = {
+    "ate": "all patients of the cohort",
+    "ato": "the overlap population (patients who could plausibly have received any arm)",
+    "att": "patients like those treated in the ATT arm",
+}
+
+
+def tilt(estimand: str, propensity: pd.DataFrame, arm: str | None = None) -> np.ndarray:
+    """Target-population tilting h of an estimand from the generalised propensities."""
+    values = propensity.to_numpy(dtype=float)
+    if estimand == "ate":
+        return np.ones(len(values))
+    if estimand == "ato":
+        return 1.0 / np.sum(1.0 / np.clip(values, 1e-12, None), axis=1)
+    if estimand == "att":
+        return values[:, list(propensity.columns).index(arm)]
+    raise PlanError(f"unknown estimand {estimand!r}")
+
+
+def _estimator(estimand: str, plan: AnalysisPlan, arms: Sequence[str]):
+    settings = plan.weighting
+    reference = plan.att_arm if estimand == "att" else None
+    if settings.method == "entropy":
+        return BalancingWeights(
+            estimand=estimand,
+            moments=settings.moments,
+            reference=reference,
+            arms=list(arms),
+            tolerance=settings.tolerance,
+            penalty=settings.penalty,
+            rare_level_min=settings.rare_level_min,
+            balance_threshold=settings.balance_threshold,
+        )
+    return PropensityWeighting(
+        estimand=estimand,
+        penalty=settings.penalty,
+        reference=reference,
+        arms=list(arms),
+        trim=settings.trim or None,
+        rare_level_min=settings.rare_level_min,
+        balance_threshold=settings.balance_threshold,
+    )
+
+
+def weight_analysis(
+    covariates: pd.DataFrame,
+    arm: pd.Series,
+    *,
+    analysis: str,
+    estimand: str,
+    plan: AnalysisPlan,
+    arms: Sequence[str],
+) -> WeightedAnalysis:
+    """Fit the plan's weights for one estimand; collect balance, ESS and warnings.
+
+    Warnings of the weighting layer (infeasible exact balance, positivity) are caught, kept in
+    words in ``warnings`` and shown by every report; they are not errors.
+    """
+    estimator = _estimator(estimand, plan, arms)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimator.fit(covariates.loc[:, list(plan.covariates)], arm)
+    messages = tuple(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+    included = np.asarray(getattr(estimator, "included_", np.ones(len(arm), bool)), dtype=bool)
+    h = tilt(estimand, estimator.propensity_, plan.att_arm) * included
+    balance = estimator.balance_summary()
+    return WeightedAnalysis(
+        analysis=analysis,
+        estimand=estimand,
+        method=plan.weighting.method,
+        weights=np.asarray(estimator.weights_, dtype=float),
+        tilt=h,
+        balance=balance,
+        balance_pairs=estimator.balance(),
+        ess=estimator.effective_sample_size(),
+        table_one=estimator.table_one(),
+        overlap=estimator.overlap(),
+        weight_summary=estimator.weight_summary(),
+        max_smd_unweighted=float(balance["max_smd_unweighted"].max()),
+        max_smd_weighted=float(balance["max_smd_weighted"].max()),
+        warnings=messages,
+        _estimator=estimator,
+    )
+
+
+def weighted_outcomes(
+    weighted: WeightedAnalysis, y, *, plan: AnalysisPlan, seed: int
+) -> pd.DataFrame:
+    """Frequentist weighted mean outcome per arm and pairwise differences (bootstrap CIs).
+
+    A thin call of :func:`cit_bayes.weighting.weighted_outcome` with the plan's bootstrap size
+    and an explicit seed; warnings of refits inside the bootstrap are recorded, not raised.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return weighted_outcome(
+            weighted._estimator,
+            y,
+            confidence=plan.spec.ci_level,
+            n_bootstrap=plan.weighting.n_bootstrap,
+            random_state=seed,
+        )

@@ -1,0 +1,155 @@
+"""The patient-level analysis (``cit_bayes.analysis``) and ``cit-bayes fit``.
+
+On the small simulated cohort of ``conftest.py`` (120 patients, short chains): the results
+document has every analysis of the plan with the right keys and labels, validates against the
+shared layout, carries ``meta.synthetic`` from the cohort, and its numbers agree with the tidy
+tables and with hand calculations (observed means, the unadjusted frequentist response rate = the
+arm's share of responders, the unadjusted analysis's baseline = each arm's observed mean);
+``cit-bayes fit`` writes the files, prints no row-level data, and exits 2 on bad input without
+writing anything.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from cit_bayes.cli import main
+from cit_bayes.cohort import read_cohort
+from cit_bayes.cohort.schema import ARMS
+from cit_bayes.exceptions import ConvergenceWarning
+from cit_bayes.results import validation_problems
+
+
+def test_results_document_layout(small_analysis, short_plan):
+    results = small_analysis.results
+    assert validation_problems(results) == []
+    names = [a.name for a in short_plan.analyses()]
+    for endpoint in ("response", "plt", "recovery", "safety"):
+        assert list(results[endpoint]) == names
+    assert list(results["weighting"]) == names[1:]
+    assert set(results["diagnostics"]) == {
+        f"{e}/{a}" for e in ("response", "plt", "recovery", "safety") for a in names
+    }
+    assert results["meta"]["synthetic"] is True
+    assert results["meta"]["source"] == "cohort"
+    assert results["meta"]["plan"]["sha256"] == short_plan.sha256
+    assert results["meta"]["all_fits_passed"] == small_analysis.passed
+    response = results["response"]["adjusted"]
+    assert list(response["rate"]) == list(ARMS)
+    assert "hetrombopag vs rhTPO @ 0.10" in response["prob_noninferior"]
+    recovery = results["recovery"]["adjusted"]
+    assert list(recovery["cumulative_recovery"]) == [f"day{d}" for d in range(1, 15)]
+    assert set(recovery["hazard_ratio"]) == {f"{a}/rhTPO" for a in ARMS if a != "rhTPO"}
+    assert set(results["safety"]["adjusted"]["rate"]) == set(short_plan.safety_events)
+    for name, fit in small_analysis.fits.items():
+        assert results["diagnostics"][name]["passed"] == fit.passed
+
+
+def test_fragments_agree_with_draws_and_tables(small_analysis):
+    results, tables = small_analysis.results, small_analysis.tables
+    fit = small_analysis.fits["response/adjusted"]
+    rate = fit.draws["rate"]
+    for arm in ARMS:
+        draws = rate.sel(arm=arm).values.ravel()
+        entry = results["response"]["adjusted"]["rate"][arm]
+        assert entry["mean"] == pytest.approx(draws.mean())
+        assert entry["ci_low"] == pytest.approx(np.quantile(draws, 0.025))
+    rmtr = small_analysis.fits["recovery/adjusted"].draws["rmtr"]
+    curve = small_analysis.fits["recovery/adjusted"].draws["cumulative_recovery"]
+    # RMTR over 14 days = 1 + sum over days 1..13 of the probability of not having recovered
+    np.testing.assert_allclose(
+        rmtr.values, 1 + (1 - curve.isel(day=slice(0, 13))).sum("day").values, rtol=1e-10
+    )
+    hr = results["recovery"]["adjusted"]["hazard_ratio"]["combination/rhTPO"]
+    effect = small_analysis.fits["recovery/adjusted"].draws["arm_effect"]
+    ratio = np.exp(effect.sel(arm="combination") - effect.sel(arm="rhTPO")).values.ravel()
+    assert hr["mean"] == pytest.approx(ratio.mean())
+    table = tables["response/rate"].set_index(["analysis", "arm"])
+    assert table.loc[("adjusted", "combination"), "mean"] == pytest.approx(
+        results["response"]["adjusted"]["rate"]["combination"]["mean"]
+    )
+
+
+def test_unadjusted_checks_by_hand(small_analysis, small_cohort_csv):
+    cohort = read_cohort(small_cohort_csv)
+    data = cohort.data
+    results = small_analysis.results
+    frequentist = results["response"]["unadjusted"]["frequentist"]["rate"]
+    baseline = results["plt"]["unadjusted"]["baseline_mean"]
+    observed = small_analysis.tables["plt/observed"]
+    for arm in ARMS:
+        rows = data[data["arm"] == arm]
+        assert frequentist[arm]["estimate"] == pytest.approx(rows["response"].mean())
+        assert baseline[arm] == pytest.approx(rows["plt_day0"].mean())
+        day14 = observed[(observed["arm"] == arm) & (observed["day"] == 14)].iloc[0]
+        assert day14["observed_mean"] == pytest.approx(rows["plt_day14"].mean())
+        assert results["response"]["unadjusted"]["n_analysed"][arm] == len(rows)
+    # the adjusted (ATE) baseline is the whole cohort's mean day-0 count, the same for each arm
+    ate = results["plt"]["adjusted"]["baseline_mean"]
+    assert set(np.round(list(ate.values()), 9)) == {round(data["plt_day0"].mean(), 9)}
+
+
+def test_weighting_summary_matches_tables(small_analysis):
+    summary = small_analysis.results["weighting"]["adjusted"]
+    ess = small_analysis.tables["weighting/ess"]
+    ate = ess[ess["analysis"] == "adjusted"].set_index("arm")
+    for arm in ARMS:
+        assert summary["ess"][arm] == pytest.approx(ate.loc[arm, "ess"])
+        assert summary["n"][arm] == ate.loc[arm, "n"]
+    balance = small_analysis.tables["weighting/balance"]
+    assert summary["max_abs_smd_weighted"] == pytest.approx(
+        balance.loc[balance["analysis"] == "adjusted", "max_smd_weighted"].max()
+    )
+
+
+def test_same_seed_same_numbers(small_cohort_csv, short_plan, small_analysis):
+    from cit_bayes.analysis import fit_models
+
+    cohort = read_cohort(small_cohort_csv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short chains
+        fits, _ = fit_models(cohort, short_plan, small_analysis.weighting, seed=11)
+    for name in ("response/adjusted", "safety/unadjusted"):
+        for key, draws in fits[name].draws.items():
+            np.testing.assert_array_equal(draws.values, small_analysis.fits[name].draws[key].values)
+
+
+def test_fit_cli_writes_outputs(tmp_path, small_cohort_csv, capsys):
+    out = tmp_path / "fit"
+    code = main(
+        [
+            "fit",
+            str(small_cohort_csv),
+            "--out",
+            str(out),
+            "--draws",
+            "150",
+            "--tune",
+            "150",
+            "--seed",
+            "11",
+        ]
+    )
+    assert code in (0, 1)
+    results = json.loads((out / "results.json").read_text())
+    assert results["meta"]["synthetic"] is True
+    assert (out / "tables" / "response__rate.csv").is_file()
+    assert len(list((out / "idata").glob("*.nc"))) == 12
+    printed = capsys.readouterr()
+    assert "adjusted response rate (ATE)" in printed.out
+    assert "SYN-" not in printed.out + printed.err  # no patient identifier
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_fit_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("patient_id,arm\n1,placebo\n", encoding="utf-8")
+    out = tmp_path / "fit"
+    assert main(["fit", str(bad), "--out", str(out)]) == 2
+    assert not out.exists()
+    assert "error" in capsys.readouterr().err
+    assert main(["fit", str(bad), "--out", str(out), "--seed", "-1"]) == 2

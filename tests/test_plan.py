@@ -1,0 +1,116 @@
+"""The analysis plan (``models/default.toml``): what it declares, and the errors on bad plans.
+
+Reference values are the plan file's own content (read independently with ``tomllib``) and the
+decisions recorded in it; each malformed plan must raise PlanError naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+
+import pytest
+
+from cit_bayes._paths import models_dir
+from cit_bayes.bayes.recovery import RecoveryPrior
+from cit_bayes.bayes.response import ResponsePrior
+from cit_bayes.bayes.safety import SafetyPrior
+from cit_bayes.bayes.trajectory import TrajectoryPrior
+from cit_bayes.cohort.schema import BASELINE_COVARIATES, SAFETY_OUTCOMES
+from cit_bayes.exceptions import PlanError
+from cit_bayes.plan import load_plan
+
+DEFAULT = models_dir() / "default.toml"
+
+
+@pytest.fixture(scope="module")
+def raw():
+    return DEFAULT.read_text(encoding="utf-8")
+
+
+def test_default_plan_matches_its_file(raw):
+    plan = load_plan()
+    document = tomllib.loads(raw)
+    assert plan.sha256 == hashlib.sha256(DEFAULT.read_bytes()).hexdigest()
+    assert plan.covariates == tuple(document["covariates"]["names"]) == BASELINE_COVARIATES
+    assert plan.primary_estimand == "ate"
+    assert [a.name for a in plan.analyses()] == ["unadjusted", "adjusted", "adjusted (ATO)"]
+    assert [a.estimand for a in plan.analyses()] == [None, "ate", "ato"]
+    assert plan.margin == pytest.approx(0.10)
+    assert 0.10 in plan.spec.noninferiority_margins
+    assert plan.days == ("day3", "day7", "day14")
+    assert plan.horizon == 14
+    assert plan.safety_events == SAFETY_OUTCOMES
+    assert plan.weighting.method == "entropy"
+    assert plan.sampler.chains == 4 and plan.sampler.draws == 1000
+
+
+def test_priors_are_the_model_dataclasses_with_the_file_values(raw):
+    plan = load_plan()
+    document = tomllib.loads(raw)["priors"]
+    assert isinstance(plan.priors["response"], ResponsePrior)
+    assert isinstance(plan.priors["plt"], TrajectoryPrior)
+    assert isinstance(plan.priors["recovery"], RecoveryPrior)
+    assert isinstance(plan.priors["safety"], SafetyPrior)
+    for model, values in document.items():
+        for key, value in values.items():
+            assert getattr(plan.priors[model], key) == pytest.approx(value)
+
+
+def test_per_model_sampler_settings(raw):
+    plan = load_plan()
+    by_model = tomllib.loads(raw)["sampler"]["target_accept_by_model"]
+    for model, accept in by_model.items():
+        assert plan.sampler_for(model).target_accept == pytest.approx(accept)
+        assert plan.sampler_for(model).draws == plan.sampler.draws
+
+
+def test_primary_estimand_override_reorders_analyses():
+    plan = load_plan().with_primary("ato")
+    assert [(a.name, a.estimand) for a in plan.analyses()] == [
+        ("unadjusted", None),
+        ("adjusted", "ato"),
+    ]
+    with pytest.raises(PlanError, match="estimand"):
+        load_plan().with_primary("matching")
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "plan.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('primary = "ate"', 'primary = "atx"', "estimands.primary"),
+        ('method = "entropy"', 'method = "magic"', "weighting.method"),
+        ("tolerance = 0.01", "tolerance = -1", "weighting.tolerance"),
+        ('"sex", "age",', '"sex", "height",', "covariates.names"),
+        ('days = ["day3", "day7", "day14"]', 'days = ["day3", "day9"]', "plt.days"),
+        ("horizon = 14", "horizon = 30", "recovery.horizon"),
+        ("margin = 0.10", "margin = 1.5", "response.margin"),
+        ("coefficient_sd = 1.0", "coefficient_sd = -1.0", "priors.response"),
+        ("rank = 6", "rank = 6\nknots = 3", "priors.recovery"),
+        ("plt = 0.95", "plt = 1.5", "sampler"),
+        ('focus_arm = "combination"', 'focus_arm = "placebo"', "contrasts.focus_arm"),
+    ],
+)
+def test_malformed_plans_name_file_and_key(tmp_path, raw, old, new, key):
+    assert old in raw
+    path = _write(tmp_path, raw.replace(old, new, 1))
+    with pytest.raises(PlanError, match=re.escape(key)) as error:
+        load_plan(path)
+    assert str(path) in str(error.value)
+
+
+def test_missing_section_and_bad_toml(tmp_path, raw):
+    path = _write(tmp_path, raw.replace("[safety]", "[safety_renamed]"))
+    with pytest.raises(PlanError, match=r"table \[safety\]: missing"):
+        load_plan(path)
+    with pytest.raises(PlanError, match="not valid TOML"):
+        load_plan(_write(tmp_path, "[plan\nname = 1"))
+    with pytest.raises(PlanError, match="not found"):
+        load_plan(tmp_path / "absent.toml")
