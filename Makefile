@@ -21,10 +21,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/cit-bayes audit
-	$(BIN)/cit-bayes reanalyse --published
+	$(BIN)/cit-bayes run
 
 test: $(STAMP)
+	@scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

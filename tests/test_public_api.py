@@ -94,6 +94,7 @@ EXPECTED_SUBPACKAGES = {
         "write_fit_outputs",
     },
     "cit_bayes.survival": {"km_medians", "weighted_cox", "weighted_kaplan_meier"},
+    "cit_bayes.pipeline": {"BUNDLED_COHORT", "PipelineResult", "STEPS", "Steps", "run_pipeline"},
     "cit_bayes.cohort": {
         "ARMS",
         "BASELINE_COVARIATES",

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "reconstruct",
     "reanalyse",
     "fit",
+    "run",
 )
 
 EXIT_OK = 0

@@ -9,7 +9,7 @@ given).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from cit_bayes.report.figure_files import save_figure
 
-__all__ = ["love_plot", "propensity_overlap_plot"]
+__all__ = ["love_plot", "overlap_summary_plot", "propensity_overlap_plot"]
 
 
 def love_plot(
@@ -132,5 +132,79 @@ def propensity_overlap_plot(
     axes.flat[0].legend(frameon=False, fontsize="small")
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def overlap_summary_plot(
+    overlap: pd.DataFrame,
+    path,
+    *,
+    arms: Sequence | None = None,
+    colours: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> tuple[Path, Path]:
+    """Propensity overlap from its summary table: one panel per arm k, e_k by actual arm.
+
+    Draws, for each actual arm, the 5th-95th percentile range (thin), the interquartile range
+    (thick) and the median of the generalised propensity of arm k, over the shaded common
+    support. Unlike :func:`propensity_overlap_plot` it needs no patient-level value: the
+    quantiles come computed in the weighting's overlap table, so a report can show overlap
+    without carrying row-level propensities.
+
+    Parameters
+    ----------
+    overlap : pandas.DataFrame
+        The weighting's overlap table for one analysis: columns ``propensity_arm``, ``arm``,
+        ``p05``, ``p25``, ``median``, ``p75``, ``p95``, ``support_low``, ``support_high``.
+    path : str or Path
+        Path stem; ``.png`` and ``.svg`` are written.
+    arms : sequence, optional
+        Arm order (default: the order of ``propensity_arm``).
+    colours : mapping, optional
+        A colour per arm (default: matplotlib's colour cycle in arm order).
+
+    Returns
+    -------
+    (Path, Path)
+    """
+    needed = ["propensity_arm", "arm", "p05", "p25", "median", "p75", "p95"]
+    missing = [c for c in needed if c not in overlap.columns]
+    if missing or overlap.empty:
+        raise ValueError(f"overlap_summary_plot: table lacks column(s) {missing} or is empty")
+    arms = list(arms) if arms is not None else list(dict.fromkeys(overlap["propensity_arm"]))
+    colors = rcParams["axes.prop_cycle"].by_key()["color"]
+    k = len(arms)
+    ncols = min(k, 2)
+    nrows = int(np.ceil(k / ncols))
+    fig = Figure(figsize=(4.8 * ncols, 0.5 + 0.42 * k * nrows + 0.6 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    positions = np.arange(k)
+    for panel, target in enumerate(arms):
+        ax = axes.flat[panel]
+        rows = overlap[overlap["propensity_arm"] == target].set_index("arm").reindex(arms)
+        if {"support_low", "support_high"} <= set(rows.columns):
+            low, high = rows["support_low"].dropna(), rows["support_high"].dropna()
+            if len(low) and len(high):
+                ax.axvspan(low.iloc[0], high.iloc[0], color="0.92", zorder=0,
+                           label="common support")  # fmt: skip
+        for j, label in enumerate(arms):
+            row = rows.loc[label]
+            colour = (colours or {}).get(label) or colors[j % len(colors)]
+            ax.plot([row["p05"], row["p95"]], [j, j], color=colour, lw=1.2)
+            ax.plot([row["p25"], row["p75"]], [j, j], color=colour, lw=5, solid_capstyle="butt")
+            ax.plot([row["median"]], [j], marker="|", color="black", markersize=10)
+        ax.set_yticks(positions, [str(a) for a in arms])
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(f"propensity of {target}")
+        ax.set_ylabel("actual arm")
+    for ax in axes.flat[k:]:
+        ax.set_visible(False)
+    axes.flat[0].legend(frameon=False, fontsize="small", loc="lower right")
+    fig.suptitle(
+        title or "Propensity overlap: median, interquartile and 5-95% range by actual arm",
+        fontsize=10.5,
+    )
     fig.tight_layout()
     return save_figure(fig, path)

@@ -1,0 +1,175 @@
+"""The patient-level models in equations, for the methods supplement.
+
+The statements follow the models as coded (:mod:`cit_bayes.bayes.response`, ``trajectory``,
+``recovery``, ``safety``; checked against each ``_build``), not only their docstrings. The prior
+values printed beside them are read from the analysis plan that was run (``AnalysisPlan.priors``,
+never typed here); :data:`PRIOR_SYMBOLS` says which symbol each plan field sets.
+"""
+
+from __future__ import annotations
+
+from cit_bayes.report.document import Equation
+
+__all__ = ["MODEL_EQUATIONS", "MODEL_TEXT", "MODEL_TITLES", "PRIOR_SYMBOLS"]
+
+#: Section titles of the four models, by endpoint key.
+MODEL_TITLES: dict[str, str] = {
+    "response": "Response (binary)",
+    "plt": "Platelet trajectory (days 3, 7, 14)",
+    "recovery": "Time to platelet recovery (discrete-time hazard)",
+    "safety": "Safety events (weighted binomial)",
+}
+
+#: One or more displayed equations per endpoint (LaTeX, and a plain-text rendering for HTML).
+MODEL_EQUATIONS: dict[str, tuple[Equation, ...]] = {
+    "response": (
+        Equation(
+            r"\operatorname{logit} P(y_i = 1) = \alpha_{a_i} + x_i^\top \beta,\quad "
+            r"\alpha_a = \mu + \tau z_a,\quad z_a \sim N(0,1),\quad "
+            r"\mu \sim N(m_\mu, s_\mu),\ \tau \sim \mathrm{HalfNormal}(s_\tau),\ "
+            r"\beta_j \sim N(0, s_\beta)",
+            "logit P(y_i = 1) = alpha[a_i] + x_i' beta;  alpha[a] = mu + tau z[a], z[a] ~ N(0,1);\n"
+            "mu ~ N(m_mu, s_mu), tau ~ HalfNormal(s_tau), beta_j ~ N(0, s_beta)",
+        ),
+        Equation(
+            r"p_a = \frac{\sum_i h_i \operatorname{expit}(\alpha_a + x_i^\top\beta)}{\sum_i h_i}",
+            "p[a] = sum_i h_i expit(alpha[a] + x_i' beta) / sum_i h_i   (g-computation)",
+        ),
+    ),
+    "plt": (
+        Equation(
+            r"\log \mathrm{PLT}_{i\cdot} \sim N(\mu_{i\cdot}, \Sigma),\quad "
+            r"\mu_{id} = \theta_{a_i d} + \gamma_d b_i + x_i^\top\beta,\quad "
+            r"\theta_{ad} = m_d + \tau s_d z_{ad},\ z_{ad} \sim N(0,1)",
+            "log PLT[i, days] ~ N(mu[i, days], Sigma);  mu[i,d] = theta[a_i,d] + gamma[d] b_i "
+            "+ x_i' beta;\ntheta[a,d] = m[d] + tau s[d] z[a,d], z[a,d] ~ N(0,1)",
+        ),
+        Equation(
+            r"\Sigma = \operatorname{diag}(s)\, R \operatorname{diag}(s),\ "
+            r"s_d \sim \mathrm{HalfNormal}(s_s),\ R \sim \mathrm{LKJ}(\eta),\quad "
+            r"m_d \sim N(c_m, s_m),\ \tau \sim \mathrm{HalfNormal}(s_\tau),\ "
+            r"\gamma_d \sim N(0, s_\gamma),\ \beta_j \sim N(0, s_\beta)",
+            "Sigma = diag(s) R diag(s), s[d] ~ HalfNormal(s_s), R ~ LKJ(eta);\n"
+            "m[d] ~ N(c_m, s_m), tau ~ HalfNormal(s_tau), gamma[d] ~ N(0, s_gamma), "
+            "beta_j ~ N(0, s_beta)",
+        ),
+        Equation(
+            r"M_{ad} = \frac{\sum_i h_i \exp(\theta_{ad} + \gamma_d b_i + x_i^\top\beta "
+            r"+ \Sigma_{dd}/2)}{\sum_i h_i},\quad "
+            r"\Delta_a = M_{a,\mathrm{last}} - \frac{\sum_i h_i \mathrm{PLT}_{i0}}{\sum_i h_i}",
+            "M[a,d] = sum_i h_i exp(theta[a,d] + gamma[d] b_i + x_i' beta + Sigma[d,d]/2) "
+            "/ sum_i h_i;\nDelta[a] = M[a,last] - sum_i h_i PLT[i,0] / sum_i h_i",
+        ),
+    ),
+    "recovery": (
+        Equation(
+            r"\operatorname{cloglog} h_{it} = \lambda_t + \eta_{a_i} + x_i^\top\beta,\quad "
+            r"\eta_a = \tau z_a,\ z_a \sim N(0,1),\quad "
+            r"\lambda = \lambda_0 + \delta s + \sigma Z u,\ u \sim N(0, I_r)",
+            "cloglog h[i,t] = lambda[t] + eta[a_i] + x_i' beta;  eta[a] = tau z[a], z[a] ~ N(0,1);\n"
+            "lambda = lambda0 + delta s + sigma Z u, u ~ N(0, I_r)   (low-rank RW2 smooth)",
+        ),
+        Equation(
+            r"\lambda_0 \sim N(m_\lambda, s_\lambda),\ \delta \sim N(0, s_\delta),\ "
+            r"\sigma \sim \mathrm{HalfNormal}(s_\sigma),\ \tau \sim \mathrm{HalfNormal}(s_\tau),\ "
+            r"\beta_j \sim N(0, s_\beta)",
+            "lambda0 ~ N(m_lambda, s_lambda), delta ~ N(0, s_delta), sigma ~ HalfNormal(s_sigma), "
+            "tau ~ HalfNormal(s_tau), beta_j ~ N(0, s_beta)",
+        ),
+        Equation(
+            r"S_a(t) = \frac{\sum_i h_i \exp\!\big(-e^{\eta_a + x_i^\top\beta}\Lambda_t\big)}"
+            r"{\sum_i h_i},\quad \Lambda_t = \sum_{s\le t} e^{\lambda_s},\quad "
+            r"\mathrm{RMTR}_a = \sum_{t=0}^{T-1} S_a(t)",
+            "S[a](t) = sum_i h_i exp(-exp(eta[a] + x_i' beta) Lambda[t]) / sum_i h_i, "
+            "Lambda[t] = sum_{s<=t} exp(lambda[s]);\nRMTR[a] = sum_{t=0}^{T-1} S[a](t)  (S[a](0) = 1)",
+        ),
+    ),
+    "safety": (
+        Equation(
+            r"p_{ea} \sim \mathrm{Beta}(a_0, b_0),\quad "
+            r"\log L = \sum_{e,a} Y_{ea}\log p_{ea} + N_{ea}\log(1-p_{ea})",
+            "p[e,a] ~ Beta(a0, b0);  log L = sum_{e,a} Y[e,a] log p[e,a] + N[e,a] log(1 - p[e,a])",
+        ),
+    ),
+}
+
+#: The words that go with each model (what the symbols are, how weights enter).
+MODEL_TEXT: dict[str, str] = {
+    "response": (
+        "Response (the cohort's response rule) is modelled as Bernoulli with a logit link: arm "
+        "intercepts alpha partially pooled across arms (non-centred), covariate coefficients beta "
+        "on the standardised design x. Weights enter as a weighted log-likelihood, rescaled "
+        "within each arm so that they sum to the arm's Kish effective sample size (so the "
+        "pseudo-likelihood carries about the information of that many patients). The reported "
+        "rate of arm a is the g-computation average over the target population (tilting h: 1 for "
+        "all patients under the ATE, the overlap tilting under the ATO); in the unadjusted "
+        "analysis there are no covariates and no weights, and p_a = expit(alpha_a)."
+    ),
+    "plt": (
+        "Log platelet counts on the follow-up days are multivariate normal per patient: arm-by-day "
+        "effects theta partially pooled across arms (non-centred), with one between-arm scale tau "
+        "multiplied by the day's within-patient SD s_d; a day-specific slope gamma on the centred "
+        "log baseline count b (zero in the unadjusted analysis); covariates; and an unstructured "
+        "within-patient covariance Sigma (day-specific SDs s, LKJ correlation R), which holds the "
+        "random-intercept model as a special case. Patient effects are integrated out (each "
+        "patient contributes the marginal normal density of the counts recorded), so the model "
+        "has no per-patient parameter. Missing counts are left out (missing at random). A "
+        "patient's weight multiplies the patient's whole log density, after rescaling within arm "
+        "to the Kish effective sample size of the patients with a follow-up count. The "
+        "natural-scale mean M is the log-normal mean averaged over the target population; Delta "
+        "is the change from the target population's observed mean baseline count to the last "
+        "day (each arm's own baseline mean in the unadjusted analysis)."
+    ),
+    "recovery": (
+        "Time to PLT >= 100 x10^9/L within the horizon is analysed in person-period form (one row "
+        "per patient and day at risk; right-censored at the horizon or at the last recorded "
+        "count) with a discrete-time hazard and complementary log-log link, so exp(eta_a - eta_b) "
+        "is the hazard ratio of the grouped proportional-hazards model. The baseline log hazard "
+        "lambda is smooth in the day: a line in the standardised day s plus a low-rank "
+        "second-order random walk (Z, r components, scaled so that sigma is the typical SD around "
+        "the line). Arm effects are partially pooled and non-centred; weights, rescaled within arm "
+        "to the Kish effective sample size of the patients at risk on day 1, multiply each "
+        "patient's log likelihood. Cumulative recovery 1 - S_a(t) and the restricted mean time to "
+        "recovery (RMTR, days; a patient not recovered counts the whole horizon) are "
+        "g-computation averages over the target population."
+    ),
+    "safety": (
+        "Each harm has a rate per arm with a Beta prior and a weighted binomial likelihood "
+        "(weighted pseudo-counts Y and N of the patients with the event recorded, weights "
+        "rescaled within arm, per event, to the Kish effective sample size); zero cells are "
+        "ordinary data. Safety rates are adjusted by weighting alone (too few events for an "
+        "outcome model with covariates); with unit weights the posterior is Beta(a0 + Y, b0 + N)."
+    ),
+}
+
+#: For each model, the symbol each field of its prior dataclass (the plan's ``[priors.*]``) sets.
+PRIOR_SYMBOLS: dict[str, dict[str, str]] = {
+    "response": {
+        "intercept_mean": "m_mu (mean of the common intercept mu)",
+        "intercept_sd": "s_mu (SD of mu)",
+        "arm_sd": "s_tau (half-normal scale of the between-arm SD tau)",
+        "coefficient_sd": "s_beta (SD of each covariate coefficient)",
+    },
+    "plt": {
+        "day_mean_center": "c_m (mean of each day's common level m_d, log scale)",
+        "day_mean_sd": "s_m (SD of m_d)",
+        "arm_sd": "s_tau (half-normal scale of the between-arm scale tau)",
+        "baseline_slope_sd": "s_gamma (SD of each baseline slope gamma_d)",
+        "coefficient_sd": "s_beta (SD of each covariate coefficient)",
+        "residual_sd": "s_s (half-normal scale of each within-patient SD s_d)",
+        "correlation_eta": "eta (LKJ shape of the within-patient correlation R)",
+    },
+    "recovery": {
+        "intercept_mean": "m_lambda (mean of the baseline log hazard lambda_0)",
+        "intercept_sd": "s_lambda (SD of lambda_0)",
+        "trend_sd": "s_delta (SD of the linear trend delta per SD of the day)",
+        "smooth_sd": "s_sigma (half-normal scale of the smooth SD sigma)",
+        "rank": "r (number of smooth components)",
+        "arm_sd": "s_tau (half-normal scale of the between-arm SD tau)",
+        "coefficient_sd": "s_beta (SD of each covariate coefficient)",
+    },
+    "safety": {
+        "a": "a0 (first Beta shape)",
+        "b": "b0 (second Beta shape)",
+    },
+}

@@ -1,0 +1,157 @@
+"""The report of ``cit-bayes run``: ``report.html``, the methods supplement, figures, ledgers.
+
+:func:`write_report` is the pipeline's last step. It reads the numbers from the results documents
+the pipeline has already written into the output folder (``results.json``, and on the bundled
+data ``published/results.json`` and ``audit/audit.json``), so that every printed number can be
+checked against a file on disk: each goes through a :class:`~cit_bayes.report.ledger.Ledger`
+(``tables/report_numbers.csv`` for the page, ``tables/supplement_numbers.csv`` for the
+supplement). Figures come from the analysis's tidy tables. Nothing here computes a statistic, and
+nothing names a patient or prints a row of the cohort.
+
+Sections of the page, in order: key answers (the paper's questions, primary analysis), cohort and
+balance, response, platelet trajectories, recovery, safety, prior and estimand sensitivity, the
+audit's findings (bundled data), diagnostics, reproducibility. Banners on top: synthetic data,
+failed fits (named), weighting warnings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from cit_bayes.report.ledger import Ledger
+from cit_bayes.report.patient_context import RESULTS_DOC, ReportContext, build_context
+from cit_bayes.report.render import render_html, render_latex_document, render_markdown_document
+from cit_bayes.report.sections_balance import cohort_section
+from cit_bayes.report.sections_checks import (
+    banners,
+    diagnostics_section,
+    reproducibility_section,
+    sensitivity_section,
+)
+from cit_bayes.report.sections_patient import (
+    key_answers_section,
+    plt_section,
+    recovery_section,
+    response_section,
+    safety_section,
+)
+from cit_bayes.report.sections_published import AUDIT_DOC, PUBLISHED_DOC, audit_section
+from cit_bayes.report.supplement import supplement_blocks, supplement_title
+
+__all__ = ["read_documents", "write_report"]
+
+
+def read_documents(out_dir: Path, *, published: bool, audit: bool) -> dict[str, object]:
+    """The results documents as written on disk, by ledger name.
+
+    The report reads the files rather than the objects in memory, so that what it prints is
+    what a reader finds beside it (the JSON round trip is the reference).
+    """
+    out_dir = Path(out_dir)
+    documents: dict[str, object] = {
+        RESULTS_DOC: json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    }
+    for name, wanted in ((PUBLISHED_DOC, published), (AUDIT_DOC, audit)):
+        if wanted:
+            path = out_dir / f"{name}.json"
+            if not path.is_file():
+                raise FileNotFoundError(f"the report needs {path}, which the pipeline writes")
+            documents[name] = json.loads(path.read_text(encoding="utf-8"))
+    return documents
+
+
+def _context(out_dir: Path, analysis, documents: Mapping) -> ReportContext:
+    return build_context(Ledger(documents), analysis.tables, analysis.plan, out_dir)
+
+
+def write_report(
+    out_dir: Path,
+    analysis,
+    *,
+    published: dict | None = None,
+    audit: list | None = None,
+    command: str = "",
+    step_seconds: Mapping[str, float] | None = None,
+) -> dict[str, Path]:
+    """Write ``report.html``, ``methods_supplement.md``/``.tex``, figures and the number ledgers.
+
+    Parameters
+    ----------
+    out_dir : Path
+        The output folder, where the pipeline has written ``results.json`` (and, when
+        ``published``/``audit`` are given, ``published/results.json`` and ``audit/audit.json``).
+    analysis : PatientAnalysis
+        The analysis the results come from (its tidy tables draw the figures; its plan gives
+        the prior values of the supplement).
+    published : dict, optional
+        The published reanalysis's results document (its presence switches the prior-sensitivity
+        blocks on; the numbers are read from the file on disk).
+    audit : list, optional
+        The audit's records (likewise).
+    command : str
+        The command line, for the reproducibility section.
+    step_seconds : mapping, optional
+        Wall-clock seconds of the pipeline's steps so far, printed as such.
+
+    Returns
+    -------
+    dict of str to Path
+        ``html``, ``supplement_md``, ``supplement_tex``, ``report_numbers``,
+        ``supplement_numbers`` and ``figure:<name>`` for each figure (PNG; the SVG is beside it).
+    """
+    out_dir = Path(out_dir)
+    has_published, has_audit = published is not None, audit is not None
+    documents = read_documents(out_dir, published=has_published, audit=has_audit)
+    page = _context(out_dir, analysis, documents)
+    sections = [
+        key_answers_section(page),
+        cohort_section(page),
+        response_section(page),
+        plt_section(page),
+        recovery_section(page),
+        safety_section(page),
+        sensitivity_section(page, published=has_published),
+    ]
+    if has_audit:
+        sections.append(audit_section(page.ledger))
+    sections += [
+        diagnostics_section(page, published=has_published),
+        reproducibility_section(page, command=command, step_seconds=step_seconds),
+    ]
+    meta = page.results["meta"]
+    title = getattr(analysis.plan, "title", None) or "Adjusted Bayesian reanalysis"
+    subtitle = [
+        "Hetrombopag, rhTPO, their combination and rhIL-11 for chemotherapy-induced "
+        "thrombocytopenia: Bayesian, confounding-adjusted comparison of the arms.",
+        f"Primary analysis: {page.label(page.primary)}. Data: {meta['data']['file']}"
+        + (" (synthetic)." if meta.get("synthetic") else "."),
+    ]
+    html = render_html(
+        title=title,
+        subtitle=subtitle,
+        banners=banners(page, published=documents.get(PUBLISHED_DOC)),
+        sections=sections,
+        version=str(meta.get("package_version", "")),
+        created=str(meta.get("created", "")),
+        has_published=has_published,
+        has_audit=has_audit,
+    )
+    written: dict[str, Path] = {"html": out_dir / "report.html"}
+    written["html"].write_text(html, encoding="utf-8")
+    written["report_numbers"] = page.ledger.write_csv(out_dir / "tables" / "report_numbers.csv")
+    for name, png in page.figure_files.items():
+        written[f"figure:{name}"] = png
+
+    supplement = _context(out_dir, analysis, documents)
+    blocks = supplement_blocks(supplement, published=documents.get(PUBLISHED_DOC))
+    heading = supplement_title(supplement)
+    written["supplement_md"] = out_dir / "methods_supplement.md"
+    written["supplement_md"].write_text(render_markdown_document(heading, blocks), encoding="utf-8")
+    written["supplement_tex"] = out_dir / "methods_supplement.tex"
+    written["supplement_tex"].write_text(render_latex_document(heading, blocks), encoding="utf-8")
+    written["supplement_numbers"] = supplement.ledger.write_csv(
+        out_dir / "tables" / "supplement_numbers.csv"
+    )
+    return written

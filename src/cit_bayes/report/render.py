@@ -1,0 +1,103 @@
+"""Render report sections into one self-contained HTML page, and documents into Markdown/LaTeX.
+
+The page has no external resource: styles are inline and figures are embedded as ``data:`` URIs,
+so ``report.html`` opens offline from any folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from cit_bayes.report.document import (
+    Banner,
+    Heading,
+    tex_escape,
+    to_html,
+    to_latex,
+    to_markdown,
+)
+
+__all__ = ["Section", "render_html", "render_latex_document", "render_markdown_document"]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A report section: an anchor, its navigation label, and its blocks."""
+
+    anchor: str
+    title: str
+    blocks: Sequence = field(default_factory=tuple)
+    css: str = ""
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("cit_bayes.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        keep_trailing_newline=True,
+    )
+
+
+def render_html(
+    *,
+    title: str,
+    subtitle: Sequence[str],
+    banners: Sequence[Banner],
+    sections: Sequence[Section],
+    version: str,
+    created: str,
+    has_published: bool = False,
+    has_audit: bool = False,
+) -> str:
+    """Return the report page as a string."""
+    template = _environment().get_template("report.html.j2")
+    rendered_sections = [
+        {
+            "anchor": section.anchor,
+            "css": section.css,
+            "body": Markup(to_html([Heading(2, section.title, section.anchor), *section.blocks])),
+        }
+        for section in sections
+    ]
+    return template.render(
+        title=title,
+        subtitle=list(subtitle),
+        banners=Markup(to_html(list(banners))),
+        sections=rendered_sections,
+        navigation=[(f"section-{s.anchor}", s.title) for s in sections],
+        version=version,
+        created=created,
+        has_published=has_published,
+        has_audit=has_audit,
+    )
+
+
+def render_markdown_document(title: str, blocks: Sequence) -> str:
+    """A Markdown document: a title, then the blocks."""
+    return f"# {title}\n\n" + to_markdown(blocks)
+
+
+_PREAMBLE = r"""\documentclass[11pt]{article}
+\usepackage[utf8]{inputenc}
+\usepackage[T1]{fontenc}
+\usepackage[margin=2.2cm]{geometry}
+\usepackage{amsmath,amssymb}
+\usepackage{booktabs}
+\usepackage{graphicx}
+\usepackage{caption}
+\usepackage[hidelinks]{hyperref}
+"""
+
+
+def render_latex_document(title: str, blocks: Sequence) -> str:
+    """A complete LaTeX document (article class; booktabs, graphicx, amsmath, caption)."""
+    return (
+        _PREAMBLE
+        + f"\\title{{{tex_escape(title)}}}\n\\date{{}}\n\\begin{{document}}\n\\maketitle\n\n"
+        + to_latex(blocks)
+        + "\n\\end{document}\n"
+    )

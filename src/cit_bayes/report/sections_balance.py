@@ -1,0 +1,192 @@
+"""The cohort-and-balance section: who was analysed, the weights, balance and overlap.
+
+Numbers of ``results.json`` (patients, dropped rows, ESS, max |SMD|) go through the ledger; the
+weighted Table 1 is a descriptive table that is not part of the results document, so its cells
+are printed as written to ``tables/weighting__table_one.csv`` and traced to that file
+(:class:`~cit_bayes.report.ledger.Cell`). Figures: the love plot of each adjusted analysis and the
+propensity overlap of the primary one, from the weighting's summary tables.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cit_bayes.cohort.schema import RECOVERY_THRESHOLD, RESPONSE_FOLD, RESPONSE_RISE
+from cit_bayes.report.balance_figures import love_plot, overlap_summary_plot
+from cit_bayes.report.document import Code, Figure, Heading, Items, Paragraph, Table
+from cit_bayes.report.ledger import Cell
+from cit_bayes.report.outcome_figures import arm_colours
+from cit_bayes.report.patient_context import ReportContext
+from cit_bayes.report.render import Section
+
+__all__ = ["TABLE_ONE_FILE", "cohort_section", "response_rule_text", "slug"]
+
+#: Where the weighted Table 1 is written (by ``write_fit_outputs``), relative to the report.
+TABLE_ONE_FILE = "tables/weighting__table_one.csv"
+
+
+def slug(name: str) -> str:
+    """A file-name form of an analysis name: ``"adjusted (ATO)"`` -> ``"adjusted_ATO"``."""
+    keep = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    return "_".join(part for part in keep.split("_") if part)
+
+
+def response_rule_text(rule: str) -> str:
+    """The response rule in words (thresholds from :mod:`cit_bayes.cohort.schema`)."""
+    criteria = (
+        f"PLT ≥ {RECOVERY_THRESHOLD:g} ×10⁹/L, or a rise of ≥ {RESPONSE_RISE:g} ×10⁹/L over "
+        f"baseline, or ≥ {RESPONSE_FOLD:g} times the baseline count"
+    )
+    if rule == "day14":
+        return f"the day-14 count meets one of: {criteria}"
+    return (
+        f"any post-baseline count (day 3, 7 or 14, or a recorded recovery day) meets one of: "
+        f"{criteria}"
+    )
+
+
+def _table_one(ctx: ReportContext, analysis: str) -> Table | None:
+    """Table 1 with one column per arm, each cell "unweighted → weighted" (cells traced)."""
+    table = ctx.tables.get("weighting/table_one")
+    if table is None or table.empty:
+        return None
+    frame = table.reset_index(drop=True)
+    pairs = [(f"{arm}: unweighted", f"{arm}: weighted", arm) for arm in ctx.arms]
+    pairs.append(("max |SMD| unweighted", "max |SMD| weighted", "max |SMD|"))
+    pairs = [p for p in pairs if p[0] in frame.columns and p[1] in frame.columns]
+
+    def cell(index, column):
+        value = frame.at[index, column]
+        text = "" if pd.isna(value) else str(value)
+        return Cell(TABLE_ONE_FILE, int(index), column, text) if text else ""
+
+    body = []
+    for index in frame.index[frame["analysis"] == analysis]:
+        row = [str(frame.at[index, c]) if pd.notna(frame.at[index, c]) else ""
+               for c in ("characteristic", "level", "statistic")]  # fmt: skip
+        for before, after, _ in pairs:
+            first, second = cell(index, before), cell(index, after)
+            row.append([first, " → ", second] if first and second else [first or second])
+        body.append(row)
+    return Table(
+        ["characteristic", "level", "statistic", *[label for _, _, label in pairs]],
+        body,
+        caption=f"Weighted Table 1 ({ctx.label(analysis)}): unweighted → weighted",
+        note=(
+            "Each cell: the arm's summary before → after weighting (after: in the target "
+            "population); the patients row gives n → the Kish effective sample size. max |SMD|: "
+            "the largest absolute standardised mean difference over pairs of arms. As written "
+            f"to {TABLE_ONE_FILE}."
+        ),
+        css_class="compact",
+    )
+
+
+def cohort_section(ctx: ReportContext) -> Section:
+    """Cohort and balance: patients, weights, balance achieved, Table 1, love and overlap plots."""
+    results = ctx.results
+    data = results["meta"].get("data", {})
+    blocks: list = []
+    patients = []
+    for i, arm in enumerate(ctx.arms):
+        patients += [", " if i else "", f"{arm} ", ctx.num("meta", "data", "patients", arm,
+                                                          style="int")]  # fmt: skip
+    dropped = []
+    for i, arm in enumerate(ctx.arms):
+        dropped += [", " if i else "", f"{arm} ", ctx.num("meta", "data", "n_dropped_by_arm", arm,
+                                                         style="int")]  # fmt: skip
+    rule = str(data.get("response_rule", "any"))
+    blocks.append(
+        Paragraph(
+            ["Patients analysed per arm: ", *patients, ". Rows dropped at validation: ",
+             *dropped, ". Data file ", Code(str(data.get("file", "—"))), " (fingerprint ",
+             Code(str(data.get("fingerprint", "—"))[:16] + "…"), "). Response (rule ",
+             Code(rule), "): ", response_rule_text(rule), "."]
+        )
+    )  # fmt: skip
+    blocks.append(
+        Paragraph(
+            ["Covariates (balanced by the weights and adjusted for in the outcome models): ",
+             ", ".join(data.get("covariates", [])), "."]
+        )
+    )  # fmt: skip
+    adjusted = ctx.adjusted_analyses()
+    if adjusted:
+        rows = []
+        for analysis in adjusted:
+            rows.append(
+                [
+                    ctx.label(analysis),
+                    str(ctx.value("weighting", analysis, "method")),
+                    str(ctx.value("weighting", analysis, "target_population")),
+                    ctx.num("weighting", analysis, "max_abs_smd_unweighted", style="f3"),
+                    ctx.num("weighting", analysis, "max_abs_smd_weighted", style="f3"),
+                    "yes" if ctx.value("weighting", analysis, "balanced") else "NO",
+                ]
+                + [ctx.num("weighting", analysis, "ess", arm, style="f1") for arm in ctx.arms]
+            )
+        threshold = ctx.num("weighting", adjusted[0], "balance_threshold", style="f2")
+        blocks.append(
+            Table(
+                ["analysis", "method", "target population", "max |SMD| before",
+                 "max |SMD| after", "balanced", *[f"ESS {arm}" for arm in ctx.arms]],
+                rows,
+                caption="Weights and the balance they achieved",
+                note="ESS: Kish effective sample size of the weighted arm; balanced: max |SMD| "
+                f"after weighting below {threshold}.",
+            )
+        )  # fmt: skip
+        warnings = [
+            (analysis, text)
+            for analysis in adjusted
+            for text in ctx.value("weighting", analysis, "warnings") or []
+        ]
+        if warnings:
+            blocks.append(Heading(3, "Weighting warnings"))
+            blocks.append(Items([[f"{ctx.label(a)}: ", text] for a, text in warnings]))
+        table_one = _table_one(ctx, ctx.primary)
+        if table_one is not None:
+            blocks.append(table_one)
+        balance = ctx.tables.get("weighting/balance")
+        if balance is not None:
+            for analysis in adjusted[:1]:  # the primary; the others' balance is in the table
+                summary = balance[balance["analysis"] == analysis]
+                if summary.empty:
+                    continue
+                name = f"love_plot_{slug(analysis)}"
+                png, _ = love_plot(
+                    summary,
+                    ctx.figures / name,
+                    threshold=float(ctx.value("weighting", analysis, "balance_threshold")),
+                    title=f"Balance before and after weighting ({ctx.label(analysis)})",
+                )
+                ctx.figure_files[name] = png
+                blocks.append(
+                    Figure(
+                        png,
+                        f"Love plot ({ctx.label(analysis)}): largest pairwise |SMD| of each "
+                        "covariate (level) before (open) and after (filled) weighting; dashed "
+                        "line: the balance threshold.",
+                        relative_to=ctx.out_dir,
+                    )
+                )
+        overlap = ctx.tables.get("weighting/overlap")
+        if overlap is not None:
+            part = overlap[overlap["analysis"] == ctx.primary]
+            if not part.empty:
+                png, _ = overlap_summary_plot(
+                    part, ctx.figures / "overlap", arms=ctx.arms, colours=arm_colours(ctx.arms)
+                )
+                ctx.figure_files["overlap"] = png
+                blocks.append(
+                    Figure(
+                        png,
+                        "Propensity overlap: for each arm k, the generalised propensity of k "
+                        "among the patients of each actual arm (median, interquartile range, "
+                        "5th-95th percentiles; shaded: common support).",
+                        relative_to=ctx.out_dir,
+                    )
+                )
+    else:
+        blocks.append(Paragraph(["No adjusted analysis was run: no weights."]))
+    return Section("cohort", "Cohort and balance", blocks)

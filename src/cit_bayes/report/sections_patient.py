@@ -1,0 +1,514 @@
+"""The outcome sections of the patient-level report: key answers, response, PLT, recovery, safety.
+
+Every number is looked up in ``results.json`` through the context's ledger
+(:class:`~cit_bayes.report.patient_context.ReportContext`); figures are drawn from the tidy tables
+of the analysis by :mod:`cit_bayes.report.outcome_figures`. Nothing here computes a statistic.
+"""
+
+from __future__ import annotations
+
+from cit_bayes.report.document import Code, Figure, Paragraph, Table
+from cit_bayes.report.outcome_figures import (
+    plt_trajectory_figure,
+    recovery_figure,
+    response_rates_figure,
+    safety_rates_figure,
+)
+from cit_bayes.report.patient_context import ReportContext
+from cit_bayes.report.render import Section
+
+__all__ = [
+    "key_answers_section",
+    "plt_section",
+    "recovery_section",
+    "response_section",
+    "safety_section",
+]
+
+
+def _figure(ctx: ReportContext, name: str, paths, caption: str, *, wide: bool = False) -> Figure:
+    png = paths[0]
+    ctx.figure_files[name] = png
+    return Figure(png, caption, relative_to=ctx.out_dir, css_class="wide" if wide else "")
+
+
+def _threshold_keys(keys, prefix: str) -> list[str]:
+    """The thresholds of keys ``"<prefix> > d"`` in their order (``d`` as written)."""
+    return [key.removeprefix(prefix + " > ") for key in keys if key.startswith(prefix + " > ")]
+
+
+# ------------------------------------------------------------------------------ key answers
+def key_answers_section(ctx: ReportContext) -> Section:
+    """The first screen: the paper's questions answered by the primary analysis."""
+    p, focus = ctx.primary, ctx.focus
+    level = ctx.level_text()
+    blocks: list = []
+    rows = []
+    for arm in ctx.others():
+        rows.append(
+            [
+                f"{focus} has a higher response rate than {arm}",
+                ctx.num("response", p, "prob_superior", f"{focus}>{arm}", style="prob"),
+                [*ctx.interval("response", p, "risk_difference", f"{focus}-{arm}", style="points"),
+                 " pp"],
+            ]
+        )  # fmt: skip
+    for a, b in ctx.noninferiority_pairs:
+        rows.append(
+            [
+                [f"{a} is non-inferior to {b} (margin ",
+                 ctx.num("meta", "noninferiority_margin", style="pp0"), " pp)"],
+                ctx.num("response", p, "prob_noninferior", f"{a} vs {b} @ {ctx.margin_key}",
+                        style="prob"),
+                [*ctx.interval("response", p, "risk_difference", f"{a}-{b}", style="points"),
+                 " pp"],
+            ]
+        )  # fmt: skip
+    for arm in ctx.others():
+        rows.append(
+            [
+                f"{focus} recovers faster than {arm} (shorter mean time to recovery)",
+                ctx.num("recovery", p, "prob_superior", f"{focus}<{arm}", style="prob"),
+                [*ctx.interval("recovery", p, "difference", f"{focus}-{arm}", style="f1"),
+                 " days"],
+            ]
+        )  # fmt: skip
+    blocks.append(
+        Table(
+            ["question", "posterior probability", f"difference ({level} CrI)"],
+            rows,
+            caption=f"The paper's questions, answered by the primary analysis: {ctx.label(p)}",
+            note=(
+                "Response differences in percentage points (pp); recovery: difference in "
+                "restricted mean time to recovery (RMTR) within the follow-up, negative = faster. "
+                "CrI: equal-tailed credible interval."
+            ),
+        )
+    )
+    arm_rows = []
+    for arm in ctx.arms:
+        median = ctx.num("recovery", p, "median_day", arm, "median", style="int")
+        arm_rows.append(
+            [
+                arm,
+                ctx.num("meta", "data", "patients", arm, style="int"),
+                ctx.interval("response", p, "rate", arm, style="pct1"),
+                ctx.num("response", p, "prob_best", arm, style="prob"),
+                ctx.interval("recovery", p, "rmtr", arm, style="f1"),
+                [median, " (", ctx.num("recovery", p, "median_day", arm, "ci_low", style="int"),
+                 " to ", ctx.num("recovery", p, "median_day", arm, "ci_high", style="int"), ")"],
+                ctx.interval("plt", p, "delta_plt", arm, style="f0"),
+            ]
+        )  # fmt: skip
+    day = ctx.value("plt", p, "delta_day") if ctx.has("plt", p, "delta_day") else "last day"
+    blocks.append(
+        Table(
+            [
+                "arm",
+                "patients",
+                f"response rate ({level} CrI)",
+                "P(best response)",
+                "RMTR, days",
+                "median recovery day",
+                f"ΔPLT to {day} (×10⁹/L)",
+            ],
+            arm_rows,
+            caption=f"Per arm ({ctx.label(p)})",
+        )
+    )
+    about = [f"{ctx.label(p)}: "]
+    if ctx.has("weighting", p, "target_population"):
+        about += [
+            "target population ",
+            str(ctx.value("weighting", p, "target_population")),
+            f"; {ctx.value('weighting', p, 'method')} weights and covariate-adjusted models, "
+            "averaged over that population (g-computation). ",
+        ]
+    about.append(
+        "Each probability is the posterior probability of the statement. The other analyses "
+        "(unadjusted, other estimands) are side by side under Prior and estimand sensitivity."
+    )
+    blocks.append(Paragraph(about))
+    return Section("key-answers", "Key answers", blocks, css="key-answers")
+
+
+# ---------------------------------------------------------------------------------- response
+def response_section(ctx: ReportContext) -> Section:
+    """Response: rates per arm (Bayesian and weighted frequentist), differences, figures."""
+    p, level = ctx.primary, ctx.level_text()
+    blocks: list = [
+        Paragraph(
+            [
+                "Response by the cohort's rule (",
+                Code(str(ctx.value("meta", "data", "response_rule")))
+                if ctx.has("meta", "data", "response_rule")
+                else "—",
+                "), ",
+                ctx.label(p),
+                ". The frequentist cross-check is the weighted share per arm with its "
+                "confidence interval (",
+                ctx.value("response", p, "frequentist", "method")
+                if ctx.has("response", p, "frequentist", "method")
+                else "not available",
+                ").",
+            ]
+        )
+    ]
+    rows = []
+    for arm in ctx.arms:
+        rows.append(
+            [
+                arm,
+                ctx.num("response", p, "n_analysed", arm, style="int"),
+                ctx.interval("response", p, "rate", arm, style="pct1"),
+                ctx.num("response", p, "prob_best", arm, style="prob"),
+                ctx.interval("response", p, "frequentist", "rate", arm, centre="estimate",
+                             style="pct1"),
+            ]
+        )  # fmt: skip
+    blocks.append(
+        Table(
+            ["arm", "patients analysed", f"posterior rate ({level} CrI)", "P(best)",
+             "weighted share (CI)"],
+            rows,
+            caption=f"Response rate per arm ({ctx.label(p)})",
+        )
+    )  # fmt: skip
+    rows = []
+    for key in ctx.results["response"][p].get("risk_difference", {}):
+        a, b = _split_pair(key, ctx.arms, "-")
+        rows.append(
+            [
+                f"{a} − {b}",
+                [*ctx.interval("response", p, "risk_difference", key, style="points"), " pp"],
+                ctx.interval("response", p, "odds_ratio", f"{a}/{b}", style="f2"),
+                ctx.num("response", p, "prob_superior", f"{a}>{b}", style="prob"),
+                _frequentist_difference(ctx, p, a, b),
+            ]
+        )  # fmt: skip
+    blocks.append(
+        Table(
+            ["comparison", f"risk difference ({level} CrI)", "odds ratio", "P(A > B)",
+             "weighted difference (CI)"],
+            rows,
+            caption="Pairwise comparisons (A − B)",
+        )
+    )  # fmt: skip
+    exceeds = ctx.results["response"][p].get("prob_difference_exceeds", {})
+    thresholds = _threshold_keys(exceeds, f"{ctx.focus}-{ctx.others()[0]}")
+    if thresholds:
+        rows = [
+            [f"{ctx.focus} − {arm}"]
+            + [
+                ctx.num("response", p, "prob_difference_exceeds", f"{ctx.focus}-{arm} > {t}",
+                        style="prob")
+                for t in thresholds
+            ]
+            for arm in ctx.others()
+        ]  # fmt: skip
+        blocks.append(
+            Table(
+                ["comparison", *[f"P(difference > {t})" for t in thresholds]],
+                rows,
+                caption="Probability that the combination's advantage exceeds a threshold "
+                "(thresholds as proportions)",
+            )
+        )
+    noninferiority = ctx.results["response"][p].get("prob_noninferior", {})
+    if ctx.noninferiority_pairs:
+        margins = [k.split(" @ ")[1] for k in noninferiority if k.startswith(" vs ".join(
+            ctx.noninferiority_pairs[0]) + " @ ")]  # fmt: skip
+        rows = [
+            [f"{a} vs {b}"]
+            + [ctx.num("response", p, "prob_noninferior", f"{a} vs {b} @ {m}", style="prob")
+               for m in margins]
+            for a, b in ctx.noninferiority_pairs
+        ]  # fmt: skip
+        blocks.append(
+            Table(
+                ["non-inferiority", *[f"margin {m}" for m in margins]],
+                rows,
+                caption="P(non-inferior): P(rate A − rate B > −margin), margins as proportions",
+            )
+        )
+    paths = response_rates_figure(
+        ctx.tables["response/rate"],
+        ctx.figures / "response_rates",
+        analyses=ctx.analyses,
+        labels={a: ctx.label(a) for a in ctx.analyses},
+        arms=ctx.arms,
+        level_text=level,
+    )
+    blocks.append(
+        _figure(
+            ctx,
+            "response_rates",
+            paths,
+            f"Posterior response rate per arm ({level} credible intervals) under each analysis: "
+            "unadjusted, and adjusted for each estimand.",
+        )
+    )
+    return Section("response", "Response", blocks)
+
+
+def _frequentist_difference(ctx: ReportContext, analysis: str, a: str, b: str) -> list:
+    """The weighted difference A − B, or B − A (so labelled) where only that one is recorded."""
+    path = ("response", analysis, "frequentist", "risk_difference")
+    for first, second, label in ((a, b, ""), (b, a, f"{b} − {a}: ")):
+        if ctx.has(*path, f"{first}-{second}"):
+            interval = ctx.interval(*path, f"{first}-{second}", centre="estimate", style="points")
+            return [label, *interval, " pp"]
+    return ["—"]
+
+
+def _split_pair(key: str, arms, separator: str) -> tuple[str, str]:
+    """Split ``"A-B"`` (arm labels may contain the separator) into known arms."""
+    for a in arms:
+        if key.startswith(a + separator) and key[len(a) + len(separator) :] in arms:
+            return a, key[len(a) + len(separator) :]
+    head, _, tail = key.partition(separator)
+    return head, tail
+
+
+# ---------------------------------------------------------------------------------------- PLT
+def plt_section(ctx: ReportContext) -> Section:
+    """Platelet trajectories: figure per analysis, means per day, differences, ΔPLT."""
+    p, level = ctx.primary, ctx.level_text()
+    section = ctx.results["plt"][p]
+    days = list(section.get("mean", {}))
+    paths = plt_trajectory_figure(
+        ctx.tables["plt/mean"],
+        ctx.tables["plt/observed"],
+        {a: ctx.results["plt"][a]["baseline_mean"] for a in ctx.analyses},
+        ctx.figures / "plt_trajectories",
+        analyses=ctx.analyses,
+        labels={a: ctx.label(a) for a in ctx.analyses},
+        arms=ctx.arms,
+        level_text=level,
+    )
+    blocks: list = [
+        _figure(
+            ctx,
+            "plt_trajectories",
+            paths,
+            f"Posterior mean platelet count per arm with its {level} credible band (lines), "
+            "starting at the observed baseline mean of the analysis's target population; open "
+            "circles: observed (unweighted) mean count per arm and day.",
+            wide=True,
+        )
+    ]
+    rows = []
+    for arm in ctx.arms:
+        rows.append(
+            [arm, ctx.num("plt", p, "n_analysed", arm, style="int"),
+             ctx.num("plt", p, "baseline_mean", arm, style="f0")]
+            + [ctx.interval("plt", p, "mean", day, arm, style="f0") for day in days]
+            + [ctx.interval("plt", p, "delta_plt", arm, style="f0")]
+        )  # fmt: skip
+    last = section.get("delta_day", days[-1] if days else "")
+    blocks.append(
+        Table(
+            ["arm", "patients", "baseline mean", *[f"{d} ({level} CrI)" for d in days],
+             f"ΔPLT to {last}"],
+            rows,
+            caption=f"Mean platelet count, ×10⁹/L ({ctx.label(p)})",
+        )
+    )  # fmt: skip
+    contrast_days = list(section.get("difference", {}))
+    rows = []
+    for key in section.get("delta_plt_difference", {}):
+        a, b = _split_pair(key, ctx.arms, "-")
+        row: list = [f"{a} − {b}"]
+        for day in contrast_days:
+            row += [
+                ctx.interval("plt", p, "difference", day, key, style="f0"),
+                ctx.num("plt", p, "prob_superior", day, f"{a}>{b}", style="prob"),
+            ]
+        row.append(ctx.interval("plt", p, "delta_plt_difference", key, style="f0"))
+        rows.append(row)
+    header = ["comparison"]
+    for day in contrast_days:
+        header += [f"{day}: difference", f"{day}: P(A > B)"]
+    blocks.append(
+        Table(
+            [*header, "ΔPLT difference"],
+            rows,
+            caption="Pairwise differences in mean platelet count (A − B, ×10⁹/L)",
+        )
+    )
+    return Section("plt", "Platelet trajectories", blocks)
+
+
+# ----------------------------------------------------------------------------------- recovery
+def recovery_section(ctx: ReportContext) -> Section:
+    """Recovery: Bayesian curves beside weighted Kaplan-Meier; RMTR; hazard ratios beside Cox."""
+    p, level, focus = ctx.primary, ctx.level_text(), ctx.focus
+    section = ctx.results["recovery"][p]
+    horizon = f"day{section.get('horizon_days', 14)}"
+    paths = recovery_figure(
+        ctx.tables["recovery/cumulative_recovery"],
+        ctx.tables["recovery/kaplan_meier"],
+        ctx.figures / "recovery_curves",
+        analysis=p,
+        arms=ctx.arms,
+        title=f"Cumulative recovery, {ctx.label(p)}: posterior mean and {level} band "
+        "vs weighted Kaplan-Meier",
+        level_text=level,
+    )
+    blocks: list = [
+        Paragraph(["Time to recovery: ", section.get("population", ""), "."]),
+        _figure(
+            ctx,
+            "recovery_curves",
+            paths,
+            f"Cumulative recovery per arm ({ctx.label(p)}): the Bayesian discrete-time hazard "
+            f"model's posterior mean (solid) and {level} credible band, over the weighted "
+            "Kaplan-Meier estimate (dashed steps).",
+        ),
+    ]
+    rows = []
+    for arm in ctx.arms:
+        rows.append(
+            [
+                arm,
+                ctx.num("recovery", p, "n_analysed", arm, style="int"),
+                ctx.interval("recovery", p, "rmtr", arm, style="f1"),
+                [ctx.num("recovery", p, "median_day", arm, "median", style="int"), " (",
+                 ctx.num("recovery", p, "median_day", arm, "ci_low", style="int"), " to ",
+                 ctx.num("recovery", p, "median_day", arm, "ci_high", style="int"), ")"],
+                ctx.num("recovery", p, "median_day", arm, "prob_reached", style="prob"),
+                ctx.num("recovery", p, "frequentist", "median_day", arm, style="int"),
+                ctx.interval("recovery", p, "cumulative_recovery", horizon, arm, style="pct1"),
+                ctx.interval("recovery", p, "frequentist", "cumulative_recovery", horizon, arm,
+                             centre="estimate", style="pct1"),
+            ]
+        )  # fmt: skip
+    blocks.append(
+        Table(
+            ["arm", "patients", f"RMTR, days ({level} CrI)", "median day (CrI)",
+             "P(median reached)", "Kaplan-Meier median", f"recovered by {horizon}",
+             f"Kaplan-Meier by {horizon}"],
+            rows,
+            caption=f"Recovery per arm ({ctx.label(p)})",
+            note="RMTR: restricted mean time to recovery within the follow-up (a patient not "
+            "recovered counts the whole follow-up).",
+        )
+    )  # fmt: skip
+    rows = []
+    for key in section.get("hazard_ratio", {}):
+        a, b = _split_pair(key, ctx.arms, "/")
+        rows.append(
+            [
+                f"{a} / {b}",
+                ctx.interval("recovery", p, "hazard_ratio", key, centre="median", style="f2"),
+                ctx.num("recovery", p, "prob_higher_hazard", f"{a}>{b}", style="prob"),
+                ctx.interval("recovery", p, "frequentist", "hazard_ratio", key,
+                             centre="estimate", style="f2"),
+                ctx.num("recovery", p, "frequentist", "hazard_ratio", key, "p_value", style="f3"),
+            ]
+        )  # fmt: skip
+    blocks.append(
+        Table(
+            ["hazard ratio of recovery", f"Bayesian median ({level} CrI)", "P(HR > 1)",
+             "weighted Cox (CI)", "Cox p"],
+            rows,
+            caption="Hazard ratios (> 1: faster recovery than the reference arm)",
+        )
+    )  # fmt: skip
+    exceeds = section.get("prob_difference_exceeds", {})
+    rows = []
+    for key in section.get("difference", {}):
+        a, b = _split_pair(key, ctx.arms, "-")
+        row = [
+            f"{a} − {b}",
+            [*ctx.interval("recovery", p, "difference", key, style="f1"), " days"],
+            ctx.num("recovery", p, "prob_superior", f"{a}<{b}", style="prob"),
+        ]
+        rows.append(row)
+    blocks.append(
+        Table(
+            ["comparison", f"RMTR difference ({level} CrI)", "P(A faster)"],
+            rows,
+            caption="Pairwise differences in RMTR (A − B; negative: A recovers faster)",
+        )
+    )
+    others = [arm for arm in ctx.others() if _threshold_keys(exceeds, f"{arm}-{focus}")]
+    if others:
+        thresholds = _threshold_keys(exceeds, f"{others[0]}-{focus}")
+        blocks.append(
+            Table(
+                ["comparison", *[f"faster by > {t} days" for t in thresholds]],
+                [
+                    [f"{focus} vs {arm}"]
+                    + [ctx.num("recovery", p, "prob_difference_exceeds", f"{arm}-{focus} > {t}",
+                               style="prob") for t in thresholds]
+                    for arm in others
+                ],
+                caption="Probability that the combination's RMTR is shorter by more than a "
+                "threshold",
+            )
+        )  # fmt: skip
+    return Section("recovery", "Recovery", blocks)
+
+
+# ------------------------------------------------------------------------------------- safety
+def safety_section(ctx: ReportContext) -> Section:
+    """Safety: rate of each event per arm, differences from the reference arm, P(harm)."""
+    p, level = ctx.primary, ctx.level_text()
+    section = ctx.results["safety"][p]
+    events = list(section.get("rate", {}))
+    paths = safety_rates_figure(
+        ctx.tables["safety/rate"],
+        ctx.figures / "safety_rates",
+        analysis=p,
+        events=events,
+        arms=ctx.arms,
+        title=f"Safety events per arm ({ctx.label(p)})",
+        level_text=level,
+    )
+    blocks: list = [
+        Paragraph(
+            [
+                "Each event's rate per arm among the patients with the event recorded, adjusted "
+                "by weighting alone (a weighted binomial model with a Beta prior)."
+            ]
+        ),
+        _figure(
+            ctx,
+            "safety_rates",
+            paths,
+            f"Posterior rate of each safety event per arm ({level} credible intervals).",
+        ),
+    ]
+    rows = [
+        [event.removeprefix("ae_")]
+        + [ctx.interval("safety", p, "rate", event, arm, style="pct1") for arm in ctx.arms]
+        for event in events
+    ]
+    blocks.append(Table(["event", *ctx.arms], rows, caption=f"Event rate per arm ({level} CrI)"))
+    rows = []
+    for event in events:
+        for key in section.get("risk_difference", {}).get(event, {}):
+            rows.append(
+                [
+                    event.removeprefix("ae_"),
+                    " − ".join(_split_pair(key, ctx.arms, "-")),
+                    [*ctx.interval("safety", p, "risk_difference", event, key, style="points"),
+                     " pp"],
+                    *[
+                        ctx.num("safety", p, "prob_difference_exceeds", event, k, style="prob")
+                        for k in section.get("prob_difference_exceeds", {}).get(event, {})
+                        if k.startswith(key + " > ")
+                    ],
+                ]
+            )  # fmt: skip
+    harm = next(iter(next(iter(section.get("prob_difference_exceeds", {}).values()), {})), "")
+    blocks.append(
+        Table(
+            ["event", "comparison", f"risk difference ({level} CrI)",
+             f"P(excess > {harm.rpartition(' > ')[2]})"],
+            rows,
+            caption="Differences from the reference arm (excess risk as a proportion)",
+        )
+    )  # fmt: skip
+    return Section("safety", "Safety", blocks)

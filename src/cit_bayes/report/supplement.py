@@ -1,0 +1,404 @@
+"""The methods supplement (``methods_supplement.md`` and ``.tex``), written from what was run.
+
+Every result number (patients, balance, ESS, diagnostics, settings recorded in ``results.json``)
+is looked up through a ledger of its own, written as ``tables/supplement_numbers.csv``. The
+prior values are read from the analysis plan that was run (``PatientAnalysis.plan.priors``; the
+supplement says so and names the plan file and its hash); the equations are
+:mod:`cit_bayes.report.model_equations`. The text changes with the run: the estimands and
+analyses, the weighting method, the diagnostics achieved, the failed fits, whether the data are
+synthetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import fields
+
+from cit_bayes.report.document import Code, Heading, Items, Paragraph, Table
+from cit_bayes.report.model_equations import (
+    MODEL_EQUATIONS,
+    MODEL_TEXT,
+    MODEL_TITLES,
+    PRIOR_SYMBOLS,
+)
+from cit_bayes.report.patient_context import ReportContext
+from cit_bayes.report.sections_balance import response_rule_text
+from cit_bayes.report.sections_checks import banners, gates_text
+
+__all__ = ["ENDPOINTS", "supplement_blocks", "supplement_title"]
+
+#: The patient-level models, in the order the supplement describes them.
+ENDPOINTS = ("response", "plt", "recovery", "safety")
+
+_METHODS = {
+    "entropy": (
+        "k-arm entropy balancing (Hainmueller 2012, every arm balanced to one common target): the "
+        "weights of each arm are those closest to uniform (in Kullback-Leibler divergence) for "
+        "which the arm's weighted means of the covariate design equal the target population's "
+        "means (numeric covariates standardised, categorical covariates as level indicators, "
+        "rare levels pooled). Where exact balance is infeasible for an arm, the directions that "
+        "cannot be balanced are left as they are and the weighting says so (warnings below)."
+    ),
+    "propensity": (
+        "generalised propensity scores from a multinomial logistic model of the arm on the "
+        "covariates, turned into the estimand's balancing weights (Li & Li 2019)."
+    ),
+}
+
+_ESTIMANDS = {
+    "none": "no weights, no covariates: each arm's own patients (the paper's comparison)",
+    "ate": "average treatment effect over all patients of the cohort (tilting h = 1)",
+    "ato": (
+        "average effect in the overlap population, the patients who could plausibly have "
+        "received any arm (h = 1 over the sum over arms k of 1/e_k(x); Li & Li 2019)"
+    ),
+    "att": "average effect among the patients of one arm (h = e_t(x))",
+}
+
+_REFERENCES = [
+    "Hainmueller J. Entropy balancing for causal effects. Polit Anal 2012;20:25-46.",
+    "Li F, Li F. Propensity score weighting for causal inference with multiple treatments. "
+    "Ann Appl Stat 2019;13:2389-2415.",
+    "Robins JM. A new approach to causal inference in mortality studies with a sustained "
+    "exposure period. Math Model 1986;7:1393-1512.",
+    "Savitsky TD, Toth D. Bayesian estimation under informative sampling. Electron J Stat "
+    "2016;10:1677-1708.",
+    "Prentice RL, Gloeckler LA. Regression analysis of grouped survival data with application "
+    "to breast cancer data. Biometrics 1978;34:57-67.",
+    "Royston P, Parmar MKB. Restricted mean survival time. BMC Med Res Methodol 2013;13:152.",
+    "Lewandowski D, Kurowicka D, Joe H. Generating random correlation matrices based on vines "
+    "and extended onion method. J Multivar Anal 2009;100:1989-2001.",
+    "Vehtari A, Gelman A, Simpson D, Carpenter B, Bürkner P-C. Rank-normalization, folding, "
+    "and localization: an improved R-hat. Bayesian Anal 2021;16:667-718.",
+]
+
+
+def supplement_title(ctx: ReportContext) -> str:
+    """The supplement's title (the plan's title where the plan is known)."""
+    title = getattr(ctx.plan, "title", None) or "Adjusted Bayesian reanalysis"
+    return f"Methods supplement: {title}"
+
+
+def _per_arm(ctx: ReportContext, *path, style: str = "int") -> list:
+    runs: list = []
+    for i, arm in enumerate(ctx.arms):
+        runs += [", " if i else "", f"{arm} ", ctx.num(*path, arm, style=style)]
+    return runs
+
+
+def _data_blocks(ctx: ReportContext) -> list:
+    meta, p = ctx.results["meta"], ctx.primary
+    data = meta.get("data", {})
+    rule = str(data.get("response_rule", "any"))
+    blocks: list = [
+        Heading(2, "Data and derived outcomes"),
+        Paragraph(
+            ["The cohort file ", Code(str(data.get("file", "—"))), " (SHA-256 fingerprint ",
+             Code(str(data.get("fingerprint", "—"))), ") was validated and its outcomes derived "
+             "by cit-bayes. Patients per arm: ", *_per_arm(ctx, "meta", "data", "patients"),
+             ". Rows dropped at validation, per arm: ",
+             *_per_arm(ctx, "meta", "data", "n_dropped_by_arm"), "."]
+        ),
+    ]  # fmt: skip
+    if meta.get("synthetic"):
+        blocks.append(
+            Paragraph(
+                ["The cohort is synthetic (reconstructed from the published tables or simulated); "
+                 "it is not patient data."]
+            )
+        )  # fmt: skip
+    days = list(ctx.results["plt"][p].get("mean", {}))
+    recovery = ctx.results["recovery"][p]
+    blocks.append(
+        Items(
+            [
+                [f"Response (rule {rule}): {response_rule_text(rule)}. Patients analysed: ",
+                 *_per_arm(ctx, "response", p, "n_analysed"), "."],
+                ["Platelet count (×10⁹/L) at baseline and on ", ", ".join(days),
+                 "; patients with a follow-up count: ", *_per_arm(ctx, "plt", p, "n_analysed"),
+                 "."],
+                ["Time to platelet recovery: ", str(recovery.get("population", "")),
+                 ". Patients analysed: ", *_per_arm(ctx, "recovery", p, "n_analysed"), "."],
+                ["Safety events: ", ", ".join(ctx.results["safety"][p].get("rate", {})),
+                 " (patients with each event recorded in the table below)."],
+            ]
+        )
+    )  # fmt: skip
+    recorded = ctx.results["safety"][p].get("n_recorded", {})
+    blocks.append(
+        Table(
+            ["event", *ctx.arms],
+            [
+                [event]
+                + [ctx.num("safety", p, "n_recorded", event, arm, style="int") for arm in ctx.arms]
+                for event in recorded
+            ],
+            caption="Patients with each safety event recorded",
+        )
+    )
+    return blocks
+
+
+def _weighting_blocks(ctx: ReportContext) -> list:
+    adjusted = ctx.adjusted_analyses()
+    blocks: list = [Heading(2, "Weighting and balance achieved")]
+    if not adjusted:
+        return blocks + [Paragraph(["No adjusted analysis was run."])]
+    methods = sorted({str(ctx.value("weighting", a, "method")) for a in adjusted})
+    covariates = ", ".join(ctx.results["meta"].get("data", {}).get("covariates", []))
+    blocks.append(
+        Paragraph(
+            [f"Covariates: {covariates}. Weights: "]
+            + [_METHODS.get(m, f"method {m}.") + " " for m in methods]
+            + ["Balance is measured by the absolute standardised mean difference (SMD) of every "
+               "covariate level between every pair of arms; the goal was a largest |SMD| below ",
+               ctx.num("weighting", adjusted[0], "balance_threshold", style="f2"), "."]
+        )
+    )  # fmt: skip
+    rows = []
+    for analysis in adjusted:
+        rows.append(
+            [
+                ctx.label(analysis),
+                str(ctx.value("weighting", analysis, "target_population")),
+                ctx.num("weighting", analysis, "max_abs_smd_unweighted", style="f3"),
+                ctx.num("weighting", analysis, "max_abs_smd_weighted", style="f3"),
+                "yes" if ctx.value("weighting", analysis, "balanced") else "no",
+            ]
+            + [ctx.num("weighting", analysis, "ess", arm, style="f1") for arm in ctx.arms]
+        )
+    blocks.append(
+        Table(
+            ["analysis", "target population", "max |SMD| before", "max |SMD| after", "balanced",
+             *[f"ESS {arm}" for arm in ctx.arms]],
+            rows,
+            caption="Balance and effective sample size (Kish) achieved",
+        )
+    )  # fmt: skip
+    warnings = [
+        [f"{ctx.label(a)}: ", w] for a in adjusted for w in ctx.value("weighting", a, "warnings")
+    ]
+    if warnings:
+        blocks += [Paragraph(["The weighting warned:"]), Items(warnings)]
+    return blocks
+
+
+def _prior_table(ctx: ReportContext, endpoint: str) -> Table | Paragraph:
+    priors = getattr(ctx.plan, "priors", None) or {}
+    prior = priors.get(endpoint)
+    if prior is None:
+        return Paragraph(["(The plan's prior values were not available to the report.)"])
+    symbols = PRIOR_SYMBOLS.get(endpoint, {})
+    rows = [
+        [Code(f.name), symbols.get(f.name, ""), f"{getattr(prior, f.name):g}"]
+        for f in fields(prior)
+    ]
+    return Table(
+        ["plan field", "sets", "value"],
+        rows,
+        caption=f"Priors of the {endpoint} model (plan section [priors.{endpoint}])",
+    )
+
+
+def _model_blocks(ctx: ReportContext) -> list:
+    plan = ctx.results["meta"].get("plan", {})
+    blocks: list = [
+        Heading(2, "Models and priors"),
+        Paragraph(
+            ["The same four models were fitted under every analysis (unadjusted: no weights, no "
+             "covariates). The prior values below are those of the analysis plan as run (",
+             Code(str(plan.get("file", "—"))), ", SHA-256 ", Code(str(plan.get("sha256", "—"))),
+             "), read from the plan itself; the plan's comments explain each choice."]
+        ),
+    ]  # fmt: skip
+    for endpoint in ENDPOINTS:
+        if endpoint not in ctx.results:
+            continue
+        blocks += [Heading(3, MODEL_TITLES[endpoint]), Paragraph([MODEL_TEXT[endpoint]])]
+        blocks += list(MODEL_EQUATIONS[endpoint])
+        blocks.append(_prior_table(ctx, endpoint))
+    return blocks
+
+
+def _estimand_blocks(ctx: ReportContext) -> list:
+    level = ctx.level_text()
+    items = []
+    for analysis in ctx.analyses:
+        estimand = ctx.estimands.get(analysis, "none")
+        mark = " (primary)" if analysis == ctx.primary else ""
+        items.append(
+            [Code(analysis), f"{mark}: ", _ESTIMANDS.get(estimand, f"estimand {estimand}"), "."]
+        )
+    return [
+        Heading(2, "Estimands and g-computation"),
+        Items(items),
+        Paragraph(
+            ["Each arm's marginal quantity (response rate, mean platelet count, cumulative "
+             "recovery and RMTR) is the model's prediction for every patient under that arm, "
+             "averaged over the target population with the tilting h (g-computation; Robins "
+             "1986), in every posterior draw. Comparisons are computed draw by draw: differences "
+             "and ratios of arms, P(A > B) as the share of draws in which it holds, and "
+             "non-inferiority of A to B as P(rate A − rate B > −margin) with the plan's margin of ",
+             ctx.num("meta", "noninferiority_margin", style="pp0"),
+             " percentage points. Credible intervals are equal-tailed at ", level, ". Safety "
+             "rates are adjusted by weighting alone."]
+        ),
+        *_cross_check_blocks(ctx),
+    ]  # fmt: skip
+
+
+def _cross_check_blocks(ctx: ReportContext) -> list:
+    """The frequentist cross-checks as recorded (their methods are words in the results)."""
+    p = ctx.primary
+    items = []
+    for endpoint, what in (("response", "Response"), ("recovery", "Recovery")):
+        if ctx.has(endpoint, p, "frequentist", "method"):
+            items.append([f"{what}: ", str(ctx.value(endpoint, p, "frequentist", "method")), "."])
+    if not items:
+        return []
+    return [
+        Paragraph(["Frequentist cross-checks reported beside the posteriors (same weights):"]),
+        Items(items),
+    ]
+
+
+def _worst(ctx: ReportContext, names: list[str], field: str, largest: bool) -> list:
+    values = {n: ctx.value("diagnostics", n, field) for n in names}
+    known = {n: v for n, v in values.items() if v is not None}
+    if not known:
+        return ["—"]
+    pick = (max if largest else min)(known, key=known.get)
+    style = {"max_rhat": "rhat", "divergences": "int"}.get(field, "f0")
+    return [ctx.num("diagnostics", pick, field, style=style), f" ({pick.split('/', 1)[1]})"]
+
+
+def _computation_blocks(ctx: ReportContext) -> list:
+    sampler = ctx.results["meta"].get("sampler", {})
+    accept: list = []
+    for i, model in enumerate(sampler.get("target_accept_by_model", {})):
+        accept += [", " if i else "", f"{model} ",
+                   ctx.num("meta", "sampler", "target_accept_by_model", model, style="f2")]  # fmt: skip
+    rows = []
+    for endpoint in ENDPOINTS:
+        names = [n for n in ctx.fits() if n.startswith(endpoint + "/")]
+        if not names:
+            continue
+        failed = [n.split("/", 1)[1] for n in names if n in ctx.failed_fits()]
+        rows.append(
+            [
+                endpoint,
+                _worst(ctx, names, "max_rhat", largest=True),
+                _worst(ctx, names, "min_ess_bulk", largest=False),
+                _worst(ctx, names, "min_ess_tail", largest=False),
+                _worst(ctx, names, "divergences", largest=True),
+                "all passed" if not failed else "FAILED: " + ", ".join(failed),
+            ]
+        )
+    failed = ctx.failed_fits()
+    return [
+        Heading(2, "Computation and diagnostics achieved"),
+        Paragraph(
+            ["Posteriors were sampled with ", Code(str(sampler.get("sampler", "—"))), " (NUTS): ",
+             ctx.num("meta", "sampler", "chains", style="int"), " chains of ",
+             ctx.num("meta", "sampler", "draws", style="int"), " draws after ",
+             ctx.num("meta", "sampler", "tune", style="int"), " tuning steps, target acceptance ",
+             *(accept or [ctx.num("meta", "sampler", "target_accept", style="f2")]),
+             ". Every fit had to meet: ", *gates_text(ctx), " (rank-normalised split R-hat, bulk "
+             "and tail effective sample size over every model parameter; Vehtari et al. 2021). "
+             "Hierarchical terms are non-centred. Seeds: master seed ",
+             ctx.num("meta", "seed", style="int"), ", each fit's derived from it and its name."]
+        ),
+        Table(
+            ["model", "worst R-hat (analysis)", "smallest bulk ESS", "smallest tail ESS",
+             "most divergences", "gates"],
+            rows,
+            caption="Diagnostics achieved, worst over the analyses",
+        ),
+        Paragraph(
+            ["Fits that missed a gate: " + ", ".join(failed) + ". Their results are reported but "
+             "flagged; they should be re-run with longer chains before any use."]
+            if failed else ["Every fit met every gate."]
+        ),
+    ]  # fmt: skip
+
+
+def _software_blocks(ctx: ReportContext) -> list:
+    meta = ctx.results["meta"]
+    versions = [f"{k} {v}" for k, v in meta.get("software", {}).items()]
+    return [
+        Heading(2, "Software"),
+        Paragraph(
+            ["cit-bayes ", Code(str(meta.get("package_version", "—"))), "; ", ", ".join(versions),
+             ". The fits are saved as ArviZ InferenceData (", Code("idata/"), ") with their "
+             "provenance (plan hash, seed, sampler settings, data fingerprint)."]
+        ),
+    ]  # fmt: skip
+
+
+def _limitations_blocks(ctx: ReportContext) -> list:
+    meta = ctx.results["meta"]
+    covariates = ", ".join(meta.get("data", {}).get("covariates", []))
+    text = []
+    if meta.get("synthetic"):
+        text.append(
+            "The data are synthetic: the cohort was reconstructed from the paper's published "
+            "tables (or simulated), so patient-level associations that the tables do not pin "
+            "down are assumptions of the reconstruction; the numbers illustrate the method and "
+            "are not clinical evidence."
+        )
+    text += [
+        "The study is observational. The adjusted estimates are causal only if, given the "
+        f"covariates ({covariates}), the arm received is independent of the potential outcomes "
+        "(no unmeasured confounding), every patient could have received every arm (positivity) "
+        "and the treatments are well defined (consistency); none of these can be checked from "
+        "the data, and an unmeasured prognostic factor that influenced the choice of arm would "
+        "bias every comparison.",
+        "Weights enter the models as a weighted pseudo-likelihood, rescaled within arm to the "
+        "Kish effective sample size; the weights are treated as fixed, so the posterior does "
+        "not carry their estimation uncertainty and is an approximation to a full Bayesian "
+        "treatment (Savitsky & Toth 2016). The frequentist weighted estimates beside the "
+        "posteriors are a cross-check.",
+        "Missing follow-up platelet counts are assumed missing at random given the arm, the "
+        "covariates and the recorded counts, and a patient whose counts stop early is censored "
+        "at the last recorded day (non-informative censoring).",
+        "The arms are small, and the partial pooling of arm effects shrinks them towards each "
+        "other: differences are estimated conservatively, and the probabilities depend on the "
+        "priors where the data are thin.",
+    ]
+    if ctx.failed_fits():
+        text.append(
+            "Some fits missed the diagnostics gates (listed above); their numbers are not "
+            "reliable until re-run."
+        )
+    assumptions = meta.get("assumptions", [])
+    blocks: list = [Heading(2, "Limitations")] + [Paragraph([t]) for t in text]
+    if assumptions:
+        blocks += [
+            Paragraph(["The assumptions as recorded with the results:"]),
+            Items([[a] for a in assumptions]),
+        ]
+    return blocks
+
+
+def supplement_blocks(ctx: ReportContext, *, published: Mapping | None = None) -> list:
+    """Every block of the methods supplement, banners first (``published``: its failed fits)."""
+    meta = ctx.results["meta"]
+    intro = Paragraph(
+        ["Written by cit-bayes from the run it describes (results created ",
+         str(meta.get("created", "—")), "). Every number is read from ", Code("results.json"),
+         "; ", Code("tables/supplement_numbers.csv"), " lists each with its key. Prior values "
+         "are read from the analysis plan that was run."]
+    )  # fmt: skip
+    references = [Heading(2, "References"), Items([[r] for r in _REFERENCES])]
+    return [
+        *banners(ctx, published),
+        intro,
+        *_data_blocks(ctx),
+        *_weighting_blocks(ctx),
+        *_model_blocks(ctx),
+        *_estimand_blocks(ctx),
+        *_computation_blocks(ctx),
+        *_software_blocks(ctx),
+        *_limitations_blocks(ctx),
+        *references,
+    ]

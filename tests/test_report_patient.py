@@ -1,0 +1,316 @@
+"""The report of ``cit-bayes run``: report.html, the methods supplement, figures, number ledgers.
+
+Built on the shared ``small_analysis`` fixture (simulated cohort of 120 patients, short chains:
+the gates are expected to fail, which exercises the failed-fit banner). Reference values: every
+printed number is compared with the value at its JSON pointer in the JSON files on disk beside
+the report (``results.json``; the audit of the paper's tables, run here, as ``audit/audit.json``;
+a small hand-written published-reanalysis document as ``published/results.json``), formatted
+with the style the span names; the weighted Table 1's cells with the CSV written beside the
+report; the prior values with the plan object; the banners with the diagnostics and ``meta``
+entries of ``results.json`` (flipped on disk to exercise both branches).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import re
+import shutil
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from cit_bayes.analysis import write_fit_outputs
+from cit_bayes.bayes.recovery import RecoveryPrior
+from cit_bayes.bayes.response import ResponsePrior
+from cit_bayes.bayes.safety import SafetyPrior
+from cit_bayes.bayes.trajectory import TrajectoryPrior
+from cit_bayes.report.document import tex_escape
+from cit_bayes.report.ledger import format_value, pointer, resolve
+from cit_bayes.report.model_equations import MODEL_EQUATIONS, MODEL_TEXT, PRIOR_SYMBOLS
+from cit_bayes.report.patient_report import write_report
+
+SPAN = re.compile(
+    r'<span class="num" data-doc="([^"]*)" data-key="([^"]*)" data-style="([^"]*)">([^<]*)</span>'
+)
+CELL = re.compile(
+    r'<span class="cell" data-table="([^"]*)" data-row="(\d+)" data-column="([^"]*)">([^<]*)</span>'
+)
+BANNER = re.compile(r'<div class="banner banner-(\w+)" role="alert">(.*?)</div>', re.S)
+
+#: A published-reanalysis document in the shared layout, written by hand: two prior sets, the
+#: keys the report reads, and one failed fit (so the published part of the banner shows).
+PUBLISHED = {
+    "meta": {"schema_version": "1.0", "source": "published"},
+    "response": {
+        prior: {
+            "prob_superior": {
+                "combination>rhTPO": p,
+                "combination>hetrombopag": p - 0.01,
+                "combination>rhIL-11": p - 0.02,
+            },
+            "prob_noninferior": {
+                "hetrombopag vs rhTPO @ 0.10": 0.8123,
+                "hetrombopag vs rhIL-11 @ 0.10": 0.9345,
+            },
+        }
+        for prior, p in (("flat", 0.9876), ("skeptical", 0.9512))
+    },
+    "diagnostics": {
+        "response/flat": {
+            "max_rhat": 1.0021,
+            "min_ess_bulk": 5604.1,
+            "min_ess_tail": 2597.5,
+            "divergences": 0,
+            "passed": True,
+            "failures": [],
+            "sampler": "nutpie",
+        },
+        "response/skeptical": {
+            "max_rhat": 1.0312,
+            "min_ess_bulk": 210.4,
+            "min_ess_tail": 190.2,
+            "divergences": 3,
+            "passed": False,
+            "failures": ["max R-hat 1.0312 > 1.01", "3 divergences"],
+            "sampler": "nutpie",
+        },
+    },
+}
+
+
+def _documents(folder: Path) -> dict:
+    documents = {"results": json.loads((folder / "results.json").read_text(encoding="utf-8"))}
+    for name in ("published/results", "audit/audit"):
+        path = folder / f"{name}.json"
+        if path.is_file():
+            documents[name] = json.loads(path.read_text(encoding="utf-8"))
+    return documents
+
+
+def _ledger_rows(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, small_analysis):
+    """The report of the small analysis, with the audit and a published document beside it."""
+    from cit_bayes.published.audit import DEFAULT_SEED, run_audit, write_audit
+    from cit_bayes.published.tables import load_tables
+
+    out = tmp_path_factory.mktemp("report")
+    write_fit_outputs(small_analysis, out)
+    records = run_audit(load_tables(), seed=DEFAULT_SEED)
+    write_audit(records, out / "audit")
+    audit = json.loads((out / "audit" / "audit.json").read_text(encoding="utf-8"))
+    (out / "published").mkdir()
+    (out / "published" / "results.json").write_text(json.dumps(PUBLISHED), encoding="utf-8")
+    written = write_report(
+        out,
+        small_analysis,
+        published=PUBLISHED,
+        audit=audit,
+        command="cit-bayes run --data small.csv",
+        step_seconds={"validate": 0.5, "weight": 1.25},
+    )
+    return out, written
+
+
+def _variant(tmp_path, analysis, change) -> tuple[Path, str, str]:
+    """A report from the same analysis with ``change`` applied to results.json on disk."""
+    out = tmp_path / "variant"
+    write_fit_outputs(analysis, out)
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    change(results)
+    (out / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    write_report(out, analysis)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    markdown = (out / "methods_supplement.md").read_text(encoding="utf-8")
+    return out, page, markdown
+
+
+def test_every_file_is_written_and_figures_are_300_dpi_png_with_svg(report):
+    from PIL import Image
+
+    out, written = report
+    for name in ("report.html", "methods_supplement.md", "methods_supplement.tex"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 1000, name
+    for name in ("report_numbers.csv", "supplement_numbers.csv"):
+        assert _ledger_rows(out / "tables" / name), name
+    figures = {k: v for k, v in written.items() if k.startswith("figure:")}
+    expected = {"response_rates", "plt_trajectories", "recovery_curves", "safety_rates",
+                "overlap", "love_plot_adjusted"}  # fmt: skip
+    assert {k.removeprefix("figure:") for k in figures} == expected
+    for png in figures.values():
+        assert png.parent == out / "figures" and png.with_suffix(".svg").is_file()
+        with Image.open(png) as image:
+            dpi = image.info["dpi"]
+        assert dpi == pytest.approx((300, 300), abs=0.5)
+    assert all(Path(p).is_file() for p in written.values())
+
+
+def test_every_number_on_the_page_equals_the_json_on_disk(report):
+    out, _ = report
+    documents = _documents(out)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    spans = SPAN.findall(page)
+    assert len(spans) > 300
+    for doc, key, style, text in spans:
+        value = resolve(documents[html.unescape(doc)], html.unescape(key))
+        assert format_value(value, style) == html.unescape(text), (doc, key)
+    assert {html.unescape(doc) for doc, *_ in spans} == {
+        "results",
+        "published/results",
+        "audit/audit",
+    }
+
+
+def test_the_ledger_lists_every_number_of_the_page(report):
+    out, _ = report
+    documents = _documents(out)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    rows = _ledger_rows(out / "tables" / "report_numbers.csv")
+    recorded = {(r["document"], r["key"], r["style"], r["text"]) for r in rows}
+    printed = {tuple(html.unescape(x) for x in span) for span in SPAN.findall(page)}
+    assert printed <= recorded
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    for row in rows:
+        value = resolve(documents[row["document"]], row["key"])
+        assert format_value(value, row["style"]) == row["text"], row
+        assert row["text"] in text, row
+
+
+def test_key_answers_come_first_and_answer_the_papers_questions(report, small_analysis):
+    out, _ = report
+    page = (out / "report.html").read_text(encoding="utf-8")
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    sections = re.findall(r'<section id="section-([\w-]+)"', page)
+    assert sections[:6] == ["key-answers", "cohort", "response", "plt", "recovery", "safety"]
+    assert sections[-2:] == ["diagnostics", "reproducibility"]
+    assert {"sensitivity", "audit"} <= set(sections)
+    first = page[page.index('id="section-key-answers"') : page.index('id="section-cohort"')]
+    keys = {html.unescape(key) for _, key, _, _ in SPAN.findall(first)}
+    primary = next(
+        a["name"] for a in results["meta"]["analyses"]
+        if a["estimand"] == results["meta"]["primary_estimand"]
+    )  # fmt: skip
+    margin = "{:.2f}".format(results["meta"]["noninferiority_margin"])
+    for arm in ("rhTPO", "hetrombopag", "rhIL-11"):
+        assert pointer("response", primary, "prob_superior", f"combination>{arm}") in keys
+        assert pointer("recovery", primary, "difference", f"combination-{arm}", "mean") in keys
+    for arm in ("rhTPO", "rhIL-11"):
+        key = pointer("response", primary, "prob_noninferior", f"hetrombopag vs {arm} @ {margin}")
+        assert key in keys
+    for arm in small_analysis.results["meta"]["data"]["arms"]:
+        assert pointer("response", primary, "rate", arm, "mean") in keys
+    assert "non-inferior" in first
+
+
+def test_table_one_cells_equal_the_csv_beside_the_report(report):
+    out, _ = report
+    page = (out / "report.html").read_text(encoding="utf-8")
+    cells = CELL.findall(page)
+    assert len(cells) > 40
+    tables: dict[str, list[dict]] = {}
+    for table, row, column, text in cells:
+        rows = tables.setdefault(table, _ledger_rows(out / html.unescape(table)))
+        assert rows[int(row)][html.unescape(column)] == html.unescape(text), (row, column)
+
+
+def test_supplement_numbers_equal_the_json_and_appear_in_md_and_tex(report, small_analysis):
+    out, _ = report
+    documents = _documents(out)
+    markdown = (out / "methods_supplement.md").read_text(encoding="utf-8")
+    latex = (out / "methods_supplement.tex").read_text(encoding="utf-8")
+    rows = _ledger_rows(out / "tables" / "supplement_numbers.csv")
+    assert len(rows) > 40
+    for row in rows:
+        value = resolve(documents[row["document"]], row["key"])
+        assert format_value(value, row["style"]) == row["text"], row
+        assert row["text"] in markdown and tex_escape(row["text"]) in latex, row
+    # the priors are the plan's, every field of every model
+    for endpoint, prior in small_analysis.plan.priors.items():
+        section = markdown.split(f"plan section [priors.{endpoint}]")[1].split("###")[0]
+        for field in fields(prior):
+            assert f"| `{field.name}` |" in section
+            assert f"| {getattr(prior, field.name):g} |" in section
+    for equation in MODEL_EQUATIONS["plt"]:
+        assert equation.latex in latex
+    assert "synthetic" in markdown.lower() and "unmeasured confounding" in markdown
+    assert latex.count("\\begin{") == latex.count("\\end{")
+
+
+def test_failed_fits_are_named_in_a_banner_in_the_page_and_the_supplement(report):
+    out, _ = report
+    page = (out / "report.html").read_text(encoding="utf-8")
+    markdown = (out / "methods_supplement.md").read_text(encoding="utf-8")
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    failed = [name for name, d in results["diagnostics"].items() if not d["passed"]]
+    failed.append("published:response/skeptical")
+    banners = dict(BANNER.findall(page))
+    assert "failed" in banners and "passed" not in banners
+    failed_line = next(line for line in markdown.splitlines() if line.startswith("> **FAILED"))
+    for name in failed:
+        assert html.escape(name) in banners["failed"]
+        assert name in failed_line
+    assert "published:response/flat" not in banners["failed"]
+
+
+def test_banners_follow_the_results_on_disk(tmp_path, small_analysis):
+    def all_passed_real_data(results):
+        results["meta"]["synthetic"] = False
+        for entry in results["diagnostics"].values():
+            entry["passed"] = True
+
+    _, page, markdown = _variant(tmp_path, small_analysis, all_passed_real_data)
+    banners = dict(BANNER.findall(page))
+    assert "synthetic" not in banners and "failed" not in banners and "passed" in banners
+    assert "The data are synthetic" not in markdown and "> **FAILED" not in markdown
+    assert "audit" not in re.findall(r'<section id="section-([\w-]+)"', page)
+
+    def one_failed(results):
+        for entry in results["diagnostics"].values():
+            entry["passed"] = True
+        results["diagnostics"]["recovery/adjusted"]["passed"] = False
+
+    shutil.rmtree(tmp_path / "variant")
+    _, page, _ = _variant(tmp_path, small_analysis, one_failed)
+    banners = dict(BANNER.findall(page))
+    assert "recovery/adjusted" in banners["failed"]
+    assert "response/adjusted" not in banners["failed"] and "synthetic" in banners
+
+
+def test_page_is_self_contained_and_names_no_patient(report, small_cohort_csv):
+    import pandas as pd
+
+    out, written = report
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    assert "<link" not in page and "<script" not in page
+    sources = re.findall(r'<img src="([^"]{0,40})', page)
+    figures = [k for k in written if k.startswith("figure:")]
+    assert len(sources) == len(figures)
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    cohort = pd.read_csv(small_cohort_csv)
+    identifiers = [str(v) for v in cohort["patient_id"]]
+    outputs = [page] + [
+        (out / name).read_text(encoding="utf-8")
+        for name in ("methods_supplement.md", "methods_supplement.tex")
+    ]
+    for text in outputs:
+        assert not any(re.search(rf"\b{re.escape(i)}\b", text) for i in identifiers)
+
+
+def test_prior_symbols_name_every_field_of_every_models_prior():
+    classes = {
+        "response": ResponsePrior,
+        "plt": TrajectoryPrior,
+        "recovery": RecoveryPrior,
+        "safety": SafetyPrior,
+    }
+    for endpoint, prior in classes.items():
+        assert set(PRIOR_SYMBOLS[endpoint]) == {f.name for f in fields(prior)}, endpoint
+        assert MODEL_TEXT[endpoint] and MODEL_EQUATIONS[endpoint]
