@@ -14,6 +14,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 #: The small simulated cohort shared by the patient-level tests: one size, so that every test
@@ -57,3 +58,59 @@ def small_analysis(small_cohort_csv, short_plan):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # short chains: gates may fail
         return run_patient_analysis(cohort, short_plan, seed=11)
+
+
+def _evaluate_model(model, values: dict, point: dict, outputs=()):
+    """Set the model's data, then return its log density without Jacobian at ``point``.
+
+    ``point`` gives every free variable on its constrained scale (a standard deviation, not
+    its log). Returns ``(log_density, {name: value of each output})``: the log density is the
+    sum of the priors' log densities and the model's potentials, the quantity a test writes
+    out by hand with scipy.
+    """
+    import pymc as pm
+    import pytensor
+    import pytensor.tensor as pt
+
+    pm.set_data(values, model=model)
+    unconstrained = {}
+    for rv in model.free_RVs:
+        value_var = model.rvs_to_values[rv]
+        transform = model.rvs_to_transforms.get(rv)
+        x = np.asarray(point[rv.name], dtype=float)
+        if transform is not None:
+            x = transform.forward(pt.as_tensor(x), *rv.owner.inputs).eval()
+        unconstrained[value_var.name] = x
+    log_density = model.compile_logp(jacobian=False, mode="FAST_COMPILE")(unconstrained)
+    computed = {}
+    if outputs:
+        graphs = model.replace_rvs_by_values([model[name] for name in outputs])
+        fn = pytensor.function(
+            model.value_vars, graphs, mode="FAST_COMPILE", on_unused_input="ignore"
+        )
+        results = fn(*(unconstrained[v.name] for v in model.value_vars))
+        computed = dict(zip(outputs, (np.asarray(r) for r in results), strict=True))
+    return float(log_density), computed
+
+
+@pytest.fixture(scope="session")
+def evaluate_model():
+    """The function :func:`_evaluate_model` (log density and deterministics at a point)."""
+    return _evaluate_model
+
+
+def _kish_by_hand(data, mask):
+    """Weights rescaled within arm to the Kish ESS of the patients in ``mask`` (0 elsewhere):
+    w_i * sum(w) / sum(w^2) over the arm's patients in the mask, written out for the tests."""
+    w = np.zeros(data.n)
+    for j in range(data.n_arms):
+        rows = (data.arm_codes == j) & mask
+        raw = data.weights[rows]
+        w[rows] = raw * raw.sum() / (raw**2).sum()
+    return w
+
+
+@pytest.fixture(scope="session")
+def kish_by_hand():
+    """The function :func:`_kish_by_hand` (the hand calculation of the Kish rescaling)."""
+    return _kish_by_hand

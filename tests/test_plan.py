@@ -43,7 +43,7 @@ def test_default_plan_matches_its_file(raw):
     assert plan.horizon == 14
     assert plan.safety_events == SAFETY_OUTCOMES
     assert plan.weighting.method == "entropy"
-    assert plan.sampler.chains == 4 and plan.sampler.draws == 1000
+    assert plan.sampler.chains == 4 and plan.sampler.draws == 2000
 
 
 def test_priors_are_the_model_dataclasses_with_the_file_values(raw):

@@ -108,7 +108,7 @@ class PatientData:
     Attributes
     ----------
     arms : tuple of str
-        Arm labels; ``arm_codes`` index into them.
+        Arm labels (at least two, distinct); ``arm_codes`` index into them.
     arm_codes : numpy.ndarray of int, shape (n,)
     design : numpy.ndarray of float, shape (n, p)
         Covariate design (standardised numeric columns, 0/1 indicators), the same rows as
@@ -132,8 +132,10 @@ class PatientData:
 
     def __post_init__(self):
         arms = tuple(str(a) for a in self.arms)
-        if len(arms) < 1 or len(set(arms)) != len(arms):
+        if len(set(arms)) != len(arms):
             raise ModelError(f"need distinct arm labels, got {arms}")
+        if len(arms) < 2:
+            raise ModelError(f"the models compare arms: need at least two arms, got {arms}")
         codes = np.asarray(self.arm_codes)
         if codes.ndim != 1 or codes.size == 0:
             raise ModelError("arm_codes must be a non-empty one-dimensional array")

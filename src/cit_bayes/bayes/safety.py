@@ -45,7 +45,13 @@ from cit_bayes.bayes.patient_base import (
 from cit_bayes.bayes.sampling import SamplerSettings
 from cit_bayes.exceptions import ModelError
 
-__all__ = ["SafetyPrior", "weighted_event_counts", "fit_safety_model"]
+__all__ = [
+    "SafetyPrior",
+    "weighted_event_counts",
+    "build_safety_model",
+    "safety_values",
+    "fit_safety_model",
+]
 
 REPORTED = ("rate",)
 
@@ -118,6 +124,41 @@ def _build(arms: tuple[str, ...], event_names: tuple[str, ...]) -> pm.Model:
     return model
 
 
+def build_safety_model(data: PatientData, event_names: Sequence[str]) -> pm.Model:
+    """The (cached) safety model for these arms and events; its ``pm.Data`` are not set."""
+    names = tuple(str(e) for e in event_names)
+    return cached_model(("safety", data.arms, names), lambda: _build(data.arms, names))
+
+
+def safety_values(
+    events, data: PatientData, event_names: Sequence[str], prior: SafetyPrior
+) -> dict[str, np.ndarray]:
+    """The ``pm.Data`` values of the model for this analysis (checked)."""
+    if not isinstance(prior, SafetyPrior):
+        raise ModelError(f"prior must be a SafetyPrior, got {type(prior).__name__}")
+    names = tuple(str(e) for e in event_names)
+    if not names or len(set(names)) != len(names):
+        raise ModelError(f"need distinct event names, got {list(names)}")
+    if np.ndim(events) != 2 or np.shape(events)[-1] != len(names):
+        raise ModelError(f"{len(names)} event names for events of shape {np.shape(events)}")
+    yes, no, count, _ = weighted_event_counts(events, data)
+    empty = [
+        f"{names[e]} in {data.arms[j]}"
+        for e in range(len(names))
+        for j in range(data.n_arms)
+        if count[e, j] == 0
+    ]
+    if empty:
+        raise ModelError(f"no recorded value for {', '.join(empty)}")
+    return {
+        "weighted_events": yes,
+        "weighted_non_events": no,
+        "recorded": count,
+        "prior_a": np.asarray(float(prior.a)),
+        "prior_b": np.asarray(float(prior.b)),
+    }
+
+
 def fit_safety_model(
     events,
     data: PatientData,
@@ -148,30 +189,9 @@ def fit_safety_model(
         weighted pseudo-counts and the number of patients recorded per event and arm.
     """
     prior = SafetyPrior() if prior is None else prior
-    if not isinstance(prior, SafetyPrior):
-        raise ModelError(f"prior must be a SafetyPrior, got {type(prior).__name__}")
     names = tuple(str(e) for e in event_names)
-    if not names or len(set(names)) != len(names):
-        raise ModelError(f"need distinct event names, got {list(names)}")
-    if np.shape(events)[-1] != len(names):
-        raise ModelError(f"{len(names)} event names for {np.shape(events)[-1]} columns")
-    yes, no, count, _ = weighted_event_counts(events, data)
-    empty = [
-        f"{names[e]} in {data.arms[j]}"
-        for e in range(len(names))
-        for j in range(data.n_arms)
-        if count[e, j] == 0
-    ]
-    if empty:
-        raise ModelError(f"no recorded value for {', '.join(empty)}")
-    model = cached_model(("safety", data.arms, names), lambda: _build(data.arms, names))
-    values = {
-        "weighted_events": yes,
-        "weighted_non_events": no,
-        "recorded": count,
-        "prior_a": np.asarray(float(prior.a)),
-        "prior_b": np.asarray(float(prior.b)),
-    }
+    values = safety_values(events, data, names, prior)
+    model = build_safety_model(data, names)
     return fit_cached_model(
         model,
         values,

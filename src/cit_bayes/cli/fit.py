@@ -38,7 +38,7 @@ def add_common_arguments(parser) -> None:
     )
     parser.add_argument("--sampler", choices=SAMPLERS, help="MCMC sampler (default: the plan's)")
     parser.add_argument(
-        "--draws", type=int, metavar="N", help="draws per chain (default: the plan's, 1000)"
+        "--draws", type=int, metavar="N", help="draws per chain (default: the plan's, 2000)"
     )
     parser.add_argument(
         "--tune", type=int, metavar="N", help="tuning steps per chain (default: the plan's)"

@@ -1,0 +1,164 @@
+"""The recovery model: person-period likelihood, smooth baseline and g-computation, by hand.
+
+Reference values: the model's log density at arbitrary parameter values is compared with the
+discrete-time hazard likelihood written out day by day over the person-period rows (Singer &
+Willett 1993: a patient contributes log(1 - h_t) for each day survived and log h_T on the
+recovery day, h = 1 - exp(-exp(eta))), which the model computes in closed form through the
+cumulative hazard. The smooth basis is checked against its definition (orthogonal to the RW2
+null space, average marginal variance 1), the restricted mean time to recovery against a
+numpy sum of the g-computed survival curve.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from cit_bayes.bayes.patient_base import PatientData, zero_sum_basis
+from cit_bayes.bayes.recovery import (
+    RecoveryPrior,
+    build_recovery_model,
+    fit_recovery_model,
+    person_period,
+    recovery_values,
+    smooth_basis,
+)
+from cit_bayes.exceptions import ModelError
+
+ARMS = ("rhTPO", "hetrombopag", "combination", "rhIL-11")
+HORIZON = 10
+
+
+@pytest.fixture(scope="module")
+def case():
+    rng = np.random.default_rng(5)
+    n = 28
+    codes = np.repeat([0, 1, 2, 3], 7)
+    data = PatientData(
+        arms=ARMS,
+        arm_codes=codes,
+        design=rng.normal(size=(n, 3)),
+        covariates=("age", "stage_IV", "bmi"),
+        weights=rng.uniform(0.4, 2.0, n),
+        tilt=rng.uniform(0.2, 1.0, n),
+    )
+    time = rng.integers(1, HORIZON + 1, n).astype(float)
+    recovered = (rng.uniform(size=n) < 0.7).astype(float)
+    time[3], recovered[3] = 0.0, 0.0  # censored before day 1: no person-period row
+    time[4], recovered[4] = HORIZON, 0.0  # followed to the end without recovery
+    return data, time, recovered
+
+
+def test_smooth_basis_is_the_scaled_rw2_basis():
+    day, basis = smooth_basis(14, 6)
+    assert basis.shape == (14, 6)
+    np.testing.assert_allclose(day, (np.arange(1, 15) - 7.5) / np.arange(1, 15).std(ddof=1))
+    # orthogonal to the null space of the RW2 precision (constants and straight lines) ...
+    np.testing.assert_allclose(basis.sum(axis=0), 0.0, atol=1e-10)
+    np.testing.assert_allclose(day @ basis, 0.0, atol=1e-10)
+    # ... mutually orthogonal, and scaled to an average marginal variance of 1
+    gram = basis.T @ basis
+    np.testing.assert_allclose(gram - np.diag(np.diag(gram)), 0.0, atol=1e-10)
+    assert np.mean(np.sum(basis**2, axis=1)) == pytest.approx(1.0)
+    # the smoothest components carry the largest variance (inverse eigenvalues)
+    assert np.all(np.diff(np.diag(gram)) < 0)
+
+
+def test_person_period_rows_by_hand():
+    patient, day, event = person_period([2, 0, 3], [1, 0, 0], horizon=5)
+    np.testing.assert_array_equal(patient, [0, 0, 2, 2, 2])
+    np.testing.assert_array_equal(day, [0, 1, 0, 1, 2])
+    np.testing.assert_array_equal(event, [0, 1, 0, 0, 0])
+
+
+def test_log_density_is_the_person_period_likelihood(case, evaluate_model, kish_by_hand):
+    data, time, recovered = case
+    prior = RecoveryPrior(
+        intercept_mean=-2.5, intercept_sd=1.2, trend_sd=0.8, smooth_sd=0.4, rank=4,
+        arm_sd=0.7, coefficient_sd=0.6,
+    )  # fmt: skip
+    values = recovery_values(time, recovered, data, prior, HORIZON)
+    model = build_recovery_model(data, HORIZON, prior)
+    p = {
+        "baseline_intercept": -2.2,
+        "baseline_trend": 0.4,
+        "baseline_smooth_sd": 0.3,
+        "baseline_z": np.array([0.5, -1.0, 0.2, 0.8]),
+        "arm_sd": 0.6,
+        "arm_z": np.array([0.7, -0.4, 1.1]),
+        "coefficient": np.array([0.2, -0.5, 0.1]),
+    }
+    logp, out = evaluate_model(
+        model,
+        values,
+        p,
+        outputs=("baseline_log_hazard", "arm_effect", "cumulative_recovery", "rmtr"),
+    )
+
+    day_std, basis = smooth_basis(HORIZON, 4)
+    lam = (
+        p["baseline_intercept"]
+        + p["baseline_trend"] * day_std
+        + p["baseline_smooth_sd"] * basis @ p["baseline_z"]
+    )
+    arm_effect = p["arm_sd"] * zero_sum_basis(4) @ p["arm_z"]
+    psi = arm_effect[data.arm_codes] + data.design @ p["coefficient"]
+    w = kish_by_hand(data, time >= 1)  # over the patients at risk on day 1
+    likelihood = 0.0
+    for i in range(data.n):
+        for t in range(int(time[i])):  # day t + 1
+            hazard = 1.0 - np.exp(-np.exp(lam[t] + psi[i]))
+            last = t + 1 == time[i]
+            likelihood += w[i] * np.log(hazard if (last and recovered[i]) else 1.0 - hazard)
+    expected = (
+        stats.norm(-2.5, 1.2).logpdf(p["baseline_intercept"])
+        + stats.norm(0, 0.8).logpdf(p["baseline_trend"])
+        + stats.halfnorm(scale=0.4).logpdf(p["baseline_smooth_sd"])
+        + stats.norm.logpdf(p["baseline_z"]).sum()
+        + stats.halfnorm(scale=0.7).logpdf(p["arm_sd"])
+        + stats.norm.logpdf(p["arm_z"]).sum()
+        + stats.norm(0, 0.6).logpdf(p["coefficient"]).sum()
+        + likelihood
+    )
+    assert logp == pytest.approx(expected, rel=1e-10)
+    np.testing.assert_allclose(out["baseline_log_hazard"], lam, rtol=1e-12)
+    np.testing.assert_allclose(out["arm_effect"], arm_effect, atol=1e-12)
+
+    # g-computation: each patient's survival under each arm, product of daily survivals
+    linear = data.design @ p["coefficient"]
+    daily = np.exp(-np.exp(lam[None, None, :] + arm_effect[None, :, None] + linear[:, None, None]))
+    survival_i = np.cumprod(daily, axis=2)  # (patient, arm, day): S(1), ..., S(T)
+    survival = np.einsum("i,iat->at", data.tilt, survival_i) / data.tilt.sum()
+    np.testing.assert_allclose(out["cumulative_recovery"], (1 - survival).T, rtol=1e-10)
+    # RMTR over the horizon: sum of S(t) for t = 0..T-1, with S(0) = 1
+    np.testing.assert_allclose(out["rmtr"], 1 + survival[:, :-1].sum(axis=1), rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("time", "recovered", "message"),
+    [
+        ([1.5, 2.0], [1, 0], "whole days"),
+        ([11.0, 2.0], [1, 0], "0..10"),
+        ([0.0, 2.0], [1, 0], "day 1 or later"),
+        ([3.0, 2.0], [2, 0], "0 or 1"),
+        ([0.0, 0.0], [0, 0], "followed for even one day"),
+    ],
+)
+def test_bad_times_are_refused(time, recovered, message):
+    data = PatientData(
+        arms=("a", "b"), arm_codes=np.array([0, 1]), design=np.zeros((2, 1)),
+        covariates=("x",), weights=np.ones(2), tilt=np.ones(2),
+    )  # fmt: skip
+    with pytest.raises(ModelError, match=message):
+        fit_recovery_model(time, recovered, data, horizon=HORIZON, seed=1)
+
+
+def test_rank_and_horizon_are_checked(case):
+    data, time, recovered = case
+    with pytest.raises(ModelError, match="rank 9 exceeds"):
+        smooth_basis(HORIZON, 9)
+    with pytest.raises(ModelError, match="horizon"):
+        fit_recovery_model(time, recovered, data, horizon=2, seed=1)
+    with pytest.raises(ModelError, match="rank"):
+        RecoveryPrior(rank=0)

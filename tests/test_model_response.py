@@ -1,0 +1,123 @@
+"""The response model: its log density, its g-computation and its weights, by hand.
+
+Reference values: the model's log density (priors and the weighted Bernoulli likelihood) at
+arbitrary parameter values is compared with the same density written out with scipy, the
+marginal rates (g-computation over the target tilting) with a numpy average, and the weights
+the model receives with a hand calculation of the Kish rescaling. A posterior check on the
+bundled-size cohort is in ``test_analysis_known_truth.py`` (known simulated truth).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from cit_bayes.bayes.patient_base import PatientData, zero_sum_basis
+from cit_bayes.bayes.response import (
+    ResponsePrior,
+    build_response_model,
+    fit_response_model,
+    response_values,
+)
+from cit_bayes.exceptions import ModelError
+
+ARMS = ("rhTPO", "hetrombopag", "combination")
+
+
+@pytest.fixture(scope="module")
+def case():
+    rng = np.random.default_rng(42)
+    n = 30
+    codes = np.repeat([0, 1, 2], 10)
+    data = PatientData(
+        arms=ARMS,
+        arm_codes=codes,
+        design=rng.normal(size=(n, 2)),
+        covariates=("age", "stage_IV"),
+        weights=rng.uniform(0.5, 3.0, n),
+        tilt=rng.uniform(0.2, 1.0, n),
+    )
+    response = rng.integers(0, 2, n)
+    return data, response
+
+
+def test_log_density_is_the_written_model(case, evaluate_model):
+    data, response = case
+    prior = ResponsePrior(intercept_mean=0.3, intercept_sd=1.2, arm_sd=0.8, coefficient_sd=0.7)
+    values = response_values(response, data, prior)
+    point = {
+        "intercept": 0.4,
+        "arm_sd": 0.6,
+        "arm_z": np.array([0.5, -1.1]),
+        "coefficient": np.array([0.3, -0.8]),
+    }
+    model = build_response_model(data)
+    logp, out = evaluate_model(model, values, point, outputs=("arm_logit", "rate"))
+
+    arm_logit = point["intercept"] + point["arm_sd"] * zero_sum_basis(3) @ point["arm_z"]
+    linear = data.design @ point["coefficient"]
+    eta = arm_logit[data.arm_codes] + linear
+    bernoulli = response * eta - np.logaddexp(0.0, eta)
+    w = values["weight"]  # Kish-rescaled: checked by hand in the next test
+    expected = (
+        stats.norm(0.3, 1.2).logpdf(point["intercept"])
+        + stats.halfnorm(scale=0.8).logpdf(point["arm_sd"])
+        + stats.norm.logpdf(point["arm_z"]).sum()
+        + stats.norm(0, 0.7).logpdf(point["coefficient"]).sum()
+        + np.sum(w * bernoulli)
+    )
+    assert logp == pytest.approx(expected, rel=1e-10)
+    np.testing.assert_allclose(out["arm_logit"], arm_logit, rtol=1e-12)
+    # g-computation: each patient's probability under each arm, averaged with the tilting
+    probability = special.expit(linear[:, None] + arm_logit[None, :])
+    rate = (data.tilt[:, None] * probability).sum(axis=0) / data.tilt.sum()
+    np.testing.assert_allclose(out["rate"], rate, rtol=1e-12)
+
+
+def test_the_model_receives_kish_rescaled_weights(case, kish_by_hand):
+    data, response = case
+    w = response_values(response, data, ResponsePrior())["weight"]
+    np.testing.assert_allclose(w, kish_by_hand(data, np.ones(data.n, bool)), rtol=1e-12)
+    for j in range(3):
+        raw = data.weights[data.arm_codes == j]
+        # rescaled weights are proportional to the raw ones and sum to the Kish ESS
+        np.testing.assert_allclose(w[data.arm_codes == j] / raw, raw.sum() / (raw**2).sum())
+        assert w[data.arm_codes == j].sum() == pytest.approx(raw.sum() ** 2 / (raw**2).sum())
+
+
+def test_the_arm_effects_sum_to_zero_around_the_intercept(case, evaluate_model):
+    data, response = case
+    values = response_values(response, data, ResponsePrior())
+    point = {
+        "intercept": -0.2,
+        "arm_sd": 1.7,
+        "arm_z": np.array([2.0, 0.3]),
+        "coefficient": np.zeros(2),
+    }
+    _, out = evaluate_model(build_response_model(data), values, point, outputs=("arm_logit",))
+    assert out["arm_logit"].mean() == pytest.approx(-0.2, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("response", "message"),
+    [
+        (np.full(30, 2), "0 or 1"),
+        (np.r_[np.zeros(29), np.nan], "0 or 1"),
+        (np.zeros(29), "shape"),
+    ],
+)
+def test_bad_outcomes_are_refused(case, response, message):
+    data, _ = case
+    with pytest.raises(ModelError, match=message):
+        fit_response_model(response, data, seed=1)
+
+
+def test_a_prior_of_the_wrong_model_is_refused(case):
+    from cit_bayes.bayes.safety import SafetyPrior
+
+    data, response = case
+    with pytest.raises(ModelError, match="ResponsePrior"):
+        fit_response_model(response, data, prior=SafetyPrior(), seed=1)
+    with pytest.raises(ModelError, match="arm_sd"):
+        ResponsePrior(arm_sd=0.0)
