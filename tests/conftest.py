@@ -114,3 +114,20 @@ def _kish_by_hand(data, mask):
 def kish_by_hand():
     """The function :func:`_kish_by_hand` (the hand calculation of the Kish rescaling)."""
     return _kish_by_hand
+
+
+def _finite_at_initial_point(model, values: dict) -> tuple[float, np.ndarray]:
+    """Set the model's data; return its log density and gradient at the initial point."""
+    import pymc as pm
+
+    pm.set_data(values, model=model)
+    point = model.initial_point()
+    logp = model.compile_logp(mode="FAST_COMPILE")(point)
+    grad = model.compile_dlogp(mode="FAST_COMPILE")(point)
+    return float(logp), np.asarray(grad)
+
+
+@pytest.fixture(scope="session")
+def at_initial_point():
+    """The function :func:`_finite_at_initial_point`."""
+    return _finite_at_initial_point

@@ -135,6 +135,15 @@ def test_log_density_is_the_person_period_likelihood(case, evaluate_model, kish_
     np.testing.assert_allclose(out["rmtr"], 1 + survival[:, :-1].sum(axis=1), rtol=1e-10)
 
 
+def test_log_density_and_gradient_are_finite_at_the_initial_point(case, at_initial_point):
+    data, time, recovered = case
+    prior = RecoveryPrior(rank=4)
+    values = recovery_values(time, recovered, data, prior, HORIZON)
+    logp, grad = at_initial_point(build_recovery_model(data, HORIZON, prior), values)
+    # intercept, trend, smooth SD, 4 smooth components, tau, 3 arm contrasts, 3 coefficients
+    assert np.isfinite(logp) and grad.size == 14 and np.all(np.isfinite(grad))
+
+
 @pytest.mark.parametrize(
     ("time", "recovered", "message"),
     [

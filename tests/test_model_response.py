@@ -75,6 +75,14 @@ def test_log_density_is_the_written_model(case, evaluate_model):
     np.testing.assert_allclose(out["rate"], rate, rtol=1e-12)
 
 
+def test_log_density_and_gradient_are_finite_at_the_initial_point(case, at_initial_point):
+    data, response = case
+    logp, grad = at_initial_point(
+        build_response_model(data), response_values(response, data, ResponsePrior())
+    )
+    assert np.isfinite(logp) and grad.size == 1 + 1 + 2 + 2 and np.all(np.isfinite(grad))
+
+
 def test_the_model_receives_kish_rescaled_weights(case, kish_by_hand):
     data, response = case
     w = response_values(response, data, ResponsePrior())["weight"]

@@ -144,6 +144,14 @@ def test_log_density_is_the_written_model(case, evaluate_model, kish_by_hand, ad
     np.testing.assert_allclose(out["delta_plt"], mean[-1] - baseline, rtol=1e-12)
 
 
+def test_log_density_and_gradient_are_finite_at_the_initial_point(case, at_initial_point):
+    data, day0, counts = case
+    values = trajectory_values(day0, counts, data, TrajectoryPrior())
+    logp, grad = at_initial_point(build_trajectory_model(data, DAYS, values["observed"]), values)
+    # day means 3, SDs 3, partial correlations 3, tau 1, arm_z 2 x 3, slopes 3, coefficients 2
+    assert np.isfinite(logp) and grad.size == 21 and np.all(np.isfinite(grad))
+
+
 def test_the_cpc_construction_gives_the_lkj_marginals():
     rng = np.random.default_rng(11)
     eta, d, draws = 2.0, 4, 20_000
