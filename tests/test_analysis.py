@@ -21,7 +21,7 @@ from cit_bayes.cli import main
 from cit_bayes.cohort import read_cohort
 from cit_bayes.cohort.schema import ARMS
 from cit_bayes.exceptions import ConvergenceWarning
-from cit_bayes.results import validation_problems
+from cit_bayes.results import load_idata, validation_problems
 
 
 def test_results_document_layout(small_analysis, short_plan):
@@ -138,7 +138,15 @@ def test_fit_cli_writes_outputs(tmp_path, small_cohort_csv, capsys):
     results = json.loads((out / "results.json").read_text())
     assert results["meta"]["synthetic"] is True
     assert (out / "tables" / "response__rate.csv").is_file()
-    assert len(list((out / "idata").glob("*.nc"))) == 12
+    saved = sorted((out / "idata").glob("*.nc"))
+    assert len(saved) == 12
+    for path in saved:  # posterior, sampler statistics and prior settings; no patient row
+        idata = load_idata(path)
+        assert "observed_data" not in idata.groups()
+        assert all(str(name).startswith("prior_") for name in idata.constant_data.data_vars)
+        assert idata.constant_data.data_vars and idata.posterior.attrs["data_fingerprint"]
+        for group in idata.groups():  # no dimension of the cohort's size (120 patients)
+            assert 120 not in dict(idata[group].sizes).values(), (path.name, group)
     printed = capsys.readouterr()
     assert "adjusted response rate (ATE)" in printed.out
     assert "SYN-" not in printed.out + printed.err  # no patient identifier

@@ -631,17 +631,23 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name.replace("/", "__")).strip("_")
 
 
+def _is_prior_setting(name: str) -> bool:
+    return name.startswith("prior_")
+
+
 def write_fit_outputs(analysis: PatientAnalysis, out_dir: str | Path) -> dict[str, object]:
     """Write ``results.json``, ``idata/*.nc`` and ``tables/*.csv`` under ``out_dir``.
 
-    Only aggregate numbers are written (no patient identifier, no row-level value; the weights
-    stay in memory). Returns the paths written.
+    Only aggregate numbers are written (no patient identifier, no row-level value): the
+    InferenceData keep the posterior, the sampler statistics and the prior settings of the
+    model, not its data (outcomes, design, weights stay in memory; the data fingerprint in the
+    provenance attributes identifies them). Returns the paths written.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, object] = {"results": write_results(analysis.results, out / "results.json")}
     written["idata"] = [
-        save_fit(fit.fit, out / "idata" / f"{_slug(name)}.nc")
+        save_fit(fit.fit, out / "idata" / f"{_slug(name)}.nc", keep_data=_is_prior_setting)
         for name, fit in analysis.fits.items()
     ]
     tables = out / "tables"

@@ -357,7 +357,7 @@ def read_results(path: str | Path) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def save_fit(fit, path: str | Path) -> Path:
+def save_fit(fit, path: str | Path, *, keep_data=None) -> Path:
     """Write a fit's InferenceData to netCDF, its provenance attributes included.
 
     Parameters
@@ -365,8 +365,22 @@ def save_fit(fit, path: str | Path) -> Path:
     fit : cit_bayes.bayes.sampling.Fit or arviz.InferenceData
     path : str or Path
         The ``.nc`` file to write (its folder is created).
+    keep_data : callable, optional
+        ``keep_data(name) -> bool`` selects the variables of the ``constant_data`` and
+        ``observed_data`` groups that are written (default: all). Patient-level fits keep only
+        their prior settings, so that no row-level value of a cohort leaves memory.
     """
     idata = fit if isinstance(fit, az.InferenceData) else fit.idata
+    if keep_data is not None:
+        groups = {}
+        for group in idata.groups():
+            dataset = idata[group]
+            if group in ("constant_data", "observed_data"):
+                dataset = dataset[[name for name in dataset.data_vars if keep_data(str(name))]]
+                if not dataset.data_vars:
+                    continue
+            groups[group] = dataset
+        idata = az.InferenceData(**groups)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     idata.to_netcdf(str(path), engine="h5netcdf")

@@ -257,9 +257,13 @@ def _mvn_logpdf(residual, factor: list[list]):
     """
     k = len(factor)
     inverse = _triangular_inverse(factor)
-    matrix = pt.stack([pt.stack([pt.as_tensor(v, dtype="float64") for v in row]) for row in inverse])
+    matrix = pt.stack(
+        [pt.stack([pt.as_tensor(v, dtype="float64") for v in row]) for row in inverse]
+    )
     standard = pt.dot(residual, matrix.T)
-    log_det = 2.0 * sum((pt.log(factor[j][j]) for j in range(k) if not isinstance(factor[j][j], float)), start=0.0)
+    log_det = 2.0 * sum(
+        (pt.log(factor[j][j]) for j in range(k) if not isinstance(factor[j][j], float)), start=0.0
+    )
     return -0.5 * (pt.sum(standard**2, axis=1) + log_det + k * _LOG_2PI)
 
 
