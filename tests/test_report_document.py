@@ -73,6 +73,11 @@ def test_pointer_escapes_as_rfc6901_and_resolves():
         (math.nan, "f2", "—"),
         (True, "f2", "yes"),
         (12.6, "int", "13"),
+        (-0.04, "f1", "0.0"),
+        (-0.0004, "points", "0.0"),
+        (0.0004, "points", "0.0"),
+        (-0.0004, "pct1", "0.0%"),
+        (-0.06, "f1", "-0.1"),
     ],
 )
 def test_number_styles(value, style, text):

@@ -78,7 +78,11 @@ def format_value(value, style: str) -> str:
         formatter = STYLES[style]
     except KeyError as error:
         raise KeyError(f"unknown number style {style!r}; known: {sorted(STYLES)}") from error
-    return formatter(float(value))
+    text = formatter(float(value))
+    # a value that rounds to zero prints without a sign: -0.004 reads "0.0", not "-0.0"
+    if text[:1] in "+-" and not any(ch in "123456789" for ch in text):
+        text = text[1:]
+    return text
 
 
 def pointer(*parts) -> str:
