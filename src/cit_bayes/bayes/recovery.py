@@ -56,7 +56,7 @@ Methodol* 2013;13:152.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pymc as pm
@@ -120,20 +120,15 @@ class RecoveryPrior:
     def __post_init__(self):
         if not np.isfinite(self.intercept_mean):
             raise ModelError("recovery prior intercept_mean must be finite")
-        for name in ("intercept_sd", "trend_sd", "smooth_sd", "arm_sd", "coefficient_sd"):
+        for name in _PRIOR_NAMES[1:]:  # every setting but the mean is a scale
             positive(getattr(self, name), f"recovery prior {name}")
         if isinstance(self.rank, bool) or not isinstance(self.rank, int) or self.rank < 1:
             raise ModelError(f"recovery prior rank must be a positive integer, got {self.rank!r}")
 
 
-_PRIOR_NAMES = (
-    "intercept_mean",
-    "intercept_sd",
-    "trend_sd",
-    "smooth_sd",
-    "arm_sd",
-    "coefficient_sd",
-)
+#: The prior settings that are ``pm.Data`` of the model (``prior_<name>``); the rank of the
+#: smooth baseline is not: it fixes the model's structure.
+_PRIOR_NAMES = tuple(f.name for f in fields(RecoveryPrior) if f.name != "rank")
 
 
 def smooth_basis(n_days: int, rank: int) -> tuple[np.ndarray, np.ndarray]:

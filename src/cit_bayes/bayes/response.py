@@ -42,7 +42,7 @@ period. *Math Model* 1986;7:1393-1512 (the g-formula).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pymc as pm
@@ -92,8 +92,12 @@ class ResponsePrior:
     def __post_init__(self):
         if not np.isfinite(self.intercept_mean):
             raise ModelError("response prior intercept_mean must be finite")
-        for name in ("intercept_sd", "arm_sd", "coefficient_sd"):
+        for name in _PRIOR_NAMES[1:]:  # every setting but the mean is a scale
             positive(getattr(self, name), f"response prior {name}")
+
+
+#: The prior settings, each a ``pm.Data`` of the model (``prior_<name>``).
+_PRIOR_NAMES = tuple(f.name for f in fields(ResponsePrior))
 
 
 def _build(n: int, arms: tuple[str, ...], covariates: tuple[str, ...]) -> pm.Model:
@@ -109,10 +113,7 @@ def _build(n: int, arms: tuple[str, ...], covariates: tuple[str, ...]) -> pm.Mod
         outcome = pm.Data("response", np.zeros(n, dtype="int64"), dims="patient")
         weight = pm.Data("weight", np.ones(n), dims="patient")
         tilt = pm.Data("target_tilt", np.ones(n), dims="patient")
-        prior = {
-            name: pm.Data(f"prior_{name}", 1.0)
-            for name in ("intercept_mean", "intercept_sd", "arm_sd", "coefficient_sd")
-        }
+        prior = {name: pm.Data(f"prior_{name}", 1.0) for name in _PRIOR_NAMES}
         intercept = pm.Normal("intercept", prior["intercept_mean"], prior["intercept_sd"])
         arm_sd = pm.HalfNormal("arm_sd", prior["arm_sd"])
         arm_z = pm.Normal("arm_z", 0.0, 1.0, dims="arm_contrast")
@@ -153,11 +154,7 @@ def response_values(response, data: PatientData, prior: ResponsePrior) -> dict[s
         "response": outcome.astype("int64"),
         "weight": kish_rescale(data.weights, data.arm_codes, data.n_arms),
         "target_tilt": data.tilt,
-        "prior_intercept_mean": np.asarray(float(prior.intercept_mean)),
-        "prior_intercept_sd": np.asarray(float(prior.intercept_sd)),
-        "prior_arm_sd": np.asarray(float(prior.arm_sd)),
-        "prior_coefficient_sd": np.asarray(float(prior.coefficient_sd)),
-    }
+    } | {f"prior_{name}": np.asarray(float(getattr(prior, name))) for name in _PRIOR_NAMES}
 
 
 def fit_response_model(

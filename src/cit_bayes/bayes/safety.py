@@ -189,9 +189,8 @@ def fit_safety_model(
         weighted pseudo-counts and the number of patients recorded per event and arm.
     """
     prior = SafetyPrior() if prior is None else prior
-    names = tuple(str(e) for e in event_names)
-    values = safety_values(events, data, names, prior)
-    model = build_safety_model(data, names)
+    values = safety_values(events, data, event_names, prior)
+    model = build_safety_model(data, event_names)
     return fit_cached_model(
         model,
         values,

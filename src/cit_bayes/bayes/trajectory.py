@@ -93,7 +93,7 @@ Rabe-Hesketh S, Skrondal A. Multilevel modelling of complex survey data. *J R St
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pymc as pm
@@ -159,26 +159,12 @@ class TrajectoryPrior:
     def __post_init__(self):
         if not np.isfinite(self.day_mean_center):
             raise ModelError("trajectory prior day_mean_center must be finite")
-        for name in (
-            "day_mean_sd",
-            "arm_sd",
-            "baseline_slope_sd",
-            "coefficient_sd",
-            "residual_sd",
-            "correlation_eta",
-        ):
+        for name in _PRIOR_NAMES[1:]:  # every setting but the centre is a scale or shape
             positive(getattr(self, name), f"trajectory prior {name}")
 
 
-_PRIOR_NAMES = (
-    "day_mean_center",
-    "day_mean_sd",
-    "arm_sd",
-    "baseline_slope_sd",
-    "coefficient_sd",
-    "residual_sd",
-    "correlation_eta",
-)
+#: The prior settings, each a ``pm.Data`` of the model (``prior_<name>``).
+_PRIOR_NAMES = tuple(f.name for f in fields(TrajectoryPrior))
 
 
 def _cholesky(matrix: list[list]) -> list[list]:

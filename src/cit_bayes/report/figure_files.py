@@ -1,12 +1,18 @@
-"""Writing a figure to disk: PNG at 300 dpi (for pages and print) and SVG (for editing)."""
+"""What every figure module shares: the table check, interval rows, and writing to disk.
+
+Figures are written as PNG at 300 dpi (for pages and print) and SVG (for editing).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["DPI", "save_figure"]
+__all__ = ["DPI", "require_columns", "dodged_intervals", "save_figure"]
 
 #: Resolution of every PNG the package writes.
 DPI = 300
@@ -25,3 +31,44 @@ def save_figure(fig: Figure, path) -> tuple[Path, Path]:
     fig.savefig(png, dpi=DPI, bbox_inches="tight")
     fig.savefig(svg, bbox_inches="tight")
     return png, svg
+
+
+def require_columns(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    """Raise ``ValueError`` naming ``what`` if ``table`` is empty or lacks one of ``columns``."""
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"{what}: table lacks column(s) {missing}")
+    if table.empty:
+        raise ValueError(f"{what}: empty table")
+
+
+def dodged_intervals(
+    ax,
+    table: pd.DataFrame,
+    *,
+    rows: Sequence,
+    row_key: str,
+    series: Sequence,
+    series_key: str,
+    colours: Mapping,
+    labels: Mapping | None = None,
+    width: float = 0.7,
+    markersize: float = 4,
+) -> None:
+    """Draw ``mean`` with its interval (``ci_low``, ``ci_high``) as horizontal error bars.
+
+    One row of the axis per value of ``rows`` (matched in ``table[row_key]``, top to bottom
+    once the caller inverts the axis), one marker per value of ``series`` (``table[series_key]``)
+    within the row, spread over ``width``.
+    """
+    labels = dict(labels or {})
+    step = width / max(len(series), 1)
+    for i, name in enumerate(series):
+        part = table[table[series_key] == name].set_index(row_key).reindex(list(rows))
+        y = np.arange(len(rows)) - width / 2 + step * (i + 0.5)
+        ax.errorbar(
+            part["mean"], y,
+            xerr=[part["mean"] - part["ci_low"], part["ci_high"] - part["mean"]],
+            fmt="o", color=colours[name], label=labels.get(name, name), capsize=2,
+            markersize=markersize,
+        )  # fmt: skip

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cit_bayes.report.figure_files import save_figure
+from cit_bayes.report.figure_files import dodged_intervals, require_columns, save_figure
 
 __all__ = [
     "arm_colours",
@@ -42,14 +42,6 @@ def arm_colours(arms: Sequence[str]) -> dict[str, str]:
     """A colour per arm: fixed for the canonical arms, the palette in order for any other."""
     spare = iter(_PALETTE * (1 + len(arms) // len(_PALETTE)))
     return {arm: _ARM_COLOURS.get(arm) or next(spare) for arm in arms}
-
-
-def _require(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ValueError(f"{what}: table lacks column(s) {missing}")
-    if table.empty:
-        raise ValueError(f"{what}: empty table")
 
 
 def _day_number(day) -> int:
@@ -103,8 +95,8 @@ def plt_trajectory_figure(
     level_text : str
         The credible level as printed (from the results document).
     """
-    _require(mean, ["analysis", "day", "arm", "mean", "ci_low", "ci_high"], "plt_trajectory")
-    _require(observed, ["analysis", "arm", "day", "observed_mean"], "plt_trajectory")
+    require_columns(mean, ["analysis", "day", "arm", "mean", "ci_low", "ci_high"], "plt_trajectory")
+    require_columns(observed, ["analysis", "arm", "day", "observed_mean"], "plt_trajectory")
     arms = list(arms or dict.fromkeys(mean["arm"]))
     colours = arm_colours(arms)
     labels = dict(labels or {})
@@ -187,8 +179,12 @@ def recovery_figure(
     level_text : str
         The credible level as printed.
     """
-    _require(curve, ["analysis", "arm", "day", "mean", "ci_low", "ci_high"], "recovery_figure")
-    _require(kaplan_meier, ["analysis", "arm", "day", "cumulative_recovery"], "recovery_figure")
+    require_columns(
+        curve, ["analysis", "arm", "day", "mean", "ci_low", "ci_high"], "recovery_figure"
+    )
+    require_columns(
+        kaplan_meier, ["analysis", "arm", "day", "cumulative_recovery"], "recovery_figure"
+    )
     rows = curve[curve["analysis"] == analysis]
     steps = kaplan_meier[kaplan_meier["analysis"] == analysis]
     if rows.empty or steps.empty:
@@ -253,21 +249,17 @@ def response_rates_figure(
     ``rates`` is ``tables["response/rate"]`` (``analysis``, ``arm``, ``mean``, ``ci_low``,
     ``ci_high``).
     """
-    _require(rates, ["analysis", "arm", "mean", "ci_low", "ci_high"], "response_rates_figure")
+    require_columns(
+        rates, ["analysis", "arm", "mean", "ci_low", "ci_high"], "response_rates_figure"
+    )
     arms = list(arms or dict.fromkeys(rates["arm"]))
-    labels = dict(labels or {})
     fig = Figure(figsize=(8.0, 0.9 + 0.7 * len(arms)))
     ax = fig.add_subplot()
-    step = 0.72 / max(len(analyses), 1)
-    for i, analysis in enumerate(analyses):
-        rows = rates[rates["analysis"] == analysis].set_index("arm").reindex(arms)
-        y = np.arange(len(arms)) - 0.36 + step * (i + 0.5)
-        ax.errorbar(
-            rows["mean"], y,
-            xerr=[rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]],
-            fmt="o", color=_ANALYSIS_COLOURS[i % len(_ANALYSIS_COLOURS)],
-            label=labels.get(analysis, analysis), capsize=2, markersize=4.5,
-        )  # fmt: skip
+    dodged_intervals(
+        ax, rates, rows=arms, row_key="arm", series=analyses, series_key="analysis",
+        colours={a: _ANALYSIS_COLOURS[i % len(_ANALYSIS_COLOURS)] for i, a in enumerate(analyses)},
+        labels=labels, width=0.72, markersize=4.5,
+    )  # fmt: skip
     ax.set_yticks(np.arange(len(arms)), arms)
     for tick, arm in zip(ax.get_yticklabels(), arms, strict=True):
         tick.set_color(arm_colours(arms)[arm])
@@ -303,7 +295,9 @@ def safety_rates_figure(
     ``rates`` is ``tables["safety/rate"]`` (``analysis``, ``event``, ``arm``, ``mean``,
     ``ci_low``, ``ci_high``).
     """
-    _require(rates, ["analysis", "event", "arm", "mean", "ci_low", "ci_high"], "safety_figure")
+    require_columns(
+        rates, ["analysis", "event", "arm", "mean", "ci_low", "ci_high"], "safety_figure"
+    )
     rows = rates[rates["analysis"] == analysis]
     if rows.empty:
         raise ValueError(f"safety_rates_figure: no rows for analysis {analysis!r}")
@@ -312,15 +306,9 @@ def safety_rates_figure(
     colours = arm_colours(arms)
     fig = Figure(figsize=(7.2, 0.9 + 0.75 * len(events)))
     ax = fig.add_subplot()
-    step = 0.7 / max(len(arms), 1)
-    for j, arm in enumerate(arms):
-        part = rows[rows["arm"] == arm].set_index("event").reindex(events)
-        y = np.arange(len(events)) - 0.35 + step * (j + 0.5)
-        ax.errorbar(
-            part["mean"], y,
-            xerr=[part["mean"] - part["ci_low"], part["ci_high"] - part["mean"]],
-            fmt="o", color=colours[arm], label=arm, capsize=2, markersize=4,
-        )  # fmt: skip
+    dodged_intervals(
+        ax, rows, rows=events, row_key="event", series=arms, series_key="arm", colours=colours
+    )
     ax.set_yticks(np.arange(len(events)), [e.removeprefix("ae_") for e in events])
     for boundary in np.arange(len(events) - 1) + 0.5:
         ax.axhline(boundary, color="0.85", lw=0.8)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cit_bayes.report.figure_files import save_figure
+from cit_bayes.report.figure_files import dodged_intervals, require_columns, save_figure
 
 __all__ = [
     "response_rate_figure",
@@ -24,14 +24,6 @@ __all__ = [
     "risk_difference_figure",
     "write_posterior_figures",
 ]
-
-
-def _require(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ValueError(f"{what}: table lacks column(s) {missing}")
-    if table.empty:
-        raise ValueError(f"{what}: empty table")
 
 
 def _colours(names: Sequence[str]) -> dict[str, str]:
@@ -46,26 +38,16 @@ def response_rate_figure(
 
     ``rates`` has columns ``analysis``, ``arm``, ``mean``, ``ci_low``, ``ci_high``.
     """
-    _require(rates, ["analysis", "arm", "mean", "ci_low", "ci_high"], "response_rate_figure")
+    require_columns(rates, ["analysis", "arm", "mean", "ci_low", "ci_high"], "response_rate_figure")
     analyses = list(dict.fromkeys(rates["analysis"]))
     arms = list(dict.fromkeys(rates["arm"]))
     colours = _colours(analyses)
     fig = Figure(figsize=(7.0, 1.0 + 0.9 * len(arms)))
     ax = fig.add_subplot()
-    step = 0.7 / max(len(analyses), 1)
-    for i, analysis in enumerate(analyses):
-        rows = rates[rates["analysis"] == analysis].set_index("arm").reindex(arms)
-        y = np.arange(len(arms)) - 0.35 + step * (i + 0.5)
-        ax.errorbar(
-            rows["mean"],
-            y,
-            xerr=[rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]],
-            fmt="o",
-            color=colours[analysis],
-            label=analysis,
-            capsize=2,
-            markersize=4,
-        )
+    dodged_intervals(
+        ax, rates, rows=arms, row_key="arm", series=analyses, series_key="analysis",
+        colours=colours,
+    )  # fmt: skip
     ax.set_yticks(np.arange(len(arms)), arms)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
@@ -89,7 +71,7 @@ def prior_sensitivity_figure(
     ``probabilities`` has columns ``analysis``, ``key``, ``prob``; ``keys`` picks and orders the
     rows shown; ``labels`` maps a key to a readable label.
     """
-    _require(probabilities, ["analysis", "key", "prob"], "prior_sensitivity_figure")
+    require_columns(probabilities, ["analysis", "key", "prob"], "prior_sensitivity_figure")
     shown = probabilities[probabilities["key"].isin(keys)]
     if shown.empty:
         raise ValueError("prior_sensitivity_figure: none of the keys is in the table")
@@ -141,7 +123,7 @@ def risk_difference_figure(
     ``draws`` has columns ``analysis``, ``key`` (``"A-B"``) and ``value`` (one row per draw).
     A solid line marks 0 and dashed lines mark ``-margin`` for each non-inferiority margin.
     """
-    _require(draws, ["analysis", "key", "value"], "risk_difference_figure")
+    require_columns(draws, ["analysis", "key", "value"], "risk_difference_figure")
     keys = list(keys) if keys is not None else list(dict.fromkeys(draws["key"]))
     analyses = list(dict.fromkeys(draws["analysis"]))
     colours = _colours(analyses)
