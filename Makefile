@@ -1,11 +1,13 @@
-# Every target creates .venv (pip, no system changes) on first use, so a fresh clone needs nothing else.
-PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+# Every target creates .venv on first use and installs exactly the tested versions from
+# requirements.lock (pip, hashes checked), so a fresh clone needs nothing else but Python >= 3.12,
+# which scripts/find-python.sh finds (PATH, pyenv's versions, or CIT_BAYES_PYTHON).
+PYTHON ?= $(shell scripts/find-python.sh)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SEED ?= 20250101
 
-.PHONY: run test lint bench validate clean help
+.PHONY: run test lint bench validate lock clean help
 
 help:
 	@echo "make run       the whole reanalysis on the bundled data"
@@ -13,11 +15,15 @@ help:
 	@echo "make lint      ruff check and format check"
 	@echo "make bench     performance benchmarks (cold and warm)"
 	@echo "make validate  slow statistical validation (long MCMC, SBC, simulations)"
+	@echo "make lock      re-resolve requirements.lock from pyproject.toml (newest versions)"
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(STAMP): pyproject.toml requirements.lock
+	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 (see scripts/find-python.sh)"; exit 1; }
+	@test -x $(BIN)/python && $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
+		|| { rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@$(BIN)/python -m pip check
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -36,6 +42,12 @@ bench: $(STAMP)
 
 validate: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+
+# The one command that updates the lock: newest versions allowed by pyproject.toml, every
+# platform, with hashes. Run it, then `make test` and `make run`, and commit both files.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.12 \
+		--generate-hashes --upgrade --quiet -o requirements.lock
 
 clean:
 	rm -rf $(VENV) reports/latest reports/audit reports/published

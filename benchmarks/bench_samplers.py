@@ -38,7 +38,7 @@ CHILD = """
 import json, time, warnings, logging
 warnings.simplefilter("ignore")
 logging.getLogger("pymc").setLevel(logging.ERROR)
-import arviz as az, numpy as np, pymc as pm
+import arviz_stats as azs, numpy as np, pymc as pm
 from cit_bayes.bayes import load_prior_set
 from cit_bayes.bayes import aggregate
 from cit_bayes.bayes.aggregate_blocks import reported_names
@@ -70,9 +70,10 @@ else:
     start = time.perf_counter()
     idata = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
                       cores=settings.resolved_cores, step=step, model=model, random_seed=1,
-                      progressbar=False, compute_convergence_checks=False)
+                      progressbar=False, compute_convergence_checks=False,
+                      nuts_sampler="pymc")
     sampling_s = time.perf_counter() - start
-ess = az.ess(idata.posterior[names], method="bulk")
+ess = azs.ess(idata["posterior"].to_dataset()[names], method="bulk")
 min_ess = float(min(float(ess[v].min()) for v in ess.data_vars))
 divergences = int(idata.sample_stats["diverging"].sum())
 print(json.dumps({{"compile_s": compile_s, "sampling_s": sampling_s, "min_ess": min_ess,

@@ -142,10 +142,10 @@ def test_fit_cli_writes_outputs(tmp_path, small_cohort_csv, capsys):
     assert len(saved) == 12
     for path in saved:  # posterior, sampler statistics and prior settings; no patient row
         idata = load_idata(path)
-        assert "observed_data" not in idata.groups()
+        assert "observed_data" not in idata.children
         assert all(str(name).startswith("prior_") for name in idata.constant_data.data_vars)
         assert idata.constant_data.data_vars and idata.posterior.attrs["data_fingerprint"]
-        for group in idata.groups():  # no dimension of the cohort's size (120 patients)
+        for group in idata.children:  # no dimension of the cohort's size (120 patients)
             assert 120 not in dict(idata[group].sizes).values(), (path.name, group)
     printed = capsys.readouterr()
     assert "adjusted response rate (ATE)" in printed.out

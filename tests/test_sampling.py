@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 
-import arviz as az
+import arviz_base as azb
+import arviz_stats as azs
 import numpy as np
 import pymc as pm
 import pytest
@@ -48,7 +49,7 @@ FAST = SamplerSettings(draws=1000, tune=500)
 def check_conjugate(fit, values):
     mean, sd = conjugate(values)
     draws = fit.idata.posterior["mu"].to_numpy().reshape(-1, 2)
-    ess = az.ess(fit.idata, var_names=["mu"])["mu"].to_numpy()
+    ess = azs.ess(fit.idata["posterior"].to_dataset()[["mu"]])["mu"].to_numpy()
     np.testing.assert_array_less(np.abs(draws.mean(axis=0) - mean), 4 * sd / np.sqrt(ess))
     np.testing.assert_allclose(draws.std(axis=0), sd, rtol=0.1)
 
@@ -105,9 +106,11 @@ def test_a_fit_that_misses_a_gate_warns_and_is_marked_failed():
     assert '"passed": false' in fit.idata.posterior.attrs["diagnostics"]
 
 
-def idata_from(values: np.ndarray, diverging: np.ndarray | None = None) -> az.InferenceData:
-    stats = {"diverging": diverging} if diverging is not None else {}
-    return az.from_dict(posterior={"theta": values}, sample_stats=stats)
+def idata_from(values: np.ndarray, diverging: np.ndarray | None = None):
+    groups = {"posterior": {"theta": values}}
+    if diverging is not None:
+        groups["sample_stats"] = {"diverging": diverging}
+    return azb.from_dict(groups)
 
 
 def test_compute_diagnostics_gates_on_hand_made_draws():

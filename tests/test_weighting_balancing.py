@@ -262,8 +262,10 @@ def test_level_absent_from_an_arm_is_left_out_as_if_pooled_with_the_reference():
     assert solver.loc["a2", "n_directions"] == solver.loc["a2", "n_constraints"] - 1
     assert list(solver.loc[["a0", "a1"], "status"]) == ["exact", "exact"]
     table = fitted.constraints_.set_index(["arm", "constraint"])
-    assert table.loc[("a2", "stage=II"), "achieved"] == 0.0
-    assert table.loc[("a2", "stage=II"), "structural_sd"] != 0.0
+    # no patient of a2 has stage II, so its achieved share is a weighted sum of zeros; the
+    # centring of the design leaves round-off of a few ulp (2.8e-17 seen), hence 1e-12
+    assert abs(table.loc[("a2", "stage=II"), "achieved"]) < 1e-12
+    assert abs(table.loc[("a2", "stage=II"), "structural_sd"]) > 1e-6
     others = table.loc["a2"].drop(index="stage=II")
     assert np.abs(others["imbalance_sd"]).max() < 1e-9
     # the reference level absorbs the missing share, as if II and IV were one level in a2

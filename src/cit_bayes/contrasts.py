@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations, permutations
 
-import arviz as az
+import arviz_stats as azs
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -216,7 +216,7 @@ def _probability(indicator: np.ndarray) -> tuple[float, float]:
     prob = float(indicator.mean())
     if np.ptp(indicator) == 0.0:
         return prob, 0.0
-    ess = float(az.ess(np.asarray(indicator, dtype=float), method="mean"))
+    ess = float(azs.ess(np.asarray(indicator, dtype=float), method="mean"))
     variance = float(indicator.var())
     mcse = float(np.sqrt(variance / ess)) if np.isfinite(ess) and ess > 0 else float("nan")
     return prob, mcse

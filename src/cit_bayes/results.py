@@ -29,8 +29,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import arviz as az
 import numpy as np
+import xarray as xr
 
 from cit_bayes.cohort.schema import ARMS
 from cit_bayes.exceptions import ResultsSchemaError
@@ -362,7 +362,7 @@ def save_fit(fit, path: str | Path, *, keep_data=None) -> Path:
 
     Parameters
     ----------
-    fit : cit_bayes.bayes.sampling.Fit or arviz.InferenceData
+    fit : cit_bayes.bayes.sampling.Fit or xarray.DataTree
     path : str or Path
         The ``.nc`` file to write (its folder is created).
     keep_data : callable, optional
@@ -370,23 +370,23 @@ def save_fit(fit, path: str | Path, *, keep_data=None) -> Path:
         ``observed_data`` groups that are written (default: all). Patient-level fits keep only
         their prior settings, so that no row-level value of a cohort leaves memory.
     """
-    idata = fit if isinstance(fit, az.InferenceData) else fit.idata
+    idata = fit if isinstance(fit, xr.DataTree) else fit.idata
     if keep_data is not None:
         groups = {}
-        for group in idata.groups():
-            dataset = idata[group]
+        for group in idata.children:
+            dataset = idata[group].to_dataset()
             if group in ("constant_data", "observed_data"):
                 dataset = dataset[[name for name in dataset.data_vars if keep_data(str(name))]]
                 if not dataset.data_vars:
                     continue
             groups[group] = dataset
-        idata = az.InferenceData(**groups)
+        idata = xr.DataTree.from_dict(groups)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     idata.to_netcdf(str(path), engine="h5netcdf")
     return path
 
 
-def load_idata(path: str | Path) -> az.InferenceData:
-    """Read an InferenceData written by :func:`save_fit` (provenance in ``posterior.attrs``)."""
-    return az.from_netcdf(str(path), engine="h5netcdf")
+def load_idata(path: str | Path) -> xr.DataTree:
+    """Read a fit written by :func:`save_fit` (provenance in ``idata["posterior"].attrs``)."""
+    return xr.load_datatree(str(path), engine="h5netcdf")

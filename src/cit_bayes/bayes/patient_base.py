@@ -48,7 +48,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import arviz as az
 import numpy as np
 import pymc as pm
 import xarray as xr
@@ -262,7 +261,7 @@ class PatientFit:
     endpoint : str
         ``"response"``, ``"plt"``, ``"recovery"`` or ``"safety"``.
     fit : Fit
-        The sampler run: InferenceData (posterior, sample_stats, constant_data with the weights,
+        The sampler run: ArviZ DataTree (posterior, sample_stats, constant_data with the weights,
         design and outcomes), diagnostics, settings, seed, timings, provenance.
     draws : mapping of str to xarray.DataArray
         The reported quantities, dims ``(chain, draw, ...)`` with labelled ``arm`` (and ``day``
@@ -279,8 +278,8 @@ class PatientFit:
         return self.fit.name
 
     @property
-    def idata(self) -> az.InferenceData:
-        """The fit's InferenceData."""
+    def idata(self) -> xr.DataTree:
+        """The fit's draws (ArviZ DataTree)."""
         return self.fit.idata
 
     @property
@@ -321,6 +320,6 @@ def fit_cached_model(
         provenance=extra | dict(provenance or {}),
     )
     draws = {
-        key: fit.idata.posterior[key].transpose("chain", "draw", ...).copy() for key in reported
+        key: fit.idata["posterior"][key].transpose("chain", "draw", ...).copy() for key in reported
     }
     return PatientFit(endpoint=endpoint, fit=fit, draws=draws)

@@ -6,7 +6,9 @@ no divergent transition). A fit that misses a gate issues a
 :class:`~cit_bayes.exceptions.ConvergenceWarning` naming the fit and what missed, and is marked
 ``passed=False``; it is never dropped silently.
 
-Provenance travels with the draws in ``idata.posterior.attrs`` (strings and numbers only, so
+Draws travel as ArviZ 1.x objects: an :class:`xarray.DataTree` with the groups ``posterior``,
+``sample_stats``, ``observed_data`` and ``constant_data``. Provenance travels with the draws in
+``idata["posterior"].attrs`` (strings and numbers only, so
 that it survives a netCDF round trip): ``fit_name``, ``seed``, ``sampler``, ``sampler_settings``
 (JSON), ``package_version``, ``data_fingerprint``, ``created``, plus whatever the caller adds
 (``prior_set``, ``prior_hash``, ``plan_hash``, ...), and the diagnostics as JSON.
@@ -31,7 +33,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
-import arviz as az
+import arviz_stats as azs
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -52,6 +54,8 @@ __all__ = [
     "fingerprint",
     "derive_seed",
     "progress_bars",
+    "group_names",
+    "posterior_dataset",
 ]
 
 #: Samplers :func:`sample` can use.
@@ -164,7 +168,7 @@ class Fit:
     """
 
     name: str
-    idata: az.InferenceData
+    idata: xr.DataTree
     diagnostics: Diagnostics
     settings: SamplerSettings
     seed: int
@@ -281,7 +285,7 @@ def sample(
     else:
         idata, compile_seconds, sampling_seconds = _sample_pymc(model, int_seed, settings)
     if var_names is not None:
-        unknown = [v for v in var_names if v not in idata.posterior]
+        unknown = [v for v in var_names if v not in idata["posterior"].data_vars]
         if unknown:
             raise ModelError(f"fit {name!r}: unknown var_names {unknown}")
     diagnostics = compute_diagnostics(idata, var_names=var_names, settings=settings)
@@ -296,7 +300,7 @@ def sample(
         "diagnostics": json.dumps(diagnostics.as_dict(), sort_keys=True),
         **extra,
     }
-    idata.posterior.attrs.update(attrs)
+    idata["posterior"].attrs.update(attrs)
     if not diagnostics.passed:
         warnings.warn(
             f"fit {name!r} missed the diagnostics gates: {'; '.join(diagnostics.failures)}",
@@ -315,8 +319,18 @@ def sample(
     )
 
 
+def group_names(idata: xr.DataTree) -> tuple[str, ...]:
+    """The groups of an ArviZ DataTree (``posterior``, ``sample_stats``, ...), in order."""
+    return tuple(str(name) for name in idata.children)
+
+
+def posterior_dataset(idata: xr.DataTree) -> xr.Dataset:
+    """The ``posterior`` group of an ArviZ DataTree as a plain :class:`xarray.Dataset`."""
+    return idata["posterior"].to_dataset()
+
+
 def compute_diagnostics(
-    idata: az.InferenceData,
+    idata: xr.DataTree,
     *,
     var_names: Sequence[str] | None = None,
     settings: SamplerSettings | None = None,
@@ -336,17 +350,18 @@ def compute_diagnostics(
     2021;16:667-718.
     """
     settings = settings if settings is not None else SamplerSettings()
-    names = list(var_names) if var_names is not None else list(idata.posterior.data_vars)
-    posterior = idata.posterior[names]
+    posterior = posterior_dataset(idata)
+    names = list(var_names) if var_names is not None else list(posterior.data_vars)
+    posterior = posterior[names]
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
         # Constant draws make ArviZ divide by zero; the NaN it returns fails the gate below.
         warnings.simplefilter("ignore", RuntimeWarning)
-        rhat = _extreme(az.rhat(posterior), np.max)
-        ess_bulk = _extreme(az.ess(posterior, method="bulk"), np.min)
-        ess_tail = _extreme(az.ess(posterior, method="tail"), np.min)
+        rhat = _extreme(azs.rhat(posterior), np.max)
+        ess_bulk = _extreme(azs.ess(posterior, method="bulk"), np.min)
+        ess_tail = _extreme(azs.ess(posterior, method="tail"), np.min)
     divergences = 0
-    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
-        divergences = int(idata.sample_stats["diverging"].sum())
+    if "sample_stats" in group_names(idata) and "diverging" in idata["sample_stats"].data_vars:
+        divergences = int(idata["sample_stats"]["diverging"].sum())
     failures = []
     if not (rhat <= settings.max_rhat):
         failures.append(f"max R-hat {rhat:.4f} > {settings.max_rhat}")
@@ -414,6 +429,7 @@ def _sample_pymc(model: pm.Model, seed: int, settings: SamplerSettings):
             chains=settings.chains,
             cores=settings.resolved_cores,
             random_seed=seed,
+            nuts_sampler="pymc",
             target_accept=settings.target_accept,
             progressbar=_PROGRESS_BARS.get(),
             compute_convergence_checks=False,
@@ -449,7 +465,8 @@ def _sample_nutpie(model: pm.Model, seed: int, settings: SamplerSettings):
     else:
         compiled = cached[1]
     current = {v.name: v.get_value() for v in model.data_vars}
-    compiled = compiled.with_data(**{k: v for k, v in current.items() if k in compiled.shared_data})
+    shared = {str(var.name) for var in compiled.shared_var_keys}  # nutpie >= 0.16: by name
+    compiled = compiled.with_data(**{k: v for k, v in current.items() if k in shared})
     start = time.perf_counter()
     idata = nutpie.sample(
         compiled,
@@ -467,7 +484,7 @@ def _sample_nutpie(model: pm.Model, seed: int, settings: SamplerSettings):
     return idata, compile_seconds, sampling_seconds
 
 
-def _add_data_groups(idata: az.InferenceData, model: pm.Model) -> None:
+def _add_data_groups(idata: xr.DataTree, model: pm.Model) -> None:
     """Add ``observed_data`` and ``constant_data`` as PyMC's own converter would."""
     dims = model.named_vars_to_dims
     coords = {k: list(v) for k, v in model.coords.items() if v is not None}
@@ -486,13 +503,10 @@ def _add_data_groups(idata: az.InferenceData, model: pm.Model) -> None:
 
     observed = find_observations(model)
     constant = find_constants(model)
-    groups = {}
     if observed:
-        groups["observed_data"] = dataset(observed)
+        idata["observed_data"] = xr.DataTree(dataset(observed))
     if constant:
-        groups["constant_data"] = dataset(constant)
-    if groups:
-        idata.add_groups(groups)
+        idata["constant_data"] = xr.DataTree(dataset(constant))
 
 
 def _model_fingerprint(model: pm.Model) -> str:
