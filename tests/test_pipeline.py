@@ -171,3 +171,13 @@ def test_bad_data_exits_2_without_a_report(tmp_path, capsys):
     assert not list(tmp_path.glob(".report*"))
     err = capsys.readouterr().err
     assert "error" in err and "placebo" in err
+
+
+def test_out_folder_with_a_users_file_is_refused_and_kept(tmp_path, capsys):
+    own = tmp_path / "mine"
+    own.mkdir()
+    (own / "thesis.docx").write_text("a user's own file", encoding="utf-8")
+    assert main(["run", "--out", str(own)]) == 2
+    assert (own / "thesis.docx").read_text(encoding="utf-8") == "a user's own file"
+    assert sorted(p.name for p in own.iterdir()) == ["thesis.docx"]
+    assert "not written by cit-bayes" in capsys.readouterr().err

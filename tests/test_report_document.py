@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import re
 
 import matplotlib
@@ -177,6 +178,14 @@ def test_full_documents_render(png):
 
 
 def test_staged_folder_replaces_on_success_and_keeps_the_old_on_failure(tmp_path):
+    old_umask = os.umask(0o022)
+    try:
+        _replaces_and_keeps(tmp_path)
+    finally:
+        os.umask(old_umask)
+
+
+def _replaces_and_keeps(tmp_path):
     out = tmp_path / "report"
     with staged_folder(out) as staging:
         (staging / "a.txt").write_text("first")
@@ -187,8 +196,29 @@ def test_staged_folder_replaces_on_success_and_keeps_the_old_on_failure(tmp_path
     assert (out / "a.txt").read_text() == "first"
     with staged_folder(out) as staging:
         (staging / "b.txt").write_text("second")
-    assert sorted(p.name for p in out.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".cit-bayes-output", "b.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["report"]  # nothing left beside it
+    assert out.stat().st_mode & 0o055 == 0o055  # group and others may read (umask 022 set below)
+
+
+def test_staged_folder_refuses_a_folder_it_did_not_write_and_leaves_no_parents(tmp_path):
+    own = tmp_path / "mine"
+    own.mkdir()
+    (own / "notes.txt").write_text("a user's file")
+    with pytest.raises(CitBayesError, match="not empty and was not written by cit-bayes"):
+        with staged_folder(own):
+            pass
+    assert (own / "notes.txt").read_text() == "a user's file"
+    assert sorted(p.name for p in own.iterdir()) == ["notes.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with staged_folder(empty) as staging:
+        (staging / "a.txt").write_text("x")
+    assert (empty / "a.txt").is_file()
+    deep = tmp_path / "new" / "deeper" / "report"
+    with pytest.raises(RuntimeError), staged_folder(deep):
+        raise RuntimeError("step failed")
+    assert not (tmp_path / "new").exists()  # the parents it made are gone again
 
 
 def test_staged_folder_refuses_a_file_as_destination(tmp_path):

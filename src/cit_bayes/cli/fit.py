@@ -97,8 +97,9 @@ def run_fit(args) -> int:
     """Run the command; return the exit code."""
     from cit_bayes.analysis import run_patient_analysis, write_fit_outputs
     from cit_bayes.cohort import read_cohort
-    from cit_bayes.output import staged_folder
+    from cit_bayes.output import check_output_folder, staged_folder
 
+    check_output_folder(args.out)
     plan = load_plan_from_args(args)
     cohort = read_cohort(
         args.file, args.columns, missing=args.missing, response_rule=args.response_rule
