@@ -451,8 +451,9 @@ def test_summary_counts_and_shares_per_arm():
     assert summary.loc["combination", "missing_plt_day14"] == 1
     assert summary.loc["rhIL-11", "missing_plt_day3"] == 1
     # medians by hand: recovered days 9, 6, 3, 12 -> 7.5; ΔPLT 75, 48, 28, 78, 105, 40 -> 61.5
-    assert summary.loc["all", "median_recovery_day"] == 7.5
-    assert summary.loc["all", "median_delta_plt"] == 61.5
+    # medians of whole numbers: tolerance only for how the library averages the middle pair
+    assert summary.loc["all", "median_recovery_day"] == pytest.approx(7.5, abs=1e-9)
+    assert summary.loc["all", "median_delta_plt"] == pytest.approx(61.5, abs=1e-9)
     assert "patient_id" not in summary.columns
 
 

@@ -71,8 +71,8 @@ def test_published_inputs_come_from_the_tables():
     inputs = published_inputs()
     assert inputs.responders.to_dict() == RESPONDERS
     assert inputs.patients.to_dict() == N
-    assert inputs.plt_means.loc["day7", "combination"] == 121.0
-    assert inputs.plt_plusminus.loc["day0", "rhTPO"] == 1.67
+    assert inputs.plt_means.loc["day7", "combination"] == 121.0  # exact: read from the table
+    assert inputs.plt_plusminus.loc["day0", "rhTPO"] == 1.67  # exact: read from the table
     assert inputs.recovery_means.to_dict() == {
         "rhTPO": 9.12,
         "hetrombopag": 9.33,

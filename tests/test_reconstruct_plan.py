@@ -37,7 +37,8 @@ def test_default_plan_loads_with_its_stated_values():
     plan = load_reconstruction_plan()
     assert plan.name == "default" and plan.source == "reconstruction.toml"
     assert plan.recovered == {"rhTPO": 39, "hetrombopag": 25, "combination": 30, "rhIL-11": 29}
-    assert plan.prognosis["stage_iv"] == -0.5 and plan.prognosis["bone_metastasis"] == -0.5
+    # exact: values read from the TOML, not computed
+    assert plan.prognosis["stage_iv"] == -0.5 and plan.prognosis["bone_metastasis"] == -0.5  # exact
     assert plan.has_prognostic_effects
     assert plan.trajectory.max_baseline == 99  # CIT: baseline < 100
     assert len(plan.plan_hash) == 64 and int(plan.plan_hash, 16) >= 0
@@ -66,7 +67,7 @@ def test_recovered_counts_are_those_the_tables_imply():
 def test_no_prognostic_plan_differs_only_in_the_prognostic_weights():
     default, none = load_reconstruction_plan(DEFAULT), load_reconstruction_plan(NO_PROGNOSTIC)
     assert not none.has_prognostic_effects
-    assert none.hepatic_metastasis_weight == 0.0
+    assert none.hepatic_metastasis_weight == 0.0  # exact: read from the TOML
     differing = {
         field.name
         for field in dataclasses.fields(default)
