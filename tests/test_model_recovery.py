@@ -72,23 +72,25 @@ def test_person_period_rows_by_hand():
     np.testing.assert_array_equal(event, [0, 1, 0, 0, 0])
 
 
-def test_log_density_is_the_person_period_likelihood(case, evaluate_model, kish_by_hand):
+@pytest.mark.parametrize("pool_arms", [False, True])
+def test_log_density_is_the_person_period_likelihood(case, evaluate_model, kish_by_hand, pool_arms):
     data, time, recovered = case
     prior = RecoveryPrior(
         intercept_mean=-2.5, intercept_sd=1.2, trend_sd=0.8, smooth_sd=0.4, rank=4,
-        arm_sd=0.7, coefficient_sd=0.6,
+        arm_sd=0.7, coefficient_sd=0.6, pool_arms=pool_arms,
     )  # fmt: skip
     values = recovery_values(time, recovered, data, prior, HORIZON)
     model = build_recovery_model(data, HORIZON, prior)
     p = {
-        "baseline_intercept": -2.2,
         "baseline_trend": 0.4,
         "baseline_smooth_sd": 0.3,
         "baseline_z": np.array([0.5, -1.0, 0.2, 0.8]),
-        "arm_sd": 0.6,
-        "arm_z": np.array([0.7, -0.4, 1.1]),
         "coefficient": np.array([0.2, -0.5, 0.1]),
     }
+    if pool_arms:
+        p |= {"baseline_intercept": -2.2, "arm_sd": 0.6, "arm_z": np.array([0.7, -0.4, 1.1])}
+    else:  # each arm's own level (log hazard at the middle day)
+        p |= {"arm_level": np.array([-2.0, -2.6, -1.5, -3.1])}
     logp, out = evaluate_model(
         model,
         values,
@@ -97,12 +99,19 @@ def test_log_density_is_the_person_period_likelihood(case, evaluate_model, kish_
     )
 
     day_std, basis = smooth_basis(HORIZON, 4)
-    lam = (
-        p["baseline_intercept"]
-        + p["baseline_trend"] * day_std
-        + p["baseline_smooth_sd"] * basis @ p["baseline_z"]
-    )
-    arm_effect = p["arm_sd"] * zero_sum_basis(4) @ p["arm_z"]
+    if pool_arms:
+        level = p["baseline_intercept"]
+        arm_effect = p["arm_sd"] * zero_sum_basis(4) @ p["arm_z"]
+        arm_prior = (
+            stats.norm(-2.5, 1.2).logpdf(level)
+            + stats.halfnorm(scale=0.7).logpdf(p["arm_sd"])
+            + stats.norm.logpdf(p["arm_z"]).sum()
+        )
+    else:  # the baseline at the mean arm level, arm effects around it
+        level = p["arm_level"].mean()
+        arm_effect = p["arm_level"] - level
+        arm_prior = stats.norm(-2.5, 1.2).logpdf(p["arm_level"]).sum()
+    lam = level + p["baseline_trend"] * day_std + p["baseline_smooth_sd"] * basis @ p["baseline_z"]
     psi = arm_effect[data.arm_codes] + data.design @ p["coefficient"]
     w = kish_by_hand(data, time >= 1)  # over the patients at risk on day 1
     likelihood = 0.0
@@ -112,12 +121,10 @@ def test_log_density_is_the_person_period_likelihood(case, evaluate_model, kish_
             last = t + 1 == time[i]
             likelihood += w[i] * np.log(hazard if (last and recovered[i]) else 1.0 - hazard)
     expected = (
-        stats.norm(-2.5, 1.2).logpdf(p["baseline_intercept"])
+        arm_prior
         + stats.norm(0, 0.8).logpdf(p["baseline_trend"])
         + stats.halfnorm(scale=0.4).logpdf(p["baseline_smooth_sd"])
         + stats.norm.logpdf(p["baseline_z"]).sum()
-        + stats.halfnorm(scale=0.7).logpdf(p["arm_sd"])
-        + stats.norm.logpdf(p["arm_z"]).sum()
         + stats.norm(0, 0.6).logpdf(p["coefficient"]).sum()
         + likelihood
     )
@@ -140,8 +147,8 @@ def test_log_density_and_gradient_are_finite_at_the_initial_point(case, at_initi
     prior = RecoveryPrior(rank=4)
     values = recovery_values(time, recovered, data, prior, HORIZON)
     logp, grad = at_initial_point(build_recovery_model(data, HORIZON, prior), values)
-    # intercept, trend, smooth SD, 4 smooth components, tau, 3 arm contrasts, 3 coefficients
-    assert np.isfinite(logp) and grad.size == 14 and np.all(np.isfinite(grad))
+    # 4 arm levels, trend, smooth SD, 4 smooth components, 3 coefficients
+    assert np.isfinite(logp) and grad.size == 13 and np.all(np.isfinite(grad))
 
 
 @pytest.mark.parametrize(

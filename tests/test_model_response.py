@@ -43,8 +43,37 @@ def case():
 
 
 def test_log_density_is_the_written_model(case, evaluate_model):
+    """Independent arms (the default): alpha_a ~ N(m, s) each, no between-arm scale."""
     data, response = case
     prior = ResponsePrior(intercept_mean=0.3, intercept_sd=1.2, arm_sd=0.8, coefficient_sd=0.7)
+    values = response_values(response, data, prior)
+    point = {"arm_logit": np.array([0.4, -0.9, 1.3]), "coefficient": np.array([0.3, -0.8])}
+    model = build_response_model(data)
+    assert {rv.name for rv in model.free_RVs} == {"arm_logit", "coefficient"}
+    logp, out = evaluate_model(model, values, point, outputs=("rate",))
+
+    arm_logit = point["arm_logit"]
+    linear = data.design @ point["coefficient"]
+    eta = arm_logit[data.arm_codes] + linear
+    bernoulli = response * eta - np.logaddexp(0.0, eta)
+    w = values["weight"]  # Kish-rescaled: checked by hand in the next test
+    expected = (
+        stats.norm(0.3, 1.2).logpdf(arm_logit).sum()
+        + stats.norm(0, 0.7).logpdf(point["coefficient"]).sum()
+        + np.sum(w * bernoulli)
+    )
+    assert logp == pytest.approx(expected, rel=1e-10)
+    # g-computation: each patient's probability under each arm, averaged with the tilting
+    probability = special.expit(linear[:, None] + arm_logit[None, :])
+    rate = (data.tilt[:, None] * probability).sum(axis=0) / data.tilt.sum()
+    np.testing.assert_allclose(out["rate"], rate, rtol=1e-12)
+
+
+def test_log_density_of_the_pooled_sensitivity_model(case, evaluate_model):
+    data, response = case
+    prior = ResponsePrior(
+        intercept_mean=0.3, intercept_sd=1.2, arm_sd=0.8, coefficient_sd=0.7, pool_arms=True
+    )
     values = response_values(response, data, prior)
     point = {
         "intercept": 0.4,
@@ -52,14 +81,14 @@ def test_log_density_is_the_written_model(case, evaluate_model):
         "arm_z": np.array([0.5, -1.1]),
         "coefficient": np.array([0.3, -0.8]),
     }
-    model = build_response_model(data)
+    model = build_response_model(data, pool_arms=True)
     logp, out = evaluate_model(model, values, point, outputs=("arm_logit", "rate"))
 
     arm_logit = point["intercept"] + point["arm_sd"] * zero_sum_basis(3) @ point["arm_z"]
     linear = data.design @ point["coefficient"]
     eta = arm_logit[data.arm_codes] + linear
     bernoulli = response * eta - np.logaddexp(0.0, eta)
-    w = values["weight"]  # Kish-rescaled: checked by hand in the next test
+    w = values["weight"]
     expected = (
         stats.norm(0.3, 1.2).logpdf(point["intercept"])
         + stats.halfnorm(scale=0.8).logpdf(point["arm_sd"])
@@ -69,7 +98,6 @@ def test_log_density_is_the_written_model(case, evaluate_model):
     )
     assert logp == pytest.approx(expected, rel=1e-10)
     np.testing.assert_allclose(out["arm_logit"], arm_logit, rtol=1e-12)
-    # g-computation: each patient's probability under each arm, averaged with the tilting
     probability = special.expit(linear[:, None] + arm_logit[None, :])
     rate = (data.tilt[:, None] * probability).sum(axis=0) / data.tilt.sum()
     np.testing.assert_allclose(out["rate"], rate, rtol=1e-12)
@@ -80,7 +108,7 @@ def test_log_density_and_gradient_are_finite_at_the_initial_point(case, at_initi
     logp, grad = at_initial_point(
         build_response_model(data), response_values(response, data, ResponsePrior())
     )
-    assert np.isfinite(logp) and grad.size == 1 + 1 + 2 + 2 and np.all(np.isfinite(grad))
+    assert np.isfinite(logp) and grad.size == 3 + 2 and np.all(np.isfinite(grad))
 
 
 def test_the_model_receives_kish_rescaled_weights(case, kish_by_hand):
@@ -94,16 +122,17 @@ def test_the_model_receives_kish_rescaled_weights(case, kish_by_hand):
         assert w[data.arm_codes == j].sum() == pytest.approx(raw.sum() ** 2 / (raw**2).sum())
 
 
-def test_the_arm_effects_sum_to_zero_around_the_intercept(case, evaluate_model):
+def test_pooled_arm_effects_sum_to_zero_around_the_intercept(case, evaluate_model):
     data, response = case
-    values = response_values(response, data, ResponsePrior())
+    values = response_values(response, data, ResponsePrior(pool_arms=True))
     point = {
         "intercept": -0.2,
         "arm_sd": 1.7,
         "arm_z": np.array([2.0, 0.3]),
         "coefficient": np.zeros(2),
     }
-    _, out = evaluate_model(build_response_model(data), values, point, outputs=("arm_logit",))
+    model = build_response_model(data, pool_arms=True)
+    _, out = evaluate_model(model, values, point, outputs=("arm_logit",))
     assert out["arm_logit"].mean() == pytest.approx(-0.2, abs=1e-12)
 
 
@@ -129,3 +158,5 @@ def test_a_prior_of_the_wrong_model_is_refused(case):
         fit_response_model(response, data, prior=SafetyPrior(), seed=1)
     with pytest.raises(ModelError, match="arm_sd"):
         ResponsePrior(arm_sd=0.0)
+    with pytest.raises(ModelError, match="pool_arms"):
+        ResponsePrior(pool_arms="yes")

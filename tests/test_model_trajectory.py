@@ -58,39 +58,54 @@ def correlation_from_partials(r01: float, r02: float, r12_0: float) -> np.ndarra
     return np.array([[1.0, r01, r02], [r01, 1.0, r12], [r02, r12, 1.0]])
 
 
-POINT = {
-    "day_mean": np.array([3.9, 4.5, 4.8]),
+COMMON = {
     "residual_sd": np.array([0.4, 0.6, 0.7]),
     "residual_cpc_unit": np.array([0.9, 0.7, 0.35]),  # (1,0), (2,0), (2,1 | 0)
-    "arm_sd": 0.8,
-    "arm_z": np.array([[0.3, -1.0, 0.5], [1.2, 0.4, -0.7]]),
     "baseline_slope": np.array([0.5, 0.3, 0.1]),
     "coefficient": np.array([0.2, -0.1]),
 }
+#: independent arm-by-day levels (the default)
+POINT = COMMON | {"arm_day_effect": np.array([[3.9, 4.5, 4.8], [4.1, 4.2, 5.0], [3.6, 4.9, 4.4]])}
+#: the partially pooled sensitivity model
+POOLED_POINT = COMMON | {
+    "day_mean": np.array([3.9, 4.5, 4.8]),
+    "arm_sd": 0.8,
+    "arm_z": np.array([[0.3, -1.0, 0.5], [1.2, 0.4, -0.7]]),
+}
 
 
+@pytest.mark.parametrize("pool_arms", [False, True])
 @pytest.mark.parametrize("adjust_baseline", [True, False])
-def test_log_density_is_the_written_model(case, evaluate_model, kish_by_hand, adjust_baseline):
+def test_log_density_is_the_written_model(
+    case, evaluate_model, kish_by_hand, adjust_baseline, pool_arms
+):
     data, day0, counts = case
     prior = TrajectoryPrior(
         day_mean_center=4.4, day_mean_sd=0.9, arm_sd=0.6, baseline_slope_sd=0.8,
-        coefficient_sd=0.4, residual_sd=0.7, correlation_eta=1.5,
+        coefficient_sd=0.4, residual_sd=0.7, correlation_eta=1.5, pool_arms=pool_arms,
     )  # fmt: skip
     values = trajectory_values(day0, counts, data, prior, adjust_baseline=adjust_baseline)
-    model = build_trajectory_model(data, DAYS, values["observed"])
+    model = build_trajectory_model(data, DAYS, values["observed"], pool_arms)
+    p = POOLED_POINT if pool_arms else POINT
+    outputs = ("residual_correlation", "mean", "delta_plt")
     logp, out = evaluate_model(
-        model,
-        values,
-        POINT,
-        outputs=("arm_day_effect", "residual_correlation", "mean", "delta_plt"),
+        model, values, p, outputs=outputs + (("arm_day_effect",) if pool_arms else ())
     )
 
-    p = POINT
     s = p["residual_sd"]
     cpc = 2 * p["residual_cpc_unit"] - 1
     corr = correlation_from_partials(*cpc)
     cov = np.outer(s, s) * corr
-    theta = p["day_mean"][None, :] + p["arm_sd"] * s[None, :] * (zero_sum_basis(3) @ p["arm_z"])
+    if pool_arms:
+        theta = p["day_mean"][None, :] + p["arm_sd"] * s[None, :] * (zero_sum_basis(3) @ p["arm_z"])
+        arm_prior = (
+            stats.norm(4.4, 0.9).logpdf(p["day_mean"]).sum()
+            + stats.halfnorm(scale=0.6).logpdf(p["arm_sd"])
+            + stats.norm.logpdf(p["arm_z"]).sum()
+        )
+    else:
+        theta = p["arm_day_effect"]
+        arm_prior = stats.norm(4.4, 0.9).logpdf(theta).sum()
     log_day0 = np.log(day0)
     b = log_day0 - log_day0.mean() if adjust_baseline else np.zeros(data.n)
     linear = data.design @ p["coefficient"]
@@ -107,19 +122,18 @@ def test_log_density_is_the_written_model(case, evaluate_model, kish_by_hand, ad
         )
     shape = 1.5 + np.array([0.5, 0.5, 0.0])  # eta + (d - 1 - k)/2 at tree levels 1, 1, 2
     expected = (
-        stats.norm(4.4, 0.9).logpdf(p["day_mean"]).sum()
+        arm_prior
         + stats.halfnorm(scale=0.7).logpdf(s).sum()
         + sum(
             stats.beta(a, a).logpdf(u) for a, u in zip(shape, p["residual_cpc_unit"], strict=True)
         )
-        + stats.halfnorm(scale=0.6).logpdf(p["arm_sd"])
-        + stats.norm.logpdf(p["arm_z"]).sum()
         + stats.norm(0, 0.8).logpdf(p["baseline_slope"]).sum()
         + stats.norm(0, 0.4).logpdf(p["coefficient"]).sum()
         + likelihood
     )
     assert logp == pytest.approx(expected, rel=1e-10)
-    np.testing.assert_allclose(out["arm_day_effect"], theta, rtol=1e-12)
+    if pool_arms:
+        np.testing.assert_allclose(out["arm_day_effect"], theta, rtol=1e-12)
     np.testing.assert_allclose(out["residual_correlation"], [corr[1, 0], corr[2, 0], corr[2, 1]])
 
     # g-computation on the natural scale: log-normal mean of each patient's count, per arm
@@ -148,8 +162,8 @@ def test_log_density_and_gradient_are_finite_at_the_initial_point(case, at_initi
     data, day0, counts = case
     values = trajectory_values(day0, counts, data, TrajectoryPrior())
     logp, grad = at_initial_point(build_trajectory_model(data, DAYS, values["observed"]), values)
-    # day means 3, SDs 3, partial correlations 3, tau 1, arm_z 2 x 3, slopes 3, coefficients 2
-    assert np.isfinite(logp) and grad.size == 21 and np.all(np.isfinite(grad))
+    # arm-by-day levels 3 x 3, SDs 3, partial correlations 3, slopes 3, coefficients 2
+    assert np.isfinite(logp) and grad.size == 20 and np.all(np.isfinite(grad))
 
 
 def test_the_cpc_construction_gives_the_lkj_marginals():

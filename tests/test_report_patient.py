@@ -31,6 +31,7 @@ from cit_bayes.report.document import tex_escape
 from cit_bayes.report.ledger import format_value, pointer, resolve
 from cit_bayes.report.model_equations import MODEL_EQUATIONS, MODEL_TEXT, PRIOR_SYMBOLS
 from cit_bayes.report.patient_report import write_report
+from cit_bayes.report.supplement import prior_value_text
 
 SPAN = re.compile(
     r'<span class="num" data-doc="([^"]*)" data-key="([^"]*)" data-style="([^"]*)">([^<]*)</span>'
@@ -236,7 +237,7 @@ def test_supplement_numbers_equal_the_json_and_appear_in_md_and_tex(report, smal
         section = markdown.split(f"plan section [priors.{endpoint}]")[1].split("###")[0]
         for field in fields(prior):
             assert f"| `{field.name}` |" in section
-            assert f"| {getattr(prior, field.name):g} |" in section
+            assert f"| {prior_value_text(getattr(prior, field.name))} |" in section
     for equation in MODEL_EQUATIONS["plt"]:
         assert equation.latex in latex
     assert "synthetic" in markdown.lower() and "unmeasured confounding" in markdown

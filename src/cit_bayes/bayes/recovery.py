@@ -13,20 +13,32 @@ complementary log-log link,
 
 .. math::
 
-    \\mathrm{cloglog}\\, h_{it} = \\lambda_t + \\eta_{a_i} + x_i^\\top\\beta,\\qquad
-    \\eta_a = \\tau z_a,\\ z_a \\sim N(0, 1),
+    \\mathrm{cloglog}\\, h_{it} = \\nu_{a_i} + g_t + x_i^\\top\\beta,\\qquad
+    \\nu_a \\sim N(m, s) \\text{ independently},
 
 is the grouped-time version of a proportional-hazards model (Prentice & Gloeckler 1978): the
 continuous-time hazard ratio of arm a to arm b is :math:`\\exp(\\eta_a - \\eta_b)` whatever
-happens within a day (conditional on the covariates). The baseline log hazard is smooth in the
-day: :math:`\\lambda = \\lambda_0 + \\delta s + \\sigma Z u`, with s the standardised day,
+happens within a day (conditional on the covariates). Each arm has its own level
+:math:`\\nu_a` (the log hazard at the middle day), independent a priori: the arms are different
+regimens, not exchangeable units, so no arm's hazard is pulled toward the others'. The shape
+in the day is shared and smooth: :math:`g = \\delta s + \\sigma Z u`, with s the standardised day,
 :math:`u \\sim N(0, I_r)` and Z the r smoothest eigenvectors of the second-order random-walk
 (RW2) precision over the days, scaled by the inverse square roots of their eigenvalues (the
 mixed-model form of a penalised spline, non-centred; Ruppert, Wand & Carroll 2003), the whole
 random part rescaled so that its average marginal variance is 1 (Sorbye & Rue 2014): sigma is
-the typical SD of the log hazard around a straight line in the day. Arm effects are partially
-pooled (around the baseline) and non-centred; weights (rescaled within arm to the Kish ESS of
-the patients at risk on day 1) multiply each patient's log likelihood.
+the typical SD of the log hazard around a straight line in the day. Z is orthogonal to the
+constant and to s, so the levels, the trend and the smooth part do not trade off. Reported:
+the baseline :math:`\\lambda_t = \\bar\\nu + g_t` (``baseline_log_hazard``, at the mean of the
+arm levels) and :math:`\\eta_a = \\nu_a - \\bar\\nu` (``arm_effect``, summing to zero), so
+that :math:`\\nu_a + g_t = \\lambda_t + \\eta_a`. Weights (rescaled within arm to the Kish ESS
+of the patients at risk on day 1) multiply each patient's log likelihood.
+
+Partial pooling (``pool_arms=True``, a sensitivity analysis): :math:`\\lambda_t = \\lambda_0 +
+g_t`, :math:`\\lambda_0 \\sim N(m, s)`, :math:`\\eta = \\tau H z`, :math:`z \\sim N(0,
+I_{K-1})`, :math:`\\tau \\sim \\mathrm{HalfNormal}(s_\\tau)` (H the zero-sum basis, non-centred).
+The between-arm SD is learned from K arms and rests on its prior; the ridge between
+:math:`\\tau` and z gave divergences (one or two per 8,000 draws on simulated cohorts; measured
+for issue 13), and it pulls the arms toward each other. Hence not the default.
 
 Targets (g-computation)
 -----------------------
@@ -93,8 +105,9 @@ class RecoveryPrior:
     Attributes
     ----------
     intercept_mean, intercept_sd : float
-        :math:`\\lambda_0 \\sim N(m, s)`, the baseline log hazard at the middle day:
-        N(-3, 1.5) centres the daily hazard at 5 % (95 %: 0.3 % to 57 %).
+        :math:`\\nu_a \\sim N(m, s)`, each arm's log hazard at the middle day (the common
+        :math:`\\lambda_0` when ``pool_arms``): N(-3, 1.5) centres the daily hazard at 5 %
+        (95 %: 0.3 % to 57 %); two arms' log hazard ratio is N(0, 2.1) a priori.
     trend_sd : float
         :math:`\\delta \\sim N(0, s)`: change of the log hazard per SD of the day (about 4 days).
     smooth_sd : float
@@ -102,11 +115,14 @@ class RecoveryPrior:
     rank : int
         Number r of smooth components of the baseline (at most days - 2).
     arm_sd : float
-        Half-normal scale of the between-arm SD of the log hazard :math:`\\tau` (1.0: hazard
-        ratios of e^2 plausible).
+        Used only when ``pool_arms``: half-normal scale of the between-arm SD of the log hazard
+        :math:`\\tau` (1.0: hazard ratios of e^2 plausible).
     coefficient_sd : float
         :math:`\\beta_j \\sim N(0, s)`, log hazard ratio per SD (0.5: a hazard ratio of e^1
         per SD at the 95 % edge).
+    pool_arms : bool
+        False (default): independent arm levels. True: partially pooled (a sensitivity
+        analysis; module docstring). It changes the model's structure, not only its data.
     """
 
     intercept_mean: float = -3.0
@@ -116,6 +132,7 @@ class RecoveryPrior:
     rank: int = 6
     arm_sd: float = 1.0
     coefficient_sd: float = 0.5
+    pool_arms: bool = False
 
     def __post_init__(self):
         if not np.isfinite(self.intercept_mean):
@@ -124,11 +141,15 @@ class RecoveryPrior:
             positive(getattr(self, name), f"recovery prior {name}")
         if isinstance(self.rank, bool) or not isinstance(self.rank, int) or self.rank < 1:
             raise ModelError(f"recovery prior rank must be a positive integer, got {self.rank!r}")
+        if not isinstance(self.pool_arms, bool):
+            raise ModelError(
+                f"recovery prior pool_arms must be true or false, got {self.pool_arms!r}"
+            )
 
 
 #: The prior settings that are ``pm.Data`` of the model (``prior_<name>``); the rank of the
-#: smooth baseline is not: it fixes the model's structure.
-_PRIOR_NAMES = tuple(f.name for f in fields(RecoveryPrior) if f.name != "rank")
+#: smooth baseline and ``pool_arms`` are not: they fix the model's structure.
+_PRIOR_NAMES = tuple(f.name for f in fields(RecoveryPrior) if f.name not in ("rank", "pool_arms"))
 
 
 def smooth_basis(n_days: int, rank: int) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +209,14 @@ def person_period(time, recovered, horizon: int) -> tuple[np.ndarray, np.ndarray
     return patient.astype("int64"), day.astype("int64"), event.astype(float)
 
 
-def _build(n: int, arms: tuple[str, ...], covariates: tuple[str, ...], horizon: int, rank: int):
+def _build(
+    n: int,
+    arms: tuple[str, ...],
+    covariates: tuple[str, ...],
+    horizon: int,
+    rank: int,
+    pool_arms: bool,
+):
     day_std, basis = smooth_basis(horizon, rank)
     coords = {
         "arm": list(arms),
@@ -207,19 +235,27 @@ def _build(n: int, arms: tuple[str, ...], covariates: tuple[str, ...], horizon: 
         recovered = pm.Data("recovered", np.zeros(n), dims="patient")
         prior = {name: pm.Data(f"prior_{name}", 1.0) for name in _PRIOR_NAMES}
 
-        intercept = pm.Normal("baseline_intercept", prior["intercept_mean"], prior["intercept_sd"])
         trend = pm.Normal("baseline_trend", 0.0, prior["trend_sd"])
         smooth_sd = pm.HalfNormal("baseline_smooth_sd", prior["smooth_sd"])
         smooth_z = pm.Normal("baseline_z", 0.0, 1.0, dims="component")
-        log_hazard = pm.Deterministic(
-            "baseline_log_hazard",
-            intercept + trend * day_std + smooth_sd * pt.dot(basis, smooth_z),
-            dims="day",
-        )
-        arm_sd = pm.HalfNormal("arm_sd", prior["arm_sd"])
-        arm_z = pm.Normal("arm_z", 0.0, 1.0, dims="arm_contrast")
-        contrast = pt.as_tensor(zero_sum_basis(len(arms)))
-        arm_effect = pm.Deterministic("arm_effect", arm_sd * pt.dot(contrast, arm_z), dims="arm")
+        day_shape = trend * day_std + smooth_sd * pt.dot(basis, smooth_z)
+        if pool_arms:
+            intercept = pm.Normal(
+                "baseline_intercept", prior["intercept_mean"], prior["intercept_sd"]
+            )
+            arm_sd = pm.HalfNormal("arm_sd", prior["arm_sd"])
+            arm_z = pm.Normal("arm_z", 0.0, 1.0, dims="arm_contrast")
+            contrast = pt.as_tensor(zero_sum_basis(len(arms)))
+            arm_effect = pm.Deterministic(
+                "arm_effect", arm_sd * pt.dot(contrast, arm_z), dims="arm"
+            )
+        else:
+            arm_level = pm.Normal(
+                "arm_level", prior["intercept_mean"], prior["intercept_sd"], dims="arm"
+            )
+            intercept = pt.mean(arm_level)
+            arm_effect = pm.Deterministic("arm_effect", arm_level - intercept, dims="arm")
+        log_hazard = pm.Deterministic("baseline_log_hazard", intercept + day_shape, dims="day")
         coefficient = pm.Normal("coefficient", 0.0, prior["coefficient_sd"], dims="covariate")
 
         linear = pt.dot(design, coefficient)  # (n,)
@@ -246,11 +282,12 @@ def build_recovery_model(data: PatientData, horizon: int, prior: RecoveryPrior) 
     """The (cached) recovery model for data of this shape; its ``pm.Data`` are not set.
 
     The structure depends on the number of patients, the arms, the covariates, the horizon and
-    the rank of the smooth baseline (the only prior setting that is not data).
+    the rank of the smooth baseline and ``pool_arms`` (the prior settings that are not data).
     """
-    key = ("recovery", data.n, data.arms, data.covariates, horizon, prior.rank)
+    key = ("recovery", data.n, data.arms, data.covariates, horizon, prior.rank, prior.pool_arms)
     return cached_model(
-        key, lambda: _build(data.n, data.arms, data.covariates, horizon, prior.rank)
+        key,
+        lambda: _build(data.n, data.arms, data.covariates, horizon, prior.rank, prior.pool_arms),
     )
 
 

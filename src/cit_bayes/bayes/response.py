@@ -1,4 +1,4 @@
-"""Response: a weighted Bernoulli-logit model with partially pooled arms, and g-computation.
+"""Response: a weighted Bernoulli-logit model with independent arm effects, and g-computation.
 
 Model
 -----
@@ -9,14 +9,25 @@ weight :math:`\\tilde w_i` (rescaled within arm to the arm's Kish effective samp
 .. math::
 
     \\mathrm{logit}\\, P(y_i = 1) = \\alpha_{a_i} + x_i^\\top\\beta, \\qquad
-    \\alpha_a = \\mu + \\tau z_a, \\quad z_a \\sim N(0, 1),\\\\
-    \\mu \\sim N(m_\\mu, s_\\mu), \\quad \\tau \\sim \\mathrm{HalfNormal}(s_\\tau), \\quad
+    \\alpha_a \\sim N(m_\\alpha, s_\\alpha) \\text{ independently}, \\quad
     \\beta_j \\sim N(0, s_\\beta),
 
 with the weighted pseudo-likelihood :math:`\\sum_i \\tilde w_i \\log p(y_i \\mid \\cdot)`
-(``pm.Potential``). The arm intercepts are partially pooled across arms in the non-centred form
-(Betancourt & Girolami 2015). The prior scales are data (``pm.Data``), so a prior change
-re-uses the compiled sampler; defaults in :class:`ResponsePrior` (and the analysis plan).
+(``pm.Potential``). The arm intercepts are independent a priori: the arms are different
+regimens (one contains two of the others), not exchangeable units, so no arm's rate is pulled
+toward the others'. N(0, 1.5) puts 95 % of each arm's prior mass on rates between 5 % and
+95 %; the difference of two arms' log odds is N(0, 2.1) a priori.
+
+Partial pooling (``pool_arms=True``, a sensitivity analysis): :math:`\\alpha_a = \\mu + \\tau
+(H z)_a`, :math:`z \\sim N(0, I_{K-1})`, :math:`\\mu \\sim N(m_\\alpha, s_\\alpha)`,
+:math:`\\tau \\sim \\mathrm{HalfNormal}(s_\\tau)`, H the zero-sum basis (non-centred;
+Betancourt & Girolami 2015). The between-arm SD :math:`\\tau` is learned from K arms only, so
+it rests on its prior; with much data per arm the non-centred form makes a ridge between
+:math:`\\tau` and z that NUTS crosses slowly (R-hat 1.012 at n = 2,000, and divergences near
+:math:`\\tau = 0` at n = 187: measured for issue 13). That is why it is not the default.
+
+The prior scales are data (``pm.Data``), so a prior change re-uses the compiled sampler;
+defaults in :class:`ResponsePrior` (and the analysis plan).
 
 Target (g-computation)
 ----------------------
@@ -73,34 +84,43 @@ class ResponsePrior:
     Attributes
     ----------
     intercept_mean, intercept_sd : float
-        :math:`\\mu \\sim N(m, s)`: the common level of the arm intercepts. N(0, 1.5) puts 95 %
-        of its mass on rates between 5 % and 95 %.
+        :math:`\\alpha_a \\sim N(m, s)`, each arm's intercept (the common level :math:`\\mu`
+        when ``pool_arms``). N(0, 1.5) puts 95 % of the mass on rates between 5 % and 95 %.
     arm_sd : float
-        Scale of the half-normal prior of the between-arm SD :math:`\\tau`. 1.0 allows arm odds
-        ratios of e^2 and beyond while shrinking arms with little data.
+        Used only when ``pool_arms``: scale of the half-normal prior of the between-arm SD
+        :math:`\\tau` (1.0 allows arm odds ratios of e^2 and beyond).
     coefficient_sd : float
         SD of the normal prior of each covariate coefficient (log odds ratio per SD of a numeric
         covariate, or for a 0/1 indicator). 1.0 is weakly informative (Gelman et al. 2008 use
         a Cauchy of scale 2.5 on a 0.5-SD scale, i.e. 1.25 per SD, heavier-tailed).
+    pool_arms : bool
+        False (default): independent arm intercepts. True: arms partially pooled (a sensitivity
+        analysis; module docstring). It changes the model's structure, not only its data.
     """
 
     intercept_mean: float = 0.0
     intercept_sd: float = 1.5
     arm_sd: float = 1.0
     coefficient_sd: float = 1.0
+    pool_arms: bool = False
 
     def __post_init__(self):
         if not np.isfinite(self.intercept_mean):
             raise ModelError("response prior intercept_mean must be finite")
         for name in _PRIOR_NAMES[1:]:  # every setting but the mean is a scale
             positive(getattr(self, name), f"response prior {name}")
+        if not isinstance(self.pool_arms, bool):
+            raise ModelError(
+                f"response prior pool_arms must be true or false, got {self.pool_arms!r}"
+            )
 
 
-#: The prior settings, each a ``pm.Data`` of the model (``prior_<name>``).
-_PRIOR_NAMES = tuple(f.name for f in fields(ResponsePrior))
+#: The prior settings that are ``pm.Data`` of the model (``prior_<name>``); ``pool_arms`` is
+#: not: it fixes the model's structure.
+_PRIOR_NAMES = tuple(f.name for f in fields(ResponsePrior) if f.name != "pool_arms")
 
 
-def _build(n: int, arms: tuple[str, ...], covariates: tuple[str, ...]) -> pm.Model:
+def _build(n: int, arms: tuple[str, ...], covariates: tuple[str, ...], pool_arms: bool) -> pm.Model:
     coords = {
         "arm": list(arms),
         "arm_contrast": np.arange(len(arms) - 1),
@@ -114,13 +134,18 @@ def _build(n: int, arms: tuple[str, ...], covariates: tuple[str, ...]) -> pm.Mod
         weight = pm.Data("weight", np.ones(n), dims="patient")
         tilt = pm.Data("target_tilt", np.ones(n), dims="patient")
         prior = {name: pm.Data(f"prior_{name}", 1.0) for name in _PRIOR_NAMES}
-        intercept = pm.Normal("intercept", prior["intercept_mean"], prior["intercept_sd"])
-        arm_sd = pm.HalfNormal("arm_sd", prior["arm_sd"])
-        arm_z = pm.Normal("arm_z", 0.0, 1.0, dims="arm_contrast")
-        contrast = pt.as_tensor(zero_sum_basis(len(arms)))  # (arm, arm_contrast)
-        arm_logit = pm.Deterministic(
-            "arm_logit", intercept + arm_sd * pt.dot(contrast, arm_z), dims="arm"
-        )
+        if pool_arms:
+            intercept = pm.Normal("intercept", prior["intercept_mean"], prior["intercept_sd"])
+            arm_sd = pm.HalfNormal("arm_sd", prior["arm_sd"])
+            arm_z = pm.Normal("arm_z", 0.0, 1.0, dims="arm_contrast")
+            contrast = pt.as_tensor(zero_sum_basis(len(arms)))  # (arm, arm_contrast)
+            arm_logit = pm.Deterministic(
+                "arm_logit", intercept + arm_sd * pt.dot(contrast, arm_z), dims="arm"
+            )
+        else:
+            arm_logit = pm.Normal(
+                "arm_logit", prior["intercept_mean"], prior["intercept_sd"], dims="arm"
+            )
         coefficient = pm.Normal("coefficient", 0.0, prior["coefficient_sd"], dims="covariate")
         linear = pt.dot(design, coefficient)
         eta = arm_logit[arm] + linear
@@ -133,10 +158,10 @@ def _build(n: int, arms: tuple[str, ...], covariates: tuple[str, ...]) -> pm.Mod
     return model
 
 
-def build_response_model(data: PatientData) -> pm.Model:
+def build_response_model(data: PatientData, pool_arms: bool = False) -> pm.Model:
     """The (cached) response model for data of this shape; its ``pm.Data`` are not set."""
-    key = ("response", data.n, data.arms, data.covariates)
-    return cached_model(key, lambda: _build(data.n, data.arms, data.covariates))
+    key = ("response", data.n, data.arms, data.covariates, bool(pool_arms))
+    return cached_model(key, lambda: _build(data.n, data.arms, data.covariates, bool(pool_arms)))
 
 
 def response_values(response, data: PatientData, prior: ResponsePrior) -> dict[str, np.ndarray]:
@@ -182,12 +207,12 @@ def fit_response_model(
     -------
     PatientFit
         ``draws["rate"]``: dims ``(chain, draw, arm)``. The posterior also holds
-        ``intercept``, ``arm_sd``, ``arm_z``, ``arm_logit`` and ``coefficient`` (dim
-        ``covariate``).
+        ``arm_logit`` and ``coefficient`` (dim ``covariate``), and with ``pool_arms``
+        ``intercept``, ``arm_sd`` and ``arm_z``.
     """
     prior = ResponsePrior() if prior is None else prior
     values = response_values(response, data, prior)
-    model = build_response_model(data)
+    model = build_response_model(data, prior.pool_arms)
     return fit_cached_model(
         model,
         values,

@@ -9,30 +9,26 @@ counts on the follow-up days d (days 3, 7 and 14 by default) is
 .. math::
 
     \\log \\mathrm{PLT}_{i\\cdot} \\sim N(\\mu_{i\\cdot}, \\Sigma),\\qquad
-    \\mu_{id} = \\theta_{a_i d} + \\gamma_d b_i + x_i^\\top\\beta,\\\\
-    \\theta_{\\cdot d} = m_d + \\tau s_d\\, H z_{\\cdot d},\\quad z_{\\cdot d} \\sim N(0, I_{K-1}),
-    \\quad \\tau \\sim \\mathrm{HalfNormal}(\\sigma_\\tau),
+    \\mu_{id} = \\theta_{a_i d} + \\gamma_d b_i + x_i^\\top\\beta,\\qquad
+    \\theta_{ad} \\sim N(c, s_\\theta) \\text{ independently},
 
-with arm-by-day effects partially pooled across the K arms (non-centred; Betancourt &
-Girolami 2015), a day-specific baseline slope, and an unstructured within-patient covariance
+with independent arm-by-day levels (the arms are different regimens, not exchangeable units:
+no arm's mean is pulled toward the others'; N(log 100, 1) covers counts from about 14 to 700
+for every arm and day), a day-specific baseline slope, and an unstructured within-patient covariance
 :math:`\\Sigma = \\mathrm{diag}(s)\\, R\\, \\mathrm{diag}(s)` (day-specific SDs
 :math:`s_d \\sim \\mathrm{HalfNormal}`, correlation matrix :math:`R \\sim \\mathrm{LKJ}(\\eta)`;
-Lewandowski, Kurowicka & Joe 2009). The arm deviations are measured in units of the day's
-within-patient SD (:math:`\\tau` is a standardised between-arm SD, shared by the days), and
-H is the orthonormal zero-sum basis (:func:`~cit_bayes.bayes.patient_base.zero_sum_basis`):
-every difference between two arms has the prior of a difference of independent
-:math:`N(0, \\tau^2 s_d^2)` effects, and :math:`m_d` is the mean of the arms' levels. Without
-the zero-sum constraint :math:`m_d` and the mean of the arm effects trade off along a ridge
-whose direction changes with :math:`\\tau`, where NUTS diverged (measured on the
-reconstructed cohort).
+Lewandowski, Kurowicka & Joe 2009).
 
-One :math:`\\tau` for all days rather than one per day: on the reconstructed cohort a
-day-specific :math:`\\tau_d` changed the arm means by at most 4 % (combination, day 7: 102
-against 100 x10^9/L unadjusted), doubled the leapfrog steps and gave divergences near
-:math:`\\tau_3 = 0`. The partial pooling of the arm levels (the combination's day-7 mean is
-pulled from about 121 towards the other arms' 87-91) comes from three arms being alike, not
-from sharing :math:`\\tau` across days; it is the hierarchical model's answer, and the
-report's observed means stand beside it.
+Partial pooling (``pool_arms=True``, a sensitivity analysis): :math:`\\theta_{\\cdot d} = m_d +
+\\tau s_d\\, H z_{\\cdot d}`, :math:`z_{\\cdot d} \\sim N(0, I_{K-1})`, :math:`m_d \\sim N(c,
+s_\\theta)`, :math:`\\tau \\sim \\mathrm{HalfNormal}(\\sigma_\\tau)`: the arm deviations in units of
+the day's within-patient SD, H the orthonormal zero-sum basis
+(:func:`~cit_bayes.bayes.patient_base.zero_sum_basis`), non-centred (Betancourt & Girolami
+2015). It pulls the combination's day-7 mean from about 121 toward the other arms' 87-91
+(about 100 on the reconstructed cohort), and its geometry is poor: :math:`\\tau` is learned
+from K arms, so it rests on its prior, and the product :math:`\\tau s_d z` makes a ridge that
+NUTS crossed slowly (one divergence in 8,000 at the default seed of ``make run``; R-hat 1.012
+at n = 2,000; measured for issue 13). Hence not the default.
 
 :math:`R` is built from its canonical partial correlations: under LKJ(:math:`\\eta`) those of
 the C-vine are independent, :math:`(\\rho + 1)/2 \\sim \\mathrm{Beta}(\\beta_k, \\beta_k)` at
@@ -129,12 +125,13 @@ class TrajectoryPrior:
     Attributes
     ----------
     day_mean_center, day_mean_sd : float
-        :math:`m_d \\sim N(c, s)`, the common level on day d: N(log 100, 1) covers counts from
-        about 14 to 700.
+        :math:`\\theta_{ad} \\sim N(c, s)`, the level of arm a on day d (the common level
+        :math:`m_d` when ``pool_arms``): N(log 100, 1) covers counts from about 14 to 700.
     arm_sd : float
-        Half-normal scale of the standardised between-arm SD :math:`\\tau` (the SD of the arm
-        levels of a day in units of that day's within-patient SD :math:`s_d`): 0.5 lets two
-        arms differ by about 1.4 within-patient SDs at the 95 % edge of the prior.
+        Used only when ``pool_arms``: half-normal scale of the standardised between-arm SD
+        :math:`\\tau` (the SD of the arm levels of a day in units of that day's within-patient
+        SD :math:`s_d`): 0.5 lets two arms differ by about 1.4 within-patient SDs at the 95 %
+        edge of the prior.
     baseline_slope_sd : float
         :math:`\\gamma_d \\sim N(0, s)` (slope on the centred log baseline count).
     coefficient_sd : float
@@ -146,6 +143,9 @@ class TrajectoryPrior:
         LKJ shape of the within-patient correlation matrix (2: mildly favours weaker
         correlations; 1 is uniform over correlation matrices). With three days each
         correlation then has the marginal prior 2 Beta(2.5, 2.5) - 1.
+    pool_arms : bool
+        False (default): independent arm-by-day levels. True: partially pooled (a sensitivity
+        analysis; module docstring). It changes the model's structure, not only its data.
     """
 
     day_mean_center: float = float(np.log(100.0))
@@ -155,16 +155,22 @@ class TrajectoryPrior:
     coefficient_sd: float = 0.5
     residual_sd: float = 0.5
     correlation_eta: float = 2.0
+    pool_arms: bool = False
 
     def __post_init__(self):
         if not np.isfinite(self.day_mean_center):
             raise ModelError("trajectory prior day_mean_center must be finite")
         for name in _PRIOR_NAMES[1:]:  # every setting but the centre is a scale or shape
             positive(getattr(self, name), f"trajectory prior {name}")
+        if not isinstance(self.pool_arms, bool):
+            raise ModelError(
+                f"trajectory prior pool_arms must be true or false, got {self.pool_arms!r}"
+            )
 
 
-#: The prior settings, each a ``pm.Data`` of the model (``prior_<name>``).
-_PRIOR_NAMES = tuple(f.name for f in fields(TrajectoryPrior))
+#: The prior settings that are ``pm.Data`` of the model (``prior_<name>``); ``pool_arms`` is
+#: not: it fixes the model's structure.
+_PRIOR_NAMES = tuple(f.name for f in fields(TrajectoryPrior) if f.name != "pool_arms")
 
 
 def _cholesky(matrix: list[list]) -> list[list]:
@@ -276,6 +282,7 @@ def _build(
     covariates: tuple[str, ...],
     days: tuple[str, ...],
     patterns: tuple[tuple[tuple[bool, ...], int], ...],
+    pool_arms: bool,
 ):
     n_days = len(days)
     pairs = [f"{days[j]}-{days[i]}" for i in range(1, n_days) for j in range(i)]
@@ -299,7 +306,6 @@ def _build(
         tilt = pm.Data("target_tilt", np.ones(n), dims="patient")
         prior = {name: pm.Data(f"prior_{name}", 1.0) for name in _PRIOR_NAMES}
 
-        day_mean = pm.Normal("day_mean", prior["day_mean_center"], prior["day_mean_sd"], dims="day")
         residual_sd = pm.HalfNormal("residual_sd", prior["residual_sd"], dims="day")
         shape = prior["correlation_eta"] + cpc_shapes(n_days)
         if pairs:
@@ -315,14 +321,25 @@ def _build(
         ]
         if pairs:
             pm.Deterministic("residual_correlation", pt.stack(correlation), dims="day_pair")
-        arm_sd = pm.HalfNormal("arm_sd", prior["arm_sd"])
-        arm_z = pm.Normal("arm_z", 0.0, 1.0, dims=("arm_contrast", "day"))
-        contrast = pt.as_tensor(zero_sum_basis(len(arms)))  # (arm, arm_contrast)
-        arm_day = pm.Deterministic(
-            "arm_day_effect",
-            day_mean[None, :] + arm_sd * residual_sd[None, :] * pt.dot(contrast, arm_z),
-            dims=("arm", "day"),
-        )
+        if pool_arms:
+            day_mean = pm.Normal(
+                "day_mean", prior["day_mean_center"], prior["day_mean_sd"], dims="day"
+            )
+            arm_sd = pm.HalfNormal("arm_sd", prior["arm_sd"])
+            arm_z = pm.Normal("arm_z", 0.0, 1.0, dims=("arm_contrast", "day"))
+            contrast = pt.as_tensor(zero_sum_basis(len(arms)))  # (arm, arm_contrast)
+            arm_day = pm.Deterministic(
+                "arm_day_effect",
+                day_mean[None, :] + arm_sd * residual_sd[None, :] * pt.dot(contrast, arm_z),
+                dims=("arm", "day"),
+            )
+        else:
+            arm_day = pm.Normal(
+                "arm_day_effect",
+                prior["day_mean_center"],
+                prior["day_mean_sd"],
+                dims=("arm", "day"),
+            )
         slope = pm.Normal("baseline_slope", 0.0, prior["baseline_slope_sd"], dims="day")
         coefficient = pm.Normal("coefficient", 0.0, prior["coefficient_sd"], dims="covariate")
 
@@ -359,7 +376,7 @@ def _build(
 
 
 def build_trajectory_model(
-    data: PatientData, days: Sequence[str], observed: np.ndarray
+    data: PatientData, days: Sequence[str], observed: np.ndarray, pool_arms: bool = False
 ) -> pm.Model:
     """The (cached) trajectory model for data of this shape; its ``pm.Data`` are not set.
 
@@ -373,8 +390,11 @@ def build_trajectory_model(
         (pattern, int(np.sum(np.all(observed == np.array(pattern), axis=1))))
         for pattern in observed_patterns(observed)
     )
-    key = ("trajectory", data.n, data.arms, data.covariates, days, patterns)
-    return cached_model(key, lambda: _build(data.n, data.arms, data.covariates, days, patterns))
+    pool_arms = bool(pool_arms)
+    key = ("trajectory", data.n, data.arms, data.covariates, days, patterns, pool_arms)
+    return cached_model(
+        key, lambda: _build(data.n, data.arms, data.covariates, days, patterns, pool_arms)
+    )
 
 
 def trajectory_values(
@@ -480,7 +500,7 @@ def fit_trajectory_model(
     values = trajectory_values(
         plt_day0, plt_follow_up, data, prior, adjust_baseline=adjust_baseline
     )
-    model = build_trajectory_model(data, days, values["observed"])
+    model = build_trajectory_model(data, days, values["observed"], prior.pool_arms)
     return fit_cached_model(
         model,
         values,

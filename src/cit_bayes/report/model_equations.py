@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from cit_bayes.report.document import Equation
 
-__all__ = ["MODEL_EQUATIONS", "MODEL_TEXT", "MODEL_TITLES", "PRIOR_SYMBOLS"]
+__all__ = [
+    "MODEL_EQUATIONS",
+    "MODEL_TEXT",
+    "MODEL_TITLES",
+    "POOLED_EQUATIONS",
+    "POOLED_TEXT",
+    "PRIOR_SYMBOLS",
+]
 
 #: Section titles of the four models, by endpoint key.
 MODEL_TITLES: dict[str, str] = {
@@ -25,11 +32,10 @@ MODEL_EQUATIONS: dict[str, tuple[Equation, ...]] = {
     "response": (
         Equation(
             r"\operatorname{logit} P(y_i = 1) = \alpha_{a_i} + x_i^\top \beta,\quad "
-            r"\alpha_a = \mu + \tau z_a,\quad z_a \sim N(0,1),\quad "
-            r"\mu \sim N(m_\mu, s_\mu),\ \tau \sim \mathrm{HalfNormal}(s_\tau),\ "
+            r"\alpha_a \sim N(m_\alpha, s_\alpha)\ \text{independently},\quad "
             r"\beta_j \sim N(0, s_\beta)",
-            "logit P(y_i = 1) = alpha[a_i] + x_i' beta;  alpha[a] = mu + tau z[a], z[a] ~ N(0,1);\n"
-            "mu ~ N(m_mu, s_mu), tau ~ HalfNormal(s_tau), beta_j ~ N(0, s_beta)",
+            "logit P(y_i = 1) = alpha[a_i] + x_i' beta;  alpha[a] ~ N(m_alpha, s_alpha) "
+            "independently;\nbeta_j ~ N(0, s_beta)",
         ),
         Equation(
             r"p_a = \frac{\sum_i h_i \operatorname{expit}(\alpha_a + x_i^\top\beta)}{\sum_i h_i}",
@@ -40,18 +46,16 @@ MODEL_EQUATIONS: dict[str, tuple[Equation, ...]] = {
         Equation(
             r"\log \mathrm{PLT}_{i\cdot} \sim N(\mu_{i\cdot}, \Sigma),\quad "
             r"\mu_{id} = \theta_{a_i d} + \gamma_d b_i + x_i^\top\beta,\quad "
-            r"\theta_{ad} = m_d + \tau s_d z_{ad},\ z_{ad} \sim N(0,1)",
+            r"\theta_{ad} \sim N(c_\theta, s_\theta)\ \text{independently}",
             "log PLT[i, days] ~ N(mu[i, days], Sigma);  mu[i,d] = theta[a_i,d] + gamma[d] b_i "
-            "+ x_i' beta;\ntheta[a,d] = m[d] + tau s[d] z[a,d], z[a,d] ~ N(0,1)",
+            "+ x_i' beta;\ntheta[a,d] ~ N(c_theta, s_theta) independently",
         ),
         Equation(
             r"\Sigma = \operatorname{diag}(s)\, R \operatorname{diag}(s),\ "
             r"s_d \sim \mathrm{HalfNormal}(s_s),\ R \sim \mathrm{LKJ}(\eta),\quad "
-            r"m_d \sim N(c_m, s_m),\ \tau \sim \mathrm{HalfNormal}(s_\tau),\ "
             r"\gamma_d \sim N(0, s_\gamma),\ \beta_j \sim N(0, s_\beta)",
             "Sigma = diag(s) R diag(s), s[d] ~ HalfNormal(s_s), R ~ LKJ(eta);\n"
-            "m[d] ~ N(c_m, s_m), tau ~ HalfNormal(s_tau), gamma[d] ~ N(0, s_gamma), "
-            "beta_j ~ N(0, s_beta)",
+            "gamma[d] ~ N(0, s_gamma), beta_j ~ N(0, s_beta)",
         ),
         Equation(
             r"M_{ad} = \frac{\sum_i h_i \exp(\theta_{ad} + \gamma_d b_i + x_i^\top\beta "
@@ -63,18 +67,18 @@ MODEL_EQUATIONS: dict[str, tuple[Equation, ...]] = {
     ),
     "recovery": (
         Equation(
-            r"\operatorname{cloglog} h_{it} = \lambda_t + \eta_{a_i} + x_i^\top\beta,\quad "
-            r"\eta_a = \tau z_a,\ z_a \sim N(0,1),\quad "
-            r"\lambda = \lambda_0 + \delta s + \sigma Z u,\ u \sim N(0, I_r)",
-            "cloglog h[i,t] = lambda[t] + eta[a_i] + x_i' beta;  eta[a] = tau z[a], z[a] ~ N(0,1);\n"
-            "lambda = lambda0 + delta s + sigma Z u, u ~ N(0, I_r)   (low-rank RW2 smooth)",
+            r"\operatorname{cloglog} h_{it} = \nu_{a_i} + g_t + x_i^\top\beta,\quad "
+            r"\nu_a \sim N(m_\nu, s_\nu)\ \text{independently},\quad "
+            r"g = \delta s + \sigma Z u,\ u \sim N(0, I_r)",
+            "cloglog h[i,t] = nu[a_i] + g[t] + x_i' beta;  nu[a] ~ N(m_nu, s_nu) independently;\n"
+            "g = delta s + sigma Z u, u ~ N(0, I_r)   (low-rank RW2 smooth)",
         ),
         Equation(
-            r"\lambda_0 \sim N(m_\lambda, s_\lambda),\ \delta \sim N(0, s_\delta),\ "
-            r"\sigma \sim \mathrm{HalfNormal}(s_\sigma),\ \tau \sim \mathrm{HalfNormal}(s_\tau),\ "
-            r"\beta_j \sim N(0, s_\beta)",
-            "lambda0 ~ N(m_lambda, s_lambda), delta ~ N(0, s_delta), sigma ~ HalfNormal(s_sigma), "
-            "tau ~ HalfNormal(s_tau), beta_j ~ N(0, s_beta)",
+            r"\delta \sim N(0, s_\delta),\ \sigma \sim \mathrm{HalfNormal}(s_\sigma),\ "
+            r"\beta_j \sim N(0, s_\beta),\quad \bar\nu = \tfrac1K \sum_a \nu_a,\ "
+            r"\lambda_t = \bar\nu + g_t,\ \eta_a = \nu_a - \bar\nu",
+            "delta ~ N(0, s_delta), sigma ~ HalfNormal(s_sigma), beta_j ~ N(0, s_beta);\n"
+            "lambda[t] = mean(nu) + g[t] (baseline), eta[a] = nu[a] - mean(nu) (arm effect)",
         ),
         Equation(
             r"S_a(t) = \frac{\sum_i h_i \exp\!\big(-e^{\eta_a + x_i^\top\beta}\Lambda_t\big)}"
@@ -97,7 +101,8 @@ MODEL_EQUATIONS: dict[str, tuple[Equation, ...]] = {
 MODEL_TEXT: dict[str, str] = {
     "response": (
         "Response (the cohort's response rule) is modelled as Bernoulli with a logit link: arm "
-        "intercepts alpha partially pooled across arms (non-centred), covariate coefficients beta "
+        "intercepts alpha independent across arms (the regimens are not exchangeable, so no arm "
+        "is pulled toward the others), covariate coefficients beta "
         "on the standardised design x. Weights enter as a weighted log-likelihood, rescaled "
         "within each arm so that they sum to the arm's Kish effective sample size (so the "
         "pseudo-likelihood carries about the information of that many patients). The reported "
@@ -107,8 +112,7 @@ MODEL_TEXT: dict[str, str] = {
     ),
     "plt": (
         "Log platelet counts on the follow-up days are multivariate normal per patient: arm-by-day "
-        "effects theta partially pooled across arms (non-centred), with one between-arm scale tau "
-        "multiplied by the day's within-patient SD s_d; a day-specific slope gamma on the centred "
+        "levels theta independent across arms and days; a day-specific slope gamma on the centred "
         "log baseline count b (zero in the unadjusted analysis); covariates; and an unstructured "
         "within-patient covariance Sigma (day-specific SDs s, LKJ correlation R), which holds the "
         "random-intercept model as a special case. Patient effects are integrated out (each "
@@ -124,10 +128,11 @@ MODEL_TEXT: dict[str, str] = {
         "Time to PLT >= 100 x10^9/L within the horizon is analysed in person-period form (one row "
         "per patient and day at risk; right-censored at the horizon or at the last recorded "
         "count) with a discrete-time hazard and complementary log-log link, so exp(eta_a - eta_b) "
-        "is the hazard ratio of the grouped proportional-hazards model. The baseline log hazard "
-        "lambda is smooth in the day: a line in the standardised day s plus a low-rank "
+        "is the hazard ratio of the grouped proportional-hazards model (conditional on the "
+        "covariates). Each arm has its own level nu_a (independent across arms); the shape g in "
+        "the day is shared and smooth: a line in the standardised day s plus a low-rank "
         "second-order random walk (Z, r components, scaled so that sigma is the typical SD around "
-        "the line). Arm effects are partially pooled and non-centred; weights, rescaled within arm "
+        "the line), non-centred. Weights, rescaled within arm "
         "to the Kish effective sample size of the patients at risk on day 1, multiply each "
         "patient's log likelihood. Cumulative recovery 1 - S_a(t) and the restricted mean time to "
         "recovery (RMTR, days; a patient not recovered counts the whole horizon) are "
@@ -142,31 +147,70 @@ MODEL_TEXT: dict[str, str] = {
     ),
 }
 
+#: A plan with ``pool_arms = true`` (a sensitivity analysis) replaces the arm part of the model:
+#: these words and equations are printed beneath the default model's.
+POOLED_TEXT: dict[str, str] = {
+    endpoint: (
+        "In this run the plan pools the arms of this model (pool_arms = true), a sensitivity "
+        "analysis: the arm effects are partially pooled toward a common level, with a between-arm "
+        "SD tau learned from the arms themselves (non-centred, H the orthonormal zero-sum basis). "
+        "The arms are then shrunk toward each other, more so the less data (or the smaller the "
+        "Kish effective sample size) an arm has."
+    )
+    for endpoint in ("response", "plt", "recovery")
+}
+POOLED_EQUATIONS: dict[str, Equation] = {
+    "response": Equation(
+        r"\alpha_a = \mu + \tau (H z)_a,\ z \sim N(0, I_{K-1}),\ \mu \sim N(m_\alpha, s_\alpha),\ "
+        r"\tau \sim \mathrm{HalfNormal}(s_\tau)",
+        "alpha[a] = mu + tau (H z)[a], z ~ N(0, I), mu ~ N(m_alpha, s_alpha), "
+        "tau ~ HalfNormal(s_tau)",
+    ),
+    "plt": Equation(
+        r"\theta_{\cdot d} = m_d + \tau s_d H z_{\cdot d},\ z_{\cdot d} \sim N(0, I_{K-1}),\ "
+        r"m_d \sim N(c_\theta, s_\theta),\ \tau \sim \mathrm{HalfNormal}(s_\tau)",
+        "theta[., d] = m[d] + tau s[d] H z[., d], z ~ N(0, I), m[d] ~ N(c_theta, s_theta), "
+        "tau ~ HalfNormal(s_tau)",
+    ),
+    "recovery": Equation(
+        r"\lambda_t = \lambda_0 + g_t,\ \eta = \tau H z,\ z \sim N(0, I_{K-1}),\ "
+        r"\lambda_0 \sim N(m_\nu, s_\nu),\ \tau \sim \mathrm{HalfNormal}(s_\tau)",
+        "lambda[t] = lambda0 + g[t], eta = tau H z, z ~ N(0, I), lambda0 ~ N(m_nu, s_nu), "
+        "tau ~ HalfNormal(s_tau)",
+    ),
+}
+
+_POOL = "pool_arms (false: independent arms; true: partially pooled, a sensitivity analysis)"
+_ARM_SD = "s_tau (half-normal scale of the between-arm SD tau; used only with pool_arms)"
+
 #: For each model, the symbol each field of its prior dataclass (the plan's ``[priors.*]``) sets.
 PRIOR_SYMBOLS: dict[str, dict[str, str]] = {
     "response": {
-        "intercept_mean": "m_mu (mean of the common intercept mu)",
-        "intercept_sd": "s_mu (SD of mu)",
-        "arm_sd": "s_tau (half-normal scale of the between-arm SD tau)",
+        "intercept_mean": "m_alpha (mean of each arm's intercept alpha_a; of mu when pooled)",
+        "intercept_sd": "s_alpha (SD of alpha_a; of mu when pooled)",
+        "arm_sd": _ARM_SD,
         "coefficient_sd": "s_beta (SD of each covariate coefficient)",
+        "pool_arms": _POOL,
     },
     "plt": {
-        "day_mean_center": "c_m (mean of each day's common level m_d, log scale)",
-        "day_mean_sd": "s_m (SD of m_d)",
-        "arm_sd": "s_tau (half-normal scale of the between-arm scale tau)",
+        "day_mean_center": "c_theta (mean of each arm-by-day level theta_ad, log scale)",
+        "day_mean_sd": "s_theta (SD of theta_ad; of the common level m_d when pooled)",
+        "arm_sd": _ARM_SD,
         "baseline_slope_sd": "s_gamma (SD of each baseline slope gamma_d)",
         "coefficient_sd": "s_beta (SD of each covariate coefficient)",
         "residual_sd": "s_s (half-normal scale of each within-patient SD s_d)",
         "correlation_eta": "eta (LKJ shape of the within-patient correlation R)",
+        "pool_arms": _POOL,
     },
     "recovery": {
-        "intercept_mean": "m_lambda (mean of the baseline log hazard lambda_0)",
-        "intercept_sd": "s_lambda (SD of lambda_0)",
+        "intercept_mean": "m_nu (mean of each arm's log hazard nu_a at the middle day)",
+        "intercept_sd": "s_nu (SD of nu_a; of the common lambda_0 when pooled)",
         "trend_sd": "s_delta (SD of the linear trend delta per SD of the day)",
         "smooth_sd": "s_sigma (half-normal scale of the smooth SD sigma)",
         "rank": "r (number of smooth components)",
-        "arm_sd": "s_tau (half-normal scale of the between-arm SD tau)",
+        "arm_sd": _ARM_SD,
         "coefficient_sd": "s_beta (SD of each covariate coefficient)",
+        "pool_arms": _POOL,
     },
     "safety": {
         "a": "a0 (first Beta shape)",

@@ -19,6 +19,8 @@ from cit_bayes.report.model_equations import (
     MODEL_EQUATIONS,
     MODEL_TEXT,
     MODEL_TITLES,
+    POOLED_EQUATIONS,
+    POOLED_TEXT,
     PRIOR_SYMBOLS,
 )
 from cit_bayes.report.patient_context import ReportContext
@@ -183,6 +185,43 @@ def _weighting_blocks(ctx: ReportContext) -> list:
     return blocks
 
 
+def _pooling_limitation(ctx: ReportContext) -> str:
+    priors = getattr(ctx.plan, "priors", None) or {}
+    pooled = [name for name, prior in priors.items() if getattr(prior, "pool_arms", False)]
+    if pooled:
+        return (
+            "In the " + ", ".join(pooled) + " model(s) the plan pools the arms: their effects "
+            "are shrunk toward each other by a between-arm SD learned from the arms, which pulls "
+            "an arm with a distinct effect (or a small Kish effective sample size) toward the "
+            "others; the differences then depend on that pooling as much as on the data."
+        )
+    return (
+        "The arms are small and each arm's effects are estimated on their own (independent, "
+        "weakly informative priors; no pooling across regimens): where an arm's data are thin, "
+        "its posterior leans on its own prior, not on the other arms."
+    )
+
+
+def _arm_structure_text(ctx: ReportContext) -> str:
+    priors = getattr(ctx.plan, "priors", None) or {}
+    pooled = [name for name, prior in priors.items() if getattr(prior, "pool_arms", False)]
+    text = (
+        "Arm effects are independent across arms (no partial pooling of regimens)"
+        if not pooled
+        else "Arm effects are partially pooled (non-centred) in the "
+        + ", ".join(pooled)
+        + " model(s), as the plan sets; independent elsewhere"
+    )
+    return text + "; the smooth recovery baseline is non-centred."
+
+
+def prior_value_text(value) -> str:
+    """A plan's prior setting as the TOML that sets it: ``true``/``false``, or a number (%g)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f"{value:g}"
+
+
 def _prior_table(ctx: ReportContext, endpoint: str) -> Table | Paragraph:
     priors = getattr(ctx.plan, "priors", None) or {}
     prior = priors.get(endpoint)
@@ -190,7 +229,7 @@ def _prior_table(ctx: ReportContext, endpoint: str) -> Table | Paragraph:
         return Paragraph(["(The plan's prior values were not available to the report.)"])
     symbols = PRIOR_SYMBOLS.get(endpoint, {})
     rows = [
-        [Code(f.name), symbols.get(f.name, ""), f"{getattr(prior, f.name):g}"]
+        [Code(f.name), symbols.get(f.name, ""), prior_value_text(getattr(prior, f.name))]
         for f in fields(prior)
     ]
     return Table(
@@ -216,6 +255,9 @@ def _model_blocks(ctx: ReportContext) -> list:
             continue
         blocks += [Heading(3, MODEL_TITLES[endpoint]), Paragraph([MODEL_TEXT[endpoint]])]
         blocks += list(MODEL_EQUATIONS[endpoint])
+        prior = (getattr(ctx.plan, "priors", None) or {}).get(endpoint)
+        if getattr(prior, "pool_arms", False):
+            blocks += [Paragraph([POOLED_TEXT[endpoint]]), POOLED_EQUATIONS[endpoint]]
         blocks.append(_prior_table(ctx, endpoint))
     return blocks
 
@@ -304,8 +346,8 @@ def _computation_blocks(ctx: ReportContext) -> list:
              ctx.num("meta", "sampler", "tune", style="int"), " tuning steps, target acceptance ",
              *(accept or [ctx.num("meta", "sampler", "target_accept", style="f2")]),
              ". Every fit had to meet: ", *gates_text(ctx), " (rank-normalised split R-hat, bulk "
-             "and tail effective sample size over every model parameter; Vehtari et al. 2021). "
-             "Hierarchical terms are non-centred. Seeds: master seed ",
+             "and tail effective sample size over every model parameter; Vehtari et al. 2021). ",
+             _arm_structure_text(ctx), " Seeds: master seed ",
              ctx.num("meta", "seed", style="int"), ", each fit's derived from it and its name."]
         ),
         Table(
@@ -316,7 +358,10 @@ def _computation_blocks(ctx: ReportContext) -> list:
         ),
         Paragraph(
             ["Fits that missed a gate: " + ", ".join(failed) + ". Their results are reported but "
-             "flagged; they should be re-run with longer chains before any use."]
+             "flagged and should not be used until they pass: divergent transitions call for a "
+             "higher target acceptance or a reparameterisation (longer chains do not remove "
+             "them); a high R-hat or a low ESS for longer chains. The diagnostics table says "
+             "which gate each fit missed."]
             if failed else ["Every fit met every gate."]
         ),
     ]  # fmt: skip
@@ -361,9 +406,7 @@ def _limitations_blocks(ctx: ReportContext) -> list:
         "Missing follow-up platelet counts are assumed missing at random given the arm, the "
         "covariates and the recorded counts, and a patient whose counts stop early is censored "
         "at the last recorded day (non-informative censoring).",
-        "The arms are small, and the partial pooling of arm effects shrinks them towards each "
-        "other: differences are estimated conservatively, and the probabilities depend on the "
-        "priors where the data are thin.",
+        _pooling_limitation(ctx),
     ]
     if ctx.failed_fits():
         text.append(
