@@ -66,6 +66,43 @@ def test_per_model_sampler_settings(raw):
         assert plan.sampler_for(model).draws == plan.sampler.draws
 
 
+def test_target_accept_override_applies_to_every_model():
+    plan = load_plan().with_target_accept(0.99)
+    for model in ("response", "plt", "recovery", "safety"):
+        assert plan.sampler_for(model).target_accept == pytest.approx(0.99)
+    assert plan.target_accept_by_model == {}
+    with pytest.raises(PlanError, match="target_accept"):
+        load_plan().with_target_accept(1.0)
+
+
+def test_target_accept_and_draws_from_the_command_line():
+    import argparse
+
+    from cit_bayes.cli.fit import add_common_arguments, load_plan_from_args
+
+    parser = argparse.ArgumentParser()
+    add_common_arguments(parser)
+    args = parser.parse_args(["--target-accept", "0.97", "--draws", "3000"])
+    plan = load_plan_from_args(args)
+    assert plan.sampler_for("plt").target_accept == pytest.approx(0.97)
+    assert plan.sampler.draws == 3000
+    plain = load_plan_from_args(parser.parse_args([]))
+    assert plain.sampler_for("plt").target_accept == pytest.approx(0.95)  # the plan's value
+
+
+def test_arms_are_independent_by_default_and_pooling_is_a_plan_switch(tmp_path, raw):
+    plan = load_plan()
+    assert not any(plan.priors[m].pool_arms for m in ("response", "plt", "recovery"))
+    pooled = load_plan(_write(tmp_path, raw.replace("pool_arms = false", "pool_arms = true")))
+    assert all(pooled.priors[m].pool_arms for m in ("response", "plt", "recovery"))
+    bad = raw.replace(
+        "coefficient_sd = 1.0\npool_arms = false", 'coefficient_sd = 1.0\npool_arms = "no"'
+    )
+    assert bad != raw
+    with pytest.raises(PlanError, match="pool_arms"):
+        load_plan(_write(tmp_path, bad))
+
+
 def test_primary_estimand_override_reorders_analyses():
     plan = load_plan().with_primary("ato")
     assert [(a.name, a.estimand) for a in plan.analyses()] == [

@@ -151,6 +151,18 @@ class AnalysisPlan:
             raise PlanError(f"estimand must be one of {ESTIMANDS}, got {estimand!r}")
         return replace(self, primary_estimand=estimand)
 
+    def with_target_accept(self, value: float) -> AnalysisPlan:
+        """The same plan with one target_accept for every model (``--target-accept``).
+
+        The per-model values of the plan are dropped: an override given on the command line
+        applies to every patient-level model.
+        """
+        try:
+            sampler = self.sampler.replace(target_accept=value)
+        except ModelError as error:
+            raise PlanError(f"sampler settings: {error}") from error
+        return replace(self, sampler=sampler, target_accept_by_model={})
+
     def with_sampler(self, **changes) -> AnalysisPlan:
         """The same plan with sampler settings changed (``--sampler``, short test chains)."""
         try:

@@ -139,6 +139,30 @@ class Diagnostics:
     draws: int = 0
     var_names: tuple[str, ...] = ()
 
+    @property
+    def advice(self) -> tuple[str, ...]:
+        """What helps for each kind of missed gate (empty when every gate was met).
+
+        Divergent transitions mean the sampler met curvature it cannot follow (a funnel, a
+        sharp ridge): more draws do not remove them, smaller steps (a higher target_accept) may,
+        and a reparameterisation or a better prior removes the cause. A high R-hat or a low
+        ESS with no divergence means the chains have not explored long enough: longer chains
+        help, unless the posterior is multimodal or weakly identified.
+        """
+        out = []
+        if any("divergent" in failure for failure in self.failures):
+            out.append(
+                "divergent transitions: not a matter of chain length; raise target_accept "
+                "(--target-accept 0.95 or 0.99) for smaller steps, and if they remain "
+                "reparameterise the model or give the parameter involved a better-founded prior"
+            )
+        if any("R-hat" in failure or "ESS" in failure for failure in self.failures):
+            out.append(
+                "R-hat/ESS: run longer chains (--draws, e.g. twice the current); if R-hat "
+                "stays high, look for a multimodal or weakly identified posterior"
+            )
+        return tuple(out)
+
     def as_dict(self) -> dict:
         """JSON-safe dict (non-finite numbers become ``None``)."""
 
@@ -152,6 +176,7 @@ class Diagnostics:
             "divergences": int(self.divergences),
             "passed": bool(self.passed),
             "failures": list(self.failures),
+            "advice": list(self.advice),
             "chains": int(self.chains),
             "draws": int(self.draws),
             "var_names": list(self.var_names),
@@ -303,7 +328,8 @@ def sample(
     idata["posterior"].attrs.update(attrs)
     if not diagnostics.passed:
         warnings.warn(
-            f"fit {name!r} missed the diagnostics gates: {'; '.join(diagnostics.failures)}",
+            f"fit {name!r} missed the diagnostics gates: {'; '.join(diagnostics.failures)}. "
+            f"What helps: {' '.join(a + '.' for a in diagnostics.advice)}",
             ConvergenceWarning,
             stacklevel=2,
         )

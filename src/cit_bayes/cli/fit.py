@@ -38,10 +38,22 @@ def add_common_arguments(parser) -> None:
     )
     parser.add_argument("--sampler", choices=SAMPLERS, help="MCMC sampler (default: the plan's)")
     parser.add_argument(
-        "--draws", type=int, metavar="N", help="draws per chain (default: the plan's, 2000)"
+        "--draws",
+        type=int,
+        metavar="N",
+        help="draws per chain of the patient-level models (default: the plan's, 2000); more "
+        "draws help when R-hat or ESS misses its gate",
     )
     parser.add_argument(
         "--tune", type=int, metavar="N", help="tuning steps per chain (default: the plan's)"
+    )
+    parser.add_argument(
+        "--target-accept",
+        type=float,
+        metavar="P",
+        help="NUTS target acceptance (0.5 <= P < 1) of every patient-level model, replacing the "
+        "plan's per-model values; a higher value (0.95, 0.99) takes smaller steps, which is "
+        "what helps against divergent transitions",
     )
     add_cohort_arguments(parser)
 
@@ -66,7 +78,8 @@ def register(subparsers) -> None:
 
 
 def load_plan_from_args(args):
-    """The plan named by ``--plan`` with ``--estimand``, ``--sampler``, ``--draws`` applied."""
+    """The plan named by ``--plan`` with ``--estimand``, ``--sampler``, ``--draws``, ``--tune``
+    and ``--target-accept`` applied."""
     from cit_bayes.plan import load_plan
 
     if args.seed is not None and args.seed < 0:
@@ -79,7 +92,9 @@ def load_plan_from_args(args):
         for key, value in (("sampler", args.sampler), ("draws", args.draws), ("tune", args.tune))
         if value is not None
     }
-    return plan.with_sampler(**changes) if changes else plan
+    plan = plan.with_sampler(**changes) if changes else plan
+    target_accept = getattr(args, "target_accept", None)
+    return plan if target_accept is None else plan.with_target_accept(target_accept)
 
 
 def report_convergence(caught) -> None:

@@ -197,8 +197,17 @@ def _fit_row(ctx: ReportContext, name: str) -> list:
         ctx.num("diagnostics", name, "target_accept", style="f2"),
         ctx.num("diagnostics", name, "compile_seconds", style="f1"),
         ctx.num("diagnostics", name, "sampling_seconds", style="f1"),
-        "passed" if entry.get("passed") else "FAILED: " + "; ".join(entry.get("failures", [])),
+        _gate_cell(entry),
     ]  # fmt: skip
+
+
+def _gate_cell(entry: dict) -> str:
+    """'passed', or what missed and what helps for that kind of miss (Diagnostics.advice)."""
+    if entry.get("passed"):
+        return "passed"
+    text = "FAILED: " + "; ".join(entry.get("failures", []))
+    advice = entry.get("advice", [])
+    return text + (". What helps: " + " ".join(a + "." for a in advice) if advice else "")
 
 
 def _published_rows(ctx: ReportContext) -> list[list]:
@@ -220,7 +229,7 @@ def _published_rows(ctx: ReportContext) -> list[list]:
                 number("min_ess_tail", "f0"),
                 number("divergences", "int"),
                 str(entry.get("sampler", "—")),
-                "passed" if entry.get("passed") else "FAILED: " + "; ".join(entry["failures"]),
+                _gate_cell(entry),
             ]
         )
     return rows
