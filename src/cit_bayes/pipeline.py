@@ -113,7 +113,9 @@ def run_pipeline(
     out_dir : path
         The report folder (replaced as a whole when the run succeeds).
     seed : int, optional
-        Master seed (default: the plan's).
+        Master seed of every step (default: each plan's own: the analysis plan's for the
+        patient-level fits, the published reanalysis plan's and the audit's default on the
+        bundled data).
     columns, missing, response_rule
         How to read the cohort (:func:`cit_bayes.cohort.read_cohort`).
     steps : Steps, optional
@@ -156,7 +158,7 @@ def run_pipeline(
 
     with (
         staged_folder(out_dir) as staging,
-        _paper_steps(bundled, staging, published_sampler) as paper,
+        _paper_steps(bundled, staging, published_sampler, seed) as paper,
     ):
         cohort = step(
             "validate",
@@ -247,19 +249,21 @@ def _all_passed(document: dict) -> bool:
 
 
 @contextlib.contextmanager
-def _paper_steps(bundled: bool, staging: Path, sampler: str | None):
+def _paper_steps(bundled: bool, staging: Path, sampler: str | None, seed: int | None):
     """Run the audit and the published reanalysis in a second process, alongside the fits.
 
     Half of the patient-level fitting is model compilation, which uses one core: running the
     paper-level steps beside it uses the other (measured by ``benchmarks/bench_run.py``). The
     child writes into the same staging folder; its errors surface when its result is read.
+    ``seed`` (``run --seed``) is the master seed of the audit and the published reanalysis
+    too; ``None`` leaves each its own plan's.
     """
     if not bundled:
         yield None
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        future = pool.submit(_paper_work, str(staging), sampler)
+        future = pool.submit(_paper_work, str(staging), sampler, seed)
         try:
             yield future
         except BaseException:
@@ -269,13 +273,13 @@ def _paper_steps(bundled: bool, staging: Path, sampler: str | None):
             raise
 
 
-def _paper_work(staging: str, sampler: str | None) -> tuple[list, dict, dict]:
+def _paper_work(staging: str, sampler: str | None, seed: int | None) -> tuple[list, dict, dict]:
     """The audit and the published reanalysis (run in a child process)."""
     folder = Path(staging)
     start = time.perf_counter()
-    records = _audit(folder / "audit")
+    records = _audit(folder / "audit", seed)
     middle = time.perf_counter()
-    published = _published(folder / "published", sampler)
+    published = _published(folder / "published", sampler, seed)
     end = time.perf_counter()
     return records, published, {"audit": middle - start, "published": end - middle}
 
@@ -289,24 +293,25 @@ def _reissue(caught) -> None:
             )
 
 
-def _audit(folder: Path) -> list:
+def _audit(folder: Path, seed: int | None) -> list:
     from cit_bayes.published.audit import DEFAULT_SEED, run_audit, write_audit
     from cit_bayes.published.tables import load_tables
 
-    records = run_audit(load_tables(), seed=DEFAULT_SEED)
-    write_audit(records, folder, metadata={"seed": DEFAULT_SEED})
+    seed = DEFAULT_SEED if seed is None else seed
+    records = run_audit(load_tables(), seed=seed)
+    write_audit(records, folder, metadata={"seed": seed})
     import json
 
     return json.loads((folder / "audit.json").read_text(encoding="utf-8"))
 
 
-def _published(folder: Path, sampler: str | None) -> dict:
+def _published(folder: Path, sampler: str | None, seed: int | None) -> dict:
     from cit_bayes.reanalysis import run_published_reanalysis, write_published_reanalysis
     from cit_bayes.results import read_results
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        result = run_published_reanalysis(sampler=sampler)
+        result = run_published_reanalysis(sampler=sampler, seed=seed)
     _reissue(caught)
     written = write_published_reanalysis(result, folder)
     return read_results(written["results"])
