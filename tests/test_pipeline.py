@@ -37,6 +37,7 @@ EXPECTED = [
     "methods_supplement.md",
     "methods_supplement.tex",
     "results.json",
+    "run.json",
     "tables/report_numbers.csv",
     "tables/supplement_numbers.csv",
     "tables/response__rate.csv",
@@ -75,6 +76,32 @@ def test_every_file_exists(report_dir):
     # not the bundled cohort: no paper-level steps
     assert not (report_dir / "published").exists() and not (report_dir / "audit").exists()
     assert not [p for p in report_dir.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_the_same_seed_rewrites_the_same_report_byte_for_byte(
+    report_dir, tmp_path, small_cohort_csv, short_plan
+):
+    # Same data, plan and seed: results.json, the report, its tables and figures are the same
+    # files. Only run.json (the clock: when, how long) and the .nc files (their provenance
+    # attribute 'created') may differ, and they do not hold a result.
+    from cit_bayes.pipeline import run_pipeline
+
+    again = tmp_path / "report"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        run_pipeline(data=small_cohort_csv, plan=short_plan, out_dir=again, seed=11)
+    files = sorted(p.relative_to(report_dir) for p in report_dir.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    compared = [f for f in files if f.name != "run.json" and f.suffix != ".nc"]
+    assert Path("results.json") in compared and Path("report.html") in compared
+    differing = [
+        str(f) for f in compared if (report_dir / f).read_bytes() != (again / f).read_bytes()
+    ]
+    assert differing == []
+    record = json.loads((again / "run.json").read_text())
+    assert set(record["step_seconds"]) >= {"validate", "weight", "fit", "compare", "report"}
+    assert len(record["fits"]) == 12 and record["seed"] == 11
+    assert all(entry["sampling_seconds"] > 0 for entry in record["fits"].values())
 
 
 def test_report_numbers_equal_results_json(report_dir):
@@ -180,4 +207,5 @@ def test_out_folder_with_a_users_file_is_refused_and_kept(tmp_path, capsys):
     assert main(["run", "--out", str(own)]) == 2
     assert (own / "thesis.docx").read_text(encoding="utf-8") == "a user's own file"
     assert sorted(p.name for p in own.iterdir()) == ["thesis.docx"]
-    assert "not written by cit-bayes" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "did not write (thesis.docx)" in err

@@ -25,7 +25,6 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -359,8 +358,6 @@ class _Runner:
                 "fit": fit.name,
                 "sampler": fit.fit.settings.sampler,
                 "target_accept": fit.fit.settings.target_accept,
-                "compile_seconds": fit.fit.compile_seconds,
-                "sampling_seconds": round(float(fit.fit.sampling_seconds), 3),
             },
         )
         _tag(tables, endpoint, analysis.name, self.tables)
@@ -513,7 +510,6 @@ def compare_arms(
         seed=runner.seed,
         package_version=__version__,
         synthetic=bool(cohort.synthetic),
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
         ci_level=plan.spec.ci_level,
         software=_software(),
         plan={"file": Path(plan.path).name, "sha256": plan.sha256, "name": plan.name},

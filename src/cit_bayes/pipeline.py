@@ -141,6 +141,7 @@ def run_pipeline(
     from cit_bayes.cohort import read_cohort
     from cit_bayes.output import staged_folder
     from cit_bayes.plan import load_plan
+    from cit_bayes.run_record import fit_times, write_run_record
 
     observer = steps or _Silent()
     seconds: dict[str, float] = {}
@@ -224,9 +225,15 @@ def run_pipeline(
                 published=published,
                 audit=audit_records,
                 command=command,
-                step_seconds=seconds,
             ),
             lambda written: f"{len(written)} files",
+        )
+        files["run"] = write_run_record(
+            staging,
+            command=command,
+            seed=analysis.results["meta"]["seed"],
+            step_seconds=seconds,
+            fits=fit_times(analysis.fits),
         )
     failed = tuple(analysis.failed_fits)
     if published is not None:

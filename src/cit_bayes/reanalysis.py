@@ -18,7 +18,6 @@ from __future__ import annotations
 import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -51,6 +50,7 @@ from cit_bayes.reanalysis_plan import ReanalysisPlan, load_reanalysis_plan
 from cit_bayes.report.posterior_figures import write_posterior_figures
 from cit_bayes.report.published_summary import write_summary
 from cit_bayes.results import add_analysis, add_diagnostics, new_results, save_fit, write_results
+from cit_bayes.run_record import fit_times, write_run_record
 
 __all__ = [
     "ReanalysisPlan",
@@ -272,7 +272,6 @@ def run_published_reanalysis(
         seed=seed,
         package_version=__version__,
         synthetic=False,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
         ci_level=plan.spec.ci_level,
         software=_software(),
         plan={"file": _relative(plan.path), "sha256": plan.sha256},
@@ -390,7 +389,7 @@ def _slug(name: str) -> str:
 def write_published_reanalysis(
     result: PublishedReanalysis, out_dir: str | Path, *, save_idata: bool = True
 ) -> dict[str, Path | list[Path]]:
-    """Write ``results.json``, ``summary.md``, the figures and (optionally) ``idata/*.nc``.
+    """Write ``results.json``, ``run.json``, ``summary.md``, figures and (optionally) ``idata/*.nc``.
 
     Everything goes under ``out_dir``; returns the paths written.
     """
@@ -398,6 +397,9 @@ def write_published_reanalysis(
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path | list[Path]] = {}
     written["results"] = write_results(result.results, out / "results.json")
+    written["run"] = write_run_record(
+        out, seed=result.results["meta"]["seed"], fits=fit_times(result.fits)
+    )
     written["summary"] = write_summary(result.results, out / "summary.md")
     spec = result.spec
     keys = {}

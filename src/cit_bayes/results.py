@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 #: Version of the layout; bump it when a key changes meaning.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 #: Endpoint sections, each a dict of analyses keyed by analysis name.
 ENDPOINT_KEYS: tuple[str, ...] = ("response", "plt", "recovery", "safety")
 #: Every top-level key the layout knows, in the order written.
@@ -65,7 +65,6 @@ REQUIRED_META_KEYS: tuple[str, ...] = (
     "seed",
     "package_version",
     "synthetic",
-    "created",
 )
 _REQUIRED_DIAGNOSTICS = ("max_rhat", "min_ess_bulk", "min_ess_tail", "divergences", "passed")
 _INTERVAL_KEYS = ("mean", "ci_low", "ci_high")
@@ -119,17 +118,19 @@ def new_results(
     seed: int,
     package_version: str,
     synthetic: bool,
-    created: str,
     **meta: Any,
 ) -> dict:
-    """Start a results document with its ``meta`` block (extra keys go into ``meta`` as given)."""
+    """Start a results document with its ``meta`` block (extra keys go into ``meta`` as given).
+
+    The document holds no clock time: when a run was made and how long it took go to ``run.json``
+    (:mod:`cit_bayes.run_record`), so that the same seed rewrites the same document.
+    """
     head = {
         "schema_version": SCHEMA_VERSION,
         "source": source,
         "seed": int(seed),
         "package_version": package_version,
         "synthetic": bool(synthetic),
-        "created": created,
     }
     return {"meta": head | meta, "diagnostics": {}}
 

@@ -11,6 +11,7 @@ the gates, 1 when some fit missed one (written and marked failed), 2 on bad inpu
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 import warnings
@@ -108,11 +109,18 @@ def report_convergence(caught) -> None:
             )
 
 
+def command_line(args, command: str) -> str:
+    """The command as typed (``args.argv``, set by :func:`cit_bayes.cli.main`), shell-quoted."""
+    words = getattr(args, "argv", None) or [command]
+    return "cit-bayes " + " ".join(shlex.quote(word) for word in words)
+
+
 def run_fit(args) -> int:
     """Run the command; return the exit code."""
     from cit_bayes.analysis import run_patient_analysis, write_fit_outputs
     from cit_bayes.cohort import read_cohort
     from cit_bayes.output import check_output_folder, staged_folder
+    from cit_bayes.run_record import fit_times, write_run_record
 
     check_output_folder(args.out)
     plan = load_plan_from_args(args)
@@ -128,6 +136,13 @@ def run_fit(args) -> int:
     report_convergence(caught)
     with staged_folder(args.out) as staging:
         write_fit_outputs(result, staging)
+        write_run_record(
+            staging,
+            command=command_line(args, "fit"),
+            seed=result.results["meta"]["seed"],
+            step_seconds={"fit": time.perf_counter() - start},
+            fits=fit_times(result.fits),
+        )
     if cohort.synthetic:
         print("NOTE: the cohort is synthetic; every number below illustrates the method only.")
     results = result.results

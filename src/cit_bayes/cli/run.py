@@ -10,11 +10,10 @@ errors are listed and no report folder is written).
 
 from __future__ import annotations
 
-import shlex
 import sys
 import time
 
-from cit_bayes.cli.fit import add_common_arguments, load_plan_from_args
+from cit_bayes.cli.fit import add_common_arguments, command_line, load_plan_from_args
 
 __all__ = ["register", "run_run"]
 
@@ -53,7 +52,7 @@ def run_run(args) -> int:
     start = time.perf_counter()
     plan = load_plan_from_args(args)
     printer = StepPrinter(total=len(STEPS))
-    command = "cit-bayes " + " ".join(shlex.quote(a) for a in getattr(args, "argv", []) or ["run"])
+    command = command_line(args, "run")
     result = run_pipeline(
         data=args.data,
         plan=plan,

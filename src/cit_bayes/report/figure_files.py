@@ -1,6 +1,9 @@
 """What every figure module shares: the table check, interval rows, and writing to disk.
 
-Figures are written as PNG at 300 dpi (for pages and print) and SVG (for editing).
+Figures are written as PNG at 300 dpi (for pages and print) and SVG (for editing). Both are
+byte-for-byte the same for the same numbers: the SVG carries no date and its element ids are
+salted with a fixed string (matplotlib's default salt is random), so a re-run with the same seed
+rewrites identical files.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -16,6 +20,8 @@ __all__ = ["DPI", "require_columns", "dodged_intervals", "save_figure"]
 
 #: Resolution of every PNG the package writes.
 DPI = 300
+#: Salt of the SVG element ids (fixed, so that the same figure gives the same file).
+_SVG_SALT = "cit-bayes"
 
 
 def save_figure(fig: Figure, path) -> tuple[Path, Path]:
@@ -28,8 +34,9 @@ def save_figure(fig: Figure, path) -> tuple[Path, Path]:
         stem = stem.with_suffix("")
     stem.parent.mkdir(parents=True, exist_ok=True)
     png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
-    fig.savefig(png, dpi=DPI, bbox_inches="tight")
-    fig.savefig(svg, bbox_inches="tight")
+    with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT}):
+        fig.savefig(png, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+        fig.savefig(svg, bbox_inches="tight", metadata={"Date": None})
     return png, svg
 
 

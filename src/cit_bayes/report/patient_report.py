@@ -73,7 +73,6 @@ def write_report(
     published: dict | None = None,
     audit: list | None = None,
     command: str = "",
-    step_seconds: Mapping[str, float] | None = None,
 ) -> dict[str, Path]:
     """Write ``report.html``, ``methods_supplement.md``/``.tex``, figures and the number ledgers.
 
@@ -91,9 +90,9 @@ def write_report(
     audit : list, optional
         The audit's records (likewise).
     command : str
-        The command line, for the reproducibility section.
-    step_seconds : mapping, optional
-        Wall-clock seconds of the pipeline's steps so far, printed as such.
+        The command line, for the reproducibility section. The page holds no clock time
+        (when the run was made and how long it took are in ``run.json``, written by the
+        pipeline), so the same seed writes the same page.
 
     Returns
     -------
@@ -118,7 +117,7 @@ def write_report(
         sections.append(audit_section(page.ledger))
     sections += [
         diagnostics_section(page, published=has_published),
-        reproducibility_section(page, command=command, step_seconds=step_seconds),
+        reproducibility_section(page, command=command),
     ]
     meta = page.results["meta"]
     title = getattr(analysis.plan, "title", None) or "Adjusted Bayesian reanalysis"
@@ -134,7 +133,6 @@ def write_report(
         banners=banners(page, published=documents.get(PUBLISHED_DOC)),
         sections=sections,
         version=str(meta.get("package_version", "")),
-        created=str(meta.get("created", "")),
         has_published=has_published,
         has_audit=has_audit,
     )

@@ -277,8 +277,8 @@ def render_summary(results: Mapping) -> str:
         "# Bayesian reanalysis of the published tables",
         "",
         f"Source: {meta['source']} tables of the paper (aggregates, not patient data). Synthetic: "
-        f"{'yes' if meta['synthetic'] else 'no'}. Seed {meta['seed']}; cit_bayes {meta['package_version']}; "
-        f"created {meta['created']}. Intervals are equal-tailed {_pct(meta.get('ci_level', 0.95), 0)} "
+        f"{'yes' if meta['synthetic'] else 'no'}. Seed {meta['seed']}; cit_bayes {meta['package_version']} "
+        "(when, and how long each fit took: run.json). Intervals are equal-tailed {_pct(meta.get('ci_level', 0.95), 0)} "
         "credible intervals (CrI); probabilities are posterior probabilities.",
         "",
     ]

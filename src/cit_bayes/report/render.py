@@ -49,7 +49,6 @@ def render_html(
     banners: Sequence[Banner],
     sections: Sequence[Section],
     version: str,
-    created: str,
     has_published: bool = False,
     has_audit: bool = False,
 ) -> str:
@@ -70,7 +69,6 @@ def render_html(
         sections=rendered_sections,
         navigation=[(f"section-{s.anchor}", s.title) for s in sections],
         version=version,
-        created=created,
         has_published=has_published,
         has_audit=has_audit,
     )

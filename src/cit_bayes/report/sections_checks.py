@@ -195,8 +195,6 @@ def _fit_row(ctx: ReportContext, name: str) -> list:
          ctx.num("diagnostics", name, "draws", style="int")],
         str(entry.get("sampler", "—")),
         ctx.num("diagnostics", name, "target_accept", style="f2"),
-        ctx.num("diagnostics", name, "compile_seconds", style="f1"),
-        ctx.num("diagnostics", name, "sampling_seconds", style="f1"),
         _gate_cell(entry),
     ]  # fmt: skip
 
@@ -246,7 +244,7 @@ def diagnostics_section(ctx: ReportContext, *, published: bool = False) -> Secti
         ),
         Table(
             ["fit", "max R-hat", "min ESS bulk", "min ESS tail", "divergences",
-             "chains × draws", "sampler", "target accept", "compile s", "sampling s", "result"],
+             "chains × draws", "sampler", "target accept", "result"],
             [_fit_row(ctx, name) for name in ctx.fits()],
             caption="Patient-level fits (endpoint / analysis)",
             css_class="compact",
@@ -266,10 +264,8 @@ def diagnostics_section(ctx: ReportContext, *, published: bool = False) -> Secti
 
 
 # ---------------------------------------------------------------------------- reproducibility
-def reproducibility_section(
-    ctx: ReportContext, *, command: str = "", step_seconds: Mapping[str, float] | None = None
-) -> Section:
-    """Versions, seed, plan, data fingerprint, sampler settings, the command, step times."""
+def reproducibility_section(ctx: ReportContext, *, command: str = "") -> Section:
+    """Versions, seed, plan, data fingerprint, sampler settings, the command (no clock time)."""
     meta = ctx.results["meta"]
     plan, data, sampler = meta.get("plan", {}), meta.get("data", {}), meta.get("sampler", {})
     software = ", ".join(f"{k} {v}" for k, v in meta.get("software", {}).items())
@@ -279,8 +275,7 @@ def reproducibility_section(
         accept += [", " if i else "", f"{model} ",
                    ctx.num("meta", "sampler", "target_accept_by_model", model, style="f2")]  # fmt: skip
     items = [
-        ["cit-bayes ", Code(str(meta.get("package_version", "—"))), "; results created ",
-         str(meta.get("created", "—"))],
+        ["cit-bayes ", Code(str(meta.get("package_version", "—")))],
         ["command: ", Code(command or "(not recorded: called from Python)")],
         ["master seed ", ctx.num("meta", "seed", style="int"),
          " (each fit's seed is derived from it and the fit's name)"],
@@ -298,11 +293,9 @@ def reproducibility_section(
         ["outputs beside this page: ", Code("results.json"), " (every number), ", Code("idata/"),
          " (the fits, with provenance), ", Code("tables/"), " (tidy CSV; ",
          Code("tables/report_numbers.csv"), " lists every number printed here with its key), ",
-         Code("figures/"), " (PNG and SVG)"],
+         Code("figures/"), " (PNG and SVG), ", Code("run.json"), " (when this run was made and "
+         "the wall-clock seconds of each step and fit: machine-dependent, not results, and kept "
+         "out of this page and ", Code("results.json"), " so that the same seed rewrites both "
+         "byte for byte)"],
     ]  # fmt: skip
-    if step_seconds:
-        times = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in step_seconds.items())
-        items.append(
-            ["wall-clock time of each step of this run (machine-dependent; not a result): ", times]
-        )
     return Section("reproducibility", "Reproducibility", [Items(items)])

@@ -425,10 +425,8 @@ def _limitations_blocks(ctx: ReportContext) -> list:
 
 def supplement_blocks(ctx: ReportContext, *, published: Mapping | None = None) -> list:
     """Every block of the methods supplement, banners first (``published``: its failed fits)."""
-    meta = ctx.results["meta"]
     intro = Paragraph(
-        ["Written by cit-bayes from the run it describes (results created ",
-         str(meta.get("created", "—")), "). Every number is read from ", Code("results.json"),
+        ["Written by cit-bayes from the run it describes. Every number is read from ", Code("results.json"),
          "; ", Code("tables/supplement_numbers.csv"), " lists each with its key. Prior values "
          "are read from the analysis plan that was run."]
     )  # fmt: skip
