@@ -1,4 +1,4 @@
-"""The report's building blocks: number ledger, document renderers, staged output folders.
+"""The report's building blocks: number ledger, document renderers.
 
 Reference values: RFC 6901 (JSON pointer escaping, its section 5 examples), hand-formatted
 numbers, and the blocks' own inputs (what goes in must come out in each format).
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import re
 
 import matplotlib
@@ -17,8 +16,6 @@ matplotlib.use("Agg")
 import pytest
 from matplotlib.figure import Figure as MplFigure
 
-from cit_bayes.exceptions import CitBayesError
-from cit_bayes.output import staged_folder
 from cit_bayes.report.document import (
     Banner,
     Code,
@@ -167,7 +164,6 @@ def test_full_documents_render(png):
         banners=[Banner("failed", ["A fit failed."])],
         sections=[Section("response", "Response", _blocks(png))],
         version="0",
-        created="now",
     )
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     assert '<a href="#section-response">Response</a>' in page
@@ -175,54 +171,3 @@ def test_full_documents_render(png):
     assert not re.search(r"<(link|script)[^>]+(src|href)=\"http", page)
     document = render_latex_document("Supplement", _blocks(png))
     assert document.startswith("\\documentclass") and document.rstrip().endswith("\\end{document}")
-
-
-def test_staged_folder_replaces_on_success_and_keeps_the_old_on_failure(tmp_path):
-    old_umask = os.umask(0o022)
-    try:
-        _replaces_and_keeps(tmp_path)
-    finally:
-        os.umask(old_umask)
-
-
-def _replaces_and_keeps(tmp_path):
-    out = tmp_path / "report"
-    with staged_folder(out) as staging:
-        (staging / "a.txt").write_text("first")
-    assert (out / "a.txt").read_text() == "first"
-    with pytest.raises(RuntimeError), staged_folder(out) as staging:
-        (staging / "a.txt").write_text("half")
-        raise RuntimeError("step failed")
-    assert (out / "a.txt").read_text() == "first"
-    with staged_folder(out) as staging:
-        (staging / "b.txt").write_text("second")
-    assert sorted(p.name for p in out.iterdir()) == [".cit-bayes-output", "b.txt"]
-    assert [p.name for p in tmp_path.iterdir()] == ["report"]  # nothing left beside it
-    assert out.stat().st_mode & 0o055 == 0o055  # group and others may read (umask 022 set below)
-
-
-def test_staged_folder_refuses_a_folder_it_did_not_write_and_leaves_no_parents(tmp_path):
-    own = tmp_path / "mine"
-    own.mkdir()
-    (own / "notes.txt").write_text("a user's file")
-    with pytest.raises(CitBayesError, match="not empty and was not written by cit-bayes"):
-        with staged_folder(own):
-            pass
-    assert (own / "notes.txt").read_text() == "a user's file"
-    assert sorted(p.name for p in own.iterdir()) == ["notes.txt"]
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with staged_folder(empty) as staging:
-        (staging / "a.txt").write_text("x")
-    assert (empty / "a.txt").is_file()
-    deep = tmp_path / "new" / "deeper" / "report"
-    with pytest.raises(RuntimeError), staged_folder(deep):
-        raise RuntimeError("step failed")
-    assert not (tmp_path / "new").exists()  # the parents it made are gone again
-
-
-def test_staged_folder_refuses_a_file_as_destination(tmp_path):
-    target = tmp_path / "file"
-    target.write_text("x")
-    with pytest.raises(CitBayesError, match="not a folder"), staged_folder(target):
-        pass

@@ -9,6 +9,7 @@ named error (tables missing or malformed, bad arguments, output folder not writa
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from cit_bayes.published.audit import (
     DEFAULT_MONTE_CARLO_SAMPLES,
@@ -64,17 +65,21 @@ def register(subparsers) -> None:
 
 def run_audit_command(args) -> int:
     """Run the audit, print the summary, write the files; return 0."""
+    from cit_bayes.output import check_output_folder, staged_folder
+
+    check_output_folder(args.out)
     tables = load_tables(args.tables)
     records = run_audit(tables, seed=args.seed, monte_carlo_samples=args.monte_carlo_samples)
     print_summary(records)
-    paths = write_audit(
-        records,
-        args.out,
-        metadata={"seed": args.seed, "Monte Carlo samples": f"{args.monte_carlo_samples:,}"},
-    )
+    with staged_folder(args.out) as staging:
+        paths = write_audit(
+            records,
+            staging,
+            metadata={"seed": args.seed, "Monte Carlo samples": f"{args.monte_carlo_samples:,}"},
+        )
     print()
     print(f"wrote {len(records)} audit records:")
     for path in paths.values():
-        print(f"  {path}")
+        print(f"  {Path(args.out) / path.name}")
     sys.stdout.flush()
     return 0

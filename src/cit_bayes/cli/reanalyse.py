@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from pathlib import Path
 
 from cit_bayes.bayes import SAMPLERS
 from cit_bayes.exceptions import ConvergenceWarning, PlanError
@@ -61,12 +62,14 @@ def register(subparsers) -> None:
 
 def run_reanalyse(args) -> int:
     """Run the command; return the exit code."""
+    from cit_bayes.output import check_output_folder, staged_folder
     from cit_bayes.reanalysis import run_published_reanalysis, write_published_reanalysis
 
     if not args.published:
         raise PlanError("reanalyse needs a source: use --published (the paper's tables)")
     if args.seed is not None and args.seed < 0:
         raise PlanError(f"--seed must be a non-negative integer, got {args.seed}")
+    check_output_folder(args.out)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
@@ -80,7 +83,9 @@ def run_reanalyse(args) -> int:
             warnings.warn_explicit(
                 warning.message, warning.category, warning.filename, warning.lineno
             )
-    written = write_published_reanalysis(result, args.out, save_idata=not args.no_idata)
+    with staged_folder(args.out) as staging:
+        write_published_reanalysis(result, staging, save_idata=not args.no_idata)
+    out = Path(args.out)
     results = result.results
     for endpoint in ("response", "plt", "recovery", "safety"):
         analyses = results.get(endpoint, {})
@@ -90,6 +95,6 @@ def run_reanalyse(args) -> int:
     verdict = "all passed" if not failed else f"FAILED: {', '.join(failed)}"
     print(f"diagnostics: {len(diagnostics)} fits, {verdict}")
     print(
-        f"wrote {written['results']} and {written['summary']} ({time.perf_counter() - start:.1f} s)"
+        f"wrote {out / 'results.json'} and {out / 'summary.md'} ({time.perf_counter() - start:.1f} s)"
     )
     return 1 if failed else 0

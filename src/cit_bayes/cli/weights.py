@@ -396,6 +396,9 @@ def _estimator(args, reference, cohort):
 
 def run_weights(args) -> int:
     """Run the sub-command (see :func:`register`); return the exit code."""
+    from cit_bayes.output import check_output_folder, staged_folder
+
+    check_output_folder(args.out)
     path = Path(args.file)
     # --reference is the focal arm of ATT, and the comparator of the outcome differences
     reference_for_model = args.reference if args.estimand == "att" else None
@@ -419,8 +422,6 @@ def run_weights(args) -> int:
                 n_bootstrap=args.bootstrap,
                 random_state=args.seed,
             )
-        out = Path(args.out)
-        written = _write_outputs(weighting, outcome_table, out)
     caught = [f"{r.category.__name__}: {r.message}" for r in records]
     settings = {
         "cit_bayes_version": __version__,
@@ -449,21 +450,27 @@ def run_weights(args) -> int:
         "notes": notes,
         "warnings": caught,
     }
-    (out / "settings.json").write_text(json.dumps(settings, indent=2, default=_json_default))
     sandwich = (
         outcome_table["sandwich_method"].iloc[0] if outcome_table is not None else "not computed"
     )
     entropy = args.method == "entropy"
-    (out / "README.md").write_text(
-        README.format(
-            title="Entropy-balancing weights" if entropy else "Propensity-score weighting",
-            version=__version__,
-            sandwich=sandwich,
-            entropy_files=ENTROPY_FILES if entropy else "",
-            weight_definition=ENTROPY_DEFINITION if entropy else PROPENSITY_DEFINITION,
+    out = Path(args.out)
+    with staged_folder(out) as staging:
+        written = _write_outputs(weighting, outcome_table, staging)
+        (staging / "settings.json").write_text(
+            json.dumps(settings, indent=2, default=_json_default)
         )
-    )
-    written += [out / "settings.json", out / "README.md"]
+        (staging / "README.md").write_text(
+            README.format(
+                title="Entropy-balancing weights" if entropy else "Propensity-score weighting",
+                version=__version__,
+                sandwich=sandwich,
+                entropy_files=ENTROPY_FILES if entropy else "",
+                weight_definition=ENTROPY_DEFINITION if entropy else PROPENSITY_DEFINITION,
+            )
+        )
+        written += [staging / "settings.json", staging / "README.md"]
+        written = [out / p.relative_to(staging) for p in written]
     _print_summary(weighting, outcome_table, notes, caught, written, out)
     return 0
 

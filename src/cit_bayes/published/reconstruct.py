@@ -64,6 +64,7 @@ import pandas as pd
 from cit_bayes.cohort import Cohort, validate_cohort
 from cit_bayes.cohort.schema import INPUT_COLUMNS
 from cit_bayes.exceptions import CohortError, PlanError, ReconstructionError
+from cit_bayes.output import claimed_files
 from cit_bayes.published.reconstruct_baseline import draw_baseline
 from cit_bayes.published.reconstruct_fidelity import fidelity_report, format_fidelity
 from cit_bayes.published.reconstruct_outcomes import (
@@ -355,7 +356,8 @@ def write_reconstruction(results: list[ReconstructedCohort], out: str | Path) ->
     out : str or Path
         The cohort file (``.csv``). With several draws, draw k goes to ``<stem>_draw<k>.csv``.
         The fidelity table goes to ``fidelity.csv`` and its text to ``fidelity.txt`` in the same
-        folder (with the draw and seed as columns).
+        folder (with the draw and seed as columns). None of these files may exist already
+        unless cit-bayes wrote it (:func:`cit_bayes.output.claimed_files`).
 
     Returns
     -------
@@ -368,28 +370,33 @@ def write_reconstruction(results: list[ReconstructedCohort], out: str | Path) ->
     path = Path(out)
     if path.suffix.lower() != ".csv":
         raise ReconstructionError(f"the cohort file must end in .csv, got {path.name}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    tables, texts = [], []
-    for result in results:
-        target = (
-            path if len(results) == 1 else path.with_name(f"{path.stem}_draw{result.draw:03d}.csv")
-        )
-        _csv_frame(result.data).to_csv(target, index=False, lineterminator="\n")
-        written[f"draw{result.draw}"] = target
-        table = result.fidelity.copy()
-        table.insert(0, "draw", result.draw)
-        table.insert(0, "seed", result.seed)
-        table.insert(0, "synthetic", 1)
-        tables.append(table)
-        texts.append(result.fidelity_text())
-    written["cohorts"] = next(iter(written.values()))
+    targets = {
+        result.draw: path
+        if len(results) == 1
+        else path.with_name(f"{path.stem}_draw{result.draw:03d}.csv")
+        for result in results
+    }
     fidelity_path = path.with_name("fidelity.csv")
-    pd.concat(tables, ignore_index=True).to_csv(
-        fidelity_path, index=False, lineterminator="\n", float_format="%.6g"
-    )
     text_path = path.with_name("fidelity.txt")
-    text_path.write_text("\n\n".join(texts) + "\n", encoding="utf-8")
+    names = [p.name for p in targets.values()] + [fidelity_path.name, text_path.name]
+    written: dict[str, Path] = {}
+    with claimed_files(path.parent, names):
+        tables, texts = [], []
+        for result in results:
+            target = targets[result.draw]
+            _csv_frame(result.data).to_csv(target, index=False, lineterminator="\n")
+            written[f"draw{result.draw}"] = target
+            table = result.fidelity.copy()
+            table.insert(0, "draw", result.draw)
+            table.insert(0, "seed", result.seed)
+            table.insert(0, "synthetic", 1)
+            tables.append(table)
+            texts.append(result.fidelity_text())
+        pd.concat(tables, ignore_index=True).to_csv(
+            fidelity_path, index=False, lineterminator="\n", float_format="%.6g"
+        )
+        text_path.write_text("\n\n".join(texts) + "\n", encoding="utf-8")
+    written["cohorts"] = next(iter(written.values()))
     written["fidelity"] = fidelity_path
     written["fidelity_text"] = text_path
     return written

@@ -372,13 +372,18 @@ def _truth(per_arm: dict, scenario: Scenario, seed, n: int, propensity, arm_inde
 def write_simulated(sim: SimulatedCohort, path: str | Path) -> tuple[Path, Path]:
     """Write the cohort (format by extension) and its truth to ``path + ".truth.json"``.
 
+    Neither file may exist already unless cit-bayes wrote it (:func:`cit_bayes.output.claimed_files`).
+
     Returns
     -------
     (Path, Path)
         The cohort file and the truth file.
     """
+    from cit_bayes.output import claimed_files
+
     path = Path(path)
-    write_table(sim.data, path)
     truth_path = path.with_name(path.name + ".truth.json")
-    truth_path.write_text(json.dumps(sim.truth, indent=2) + "\n", encoding="utf-8")
+    with claimed_files(path.parent, [path.name, truth_path.name]):
+        write_table(sim.data, path)
+        truth_path.write_text(json.dumps(sim.truth, indent=2) + "\n", encoding="utf-8")
     return path, truth_path
