@@ -52,8 +52,11 @@ def _run(label: str, arguments: list[str], out: Path) -> tuple[int, list[dict], 
         (out / "published" / "results.json", "published "),
     ):
         if results.exists():  # the published reanalysis runs on the bundled data only
+            record = results.with_name("run.json")  # the timings are there, not in results
+            fits = json.loads(record.read_text())["fits"] if record.exists() else {}
             for name, row in json.loads(results.read_text())["diagnostics"].items():
-                rows.append(row | {"fit": prefix + name})
+                seconds = fits.get(row.get("fit", name), {}).get("sampling_seconds")
+                rows.append(row | {"fit": prefix + name, "sampling_seconds": seconds})
     if result.returncode not in (0, 1) or not rows:
         print(f"{label}: run failed (exit {result.returncode}); log {log}", flush=True)
         print(log.read_text()[-2000:], flush=True)
@@ -69,7 +72,7 @@ def _print(label: str, rows: list[dict], seconds: float) -> int:
             f"{label:<28} {row['fit']:<52} R-hat {row['max_rhat']:.4f}  "
             f"ESS bulk {row['min_ess_bulk']:7.0f} tail {row['min_ess_tail']:7.0f}  "
             f"div {row['divergences']:2d}  ta {row.get('target_accept', float('nan')):.2f}  "
-            f"{row.get('sampling_seconds', float('nan')):5.1f} s{flag}",
+            f"{row.get('sampling_seconds') or float('nan'):5.1f} s{flag}",
             flush=True,
         )
     print(f"{label:<28} {len(rows)} fits, {missed} missed a gate, run {seconds:.0f} s", flush=True)
