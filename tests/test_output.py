@@ -93,7 +93,7 @@ def test_staged_folder_refuses_a_file_as_destination(tmp_path):
 
 def test_claimed_files_replace_only_their_own_files(tmp_path):
     folder = tmp_path / "data"
-    with claimed_files(folder, ["cohort.csv"]) as target:
+    with claimed_files(folder, ["cohort.csv"], make_folder=True) as target:
         (target / "cohort.csv").write_text("first")
     with claimed_files(folder, ["cohort.csv"]) as target:  # ours: replaced
         (target / "cohort.csv").write_text("second")
@@ -108,7 +108,9 @@ def test_claimed_files_replace_only_their_own_files(tmp_path):
         raise RuntimeError("step failed")
     assert not (folder / "extra.csv").exists()  # new and half-written: removed
     deep = tmp_path / "a" / "b"
-    with pytest.raises(RuntimeError), claimed_files(deep, ["x.csv"]):
+    with pytest.raises(CitBayesError, match="does not exist"), claimed_files(deep, ["x.csv"]):
+        pass
+    with pytest.raises(RuntimeError), claimed_files(deep, ["x.csv"], make_folder=True):
         raise RuntimeError("step failed")
     assert not (tmp_path / "a").exists()
 

@@ -173,12 +173,15 @@ def staged_folder(destination: str | Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def claimed_files(folder: str | Path, names: Iterable[str]) -> Iterator[Path]:
+def claimed_files(
+    folder: str | Path, names: Iterable[str], *, make_folder: bool = False
+) -> Iterator[Path]:
     """Check, then let the block write, the files ``names`` into ``folder``; record them.
 
     A name that exists already may be overwritten only if the folder's manifest lists it (an
-    earlier output of ours). The folder and its missing parents are created, and removed again
-    (if still empty) when the block fails.
+    earlier output of ours). With ``make_folder`` the folder and its missing parents are created,
+    and removed again (if still empty) when the block fails; without it a missing folder is an
+    error.
 
     Raises
     ------
@@ -199,6 +202,8 @@ def claimed_files(folder: str | Path, names: Iterable[str]) -> Iterator[Path]:
     names = [str(n) for n in names]
     if folder.exists() and not folder.is_dir():
         raise CitBayesError(f"{folder} exists and is not a folder")
+    if not folder.exists() and not make_folder:
+        raise CitBayesError(f"the output folder {folder} does not exist")
     listed = (_manifest(folder) or set()) if folder.is_dir() else set()
     foreign = [n for n in names if (folder / n).exists() and n not in listed]
     if foreign:

@@ -380,7 +380,7 @@ def write_reconstruction(results: list[ReconstructedCohort], out: str | Path) ->
     text_path = path.with_name("fidelity.txt")
     names = [p.name for p in targets.values()] + [fidelity_path.name, text_path.name]
     written: dict[str, Path] = {}
-    with claimed_files(path.parent, names):
+    with claimed_files(path.parent, names, make_folder=True):
         tables, texts = [], []
         for result in results:
             target = targets[result.draw]
