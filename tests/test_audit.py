@@ -537,7 +537,8 @@ def test_cli_writes_the_audit_from_a_tables_folder(tmp_path, tables, capsys):
     out = tmp_path / "audit"
     arguments = ["audit", "--tables", str(folder), "--out", str(out), "--seed", "5"]
     assert main([*arguments, "--monte-carlo-samples", "500"]) == 0
-    assert {p.name for p in out.iterdir()} == {"audit.json", "audit.csv", "audit.md"}
+    written = {p.name for p in out.iterdir()}
+    assert written == {"audit.json", "audit.csv", "audit.md", ".cit-bayes-output"}  # + manifest
     printed = capsys.readouterr().out
     assert "wrote" in printed and str(out / "audit.md") in printed
 

@@ -260,7 +260,9 @@ def test_cli_writes_results_summary_figures_and_fits(cli_run, flat):
         for e in ("png", "svg")
     ]
     idata = ["idata/published__flat.nc", "idata/published__flat__sensitivity.nc"]
-    assert written == sorted(["results.json", "summary.md", *figures, *idata])
+    # run.json: when and how long (not a result); .cit-bayes-output: the manifest of the folder
+    expected = ["results.json", "run.json", "summary.md", ".cit-bayes-output", *figures, *idata]
+    assert written == sorted(expected)
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     validate_results(results)
     assert results["response"] == flat.results["response"]  # same default seed, same numbers
