@@ -7,6 +7,7 @@ decisions recorded in it; each malformed plan must raise PlanError naming the fi
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import tomllib
 
@@ -32,7 +33,9 @@ def raw():
 def test_default_plan_matches_its_file(raw):
     plan = load_plan()
     document = tomllib.loads(raw)
-    assert plan.sha256 == hashlib.sha256(DEFAULT.read_bytes()).hexdigest()
+    # the plan hash is the one hash rule of the package: SHA-256 of the content as canonical JSON
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    assert plan.sha256 == hashlib.sha256(canonical.encode()).hexdigest()
     assert plan.covariates == tuple(document["covariates"]["names"]) == BASELINE_COVARIATES
     assert plan.primary_estimand == "ate"
     assert [a.name for a in plan.analyses()] == ["unadjusted", "adjusted", "adjusted (ATO)"]

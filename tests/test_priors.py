@@ -192,7 +192,10 @@ def test_a_minimal_valid_set_loads(tmp_path):
     ("edit", "key"),
     [
         (lambda t: t.replace('rationale = "r"\n\n[plt]', "\n[plt]"), "response.rationale"),
-        (lambda t: t.replace("a = 1.0\nb = 1.0", "a = 1.0\nb = 1.0\nc = 2.0"), "key response"),
+        (
+            lambda t: t.replace("a = 1.0\nb = 1.0", "a = 1.0\nb = 1.0\nc = 2.0"),
+            "table [response]: unknown key(s) ['c']",
+        ),
         (lambda t: t.replace('[plt]\nfamily = "normal"', '[plt]\nfamily = "beta"'), "plt.family"),
         (lambda t: t.replace('scale = "logit"', 'scale = "natural"'), "safety.scale"),
         (

@@ -102,14 +102,14 @@ def test_plan_hash_ignores_comments_and_order_but_not_values(tmp_path):
         (lambda raw: raw.update(extra={"x": 1}), "unknown section"),
         (lambda raw: raw["trajectory"].update(max_dayly_rise=1.2), "max_dayly_rise"),
         (lambda raw: raw["trajectory"].update(max_daily_rise="fast"), "max_daily_rise"),
-        (lambda raw: raw["trajectory"].update(max_baseline=120), "baselines"),
+        (lambda raw: raw["trajectory"].update(max_baseline=120), "trajectory.max_baseline"),
         (lambda raw: raw["outcomes"]["recovered"].pop("rhTPO"), "recovered"),
         (lambda raw: raw["outcomes"]["recovered"].update(rhTPO=-1), "recovered.rhTPO"),
         (lambda raw: raw["baseline"]["loadings"].update(stage=1.5), "stage"),
         (lambda raw: raw["baseline"].update(female_only_tumor_types=["prostate"]), "prostate"),
         (lambda raw: raw["transfusion"].update(among="everyone"), "non_responders"),
         (lambda raw: raw["adverse_events"].update(overlap_order=["ae_rash"]), "overlap_order"),
-        (lambda raw: raw.pop("trajectory"), "missing section"),
+        (lambda raw: raw.pop("trajectory"), r"table \[trajectory\]: missing"),
         (lambda raw: raw["tolerances"].update(aim_fraction=0.0), "aim_fraction"),
     ],
 )
@@ -125,7 +125,7 @@ def test_missing_and_malformed_files(tmp_path):
         load_reconstruction_plan(tmp_path / "nope.toml")
     broken = tmp_path / "broken.toml"
     broken.write_text("[plan\nname = ", encoding="utf-8")
-    with pytest.raises(PlanError, match="not a valid TOML"):
+    with pytest.raises(PlanError, match="not valid TOML"):
         load_reconstruction_plan(broken)
 
 

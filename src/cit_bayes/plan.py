@@ -4,9 +4,10 @@ The plan declares, as data, everything ``cit-bayes fit`` and ``cit-bayes run`` d
 covariates, the primary and sensitivity estimands, how the weights are made, the sampler (with
 per-model overrides), the comparisons (pairs, non-inferiority margins, thresholds), the platelet
 days, the recovery horizon, the safety events and the priors of the four models. Every key is
-required; :class:`~cit_bayes.exceptions.PlanError` names the file and the key of anything missing
-or malformed. :attr:`AnalysisPlan.sha256` (of the file's bytes) is the plan hash carried by every
-result for provenance.
+required; the file is read by the package's one TOML loader (:mod:`cit_bayes.config`), and
+:class:`~cit_bayes.exceptions.PlanError` names the file and the key of anything missing or
+malformed. :attr:`AnalysisPlan.sha256` (the loader's canonical hash of the file's content) is the
+plan hash carried by every result for provenance.
 
 Analyses
 --------
@@ -17,16 +18,16 @@ covariates), ``"adjusted"`` (the primary estimand: weights and covariates) and o
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from cit_bayes._paths import models_dir
-from cit_bayes._plan_keys import NUMBER, get, get_arm, get_list, get_pairs, read_toml
 from cit_bayes.bayes import SamplerSettings
 from cit_bayes.bayes.recovery import RecoveryPrior
 from cit_bayes.bayes.response import ResponsePrior
 from cit_bayes.bayes.safety import SafetyPrior
+from cit_bayes.bayes.sampling import SAMPLERS
 from cit_bayes.bayes.trajectory import TrajectoryPrior
 from cit_bayes.cohort.schema import (
     ARMS,
@@ -34,6 +35,7 @@ from cit_bayes.cohort.schema import (
     POST_BASELINE_PLT_COLUMNS,
     SAFETY_OUTCOMES,
 )
+from cit_bayes.config import build, build_sections, read_toml, setting, where
 from cit_bayes.exceptions import ModelError, PlanError
 from cit_bayes.reanalysis_contrasts import ContrastSpec
 
@@ -50,6 +52,8 @@ _PRIOR_CLASSES = {
     "recovery": RecoveryPrior,
     "safety": SafetyPrior,
 }
+_DAYS = tuple(c.removeprefix("plt_") for c in POST_BASELINE_PLT_COLUMNS)
+_SHARE = {"low": 0.0, "high": 1.0, "open_low": True, "open_high": True}
 
 
 @dataclass(frozen=True)
@@ -67,16 +71,134 @@ class Analysis:
 
 @dataclass(frozen=True)
 class WeightingPlan:
-    """How the weights of the adjusted analyses are made."""
+    """How the weights of the adjusted analyses are made (section ``[weighting]``)."""
 
-    method: str
-    moments: int
-    tolerance: float
-    penalty: float
-    rare_level_min: int
-    trim: float
-    n_bootstrap: int
-    balance_threshold: float
+    method: Literal["entropy", "propensity"]
+    moments: int = setting(choices=(1, 2))
+    tolerance: float = setting(low=0.0, open_low=True)
+    penalty: float = setting(low=0.0, open_low=True)
+    rare_level_min: int = setting(low=1)
+    trim: float = setting(low=0.0, high=0.5, open_high=True)
+    n_bootstrap: int = setting(low=0)
+    balance_threshold: float = setting(low=0.0, open_low=True)
+
+
+def pairs_of_arms(pairs: tuple[tuple[str, str], ...], name: str) -> None:
+    for first, second in pairs:
+        if first not in ARMS or second not in ARMS or first == second:
+            raise ValueError(f"{name}: expected pairs of two different arms from {ARMS}")
+
+
+# The sections of the file as the loader reads them; load_plan assembles the AnalysisPlan.
+@dataclass(frozen=True)
+class _Head:
+    name: str
+    title: str
+    seed: int = setting(low=0)
+    ci_level: float = setting(low=0.5, high=1.0, open_low=True, open_high=True)
+
+
+@dataclass(frozen=True)
+class _Covariates:
+    names: tuple[str, ...] = setting(choices=BASELINE_COVARIATES, non_empty=True, distinct=True)
+
+
+@dataclass(frozen=True)
+class _Estimands:
+    primary: Literal["ate", "ato", "att"]
+    sensitivity: tuple[str, ...] = setting(choices=ESTIMANDS, distinct=True)
+    att_arm: str = setting(choices=ARMS)
+
+
+@dataclass(frozen=True)
+class _Sampler:
+    sampler: str = setting(choices=SAMPLERS)
+    chains: int = setting(low=1)
+    draws: int = setting(low=1)
+    tune: int = setting(low=1)
+    target_accept: float = setting(low=0.5, high=1.0, open_high=True)
+    target_accept_by_model: dict[str, float] = setting(low=0.5, high=1.0, open_high=True)
+
+    def __post_init__(self):
+        unknown = sorted(set(self.target_accept_by_model) - set(MODELS))
+        if unknown:
+            raise ValueError(f"target_accept_by_model: unknown model(s) {unknown}")
+
+
+@dataclass(frozen=True)
+class ContrastsSection:
+    pairs: tuple[tuple[str, str], ...] = setting(non_empty=True)
+    focus_arm: str = setting(choices=ARMS)
+
+    def __post_init__(self):
+        pairs_of_arms(self.pairs, "pairs")
+
+
+@dataclass(frozen=True)
+class _Response:
+    margin: float = setting(**_SHARE)
+    noninferiority_pairs: tuple[tuple[str, str], ...] = setting(non_empty=True)
+    noninferiority_margins: tuple[float, ...] = setting(non_empty=True, **_SHARE)
+    difference_thresholds: tuple[float, ...] = setting(non_empty=True)
+
+    def __post_init__(self):
+        pairs_of_arms(self.noninferiority_pairs, "noninferiority_pairs")
+
+
+@dataclass(frozen=True)
+class _Plt:
+    days: tuple[str, ...] = setting(choices=_DAYS, non_empty=True, distinct=True)
+    contrast_days: tuple[str, ...] = setting(choices=_DAYS, non_empty=True, distinct=True)
+
+    def __post_init__(self):
+        if not set(self.contrast_days) <= set(self.days):
+            raise ValueError(f"contrast_days {self.contrast_days} not all among {self.days}")
+
+
+@dataclass(frozen=True)
+class _Recovery:
+    horizon: int = setting(low=3, high=14)
+    faster_by_days: tuple[float, ...] = setting(non_empty=True, low=0.0)
+    reference_arm: str = setting(choices=ARMS)
+
+
+@dataclass(frozen=True)
+class _Safety:
+    events: tuple[str, ...] = setting(choices=SAFETY_OUTCOMES, non_empty=True, distinct=True)
+    reference_arm: str = setting(choices=ARMS)
+    harm_threshold: float = setting(low=0.0)
+
+
+def contrast_spec(sections: dict, margins: tuple[float, ...]) -> ContrastSpec:
+    """The comparisons a plan asks for, from its sections (shared by both plans' loaders)."""
+    contrasts, response, plt = sections["contrasts"], sections["response"], sections["plt"]
+    return ContrastSpec(
+        arms=tuple(ARMS),
+        pairs=contrasts.pairs,
+        focus_arm=contrasts.focus_arm,
+        ci_level=sections["plan"].ci_level,
+        noninferiority_pairs=response.noninferiority_pairs,
+        noninferiority_margins=margins,
+        difference_thresholds=response.difference_thresholds,
+        contrast_days=plt.contrast_days,
+        faster_by_days=sections["recovery"].faster_by_days,
+        safety_reference=sections["safety"].reference_arm,
+        harm_threshold=sections["safety"].harm_threshold,
+    )
+
+
+_SECTIONS = {
+    "plan": _Head,
+    "covariates": _Covariates,
+    "estimands": _Estimands,
+    "weighting": WeightingPlan,
+    "sampler": _Sampler,
+    "contrasts": ContrastsSection,
+    "response": _Response,
+    "plt": _Plt,
+    "recovery": _Recovery,
+    "safety": _Safety,
+}
 
 
 @dataclass(frozen=True)
@@ -171,100 +293,6 @@ class AnalysisPlan:
             raise PlanError(f"sampler settings: {error}") from error
 
 
-def _priors(document: dict, source: str) -> dict:
-    table = get(document, "priors", source, dict, "(top)")
-    priors = {}
-    for model, cls in _PRIOR_CLASSES.items():
-        values = get(table, model, source, dict, "priors")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise PlanError(
-                f"{source}: key priors.{model}: unknown field(s) {unknown}; known {sorted(known)}"
-            )
-        missing = sorted(known - set(values))
-        if missing:
-            raise PlanError(f"{source}: key priors.{model}: missing field(s) {missing}")
-        converted = {
-            k: (float(v) if isinstance(v, int) and not isinstance(v, bool) and k != "rank" else v)
-            for k, v in values.items()
-        }
-        try:
-            priors[model] = cls(**converted)
-        except (ModelError, TypeError) as error:
-            raise PlanError(f"{source}: key priors.{model}: {error}") from error
-    return priors
-
-
-def _weighting(table: dict, source: str) -> WeightingPlan:
-    method = get(table, "method", source, str, "weighting")
-    if method not in METHODS:
-        raise PlanError(f"{source}: key weighting.method: {method!r} is not one of {METHODS}")
-    moments = get(table, "moments", source, int, "weighting")
-    if moments not in (1, 2):
-        raise PlanError(f"{source}: key weighting.moments: must be 1 or 2, got {moments}")
-    plan = WeightingPlan(
-        method=method,
-        moments=moments,
-        tolerance=float(get(table, "tolerance", source, NUMBER, "weighting")),
-        penalty=float(get(table, "penalty", source, NUMBER, "weighting")),
-        rare_level_min=get(table, "rare_level_min", source, int, "weighting"),
-        trim=float(get(table, "trim", source, NUMBER, "weighting")),
-        n_bootstrap=get(table, "n_bootstrap", source, int, "weighting"),
-        balance_threshold=float(get(table, "balance_threshold", source, NUMBER, "weighting")),
-    )
-    checks = {
-        "tolerance": plan.tolerance > 0,
-        "penalty": plan.penalty > 0,
-        "rare_level_min": plan.rare_level_min >= 1,
-        "trim": 0 <= plan.trim < 0.5,
-        "n_bootstrap": plan.n_bootstrap >= 0,
-        "balance_threshold": plan.balance_threshold > 0,
-    }
-    for key, ok in checks.items():
-        if not ok:
-            raise PlanError(f"{source}: key weighting.{key}: out of range ({getattr(plan, key)})")
-    return plan
-
-
-def _sampler(table: dict, source: str) -> tuple[SamplerSettings, dict]:
-    try:
-        settings = SamplerSettings(
-            sampler=get(table, "sampler", source, str, "sampler"),
-            chains=get(table, "chains", source, int, "sampler"),
-            draws=get(table, "draws", source, int, "sampler"),
-            tune=get(table, "tune", source, int, "sampler"),
-            target_accept=float(get(table, "target_accept", source, NUMBER, "sampler")),
-        )
-        by_model = get(table, "target_accept_by_model", source, dict, "sampler")
-        unknown = sorted(set(by_model) - set(MODELS))
-        if unknown:
-            raise PlanError(
-                f"{source}: key sampler.target_accept_by_model: unknown model(s) {unknown}"
-            )
-        accept = {}
-        for model, value in by_model.items():
-            value = get(by_model, model, source, NUMBER, "sampler.target_accept_by_model")
-            settings.replace(target_accept=float(value))  # checks the range
-            accept[model] = float(value)
-    except ModelError as error:
-        raise PlanError(f"{source}: section [sampler]: {error}") from error
-    return settings, accept
-
-
-def _estimands(table: dict, source: str) -> tuple[str, tuple[str, ...], str]:
-    primary = get(table, "primary", source, str, "estimands")
-    if primary not in ESTIMANDS:
-        raise PlanError(f"{source}: key estimands.primary: {primary!r} is not one of {ESTIMANDS}")
-    sensitivity = get(table, "sensitivity", source, list, "estimands")
-    bad = [e for e in sensitivity if e not in ESTIMANDS]
-    if bad or len(set(sensitivity)) != len(sensitivity):
-        raise PlanError(
-            f"{source}: key estimands.sensitivity: expected distinct estimands from {ESTIMANDS}"
-        )
-    return primary, tuple(sensitivity), get_arm(table, "att_arm", source, "estimands")
-
-
 def load_plan(path: str | Path | None = None) -> AnalysisPlan:
     """Read and check an analysis plan (default ``models/default.toml``).
 
@@ -272,98 +300,64 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
     ------
     PlanError
         Naming the file and the key of the first problem found.
+
+    Examples
+    --------
+    >>> plan = load_plan()
+    >>> plan.name, plan.primary_estimand, [a.name for a in plan.analyses()]
+    ('default', 'ate', ['unadjusted', 'adjusted', 'adjusted (ATO)'])
     """
     path = Path(path) if path is not None else models_dir() / "default.toml"
-    source = str(path)
-    raw, document = read_toml(path, "analysis plan")
-    sections = {
-        name: get(document, name, source, dict, "(top)")
-        for name in (
-            "plan",
-            "covariates",
-            "estimands",
-            "weighting",
-            "sampler",
-            "contrasts",
-            "response",
-            "plt",
-            "recovery",
-            "safety",
+    document = read_toml(path, "analysis plan")
+    data = dict(document.data)
+    priors_table = data.pop("priors", None)
+    sections = build_sections(data, document.source, _SECTIONS, complete=True)
+    head, estimands, sampler = (sections[n] for n in ("plan", "estimands", "sampler"))
+    response, plt = sections["response"], sections["plt"]
+    recovery, safety = sections["recovery"], sections["safety"]
+    if priors_table is None:
+        raise PlanError(f"{where(document.source, 'priors')}: missing")
+    if not isinstance(priors_table, dict):
+        raise PlanError(f"{where(document.source, 'priors')}: expected a table of models")
+    unknown = sorted(set(priors_table) - set(_PRIOR_CLASSES))
+    if unknown:
+        raise PlanError(f"{where(document.source, 'priors')}: unknown model(s) {unknown}")
+    priors = {}
+    for model, cls in _PRIOR_CLASSES.items():
+        section = f"priors.{model}"
+        if model not in priors_table:
+            raise PlanError(f"{where(document.source, section)}: missing")
+        priors[model] = build(cls, priors_table[model], document.source, section, complete=True)
+    try:
+        settings = SamplerSettings(
+            sampler=sampler.sampler,
+            chains=sampler.chains,
+            draws=sampler.draws,
+            tune=sampler.tune,
+            target_accept=sampler.target_accept,
         )
-    }
-    head = sections["plan"]
-    covariates = get_list(sections["covariates"], "names", source, "covariates", str)
-    bad = [c for c in covariates if c not in BASELINE_COVARIATES]
-    if bad or len(set(covariates)) != len(covariates):
-        raise PlanError(
-            f"{source}: key covariates.names: {bad or 'duplicates'}; "
-            f"expected distinct names from {BASELINE_COVARIATES}"
-        )
-    primary, sensitivity, att_arm = _estimands(sections["estimands"], source)
-    settings, accept = _sampler(sections["sampler"], source)
-    contrasts, response = sections["contrasts"], sections["response"]
-    plt, recovery, safety = sections["plt"], sections["recovery"], sections["safety"]
-    days = get_list(plt, "days", source, "plt", str)
-    known_days = tuple(c.removeprefix("plt_") for c in POST_BASELINE_PLT_COLUMNS)
-    if any(d not in known_days for d in days) or len(set(days)) != len(days):
-        raise PlanError(f"{source}: key plt.days: expected distinct days from {known_days}")
-    contrast_days = get_list(plt, "contrast_days", source, "plt", str)
-    if not set(contrast_days) <= set(days):
-        raise PlanError(f"{source}: key plt.contrast_days: {contrast_days} not all among {days}")
-    events = get_list(safety, "events", source, "safety", str)
-    if any(e not in SAFETY_OUTCOMES for e in events) or len(set(events)) != len(events):
-        raise PlanError(
-            f"{source}: key safety.events: expected distinct events from {SAFETY_OUTCOMES}"
-        )
-    horizon = get(recovery, "horizon", source, int, "recovery")
-    if not 3 <= horizon <= 14:
-        raise PlanError(f"{source}: key recovery.horizon: must lie in 3..14, got {horizon}")
-    margin = float(get(response, "margin", source, NUMBER, "response"))
-    margins = get_list(response, "noninferiority_margins", source, "response", NUMBER)
-    if not 0 < margin < 1 or any(not 0 < m < 1 for m in margins):
-        raise PlanError(f"{source}: key response.margin(s): margins must lie in (0, 1)")
-    ci_level = float(get(head, "ci_level", source, NUMBER, "plan"))
-    if not 0.5 < ci_level < 1:
-        raise PlanError(f"{source}: key plan.ci_level: must lie in (0.5, 1), got {ci_level}")
-    spec = ContrastSpec(
-        arms=tuple(ARMS),
-        pairs=get_pairs(
-            get(contrasts, "pairs", source, list, "contrasts"), source, "contrasts.pairs"
-        ),
-        focus_arm=get_arm(contrasts, "focus_arm", source, "contrasts"),
-        ci_level=ci_level,
-        noninferiority_pairs=get_pairs(
-            get(response, "noninferiority_pairs", source, list, "response"),
-            source,
-            "response.noninferiority_pairs",
-        ),
-        noninferiority_margins=tuple(sorted(set(margins) | {margin})),
-        difference_thresholds=get_list(
-            response, "difference_thresholds", source, "response", NUMBER
-        ),
-        contrast_days=contrast_days,
-        faster_by_days=get_list(recovery, "faster_by_days", source, "recovery", NUMBER),
-        safety_reference=get_arm(safety, "reference_arm", source, "safety"),
-        harm_threshold=float(get(safety, "harm_threshold", source, NUMBER, "safety")),
-    )
+    except ModelError as error:
+        raise PlanError(f"{where(document.source, 'sampler')}: {error}") from None
+    margins = tuple(sorted(set(response.noninferiority_margins) | {response.margin}))
+    spec = contrast_spec(sections, margins)
     return AnalysisPlan(
-        path=source,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        name=get(head, "name", source, str, "plan"),
-        title=get(head, "title", source, str, "plan"),
-        seed=get(head, "seed", source, int, "plan"),
-        covariates=covariates,
-        primary_estimand=primary,
-        sensitivity_estimands=sensitivity,
-        att_arm=att_arm,
-        weighting=_weighting(sections["weighting"], source),
+        path=document.source,
+        sha256=document.sha256,
+        name=head.name,
+        title=head.title,
+        seed=head.seed,
+        covariates=sections["covariates"].names,
+        primary_estimand=estimands.primary,
+        sensitivity_estimands=estimands.sensitivity,
+        att_arm=estimands.att_arm,
+        weighting=sections["weighting"],
         sampler=settings,
-        target_accept_by_model=accept,
+        target_accept_by_model=dict(sampler.target_accept_by_model),
         spec=spec,
-        margin=margin,
-        days=days,
-        horizon=horizon,
-        recovery_reference=get_arm(recovery, "reference_arm", source, "recovery"),
-        safety_events=events,
-        priors=_priors(document, source),
+        margin=response.margin,
+        days=plt.days,
+        horizon=recovery.horizon,
+        recovery_reference=recovery.reference_arm,
+        safety_events=safety.events,
+        priors=priors,
     )

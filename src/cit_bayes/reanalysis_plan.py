@@ -2,24 +2,23 @@
 
 Sampler settings (and those for prior sets with a hierarchical block), the comparisons (pairs,
 non-inferiority margins, thresholds), the platelet days, the recovery-count assumption and its
-sensitivity value, and the safety events. :class:`~cit_bayes.exceptions.PlanError` names the file
-and the key of anything malformed.
+sensitivity value, and the safety events. Read by the package's one TOML loader
+(:mod:`cit_bayes.config`); :class:`~cit_bayes.exceptions.PlanError` names the file and the key of
+anything malformed.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from cit_bayes._paths import models_dir
-from cit_bayes._plan_keys import get as _get
-from cit_bayes._plan_keys import get_list as _list
-from cit_bayes._plan_keys import get_pairs as _pairs
-from cit_bayes._plan_keys import read_toml
 from cit_bayes.bayes import SamplerSettings
+from cit_bayes.bayes.sampling import SAMPLERS
 from cit_bayes.cohort.schema import ARMS
+from cit_bayes.config import build_sections, read_toml, setting, where
 from cit_bayes.exceptions import ModelError, PlanError
+from cit_bayes.plan import ContrastsSection, contrast_spec, pairs_of_arms
 from cit_bayes.reanalysis_contrasts import ContrastSpec
 
 __all__ = ["ReanalysisPlan", "load_reanalysis_plan"]
@@ -44,99 +43,135 @@ class ReanalysisPlan:
     safety_events: tuple[str, ...]
 
 
-#: How the number of patients behind Table 6's recovery-time means may be set.
+#: How the number of patients behind Table 6's recovery-time means may be set: a rule, or a
+#: share of responders in (0, 1].
 RECOVERY_SIZE_RULES = ("implied", "responders")
+_DAYS = ("day0", "day3", "day7", "day14")
 
 
-def _recovery_sizes(recovery: dict, key: str, source: str) -> str | float:
-    value = _get(recovery, key, source, (str, int, float), "recovery")
-    if isinstance(value, bool):
-        raise PlanError(f"{source}: key recovery.{key}: expected a rule or a share, got {value!r}")
-    if isinstance(value, str):
-        if value not in RECOVERY_SIZE_RULES:
-            raise PlanError(
-                f"{source}: key recovery.{key}: {value!r} is not one of {RECOVERY_SIZE_RULES} "
-                "or a share of responders in (0, 1]"
-            )
-        return value
-    if not 0 < float(value) <= 1:
-        raise PlanError(f"{source}: key recovery.{key}: a share of responders must lie in (0, 1]")
-    return float(value)
+def _sizes(value: str | float, key: str) -> None:
+    if isinstance(value, str) and value not in RECOVERY_SIZE_RULES:
+        raise ValueError(
+            f"{key}: {value!r} is not one of {RECOVERY_SIZE_RULES} or a share of responders "
+            "in (0, 1]"
+        )
+    if not isinstance(value, str) and not 0 < value <= 1:
+        raise ValueError(f"{key}: a share of responders must lie in (0, 1]")
+
+
+@dataclass(frozen=True)
+class _Head:
+    name: str
+    title: str
+    seed: int = setting(low=0)
+    prior_sets: tuple[str, ...] = setting(non_empty=True, distinct=True)
+    ci_level: float = setting(low=0.5, high=1.0, open_low=True, open_high=True)
+
+
+@dataclass(frozen=True)
+class _Sampler:
+    sampler: str = setting(choices=SAMPLERS)
+    chains: int = setting(low=1)
+    draws: int = setting(low=1)
+    tune: int = setting(low=1)
+    target_accept: float = setting(low=0.5, high=1.0, open_high=True)
+    hierarchical_target_accept: float = setting(low=0.5, high=1.0, open_high=True)
+    hierarchical_draws: int = setting(low=1)
+
+
+@dataclass(frozen=True)
+class _Response:
+    noninferiority_pairs: tuple[tuple[str, str], ...] = setting(non_empty=True)
+    noninferiority_margins: tuple[float, ...] = setting(
+        non_empty=True, low=0.0, high=1.0, open_low=True, open_high=True
+    )
+    difference_thresholds: tuple[float, ...] = setting(non_empty=True)
+
+    def __post_init__(self):
+        pairs_of_arms(self.noninferiority_pairs, "noninferiority_pairs")
+
+
+@dataclass(frozen=True)
+class _Plt:
+    days: tuple[str, ...] = setting(choices=_DAYS, non_empty=True, distinct=True)
+    contrast_days: tuple[str, ...] = setting(choices=_DAYS, non_empty=True, distinct=True)
+    sensitivity_prior_set: str = ""
+
+    def __post_init__(self):
+        if not set(self.contrast_days) <= set(self.days):
+            raise ValueError(f"contrast_days {self.contrast_days} not all among {self.days}")
+
+
+@dataclass(frozen=True)
+class _Recovery:
+    faster_by_days: tuple[float, ...] = setting(non_empty=True, low=0.0)
+    analysis_sizes: str | float = "implied"
+    sensitivity_analysis_sizes: str | float = "responders"
+    sensitivity_prior_set: str = ""
+
+    def __post_init__(self):
+        _sizes(self.analysis_sizes, "analysis_sizes")
+        _sizes(self.sensitivity_analysis_sizes, "sensitivity_analysis_sizes")
+
+
+@dataclass(frozen=True)
+class _Safety:
+    events: tuple[str, ...] = setting(non_empty=True, distinct=True)
+    reference_arm: str = setting(choices=ARMS)
+    harm_threshold: float = setting(low=0.0)
+
+
+_SECTIONS = {
+    "plan": _Head,
+    "sampler": _Sampler,
+    "contrasts": ContrastsSection,
+    "response": _Response,
+    "plt": _Plt,
+    "recovery": _Recovery,
+    "safety": _Safety,
+}
 
 
 def load_reanalysis_plan(path: str | Path | None = None) -> ReanalysisPlan:
-    """Read and check the plan; :class:`PlanError` names the file and key of any problem."""
+    """Read and check the plan; :class:`PlanError` names the file and key of any problem.
+
+    Examples
+    --------
+    >>> plan = load_reanalysis_plan()
+    >>> plan.prior_sets[0], plan.hierarchical_sampler.target_accept
+    ('flat', 0.99)
+    """
     path = Path(path) if path is not None else models_dir() / "published_reanalysis.toml"
-    source = str(path)
-    raw, document = read_toml(path, "reanalysis plan")
-    sections = {}
-    for name in ("plan", "sampler", "contrasts", "response", "plt", "recovery", "safety"):
-        sections[name] = _get(document, name, source, dict, "(top)")
-    plan, sampler, pairs = sections["plan"], sections["sampler"], sections["contrasts"]
-    number = (int, float)
+    document = read_toml(path, "reanalysis plan")
+    sections = build_sections(document.data, document.source, _SECTIONS, complete=True)
+    head, sampler, plt = sections["plan"], sections["sampler"], sections["plt"]
+    response, recovery, safety = (sections[k] for k in ("response", "recovery", "safety"))
     try:
         settings = SamplerSettings(
-            sampler=_get(sampler, "sampler", source, str, "sampler"),
-            chains=_get(sampler, "chains", source, int, "sampler"),
-            draws=_get(sampler, "draws", source, int, "sampler"),
-            tune=_get(sampler, "tune", source, int, "sampler"),
-            target_accept=float(_get(sampler, "target_accept", source, number, "sampler")),
+            sampler=sampler.sampler,
+            chains=sampler.chains,
+            draws=sampler.draws,
+            tune=sampler.tune,
+            target_accept=sampler.target_accept,
         )
         hierarchical = settings.replace(
-            target_accept=float(
-                _get(sampler, "hierarchical_target_accept", source, number, "sampler")
-            ),
-            draws=_get(sampler, "hierarchical_draws", source, int, "sampler"),
+            target_accept=sampler.hierarchical_target_accept, draws=sampler.hierarchical_draws
         )
     except ModelError as error:  # SamplerSettings rejects a value
-        raise PlanError(f"{source}: section [sampler]: {error}") from error
-    focus = _get(pairs, "focus_arm", source, str, "contrasts")
-    if focus not in ARMS:
-        raise PlanError(f"{source}: key contrasts.focus_arm: {focus!r} is not one of {ARMS}")
-    response, plt, recovery, safety = (
-        sections[k] for k in ("response", "plt", "recovery", "safety")
-    )
-    days = _list(plt, "days", source, "plt", str)
-    contrast_days = _list(plt, "contrast_days", source, "plt", str)
-    if not set(contrast_days) <= set(days):
-        raise PlanError(f"{source}: key plt.contrast_days: {contrast_days} not all among {days}")
-    reference = _get(safety, "reference_arm", source, str, "safety")
-    if reference not in ARMS:
-        raise PlanError(f"{source}: key safety.reference_arm: {reference!r} is not one of {ARMS}")
-    sizes = _recovery_sizes(recovery, "analysis_sizes", source)
-    sensitivity_sizes = _recovery_sizes(recovery, "sensitivity_analysis_sizes", source)
-    margins = _list(response, "noninferiority_margins", source, "response", number)
-    spec = ContrastSpec(
-        arms=tuple(ARMS),
-        pairs=_pairs(_get(pairs, "pairs", source, list, "contrasts"), source, "contrasts.pairs"),
-        focus_arm=focus,
-        ci_level=float(_get(plan, "ci_level", source, number, "plan")),
-        noninferiority_pairs=_pairs(
-            _get(response, "noninferiority_pairs", source, list, "response"),
-            source,
-            "response.noninferiority_pairs",
-        ),
-        noninferiority_margins=margins,
-        difference_thresholds=_list(response, "difference_thresholds", source, "response", number),
-        contrast_days=contrast_days,
-        faster_by_days=_list(recovery, "faster_by_days", source, "recovery", number),
-        safety_reference=reference,
-        harm_threshold=float(_get(safety, "harm_threshold", source, number, "safety")),
-    )
+        raise PlanError(f"{where(document.source, 'sampler')}: {error}") from None
+    spec = contrast_spec(sections, response.noninferiority_margins)
     return ReanalysisPlan(
-        path=source,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        seed=_get(plan, "seed", source, int, "plan"),
-        prior_sets=_list(plan, "prior_sets", source, "plan", str),
+        path=document.source,
+        sha256=document.sha256,
+        seed=head.seed,
+        prior_sets=head.prior_sets,
         sampler=settings,
         hierarchical_sampler=hierarchical,
         spec=spec,
-        days=days,
-        plt_sensitivity_prior_set=_get(plt, "sensitivity_prior_set", source, str, "plt"),
-        recovery_sizes=sizes,
-        recovery_sensitivity_sizes=sensitivity_sizes,
-        recovery_sensitivity_prior_set=_get(
-            recovery, "sensitivity_prior_set", source, str, "recovery"
-        ),
-        safety_events=_list(safety, "events", source, "safety", str),
+        days=plt.days,
+        plt_sensitivity_prior_set=plt.sensitivity_prior_set,
+        recovery_sizes=recovery.analysis_sizes,
+        recovery_sensitivity_sizes=recovery.sensitivity_analysis_sizes,
+        recovery_sensitivity_prior_set=recovery.sensitivity_prior_set,
+        safety_events=safety.events,
     )

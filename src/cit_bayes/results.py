@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 #: Version of the layout; bump it when a key changes meaning.
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 #: Endpoint sections, each a dict of analyses keyed by analysis name.
 ENDPOINT_KEYS: tuple[str, ...] = ("response", "plt", "recovery", "safety")
 #: Every top-level key the layout knows, in the order written.

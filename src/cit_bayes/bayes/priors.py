@@ -41,14 +41,10 @@ Gelman A. Prior distributions for variance parameters in hierarchical models. *B
 
 from __future__ import annotations
 
-import hashlib
-import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import Literal
 
 from cit_bayes._paths import models_dir
 from cit_bayes.bayes.prior_families import (
@@ -57,6 +53,7 @@ from cit_bayes.bayes.prior_families import (
     NormalPrior,
     frozen_mapping,
 )
+from cit_bayes.config import build, read_toml, setting, where
 from cit_bayes.exceptions import PlanError
 
 __all__ = [
@@ -78,14 +75,6 @@ __all__ = [
 ENDPOINTS: tuple[str, ...] = ("response", "plt", "recovery", "safety")
 #: Endpoints whose arm parameter is a probability (beta family allowed, scale "logit").
 BINARY_ENDPOINTS: tuple[str, ...] = ("response", "safety")
-
-_COMMON_KEYS = {"family", "rationale", "effective_sample_size", "sources"}
-_FAMILY_KEYS = {
-    "beta": {"a", "b", "mean", "ess", "arms"},
-    "normal": {"scale", "center", "common_sd", "between_arm_sd", "shift", "arms"},
-    "hierarchical": {"scale", "center", "common_sd", "tau_scale"},
-}
-_SOURCE_KEYS = {"agent", "quantity", "value", "unit", "reference"}
 
 
 @dataclass(frozen=True)
@@ -135,7 +124,7 @@ class EndpointPrior:
 class PriorSet:
     """A named prior set: one :class:`EndpointPrior` per endpoint block.
 
-    ``sha256`` is the hash of the file's bytes; ``depends_on`` maps each set a ``same_as``
+    ``sha256`` is the package's hash of the file's content (:func:`cit_bayes.config.canonical_hash`); ``depends_on`` maps each set a ``same_as``
     fallback refers to onto its file hash, so that provenance covers every file used.
     """
 
@@ -202,215 +191,229 @@ def _resolve_path(name_or_path: str | Path, directory: str | Path | None) -> Pat
     return folder / f"{name_or_path}.toml"
 
 
+# The tables of a prior-set file as the package's one loader reads them (cit_bayes.config);
+# _endpoint_prior turns a block into the EndpointPrior the models use.
+@dataclass(frozen=True)
+class _Header:
+    name: str
+    title: str
+    rationale: str
+
+
+@dataclass(frozen=True)
+class _BetaValues:
+    """``a`` and ``b``, or ``mean`` and ``ess`` (a = mean * ess, b = (1 - mean) * ess)."""
+
+    a: float | None = setting(None, low=0.0, open_low=True)
+    b: float | None = setting(None, low=0.0, open_low=True)
+    mean: float | None = setting(None, low=0.0, high=1.0, open_low=True, open_high=True)
+    ess: float | None = setting(None, low=0.0, open_low=True)
+
+    def __post_init__(self):
+        pairs = (
+            self.a is not None and self.b is not None,
+            self.mean is not None and self.ess is not None,
+        )
+        given = sum(v is not None for v in (self.a, self.b, self.mean, self.ess))
+        if sum(pairs) != 1 or given != 2:
+            raise ValueError("give either a and b, or mean and ess")
+
+    def pair(self) -> tuple[float, float]:
+        if self.a is not None:
+            return self.a, self.b
+        return self.mean * self.ess, (1.0 - self.mean) * self.ess
+
+
+@dataclass(frozen=True)
+class _Block:
+    """What every family's block has."""
+
+    family: Literal["beta", "normal", "hierarchical"] = "beta"
+    rationale: str = ""
+    effective_sample_size: float | dict[str, float] | None = setting(None, low=0.0)
+    sources: tuple[LiteratureSource, ...] = ()
+
+
+@dataclass(frozen=True)
+class _BetaBlock(_Block, _BetaValues):
+    arms: dict[str, _BetaValues] | None = None
+
+
+@dataclass(frozen=True)
+class _NormalArm:
+    center: float | None = None
+    sd: float | None = setting(None, low=0.0, open_low=True)
+
+
+@dataclass(frozen=True)
+class _NormalBlock(_Block):
+    scale: str = ""
+    center: float = setting(0.0)
+    common_sd: float = setting(0.0, low=0.0)
+    between_arm_sd: float = setting(1.0, low=0.0, open_low=True)
+    shift: dict[str, float | dict[str, float]] | None = None
+    arms: dict[str, _NormalArm] | None = None
+
+
+@dataclass(frozen=True)
+class _HierarchicalBlock(_Block):
+    scale: str = ""
+    center: float = 0.0
+    common_sd: float = setting(1.0, low=0.0, open_low=True)
+    tau_scale: float = setting(1.0, low=0.0, open_low=True)
+
+
+@dataclass(frozen=True)
+class _Fallback:
+    same_as: str
+    rationale: str
+
+
+_FAMILIES = {"beta": _BetaBlock, "normal": _NormalBlock, "hierarchical": _HierarchicalBlock}
+#: Keys each family's block must give (the rest have defaults or are optional).
+_REQUIRED = {
+    "beta": (),
+    "normal": ("scale", "center", "common_sd", "between_arm_sd"),
+    "hierarchical": ("scale", "center", "common_sd", "tau_scale"),
+}
+
+
 def _load(name_or_path: str | Path, directory: str | Path | None, chain: tuple[str, ...]):
     path = _resolve_path(name_or_path, directory)
     if not path.is_file():
         known = available_prior_sets(path.parent) if path.parent.is_dir() else []
         raise PlanError(f"prior set {str(name_or_path)!r} not found ({path}); known sets: {known}")
-    raw_bytes = path.read_bytes()
-    try:
-        document = tomllib.loads(raw_bytes.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise PlanError(f"{path}: not valid TOML: {error}") from error
-    source = str(path)
-    header = _table(document, "prior_set", source)
-    _no_unknown(header, {"name", "title", "rationale"}, source, "prior_set")
-    name = _text(header, "name", source, "prior_set")
-    if name != path.stem:
-        raise PlanError(f"{source}: key prior_set.name: {name!r} differs from the file name")
-    if name in chain:
-        raise PlanError(f"{source}: same_as cycle {' -> '.join((*chain, name))}")
-    unknown = sorted(set(document) - {"prior_set", *ENDPOINTS})
+    document = read_toml(path, "prior set")
+    source = document.source
+    data = document.data
+    unknown = sorted(set(data) - {"prior_set", *ENDPOINTS})
     if unknown:
         raise PlanError(
             f"{source}: unknown table(s) {unknown}; expected {['prior_set', *ENDPOINTS]}"
         )
+    for table in ("prior_set", *ENDPOINTS):
+        if table not in data:
+            raise PlanError(f"{where(source, table)}: missing")
+    header = build(_Header, data["prior_set"], source, "prior_set")
+    name = _checked(header.name, source, "prior_set", "name")
+    if name != path.stem:
+        raise PlanError(f"{source}: key prior_set.name: {name!r} differs from the file name")
+    if name in chain:
+        raise PlanError(f"{source}: same_as cycle {' -> '.join((*chain, name))}")
     blocks: dict[str, EndpointPrior] = {}
     depends_on: dict[str, str] = {}
     for endpoint in ENDPOINTS:
-        block = _table(document, endpoint, source)
-        if "same_as" in block:
-            _no_unknown(block, {"same_as", "rationale"}, source, endpoint)
-            other_name = _text(block, "same_as", source, endpoint)
-            other = _load(other_name, path.parent, (*chain, name))
-            blocks[endpoint] = EndpointPrior(
-                endpoint=endpoint,
-                distribution=other[endpoint].distribution,
-                rationale=_text(block, "rationale", source, endpoint),
-                sources=other[endpoint].sources,
-                effective_sample_size=other[endpoint].effective_sample_size,
-                inherited_from=other_name,
+        block = data[endpoint]
+        if isinstance(block, dict) and "same_as" in block:
+            fallback = build(_Fallback, block, source, endpoint)
+            other = _load(fallback.same_as, path.parent, (*chain, name))
+            blocks[endpoint] = replace(
+                other[endpoint],
+                rationale=_checked(fallback.rationale, source, endpoint),
+                inherited_from=fallback.same_as,
             )
-            depends_on[other_name] = other.sha256
+            depends_on[fallback.same_as] = other.sha256
             depends_on.update(other.depends_on)
         else:
-            blocks[endpoint] = _parse_block(block, endpoint, source)
+            blocks[endpoint] = _endpoint_prior(block, endpoint, source)
     return PriorSet(
         name=name,
-        title=_text(header, "title", source, "prior_set"),
-        rationale=_text(header, "rationale", source, "prior_set"),
+        title=_checked(header.title, source, "prior_set", "title"),
+        rationale=_checked(header.rationale, source, "prior_set", "rationale"),
         path=source,
-        sha256=hashlib.sha256(raw_bytes).hexdigest(),
+        sha256=document.sha256,
         blocks=frozen_mapping(blocks),
         depends_on=frozen_mapping(depends_on),
     )
 
 
-def _parse_block(block: dict, endpoint: str, source: str) -> EndpointPrior:
-    family = _text(block, "family", source, endpoint)
-    if family not in _FAMILY_KEYS:
+def _checked(text: str, source: str, section: str, key: str = "rationale") -> str:
+    if not text.strip():
+        raise PlanError(f"{where(source, section, key)}: expected non-empty text")
+    return text.strip()
+
+
+def _endpoint_prior(block, endpoint: str, source: str) -> EndpointPrior:
+    family = block.get("family") if isinstance(block, dict) else None
+    if family not in _FAMILIES:
         raise PlanError(
-            f"{source}: key {endpoint}.family: {family!r} is not one of {sorted(_FAMILY_KEYS)}"
+            f"{where(source, endpoint, 'family')}: {family!r} is not one of {sorted(_FAMILIES)}"
         )
     if family == "beta" and endpoint not in BINARY_ENDPOINTS:
         raise PlanError(
-            f"{source}: key {endpoint}.family: 'beta' applies to rates only "
+            f"{where(source, endpoint, 'family')}: 'beta' applies to rates only "
             f"({', '.join(BINARY_ENDPOINTS)})"
         )
-    _no_unknown(block, _COMMON_KEYS | _FAMILY_KEYS[family], source, endpoint)
+    missing = [key for key in ("rationale", *_REQUIRED[family]) if key not in block]
+    if missing:
+        raise PlanError(f"{where(source, endpoint, missing[0])}: missing")
+    parsed = build(_FAMILIES[family], block, source, endpoint)
     if family == "beta":
-        distribution = _parse_beta(block, endpoint, source)
+        arms = parsed.arms or {}
+        pairs = {arm: values.pair() for arm, values in arms.items()}
+        distribution = BetaPrior(
+            *parsed.pair(),
+            frozen_mapping({arm: pair[0] for arm, pair in pairs.items()}),
+            frozen_mapping({arm: pair[1] for arm, pair in pairs.items()}),
+            source=source,
+            key=endpoint,
+        )
     else:
         expected_scale = "logit" if endpoint in BINARY_ENDPOINTS else "natural"
-        scale = _text(block, "scale", source, endpoint)
-        if scale != expected_scale:
+        if parsed.scale != expected_scale:
             raise PlanError(
-                f"{source}: key {endpoint}.scale: {scale!r}; the {endpoint} block is on the "
-                f"{expected_scale!r} scale"
+                f"{where(source, endpoint, 'scale')}: {parsed.scale!r}; the {endpoint} block is "
+                f"on the {expected_scale!r} scale"
             )
-        if family == "normal":
-            distribution = _parse_normal(block, endpoint, source, scale)
-        else:
-            distribution = HierarchicalPrior(
-                scale=scale,
-                center=_number(block, "center", source, endpoint),
-                common_sd=_number(block, "common_sd", source, endpoint, positive=True),
-                tau_scale=_number(block, "tau_scale", source, endpoint, positive=True),
-                source=source,
-                key=endpoint,
+        distribution = (
+            _normal(parsed, source, endpoint)
+            if family == "normal"
+            else (
+                HierarchicalPrior(
+                    scale=parsed.scale,
+                    center=parsed.center,
+                    common_sd=parsed.common_sd,
+                    tau_scale=parsed.tau_scale,
+                    source=source,
+                    key=endpoint,
+                )
             )
-    sources = tuple(_parse_sources(block.get("sources", []), endpoint, source))
-    ess = _parse_ess(block, endpoint, source)
-    if sources and ess is None:
+        )
+    ess = parsed.effective_sample_size
+    if isinstance(ess, dict):
+        ess = frozen_mapping(ess)
+    if parsed.sources and ess is None:
         raise PlanError(
-            f"{source}: key {endpoint}.effective_sample_size: required for a block with sources"
+            f"{where(source, endpoint, 'effective_sample_size')}: required for a block with sources"
         )
     if isinstance(distribution, BetaPrior) and ess is not None:
         _check_beta_ess(distribution, ess, endpoint, source)
     return EndpointPrior(
         endpoint=endpoint,
         distribution=distribution,
-        rationale=_text(block, "rationale", source, endpoint),
-        sources=sources,
+        rationale=_checked(parsed.rationale, source, endpoint),
+        sources=parsed.sources,
         effective_sample_size=ess,
     )
 
 
-def _beta_pair(table: dict, source: str, key: str) -> tuple[float, float]:
-    has_ab = "a" in table or "b" in table
-    has_mean = "mean" in table or "ess" in table
-    if has_ab == has_mean:
-        raise PlanError(f"{source}: key {key}: give either a and b, or mean and ess")
-    if has_ab:
-        return (
-            _number(table, "a", source, key, positive=True),
-            _number(table, "b", source, key, positive=True),
-        )
-    mean = _number(table, "mean", source, key)
-    ess = _number(table, "ess", source, key, positive=True)
-    if not 0.0 < mean < 1.0:
-        raise PlanError(f"{source}: key {key}.mean: {mean} is not inside (0, 1)")
-    return mean * ess, (1.0 - mean) * ess
-
-
-def _parse_beta(block: dict, endpoint: str, source: str) -> BetaPrior:
-    a, b = _beta_pair(
-        {k: v for k, v in block.items() if k in {"a", "b", "mean", "ess"}}, source, endpoint
-    )
-    arm_a, arm_b = {}, {}
-    for arm, table in _arm_tables(block, endpoint, source).items():
-        _no_unknown(table, {"a", "b", "mean", "ess"}, source, f"{endpoint}.arms.{arm}")
-        arm_a[arm], arm_b[arm] = _beta_pair(table, source, f"{endpoint}.arms.{arm}")
-    return BetaPrior(
-        a, b, frozen_mapping(arm_a), frozen_mapping(arm_b), source=source, key=endpoint
-    )
-
-
-def _parse_normal(block: dict, endpoint: str, source: str, scale: str) -> NormalPrior:
-    arm_center, arm_sd = {}, {}
-    for arm, table in _arm_tables(block, endpoint, source).items():
-        key = f"{endpoint}.arms.{arm}"
-        _no_unknown(table, {"center", "sd"}, source, key)
-        if "center" in table:
-            arm_center[arm] = _number(table, "center", source, key)
-        if "sd" in table:
-            arm_sd[arm] = _number(table, "sd", source, key, positive=True)
-    shift: dict[str, float | Mapping[str, float]] = {}
-    raw_shift = block.get("shift", {})
-    if not isinstance(raw_shift, dict):
-        raise PlanError(f"{source}: key {endpoint}.shift: expected a table of arm = shift")
-    for arm, value in raw_shift.items():
-        key = f"{endpoint}.shift"
-        if isinstance(value, dict):
-            shift[arm] = frozen_mapping(
-                {b: _number(value, b, source, f"{key}.{arm}") for b in value}
-            )
-        else:
-            shift[arm] = _number(raw_shift, arm, source, key)
+def _normal(parsed: _NormalBlock, source: str, endpoint: str) -> NormalPrior:
+    arms = parsed.arms or {}
+    shift = {
+        arm: frozen_mapping(value) if isinstance(value, dict) else value
+        for arm, value in (parsed.shift or {}).items()
+    }
     return NormalPrior(
-        scale=scale,
-        center=_number(block, "center", source, endpoint),
-        common_sd=_number(block, "common_sd", source, endpoint, nonnegative=True),
-        between_arm_sd=_number(block, "between_arm_sd", source, endpoint, positive=True),
-        arm_center=frozen_mapping(arm_center),
-        arm_sd=frozen_mapping(arm_sd),
+        scale=parsed.scale,
+        center=parsed.center,
+        common_sd=parsed.common_sd,
+        between_arm_sd=parsed.between_arm_sd,
+        arm_center=frozen_mapping({a: t.center for a, t in arms.items() if t.center is not None}),
+        arm_sd=frozen_mapping({a: t.sd for a, t in arms.items() if t.sd is not None}),
         shift=frozen_mapping(shift),
         source=source,
         key=endpoint,
     )
-
-
-def _arm_tables(block: dict, endpoint: str, source: str) -> dict[str, dict]:
-    arms = block.get("arms", {})
-    if not isinstance(arms, dict) or not all(isinstance(t, dict) for t in arms.values()):
-        raise PlanError(f"{source}: key {endpoint}.arms: expected one table per arm")
-    return arms
-
-
-def _parse_sources(raw: Any, endpoint: str, source: str) -> list[LiteratureSource]:
-    if not isinstance(raw, list):
-        raise PlanError(f"{source}: key {endpoint}.sources: expected an array of tables")
-    parsed = []
-    for index, item in enumerate(raw):
-        key = f"{endpoint}.sources[{index}]"
-        if not isinstance(item, dict):
-            raise PlanError(f"{source}: key {key}: expected a table")
-        _no_unknown(item, _SOURCE_KEYS, source, key)
-        missing = sorted(_SOURCE_KEYS - set(item))
-        if missing:
-            raise PlanError(f"{source}: key {key}: missing {missing}")
-        parsed.append(
-            LiteratureSource(
-                agent=_text(item, "agent", source, key),
-                quantity=_text(item, "quantity", source, key),
-                value=_number(item, "value", source, key),
-                unit=_text(item, "unit", source, key),
-                reference=_text(item, "reference", source, key),
-            )
-        )
-    return parsed
-
-
-def _parse_ess(block: dict, endpoint: str, source: str) -> float | Mapping[str, float] | None:
-    if "effective_sample_size" not in block:
-        return None
-    value = block["effective_sample_size"]
-    key = f"{endpoint}.effective_sample_size"
-    if isinstance(value, dict):
-        return frozen_mapping(
-            {arm: _number(value, arm, source, key, nonnegative=True) for arm in value}
-        )
-    return _number(block, "effective_sample_size", source, endpoint, nonnegative=True)
 
 
 def _check_beta_ess(prior: BetaPrior, ess, endpoint: str, source: str) -> None:
@@ -427,48 +430,3 @@ def _check_beta_ess(prior: BetaPrior, ess, endpoint: str, source: str) -> None:
                 f"{source}: key {endpoint}.effective_sample_size: {stated[arm]} stated for "
                 f"{arm}, but a + b = {total:g}"
             )
-
-
-def _table(document: dict, key: str, source: str) -> dict:
-    if key not in document:
-        raise PlanError(f"{source}: missing table [{key}]")
-    value = document[key]
-    if not isinstance(value, dict):
-        raise PlanError(f"{source}: key {key}: expected a table")
-    return value
-
-
-def _no_unknown(table: dict, allowed: set[str], source: str, key: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise PlanError(f"{source}: key {key}: unknown key(s) {unknown}; allowed {sorted(allowed)}")
-
-
-def _text(table: dict, name: str, source: str, key: str) -> str:
-    if name not in table:
-        raise PlanError(f"{source}: key {key}.{name}: missing")
-    value = table[name]
-    if not isinstance(value, str) or not value.strip():
-        raise PlanError(f"{source}: key {key}.{name}: expected non-empty text, got {value!r}")
-    return value.strip()
-
-
-def _number(
-    table: dict,
-    name: str,
-    source: str,
-    key: str,
-    *,
-    positive: bool = False,
-    nonnegative: bool = False,
-) -> float:
-    if name not in table:
-        raise PlanError(f"{source}: key {key}.{name}: missing")
-    value = table[name]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
-        raise PlanError(f"{source}: key {key}.{name}: expected a finite number, got {value!r}")
-    if positive and value <= 0:
-        raise PlanError(f"{source}: key {key}.{name}: must be > 0, got {value}")
-    if nonnegative and value < 0:
-        raise PlanError(f"{source}: key {key}.{name}: must be >= 0, got {value}")
-    return float(value)

@@ -27,14 +27,14 @@ matches its plain text (``1.0`` matches ``"1"``).
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cit_bayes.cohort.schema import INPUT_COLUMNS
-from cit_bayes.exceptions import CohortError
+from cit_bayes.config import read_toml
+from cit_bayes.exceptions import CohortError, PlanError
 
 __all__ = ["ColumnMapping", "load_mapping", "normalise_key"]
 
@@ -105,13 +105,9 @@ def load_mapping(columns: str | Path | Mapping | ColumnMapping | None) -> Column
         path = Path(columns)
         source = path.name
         try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-        except FileNotFoundError as error:
-            raise _fail(source, "file not found") from error
-        except (OSError, UnicodeDecodeError) as error:
-            raise _fail(source, f"cannot be read as UTF-8 text ({error})") from error
-        except tomllib.TOMLDecodeError as error:
-            raise _fail(source, f"is not valid TOML ({error})") from error
+            raw = read_toml(path, "file").data  # the package's one TOML loader
+        except PlanError as error:
+            raise _fail(source, str(error).replace(str(path), path.name)) from None
     elif isinstance(columns, Mapping):
         source = "<mapping>"
         raw = dict(columns)

@@ -22,6 +22,7 @@ import numpy as np
 
 from cit_bayes.cohort.derive import meets_response_criteria
 from cit_bayes.cohort.schema import RECOVERY_THRESHOLD
+from cit_bayes.config import setting
 
 __all__ = [
     "DAYS",
@@ -52,7 +53,7 @@ class TrajectoryRules:
     Attributes
     ----------
     min_baseline, max_baseline : int
-        Range of the baseline count (CIT: baseline < 100, so ``max_baseline`` <= 99).
+        Range of the baseline count (CIT: baseline < 100, so 1 <= min <= max <= 99).
     min_count, max_count : int
         Range of any recorded count.
     max_daily_rise, max_daily_fall : float
@@ -68,15 +69,19 @@ class TrajectoryRules:
         log-linear interpolation between the two recorded counts around it reaches 100.
     """
 
-    min_baseline: int = 10
-    max_baseline: int = 99
-    min_count: int = 5
-    max_count: int = 500
-    max_daily_rise: float = 1.3
-    max_daily_fall: float = 0.85
-    earliest_recovery_day: int = 2
+    min_baseline: int = setting(10, low=1, high=99)
+    max_baseline: int = setting(99, low=1, high=99)
+    min_count: int = setting(5, low=1, high=99)
+    max_count: int = setting(500, low=101, high=2000)
+    max_daily_rise: float = setting(1.3, low=1.0, high=3.0, open_low=True)
+    max_daily_fall: float = setting(0.85, low=0.0, high=1.0, open_low=True, open_high=True)
+    earliest_recovery_day: int = setting(2, low=1, high=14)
     sustained_recovery: bool = True
-    interpolation_slack_days: int = 2
+    interpolation_slack_days: int = setting(2, low=0, high=14)
+
+    def __post_init__(self):
+        if self.min_baseline > self.max_baseline:
+            raise ValueError("baselines must satisfy 1 <= min <= max <= 99 (CIT)")
 
 
 def response_table(rules: TrajectoryRules) -> list[list[bool]]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cit_bayes.cohort.schema import ARMS
+from cit_bayes.config import setting
 from cit_bayes.exceptions import PublishedDataError
 from cit_bayes.published.tables import load_tables
 
@@ -73,14 +74,14 @@ class Tolerances:
         The search stops when every target is within this fraction of its tolerance.
     """
 
-    age_bmi_mean: float = 0.05
-    age_bmi_sd: float = 0.05
-    plt_mean_relative: float = 0.01
-    plt_sd_relative: float = 0.10
-    delta_quartile: float = 5.0
-    recovery_mean: float = 0.1
-    recovery_sd: float = 0.2
-    aim_fraction: float = 0.3
+    age_bmi_mean: float = setting(0.05, low=0.0, high=1e6)
+    age_bmi_sd: float = setting(0.05, low=0.0, high=1e6)
+    plt_mean_relative: float = setting(0.01, low=0.0, high=1e6)
+    plt_sd_relative: float = setting(0.10, low=0.0, high=1e6)
+    delta_quartile: float = setting(5.0, low=0.0, high=1e6)
+    recovery_mean: float = setting(0.1, low=0.0, high=1e6)
+    recovery_sd: float = setting(0.2, low=0.0, high=1e6)
+    aim_fraction: float = setting(0.3, low=0.0, high=1.0, open_low=True)
 
 
 @dataclass(frozen=True)

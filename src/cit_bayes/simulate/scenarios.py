@@ -9,8 +9,6 @@ by key.
 
 from __future__ import annotations
 
-import hashlib
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import pandas as pd
 
 from cit_bayes._paths import models_dir
 from cit_bayes.cohort.schema import ARMS, BINARY_COVARIATES, SAFETY_OUTCOMES, TUMOR_TYPES
+from cit_bayes.config import canonical_hash, read_toml
 from cit_bayes.exceptions import PlanError
 
 __all__ = [
@@ -80,22 +79,18 @@ def _merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def _read_toml(path: Path, seen: tuple[str, ...] = ()) -> tuple[dict, str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-        raw = tomllib.loads(text)
-    except FileNotFoundError as error:
+def _read_toml(path: Path, seen: tuple[str, ...] = ()) -> dict:
+    """The scenario's tables with those of the scenario it ``extends`` merged in."""
+    if not path.is_file():
         known = ", ".join(list_scenarios())
-        raise PlanError(f"scenario {path.stem!r} not found; bundled: {known}") from error
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise PlanError(f"scenario file {path.name} cannot be read: {error}") from error
+        raise PlanError(f"scenario {path.stem!r} not found; bundled: {known}")
+    raw = dict(read_toml(path, "scenario").data)  # the package's one TOML loader
     parent = raw.pop("extends", None)
     if parent is None:
-        return raw, text
+        return raw
     if parent in seen:
         raise PlanError(f"scenario {path.stem!r}: circular 'extends' ({' -> '.join(seen)})")
-    base, base_text = _read_toml(path.with_name(f"{parent}.toml"), (*seen, path.stem))
-    return _merge(base, raw), base_text + "\n" + text
+    return _merge(_read_toml(path.with_name(f"{parent}.toml"), (*seen, path.stem)), raw)
 
 
 @dataclass(frozen=True)
@@ -108,7 +103,7 @@ class Scenario:
     spec : dict
         The merged tables ``population``, ``assignment``, ``outcome``, ``safety``.
     sha256 : str
-        Hash of the TOML text(s) the scenario was read from.
+        The package's hash (:func:`cit_bayes.config.canonical_hash`) of the merged tables.
     """
 
     name: str
@@ -128,7 +123,7 @@ def load_scenario(scenario: str | Path) -> Scenario:
     path = Path(scenario)
     if path.suffix.lower() != ".toml":
         path = scenarios_dir() / f"{scenario}.toml"
-    raw, text = _read_toml(path)
+    raw = _read_toml(path)
     for section in ("population", "assignment", "outcome", "safety"):
         if not isinstance(raw.get(section), dict):
             raise PlanError(f"scenario {path.stem!r}: missing table [{section}]")
@@ -139,7 +134,7 @@ def load_scenario(scenario: str | Path) -> Scenario:
         name=str(raw.get("name", path.stem)),
         description=str(raw.get("description", "")).strip(),
         spec=spec,
-        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        sha256=canonical_hash(raw),
     )
 
 
