@@ -3,15 +3,15 @@
 The models (response, platelet trajectory, recovery, safety) are fitted to
 ``data/reconstructed/cohort.csv`` exactly as ``cit-bayes fit`` does: the plan of
 ``models/default.toml`` (seed, chains, draws, tune, per-model ``target_accept``), the weights of
-:func:`cit_bayes.analysis.weight_cohort` and the data, seeds and settings of
-:func:`cit_bayes.analysis.fit_models`, for the ``unadjusted`` and the primary ``adjusted``
+:func:`cit_bayes.analyses.patient.weight_cohort` and the data, seeds and settings of
+:func:`cit_bayes.analyses.patient.fit_models`, for the ``unadjusted`` and the primary ``adjusted``
 analysis (the plan's sensitivity estimands are left out). The second fit of a model re-uses its
 compiled model (only ``pm.Data`` change), so nutpie's compile time is that of the first fit.
 
 Measured, each in a fresh process (``_common.run_python``):
 
 1. Per model, nutpie (the plan's sampler): the model alone (the other three fit functions of
-   ``cit_bayes.analysis`` are replaced by a no-op in the child), first with empty PyTensor and
+   ``cit_bayes.analyses.patient`` are replaced by a no-op in the child), first with empty PyTensor and
    numba caches (cold), then again with the caches that run filled (warm). Printed per fit:
    compile seconds cold and warm (``nutpie.compile_pymc_model``; 0 when the compiled model is
    re-used), sampling seconds (``nutpie.sample``, warm process), the diagnostics over every
@@ -50,7 +50,7 @@ sys.path.insert(0, str(HERE))
 
 from _common import cold_env, run_python  # noqa: E402
 
-#: Model (endpoint) name -> the fit function ``cit_bayes.analysis`` calls for it.
+#: Model (endpoint) name -> the fit function ``cit_bayes.analyses.patient`` calls for it.
 MODELS = {
     "response": "fit_response_model",
     "plt": "fit_trajectory_model",
@@ -67,7 +67,7 @@ from dataclasses import replace
 warnings.simplefilter("ignore")  # ConvergenceWarning included: the gates are reported instead
 logging.getLogger("pymc").setLevel(logging.ERROR)
 start = time.perf_counter()
-import cit_bayes.analysis as analysis
+import cit_bayes.analyses.patient as analysis
 from cit_bayes._paths import data_dir
 from cit_bayes.cohort import read_cohort
 from cit_bayes.pipeline import BUNDLED_COHORT

@@ -29,7 +29,7 @@ from _common import cold_env, run_python  # noqa: E402
 RUN_IN_PROCESS = """
 import json, time, tempfile, warnings
 start = time.perf_counter()
-from cit_bayes.reanalysis import run_published_reanalysis, write_published_reanalysis
+from cit_bayes.analyses.published import run_published_reanalysis, write_published_reanalysis
 imported = time.perf_counter()
 warnings.simplefilter("ignore")
 result = run_published_reanalysis(sampler={sampler!r})
@@ -49,7 +49,7 @@ PER_ENDPOINT = """
 import json, time, warnings
 warnings.simplefilter("ignore")
 from cit_bayes.bayes import fit_aggregates, load_prior_sets, SamplerSettings
-from cit_bayes.reanalysis import load_reanalysis_plan, published_inputs, _endpoint_data
+from cit_bayes.analyses.published import load_reanalysis_plan, published_inputs, _endpoint_data
 plan = load_reanalysis_plan()
 inputs = published_inputs(plan=plan)
 data = _endpoint_data(inputs, plt_as_sd=False, recovered=inputs.responders)

@@ -42,7 +42,7 @@ import arviz_stats as azs, numpy as np, pymc as pm
 from cit_bayes.bayes import load_prior_set
 from cit_bayes.bayes import aggregate
 from cit_bayes.bayes.aggregate_blocks import reported_names
-from cit_bayes.reanalysis import load_reanalysis_plan, published_inputs, _endpoint_data
+from cit_bayes.analyses.published import load_reanalysis_plan, published_inputs, _endpoint_data
 plan = load_reanalysis_plan()
 inputs = published_inputs(plan=plan)
 data = _endpoint_data(inputs, plt_as_sd=False, recovered=inputs.responders)

@@ -50,7 +50,7 @@ def short_plan():
 @pytest.fixture(scope="session")
 def small_analysis(small_cohort_csv, short_plan):
     """The patient-level analysis of the small cohort under the short plan (fitted once)."""
-    from cit_bayes.analysis import run_patient_analysis
+    from cit_bayes.analyses.patient import run_patient_analysis
     from cit_bayes.cohort import read_cohort
     from cit_bayes.exceptions import ConvergenceWarning
 

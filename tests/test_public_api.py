@@ -50,7 +50,7 @@ EXPECTED_SUBPACKAGES = {
         "probability_fragment",
         "summarise",
     },
-    "cit_bayes.results": {
+    "cit_bayes.analyses.results": {
         "ENDPOINT_KEYS",
         "REQUIRED_META_KEYS",
         "ResultsSchemaError",
@@ -67,7 +67,7 @@ EXPECTED_SUBPACKAGES = {
         "validation_problems",
         "write_results",
     },
-    "cit_bayes.reanalysis": {
+    "cit_bayes.analyses.published": {
         "PublishedInputs",
         "PublishedReanalysis",
         "ReanalysisPlan",
@@ -84,7 +84,7 @@ EXPECTED_SUBPACKAGES = {
         "WeightingPlan",
         "load_plan",
     },
-    "cit_bayes.analysis": {
+    "cit_bayes.analyses.patient": {
         "PatientAnalysis",
         "compare_arms",
         "fit_models",
@@ -93,7 +93,7 @@ EXPECTED_SUBPACKAGES = {
         "weight_cohort",
         "write_fit_outputs",
     },
-    "cit_bayes.survival": {"km_medians", "weighted_cox", "weighted_kaplan_meier"},
+    "cit_bayes.weighting.survival": {"km_medians", "weighted_cox", "weighted_kaplan_meier"},
     "cit_bayes.pipeline": {"BUNDLED_COHORT", "PipelineResult", "STEPS", "Steps", "run_pipeline"},
     "cit_bayes.cohort": {
         "ARMS",

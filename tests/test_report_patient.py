@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from cit_bayes.analysis import write_fit_outputs
+from cit_bayes.analyses.patient import write_fit_outputs
 from cit_bayes.bayes.recovery import RecoveryPrior
 from cit_bayes.bayes.response import ResponsePrior
 from cit_bayes.bayes.safety import SafetyPrior

@@ -20,10 +20,10 @@ import numpy as np
 import pymc as pm
 import pytest
 
+from cit_bayes.analyses.results import load_idata, save_fit
 from cit_bayes.bayes import sampling
 from cit_bayes.bayes.sampling import SamplerSettings, compute_diagnostics, sample
 from cit_bayes.exceptions import ConvergenceWarning, ModelError
-from cit_bayes.results import load_idata, save_fit
 
 PRIOR_SD = 10.0
 NOISE_SD = 1.0

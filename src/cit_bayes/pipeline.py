@@ -136,7 +136,12 @@ def run_pipeline(
     CitBayesError
         On bad input (the cohort fails validation, a malformed plan): nothing is written.
     """
-    from cit_bayes.analysis import compare_arms, fit_models, weight_cohort, write_fit_outputs
+    from cit_bayes.analyses.patient import (
+        compare_arms,
+        fit_models,
+        weight_cohort,
+        write_fit_outputs,
+    )
     from cit_bayes.bayes.sampling import progress_bars
     from cit_bayes.cohort import read_cohort
     from cit_bayes.output import staged_folder
@@ -313,8 +318,8 @@ def _audit(folder: Path, seed: int | None) -> list:
 
 
 def _published(folder: Path, sampler: str | None, seed: int | None) -> dict:
-    from cit_bayes.reanalysis import run_published_reanalysis, write_published_reanalysis
-    from cit_bayes.results import read_results
+    from cit_bayes.analyses.published import run_published_reanalysis, write_published_reanalysis
+    from cit_bayes.analyses.results import read_results
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)

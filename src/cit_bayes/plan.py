@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from cit_bayes._paths import models_dir
+from cit_bayes.analyses.published_fragments import ContrastSpec
 from cit_bayes.bayes import SamplerSettings
 from cit_bayes.bayes.recovery import RecoveryPrior
 from cit_bayes.bayes.response import ResponsePrior
@@ -37,7 +38,6 @@ from cit_bayes.cohort.schema import (
 )
 from cit_bayes.config import build, build_sections, read_toml, setting, where
 from cit_bayes.exceptions import ModelError, PlanError
-from cit_bayes.reanalysis_contrasts import ContrastSpec
 
 __all__ = ["AnalysisPlan", "Analysis", "WeightingPlan", "ESTIMANDS", "MODELS", "load_plan"]
 

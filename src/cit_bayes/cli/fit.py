@@ -1,7 +1,7 @@
 """``cit-bayes fit FILE``: the adjusted Bayesian outcome models on a patient-level cohort.
 
-A thin face over :func:`cit_bayes.analysis.run_patient_analysis` and
-:func:`cit_bayes.analysis.write_fit_outputs`: reads and validates the cohort, weights it for each
+A thin face over :func:`cit_bayes.analyses.patient.run_patient_analysis` and
+:func:`cit_bayes.analyses.patient.write_fit_outputs`: reads and validates the cohort, weights it for each
 estimand of the plan, fits the response, platelet-trajectory, recovery and safety models, and
 writes ``results.json``, ``idata/*.nc`` and ``tables/*.csv`` under the output folder (written in
 a staging folder and moved into place, so a failed run leaves nothing half-written). Prints
@@ -117,7 +117,7 @@ def command_line(args, command: str) -> str:
 
 def run_fit(args) -> int:
     """Run the command; return the exit code."""
-    from cit_bayes.analysis import run_patient_analysis, write_fit_outputs
+    from cit_bayes.analyses.patient import run_patient_analysis, write_fit_outputs
     from cit_bayes.cohort import read_cohort
     from cit_bayes.output import check_output_folder, staged_folder
     from cit_bayes.run_record import fit_times, write_run_record

@@ -1,7 +1,7 @@
 """``cit-bayes reanalyse --published``: the Bayesian reanalysis of the paper's published tables.
 
-A thin face over :func:`cit_bayes.reanalysis.run_published_reanalysis` and
-:func:`cit_bayes.reanalysis.write_published_reanalysis`. Writes ``results.json``, ``summary.md``,
+A thin face over :func:`cit_bayes.analyses.published.run_published_reanalysis` and
+:func:`cit_bayes.analyses.published.write_published_reanalysis`. Writes ``results.json``, ``summary.md``,
 ``figures/`` and ``idata/`` under the output folder and prints one line per endpoint and a
 diagnostics verdict. Exit code 0 when every fit met the diagnostics gates, 1 when some fit missed
 one (its results are written and marked failed), 2 on bad input.
@@ -62,8 +62,8 @@ def register(subparsers) -> None:
 
 def run_reanalyse(args) -> int:
     """Run the command; return the exit code."""
+    from cit_bayes.analyses.published import run_published_reanalysis, write_published_reanalysis
     from cit_bayes.output import check_output_folder, staged_folder
-    from cit_bayes.reanalysis import run_published_reanalysis, write_published_reanalysis
 
     if not args.published:
         raise PlanError("reanalyse needs a source: use --published (the paper's tables)")

@@ -1,6 +1,6 @@
 """Figures of the patient-level outcomes: platelet trajectories, recovery, response, safety.
 
-Each function takes tidy tables of :class:`cit_bayes.analysis.PatientAnalysis` (``tables``, with an
+Each function takes tidy tables of :class:`cit_bayes.analyses.patient.PatientAnalysis` (``tables``, with an
 ``analysis`` column) and a path stem, draws with :class:`matplotlib.figure.Figure` directly (no
 pyplot state), writes a PNG (300 dpi) and an SVG (:func:`~cit_bayes.report.figure_files.save_figure`)
 and returns both paths. Nothing here computes a statistic: posterior means and credible bounds,

@@ -1,7 +1,7 @@
 """Figures of posterior comparisons between arms, across prior sets (or analyses).
 
 Each function takes a tidy table from :mod:`cit_bayes.contrasts` (with an ``analysis`` column, as
-:func:`cit_bayes.reanalysis.run_published_reanalysis` returns them) and a path stem, writes a PNG
+:func:`cit_bayes.analyses.published.run_published_reanalysis` returns them) and a path stem, writes a PNG
 (300 dpi) and an SVG, and returns both paths. Figures are built on
 :class:`matplotlib.figure.Figure` directly (no pyplot state). Nothing here computes a statistic:
 intervals and probabilities come computed; the histograms are matplotlib's drawing of the draws.
@@ -175,7 +175,7 @@ def write_posterior_figures(
     """Write the three response figures of the published reanalysis into ``out_dir``.
 
     ``tables`` holds ``"response/rate"``, ``"response/probabilities"`` and
-    ``"response/difference_draws"`` (see :func:`cit_bayes.reanalysis.run_published_reanalysis`).
+    ``"response/difference_draws"`` (see :func:`cit_bayes.analyses.published.run_published_reanalysis`).
     By default every ``prob_superior`` and ``prob_noninferior`` key is shown.
     """
     out = Path(out_dir)

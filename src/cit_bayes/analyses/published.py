@@ -26,6 +26,21 @@ import pandas as pd
 
 from cit_bayes import __version__
 from cit_bayes._paths import project_root
+from cit_bayes.analyses.published_fragments import (
+    ContrastSpec,
+    plt_analysis,
+    recovery_analysis,
+    response_analysis,
+    safety_analysis,
+)
+from cit_bayes.analyses.published_plan import ReanalysisPlan, load_reanalysis_plan
+from cit_bayes.analyses.results import (
+    add_analysis,
+    add_diagnostics,
+    new_results,
+    save_fit,
+    write_results,
+)
 from cit_bayes.bayes import (
     CountData,
     Fit,
@@ -39,17 +54,8 @@ from cit_bayes.cohort.schema import ARMS
 from cit_bayes.contrasts import format_threshold
 from cit_bayes.exceptions import PlanError, PublishedDataError
 from cit_bayes.published import count_table, implied_recovery_analysis_sizes, load_tables
-from cit_bayes.reanalysis_contrasts import (
-    ContrastSpec,
-    plt_analysis,
-    recovery_analysis,
-    response_analysis,
-    safety_analysis,
-)
-from cit_bayes.reanalysis_plan import ReanalysisPlan, load_reanalysis_plan
 from cit_bayes.report.posterior_figures import write_posterior_figures
 from cit_bayes.report.published_summary import write_summary
-from cit_bayes.results import add_analysis, add_diagnostics, new_results, save_fit, write_results
 from cit_bayes.run_record import fit_times, write_run_record
 
 __all__ = [

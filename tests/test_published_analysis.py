@@ -27,21 +27,21 @@ from pathlib import Path
 import pytest
 from scipy import integrate, stats
 
-from cit_bayes.cli import main
-from cit_bayes.cohort.schema import ARMS
-from cit_bayes.exceptions import PlanError
-from cit_bayes.reanalysis import (
+from cit_bayes.analyses.published import (
     load_reanalysis_plan,
     published_inputs,
     run_published_reanalysis,
 )
-from cit_bayes.results import (
+from cit_bayes.analyses.results import (
     ResultsSchemaError,
     load_idata,
     validate_results,
     validation_problems,
     write_results,
 )
+from cit_bayes.cli import main
+from cit_bayes.cohort.schema import ARMS
+from cit_bayes.exceptions import PlanError
 
 N = {"rhTPO": 64, "hetrombopag": 37, "combination": 36, "rhIL-11": 50}
 RESPONDERS = {"rhTPO": 45, "hetrombopag": 26, "combination": 34, "rhIL-11": 33}

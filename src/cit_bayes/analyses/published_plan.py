@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cit_bayes._paths import models_dir
+from cit_bayes.analyses.published_fragments import ContrastSpec
 from cit_bayes.bayes import SamplerSettings
 from cit_bayes.bayes.sampling import SAMPLERS
 from cit_bayes.cohort.schema import ARMS
 from cit_bayes.config import build_sections, read_toml, setting, where
 from cit_bayes.exceptions import ModelError, PlanError
 from cit_bayes.plan import ContrastsSection, contrast_spec, pairs_of_arms
-from cit_bayes.reanalysis_contrasts import ContrastSpec
 
 __all__ = ["ReanalysisPlan", "load_reanalysis_plan"]
 

@@ -1,6 +1,6 @@
 """From posterior draws of each endpoint to the ``results.json`` fragments and tidy tables.
 
-Used by :mod:`cit_bayes.reanalysis`; the comparisons themselves are :mod:`cit_bayes.contrasts`.
+Used by :mod:`cit_bayes.analyses.published`; the comparisons themselves are :mod:`cit_bayes.contrasts`.
 Each ``*_analysis`` function takes the draws of one endpoint under one analysis and returns
 ``(fragment, tables)``: the dict that goes under ``results[endpoint][analysis]`` and tidy
 DataFrames (one row per quantity, an ``analysis`` column added by the caller).

@@ -29,9 +29,9 @@ from cit_bayes.bayes.trajectory import fit_trajectory_model
 from cit_bayes.cohort import validate_cohort
 from cit_bayes.cohort.schema import ARMS
 from cit_bayes.exceptions import ConvergenceWarning
-from cit_bayes.patient_weighting import outcome_design, weight_analysis
 from cit_bayes.plan import load_plan
 from cit_bayes.simulate import simulate_cohort
+from cit_bayes.weighting.cohort_weights import outcome_design, weight_analysis
 
 N, SEED = 800, 1
 

@@ -1,7 +1,7 @@
 """From the patient-level posteriors to ``results.json`` fragments and tidy tables.
 
 The comparisons shared with the published reanalysis (rates, differences, odds ratios, P(A > B),
-P(best), P(non-inferior), P(difference > d)) come from :mod:`cit_bayes.reanalysis_contrasts`;
+P(best), P(non-inferior), P(difference > d)) come from :mod:`cit_bayes.analyses.published_fragments`;
 this module adds what only patient-level data allow: ΔPLT at the last day, cumulative recovery
 by day, restricted mean time to recovery (RMTR), median recovery day where reached, hazard
 ratios, and the frequentist cross-checks (weighted outcomes, weighted Kaplan-Meier and Cox).
@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from cit_bayes import contrasts
-from cit_bayes.reanalysis_contrasts import (
+from cit_bayes.analyses.published_fragments import (
     ContrastSpec,
     plt_analysis,
     recovery_analysis,

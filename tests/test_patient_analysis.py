@@ -1,4 +1,4 @@
-"""The patient-level analysis (``cit_bayes.analysis``) and ``cit-bayes fit``.
+"""The patient-level analysis (``cit_bayes.analyses.patient``) and ``cit-bayes fit``.
 
 On the small simulated cohort of ``conftest.py`` (120 patients, short chains): the results
 document has every analysis of the plan with the right keys and labels, validates against the
@@ -17,11 +17,11 @@ import warnings
 import numpy as np
 import pytest
 
+from cit_bayes.analyses.results import load_idata, validation_problems
 from cit_bayes.cli import main
 from cit_bayes.cohort import read_cohort
 from cit_bayes.cohort.schema import ARMS
 from cit_bayes.exceptions import ConvergenceWarning
-from cit_bayes.results import load_idata, validation_problems
 
 
 def test_results_document_layout(small_analysis, short_plan):
@@ -107,7 +107,7 @@ def test_weighting_summary_matches_tables(small_analysis):
 
 
 def test_same_seed_same_numbers(small_cohort_csv, short_plan, small_analysis):
-    from cit_bayes.analysis import fit_models
+    from cit_bayes.analyses.patient import fit_models
 
     cohort = read_cohort(small_cohort_csv)
     with warnings.catch_warnings():

@@ -32,6 +32,21 @@ import numpy as np
 import pandas as pd
 
 from cit_bayes import __version__
+from cit_bayes.analyses.patient_fragments import (
+    frequentist_recovery_fragment,
+    frequentist_response_fragment,
+    plt_fragment,
+    recovery_fragment,
+    response_fragment,
+)
+from cit_bayes.analyses.published_fragments import safety_analysis
+from cit_bayes.analyses.results import (
+    add_analysis,
+    add_diagnostics,
+    new_results,
+    save_fit,
+    write_results,
+)
 from cit_bayes.bayes import derive_seed
 from cit_bayes.bayes.patient_base import PatientData, PatientFit
 from cit_bayes.bayes.recovery import fit_recovery_model
@@ -41,23 +56,14 @@ from cit_bayes.bayes.trajectory import fit_trajectory_model
 from cit_bayes.cohort import Cohort
 from cit_bayes.cohort.schema import ARMS
 from cit_bayes.exceptions import ModelError
-from cit_bayes.patient_fragments import (
-    frequentist_recovery_fragment,
-    frequentist_response_fragment,
-    plt_fragment,
-    recovery_fragment,
-    response_fragment,
-)
-from cit_bayes.patient_weighting import (
+from cit_bayes.plan import Analysis, AnalysisPlan
+from cit_bayes.weighting.cohort_weights import (
     WeightedAnalysis,
     outcome_design,
     weight_analysis,
     weighted_outcomes,
 )
-from cit_bayes.plan import Analysis, AnalysisPlan
-from cit_bayes.reanalysis_contrasts import safety_analysis
-from cit_bayes.results import add_analysis, add_diagnostics, new_results, save_fit, write_results
-from cit_bayes.survival import km_medians, weighted_cox, weighted_kaplan_meier
+from cit_bayes.weighting.survival import km_medians, weighted_cox, weighted_kaplan_meier
 
 __all__ = [
     "PatientAnalysis",
