@@ -23,7 +23,7 @@ WARM_SEEDS = (1, 2, 3, 4, 5)
 CHILD = """
 import json, time
 start = time.perf_counter()
-from cit_bayes.published.reconstruct import DEFAULT_SEED, reconstruct_cohort
+from cit_bayes.reconstruct.cohorts import DEFAULT_SEED, reconstruct_cohort
 imported = time.perf_counter() - start
 first = reconstruct_cohort(DEFAULT_SEED)
 cold = time.perf_counter() - start

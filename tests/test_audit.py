@@ -25,7 +25,7 @@ from scipy import stats
 
 from cit_bayes.cli import main
 from cit_bayes.exceptions import PublishedDataError
-from cit_bayes.published import (
+from cit_bayes.paper import (
     AuditRecord,
     audit_frame,
     implied_recovery_analysis_sizes,
@@ -33,18 +33,18 @@ from cit_bayes.published import (
     run_audit,
     write_audit,
 )
-from cit_bayes.published.audit_counts import count_table_checks, odds_ratio_checks
-from cit_bayes.published.audit_notes import reporting_notes
-from cit_bayes.published.audit_recovery import recovery_checks, recovery_pairwise_checks
-from cit_bayes.published.audit_report import print_summary
-from cit_bayes.published.audit_rules import KINDS, VERDICTS, judge, judge_percentage
-from cit_bayes.published.recovery_analysis_sizes import ci_procedure_solutions
-from cit_bayes.published.statistics_summary import (
+from cit_bayes.paper.audit_counts import count_table_checks, odds_ratio_checks
+from cit_bayes.paper.audit_notes import reporting_notes
+from cit_bayes.paper.audit_recovery import recovery_checks, recovery_pairwise_checks
+from cit_bayes.paper.audit_report import print_summary
+from cit_bayes.paper.audit_rules import KINDS, VERDICTS, judge, judge_percentage
+from cit_bayes.paper.recovery_analysis_sizes import ci_procedure_solutions
+from cit_bayes.paper.statistics_summary import (
     anova_from_summary,
     lsd_difference,
     two_sample_difference,
 )
-from cit_bayes.published.tables import TABLE_FILES
+from cit_bayes.paper.tables import TABLE_FILES
 
 MC = 20_000
 

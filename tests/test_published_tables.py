@@ -14,14 +14,14 @@ import pytest
 
 from cit_bayes.cohort.schema import ARMS
 from cit_bayes.exceptions import PublishedDataError
-from cit_bayes.published import (
+from cit_bayes.paper import (
     ARM_SIZES,
     count_table,
     load_tables,
     parse_printed_cell,
     parse_printed_p,
 )
-from cit_bayes.published.tables import TABLE_FILES
+from cit_bayes.paper.tables import TABLE_FILES
 
 CELL_TABLES = [stem for stem, layout in TABLE_FILES.items() if layout == "cells"]
 TEST_TABLES = [stem for stem, layout in TABLE_FILES.items() if layout == "tests"]

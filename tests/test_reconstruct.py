@@ -1,7 +1,7 @@
 """Acceptance tests of the reconstructed pseudo-cohorts (issue 5, "Done when").
 
 Reference values come from the paper's tables as bundled in ``data/published`` (loaded with
-``cit_bayes.published.load_tables``): Table 1 (counts, age and BMI mean ± SD), Table 2
+``cit_bayes.paper.load_tables``): Table 1 (counts, age and BMI mean ± SD), Table 2
 (responders), Table 4 (PLT mean ± SE: the SD target is ± x sqrt(n)), Table 6 (ΔPLT median and
 quartiles; recovery day mean ± SD), Table 8 (transfusions), Table 9 (adverse events and "total
 adverse reactions"). Every statistic is recomputed here from the cohort table itself, with
@@ -26,13 +26,13 @@ from cit_bayes._paths import data_dir, models_dir
 from cit_bayes.cohort import validate_cohort
 from cit_bayes.cohort.derive import derive_response
 from cit_bayes.cohort.schema import ARMS
-from cit_bayes.published import load_tables
-from cit_bayes.published.reconstruct import (
+from cit_bayes.paper import load_tables
+from cit_bayes.reconstruct.cohorts import (
     DEFAULT_SEED,
     OUTPUT_COLUMNS,
     reconstruct_cohort,
 )
-from cit_bayes.published.reconstruct_plan import load_reconstruction_plan
+from cit_bayes.reconstruct.plan import load_reconstruction_plan
 
 SEEDS = (DEFAULT_SEED, 11, 2024, 777)
 TABLES = load_tables()
@@ -225,7 +225,7 @@ def test_trajectories_obey_the_plausibility_rules(cohorts):
 
 def test_fidelity_report_flags_a_tampered_cohort(cohorts):
     """The report recomputes from the table: a changed count or flag fails its gate."""
-    from cit_bayes.published import fidelity_report, published_targets
+    from cit_bayes.paper import fidelity_report, published_targets
 
     data = cohorts[DEFAULT_SEED].data.copy()
     rh = data.index[data["arm"] == "rhTPO"]

@@ -16,7 +16,7 @@ import pytest
 from cit_bayes._paths import models_dir
 from cit_bayes.cli import main
 from cit_bayes.cli import reconstruct as reconstruct_cli
-from cit_bayes.published.reconstruct import reconstruct_cohort
+from cit_bayes.reconstruct.cohorts import reconstruct_cohort
 
 SEED = 11
 
@@ -99,7 +99,7 @@ def test_bad_plan_exits_2(tmp_path, capsys):
     plan = tmp_path / "bad.toml"
     plan.write_text("[plan\n", encoding="utf-8")
     assert main(["reconstruct", "--plan", str(plan), "--out", str(tmp_path / "c.csv")]) == 2
-    assert "not a valid TOML" in capsys.readouterr().err
+    assert "not valid TOML" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [["--draws", "0"], ["--seed", "-1"], ["--seed", "x"]])

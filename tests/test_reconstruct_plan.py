@@ -18,12 +18,12 @@ import pytest
 from cit_bayes._paths import models_dir
 from cit_bayes.cohort.schema import ARMS
 from cit_bayes.exceptions import PlanError, ReconstructionError
-from cit_bayes.published.reconstruct import reconstruct_cohort
-from cit_bayes.published.reconstruct_plan import (
+from cit_bayes.reconstruct.cohorts import reconstruct_cohort
+from cit_bayes.reconstruct.plan import (
     load_reconstruction_plan,
     plan_from_dict,
 )
-from cit_bayes.published.reconstruct_targets import published_targets
+from cit_bayes.reconstruct.targets import published_targets
 
 DEFAULT = models_dir() / "reconstruction.toml"
 NO_PROGNOSTIC = models_dir() / "reconstruction-no-prognostic.toml"

@@ -17,7 +17,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from cit_bayes._paths import models_dir
-from cit_bayes.published.reconstruct import reconstruct_cohorts
+from cit_bayes.reconstruct.cohorts import reconstruct_cohorts
 
 DRAWS = 30
 TOLERANCE = 0.35

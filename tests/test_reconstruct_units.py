@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from cit_bayes.exceptions import ReconstructionError
-from cit_bayes.published.reconstruct import draw_seed
-from cit_bayes.published.reconstruct_baseline import match_group_moments
-from cit_bayes.published.reconstruct_outcomes import (
+from cit_bayes.reconstruct.baseline import match_group_moments
+from cit_bayes.reconstruct.cohorts import draw_seed
+from cit_bayes.reconstruct.outcomes import (
     assign_adverse_events,
     assign_outcome_classes,
     assign_transfusions,
@@ -28,9 +28,9 @@ from cit_bayes.published.reconstruct_outcomes import (
     draw_recovery_days,
     prognostic_score,
 )
-from cit_bayes.published.reconstruct_plan import load_reconstruction_plan
-from cit_bayes.published.reconstruct_repair import spss_quantile
-from cit_bayes.published.reconstruct_rules import (
+from cit_bayes.reconstruct.plan import load_reconstruction_plan
+from cit_bayes.reconstruct.repair import spss_quantile
+from cit_bayes.reconstruct.rules import (
     NON_RESPONDER,
     RECOVERED,
     RESPONDER_NOT_RECOVERED,
@@ -38,7 +38,7 @@ from cit_bayes.published.reconstruct_rules import (
     TrajectoryRules,
     response_table,
 )
-from cit_bayes.published.reconstruct_targets import published_targets
+from cit_bayes.reconstruct.targets import published_targets
 
 RULES = TrajectoryRules()
 CHECKER = TrajectoryChecker(RULES)

@@ -97,8 +97,8 @@ def _ledger_rows(path: Path) -> list[dict]:
 
 
 def _write_full_report(out: Path, small_analysis) -> dict:
-    from cit_bayes.published.audit import DEFAULT_SEED, run_audit, write_audit
-    from cit_bayes.published.tables import load_tables
+    from cit_bayes.paper.audit import DEFAULT_SEED, run_audit, write_audit
+    from cit_bayes.paper.tables import load_tables
 
     write_fit_outputs(small_analysis, out)
     records = run_audit(load_tables(), seed=DEFAULT_SEED)

@@ -8,7 +8,7 @@ Reference values and where they come from:
   tolerance is 4 Monte Carlo standard errors (influence-function SE), and at most 0.02 for rates;
 * the multinomial logit is recomputed by hand from the scenario TOML and the design matrix;
 * the ``paper-like`` truth is compared with the paper's Table 2 (response) and Table 4 (day-14
-  mean) through ``cit_bayes.published.load_tables``, with tolerances 0.03 and 10 x10^9/L;
+  mean) through ``cit_bayes.paper.load_tables``, with tolerances 0.03 and 10 x10^9/L;
 * ``null`` has identical potential outcomes in every arm (common random numbers), so every true
   difference is exactly 0;
 * under ``strong-confounding`` the unadjusted difference in response (combination - rhTPO) is off
@@ -28,7 +28,7 @@ import pytest
 from cit_bayes.cohort import ARMS, validate_cohort
 from cit_bayes.cohort.schema import INPUT_COLUMNS
 from cit_bayes.exceptions import CohortError, PlanError
-from cit_bayes.published import load_tables
+from cit_bayes.paper import load_tables
 from cit_bayes.simulate import (
     FEATURES,
     SimulatedCohort,

@@ -25,8 +25,8 @@ import pytest
 from scipy import stats
 
 from cit_bayes.exceptions import PublishedDataError
-from cit_bayes.published import count_table, load_tables
-from cit_bayes.published.statistics import (
+from cit_bayes.paper import count_table, load_tables
+from cit_bayes.paper.statistics import (
     contingency_tests,
     exact_tests,
     fisher_exact_2x2,
@@ -36,7 +36,7 @@ from cit_bayes.published.statistics import (
     spss_fisher_statistic,
     table_log_probability,
 )
-from cit_bayes.published.statistics_summary import (
+from cit_bayes.paper.statistics_summary import (
     anova_from_summary,
     lsd_difference,
     p_from_statistic,

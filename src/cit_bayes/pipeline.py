@@ -306,8 +306,8 @@ def _reissue(caught) -> None:
 
 
 def _audit(folder: Path, seed: int | None) -> list:
-    from cit_bayes.published.audit import DEFAULT_SEED, run_audit, write_audit
-    from cit_bayes.published.tables import load_tables
+    from cit_bayes.paper.audit import DEFAULT_SEED, run_audit, write_audit
+    from cit_bayes.paper.tables import load_tables
 
     seed = DEFAULT_SEED if seed is None else seed
     records = run_audit(load_tables(), seed=seed)

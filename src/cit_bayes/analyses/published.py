@@ -1,8 +1,7 @@
 """The Bayesian reanalysis of the published tables, with prior sensitivity (``reanalyse --published``).
 
-This module lives at the top level, not in ``published/``, because it combines the paper's tables
-(``published``, which imports only ``cohort``) with the models (``bayes``), the comparisons
-(``contrasts``) and the outputs (``results``, ``report``); ``published`` stays a data layer.
+It combines the paper's tables (``paper``, a data layer) with the models (``bayes``), the
+comparisons (``contrasts``) and the outputs (``analyses.results``, ``report``).
 
 Steps: read the plan (``models/published_reanalysis.toml``) and the prior sets; take the
 aggregates from Tables 2, 4, 6, 8 and 9; for each prior set fit the four endpoints in one model
@@ -53,7 +52,7 @@ from cit_bayes.bayes import (
 from cit_bayes.cohort.schema import ARMS
 from cit_bayes.contrasts import format_threshold
 from cit_bayes.exceptions import PlanError, PublishedDataError
-from cit_bayes.published import count_table, implied_recovery_analysis_sizes, load_tables
+from cit_bayes.paper import count_table, implied_recovery_analysis_sizes, load_tables
 from cit_bayes.report.posterior_figures import write_posterior_figures
 from cit_bayes.report.published_summary import write_summary
 from cit_bayes.run_record import fit_times, write_run_record

@@ -1,6 +1,6 @@
 """``cit-bayes audit``: the statcheck-style audit of the paper's reported statistics.
 
-Runs :func:`cit_bayes.published.audit.run_audit`, prints a summary table (rich in a terminal,
+Runs :func:`cit_bayes.paper.audit.run_audit`, prints a summary table (rich in a terminal,
 plain text otherwise), writes ``audit.json``, ``audit.csv`` and ``audit.md`` into ``--out``
 (default ``reports/audit``) and says what it wrote. Exit 0 even when the audit has findings; a
 named error (tables missing or malformed, bad arguments, output folder not writable) exits 2.
@@ -11,14 +11,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cit_bayes.published.audit import (
+from cit_bayes.paper.audit import (
     DEFAULT_MONTE_CARLO_SAMPLES,
     DEFAULT_SEED,
     run_audit,
     write_audit,
 )
-from cit_bayes.published.audit_report import print_summary
-from cit_bayes.published.tables import load_tables
+from cit_bayes.paper.audit_report import print_summary
+from cit_bayes.paper.tables import load_tables
 
 __all__ = ["register", "run_audit_command"]
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from cit_bayes.exceptions import ReconstructionError
-from cit_bayes.published.reconstruct import (
+from cit_bayes.reconstruct.cohorts import (
     DEFAULT_SEED,
     reconstruct_cohorts,
     write_reconstruction,

@@ -16,7 +16,7 @@ import pandas as pd
 from cit_bayes.cohort.schema import ARMS
 from cit_bayes.config import setting
 from cit_bayes.exceptions import PublishedDataError
-from cit_bayes.published.tables import load_tables
+from cit_bayes.paper.tables import load_tables
 
 __all__ = [
     "ADVERSE_EVENTS",
@@ -179,7 +179,7 @@ def published_targets(
     Parameters
     ----------
     tables : dict of DataFrame, optional
-        As returned by :func:`cit_bayes.published.load_tables` (loaded when omitted).
+        As returned by :func:`cit_bayes.paper.load_tables` (loaded when omitted).
     tolerances : Tolerances, optional
         Gate tolerances (defaults when omitted).
 

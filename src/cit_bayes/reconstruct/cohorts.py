@@ -65,20 +65,20 @@ from cit_bayes.cohort import Cohort, validate_cohort
 from cit_bayes.cohort.schema import INPUT_COLUMNS
 from cit_bayes.exceptions import CohortError, PlanError, ReconstructionError
 from cit_bayes.output import claimed_files
-from cit_bayes.published.reconstruct_baseline import draw_baseline
-from cit_bayes.published.reconstruct_fidelity import fidelity_report, format_fidelity
-from cit_bayes.published.reconstruct_outcomes import (
+from cit_bayes.reconstruct.baseline import draw_baseline
+from cit_bayes.reconstruct.fidelity import fidelity_report, format_fidelity
+from cit_bayes.reconstruct.outcomes import (
     assign_adverse_events,
     assign_outcome_classes,
     assign_transfusions,
     draw_recovery_days,
     prognostic_score,
 )
-from cit_bayes.published.reconstruct_plan import ReconstructionPlan, load_reconstruction_plan
-from cit_bayes.published.reconstruct_platelets import generate_arm_platelets
-from cit_bayes.published.reconstruct_repair import repair_arm_platelets
-from cit_bayes.published.reconstruct_rules import RECOVERED, TrajectoryChecker, response_table
-from cit_bayes.published.reconstruct_targets import ArmTargets, PublishedTargets, published_targets
+from cit_bayes.reconstruct.plan import ReconstructionPlan, load_reconstruction_plan
+from cit_bayes.reconstruct.platelets import generate_arm_platelets
+from cit_bayes.reconstruct.repair import repair_arm_platelets
+from cit_bayes.reconstruct.rules import RECOVERED, TrajectoryChecker, response_table
+from cit_bayes.reconstruct.targets import ArmTargets, PublishedTargets, published_targets
 
 __all__ = [
     "DEFAULT_SEED",
@@ -111,7 +111,7 @@ class ReconstructedCohort:
     cohort : Cohort
         The same table after the package's validation (derived ``response`` etc.).
     fidelity : pandas.DataFrame
-        The fidelity report (see :func:`~cit_bayes.published.reconstruct_fidelity.fidelity_report`).
+        The fidelity report (see :func:`~cit_bayes.reconstruct.fidelity.fidelity_report`).
     seed : int
         The base seed.
     draw : int

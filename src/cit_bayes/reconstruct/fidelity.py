@@ -12,9 +12,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from cit_bayes.published.reconstruct_plan import ReconstructionPlan
-from cit_bayes.published.reconstruct_rules import THRESHOLD, TrajectoryChecker
-from cit_bayes.published.reconstruct_targets import ADVERSE_EVENTS, PublishedTargets
+from cit_bayes.reconstruct.plan import ReconstructionPlan
+from cit_bayes.reconstruct.rules import THRESHOLD, TrajectoryChecker
+from cit_bayes.reconstruct.targets import ADVERSE_EVENTS, PublishedTargets
 
 __all__ = ["FIDELITY_COLUMNS", "fidelity_report", "format_fidelity", "recovery_violations"]
 

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 
 from cit_bayes.exceptions import PublishedDataError
-from cit_bayes.published.statistics import TestResult
+from cit_bayes.paper.statistics import TestResult
 
 __all__ = [
     "MeanDifference",

@@ -3,7 +3,7 @@ recompute.
 
 :func:`run_audit` returns a list of :class:`AuditRecord` (frozen dataclasses); :func:`audit_frame`
 turns them into a tidy DataFrame and :func:`write_audit` writes ``audit.json``, ``audit.csv`` and
-``audit.md``. The verdict rules are in :mod:`cit_bayes.published.audit_rules` (and at the top of
+``audit.md``. The verdict rules are in :mod:`cit_bayes.paper.audit_rules` (and at the top of
 ``audit.md``).
 
 What is checked
@@ -11,15 +11,15 @@ What is checked
 * Count tables (Tables 1, 2, 8, 9): Pearson χ² (asymptotic and exact p), G², the
   Fisher-Freeman-Halton test with the statistic SPSS prints (exact p by enumeration, or Monte
   Carlo with a stated seed and standard error); the test that reproduces the printed values is
-  identified (:mod:`~cit_bayes.published.audit_counts`).
+  identified (:mod:`~cit_bayes.paper.audit_counts`).
 * Table 3: pairwise χ² with and without Yates' correction, Fisher's test, and odds ratios with
   Woolf CIs in the orientation that reproduces the printed one.
 * Continuous outcomes (Table 1 age/BMI, Tables 4-7): ANOVA F from mean ± SD, the Wald χ² that
   reproduces Tables 4-5, p-values of printed statistics on their df, mean differences and CIs of
-  Table 7 and the recovery-analysis sizes they imply (:mod:`~cit_bayes.published.audit_continuous`,
-  :mod:`~cit_bayes.published.audit_recovery`, :mod:`~cit_bayes.published.recovery_analysis_sizes`).
+  Table 7 and the recovery-analysis sizes they imply (:mod:`~cit_bayes.paper.audit_continuous`,
+  :mod:`~cit_bayes.paper.audit_recovery`, :mod:`~cit_bayes.paper.recovery_analysis_sizes`).
 * Percentages from n/N (GRIM-style) and the prose against the tables
-  (:mod:`~cit_bayes.published.audit_text`), then reporting notes.
+  (:mod:`~cit_bayes.paper.audit_text`), then reporting notes.
 """
 
 from __future__ import annotations
@@ -28,29 +28,29 @@ import numpy as np
 import pandas as pd
 
 from cit_bayes.exceptions import PublishedDataError
-from cit_bayes.published.audit_continuous import (
+from cit_bayes.paper.audit_continuous import (
     baseline_anova_checks,
     platelet_checks,
     platelet_pairwise_checks,
     within_arm_checks,
 )
-from cit_bayes.published.audit_counts import (
+from cit_bayes.paper.audit_counts import (
     count_table_checks,
     odds_ratio_checks,
     pairwise_response_checks,
     percentage_checks,
 )
-from cit_bayes.published.audit_notes import reporting_notes
-from cit_bayes.published.audit_recovery import (
+from cit_bayes.paper.audit_notes import reporting_notes
+from cit_bayes.paper.audit_recovery import (
     day14_recovery_checks,
     recovery_checks,
     recovery_pairwise_checks,
 )
-from cit_bayes.published.audit_report import records_frame, write_audit
-from cit_bayes.published.audit_rules import AuditRecord
-from cit_bayes.published.audit_text import text_checks
-from cit_bayes.published.recovery_analysis_sizes import implied_recovery_analysis_sizes
-from cit_bayes.published.tables import load_tables
+from cit_bayes.paper.audit_report import records_frame, write_audit
+from cit_bayes.paper.audit_rules import AuditRecord
+from cit_bayes.paper.audit_text import text_checks
+from cit_bayes.paper.recovery_analysis_sizes import implied_recovery_analysis_sizes
+from cit_bayes.paper.tables import load_tables
 
 __all__ = [
     "DEFAULT_MONTE_CARLO_SAMPLES",
@@ -78,7 +78,7 @@ def run_audit(
     Parameters
     ----------
     tables : dict of DataFrame, optional
-        As returned by :func:`~cit_bayes.published.load_tables`; default the bundled tables.
+        As returned by :func:`~cit_bayes.paper.load_tables`; default the bundled tables.
     seed : int
         Seeds the Monte Carlo p-values of tables too large to enumerate (each such table gets
         its own stream, derived from ``seed`` and its position; the seed used is in the

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from cit_bayes.exceptions import PublishedDataError
-from cit_bayes.published.audit_rules import ALPHA, AuditRecord
+from cit_bayes.paper.audit_rules import ALPHA, AuditRecord
 
 __all__ = ["TEXT_CLAIMS", "TEXT_SUMMARIES", "TextClaim", "text_checks"]
 

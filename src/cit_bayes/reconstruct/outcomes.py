@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 
 from cit_bayes.exceptions import ReconstructionError
-from cit_bayes.published.reconstruct_plan import ReconstructionPlan
-from cit_bayes.published.reconstruct_rules import (
+from cit_bayes.reconstruct.plan import ReconstructionPlan
+from cit_bayes.reconstruct.rules import (
     NON_RESPONDER,
     RECOVERED,
     RESPONDER_NOT_RECOVERED,
 )
-from cit_bayes.published.reconstruct_targets import ArmTargets
+from cit_bayes.reconstruct.targets import ArmTargets
 
 __all__ = [
     "assign_adverse_events",

@@ -1,8 +1,8 @@
 """Audit checks of the paper's continuous outcomes: Table 1 (age, BMI), Tables 4-7.
 
-Each function takes the tables from :func:`~cit_bayes.published.load_tables` and returns a list
-of :class:`~cit_bayes.published.audit_rules.AuditRecord`. Ranges over the rounding of printed
-inputs come from :func:`~cit_bayes.published.statistics_summary.value_range`.
+Each function takes the tables from :func:`~cit_bayes.paper.load_tables` and returns a list
+of :class:`~cit_bayes.paper.audit_rules.AuditRecord`. Ranges over the rounding of printed
+inputs come from :func:`~cit_bayes.paper.statistics_summary.value_range`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from cit_bayes.cohort.schema import ARMS
-from cit_bayes.published.audit_rules import (
+from cit_bayes.paper.audit_rules import (
     AuditRecord,
     Candidate,
     format_p,
@@ -22,7 +22,7 @@ from cit_bayes.published.audit_rules import (
     identify,
     judge,
 )
-from cit_bayes.published.statistics_summary import (
+from cit_bayes.paper.statistics_summary import (
     anova_from_summary,
     p_from_statistic,
     value_range,

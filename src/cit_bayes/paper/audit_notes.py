@@ -3,7 +3,7 @@
 Built after the checks, from their findings and from the tables; each note is emitted only when
 its evidence is there (a note about ± being a standard error needs the Wald statistics of Table 5
 to be reproduced with ± as SE), so that a corrected table makes its note disappear. Every note is
-an :class:`~cit_bayes.published.audit_rules.AuditRecord` of kind ``reporting_note``.
+an :class:`~cit_bayes.paper.audit_rules.AuditRecord` of kind ``reporting_note``.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cit_bayes.published.audit_continuous import summary
-from cit_bayes.published.audit_rules import ALPHA, AuditRecord, format_p
-from cit_bayes.published.statistics import odds_ratio_woolf
-from cit_bayes.published.statistics_summary import (
+from cit_bayes.paper.audit_continuous import summary
+from cit_bayes.paper.audit_rules import ALPHA, AuditRecord, format_p
+from cit_bayes.paper.statistics import odds_ratio_woolf
+from cit_bayes.paper.statistics_summary import (
     anova_from_summary,
     lsd_difference,
     p_from_statistic,
     two_sample_difference,
 )
-from cit_bayes.published.tables import count_table
+from cit_bayes.paper.tables import count_table
 
 __all__ = ["reporting_notes"]
 
@@ -61,7 +61,7 @@ def reporting_notes(
     records : list of AuditRecord
         The checks (notes are built from their findings).
     recovered : DataFrame or None
-        :func:`~cit_bayes.published.recovery_analysis_sizes.implied_recovery_analysis_sizes`, if solvable.
+        :func:`~cit_bayes.paper.recovery_analysis_sizes.implied_recovery_analysis_sizes`, if solvable.
     """
     builders = (
         lambda: _standard_error_notes(tables, records),

@@ -3,7 +3,7 @@ r"""Constrained local search that brings an arm's platelet counts onto the publi
 :func:`repair_arm_platelets` changes one recorded count of one patient at a time. Each move is
 proposed to reduce the largest remaining error (an arm mean, an arm SD or a ΔPLT quartile, in
 units of its tolerance) and kept only when the patient's row still obeys its class, its recovery
-day and the plausibility rules (:class:`~cit_bayes.published.reconstruct_rules.TrajectoryChecker`)
+day and the plausibility rules (:class:`~cit_bayes.reconstruct.rules.TrajectoryChecker`)
 and the penalised loss does not increase. Class and recovery day never change, so the responder
 counts and the recovery-day moments fixed earlier are preserved exactly.
 """
@@ -15,8 +15,8 @@ import math
 import numpy as np
 
 from cit_bayes.exceptions import ReconstructionError
-from cit_bayes.published.reconstruct_rules import DAYS, TrajectoryChecker
-from cit_bayes.published.reconstruct_targets import ArmPlateletTargets
+from cit_bayes.reconstruct.rules import DAYS, TrajectoryChecker
+from cit_bayes.reconstruct.targets import ArmPlateletTargets
 
 __all__ = ["QUARTILE_PROBS", "arm_platelet_errors", "repair_arm_platelets", "spss_quantile"]
 
@@ -197,7 +197,7 @@ def repair_arm_platelets(
     ----------
     counts : ndarray of int, shape (n, 4)
         A feasible starting point (from
-        :func:`~cit_bayes.published.reconstruct_platelets.generate_arm_platelets`).
+        :func:`~cit_bayes.reconstruct.platelets.generate_arm_platelets`).
     outcome, recovery_day : ndarray of int
         Class and recovery day of each patient (never changed).
     target : ArmPlateletTargets

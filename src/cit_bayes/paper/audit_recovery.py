@@ -1,7 +1,7 @@
 """Audit checks of time to platelet recovery and ΔPLT: Tables 6 and 7.
 
 The recovery-time analysis used an unreported subset of patients (at most those who recovered); the
-counts per arm implied by Table 7 (:func:`~cit_bayes.published.recovery_analysis_sizes.
+counts per arm implied by Table 7 (:func:`~cit_bayes.paper.recovery_analysis_sizes.
 implied_recovery_analysis_sizes`) are the assumption that makes Tables 6-7 recomputable. Where they are
 fitted from the very numbers checked (the CIs), the record says so.
 """
@@ -13,13 +13,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from cit_bayes.published.audit_continuous import (
+from cit_bayes.paper.audit_continuous import (
     DAY_NAMES,
     implied_f_df2,
     statcheck_record,
     summary,
 )
-from cit_bayes.published.audit_rules import (
+from cit_bayes.paper.audit_rules import (
     AuditRecord,
     Candidate,
     format_p,
@@ -28,8 +28,8 @@ from cit_bayes.published.audit_rules import (
     judge,
     matches,
 )
-from cit_bayes.published.recovery_analysis_sizes import ci_procedure_solutions
-from cit_bayes.published.statistics_summary import (
+from cit_bayes.paper.recovery_analysis_sizes import ci_procedure_solutions
+from cit_bayes.paper.statistics_summary import (
     anova_from_summary,
     lsd_difference,
     p_from_statistic,

@@ -24,9 +24,9 @@ import pandas as pd
 
 from cit_bayes.cohort.schema import STAGES, TUMOR_TYPES
 from cit_bayes.exceptions import ReconstructionError
-from cit_bayes.published.reconstruct_plan import ReconstructionPlan
-from cit_bayes.published.reconstruct_repair import spss_quantile
-from cit_bayes.published.reconstruct_targets import ArmTargets, PublishedTargets
+from cit_bayes.reconstruct.plan import ReconstructionPlan
+from cit_bayes.reconstruct.repair import spss_quantile
+from cit_bayes.reconstruct.targets import ArmTargets, PublishedTargets
 
 __all__ = ["draw_baseline", "match_group_moments"]
 

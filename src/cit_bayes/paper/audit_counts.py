@@ -1,8 +1,8 @@
 """Audit checks of the paper's count tables: Tables 1 (categorical rows), 2, 3, 8, 9, and every
 printed percentage (tables and text).
 
-Each function takes the tables from :func:`~cit_bayes.published.load_tables` and returns a list
-of :class:`~cit_bayes.published.audit_rules.AuditRecord`.
+Each function takes the tables from :func:`~cit_bayes.paper.load_tables` and returns a list
+of :class:`~cit_bayes.paper.audit_rules.AuditRecord`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cit_bayes.published.audit_rules import (
+from cit_bayes.paper.audit_rules import (
     AuditRecord,
     Candidate,
     format_p,
@@ -21,8 +21,8 @@ from cit_bayes.published.audit_rules import (
     judge,
     judge_percentage,
 )
-from cit_bayes.published.statistics import contingency_tests, odds_ratio_woolf
-from cit_bayes.published.tables import count_table
+from cit_bayes.paper.statistics import contingency_tests, odds_ratio_woolf
+from cit_bayes.paper.tables import count_table
 
 __all__ = [
     "count_table_checks",

@@ -18,8 +18,8 @@ from typing import Literal
 from cit_bayes._paths import models_dir
 from cit_bayes.cohort.schema import ARMS, TUMOR_TYPES
 from cit_bayes.config import build_sections, canonical_hash, read_toml, setting
-from cit_bayes.published.reconstruct_rules import TrajectoryRules
-from cit_bayes.published.reconstruct_targets import Tolerances
+from cit_bayes.reconstruct.rules import TrajectoryRules
+from cit_bayes.reconstruct.targets import Tolerances
 
 __all__ = [
     "COPULA_CHARACTERISTICS",

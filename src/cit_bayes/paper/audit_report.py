@@ -16,7 +16,7 @@ import pandas as pd
 
 from cit_bayes import __version__
 from cit_bayes.exceptions import PublishedDataError
-from cit_bayes.published.audit_rules import KINDS, VERDICTS, AuditRecord
+from cit_bayes.paper.audit_rules import KINDS, VERDICTS, AuditRecord
 
 __all__ = ["VERDICT_RULES", "print_summary", "records_frame", "render_markdown", "write_audit"]
 

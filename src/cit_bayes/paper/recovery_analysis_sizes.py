@@ -30,8 +30,8 @@ import pandas as pd
 from scipy import stats
 
 from cit_bayes.exceptions import PublishedDataError
-from cit_bayes.published.statistics_summary import anova_from_summary
-from cit_bayes.published.tables import load_tables
+from cit_bayes.paper.statistics_summary import anova_from_summary
+from cit_bayes.paper.tables import load_tables
 
 __all__ = [
     "ci_procedure_solutions",
@@ -209,7 +209,7 @@ def ci_procedure_solutions(
     Parameters
     ----------
     tables : dict of DataFrame, optional
-        From :func:`~cit_bayes.published.load_tables` (default: the bundled tables).
+        From :func:`~cit_bayes.paper.load_tables` (default: the bundled tables).
     procedure : {"pooled_t", "welch_t", "common_mse"}
         ``common_mse`` stands for every procedure whose half-width is a critical value times
         :math:`\\sqrt{MSE(1/n_a + 1/n_b)}` with one MSE (LSD, Tukey, Bonferroni, Scheffé); it
@@ -278,7 +278,7 @@ def implied_recovery_analysis_sizes(
     Parameters
     ----------
     tables : dict of DataFrame, optional
-        From :func:`~cit_bayes.published.load_tables` (default: the bundled tables).
+        From :func:`~cit_bayes.paper.load_tables` (default: the bundled tables).
     tolerance : float
         Multiplies the rounding half-units of the printed values (1 = printed precision; a
         larger value gives a looser, wider set).

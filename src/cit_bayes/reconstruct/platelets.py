@@ -1,7 +1,7 @@
 r"""Starting platelet trajectories of one reconstructed arm.
 
 Given each patient's outcome class and recovery day (see
-:mod:`cit_bayes.published.reconstruct_rules`), :func:`generate_arm_platelets` draws integer
+:mod:`cit_bayes.reconstruct.rules`), :func:`generate_arm_platelets` draws integer
 counts on days 0, 3, 7 and 14 that obey every rule and lie close to the arm's published
 moments, in five steps:
 
@@ -27,7 +27,7 @@ moments, in five steps:
 5. each patient's counts are projected onto the nearest (log scale) integer point that obeys
    every rule exactly.
 
-The arm's moments are then met by :func:`cit_bayes.published.reconstruct_repair.repair_arm_platelets`.
+The arm's moments are then met by :func:`cit_bayes.reconstruct.repair.repair_arm_platelets`.
 """
 
 from __future__ import annotations
@@ -37,14 +37,14 @@ import math
 import numpy as np
 
 from cit_bayes.exceptions import ReconstructionError
-from cit_bayes.published.reconstruct_rules import (
+from cit_bayes.reconstruct.rules import (
     NON_RESPONDER,
     RECOVERED,
     RESPONDER_NOT_RECOVERED,
     THRESHOLD,
     TrajectoryChecker,
 )
-from cit_bayes.published.reconstruct_targets import ArmPlateletTargets
+from cit_bayes.reconstruct.targets import ArmPlateletTargets
 
 __all__ = ["generate_arm_platelets"]
 
