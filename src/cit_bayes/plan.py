@@ -91,7 +91,7 @@ def pairs_of_arms(pairs: tuple[tuple[str, str], ...], name: str) -> None:
 
 # The sections of the file as the loader reads them; load_plan assembles the AnalysisPlan.
 @dataclass(frozen=True)
-class _Head:
+class HeadSection:
     name: str
     title: str
     seed: int = setting(low=0)
@@ -111,12 +111,29 @@ class _Estimands:
 
 
 @dataclass(frozen=True)
-class _Sampler:
+class SamplerSection:
     sampler: str = setting(choices=SAMPLERS)
     chains: int = setting(low=1)
     draws: int = setting(low=1)
     tune: int = setting(low=1)
     target_accept: float = setting(low=0.5, high=1.0, open_high=True)
+
+    def settings(self, source: str) -> SamplerSettings:
+        """The sampler settings these keys give (a refusal names the file's [sampler])."""
+        try:
+            return SamplerSettings(
+                sampler=self.sampler,
+                chains=self.chains,
+                draws=self.draws,
+                tune=self.tune,
+                target_accept=self.target_accept,
+            )
+        except ModelError as error:
+            raise PlanError(f"{where(source, 'sampler')}: {error}") from None
+
+
+@dataclass(frozen=True)
+class _Sampler(SamplerSection):
     target_accept_by_model: dict[str, float] = setting(low=0.5, high=1.0, open_high=True)
 
     def __post_init__(self):
@@ -135,14 +152,18 @@ class ContrastsSection:
 
 
 @dataclass(frozen=True)
-class _Response:
-    margin: float = setting(**_SHARE)
+class ResponseSection:
     noninferiority_pairs: tuple[tuple[str, str], ...] = setting(non_empty=True)
     noninferiority_margins: tuple[float, ...] = setting(non_empty=True, **_SHARE)
     difference_thresholds: tuple[float, ...] = setting(non_empty=True)
 
     def __post_init__(self):
         pairs_of_arms(self.noninferiority_pairs, "noninferiority_pairs")
+
+
+@dataclass(frozen=True)
+class _Response(ResponseSection):
+    margin: float = setting(**_SHARE)
 
 
 @dataclass(frozen=True)
@@ -188,7 +209,7 @@ def contrast_spec(sections: dict, margins: tuple[float, ...]) -> ContrastSpec:
 
 
 _SECTIONS = {
-    "plan": _Head,
+    "plan": HeadSection,
     "covariates": _Covariates,
     "estimands": _Estimands,
     "weighting": WeightingPlan,
@@ -328,16 +349,7 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
         if model not in priors_table:
             raise PlanError(f"{where(document.source, section)}: missing")
         priors[model] = build(cls, priors_table[model], document.source, section, complete=True)
-    try:
-        settings = SamplerSettings(
-            sampler=sampler.sampler,
-            chains=sampler.chains,
-            draws=sampler.draws,
-            tune=sampler.tune,
-            target_accept=sampler.target_accept,
-        )
-    except ModelError as error:
-        raise PlanError(f"{where(document.source, 'sampler')}: {error}") from None
+    settings = sampler.settings(document.source)
     margins = tuple(sorted(set(response.noninferiority_margins) | {response.margin}))
     spec = contrast_spec(sections, margins)
     return AnalysisPlan(

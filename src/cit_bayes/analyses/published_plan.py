@@ -15,11 +15,16 @@ from pathlib import Path
 from cit_bayes._paths import models_dir
 from cit_bayes.analyses.published_fragments import ContrastSpec
 from cit_bayes.bayes import SamplerSettings
-from cit_bayes.bayes.sampling import SAMPLERS
 from cit_bayes.cohort.schema import ARMS
 from cit_bayes.config import build_sections, read_toml, setting, where
 from cit_bayes.exceptions import ModelError, PlanError
-from cit_bayes.plan import ContrastsSection, contrast_spec, pairs_of_arms
+from cit_bayes.plan import (
+    ContrastsSection,
+    HeadSection,
+    ResponseSection,
+    SamplerSection,
+    contrast_spec,
+)
 
 __all__ = ["ReanalysisPlan", "load_reanalysis_plan"]
 
@@ -60,35 +65,14 @@ def _sizes(value: str | float, key: str) -> None:
 
 
 @dataclass(frozen=True)
-class _Head:
-    name: str
-    title: str
-    seed: int = setting(low=0)
+class _Head(HeadSection):
     prior_sets: tuple[str, ...] = setting(non_empty=True, distinct=True)
-    ci_level: float = setting(low=0.5, high=1.0, open_low=True, open_high=True)
 
 
 @dataclass(frozen=True)
-class _Sampler:
-    sampler: str = setting(choices=SAMPLERS)
-    chains: int = setting(low=1)
-    draws: int = setting(low=1)
-    tune: int = setting(low=1)
-    target_accept: float = setting(low=0.5, high=1.0, open_high=True)
+class _Sampler(SamplerSection):
     hierarchical_target_accept: float = setting(low=0.5, high=1.0, open_high=True)
     hierarchical_draws: int = setting(low=1)
-
-
-@dataclass(frozen=True)
-class _Response:
-    noninferiority_pairs: tuple[tuple[str, str], ...] = setting(non_empty=True)
-    noninferiority_margins: tuple[float, ...] = setting(
-        non_empty=True, low=0.0, high=1.0, open_low=True, open_high=True
-    )
-    difference_thresholds: tuple[float, ...] = setting(non_empty=True)
-
-    def __post_init__(self):
-        pairs_of_arms(self.noninferiority_pairs, "noninferiority_pairs")
 
 
 @dataclass(frozen=True)
@@ -125,7 +109,7 @@ _SECTIONS = {
     "plan": _Head,
     "sampler": _Sampler,
     "contrasts": ContrastsSection,
-    "response": _Response,
+    "response": ResponseSection,
     "plt": _Plt,
     "recovery": _Recovery,
     "safety": _Safety,
@@ -146,14 +130,8 @@ def load_reanalysis_plan(path: str | Path | None = None) -> ReanalysisPlan:
     sections = build_sections(document.data, document.source, _SECTIONS, complete=True)
     head, sampler, plt = sections["plan"], sections["sampler"], sections["plt"]
     response, recovery, safety = (sections[k] for k in ("response", "recovery", "safety"))
+    settings = sampler.settings(document.source)
     try:
-        settings = SamplerSettings(
-            sampler=sampler.sampler,
-            chains=sampler.chains,
-            draws=sampler.draws,
-            tune=sampler.tune,
-            target_accept=sampler.target_accept,
-        )
         hierarchical = settings.replace(
             target_accept=sampler.hierarchical_target_accept, draws=sampler.hierarchical_draws
         )
