@@ -21,6 +21,7 @@ from cit_bayes.paper.audit_rules import (
     half_unit,
     identify,
     judge,
+    tested_record,
 )
 from cit_bayes.paper.statistics_summary import (
     anova_from_summary,
@@ -159,15 +160,13 @@ def baseline_anova_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
         ]
         best, verdict, lines = identify(candidates, row["printed_statistic"], row["printed_p"])
         records.append(
-            AuditRecord(
+            tested_record(
+                best,
                 table="table1",
                 row=row["label"],
                 comparison="all four arms",
-                test=best.label,
                 reported_statistic=row["printed_statistic"],
                 reported_p=row["printed_p"],
-                recomputed_statistic=best.statistic,
-                recomputed_p=best.p_value,
                 verdict=verdict,
                 note=(
                     f"F recomputed from the printed means and SDs is {best.statistic:.3f} "
@@ -175,7 +174,6 @@ def baseline_anova_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
                     f"their rounding), p = {format_p(best.p_value)}."
                 ),
                 check="summary statistics -> statistic and p",
-                p_method=best.p_method,
                 assumptions="± is the SD; n = arm size",
                 candidates=tuple(lines),
             )
@@ -263,19 +261,16 @@ def platelet_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
                 f"{100 * abs(others[nearest] - row.statistic) / row.statistic:.1f} % apart)."
             )
         records.append(
-            AuditRecord(
+            tested_record(
+                best,
                 table="table4",
                 row=row.label,
                 comparison="all four arms",
-                test=best.label,
                 reported_statistic=row.printed_statistic,
                 reported_p=row.printed_p,
-                recomputed_statistic=best.statistic,
-                recomputed_p=best.p_value,
                 verdict=verdict,
                 note=note,
                 check="summary statistics -> statistic and p",
-                p_method=best.p_method,
                 assumptions="± is the standard error of the mean; arms independent",
                 candidates=tuple(lines),
             )
@@ -302,15 +297,13 @@ def platelet_pairwise_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecor
         best, verdict, lines = identify(candidates, row.printed_statistic, row.printed_p)
         comparison = f"{row.arm_a} vs {row.arm_b}"
         records.append(
-            AuditRecord(
+            tested_record(
+                best,
                 table="table5",
                 row=row.label,
                 comparison=comparison,
-                test=best.label,
                 reported_statistic=row.printed_statistic,
                 reported_p=row.printed_p,
-                recomputed_statistic=best.statistic,
-                recomputed_p=best.p_value,
                 verdict=verdict,
                 note=(
                     f"Recomputed from Table 4 ({row.label}): {best.statistic:.3f}, p = "
@@ -318,7 +311,6 @@ def platelet_pairwise_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecor
                     "(difference of means)² / (SE_a² + SE_b²)."
                 ),
                 check="summary statistics -> statistic and p",
-                p_method=best.p_method,
                 assumptions="± in Table 4 is the standard error of the mean",
                 candidates=tuple(lines),
             )

@@ -20,6 +20,7 @@ from cit_bayes.paper.audit_rules import (
     identify,
     judge,
     judge_percentage,
+    tested_record,
 )
 from cit_bayes.paper.statistics import contingency_tests, odds_ratio_woolf
 from cit_bayes.paper.tables import count_table
@@ -140,19 +141,16 @@ def count_table_checks(
                     + ("the conclusion is unchanged." if same else "the conclusion changes.")
                 )
             records.append(
-                AuditRecord(
+                tested_record(
+                    best,
                     table=row.table,
                     row=row.label,
                     comparison="all four arms",
-                    test=best.label,
                     reported_statistic=row.printed_statistic,
                     reported_p=row.printed_p,
-                    recomputed_statistic=best.statistic,
-                    recomputed_p=best.p_value,
                     verdict=verdict,
                     note=" ".join(notes),
                     check="counts -> statistic and p",
-                    p_method=best.p_method,
                     assumptions="counts as printed; arms as columns",
                     candidates=tuple(lines),
                 )
@@ -189,15 +187,13 @@ def pairwise_response_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecor
         best, verdict, lines = identify(candidates, row.printed_statistic, row.printed_p)
         yates = next(c for c in candidates if "Yates" in c.label)
         records.append(
-            AuditRecord(
+            tested_record(
+                best,
                 table=row.table,
                 row=row.label,
                 comparison=f"{row.arm_a} vs {row.arm_b}",
-                test=best.label,
                 reported_statistic=row.printed_statistic,
                 reported_p=row.printed_p,
-                recomputed_statistic=best.statistic,
-                recomputed_p=best.p_value,
                 verdict=verdict,
                 note=(
                     f"Reproduced best by {best.label}.{_ties(lines, best)} With Yates' "
@@ -205,7 +201,6 @@ def pairwise_response_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecor
                     f"be {yates.statistic:.3f}, p = {format_p(yates.p_value)}."
                 ),
                 check="counts -> statistic and p",
-                p_method=best.p_method,
                 assumptions="responders / non-responders from Table 2",
                 candidates=tuple(lines),
             )

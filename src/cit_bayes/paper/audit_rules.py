@@ -45,6 +45,7 @@ __all__ = [
     "VERDICTS",
     "AuditRecord",
     "Candidate",
+    "tested_record",
     "describe",
     "format_p",
     "half_unit",
@@ -142,6 +143,21 @@ class AuditRecord:
             if data[name] is not None and not math.isfinite(data[name]):
                 data[name] = None
         return data
+
+
+def tested_record(best: Candidate, **fields) -> AuditRecord:
+    """The record of a check whose best-matching candidate test is ``best`` (the common shape).
+
+    ``test``, ``recomputed_statistic``, ``recomputed_p`` and ``p_method`` come from ``best``;
+    every other field of :class:`AuditRecord` is given by keyword.
+    """
+    return AuditRecord(
+        test=best.label,
+        recomputed_statistic=best.statistic,
+        recomputed_p=best.p_value,
+        p_method=best.p_method,
+        **fields,
+    )
 
 
 def _number_text(printed: str) -> str:
