@@ -41,6 +41,7 @@ __all__ = [
     "setting",
     "build",
     "build_sections",
+    "check_fields",
     "where",
 ]
 
@@ -242,7 +243,7 @@ def _convert(value, hint, source: str, dotted: str):
             raise _fail(place, f"expected text, got {value!r}")
         return value
     if origin is tuple:
-        if not isinstance(value, list):
+        if not isinstance(value, list | tuple):
             raise _fail(place, f"expected a list, got {value!r}")
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_convert(item, args[0], source, dotted) for item in value)
@@ -252,17 +253,19 @@ def _convert(value, hint, source: str, dotted: str):
             _convert(item, kind, source, dotted) for item, kind in zip(value, args, strict=True)
         )
     if origin in (dict, Mapping) or hint is dict:
-        if not isinstance(value, dict):
+        if not isinstance(value, Mapping):
             raise _fail(place, f"expected a table, got {value!r}")
         kind = args[1] if args else Any
         return {str(k): _convert(v, kind, source, f"{dotted}.{k}") for k, v in value.items()}
     if dataclasses.is_dataclass(hint):
+        if isinstance(value, hint):  # made in code already
+            return value
         return build(hint, value, source, dotted)
     raise TypeError(f"config cannot read a field of type {hint!r}")  # a programming error
 
 
 def _check_limits(value, meta: Mapping, place: str) -> None:
-    if isinstance(value, dict):  # a table of values: each checked under its own key
+    if isinstance(value, Mapping):  # a table of values: each checked under its own key
         for key, item in value.items():
             _check_limits(item, meta, f"{place}.{key}")
         return
@@ -396,3 +399,37 @@ def build_sections(
         name: build(cls, data.get(name, {}), source, name, complete=complete)
         for name, cls in sections.items()
     }
+
+
+def check_fields(instance) -> None:
+    """Check a dataclass made in Python (not from a file) against its types and limits.
+
+    For ``__post_init__`` of dataclasses whose fields carry :func:`setting` limits, so that a
+    value given in code is held to the same rules as one read from a file.
+
+    Raises
+    ------
+    ValueError
+        ``"<field>: <what is wrong>"`` for the first field that breaks its type or limits.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Prior:
+    ...     sd: float = setting(1.0, low=0.0, open_low=True)
+    ...     def __post_init__(self):
+    ...         check_fields(self)
+    >>> Prior(sd=-1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: sd: -1.0 is outside (0, inf]
+    """
+    hints = typing.get_type_hints(type(instance))
+    for item in dataclasses.fields(instance):
+        value = getattr(instance, item.name)
+        try:
+            converted = _convert(value, hints[item.name], "", item.name)
+            _check_limits(converted, item.metadata, f": key {item.name}")
+        except PlanError as error:
+            raise ValueError(str(error).split(": key ", 1)[-1]) from None

@@ -53,9 +53,12 @@ import pymc as pm
 import xarray as xr
 
 from cit_bayes.bayes.sampling import Diagnostics, Fit, SamplerSettings, fingerprint, sample
+from cit_bayes.config import check_fields
 from cit_bayes.exceptions import ModelError
 
 __all__ = [
+    "SCALE",
+    "check_prior",
     "PatientData",
     "PatientFit",
     "kish_rescale",
@@ -88,6 +91,20 @@ def zero_sum_basis(k: int) -> np.ndarray:
         basis[j, j - 1] = -float(j)
         basis[:, j - 1] /= np.sqrt(j * (j + 1.0))
     return basis
+
+
+#: The limits of a prior scale (an SD, a shape): a finite number above zero.
+SCALE = {"low": 0.0, "open_low": True}
+
+
+def check_prior(prior) -> None:
+    """Check a prior dataclass's settings against their types and :func:`~cit_bayes.config.setting`
+    limits (the same rules as when a plan file gives them); :class:`ModelError` names the field.
+    """
+    try:
+        check_fields(prior)
+    except ValueError as error:
+        raise ModelError(f"{type(prior).__name__}: {error}") from None
 
 
 def positive(value: float, name: str) -> float:

@@ -75,15 +75,17 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from cit_bayes.bayes.patient_base import (
+    SCALE,
     PatientData,
     PatientFit,
     cached_model,
+    check_prior,
     fit_cached_model,
     kish_rescale,
-    positive,
     zero_sum_basis,
 )
 from cit_bayes.bayes.sampling import SamplerSettings
+from cit_bayes.config import setting
 from cit_bayes.exceptions import ModelError
 
 __all__ = [
@@ -126,25 +128,16 @@ class RecoveryPrior:
     """
 
     intercept_mean: float = -3.0
-    intercept_sd: float = 1.5
-    trend_sd: float = 1.0
-    smooth_sd: float = 0.5
-    rank: int = 6
-    arm_sd: float = 1.0
-    coefficient_sd: float = 0.5
+    intercept_sd: float = setting(1.5, **SCALE)
+    trend_sd: float = setting(1.0, **SCALE)
+    smooth_sd: float = setting(0.5, **SCALE)
+    rank: int = setting(6, low=1)
+    arm_sd: float = setting(1.0, **SCALE)
+    coefficient_sd: float = setting(0.5, **SCALE)
     pool_arms: bool = False
 
     def __post_init__(self):
-        if not np.isfinite(self.intercept_mean):
-            raise ModelError("recovery prior intercept_mean must be finite")
-        for name in _PRIOR_NAMES[1:]:  # every setting but the mean is a scale
-            positive(getattr(self, name), f"recovery prior {name}")
-        if isinstance(self.rank, bool) or not isinstance(self.rank, int) or self.rank < 1:
-            raise ModelError(f"recovery prior rank must be a positive integer, got {self.rank!r}")
-        if not isinstance(self.pool_arms, bool):
-            raise ModelError(
-                f"recovery prior pool_arms must be true or false, got {self.pool_arms!r}"
-            )
+        check_prior(self)
 
 
 #: The prior settings that are ``pm.Data`` of the model (``prior_<name>``); the rank of the

@@ -60,15 +60,17 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from cit_bayes.bayes.patient_base import (
+    SCALE,
     PatientData,
     PatientFit,
     cached_model,
+    check_prior,
     fit_cached_model,
     kish_rescale,
-    positive,
     zero_sum_basis,
 )
 from cit_bayes.bayes.sampling import SamplerSettings
+from cit_bayes.config import setting
 from cit_bayes.exceptions import ModelError
 
 __all__ = ["ResponsePrior", "build_response_model", "response_values", "fit_response_model"]
@@ -99,20 +101,13 @@ class ResponsePrior:
     """
 
     intercept_mean: float = 0.0
-    intercept_sd: float = 1.5
-    arm_sd: float = 1.0
-    coefficient_sd: float = 1.0
+    intercept_sd: float = setting(1.5, **SCALE)
+    arm_sd: float = setting(1.0, **SCALE)
+    coefficient_sd: float = setting(1.0, **SCALE)
     pool_arms: bool = False
 
     def __post_init__(self):
-        if not np.isfinite(self.intercept_mean):
-            raise ModelError("response prior intercept_mean must be finite")
-        for name in _PRIOR_NAMES[1:]:  # every setting but the mean is a scale
-            positive(getattr(self, name), f"response prior {name}")
-        if not isinstance(self.pool_arms, bool):
-            raise ModelError(
-                f"response prior pool_arms must be true or false, got {self.pool_arms!r}"
-            )
+        check_prior(self)
 
 
 #: The prior settings that are ``pm.Data`` of the model (``prior_<name>``); ``pool_arms`` is

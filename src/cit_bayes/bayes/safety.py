@@ -35,14 +35,16 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from cit_bayes.bayes.patient_base import (
+    SCALE,
     PatientData,
     PatientFit,
     cached_model,
+    check_prior,
     fit_cached_model,
     kish_rescale,
-    positive,
 )
 from cit_bayes.bayes.sampling import SamplerSettings
+from cit_bayes.config import setting
 from cit_bayes.exceptions import ModelError
 
 __all__ = [
@@ -60,12 +62,11 @@ REPORTED = ("rate",)
 class SafetyPrior:
     """Beta(a, b) prior of every event rate (default Beta(1, 1): uniform, two pseudo-patients)."""
 
-    a: float = 1.0
-    b: float = 1.0
+    a: float = setting(1.0, **SCALE)
+    b: float = setting(1.0, **SCALE)
 
     def __post_init__(self):
-        positive(self.a, "safety prior a")
-        positive(self.b, "safety prior b")
+        check_prior(self)
 
 
 def weighted_event_counts(

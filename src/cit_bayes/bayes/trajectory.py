@@ -96,15 +96,17 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from cit_bayes.bayes.patient_base import (
+    SCALE,
     PatientData,
     PatientFit,
     cached_model,
+    check_prior,
     fit_cached_model,
     kish_rescale,
-    positive,
     zero_sum_basis,
 )
 from cit_bayes.bayes.sampling import SamplerSettings
+from cit_bayes.config import setting
 from cit_bayes.exceptions import ModelError
 
 __all__ = [
@@ -149,23 +151,16 @@ class TrajectoryPrior:
     """
 
     day_mean_center: float = float(np.log(100.0))
-    day_mean_sd: float = 1.0
-    arm_sd: float = 0.5
-    baseline_slope_sd: float = 1.0
-    coefficient_sd: float = 0.5
-    residual_sd: float = 0.5
-    correlation_eta: float = 2.0
+    day_mean_sd: float = setting(1.0, **SCALE)
+    arm_sd: float = setting(0.5, **SCALE)
+    baseline_slope_sd: float = setting(1.0, **SCALE)
+    coefficient_sd: float = setting(0.5, **SCALE)
+    residual_sd: float = setting(0.5, **SCALE)
+    correlation_eta: float = setting(2.0, **SCALE)
     pool_arms: bool = False
 
     def __post_init__(self):
-        if not np.isfinite(self.day_mean_center):
-            raise ModelError("trajectory prior day_mean_center must be finite")
-        for name in _PRIOR_NAMES[1:]:  # every setting but the centre is a scale or shape
-            positive(getattr(self, name), f"trajectory prior {name}")
-        if not isinstance(self.pool_arms, bool):
-            raise ModelError(
-                f"trajectory prior pool_arms must be true or false, got {self.pool_arms!r}"
-            )
+        check_prior(self)
 
 
 #: The prior settings that are ``pm.Data`` of the model (``prior_<name>``); ``pool_arms`` is
