@@ -22,7 +22,7 @@ from cit_bayes.weighting.balancing_dual import (
 from cit_bayes.weighting.design import as_covariate_frame
 from cit_bayes.weighting.estimator import SEPARATION_BOUND, WeightingDiagnostics
 from cit_bayes.weighting.propensity import fit_multinomial_logistic, single_thread_if_small
-from cit_bayes.weighting.weights import ESTIMANDS, tilting
+from cit_bayes.weighting.weights import tilting
 
 __all__ = ["BalancingWeights"]
 
@@ -254,22 +254,12 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self, arms) -> int | None:
-        if self.estimand not in ESTIMANDS:
-            raise WeightingError(f"estimand must be one of {ESTIMANDS}; got {self.estimand!r}")
         if self.moments not in (1, 2) or isinstance(self.moments, bool):
             raise WeightingError(f"moments must be 1 or 2; got {self.moments!r}")
         tolerance = self.tolerance
         if not isinstance(tolerance, int | float) or not 0 < tolerance < np.inf:
             raise WeightingError(f"tolerance must be a positive number; got {tolerance!r}")
-        if self.estimand != "att":
-            return None
-        if self.reference is None:
-            raise WeightingError("estimand 'att' needs reference= (the focal arm)")
-        if self.reference not in arms:
-            raise WeightingError(
-                f"reference {self.reference!r} is not one of the arms {list(arms)}"
-            )
-        return list(arms).index(self.reference)
+        return self._focal_index(arms)
 
     def fit(self, X, a, base_weights=None):
         """Compute the balancing weights.

@@ -110,6 +110,20 @@ class WeightingDiagnostics:
             )
 
     # ------------------------------------------------------------------ diagnostics
+    def _focal_index(self, arms) -> int | None:
+        """Check the estimand; for ATT, the position of the focal arm (``reference``)."""
+        if self.estimand not in ESTIMANDS:
+            raise WeightingError(f"estimand must be one of {ESTIMANDS}; got {self.estimand!r}")
+        if self.estimand != "att":
+            return None
+        if self.reference is None:
+            raise WeightingError("estimand 'att' needs reference= (the focal arm)")
+        if self.reference not in arms:
+            raise WeightingError(
+                f"reference {self.reference!r} is not one of the arms {list(arms)}"
+            )
+        return list(arms).index(self.reference)
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "weights_"):
             raise NotFittedError(
@@ -333,19 +347,9 @@ class PropensityWeighting(WeightingDiagnostics, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self, arms) -> int | None:
-        if self.estimand not in ESTIMANDS:
-            raise WeightingError(f"estimand must be one of {ESTIMANDS}; got {self.estimand!r}")
         if self.model not in MODELS:
             raise WeightingError(f"model must be one of {MODELS}; got {self.model!r}")
-        if self.estimand != "att":
-            return None
-        if self.reference is None:
-            raise WeightingError("estimand 'att' needs reference= (the focal arm)")
-        if self.reference not in arms:
-            raise WeightingError(
-                f"reference {self.reference!r} is not one of the arms {list(arms)}"
-            )
-        return list(arms).index(self.reference)
+        return self._focal_index(arms)
 
     def fit(self, X, a):
         """Fit the propensity model, compute the weights and check balance.
