@@ -20,12 +20,9 @@ out of that endpoint's model only; the number analysed per arm is in each fragme
 
 from __future__ import annotations
 
-import platform
-import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +40,10 @@ from cit_bayes.analyses.published_fragments import safety_analysis
 from cit_bayes.analyses.results import (
     add_analysis,
     add_diagnostics,
+    file_stem,
     new_results,
     save_fit,
+    software_versions,
     write_results,
 )
 from cit_bayes.bayes import derive_seed
@@ -119,16 +118,6 @@ class PatientAnalysis:
 def fit_name(endpoint: str, analysis: str) -> str:
     """The name of a fit (and of its diagnostics entry): ``"<endpoint>/<analysis>"``."""
     return f"{endpoint}/{analysis}"
-
-
-def _software() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in ("pymc", "pytensor", "arviz", "numpy", "nutpie", "lifelines", "scikit-learn"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:  # pragma: no cover - all are dependencies
-            versions[package] = "not installed"
-    return versions
 
 
 def _subset(data: PatientData, keep: np.ndarray) -> PatientData:
@@ -517,7 +506,7 @@ def compare_arms(
         package_version=__version__,
         synthetic=bool(cohort.synthetic),
         ci_level=plan.spec.ci_level,
-        software=_software(),
+        software=software_versions(),
         plan={"file": Path(plan.path).name, "sha256": plan.sha256, "name": plan.name},
         sampler=plan.sampler.as_dict() | {"target_accept_by_model": plan.target_accept_by_model},
         data={
@@ -629,10 +618,6 @@ def _assumptions(cohort: Cohort, plan: AnalysisPlan) -> list[str]:
     return out
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", name.replace("/", "__")).strip("_")
-
-
 def _is_prior_setting(name: str) -> bool:
     return name.startswith("prior_")
 
@@ -649,7 +634,7 @@ def write_fit_outputs(analysis: PatientAnalysis, out_dir: str | Path) -> dict[st
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, object] = {"results": write_results(analysis.results, out / "results.json")}
     written["idata"] = [
-        save_fit(fit.fit, out / "idata" / f"{_slug(name)}.nc", keep_data=_is_prior_setting)
+        save_fit(fit.fit, out / "idata" / f"{file_stem(name)}.nc", keep_data=_is_prior_setting)
         for name, fit in analysis.fits.items()
     ]
     tables = out / "tables"
@@ -658,7 +643,7 @@ def write_fit_outputs(analysis: PatientAnalysis, out_dir: str | Path) -> dict[st
     for key, table in sorted(analysis.tables.items()):
         if key.endswith("/difference_draws"):  # posterior draws: in idata, not a summary table
             continue
-        path = tables / f"{_slug(key)}.csv"
+        path = tables / f"{file_stem(key)}.csv"
         table.to_csv(path, index=False)
         paths.append(path)
     written["tables"] = paths

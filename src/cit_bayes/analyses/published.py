@@ -14,10 +14,8 @@ fits (``idata/*.nc``) into the chosen folder, and nowhere else.
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +34,10 @@ from cit_bayes.analyses.published_plan import ReanalysisPlan, load_reanalysis_pl
 from cit_bayes.analyses.results import (
     add_analysis,
     add_diagnostics,
+    file_stem,
     new_results,
     save_fit,
+    software_versions,
     write_results,
 )
 from cit_bayes.bayes import (
@@ -213,16 +213,6 @@ def _endpoint_data(inputs: PublishedInputs, *, plt_as_sd: bool, recovered: pd.Se
     ]
 
 
-def _software() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in ("pymc", "pytensor", "arviz", "numpy", "nutpie"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:  # pragma: no cover - all are dependencies
-            versions[package] = "not installed"
-    return versions
-
-
 def _relative(path: str | Path) -> str:
     path = Path(path).resolve()
     try:
@@ -278,7 +268,7 @@ def run_published_reanalysis(
         package_version=__version__,
         synthetic=False,
         ci_level=plan.spec.ci_level,
-        software=_software(),
+        software=software_versions(),
         plan={"file": _relative(plan.path), "sha256": plan.sha256},
         prior_sets={
             name: {
@@ -386,11 +376,6 @@ def run_published_reanalysis(
     )
 
 
-def _slug(name: str) -> str:
-    keep = [c if c.isalnum() or c in "-_" else "_" for c in name.replace("/", "__")]
-    return "".join(keep).strip("_")
-
-
 def write_published_reanalysis(
     result: PublishedReanalysis, out_dir: str | Path, *, save_idata: bool = True
 ) -> dict[str, Path | list[Path]]:
@@ -421,6 +406,7 @@ def write_published_reanalysis(
     written["figures"] = write_posterior_figures(result.tables, out / "figures", **keys)
     if save_idata:
         written["idata"] = [
-            save_fit(fit, out / "idata" / f"{_slug(name)}.nc") for name, fit in result.fits.items()
+            save_fit(fit, out / "idata" / f"{file_stem(name)}.nc")
+            for name, fit in result.fits.items()
         ]
     return written

@@ -23,9 +23,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,9 @@ __all__ = [
     "read_results",
     "save_fit",
     "load_idata",
+    "file_stem",
+    "software_versions",
+    "SOFTWARE",
 ]
 
 #: Version of the layout; bump it when a key changes meaning.
@@ -110,6 +115,33 @@ _INTERVAL_FIELDS = {
     "odds_ratio",
     "ratio",
 }
+
+
+#: The packages whose versions every results document records (``meta.software``).
+SOFTWARE = ("pymc", "pytensor", "arviz", "numpy", "nutpie", "lifelines", "scikit-learn")
+
+
+def software_versions() -> dict[str, str]:
+    """Python's version and those of :data:`SOFTWARE`, for ``meta.software``."""
+    versions = {"python": platform.python_version()}
+    for package in SOFTWARE:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:  # pragma: no cover - all are dependencies
+            versions[package] = "not installed"
+    return versions
+
+
+def file_stem(name: str) -> str:
+    """A fit's or table's name as a file name: ``/`` becomes ``__``, other runs of characters
+    outside letters, digits, ``-`` and ``_`` one ``_``.
+
+    Examples
+    --------
+    >>> file_stem("published/flat (± as SD)"), file_stem("response/adjusted (ATO)")
+    ('published__flat_as_SD', 'response__adjusted_ATO')
+    """
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name.replace("/", "__")).strip("_")
 
 
 def new_results(
