@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from cit_bayes._paths import models_dir
-from cit_bayes.analyses.published_fragments import ContrastSpec
+from cit_bayes.analyses.fragments import ContrastSpec
 from cit_bayes.bayes import SamplerSettings
 from cit_bayes.bayes.recovery import RecoveryPrior
 from cit_bayes.bayes.response import ResponsePrior

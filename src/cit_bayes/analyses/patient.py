@@ -29,14 +29,14 @@ import numpy as np
 import pandas as pd
 
 from cit_bayes import __version__
-from cit_bayes.analyses.patient_fragments import (
+from cit_bayes.analyses.fragments import (
     frequentist_recovery_fragment,
     frequentist_response_fragment,
     plt_fragment,
     recovery_fragment,
-    response_fragment,
+    response_analysis,
+    safety_analysis,
 )
-from cit_bayes.analyses.published_fragments import safety_analysis
 from cit_bayes.analyses.results import (
     add_analysis,
     add_diagnostics,
@@ -266,7 +266,7 @@ class _Runner:
         }
         # response
         keep = np.isfinite(y["response"])
-        fragment, tables = response_fragment(fits["response"].draws["rate"], spec)
+        fragment, tables = response_analysis(fits["response"].draws["rate"], spec)
         fragment = self._common(analysis, fits["response"]) | fragment
         fragment["n_analysed"] = _counts(self.codes[keep], self.arms)
         if weighted is None:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from cit_bayes import __version__
 from cit_bayes._paths import project_root
-from cit_bayes.analyses.published_fragments import (
+from cit_bayes.analyses.fragments import (
     ContrastSpec,
     plt_analysis,
     recovery_analysis,

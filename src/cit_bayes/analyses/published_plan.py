@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cit_bayes._paths import models_dir
-from cit_bayes.analyses.published_fragments import ContrastSpec
+from cit_bayes.analyses.fragments import ContrastSpec
 from cit_bayes.bayes import SamplerSettings
 from cit_bayes.cohort.schema import ARMS
 from cit_bayes.config import build_sections, read_toml, setting, where

@@ -1,0 +1,423 @@
+"""From posterior draws to the ``results.json`` fragments and tidy tables, for both analyses.
+
+The comparisons themselves are :mod:`cit_bayes.contrasts`. Each ``*_analysis`` function takes
+the draws of one endpoint under one analysis and returns ``(fragment, tables)``: the dict that
+goes under ``results[endpoint][analysis]`` and tidy DataFrames (one row per quantity, an
+``analysis`` column added by the caller). Both analyses use them (rates, differences, odds
+ratios, P(A > B), P(best), P(non-inferior), P(difference > d)); the ``*_fragment`` functions add
+what only patient-level data allow: ΔPLT at the last day, cumulative recovery by day,
+restricted mean time to recovery (RMTR), median recovery day where reached, hazard ratios, and
+the frequentist cross-checks (weighted outcomes, weighted Kaplan-Meier and Cox). Every key is
+documented in ``docs/results-schema.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from cit_bayes import contrasts
+
+__all__ = [
+    "ContrastSpec",
+    "NOT_REACHED",
+    "response_analysis",
+    "plt_analysis",
+    "recovery_analysis",
+    "safety_analysis",
+    "plt_fragment",
+    "recovery_fragment",
+    "median_days",
+    "frequentist_response_fragment",
+    "frequentist_recovery_fragment",
+]
+
+
+@dataclass(frozen=True)
+class ContrastSpec:
+    """What to compare: the plan's pairs, margins and thresholds (see the reanalysis plan)."""
+
+    arms: tuple[str, ...]
+    pairs: tuple[tuple[str, str], ...]
+    focus_arm: str
+    ci_level: float = 0.95
+    noninferiority_pairs: tuple[tuple[str, str], ...] = ()
+    noninferiority_margins: tuple[float, ...] = ()
+    difference_thresholds: tuple[float, ...] = ()
+    contrast_days: tuple[str, ...] = ()
+    faster_by_days: tuple[float, ...] = ()
+    safety_reference: str = ""
+    harm_threshold: float = 0.05
+
+    @property
+    def focus_pairs(self) -> list[tuple[str, str]]:
+        """(focus arm, other arm) for every other arm."""
+        return [(self.focus_arm, arm) for arm in self.arms if arm != self.focus_arm]
+
+
+def _tag(table: pd.DataFrame, **columns) -> pd.DataFrame:
+    table = table.copy()
+    for position, (name, value) in enumerate(columns.items()):
+        table.insert(position, name, value)
+    return table
+
+
+def response_analysis(
+    draws: xr.DataArray, spec: ContrastSpec
+) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """Rates, risk differences, odds ratios, P(superior), P(best), P(non-inferior), P(RD > d)."""
+    data = contrasts.as_draws(draws, spec.arms)
+    rate = contrasts.summarise(data, ci_level=spec.ci_level)
+    difference = contrasts.pairwise(data, pairs=spec.pairs, ci_level=spec.ci_level)
+    odds_ratio = contrasts.pairwise(
+        data, measure="odds_ratio", pairs=spec.pairs, ci_level=spec.ci_level
+    )
+    superior = contrasts.prob_superior(data)
+    best = contrasts.prob_best(data)
+    noninferior = contrasts.prob_noninferior(
+        data, pairs=spec.noninferiority_pairs, margins=spec.noninferiority_margins
+    )
+    exceeds = contrasts.prob_exceeds(
+        data, pairs=spec.focus_pairs, thresholds=spec.difference_thresholds
+    )
+    fragment = {
+        "rate": contrasts.interval_fragment(rate),
+        "risk_difference": contrasts.interval_fragment(difference),
+        "odds_ratio": contrasts.interval_fragment(odds_ratio),
+        "prob_superior": contrasts.probability_fragment(superior),
+        "prob_best": contrasts.probability_fragment(best),
+        "prob_noninferior": contrasts.probability_fragment(noninferior),
+        "prob_difference_exceeds": contrasts.probability_fragment(exceeds),
+    }
+    probabilities = pd.concat(
+        [
+            _tag(superior[["key", "prob", "mcse"]], quantity="prob_superior"),
+            _tag(best[["key", "prob", "mcse"]], quantity="prob_best"),
+            _tag(noninferior[["key", "prob", "mcse"]], quantity="prob_noninferior"),
+            _tag(exceeds[["key", "prob", "mcse"]], quantity="prob_difference_exceeds"),
+        ],
+        ignore_index=True,
+    )
+    samples = data.values.reshape(-1, len(data.arms))
+    difference_draws = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "key": f"{a}-{b}",
+                    "value": samples[:, data.arms.index(a)] - samples[:, data.arms.index(b)],
+                }
+            )
+            for a, b in spec.pairs
+        ],
+        ignore_index=True,
+    )
+    tables = {
+        "rate": rate,
+        "risk_difference": difference,
+        "odds_ratio": odds_ratio,
+        "probabilities": probabilities,
+        "difference_draws": difference_draws,
+    }
+    return fragment, tables
+
+
+def _by_block(draws: xr.DataArray, dim: str, blocks: Sequence[str]):
+    for block in blocks:
+        yield block, draws.sel({dim: block}, drop=True)
+
+
+def plt_analysis(draws: xr.DataArray, spec: ContrastSpec) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """Mean PLT per day and arm; differences and P(A > B) at the contrast days."""
+    days = [str(d) for d in draws["day"].values]
+    means, differences, superiors = {}, {}, {}
+    mean_rows, difference_rows, probability_rows = [], [], []
+    for day, day_draws in _by_block(draws, "day", days):
+        data = contrasts.as_draws(day_draws, spec.arms)
+        summary = contrasts.summarise(data, ci_level=spec.ci_level)
+        means[day] = contrasts.interval_fragment(summary)
+        mean_rows.append(_tag(summary, day=day))
+        if day not in spec.contrast_days:
+            continue
+        difference = contrasts.pairwise(data, pairs=spec.pairs, ci_level=spec.ci_level)
+        superior = contrasts.prob_superior(data)
+        differences[day] = contrasts.interval_fragment(difference)
+        superiors[day] = contrasts.probability_fragment(superior)
+        difference_rows.append(_tag(difference, day=day))
+        probability_rows.append(
+            _tag(superior[["key", "prob", "mcse"]], day=day, quantity="prob_superior")
+        )
+    missing = [d for d in spec.contrast_days if d not in days]
+    if missing:
+        raise ValueError(f"contrast day(s) {missing} not among the fitted days {days}")
+    fragment = {"mean": means, "difference": differences, "prob_superior": superiors}
+    tables = {
+        "mean": pd.concat(mean_rows, ignore_index=True),
+        "difference": pd.concat(difference_rows, ignore_index=True),
+        "probabilities": pd.concat(probability_rows, ignore_index=True),
+    }
+    return fragment, tables
+
+
+def recovery_analysis(
+    draws: xr.DataArray, spec: ContrastSpec
+) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """Mean days per arm, differences, P(faster) and P(faster by at least d days)."""
+    data = contrasts.as_draws(draws, spec.arms)
+    summary = contrasts.summarise(data, ci_level=spec.ci_level)
+    difference = contrasts.pairwise(data, pairs=spec.pairs, ci_level=spec.ci_level)
+    faster = contrasts.prob_superior(data, higher_is_better=False)
+    faster_by = contrasts.prob_exceeds(
+        data, pairs=spec.focus_pairs, thresholds=spec.faster_by_days, higher_is_better=False
+    )
+    fragment = {
+        "mean_days": contrasts.interval_fragment(summary),
+        "difference": contrasts.interval_fragment(difference),
+        "prob_superior": contrasts.probability_fragment(faster),
+        "prob_difference_exceeds": contrasts.probability_fragment(faster_by),
+    }
+    probabilities = pd.concat(
+        [
+            _tag(faster[["key", "prob", "mcse"]], quantity="prob_superior"),
+            _tag(faster_by[["key", "prob", "mcse"]], quantity="prob_difference_exceeds"),
+        ],
+        ignore_index=True,
+    )
+    return fragment, {
+        "mean_days": summary,
+        "difference": difference,
+        "probabilities": probabilities,
+    }
+
+
+def safety_analysis(
+    draws: xr.DataArray, spec: ContrastSpec
+) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """Rate per event and arm; difference from the reference arm and P(higher by >= threshold)."""
+    events = [str(e) for e in draws["event"].values]
+    pairs = contrasts.pairs_against(spec.arms, spec.safety_reference)
+    rates, differences, harms = {}, {}, {}
+    rate_rows, difference_rows, probability_rows = [], [], []
+    for event, event_draws in _by_block(draws, "event", events):
+        data = contrasts.as_draws(event_draws, spec.arms)
+        summary = contrasts.summarise(data, ci_level=spec.ci_level)
+        difference = contrasts.pairwise(data, pairs=pairs, ci_level=spec.ci_level)
+        harm = contrasts.prob_exceeds(data, pairs=pairs, thresholds=[spec.harm_threshold])
+        rates[event] = contrasts.interval_fragment(summary)
+        differences[event] = contrasts.interval_fragment(difference)
+        harms[event] = contrasts.probability_fragment(harm)
+        rate_rows.append(_tag(summary, event=event))
+        difference_rows.append(_tag(difference, event=event))
+        probability_rows.append(
+            _tag(harm[["key", "prob", "mcse"]], event=event, quantity="prob_difference_exceeds")
+        )
+    fragment = {"rate": rates, "risk_difference": differences, "prob_difference_exceeds": harms}
+    tables = {
+        "rate": pd.concat(rate_rows, ignore_index=True),
+        "risk_difference": pd.concat(difference_rows, ignore_index=True),
+        "probabilities": pd.concat(probability_rows, ignore_index=True),
+    }
+    return fragment, tables
+
+
+#: How a median recovery day that is not reached within the horizon is written.
+NOT_REACHED = "not reached"
+
+
+def plt_fragment(
+    mean: xr.DataArray, delta: xr.DataArray, baseline: dict[str, float], spec: ContrastSpec
+) -> tuple[dict, dict]:
+    """Mean PLT per day and arm (day 0 observed), contrasts at the contrast days, ΔPLT.
+
+    ``baseline`` is the target population's observed mean day-0 count per arm (the same value
+    for every arm in an adjusted analysis).
+    """
+    fragment, tables = plt_analysis(mean, spec)
+    data = contrasts.as_draws(delta, spec.arms)
+    summary = contrasts.summarise(data, ci_level=spec.ci_level)
+    difference = contrasts.pairwise(data, pairs=spec.pairs, ci_level=spec.ci_level)
+    last = str(mean["day"].values[-1])
+    fragment |= {
+        "baseline_mean": {arm: float(baseline[arm]) for arm in spec.arms},
+        "delta_day": last,
+        "delta_plt": contrasts.interval_fragment(summary),
+        "delta_plt_difference": contrasts.interval_fragment(difference),
+    }
+    tables |= {"delta_plt": summary, "delta_plt_difference": difference}
+    return fragment, tables
+
+
+def median_days(cumulative: xr.DataArray, arms, ci_level: float) -> tuple[dict, pd.DataFrame]:
+    """Posterior of the median recovery day per arm (first day with cumulative recovery >= 1/2).
+
+    In a draw where the curve stays below 1/2 the median is beyond the horizon. The summary is
+    the posterior median and the equal-tailed interval of the per-draw median day, a quantile
+    beyond the horizon written ``"not reached"``; ``prob_reached`` is the share of draws whose
+    median lies within the horizon.
+    """
+    values = cumulative.transpose("chain", "draw", "day", "arm").values
+    n_days = values.shape[2]
+    samples = values.reshape(-1, n_days, values.shape[3])
+    reached = samples >= 0.5
+    day = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, n_days + 1)  # (S, arm)
+    alpha = (1 - ci_level) / 2
+    fragment, rows = {}, []
+    for j, arm in enumerate(arms):
+        quantiles = np.quantile(day[:, j], [0.5, alpha, 1 - alpha], method="inverted_cdf")
+        text = [int(q) if q <= n_days else NOT_REACHED for q in quantiles]
+        prob = float(np.mean(day[:, j] <= n_days))
+        fragment[arm] = {
+            "median": text[0],
+            "ci_low": text[1],
+            "ci_high": text[2],
+            "prob_reached": prob,
+        }
+        rows.append(
+            {
+                "arm": arm,
+                "median": text[0],
+                "ci_low": text[1],
+                "ci_high": text[2],
+                "prob_reached": prob,
+            }
+        )
+    return fragment, pd.DataFrame(rows)
+
+
+def recovery_fragment(
+    cumulative: xr.DataArray,
+    rmtr: xr.DataArray,
+    arm_effect: xr.DataArray,
+    spec: ContrastSpec,
+    *,
+    reference: str,
+    horizon: int,
+) -> tuple[dict, dict]:
+    """Cumulative recovery, RMTR and its comparisons, medians, hazard ratios, P(faster).
+
+    "Faster" is read two ways, both reported: a smaller RMTR (``prob_superior``, ``"A<B"``) and
+    a higher hazard of recovery (``prob_higher_hazard``, ``"A>B"``: P(HR of A over B > 1)).
+    """
+    fragment, tables = recovery_analysis(rmtr, spec)
+    fragment["rmtr"] = fragment.pop("mean_days")
+    tables["rmtr"] = tables.pop("mean_days")
+    curve, curve_rows = {}, []
+    for day in [str(d) for d in cumulative["day"].values]:
+        data = contrasts.as_draws(cumulative.sel(day=day, drop=True), spec.arms)
+        summary = contrasts.summarise(data, ci_level=spec.ci_level)
+        curve[day] = contrasts.interval_fragment(summary)
+        curve_rows.append(summary.assign(day=int(day.removeprefix("day"))))
+    effect = contrasts.as_draws(arm_effect, spec.arms)
+    hazard_pairs = [(arm, reference) for arm in spec.arms if arm != reference]
+    log_hr = contrasts.pairwise(effect, pairs=hazard_pairs, ci_level=spec.ci_level)
+    samples = effect.values.reshape(-1, len(effect.arms))
+    hazard_ratio = {}
+    for a, b in hazard_pairs:
+        ratio = np.exp(samples[:, effect.arms.index(a)] - samples[:, effect.arms.index(b)])
+        low, high = np.quantile(ratio, [(1 - spec.ci_level) / 2, (1 + spec.ci_level) / 2])
+        hazard_ratio[f"{a}/{b}"] = {
+            "mean": float(ratio.mean()),
+            "median": float(np.median(ratio)),
+            "sd": float(ratio.std(ddof=1)),
+            "ci_low": float(low),
+            "ci_high": float(high),
+        }
+    higher = contrasts.prob_superior(effect)
+    medians, median_table = median_days(cumulative, spec.arms, spec.ci_level)
+    fragment |= {
+        "population": (
+            f"all patients; time to PLT >= 100 x10^9/L within {horizon} days, right-censored "
+            f"at day {horizon} or at the last recorded count"
+        ),
+        "horizon_days": int(horizon),
+        "cumulative_recovery": curve,
+        "median_day": medians,
+        "hazard_ratio": hazard_ratio,
+        "prob_higher_hazard": contrasts.probability_fragment(higher),
+    }
+    tables |= {
+        "cumulative_recovery": pd.concat(curve_rows, ignore_index=True),
+        "median_day": median_table,
+        "log_hazard_ratio": log_hr,
+    }
+    return fragment, tables
+
+
+def _finite(value) -> float | str:
+    value = float(value)
+    return value if np.isfinite(value) else "not estimable"
+
+
+def frequentist_response_fragment(outcome: pd.DataFrame, pairs) -> dict:
+    """Weighted (or plain) response rate per arm and differences with bootstrap CIs.
+
+    Differences are oriented like the posterior contrasts (the plan's ``pairs``, ``"A-B"``): a
+    row computed the other way round (B - A) is negated and its interval mirrored.
+    """
+    column = "bootstrap" if outcome["n_bootstrap"].max() > 0 else "sandwich"
+    arm_rows = outcome[outcome["quantity"] == "arm_mean"]
+    diff_rows = outcome[outcome["quantity"] == "difference"].set_index(["arm", "comparator"])
+
+    def entry(row, sign=1.0):
+        low, high = sign * row[f"ci_low_{column}"], sign * row[f"ci_high_{column}"]
+        return {
+            "estimate": _finite(sign * row["estimate"]),
+            "ci_low": _finite(min(low, high)),
+            "ci_high": _finite(max(low, high)),
+        }
+
+    differences = {}
+    for a, b in pairs:
+        if (a, b) in diff_rows.index:
+            differences[f"{a}-{b}"] = entry(diff_rows.loc[(a, b)])
+        elif (b, a) in diff_rows.index:
+            differences[f"{a}-{b}"] = entry(diff_rows.loc[(b, a)], sign=-1.0)
+    confidence = int(round(100 * outcome["confidence"].iloc[0]))
+    resamples = int(outcome["n_bootstrap"].max())
+    if "method" in outcome:  # the unadjusted analysis says what it did
+        method = str(outcome["method"].iloc[0])
+    else:
+        method = f"weighted mean per arm, {column} {confidence}% CI" + (
+            f" ({resamples} resamples)" if column == "bootstrap" else ""
+        )
+    return {
+        "method": method,
+        "rate": {row["arm"]: entry(row) for _, row in arm_rows.iterrows()},
+        "risk_difference": differences,
+    }
+
+
+def frequentist_recovery_fragment(km: pd.DataFrame, medians: pd.DataFrame, cox: pd.DataFrame):
+    """Weighted Kaplan-Meier by day, its medians, and the weighted Cox hazard ratios."""
+    curve: dict[str, dict] = {}
+    for _, row in km.iterrows():
+        curve.setdefault(f"day{int(row['day'])}", {})[row["arm"]] = {
+            "estimate": _finite(row["cumulative_recovery"]),
+            "ci_low": _finite(row["ci_low"]),
+            "ci_high": _finite(row["ci_high"]),
+        }
+    return {
+        "method": "weighted Kaplan-Meier; weighted Cox (Efron ties) with robust sandwich errors",
+        "cumulative_recovery": curve,
+        "median_day": {
+            row["arm"]: (int(row["median_day"]) if bool(row["reached"]) else NOT_REACHED)
+            for _, row in medians.iterrows()
+        },
+        "hazard_ratio": {
+            row["key"]: {
+                "estimate": _finite(row["hazard_ratio"]),
+                "ci_low": _finite(row["ci_low"]),
+                "ci_high": _finite(row["ci_high"]),
+                "p_value": _finite(row["p_value"]),
+            }
+            | (
+                {"note": str(row["note"])}
+                if str(row.get("note", "") or "") not in ("", "nan")
+                else {}
+            )
+            for _, row in cox.iterrows()
+        },
+    }
