@@ -225,7 +225,7 @@ def test_trajectories_obey_the_plausibility_rules(cohorts):
 
 def test_fidelity_report_flags_a_tampered_cohort(cohorts):
     """The report recomputes from the table: a changed count or flag fails its gate."""
-    from cit_bayes.paper import fidelity_report, published_targets
+    from cit_bayes.reconstruct import fidelity_report, published_targets
 
     data = cohorts[DEFAULT_SEED].data.copy()
     rh = data.index[data["arm"] == "rhTPO"]

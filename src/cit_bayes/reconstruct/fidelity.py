@@ -62,6 +62,111 @@ def _spss_quartiles(values: np.ndarray) -> np.ndarray:
     return np.quantile(np.asarray(values, dtype=float), [0.25, 0.5, 0.75], method="weibull")
 
 
+def _row(check, source, arm, statistic, published, reconstructed, tolerance=0.0, rule="exact",
+         gate=True) -> dict:  # fmt: skip
+    """One check: ``tolerance`` absolute, or ``(fraction, base)`` for a relative one."""
+    if isinstance(tolerance, tuple):
+        fraction, base = tolerance
+        tolerance = fraction * abs(base)
+    return {
+        "check": check,
+        "source": source,
+        "arm": arm,
+        "statistic": statistic,
+        "published": np.nan if published is None else float(published),
+        "reconstructed": float(reconstructed),
+        "tolerance": float(tolerance),
+        "tolerance_rule": rule,
+        "gate": gate,
+        "passed": published is None or bool(abs(reconstructed - published) <= tolerance + 1e-9),
+    }
+
+
+def _arm_rows(arm: str, part: pd.DataFrame, target, tol, recovered: int) -> list[dict]:
+    """Every check of one arm, in the report's order: (check, source, statistic, published,
+    reconstructed[, tolerance, rule]) as rows of one table."""
+    platelets = target.platelets
+    ages = {c: part[c].astype(float) for c in ("age", "bmi")}
+    recovery = part["recovery_day"].dropna().astype(float)
+    events = list(ADVERSE_EVENTS.values())
+    near = {"mean": (tol.age_bmi_mean, f"±{tol.age_bmi_mean:g}"),
+            "sd": (tol.age_bmi_sd, f"±{tol.age_bmi_sd:g}")}  # fmt: skip
+    table = [("n", "Table headers", "patients", target.n, len(part))]
+    table += [
+        (f"table1.{column}.{value}", "Table 1", f"{column} = {value} (n)", count,
+         int((part[column].astype(str) == str(value)).sum()))
+        for column, levels in target.categorical.items() for value, count in levels.items()
+    ]  # fmt: skip
+    for column, mean, sd in (("age", target.age_mean, target.age_sd),
+                             ("bmi", target.bmi_mean, target.bmi_sd)):  # fmt: skip
+        table += [
+            (f"table1.{column}.mean", "Table 1", f"{column} mean", mean, ages[column].mean(),
+             *near["mean"]),
+            (f"table1.{column}.sd", "Table 1", f"{column} SD", sd, ages[column].std(ddof=1),
+             *near["sd"]),
+        ]  # fmt: skip
+    table.append(("table2.responders", "Table 2", "responders (package rule)", target.responders,
+                  int(part["response"].sum())))  # fmt: skip
+    for t, day in enumerate(_DAYS):
+        values = part[f"plt_day{day}"].astype(float)
+        table += [
+            (f"table4.mean.day{day}", "Table 4", f"PLT day {day} mean", platelets.mean[t],
+             values.mean(), (tol.plt_mean_relative, platelets.mean[t]),
+             f"±{100 * tol.plt_mean_relative:g}% of published"),
+            (f"table4.sd.day{day}", "Table 4", f"PLT day {day} SD (± x sqrt(n))", platelets.sd[t],
+             values.std(ddof=1), (tol.plt_sd_relative, platelets.sd[t]),
+             f"±{100 * tol.plt_sd_relative:g}% of published"),
+        ]  # fmt: skip
+    table.append(("cit.baseline", "CIT definition", "patients with baseline PLT >= 100", 0,
+                  int((part["plt_day0"] >= THRESHOLD).sum())))  # fmt: skip
+    delta = (part["plt_day14"] - part["plt_day0"]).astype(float)
+    table += [
+        (f"table6.delta.{name}", "Table 6", f"ΔPLT {name} (SPSS)", published, value,
+         tol.delta_quartile, f"±{tol.delta_quartile:g}")
+        for name, value, published in zip(("P25", "median", "P75"), _spss_quartiles(delta),
+                                          platelets.delta_quartiles, strict=True)
+    ]  # fmt: skip
+    table += [
+        ("table6.recovery.mean", "Table 6", "recovery day mean (recovered)", target.recovery_mean,
+         recovery.mean() if len(recovery) else math.nan, tol.recovery_mean,
+         f"±{tol.recovery_mean:g}"),
+        ("table6.recovery.sd", "Table 6", "recovery day SD (recovered)", target.recovery_sd,
+         recovery.std(ddof=1) if len(recovery) > 1 else math.nan, tol.recovery_sd,
+         f"±{tol.recovery_sd:g}"),
+        ("plan.recovered", "plan (assumption)", "patients recovered (>= 100 by day 14)",
+         recovered, len(recovery)),
+        ("table8.transfusion", "Table 8", "patients transfused", target.transfusions,
+         int(part["transfusion"].sum())),
+        ("plan.transfusion_nonresponders", "Methods: transfusion", "transfused responders", 0,
+         int(((part["transfusion"] == 1) & (part["response"] == 1)).sum())),
+    ]  # fmt: skip
+    table += [
+        (f"table9.{block}", "Table 9", f"{column} (n)", target.adverse_events[column],
+         int(part[column].sum()))
+        for block, column in ADVERSE_EVENTS.items()
+    ]  # fmt: skip
+    table.append(("table9.any", "Table 9", "total adverse reactions (patients)",
+                  target.any_adverse_event, int((part[events].sum(axis=1) > 0).sum())))  # fmt: skip
+    return [_row(f"{check}.{arm}", source, arm, *rest) for check, source, *rest in table]
+
+
+def _broken_trajectories(data: pd.DataFrame, plan: ReconstructionPlan) -> int:
+    """Rows whose counts break the plan's trajectory rules (or miss a count)."""
+    checker = TrajectoryChecker(plan.trajectory)
+    broken = 0
+    for row in data.itertuples(index=False):
+        raw = [getattr(row, f"plt_day{day}") for day in _DAYS]
+        if any(pd.isna(value) for value in raw):  # a reconstructed cohort has every count
+            broken += 1
+            continue
+        counts = [int(value) for value in raw]
+        recovery = row.recovery_day
+        has_recovery = recovery is not None and not pd.isna(recovery)
+        outcome = 2 if has_recovery else (1 if row.response == 1 else 0)
+        broken += not checker.feasible(counts, outcome, int(recovery) if has_recovery else 0)
+    return broken
+
+
 def fidelity_report(
     data: pd.DataFrame,
     targets: PublishedTargets,
@@ -88,276 +193,32 @@ def fidelity_report(
         pass/fail (extras such as the overall age quartiles are reported with ``gate=False``),
         ``passed`` whether it is met.
     """
-    tol = targets.tolerances
-    rows: list[dict] = []
-
-    def add(check, source, arm, statistic, published, reconstructed, tolerance, rule, gate=True):
-        if isinstance(tolerance, tuple):  # relative tolerance: (fraction, base)
-            fraction, base = tolerance
-            tolerance = fraction * abs(base)
-        passed = (
-            bool(abs(reconstructed - published) <= tolerance + 1e-9)
-            if published is not None
-            else True
-        )
-        rows.append(
-            {
-                "check": check,
-                "source": source,
-                "arm": arm,
-                "statistic": statistic,
-                "published": np.nan if published is None else float(published),
-                "reconstructed": float(reconstructed),
-                "tolerance": float(tolerance),
-                "tolerance_rule": rule,
-                "gate": gate,
-                "passed": passed,
-            }
-        )
-
     arm_column = data["arm"].astype(str)
-    for arm, target in targets.arms.items():
-        part = data[arm_column == arm]
-        add(f"n.{arm}", "Table headers", arm, "patients", target.n, len(part), 0, "exact")
-        for column, levels in target.categorical.items():
-            for value, count in levels.items():
-                got = int((part[column].astype(str) == str(value)).sum())
-                add(
-                    f"table1.{column}.{value}.{arm}",
-                    "Table 1",
-                    arm,
-                    f"{column} = {value} (n)",
-                    count,
-                    got,
-                    0,
-                    "exact",
-                )
-        for column, mean, sd in (
-            ("age", target.age_mean, target.age_sd),
-            ("bmi", target.bmi_mean, target.bmi_sd),
-        ):
-            values = part[column].astype(float)
-            add(
-                f"table1.{column}.mean.{arm}",
-                "Table 1",
-                arm,
-                f"{column} mean",
-                mean,
-                values.mean(),
-                tol.age_bmi_mean,
-                f"±{tol.age_bmi_mean:g}",
-            )
-            add(
-                f"table1.{column}.sd.{arm}",
-                "Table 1",
-                arm,
-                f"{column} SD",
-                sd,
-                values.std(ddof=1),
-                tol.age_bmi_sd,
-                f"±{tol.age_bmi_sd:g}",
-            )
-        add(
-            f"table2.responders.{arm}",
-            "Table 2",
-            arm,
-            "responders (package rule)",
-            target.responders,
-            int(part["response"].sum()),
-            0,
-            "exact",
+    rows = [
+        row
+        for arm, target in targets.arms.items()
+        for row in _arm_rows(
+            arm, data[arm_column == arm], target, targets.tolerances, plan.recovered[arm]
         )
-        platelets = target.platelets
-        for t, day in enumerate(_DAYS):
-            values = part[f"plt_day{day}"].astype(float)
-            add(
-                f"table4.mean.day{day}.{arm}",
-                "Table 4",
-                arm,
-                f"PLT day {day} mean",
-                platelets.mean[t],
-                values.mean(),
-                (tol.plt_mean_relative, platelets.mean[t]),
-                f"±{100 * tol.plt_mean_relative:g}% of published",
-            )
-            add(
-                f"table4.sd.day{day}.{arm}",
-                "Table 4",
-                arm,
-                f"PLT day {day} SD (± x sqrt(n))",
-                platelets.sd[t],
-                values.std(ddof=1),
-                (tol.plt_sd_relative, platelets.sd[t]),
-                f"±{100 * tol.plt_sd_relative:g}% of published",
-            )
-        add(
-            f"cit.baseline.{arm}",
-            "CIT definition",
-            arm,
-            "patients with baseline PLT >= 100",
-            0,
-            int((part["plt_day0"] >= THRESHOLD).sum()),
-            0,
-            "exact",
-        )
-        delta = (part["plt_day14"] - part["plt_day0"]).astype(float)
-        for name, value, published in zip(
-            ("P25", "median", "P75"), _spss_quartiles(delta), platelets.delta_quartiles, strict=True
-        ):
-            add(
-                f"table6.delta.{name}.{arm}",
-                "Table 6",
-                arm,
-                f"ΔPLT {name} (SPSS)",
-                published,
-                value,
-                tol.delta_quartile,
-                f"±{tol.delta_quartile:g}",
-            )
-        recovery = part["recovery_day"].dropna().astype(float)
-        n_recovered = len(recovery)
-        add(
-            f"table6.recovery.mean.{arm}",
-            "Table 6",
-            arm,
-            "recovery day mean (recovered)",
-            target.recovery_mean,
-            recovery.mean() if n_recovered else math.nan,
-            tol.recovery_mean,
-            f"±{tol.recovery_mean:g}",
-        )
-        add(
-            f"table6.recovery.sd.{arm}",
-            "Table 6",
-            arm,
-            "recovery day SD (recovered)",
-            target.recovery_sd,
-            recovery.std(ddof=1) if n_recovered > 1 else math.nan,
-            tol.recovery_sd,
-            f"±{tol.recovery_sd:g}",
-        )
-        add(
-            f"plan.recovered.{arm}",
-            "plan (assumption)",
-            arm,
-            "patients recovered (>= 100 by day 14)",
-            plan.recovered[arm],
-            n_recovered,
-            0,
-            "exact",
-        )
-        add(
-            f"table8.transfusion.{arm}",
-            "Table 8",
-            arm,
-            "patients transfused",
-            target.transfusions,
-            int(part["transfusion"].sum()),
-            0,
-            "exact",
-        )
-        add(
-            f"plan.transfusion_nonresponders.{arm}",
-            "Methods: transfusion",
-            arm,
-            "transfused responders",
-            0,
-            int(((part["transfusion"] == 1) & (part["response"] == 1)).sum()),
-            0,
-            "exact",
-        )
-        for block, column in ADVERSE_EVENTS.items():
-            add(
-                f"table9.{block}.{arm}",
-                "Table 9",
-                arm,
-                f"{column} (n)",
-                target.adverse_events[column],
-                int(part[column].sum()),
-                0,
-                "exact",
-            )
-        any_event = part[list(ADVERSE_EVENTS.values())].sum(axis=1) > 0
-        add(
-            f"table9.any.{arm}",
-            "Table 9",
-            arm,
-            "total adverse reactions (patients)",
-            target.any_adverse_event,
-            int(any_event.sum()),
-            0,
-            "exact",
-        )
-    # consistency of every row
-    add(
-        "consistency.validation",
-        "cohort validation",
-        "all",
-        "cohort passes validate_cohort",
-        1,
-        int(validated),
-        0,
-        "exact",
-    )
-    add(
-        "consistency.recovery",
-        "cohort schema",
-        "all",
-        "rows whose recovery_day contradicts the counts",
-        0,
-        recovery_violations(data),
-        0,
-        "exact",
-    )
-    checker = TrajectoryChecker(plan.trajectory)
-    broken = 0
-    for row in data.itertuples(index=False):
-        raw = [getattr(row, f"plt_day{day}") for day in _DAYS]
-        if any(pd.isna(value) for value in raw):  # a reconstructed cohort has every count
-            broken += 1
-            continue
-        counts = [int(value) for value in raw]
-        recovery = row.recovery_day
-        has_recovery = recovery is not None and not pd.isna(recovery)
-        outcome = 2 if has_recovery else (1 if row.response == 1 else 0)
-        broken += not checker.feasible(counts, outcome, int(recovery) if has_recovery else 0)
-    add(
-        "consistency.trajectory_rules",
-        "plan [trajectory]",
-        "all",
-        "rows breaking the trajectory rules",
-        0,
-        broken,
-        0,
-        "exact",
-    )
+    ]
     synthetic = data["synthetic"] if "synthetic" in data.columns else pd.Series(dtype=float)
-    add(
-        "consistency.synthetic_flag",
-        "issue 5",
-        "all",
-        "rows not flagged synthetic",
-        0,
-        int((synthetic != 1).sum()) if len(synthetic) else len(data),
-        0,
-        "exact",
-    )
-    # extras reported but not gates
+    consistency = [  # every row of the cohort
+        ("validation", "cohort validation", "cohort passes validate_cohort", 1, int(validated)),
+        ("recovery", "cohort schema", "rows whose recovery_day contradicts the counts", 0,
+         recovery_violations(data)),
+        ("trajectory_rules", "plan [trajectory]", "rows breaking the trajectory rules", 0,
+         _broken_trajectories(data, plan)),
+        ("synthetic_flag", "issue 5", "rows not flagged synthetic", 0,
+         int((synthetic != 1).sum()) if len(synthetic) else len(data)),
+    ]  # fmt: skip
+    rows += [_row(f"consistency.{key}", source, "all", *rest) for key, source, *rest in consistency]
     quartiles = _spss_quartiles(data["age"].astype(float))
-    for name, value, published in zip(
-        ("P25", "median", "P75"), quartiles, targets.overall_age_quartiles, strict=True
-    ):
-        add(
-            f"text.age.{name}",
-            "Results text",
-            "all",
-            f"age {name} (all patients)",
-            published,
-            value,
-            0,
-            "exact (extra)",
-            gate=False,
-        )
+    rows += [  # reported, not gates
+        _row(f"text.age.{name}", "Results text", "all", f"age {name} (all patients)", published,
+             value, 0, "exact (extra)", gate=False)
+        for name, value, published in zip(("P25", "median", "P75"), quartiles,
+                                          targets.overall_age_quartiles, strict=True)
+    ]  # fmt: skip
     return pd.DataFrame(rows, columns=list(FIDELITY_COLUMNS))
 
 
