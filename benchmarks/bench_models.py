@@ -11,7 +11,7 @@ compiled model (only ``pm.Data`` change), so nutpie's compile time is that of th
 Measured, each in a fresh process (``_common.run_python``):
 
 1. Per model, nutpie (the plan's sampler): the model alone (the other three fit functions of
-   ``cit_bayes.analyses.patient`` are replaced by a no-op in the child), first with empty PyTensor and
+   ``cit_bayes.analyses.endpoints`` are replaced by a no-op in the child), first with empty PyTensor and
    numba caches (cold), then again with the caches that run filled (warm). Printed per fit:
    compile seconds cold and warm (``nutpie.compile_pymc_model``; 0 when the compiled model is
    re-used), sampling seconds (``nutpie.sample``, warm process), the diagnostics over every
@@ -50,7 +50,7 @@ sys.path.insert(0, str(HERE))
 
 from _common import cold_env, run_python  # noqa: E402
 
-#: Model (endpoint) name -> the fit function ``cit_bayes.analyses.patient`` calls for it.
+#: Model (endpoint) name -> the fit function ``cit_bayes.analyses.endpoints`` calls for it.
 MODELS = {
     "response": "fit_response_model",
     "plt": "fit_trajectory_model",
@@ -67,6 +67,7 @@ from dataclasses import replace
 warnings.simplefilter("ignore")  # ConvergenceWarning included: the gates are reported instead
 logging.getLogger("pymc").setLevel(logging.ERROR)
 start = time.perf_counter()
+import cit_bayes.analyses.endpoints as endpoints
 import cit_bayes.analyses.patient as analysis
 from cit_bayes._paths import data_dir
 from cit_bayes.cohort import read_cohort
@@ -78,7 +79,7 @@ changes = {changes!r}
 plan = plan.with_sampler(**changes) if changes else plan
 for endpoint, function in {models!r}.items():
     if endpoint not in {keep!r}:
-        setattr(analysis, function, lambda *args, **kwargs: None)
+        setattr(endpoints, function, lambda *args, **kwargs: None)
 cohort = read_cohort(data_dir() / BUNDLED_COHORT)
 weighting = analysis.weight_cohort(cohort, plan)
 start_fit = time.perf_counter()

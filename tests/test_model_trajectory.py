@@ -15,12 +15,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from cit_bayes.bayes.correlation import correlation_cholesky, cpc_shapes
 from cit_bayes.bayes.patient_base import PatientData, zero_sum_basis
 from cit_bayes.bayes.trajectory import (
     TrajectoryPrior,
     build_trajectory_model,
-    correlation_cholesky,
-    cpc_shapes,
     fit_trajectory_model,
     trajectory_values,
 )

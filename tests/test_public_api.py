@@ -96,7 +96,8 @@ EXPECTED_SUBPACKAGES = {
         "weight_cohort",
         "write_fit_outputs",
     },
-    "cit_bayes.weighting.survival": {"km_medians", "weighted_cox", "weighted_kaplan_meier"},
+    "cit_bayes.weighting.survival": {"km_medians", "weighted_kaplan_meier"},
+    "cit_bayes.weighting.cox": {"weighted_cox"},
     "cit_bayes.pipeline": {"BUNDLED_COHORT", "PipelineResult", "STEPS", "Steps", "run_pipeline"},
     "cit_bayes.cohort": {
         "ARMS",

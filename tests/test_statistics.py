@@ -26,12 +26,12 @@ from scipy import stats
 
 from cit_bayes.exceptions import PublishedDataError
 from cit_bayes.paper import count_table, load_tables
+from cit_bayes.paper.effect_sizes import odds_ratio_woolf
 from cit_bayes.paper.statistics import (
     contingency_tests,
     exact_tests,
     fisher_exact_2x2,
     likelihood_ratio_g2,
-    odds_ratio_woolf,
     pearson_chi2,
     spss_fisher_statistic,
     table_log_probability,

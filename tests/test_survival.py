@@ -35,7 +35,8 @@ from scipy.stats import norm
 from cit_bayes.cohort import read_cohort, validate_cohort
 from cit_bayes.exceptions import ModelError, WeightingError
 from cit_bayes.simulate import simulate_cohort
-from cit_bayes.weighting.survival import km_medians, weighted_cox, weighted_kaplan_meier
+from cit_bayes.weighting.cox import weighted_cox
+from cit_bayes.weighting.survival import km_medians, weighted_kaplan_meier
 
 ARMS = ("rhTPO", "hetrombopag", "combination", "rhIL-11")
 COHORT_CSV = "data/reconstructed/cohort.csv"

@@ -88,6 +88,82 @@ def is_bundled(data: str | Path | None) -> bool:
     return Path(data).resolve() == (data_dir() / BUNDLED_COHORT).resolve()
 
 
+class _Timer:
+    """Times each step and tells the observer when it starts and ends."""
+
+    def __init__(self, observer: Steps):
+        self.observer = observer
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str, work: Callable[[], object], summary: Callable[[object], str]):
+        self.observer.start(name, dict(STEPS)[name])
+        start = time.perf_counter()
+        value = work()
+        self.seconds[name] = time.perf_counter() - start
+        self.observer.done(name, self.seconds[name], summary(value))
+        return value
+
+    def record(self, staging: Path, command: str, analysis) -> Path:
+        """Write ``run.json``: when and how long, kept out of the results (``run_record``)."""
+        from cit_bayes.run_record import fit_times, write_run_record
+
+        return write_run_record(
+            staging,
+            command=command,
+            seed=analysis.results["meta"]["seed"],
+            step_seconds=self.seconds,
+            fits=fit_times(analysis.fits),
+        )
+
+    def paper(self, paper) -> tuple[list | None, dict | None]:
+        """Wait for the paper-level steps of the second process (or say why there are none)."""
+        if paper is None:
+            for name in ("audit", "published"):
+                self.observer.skipped(name, "the cohort is not the bundled one (the paper's)")
+            return None, None
+        start = time.perf_counter()
+        records, published, paper_seconds = paper.result()
+        self.seconds["paper_wait"] = time.perf_counter() - start
+        passed = "all fits passed" if _all_passed(published) else "some fits FAILED"
+        for name, summary in (("audit", f"{len(records)} records"), ("published", passed)):
+            self.observer.start(name, dict(STEPS)[name])
+            self.seconds[name] = paper_seconds[name]
+            self.observer.done(
+                name, self.seconds[name], summary + " (in a second process, alongside)"
+            )
+        return records, published
+
+
+def _cohort_summary(cohort) -> str:
+    return f"{cohort.n} patients in {len(cohort.arms)} arms" + (
+        " (synthetic)" if cohort.synthetic else ""
+    )
+
+
+def _weighting_summary(weighting) -> str:
+    return "; ".join(
+        f"{name}: max |SMD| {item.max_smd_unweighted:.2f} -> {item.max_smd_weighted:.2f}"
+        for name, item in weighting.items()
+    )
+
+
+def _fit_summary(result) -> str:
+    fits = result[0]
+    failed = [name for name, fit in fits.items() if not fit.passed]
+    return f"{len(fits)} fits, " + (
+        f"FAILED: {', '.join(failed)}" if failed else "all passed the gates"
+    )
+
+
+def _failed_fits(analysis, published: dict | None) -> tuple[str, ...]:
+    failed = tuple(analysis.failed_fits)
+    if published is not None:
+        failed += tuple(
+            f"published:{name}" for name, d in published["diagnostics"].items() if not d["passed"]
+        )
+    return failed
+
+
 def run_pipeline(
     *,
     data: str | Path | None = None,
@@ -136,32 +212,17 @@ def run_pipeline(
     CitBayesError
         On bad input (the cohort fails validation, a malformed plan): nothing is written.
     """
-    from cit_bayes.analyses.patient import (
-        compare_arms,
-        fit_models,
-        weight_cohort,
-        write_fit_outputs,
-    )
+    from cit_bayes.analyses import patient
     from cit_bayes.bayes.sampling import progress_bars
     from cit_bayes.cohort import read_cohort
     from cit_bayes.output import staged_folder
     from cit_bayes.plan import load_plan
-    from cit_bayes.run_record import fit_times, write_run_record
+    from cit_bayes.report.patient_report import write_report
 
-    observer = steps or _Silent()
-    seconds: dict[str, float] = {}
+    step = _Timer(steps or _Silent())
     bundled = is_bundled(data)
     path = data_dir() / BUNDLED_COHORT if data is None else Path(data)
     plan = load_plan() if plan is None else plan
-
-    def step(name: str, work: Callable[[], object], summary: Callable[[object], str]):
-        observer.start(name, dict(STEPS)[name])
-        start = time.perf_counter()
-        value = work()
-        seconds[name] = time.perf_counter() - start
-        observer.done(name, seconds[name], summary(value))
-        return value
-
     with (
         staged_folder(out_dir) as staging,
         _paper_steps(bundled, staging, published_sampler, seed) as paper,
@@ -169,90 +230,35 @@ def run_pipeline(
         cohort = step(
             "validate",
             lambda: read_cohort(path, columns, missing=missing, response_rule=response_rule),
-            lambda c: (
-                f"{c.n} patients in {len(c.arms)} arms" + (" (synthetic)" if c.synthetic else "")
-            ),
+            _cohort_summary,
         )
-        weighting = step(
-            "weight",
-            lambda: weight_cohort(cohort, plan),
-            lambda w: "; ".join(
-                f"{name}: max |SMD| {item.max_smd_unweighted:.2f} -> {item.max_smd_weighted:.2f}"
-                for name, item in w.items()
-            ),
-        )
+        weighting = step("weight", lambda: patient.weight_cohort(cohort, plan), _weighting_summary)
         with warnings.catch_warnings(record=True) as caught, progress_bars(sampler_progress):
             warnings.simplefilter("always", ConvergenceWarning)
             fits, fit_seconds = step(
-                "fit",
-                lambda: fit_models(cohort, plan, weighting, seed=seed),
-                lambda f: (
-                    f"{len(f[0])} fits, "
-                    + (
-                        "all passed the gates"
-                        if all(x.passed for x in f[0].values())
-                        else f"FAILED: {', '.join(n for n, x in f[0].items() if not x.passed)}"
-                    )
-                ),
+                "fit", lambda: patient.fit_models(cohort, plan, weighting, seed=seed), _fit_summary
             )
         _reissue(caught)
         analysis = step(
             "compare",
-            lambda: compare_arms(cohort, plan, weighting, fits, seed=seed, timings=fit_seconds),
+            lambda: patient.compare_arms(
+                cohort, plan, weighting, fits, seed=seed, timings=fit_seconds
+            ),
             lambda a: f"{len(a.tables)} tables",
         )
-        files: dict[str, object] = {"fit": write_fit_outputs(analysis, staging)}
-        audit_records = published = None
-        if paper is not None:
-            start = time.perf_counter()
-            audit_records, published, paper_seconds = paper.result()
-            seconds["paper_wait"] = time.perf_counter() - start
-            for name, summary in (
-                ("audit", f"{len(audit_records)} records"),
-                (
-                    "published",
-                    "all fits passed" if _all_passed(published) else "some fits FAILED",
-                ),
-            ):
-                observer.start(name, dict(STEPS)[name])
-                seconds[name] = paper_seconds[name]
-                observer.done(name, seconds[name], summary + " (in a second process, alongside)")
-        else:
-            for name in ("audit", "published"):
-                observer.skipped(name, "the cohort is not the bundled one (the paper's)")
-        from cit_bayes.report.patient_report import write_report
-
+        files: dict[str, object] = {"fit": patient.write_fit_outputs(analysis, staging)}
+        audit_records, published = step.paper(paper)
         files["report"] = step(
             "report",
             lambda: write_report(
-                staging,
-                analysis,
-                published=published,
-                audit=audit_records,
-                command=command,
+                staging, analysis, published=published, audit=audit_records, command=command
             ),
             lambda written: f"{len(written)} files",
         )
-        files["run"] = write_run_record(
-            staging,
-            command=command,
-            seed=analysis.results["meta"]["seed"],
-            step_seconds=seconds,
-            fits=fit_times(analysis.fits),
-        )
-    failed = tuple(analysis.failed_fits)
-    if published is not None:
-        failed += tuple(
-            f"published:{name}" for name, d in published["diagnostics"].items() if not d["passed"]
-        )
+        files["run"] = step.record(staging, command, analysis)
+    failed = _failed_fits(analysis, published)
     return PipelineResult(
-        out_dir=Path(out_dir),
-        passed=not failed,
-        failed_fits=failed,
-        synthetic=bool(cohort.synthetic),
-        bundled=bundled,
-        step_seconds=seconds,
-        files=files,
+        Path(out_dir), not failed, failed, bool(cohort.synthetic), bundled, step.seconds, files
     )
 
 

@@ -258,11 +258,69 @@ def run_published_reanalysis(
         hierarchical_settings = hierarchical_settings.replace(sampler=sampler)
     priors = load_prior_sets(names, priors_directory)
     inputs = published_inputs(tables, plan)
-    primary_counts, primary_label = _recovery_sizes(inputs, plan.recovery_sizes, tables)
-    sensitivity_counts, recovery_label = _recovery_sizes(
-        inputs, plan.recovery_sensitivity_sizes, tables
+    primary = _recovery_sizes(inputs, plan.recovery_sizes, tables)
+    sensitivity = _recovery_sizes(inputs, plan.recovery_sensitivity_sizes, tables)
+    results = _new_results(
+        plan, priors, inputs, seed, (settings, hierarchical_settings), primary, sensitivity
     )
-    results = new_results(
+    tables_out: dict[str, list[pd.DataFrame]] = {}
+    fits: dict[str, Fit] = {}
+    passed = True
+    for run in _runs(priors, plan, sensitivity):
+        fit_name = f"published/{run.name}"
+        prior_set = run.prior_set
+        hierarchical = any(prior_set[e].family == "hierarchical" for e in ENDPOINTS)
+        run_settings = hierarchical_settings if hierarchical else settings
+        recovered = primary[0] if run.recovered is None else run.recovered
+        endpoint_fits = fit_aggregates(
+            _endpoint_data(inputs, plt_as_sd=run.plt_as_sd, recovered=recovered),
+            prior_set.blocks,
+            arms=inputs.arms,
+            seed=derive_seed(seed, fit_name),
+            name=fit_name,
+            settings=run_settings,
+            provenance={
+                "prior_set": prior_set.name,
+                "prior_hash": prior_set.sha256,
+                "plan_hash": plan.sha256,
+                "source": "published",
+            },
+        )
+        fits[fit_name] = next(iter(endpoint_fits.values())).fit
+        for endpoint, label in run.labels.items():
+            endpoint_fit = endpoint_fits[endpoint]
+            fragment, endpoint_tables = _ANALYSES[endpoint](endpoint_fit.draws, plan.spec)
+            head = _head(run, endpoint, endpoint_fit, fit_name, recovered, primary[1])
+            add_analysis(results, endpoint, label, head | fragment)
+            diagnostics = endpoint_fit.diagnostics.as_dict() | {
+                "fit": fit_name,
+                "sampler": run_settings.sampler,
+            }
+            add_diagnostics(results, f"{endpoint}/{label}", diagnostics)
+            passed &= endpoint_fit.passed
+            for table_name, table in endpoint_tables.items():
+                tables_out.setdefault(f"{endpoint}/{table_name}", []).append(
+                    table.assign(analysis=label)[["analysis", *table.columns]]
+                )
+    tables = {key: pd.concat(frames, ignore_index=True) for key, frames in tables_out.items()}
+    return PublishedReanalysis(
+        results=results, tables=tables, fits=fits, passed=passed, spec=plan.spec
+    )
+
+
+_ANALYSES = {
+    "response": response_analysis,
+    "plt": plt_analysis,
+    "recovery": recovery_analysis,
+    "safety": safety_analysis,
+}
+
+
+def _new_results(plan, priors, inputs, seed, samplers, primary, sensitivity) -> dict:
+    """The results document's head: provenance, sampler settings, data and assumptions."""
+    primary_counts, primary_label = primary
+    settings, hierarchical_settings = samplers
+    return new_results(
         source="published",
         seed=seed,
         package_version=__version__,
@@ -292,88 +350,51 @@ def run_published_reanalysis(
             f"Primary: {primary_label} "
             f"({', '.join(f'{a} {int(n)}' for a, n in primary_counts.items())}), the sizes that "
             "reproduce Table 7's intervals and Table 6's F (see the audit). "
-            f"Sensitivity '<prior set> ({recovery_label})'.",
+            f"Sensitivity '<prior set> ({sensitivity[1]})'.",
             "Aggregate likelihoods: binomial for counts; normal for a reported mean with its "
             "standard error treated as known.",
         ],
     )
+
+
+def _runs(priors, plan, sensitivity) -> list[_Run]:
+    """One run per prior set, and a sensitivity run for the prior sets the plan names."""
+    sensitivity_counts, recovery_label = sensitivity
     runs = []
     for name, prior_set in priors.items():
         runs.append(_Run(name, prior_set, {e: name for e in ENDPOINTS}))
-        sensitivity = _Run(f"{name} (sensitivity)", prior_set, {})
+        variant = _Run(f"{name} (sensitivity)", prior_set, {})
         if name == plan.plt_sensitivity_prior_set:
-            sensitivity.labels["plt"] = f"{name} ({PLT_SD_LABEL})"
-            sensitivity.plt_as_sd = True
+            variant.labels["plt"] = f"{name} ({PLT_SD_LABEL})"
+            variant.plt_as_sd = True
         if name == plan.recovery_sensitivity_prior_set:
-            sensitivity.labels["recovery"] = f"{name} ({recovery_label})"
-            sensitivity.recovered = sensitivity_counts
-            sensitivity.recovered_label = recovery_label
-        if sensitivity.labels:
-            runs.append(sensitivity)
-    analyses = {
-        "response": response_analysis,
-        "plt": plt_analysis,
-        "recovery": recovery_analysis,
-        "safety": safety_analysis,
+            variant.labels["recovery"] = f"{name} ({recovery_label})"
+            variant.recovered = sensitivity_counts
+            variant.recovered_label = recovery_label
+        if variant.labels:
+            runs.append(variant)
+    return runs
+
+
+def _head(run, endpoint, endpoint_fit, fit_name, recovered, primary_label) -> dict:
+    """What each analysis entry says of its fit and of the data variant it read."""
+    head = {
+        "prior_set": run.prior_set.name,
+        "prior_family": endpoint_fit.family,
+        "fit": fit_name,
+        "passed": endpoint_fit.passed,
     }
-    tables_out: dict[str, list[pd.DataFrame]] = {}
-    fits: dict[str, Fit] = {}
-    passed = True
-    for run in runs:
-        fit_name = f"published/{run.name}"
-        prior_set = run.prior_set
-        hierarchical = any(prior_set[e].family == "hierarchical" for e in ENDPOINTS)
-        run_settings = hierarchical_settings if hierarchical else settings
-        recovered = primary_counts if run.recovered is None else run.recovered
-        endpoint_fits = fit_aggregates(
-            _endpoint_data(inputs, plt_as_sd=run.plt_as_sd, recovered=recovered),
-            prior_set.blocks,
-            arms=inputs.arms,
-            seed=derive_seed(seed, fit_name),
-            name=fit_name,
-            settings=run_settings,
-            provenance={
-                "prior_set": prior_set.name,
-                "prior_hash": prior_set.sha256,
-                "plan_hash": plan.sha256,
-                "source": "published",
-            },
+    if endpoint == "plt":
+        head["plusminus_read_as"] = (
+            "standard deviation (standard error = ± / sqrt(arm size))"
+            if run.plt_as_sd
+            else "standard error"
         )
-        fits[fit_name] = next(iter(endpoint_fits.values())).fit
-        for endpoint, label in run.labels.items():
-            endpoint_fit = endpoint_fits[endpoint]
-            fragment, endpoint_tables = analyses[endpoint](endpoint_fit.draws, plan.spec)
-            head = {
-                "prior_set": prior_set.name,
-                "prior_family": endpoint_fit.family,
-                "fit": fit_name,
-                "passed": endpoint_fit.passed,
-            }
-            if endpoint == "plt":
-                head["plusminus_read_as"] = (
-                    "standard deviation (standard error = ± / sqrt(arm size))"
-                    if run.plt_as_sd
-                    else "standard error"
-                )
-            if endpoint == "recovery":
-                head["population"] = RECOVERY_POPULATION
-                head["recovery_analysis_sizes"] = {a: int(n) for a, n in recovered.items()}
-                head["recovery_analysis_sizes_assumption"] = run.recovered_label or primary_label
-            add_analysis(results, endpoint, label, head | fragment)
-            diagnostics = endpoint_fit.diagnostics.as_dict() | {
-                "fit": fit_name,
-                "sampler": run_settings.sampler,
-            }
-            add_diagnostics(results, f"{endpoint}/{label}", diagnostics)
-            passed &= endpoint_fit.passed
-            for table_name, table in endpoint_tables.items():
-                tables_out.setdefault(f"{endpoint}/{table_name}", []).append(
-                    table.assign(analysis=label)[["analysis", *table.columns]]
-                )
-    tables = {key: pd.concat(frames, ignore_index=True) for key, frames in tables_out.items()}
-    return PublishedReanalysis(
-        results=results, tables=tables, fits=fits, passed=passed, spec=plan.spec
-    )
+    if endpoint == "recovery":
+        head["population"] = RECOVERY_POPULATION
+        head["recovery_analysis_sizes"] = {a: int(n) for a, n in recovered.items()}
+        head["recovery_analysis_sizes_assumption"] = run.recovered_label or primary_label
+    return head
 
 
 def write_published_reanalysis(

@@ -19,17 +19,12 @@ nutpie compiles a model once per process: a model sampled again (for example aft
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import hashlib
 import json
-import logging
 import math
 import os
-import time
 import warnings
-import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -41,6 +36,7 @@ import xarray as xr
 from pymc.backends.arviz import find_constants, find_observations
 
 from cit_bayes import __version__
+from cit_bayes.bayes.backends import progress_bars, sample_nutpie, sample_pymc
 from cit_bayes.exceptions import ConvergenceWarning, ModelError
 
 __all__ = [
@@ -306,9 +302,9 @@ def sample(
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ModelError(f"provenance {key!r} must be text or a number, got {value!r}")
     if settings.sampler == "nutpie":
-        idata, compile_seconds, sampling_seconds = _sample_nutpie(model, int_seed, settings)
+        idata, compile_seconds, sampling_seconds = sample_nutpie(model, int_seed, settings)
     else:
-        idata, compile_seconds, sampling_seconds = _sample_pymc(model, int_seed, settings)
+        idata, compile_seconds, sampling_seconds = sample_pymc(model, int_seed, settings)
     if var_names is not None:
         unknown = [v for v in var_names if v not in idata["posterior"].data_vars]
         if unknown:
@@ -416,123 +412,6 @@ def _extreme(dataset: xr.Dataset, reducer) -> float:
     if np.any(~np.isfinite(values)):
         return float("nan")
     return float(reducer(values))
-
-
-@contextlib.contextmanager
-def _quiet_pymc() -> Iterator[None]:
-    logger = logging.getLogger("pymc")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
-# Whether samplers draw their own progress bars. Off by default (logs, tests, notebooks); the
-# command line turns it on when it writes to a terminal. It never changes a draw.
-_PROGRESS_BARS: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "progress_bars", default=False
-)
-
-
-@contextlib.contextmanager
-def progress_bars(enabled: bool = True) -> Iterator[None]:
-    """Show the samplers' own progress bars inside this context (never changes the draws)."""
-    token = _PROGRESS_BARS.set(bool(enabled))
-    try:
-        yield
-    finally:
-        _PROGRESS_BARS.reset(token)
-
-
-def _sample_pymc(model: pm.Model, seed: int, settings: SamplerSettings):
-    start = time.perf_counter()
-    with _quiet_pymc():
-        idata = pm.sample(
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=settings.resolved_cores,
-            random_seed=seed,
-            nuts_sampler="pymc",
-            target_accept=settings.target_accept,
-            progressbar=_PROGRESS_BARS.get(),
-            compute_convergence_checks=False,
-            return_inferencedata=True,
-            model=model,
-        )
-    return idata, None, time.perf_counter() - start
-
-
-# nutpie: one compiled sampler per live model object (weak keys), reused with the model's
-# current pm.Data values. The signature guards against a model that changed after compiling.
-_NUTPIE_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _signature(model: pm.Model) -> tuple:
-    return (
-        tuple(model.named_vars),
-        tuple((v.name, np.shape(v.get_value())) for v in model.data_vars),
-    )
-
-
-def _sample_nutpie(model: pm.Model, seed: int, settings: SamplerSettings):
-    import nutpie
-
-    compile_seconds = 0.0
-    cached = _NUTPIE_CACHE.get(model)
-    if cached is None or cached[0] != _signature(model):
-        start = time.perf_counter()
-        with _quiet_pymc():
-            compiled = nutpie.compile_pymc_model(model)
-        compile_seconds = time.perf_counter() - start
-        _NUTPIE_CACHE[model] = (_signature(model), compiled)
-    else:
-        compiled = cached[1]
-    current = {v.name: v.get_value() for v in model.data_vars}
-    shared = {str(var.name) for var in compiled.shared_var_keys}  # nutpie >= 0.16: by name
-    compiled = compiled.with_data(**{k: v for k, v in current.items() if k in shared})
-    start = time.perf_counter()
-    idata = nutpie.sample(
-        compiled,
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        cores=settings.resolved_cores,
-        seed=seed,
-        save_warmup=False,
-        progress_bar=_PROGRESS_BARS.get(),
-        target_accept=settings.target_accept,
-    )
-    sampling_seconds = time.perf_counter() - start
-    _add_data_groups(idata, model)
-    return idata, compile_seconds, sampling_seconds
-
-
-def _add_data_groups(idata: xr.DataTree, model: pm.Model) -> None:
-    """Add ``observed_data`` and ``constant_data`` as PyMC's own converter would."""
-    dims = model.named_vars_to_dims
-    coords = {k: list(v) for k, v in model.coords.items() if v is not None}
-
-    def dataset(values: dict) -> xr.Dataset:
-        variables = {}
-        for var_name, value in values.items():
-            var_dims = dims.get(var_name)
-            array = np.asarray(value)
-            if var_dims is None or len(var_dims) != array.ndim:
-                var_dims = tuple(f"{var_name}_dim_{i}" for i in range(array.ndim))
-            variables[var_name] = xr.DataArray(
-                array, dims=var_dims, coords={d: coords[d] for d in var_dims if d in coords}
-            )
-        return xr.Dataset(variables)
-
-    observed = find_observations(model)
-    constant = find_constants(model)
-    if observed:
-        idata["observed_data"] = xr.DataTree(dataset(observed))
-    if constant:
-        idata["constant_data"] = xr.DataTree(dataset(constant))
 
 
 def _model_fingerprint(model: pm.Model) -> str:

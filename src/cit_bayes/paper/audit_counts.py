@@ -22,7 +22,8 @@ from cit_bayes.paper.audit_rules import (
     judge_percentage,
     tested_record,
 )
-from cit_bayes.paper.statistics import contingency_tests, odds_ratio_woolf
+from cit_bayes.paper.effect_sizes import odds_ratio_woolf
+from cit_bayes.paper.statistics import contingency_tests
 from cit_bayes.paper.tables import count_table
 
 __all__ = [

@@ -16,7 +16,7 @@ from scipy import stats
 
 from cit_bayes.paper.audit_continuous import summary
 from cit_bayes.paper.audit_rules import ALPHA, AuditRecord, format_p
-from cit_bayes.paper.statistics import odds_ratio_woolf
+from cit_bayes.paper.effect_sizes import odds_ratio_woolf
 from cit_bayes.paper.statistics_summary import (
     anova_from_summary,
     lsd_difference,

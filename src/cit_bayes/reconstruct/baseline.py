@@ -132,47 +132,76 @@ def match_group_moments(
     steps -- does not increase. A share of moves re-centres a mean or SD that is already within
     its aim (leaving the loss unchanged), which makes room for the quantile moves.
     """
-    lo_u, hi_u = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
-    units = (
-        np.clip(np.rint(np.asarray(values, dtype=float) / step), lo_u, hi_u).astype(int).tolist()
+    search = _GridSearch(
+        values, groups, targets, step, (low, high), (aim_mean, aim_sd), pooled_quantiles
     )
-    labels = list(targets)
-    group_of = list(groups)
-    members = {g: [i for i in range(len(units)) if group_of[i] == g] for g in labels}
-    size = {g: len(members[g]) for g in labels}
-    goal = {g: (targets[g][0] / step, targets[g][1] / step) for g in labels}
-    aim_m, aim_s = aim_mean / step, aim_sd / step
-    quantile_goals = [(p, v / step) for p, v in pooled_quantiles]
-    s1 = {g: float(sum(units[i] for i in members[g])) for g in labels}
-    s2 = {g: float(sum(units[i] ** 2 for i in members[g])) for g in labels}
-    pool = sorted(units)
-
-    def errors_of(g, a, b):
-        n = size[g]
-        mean = a / n
-        sd = math.sqrt(max(b - a * a / n, 0.0) / (n - 1))
-        return mean - goal[g][0], sd - goal[g][1]
-
-    def loss_of(errs, qerrs):
-        total = sum(abs(e) for e in qerrs)
-        for em, es in errs.values():
-            total += max(0.0, abs(em) - aim_m) / aim_m + max(0.0, abs(es) - aim_s) / aim_s
-        return total
-
-    def quantile_errors(ordered):
-        return [spss_quantile(ordered, p) - v for p, v in quantile_goals]
-
-    errs = {g: errors_of(g, s1[g], s2[g]) for g in labels}
-    qerrs = quantile_errors(pool)
-    loss = loss_of(errs, qerrs)
     since_best = 0
     for _ in range(max_moves):
-        if loss == 0.0 or since_best > patience:
+        if search.loss == 0.0 or since_best > patience:
             break
         since_best += 1
-        terms = [(g, 0, errs[g][0]) for g in labels if abs(errs[g][0]) > aim_m]
-        terms += [(g, 1, errs[g][1]) for g in labels if abs(errs[g][1]) > aim_s]
-        terms += [(None, k, e) for k, e in enumerate(qerrs) if e != 0]
+        moves = search.propose(rng)
+        if moves is not None and search.try_moves(moves):
+            since_best = 0
+    return np.round(np.array(search.units, dtype=float) * step, 10), search.converged()
+
+
+class _GridSearch:
+    """The state of :func:`match_group_moments`'s search, in integer grid units."""
+
+    def __init__(self, values, groups, targets, step, limits, aims, pooled_quantiles):
+        low, high = limits
+        self.lo_u, self.hi_u = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
+        self.units = (
+            np.clip(np.rint(np.asarray(values, dtype=float) / step), self.lo_u, self.hi_u)
+            .astype(int)
+            .tolist()
+        )
+        units = self.units
+        self.labels = list(targets)
+        self.group_of = list(groups)
+        self.members = {
+            g: [i for i in range(len(units)) if self.group_of[i] == g] for g in self.labels
+        }
+        self.size = {g: len(self.members[g]) for g in self.labels}
+        self.goal = {g: (targets[g][0] / step, targets[g][1] / step) for g in self.labels}
+        self.aim_m, self.aim_s = aims[0] / step, aims[1] / step
+        self.quantile_goals = [(p, v / step) for p, v in pooled_quantiles]
+        self.s1 = {g: float(sum(units[i] for i in self.members[g])) for g in self.labels}
+        self.s2 = {g: float(sum(units[i] ** 2 for i in self.members[g])) for g in self.labels}
+        self.pool = sorted(units)
+        self.errs = {g: self.errors_of(g, self.s1[g], self.s2[g]) for g in self.labels}
+        self.qerrs = self.quantile_errors(self.pool)
+        self.loss = self.loss_of(self.errs, self.qerrs)
+
+    def errors_of(self, g, a, b):
+        n = self.size[g]
+        mean = a / n
+        sd = math.sqrt(max(b - a * a / n, 0.0) / (n - 1))
+        return mean - self.goal[g][0], sd - self.goal[g][1]
+
+    def loss_of(self, errs, qerrs):
+        total = sum(abs(e) for e in qerrs)
+        for em, es in errs.values():
+            total += max(0.0, abs(em) - self.aim_m) / self.aim_m
+            total += max(0.0, abs(es) - self.aim_s) / self.aim_s
+        return total
+
+    def quantile_errors(self, ordered):
+        return [spss_quantile(ordered, p) - v for p, v in self.quantile_goals]
+
+    def converged(self) -> bool:
+        return all(
+            abs(self.errs[g][0]) <= self.aim_m and abs(self.errs[g][1]) <= self.aim_s
+            for g in self.labels
+        )
+
+    def propose(self, rng) -> list[tuple[int, int]] | None:
+        """A move (index, ±1 step per value moved), or None when the draw gives none."""
+        labels, errs, units = self.labels, self.errs, self.units
+        terms = [(g, 0, errs[g][0]) for g in labels if abs(errs[g][0]) > self.aim_m]
+        terms += [(g, 1, errs[g][1]) for g in labels if abs(errs[g][1]) > self.aim_s]
+        terms += [(None, k, e) for k, e in enumerate(self.qerrs) if e != 0]
         if not terms or rng.random() < 0.3:  # re-centre a mean or SD inside its aim
             g = labels[int(rng.integers(len(labels)))]
             kind = int(rng.integers(2))
@@ -180,56 +209,62 @@ def match_group_moments(
         g, kind, error = terms[0] if len(terms) == 1 else terms[int(rng.integers(len(terms)))]
         direction = -1 if error > 0 else 1
         if g is None:  # a pooled quantile: the order statistic at its position, and a partner
-            k = int(math.floor((len(units) + 1) * quantile_goals[kind][0]))
-            value = pool[min(len(pool) - 1, max(0, k - 1 + (1 if direction > 0 else 0)))]
+            k = int(math.floor((len(units) + 1) * self.quantile_goals[kind][0]))
+            value = self.pool[min(len(self.pool) - 1, max(0, k - 1 + (1 if direction > 0 else 0)))]
             holders = [i for i in range(len(units)) if units[i] == value]
             i = holders[int(rng.integers(len(holders)))]
             # partner: a value of the same group on the far side, nearest to two steps away,
             # so that the pair meets in the middle (group sum kept, sum of squares nearly so)
-            beyond = [j for j in members[group_of[i]] if (units[j] - units[i]) * direction >= 2]
+            group = self.members[self.group_of[i]]
+            beyond = [j for j in group if (units[j] - units[i]) * direction >= 2]
             if not beyond:
-                continue
+                return None
             gap = min(abs(units[j] - units[i]) for j in beyond)
             nearest = [j for j in beyond if abs(units[j] - units[i]) == gap]
             moves = [(i, direction), (nearest[int(rng.integers(len(nearest)))], -direction)]
         elif kind == 0:
-            group = members[g]
+            group = self.members[g]
             moves = [(group[int(rng.integers(len(group)))], direction)]
         else:
-            mean = s1[g] / size[g]
-            group = members[g]
+            mean = self.s1[g] / self.size[g]
+            group = self.members[g]
             i, j = group[int(rng.integers(len(group)))], group[int(rng.integers(len(group)))]
             if units[i] < units[j]:
                 i, j = j, i
             if i == j or (units[i] - mean) * (units[j] - mean) > 0:
-                continue
+                return None
             moves = [(i, direction), (j, -direction)]
-        if any(not lo_u <= units[i] + d <= hi_u for i, d in moves):
-            continue
-        new_s1, new_s2 = dict(s1), dict(s2)
+        if any(not self.lo_u <= units[i] + d <= self.hi_u for i, d in moves):
+            return None
+        return moves
+
+    def try_moves(self, moves) -> bool:
+        """Keep the move when the loss does not increase; True when it decreased."""
+        units, group_of = self.units, self.group_of
+        new_s1, new_s2 = dict(self.s1), dict(self.s2)
         for i, d in moves:
             g_i = group_of[i]
             new_s1[g_i] += d
             new_s2[g_i] += (units[i] + d) ** 2 - units[i] ** 2
-        new_errs = dict(errs)
+        new_errs = dict(self.errs)
         for g_i in {group_of[i] for i, _ in moves}:
-            new_errs[g_i] = errors_of(g_i, new_s1[g_i], new_s2[g_i])
-        new_pool = pool
-        if quantile_goals:
-            new_pool = list(pool)
+            new_errs[g_i] = self.errors_of(g_i, new_s1[g_i], new_s2[g_i])
+        new_pool = self.pool
+        if self.quantile_goals:
+            new_pool = list(self.pool)
             for i, d in moves:
                 del new_pool[bisect.bisect_left(new_pool, units[i])]
                 bisect.insort(new_pool, units[i] + d)
-        new_q = quantile_errors(new_pool) if quantile_goals else []
-        new_loss = loss_of(new_errs, new_q)
-        if new_loss <= loss:
-            for i, d in moves:
-                units[i] += d
-            if new_loss < loss:
-                since_best = 0
-            s1, s2, errs, qerrs, pool, loss = new_s1, new_s2, new_errs, new_q, new_pool, new_loss
-    converged = all(abs(errs[g][0]) <= aim_m and abs(errs[g][1]) <= aim_s for g in labels)
-    return np.round(np.array(units, dtype=float) * step, 10), converged
+        new_q = self.quantile_errors(new_pool) if self.quantile_goals else []
+        new_loss = self.loss_of(new_errs, new_q)
+        if new_loss > self.loss:
+            return False
+        for i, d in moves:
+            units[i] += d
+        improved = new_loss < self.loss
+        self.s1, self.s2, self.errs, self.qerrs = new_s1, new_s2, new_errs, new_q
+        self.pool, self.loss = new_pool, new_loss
+        return improved
 
 
 def _arm_characteristics(target: ArmTargets, plan: ReconstructionPlan, rng) -> pd.DataFrame:

@@ -50,6 +50,19 @@ arm and is a valid input for exercising the pipeline and for showing how much co
 across cohorts compatible with the paper. Any association between characteristics and outcomes
 within an arm is the plan's assumption, not evidence, and patient-level quantities the paper does
 not summarise (for example the shape of individual trajectories) carry no information.
+
+``reconstruct_cohort``
+~~~~~~~~~~~~~~~~~~~~~~
+See the module docstring for the algorithm. The same seed, draw and plan give an identical
+table.
+
+References
+----------
+Chen, X.-H., Dempster, A. P. & Liu, J. S. (1994). Weighted finite population sampling to
+maximize entropy. *Biometrika* 81(3), 457-469 (conditional Poisson sampling).
+Hyndman, R. J. & Fan, Y. (1996). Sample quantiles in statistical packages. *The American
+Statistician* 50(4), 361-365 (definition 6, SPSS's quartiles).
+Nelsen, R. B. (2006). *An Introduction to Copulas*, 2nd ed. Springer (Gaussian copula).
 """
 
 from __future__ import annotations
@@ -252,16 +265,7 @@ def reconstruct_cohort(
 
     Notes
     -----
-    See the module docstring for the algorithm. The same seed, draw and plan give an identical
-    table.
-
-    References
-    ----------
-    Chen, X.-H., Dempster, A. P. & Liu, J. S. (1994). Weighted finite population sampling to
-    maximize entropy. *Biometrika* 81(3), 457-469 (conditional Poisson sampling).
-    Hyndman, R. J. & Fan, Y. (1996). Sample quantiles in statistical packages. *The American
-    Statistician* 50(4), 361-365 (definition 6, SPSS's quartiles).
-    Nelsen, R. B. (2006). *An Introduction to Copulas*, 2nd ed. Springer (Gaussian copula).
+    The method, its conventions and its references: the module docstring.
     """
     start = time.perf_counter()
     if not isinstance(plan, ReconstructionPlan):

@@ -23,6 +23,7 @@ from pathlib import Path
 from cit_bayes.report.ledger import Ledger
 from cit_bayes.report.patient_context import RESULTS_DOC, ReportContext, build_context
 from cit_bayes.report.render import render_html, render_latex_document, render_markdown_document
+from cit_bayes.report.sections_answers import key_answers_section
 from cit_bayes.report.sections_balance import cohort_section
 from cit_bayes.report.sections_checks import (
     banners,
@@ -31,7 +32,6 @@ from cit_bayes.report.sections_checks import (
     sensitivity_section,
 )
 from cit_bayes.report.sections_patient import (
-    key_answers_section,
     plt_section,
     recovery_section,
     response_section,

@@ -147,46 +147,53 @@ def cohort_section(ctx: ReportContext) -> Section:
         table_one = _table_one(ctx, ctx.primary)
         if table_one is not None:
             blocks.append(table_one)
-        balance = ctx.tables.get("weighting/balance")
-        if balance is not None:
-            for analysis in adjusted[:1]:  # the primary; the others' balance is in the table
-                summary = balance[balance["analysis"] == analysis]
-                if summary.empty:
-                    continue
-                name = f"love_plot_{slug(analysis)}"
-                png, _ = love_plot(
-                    summary,
-                    ctx.figures / name,
-                    threshold=float(ctx.value("weighting", analysis, "balance_threshold")),
-                    title=f"Balance before and after weighting ({ctx.label(analysis)})",
-                )
-                ctx.figure_files[name] = png
-                blocks.append(
-                    Figure(
-                        png,
-                        f"Love plot ({ctx.label(analysis)}): largest pairwise |SMD| of each "
-                        "covariate (level) before (open) and after (filled) weighting; dashed "
-                        "line: the balance threshold.",
-                        relative_to=ctx.out_dir,
-                    )
-                )
-        overlap = ctx.tables.get("weighting/overlap")
-        if overlap is not None:
-            part = overlap[overlap["analysis"] == ctx.primary]
-            if not part.empty:
-                png, _ = overlap_summary_plot(
-                    part, ctx.figures / "overlap", arms=ctx.arms, colours=arm_colours(ctx.arms)
-                )
-                ctx.figure_files["overlap"] = png
-                blocks.append(
-                    Figure(
-                        png,
-                        "Propensity overlap: for each arm k, the generalised propensity of k "
-                        "among the patients of each actual arm (median, interquartile range, "
-                        "5th-95th percentiles; shaded: common support).",
-                        relative_to=ctx.out_dir,
-                    )
-                )
+        blocks += _balance_figures(ctx, adjusted)
     else:
         blocks.append(Paragraph(["No adjusted analysis was run: no weights."]))
     return Section("cohort", "Cohort and balance", blocks)
+
+
+def _balance_figures(ctx: ReportContext, adjusted: list[str]) -> list:
+    """The love plot of the primary adjusted analysis and the propensity-overlap plot."""
+    blocks: list = []
+    balance = ctx.tables.get("weighting/balance")
+    if balance is not None:
+        for analysis in adjusted[:1]:  # the primary; the others' balance is in the table
+            summary = balance[balance["analysis"] == analysis]
+            if summary.empty:
+                continue
+            name = f"love_plot_{slug(analysis)}"
+            png, _ = love_plot(
+                summary,
+                ctx.figures / name,
+                threshold=float(ctx.value("weighting", analysis, "balance_threshold")),
+                title=f"Balance before and after weighting ({ctx.label(analysis)})",
+            )
+            ctx.figure_files[name] = png
+            blocks.append(
+                Figure(
+                    png,
+                    f"Love plot ({ctx.label(analysis)}): largest pairwise |SMD| of each "
+                    "covariate (level) before (open) and after (filled) weighting; dashed "
+                    "line: the balance threshold.",
+                    relative_to=ctx.out_dir,
+                )
+            )
+    overlap = ctx.tables.get("weighting/overlap")
+    if overlap is not None:
+        part = overlap[overlap["analysis"] == ctx.primary]
+        if not part.empty:
+            png, _ = overlap_summary_plot(
+                part, ctx.figures / "overlap", arms=ctx.arms, colours=arm_colours(ctx.arms)
+            )
+            ctx.figure_files["overlap"] = png
+            blocks.append(
+                Figure(
+                    png,
+                    "Propensity overlap: for each arm k, the generalised propensity of k "
+                    "among the patients of each actual arm (median, interquartile range, "
+                    "5th-95th percentiles; shaded: common support).",
+                    relative_to=ctx.out_dir,
+                )
+            )
+    return blocks

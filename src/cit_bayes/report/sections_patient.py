@@ -1,4 +1,4 @@
-"""The outcome sections of the patient-level report: key answers, response, PLT, recovery, safety.
+"""The outcome sections of the patient-level report: response, PLT, recovery, safety.
 
 Every number is looked up in ``results.json`` through the context's ledger
 (:class:`~cit_bayes.report.patient_context.ReportContext`); figures are drawn from the tidy tables
@@ -18,7 +18,6 @@ from cit_bayes.report.patient_context import ReportContext
 from cit_bayes.report.render import Section
 
 __all__ = [
-    "key_answers_section",
     "plt_section",
     "recovery_section",
     "response_section",
@@ -32,104 +31,9 @@ def _figure(ctx: ReportContext, name: str, paths, caption: str, *, wide: bool = 
     return Figure(png, caption, relative_to=ctx.out_dir, css_class="wide" if wide else "")
 
 
-def _threshold_keys(keys, prefix: str) -> list[str]:
+def threshold_keys(keys, prefix: str) -> list[str]:
     """The thresholds of keys ``"<prefix> > d"`` in their order (``d`` as written)."""
     return [key.removeprefix(prefix + " > ") for key in keys if key.startswith(prefix + " > ")]
-
-
-# ------------------------------------------------------------------------------ key answers
-def key_answers_section(ctx: ReportContext) -> Section:
-    """The first screen: the paper's questions answered by the primary analysis."""
-    p, focus = ctx.primary, ctx.focus
-    level = ctx.level_text()
-    blocks: list = []
-    rows = []
-    for arm in ctx.others():
-        rows.append(
-            [
-                f"{focus} has a higher response rate than {arm}",
-                ctx.num("response", p, "prob_superior", f"{focus}>{arm}", style="prob"),
-                [*ctx.interval("response", p, "risk_difference", f"{focus}-{arm}", style="points"),
-                 " pp"],
-            ]
-        )  # fmt: skip
-    for a, b in ctx.noninferiority_pairs:
-        rows.append(
-            [
-                [f"{a} is non-inferior to {b} (margin ",
-                 ctx.num("meta", "noninferiority_margin", style="pp0"), " pp)"],
-                ctx.num("response", p, "prob_noninferior", f"{a} vs {b} @ {ctx.margin_key}",
-                        style="prob"),
-                [*ctx.interval("response", p, "risk_difference", f"{a}-{b}", style="points"),
-                 " pp"],
-            ]
-        )  # fmt: skip
-    for arm in ctx.others():
-        rows.append(
-            [
-                f"{focus} recovers faster than {arm} (shorter mean time to recovery)",
-                ctx.num("recovery", p, "prob_superior", f"{focus}<{arm}", style="prob"),
-                [*ctx.interval("recovery", p, "difference", f"{focus}-{arm}", style="f1"),
-                 " days"],
-            ]
-        )  # fmt: skip
-    blocks.append(
-        Table(
-            ["question", "posterior probability", f"difference ({level} CrI)"],
-            rows,
-            caption=f"The paper's questions, answered by the primary analysis: {ctx.label(p)}",
-            note=(
-                "Response differences in percentage points (pp); recovery: difference in "
-                "restricted mean time to recovery (RMTR) within the follow-up, negative = faster. "
-                "CrI: equal-tailed credible interval."
-            ),
-        )
-    )
-    arm_rows = []
-    for arm in ctx.arms:
-        median = ctx.num("recovery", p, "median_day", arm, "median", style="int")
-        arm_rows.append(
-            [
-                arm,
-                ctx.num("meta", "data", "patients", arm, style="int"),
-                ctx.interval("response", p, "rate", arm, style="pct1"),
-                ctx.num("response", p, "prob_best", arm, style="prob"),
-                ctx.interval("recovery", p, "rmtr", arm, style="f1"),
-                [median, " (", ctx.num("recovery", p, "median_day", arm, "ci_low", style="int"),
-                 " to ", ctx.num("recovery", p, "median_day", arm, "ci_high", style="int"), ")"],
-                ctx.interval("plt", p, "delta_plt", arm, style="f0"),
-            ]
-        )  # fmt: skip
-    day = ctx.value("plt", p, "delta_day") if ctx.has("plt", p, "delta_day") else "last day"
-    blocks.append(
-        Table(
-            [
-                "arm",
-                "patients",
-                f"response rate ({level} CrI)",
-                "P(best response)",
-                "RMTR, days",
-                "median recovery day",
-                f"ΔPLT to {day} (×10⁹/L)",
-            ],
-            arm_rows,
-            caption=f"Per arm ({ctx.label(p)})",
-        )
-    )
-    about = [f"{ctx.label(p)}: "]
-    if ctx.has("weighting", p, "target_population"):
-        about += [
-            "target population ",
-            str(ctx.value("weighting", p, "target_population")),
-            f"; {ctx.value('weighting', p, 'method')} weights and covariate-adjusted models, "
-            "averaged over that population (g-computation). ",
-        ]
-    about.append(
-        "Each probability is the posterior probability of the statement. The other analyses "
-        "(unadjusted, other estimands) are side by side under Prior and estimand sensitivity."
-    )
-    blocks.append(Paragraph(about))
-    return Section("key-answers", "Key answers", blocks, css="key-answers")
 
 
 # ---------------------------------------------------------------------------------- response
@@ -154,6 +58,30 @@ def response_section(ctx: ReportContext) -> Section:
             ]
         )
     ]
+    blocks += _response_tables(ctx, p, level)
+    paths = response_rates_figure(
+        ctx.tables["response/rate"],
+        ctx.figures / "response_rates",
+        analyses=ctx.analyses,
+        labels={a: ctx.label(a) for a in ctx.analyses},
+        arms=ctx.arms,
+        level_text=level,
+    )
+    blocks.append(
+        _figure(
+            ctx,
+            "response_rates",
+            paths,
+            f"Posterior response rate per arm ({level} credible intervals) under each analysis: "
+            "unadjusted, and adjusted for each estimand.",
+        )
+    )
+    return Section("response", "Response", blocks)
+
+
+def _response_tables(ctx: ReportContext, p: str, level: str) -> list:
+    """The response section's tables: rates, pairwise comparisons, thresholds, margins."""
+    blocks: list = []
     rows = []
     for arm in ctx.arms:
         rows.append(
@@ -195,7 +123,7 @@ def response_section(ctx: ReportContext) -> Section:
         )
     )  # fmt: skip
     exceeds = ctx.results["response"][p].get("prob_difference_exceeds", {})
-    thresholds = _threshold_keys(exceeds, f"{ctx.focus}-{ctx.others()[0]}")
+    thresholds = threshold_keys(exceeds, f"{ctx.focus}-{ctx.others()[0]}")
     if thresholds:
         rows = [
             [f"{ctx.focus} − {arm}"]
@@ -231,24 +159,7 @@ def response_section(ctx: ReportContext) -> Section:
                 caption="P(non-inferior): P(rate A − rate B > −margin), margins as proportions",
             )
         )
-    paths = response_rates_figure(
-        ctx.tables["response/rate"],
-        ctx.figures / "response_rates",
-        analyses=ctx.analyses,
-        labels={a: ctx.label(a) for a in ctx.analyses},
-        arms=ctx.arms,
-        level_text=level,
-    )
-    blocks.append(
-        _figure(
-            ctx,
-            "response_rates",
-            paths,
-            f"Posterior response rate per arm ({level} credible intervals) under each analysis: "
-            "unadjusted, and adjusted for each estimand.",
-        )
-    )
-    return Section("response", "Response", blocks)
+    return blocks
 
 
 def _frequentist_difference(ctx: ReportContext, analysis: str, a: str, b: str) -> list:
@@ -342,7 +253,7 @@ def plt_section(ctx: ReportContext) -> Section:
 # ----------------------------------------------------------------------------------- recovery
 def recovery_section(ctx: ReportContext) -> Section:
     """Recovery: Bayesian curves beside weighted Kaplan-Meier; RMTR; hazard ratios beside Cox."""
-    p, level, focus = ctx.primary, ctx.level_text(), ctx.focus
+    p, level = ctx.primary, ctx.level_text()
     section = ctx.results["recovery"][p]
     horizon = f"day{section.get('horizon_days', 14)}"
     paths = recovery_figure(
@@ -394,6 +305,14 @@ def recovery_section(ctx: ReportContext) -> Section:
             "recovered counts the whole follow-up).",
         )
     )  # fmt: skip
+    blocks += _recovery_comparisons(ctx, p, level)
+    return Section("recovery", "Recovery", blocks)
+
+
+def _recovery_comparisons(ctx: ReportContext, p: str, level: str) -> list:
+    """The recovery section's pairwise tables: hazard ratios, RMTR differences, thresholds."""
+    focus, section = ctx.focus, ctx.results["recovery"][p]
+    blocks: list = []
     rows = []
     for key in section.get("hazard_ratio", {}):
         a, b = _split_pair(key, ctx.arms, "/")
@@ -432,9 +351,9 @@ def recovery_section(ctx: ReportContext) -> Section:
             caption="Pairwise differences in RMTR (A − B; negative: A recovers faster)",
         )
     )
-    others = [arm for arm in ctx.others() if _threshold_keys(exceeds, f"{arm}-{focus}")]
+    others = [arm for arm in ctx.others() if threshold_keys(exceeds, f"{arm}-{focus}")]
     if others:
-        thresholds = _threshold_keys(exceeds, f"{others[0]}-{focus}")
+        thresholds = threshold_keys(exceeds, f"{others[0]}-{focus}")
         blocks.append(
             Table(
                 ["comparison", *[f"faster by > {t} days" for t in thresholds]],
@@ -448,7 +367,7 @@ def recovery_section(ctx: ReportContext) -> Section:
                 "threshold",
             )
         )  # fmt: skip
-    return Section("recovery", "Recovery", blocks)
+    return blocks
 
 
 # ------------------------------------------------------------------------------------- safety

@@ -13,21 +13,19 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from cit_bayes.exceptions import PositivityWarning, WeightingError, WeightingWarning
-from cit_bayes.weighting.balance import arm_codes
 from cit_bayes.weighting.balancing_dual import (
+    BALANCED_SD,
     constraint_matrix,
     encode_for_balancing,
+    solution_report,
     solve_arm,
 )
 from cit_bayes.weighting.design import as_covariate_frame
-from cit_bayes.weighting.estimator import SEPARATION_BOUND, WeightingDiagnostics
+from cit_bayes.weighting.diagnostics import SEPARATION_BOUND, WeightingDiagnostics
 from cit_bayes.weighting.propensity import fit_multinomial_logistic, single_thread_if_small
 from cit_bayes.weighting.weights import tilting
 
 __all__ = ["BalancingWeights"]
-
-#: A balance function whose weighted mean is this close (SD units) to its target is balanced.
-BALANCED_SD = 1e-8
 
 
 @dataclass(frozen=True)
@@ -206,7 +204,7 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
 
     Why a sibling of :class:`~cit_bayes.weighting.PropensityWeighting` rather than a
     ``method=`` option: the two share the constructor's first argument (``estimand``), every
-    diagnostic (:class:`~cit_bayes.weighting.estimator.WeightingDiagnostics`) and
+    diagnostic (:class:`~cit_bayes.weighting.diagnostics.WeightingDiagnostics`) and
     :func:`~cit_bayes.weighting.weighted_outcome`, so switching method is switching the class;
     but half of each one's parameters (trimming, truncation, boosting; moments, tolerance, base
     weights, level pooling) mean nothing to the other.
@@ -296,20 +294,7 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
         warnings, the reports (``lambda_``, ``solver_``, ``constraints_``, ``target_``) and, for
         ATE and ATT, the propensity model (diagnostics only there; ``propensity_`` is None)."""
         frame = as_covariate_frame(X)
-        arm_values = np.asarray(a, dtype=object)
-        if arm_values.ndim != 1 or len(arm_values) != len(frame):
-            raise WeightingError(f"{len(arm_values)} arm labels for {len(frame)} covariate rows")
-        codes, arms = arm_codes(pd.Series(a).reset_index(drop=True), self.arms)
-        focal = self._check_params(arms)
-        if len(arms) < 2:
-            raise WeightingError(f"weighting needs at least 2 arms; got {list(arms)}")
-        counts = np.bincount(codes, minlength=len(arms))
-        small = [f"{arms[j]!r} ({int(c)})" for j, c in enumerate(counts) if c < 2]
-        if small:
-            raise WeightingError(
-                "every arm needs at least 2 patients for balancing weights and balance "
-                f"statistics; too small: {', '.join(small)}"
-            )
+        arm_values, codes, arms, focal, _ = self._checked_arms(frame, a, "balancing weights")
         base = self._base(base_weights, len(codes))
         design = encode_for_balancing(
             frame,
@@ -420,80 +405,9 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
 
     # ------------------------------------------------------------------ reporting
     def _record(self, columns, matrix, target, weights, solutions) -> None:
-        names = [c["constraint"] for c in columns]
-        model = self.design_.model_columns.set_index("design_column")
-        center = np.array([c["center"] for c in columns])
-        scale = np.array([c["scale"] for c in columns])
-
-        def natural(values):
-            """Balance-function values (SD units) in the covariate's units."""
-            raw = center + scale * values
-            out = raw.copy()
-            for c, column in enumerate(columns):
-                if column["level"] == "":
-                    row = model.loc[column["constraint"].removesuffix("^2")]
-                    if column["moment"] == 1:
-                        out[c] = row["center"] + row["scale"] * raw[c]
-                    else:
-                        out[c] = row["scale"] ** 2 * raw[c]
-            return out
-
-        described = pd.DataFrame(
-            {
-                "constraint": names,
-                "covariate": [c["covariate"] for c in columns],
-                "level": [c["level"] for c in columns],
-                "moment": [c["moment"] for c in columns],
-            }
+        self.target_, self.lambda_, self.solver_, self.constraints_ = solution_report(
+            self.design_, self._codes, self.arms_, (columns, matrix, target), weights, solutions
         )
-        self.target_ = described.assign(target=natural(target))
-        lambdas, solver, records = {}, [], []
-        for j, label in enumerate(self.arms_):
-            rows = self._codes == j
-            solution = solutions[j]
-            achieved = weights[rows] @ matrix[rows] / weights[rows].sum()
-            imbalance = achieved - target
-            if solution is None:
-                structural = np.zeros(len(names))
-                status = "focal"
-                lambdas[label] = np.zeros(len(names))
-            else:
-                basis = solution.basis
-                structural = imbalance - basis @ (basis.T @ imbalance)
-                status = solution.status
-                if status == "exact" and np.max(np.abs(structural), initial=0) > BALANCED_SD:
-                    status = "partial"
-                lambdas[label] = solution.lam
-            solver.append(
-                {
-                    "arm": label,
-                    "n": int(rows.sum()),
-                    "n_constraints": len(names),
-                    "n_directions": len(names) if solution is None else solution.basis.shape[1],
-                    "status": status,
-                    "ridge": 0.0 if solution is None else solution.ridge,
-                    "best_imbalance_sd": 0.0 if solution is None else solution.best_imbalance,
-                    "iterations": 0 if solution is None else solution.iterations,
-                    "max_abs_gradient": 0.0 if solution is None else solution.max_abs_gradient,
-                    "max_abs_imbalance_sd": float(np.max(np.abs(imbalance))),
-                }
-            )
-            records.append(
-                described.assign(
-                    arm=label,
-                    target=natural(target),
-                    achieved=natural(achieved),
-                    imbalance_sd=imbalance,
-                    structural_sd=structural,
-                    arm_status=status,
-                )
-            )
-        self.lambda_ = pd.DataFrame(lambdas, index=pd.Index(names, name="constraint"))
-        self.solver_ = pd.DataFrame(solver)
-        table = pd.concat(records, ignore_index=True)
-        order = ["arm", "constraint", "covariate", "level", "moment", "target", "achieved",
-                 "imbalance_sd", "structural_sd", "arm_status"]  # fmt: skip
-        self.constraints_ = table.loc[:, order]
 
     def _warn_about_solutions(self) -> None:
         table = self.constraints_

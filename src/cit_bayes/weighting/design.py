@@ -37,7 +37,7 @@ Rules for degenerate input
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -188,6 +188,65 @@ def _pool_rare(
     return new_labels, new_levels, records
 
 
+@dataclass
+class _DesignParts:
+    """The columns of the two matrices of :func:`encode_covariates` as they are built."""
+
+    model_parts: list = field(default_factory=list)
+    model_rows: list = field(default_factory=list)
+    balance_parts: list = field(default_factory=list)
+    balance_rows: list = field(default_factory=list)
+    pooled_records: list = field(default_factory=list)
+    dropped_records: list = field(default_factory=list)
+    references: dict = field(default_factory=dict)
+
+    def add_categorical(self, name, series, rare_level_min: int) -> None:
+        levels, labels = _levels(series)
+        labels, levels, records = _pool_rare(name, labels, levels, rare_level_min)
+        self.pooled_records.extend(records)
+        if len(levels) < 2:
+            self.dropped_records.append({"covariate": name, "reason": "constant (one level)"})
+            return
+        counts = [int(np.sum(labels == level)) for level in levels]
+        reference = levels[int(np.argmax(counts))]
+        self.references[name] = reference
+        for level in levels:
+            indicator = (labels == level).astype(float)
+            self.balance_parts.append(indicator)
+            self.balance_rows.append({"covariate": name, "level": level, "kind": "level"})
+            if level != reference:
+                self.model_parts.append(indicator)
+                self.model_rows.append(
+                    {
+                        "design_column": f"{name}{LEVEL_SEPARATOR}{level}",
+                        "covariate": name,
+                        "level": level,
+                        "center": 0.0,
+                        "scale": 1.0,
+                    }
+                )
+
+    def add_numeric(self, name, series) -> None:
+        values = series.to_numpy(dtype=float)
+        if np.ptp(values) == 0:
+            self.dropped_records.append({"covariate": name, "reason": "constant (one value)"})
+            return
+        center, scale = float(values.mean()), float(values.std(ddof=1))
+        kind = "binary" if set(np.unique(values)) <= {0.0, 1.0} else "numeric"
+        self.model_parts.append((values - center) / scale)
+        self.model_rows.append(
+            {
+                "design_column": name,
+                "covariate": name,
+                "level": "",
+                "center": center,
+                "scale": scale,
+            }
+        )
+        self.balance_parts.append(values)
+        self.balance_rows.append({"covariate": name, "level": "", "kind": kind})
+
+
 def encode_covariates(X, *, rare_level_min: int = 5) -> CovariateDesign:
     """Validate a covariate table and encode it for a propensity model and for balance.
 
@@ -221,55 +280,17 @@ def encode_covariates(X, *, rare_level_min: int = 5) -> CovariateDesign:
         raise WeightingError("the covariate table has no columns")
     _check_types_and_missing(frame)
 
-    model_parts, model_rows = [], []
-    balance_parts, balance_rows = [], []
-    pooled_records, dropped_records, references = [], [], {}
+    parts = _DesignParts()
     for name in frame.columns:
         series = frame[name]
         if _is_categorical(series):
-            levels, labels = _levels(series)
-            labels, levels, records = _pool_rare(name, labels, levels, rare_level_min)
-            pooled_records.extend(records)
-            if len(levels) < 2:
-                dropped_records.append({"covariate": name, "reason": "constant (one level)"})
-                continue
-            counts = [int(np.sum(labels == level)) for level in levels]
-            reference = levels[int(np.argmax(counts))]
-            references[name] = reference
-            for level in levels:
-                indicator = (labels == level).astype(float)
-                balance_parts.append(indicator)
-                balance_rows.append({"covariate": name, "level": level, "kind": "level"})
-                if level != reference:
-                    model_parts.append(indicator)
-                    model_rows.append(
-                        {
-                            "design_column": f"{name}{LEVEL_SEPARATOR}{level}",
-                            "covariate": name,
-                            "level": level,
-                            "center": 0.0,
-                            "scale": 1.0,
-                        }
-                    )
+            parts.add_categorical(name, series, rare_level_min)
         else:
-            values = series.to_numpy(dtype=float)
-            if np.ptp(values) == 0:
-                dropped_records.append({"covariate": name, "reason": "constant (one value)"})
-                continue
-            center, scale = float(values.mean()), float(values.std(ddof=1))
-            kind = "binary" if set(np.unique(values)) <= {0.0, 1.0} else "numeric"
-            model_parts.append((values - center) / scale)
-            model_rows.append(
-                {
-                    "design_column": name,
-                    "covariate": name,
-                    "level": "",
-                    "center": center,
-                    "scale": scale,
-                }
-            )
-            balance_parts.append(values)
-            balance_rows.append({"covariate": name, "level": "", "kind": kind})
+            parts.add_numeric(name, series)
+    model_parts, model_rows = parts.model_parts, parts.model_rows
+    balance_parts, balance_rows = parts.balance_parts, parts.balance_rows
+    pooled_records, dropped_records = parts.pooled_records, parts.dropped_records
+    references = parts.references
 
     for record in dropped_records:
         warnings.warn(

@@ -268,6 +268,39 @@ def _bootstrap(weighting, y, n_bootstrap, rng):
     return np.array(estimates).reshape(-1, k), failures
 
 
+def _contrast_matrix(contrasts, k: int) -> np.ndarray:
+    """Rows of +1 (arm) and -1 (comparator) over the arm means."""
+    matrix = np.zeros((len(contrasts), k))
+    for r, (j, comparator) in enumerate(contrasts):
+        matrix[r, j] = 1.0
+        if comparator is not None:
+            matrix[r, comparator] = -1.0
+    return matrix
+
+
+def _bootstrap_intervals(weighting, values, n_bootstrap, random_state, matrix, confidence):
+    """Percentile intervals and SEs of the contrasts over bootstrap resamples (NaN without)."""
+    nothing = np.full(matrix.shape[0], np.nan)
+    if not n_bootstrap:
+        return nothing, nothing, nothing, 0
+    rng = np.random.default_rng(random_state)
+    with single_thread_if_small(len(values)):
+        draws, failures = _bootstrap(weighting, values, int(n_bootstrap), rng)
+    if failures:
+        warnings.warn(
+            f"{failures} of {n_bootstrap} bootstrap resamples could not be weighted (for "
+            "example separation in a resample); the interval uses the others",
+            WeightingWarning,
+            stacklevel=3,
+        )
+    if len(draws) < 2:
+        return nothing, nothing, nothing, failures
+    contrast_draws = draws @ matrix.T
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(contrast_draws, [tail, 100 - tail], axis=0)
+    return low, high, contrast_draws.std(axis=0, ddof=1), failures
+
+
 def weighted_outcome(
     weighting,
     y,
@@ -331,11 +364,7 @@ def weighted_outcome(
             influence = _influence(weighting, values, codes, means, estimated)
 
     contrasts = [(j, None) for j in range(k)] + _contrasts(arms, reference)
-    matrix = np.zeros((len(contrasts), k))
-    for r, (j, comparator) in enumerate(contrasts):
-        matrix[r, j] = 1.0
-        if comparator is not None:
-            matrix[r, comparator] = -1.0
+    matrix = _contrast_matrix(contrasts, k)
     covariance = influence.T @ influence / n**2
     se = np.sqrt(np.einsum("rk,kl,rl->r", matrix, covariance, matrix))
     z = stats.norm.ppf(0.5 + confidence / 2)
@@ -343,24 +372,9 @@ def weighted_outcome(
 
     if balancing and not n_bootstrap:
         _warn_if_few_patients_per_direction(weighting)
-    boot_low = boot_high = boot_se = np.full(len(contrasts), np.nan)
-    failures = 0
-    if n_bootstrap:
-        rng = np.random.default_rng(random_state)
-        with single_thread_if_small(n):
-            draws, failures = _bootstrap(weighting, values, int(n_bootstrap), rng)
-        if failures:
-            warnings.warn(
-                f"{failures} of {n_bootstrap} bootstrap resamples could not be weighted (for "
-                "example separation in a resample); the interval uses the others",
-                WeightingWarning,
-                stacklevel=2,
-            )
-        if len(draws) >= 2:
-            contrast_draws = draws @ matrix.T
-            tail = 100 * (1 - confidence) / 2
-            boot_low, boot_high = np.percentile(contrast_draws, [tail, 100 - tail], axis=0)
-            boot_se = contrast_draws.std(axis=0, ddof=1)
+    boot_low, boot_high, boot_se, failures = _bootstrap_intervals(
+        weighting, values, n_bootstrap, random_state, matrix, confidence
+    )
 
     rows = []
     for r, (j, comparator) in enumerate(contrasts):
