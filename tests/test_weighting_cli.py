@@ -161,3 +161,22 @@ def test_cohort_schema_needs_no_options(tmp_path, capsys):
     for file in out.iterdir():
         if file.suffix in {".csv", ".json", ".md", ".svg"}:
             assert "SIM0" not in file.read_text(), file.name
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".parquet"])
+def test_generic_table_in_another_format_gives_the_csv_weights(tmp_path, suffix):
+    """The generic path reads any format of the cohort reader, typed as a CSV reader would."""
+    frame = generic_csv(tmp_path / "study.csv")
+    other = tmp_path / f"study{suffix}"
+    if suffix == ".xlsx":
+        frame.to_excel(other, index=False)
+    else:
+        frame.to_parquet(other, index=False)
+    for name in ("study.csv", other.name):
+        assert main(["weights", str(tmp_path / name), "--treatment", "group",
+                     "--out", str(tmp_path / f"out_{name}")]) == 0  # fmt: skip
+    csv_weights = pd.read_csv(tmp_path / "out_study.csv" / "weights.csv")
+    other_weights = pd.read_csv(tmp_path / f"out_{other.name}" / "weights.csv")
+    # same data, same solver: equal to round-off (1e-12 relative; the inputs are identical)
+    np.testing.assert_allclose(other_weights["weight"], csv_weights["weight"], rtol=1e-12)
+    assert other_weights["arm"].tolist() == csv_weights["arm"].tolist()

@@ -5,7 +5,8 @@ A thin face over :class:`cit_bayes.weighting.PropensityWeighting` (``--method pr
 default) and :class:`cit_bayes.weighting.BalancingWeights` (``--method entropy``). Without
 ``--treatment`` the
 file is read as a CIT cohort (:func:`cit_bayes.cohort.read_cohort`) and weighted on the baseline
-covariates of the schema; with ``--treatment`` any CSV works. Everything is written under the
+covariates of the schema; with ``--treatment`` any table the cohort reader reads (CSV/TSV,
+Excel, SPSS, Stata, Parquet) works. Everything is written under the
 output folder; the terminal gets a per-arm summary (counts, effective sample sizes, balance), never
 row-level data.
 """
@@ -96,13 +97,17 @@ def register(subparsers) -> None:
             "weighted outcome estimates. Without --treatment, FILE is read as a CIT cohort."
         ),
     )
-    parser.add_argument("file", metavar="FILE", help="cohort file, or any CSV with --treatment")
-    parser.add_argument("--treatment", metavar="COL", help="treatment column of a generic CSV")
+    parser.add_argument(
+        "file",
+        metavar="FILE",
+        help="cohort file, or any table (CSV, Excel, SPSS, Stata, Parquet) with --treatment",
+    )
+    parser.add_argument("--treatment", metavar="COL", help="treatment column of a generic table")
     parser.add_argument(
         "--covariates",
         metavar="A,B,C",
         help="comma-separated covariates (default: the cohort's baseline covariates, or every "
-        "column but the treatment and outcome of a generic CSV)",
+        "column but the treatment and outcome of a generic table)",
     )
     parser.add_argument("--outcome", metavar="COL", help="numeric outcome column (e.g. response)")
     parser.add_argument("--estimand", choices=ESTIMANDS, default="ato", help="default: ato")
@@ -174,17 +179,28 @@ def _truncate_arg(text: str | None):
     return values[0] if len(values) == 1 else tuple(values)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path, sep=None, engine="python", encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise WeightingError(f"{path.name}: no such file") from None
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as err:
-        raise WeightingError(
-            f"{path.name}: cannot be read as a CSV table ({err.__class__.__name__})"
-        ) from None
-    if frame.empty:
-        raise WeightingError(f"{path.name}: the table has no data rows")
+def _read_generic(path: Path) -> pd.DataFrame:
+    """Any table the cohort reader reads (CSV/TSV, Excel, SPSS, Stata, Parquet), columns typed.
+
+    The file is read by :func:`cit_bayes.cohort.io.read_table` (one reader for the package:
+    encoding, delimiter and decimal-comma detection, blank rows skipped with their numbers
+    kept); a text column whose every non-blank cell is a number becomes numeric, as a CSV
+    reader's type inference would make it.
+    """
+    from cit_bayes.cohort.io import read_table
+
+    raw = read_table(path)
+    frame = raw.frame.copy()
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object:
+            continue
+        text = column.map(lambda v: v.strip() if isinstance(v, str) else v)
+        text = text.mask(text.map(lambda v: isinstance(v, str) and not v))
+        if raw.decimal_comma:
+            text = text.map(lambda v: v.replace(",", ".") if isinstance(v, str) else v)
+        numbers = pd.to_numeric(text, errors="coerce")
+        frame[name] = numbers if numbers.notna().sum() == text.notna().sum() else text
     return frame
 
 
@@ -194,7 +210,7 @@ def _looks_like_identifier(series: pd.Series) -> bool:
 
 
 def _generic_inputs(args, path: Path):
-    frame = _read_csv(path)
+    frame = _read_generic(path)
     missing = [c for c in [args.treatment, args.outcome] if c is not None and c not in frame]
     covariates = _split(args.covariates)
     missing += [c for c in covariates or [] if c not in frame]
@@ -239,12 +255,10 @@ def _cohort_inputs(args, path: Path):
     return covariates, cohort.data["arm"], outcome, notes, cohort
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def _file_sha256(path: Path) -> str:
+    """SHA-256 of the file's bytes (what ``sha256sum`` prints), beside the data fingerprint."""
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _weights_table(weighting: PropensityWeighting) -> pd.DataFrame:
@@ -426,7 +440,7 @@ def run_weights(args) -> int:
     settings = {
         "cit_bayes_version": __version__,
         "input_file": path.name,
-        "input_sha256": _sha256(path),
+        "input_sha256": _file_sha256(path),
         "cohort_fingerprint": cohort.fingerprint if cohort is not None else None,
         "synthetic": bool(cohort.synthetic) if cohort is not None else None,
         "treatment": args.treatment or "arm",
