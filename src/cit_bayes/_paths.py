@@ -14,7 +14,13 @@ __all__ = ["project_root", "data_dir", "models_dir"]
 
 
 def project_root() -> Path:
-    """Return the folder that holds ``data/`` and ``models/``."""
+    """Return the folder that holds ``data/`` and ``models/``.
+
+    Examples
+    --------
+    >>> (project_root() / "data").is_dir(), (project_root() / "models").is_dir()
+    (True, True)
+    """
     env = os.environ.get("CIT_BAYES_HOME")
     if env:
         return Path(env).expanduser().resolve()
@@ -22,10 +28,22 @@ def project_root() -> Path:
 
 
 def data_dir() -> Path:
-    """Return the bundled data folder (``data/``)."""
+    """Return the bundled data folder (``data/``).
+
+    Examples
+    --------
+    >>> data_dir().name, (data_dir() / "reconstructed" / "cohort.csv").is_file()
+    ('data', True)
+    """
     return project_root() / "data"
 
 
 def models_dir() -> Path:
-    """Return the folder of analysis plans and prior sets (``models/``)."""
+    """Return the folder of analysis plans and prior sets (``models/``).
+
+    Examples
+    --------
+    >>> models_dir().name, (models_dir() / "default.toml").is_file()
+    ('models', True)
+    """
     return project_root() / "models"

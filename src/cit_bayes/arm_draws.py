@@ -29,6 +29,13 @@ class ArmDraws:
         Shape ``(chains, draws, arms)``; finite floats.
     arms : tuple of str
         Arm labels, in the order of the last axis.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> draws = ArmDraws(np.zeros((2, 3, 2)), ("rhTPO", "rhIL-11"))
+    >>> draws.n_samples, draws.arm("rhIL-11").shape
+    (6, (2, 3))
     """
 
     values: np.ndarray
@@ -72,6 +79,17 @@ def as_draws(
     ------
     ValueError
         On a wrong shape, unknown or duplicated labels, or non-finite draws.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> draws = as_draws(np.array([[0.2, 0.5], [0.4, 0.3], [0.6, 0.7]]), ["A", "B"])
+    >>> draws.values.shape, draws.arms, draws.arm("B").tolist()
+    ((1, 3, 2), ('A', 'B'), [[0.5, 0.3, 0.7]])
+    >>> as_draws(np.ones((3, 2)))
+    Traceback (most recent call last):
+    ...
+    ValueError: arm labels are required with a plain array of draws
     """
     if isinstance(draws, ArmDraws):
         result = draws

@@ -65,6 +65,14 @@ class Document:
         The parsed tables.
     sha256 : str
         :func:`canonical_hash` of ``data``.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> data = parse_toml("seed = 1", "plan.toml")
+    >>> document = Document(Path("plan.toml"), "plan.toml", data, canonical_hash(data))
+    >>> document.data, len(document.sha256)
+    ({'seed': 1}, 64)
     """
 
     path: Path
@@ -96,7 +104,17 @@ def _depth(value, level: int = 0) -> int:
 
 
 def parse_toml(text: str, source: str) -> dict:
-    """Parse TOML text; a syntax error or too deep a nesting is a :class:`PlanError`."""
+    """Parse TOML text; a syntax error or too deep a nesting is a :class:`PlanError`.
+
+    Examples
+    --------
+    >>> parse_toml("[sampler]\\nchains = 4", "plan.toml")
+    {'sampler': {'chains': 4}}
+    >>> parse_toml("seed = ", "plan.toml")
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.PlanError: plan.toml: not valid TOML: Invalid value (at end of document)
+    """
     try:
         data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, RecursionError) as error:
@@ -169,6 +187,15 @@ def setting(
         The allowed values (of the field, or of each item of a list).
     non_empty, distinct : bool
         For lists: at least one item; no item twice.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass, fields
+    >>> @dataclass(frozen=True)
+    ... class Sampler:
+    ...     chains: int = setting(4, low=1)
+    >>> Sampler().chains, fields(Sampler)[0].metadata["low"]
+    (4, 1)
     """
     metadata = {
         "low": low,
@@ -187,7 +214,13 @@ def setting(
 
 
 def where(source: str, section: str, key: str | None = None) -> str:
-    """How a message names a place: ``file: key section.key`` or ``file: table [section]``."""
+    """How a message names a place: ``file: key section.key`` or ``file: table [section]``.
+
+    Examples
+    --------
+    >>> where("plan.toml", "sampler", "chains"), where("plan.toml", "sampler")
+    ('plan.toml: key sampler.chains', 'plan.toml: table [sampler]')
+    """
     if key is None:
         return f"{source}: table [{section}]" if section else f"{source}:"
     return f"{source}: key {section + '.' if section else ''}{key}"

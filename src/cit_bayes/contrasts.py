@@ -58,20 +58,38 @@ _MEASURES = ("difference", "ratio", "odds_ratio")
 
 
 def all_pairs(arms: Sequence[str], *, ordered: bool = False) -> list[tuple[str, str]]:
-    """Return every pair of arms: ``(A, B)`` with A before B, or both orders if ``ordered``."""
+    """Return every pair of arms: ``(A, B)`` with A before B, or both orders if ``ordered``.
+
+    Examples
+    --------
+    >>> all_pairs(["A", "B", "C"]), len(all_pairs(["A", "B", "C"], ordered=True))
+    ([('A', 'B'), ('A', 'C'), ('B', 'C')], 6)
+    """
     arms = list(arms)
     return list(permutations(arms, 2)) if ordered else list(combinations(arms, 2))
 
 
 def pairs_against(arms: Sequence[str], reference: str) -> list[tuple[str, str]]:
-    """Return ``(arm, reference)`` for every arm other than ``reference``."""
+    """Return ``(arm, reference)`` for every arm other than ``reference``.
+
+    Examples
+    --------
+    >>> pairs_against(["A", "B", "C"], "A")
+    [('B', 'A'), ('C', 'A')]
+    """
     if reference not in arms:
         raise ValueError(f"reference arm {reference!r} is not among {list(arms)}")
     return [(arm, reference) for arm in arms if arm != reference]
 
 
 def format_threshold(value: float) -> str:
-    """Format a margin or threshold for a results key: two decimals (``0.1`` -> ``"0.10"``)."""
+    """Format a margin or threshold for a results key: two decimals (``0.1`` -> ``"0.10"``).
+
+    Examples
+    --------
+    >>> format_threshold(0.1), format_threshold(-0.001)
+    ('0.10', '0.00')
+    """
     text = f"{float(value):.2f}"
     return "0.00" if text == "-0.00" else text
 
@@ -132,6 +150,12 @@ def summarise(
     pandas.DataFrame
         One row per arm: ``key`` (the arm), ``arm``, ``mean``, ``sd``, ``median``, ``ci_low``,
         ``ci_high`` (equal-tailed credible interval) and ``ci_level``.
+
+    Examples
+    --------
+    >>> draws = np.array([[0.2, 0.5], [0.4, 0.3], [0.6, 0.7]])  # 3 draws of arms A, B
+    >>> summarise(draws, ["A", "B"])["mean"].round(3).tolist()
+    [0.4, 0.5]
     """
     data = as_draws(draws, arms)
     rows = []
@@ -181,6 +205,13 @@ def pairwise(
     ----------
     Gelman A, Carlin JB, Stern HS, Dunson DB, Vehtari A, Rubin DB. *Bayesian Data Analysis*,
     3rd ed. CRC Press, 2013.
+
+    Examples
+    --------
+    >>> draws = np.array([[0.2, 0.5], [0.4, 0.3], [0.6, 0.7]])  # 3 draws of arms A, B
+    >>> table = pairwise(draws, ["A", "B"])
+    >>> table["key"].tolist(), table["mean"].round(3).tolist()
+    (['A-B'], [-0.1])
     """
     if measure not in _MEASURES:
         raise ValueError(f"measure must be one of {_MEASURES}, got {measure!r}")
@@ -222,6 +253,13 @@ def prob_superior(
     -------
     pandas.DataFrame
         ``key``, ``arm_a``, ``arm_b``, ``event`` (the event in words), ``prob``, ``mcse``.
+
+    Examples
+    --------
+    >>> draws = np.array([[0.2, 0.5], [0.4, 0.3], [0.6, 0.7]])  # 3 draws of arms A, B
+    >>> table = prob_superior(draws, ["A", "B"])
+    >>> table["key"].tolist(), table["prob"].round(3).tolist()
+    (['A>B', 'B>A'], [0.333, 0.667])
     """
     data = as_draws(draws, arms)
     sign = ">" if higher_is_better else "<"
@@ -261,6 +299,12 @@ def prob_best(
     In each draw the best arm has the highest value (lowest if ``higher_is_better`` is False).
     Ties are split: when m arms share the best value in a draw, each gets 1/m for that draw. With
     continuous posteriors ties have probability zero; they arise only with discrete draws.
+
+    Examples
+    --------
+    >>> draws = np.array([[0.2, 0.5], [0.4, 0.3], [0.6, 0.7]])  # 3 draws of arms A, B
+    >>> prob_best(draws, ["A", "B"])["prob"].round(3).tolist()
+    [0.333, 0.667]
     """
     data = as_draws(draws, arms)
     values = data.values if higher_is_better else -data.values
@@ -296,6 +340,13 @@ def prob_noninferior(
     ----------
     Spiegelhalter DJ, Abrams KR, Myles JP. *Bayesian Approaches to Clinical Trials and
     Health-Care Evaluation*. Wiley, 2004, section 6.7 (equivalence and non-inferiority).
+
+    Examples
+    --------
+    >>> draws = np.array([[0.2, 0.5], [0.4, 0.3], [0.6, 0.7]])  # 3 draws of arms A, B
+    >>> table = prob_noninferior(draws, ["A", "B"], pairs=[("A", "B")], margins=[0.2])
+    >>> table["key"].tolist(), table["prob"].round(3).tolist()
+    (['A vs B @ 0.20'], [0.667])
     """
     data = as_draws(draws, arms)
     margins = [float(m) for m in margins]
@@ -346,6 +397,13 @@ def prob_exceeds(
     pandas.DataFrame
         ``key``, ``arm_a``, ``arm_b``, ``threshold``, ``higher_is_better``, ``event``, ``prob``,
         ``mcse``.
+
+    Examples
+    --------
+    >>> draws = np.array([[0.2, 0.5], [0.4, 0.3], [0.6, 0.7]])  # 3 draws of arms A, B
+    >>> table = prob_exceeds(draws, ["A", "B"], pairs=[("B", "A")], thresholds=[0.0])
+    >>> table["key"].tolist(), table["prob"].round(3).tolist()
+    (['B-A > 0.00'], [0.667])
     """
     data = as_draws(draws, arms)
     thresholds = [float(d) for d in thresholds]
@@ -377,7 +435,15 @@ def interval_fragment(
     *,
     fields: Sequence[str] = ("mean", "sd", "ci_low", "ci_high"),
 ) -> dict[str, dict[str, float]]:
-    """Turn a :func:`summarise` or :func:`pairwise` table into ``{key: {field: value}}``."""
+    """Turn a :func:`summarise` or :func:`pairwise` table into ``{key: {field: value}}``.
+
+    Examples
+    --------
+    >>> draws = np.array([[0.2, 0.5], [0.4, 0.3], [0.6, 0.7]])  # 3 draws of arms A, B
+    >>> fragment = interval_fragment(summarise(draws, ["A", "B"]))
+    >>> sorted(fragment), sorted(fragment["A"]), round(fragment["A"]["mean"], 3)
+    (['A', 'B'], ['ci_high', 'ci_low', 'mean', 'sd'], 0.4)
+    """
     _check_columns(table, ["key", *fields])
     return {
         str(row["key"]): {field: float(row[field]) for field in fields}
@@ -386,7 +452,15 @@ def interval_fragment(
 
 
 def probability_fragment(table: pd.DataFrame, *, field: str = "prob") -> dict[str, float]:
-    """Turn a probability table (``prob_*``) into ``{key: probability}``."""
+    """Turn a probability table (``prob_*``) into ``{key: probability}``.
+
+    Examples
+    --------
+    >>> draws = np.array([[0.2, 0.5], [0.4, 0.3], [0.6, 0.7]])  # 3 draws of arms A, B
+    >>> fragment = probability_fragment(prob_best(draws, ["A", "B"]))
+    >>> {key: round(prob, 3) for key, prob in fragment.items()}
+    {'A': 0.333, 'B': 0.667}
+    """
     _check_columns(table, ["key", field])
     return {str(k): float(v) for k, v in zip(table["key"], table[field], strict=True)}
 

@@ -70,7 +70,14 @@ class _Silent:
 
 @dataclass(frozen=True)
 class PipelineResult:
-    """What a run wrote and how it went."""
+    """What a run wrote and how it went.
+
+    Examples
+    --------
+    >>> result = PipelineResult(Path("reports/latest"), True, (), synthetic=True, bundled=True)
+    >>> result.passed, result.failed_fits, result.step_seconds
+    (True, (), {})
+    """
 
     out_dir: Path
     passed: bool
@@ -211,6 +218,10 @@ def run_pipeline(
     ------
     CitBayesError
         On bad input (the cohort fails validation, a malformed plan): nothing is written.
+
+    Examples
+    --------
+    >>> result = run_pipeline(out_dir="reports/latest", seed=1)  # doctest: +SKIP
     """
     from cit_bayes.analyses import patient
     from cit_bayes.bayes.sampling import progress_bars

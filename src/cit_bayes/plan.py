@@ -58,7 +58,13 @@ _SHARE = {"low": 0.0, "high": 1.0, "open_low": True, "open_high": True}
 
 @dataclass(frozen=True)
 class Analysis:
-    """One analysis of the plan: its name and estimand (``None`` = unadjusted)."""
+    """One analysis of the plan: its name and estimand (``None`` = unadjusted).
+
+    Examples
+    --------
+    >>> Analysis("adjusted (ATO)", "ato").adjusted, Analysis("unadjusted", None).adjusted
+    (True, False)
+    """
 
     name: str
     estimand: str | None
@@ -71,7 +77,14 @@ class Analysis:
 
 @dataclass(frozen=True)
 class WeightingPlan:
-    """How the weights of the adjusted analyses are made (section ``[weighting]``)."""
+    """How the weights of the adjusted analyses are made (section ``[weighting]``).
+
+    Examples
+    --------
+    >>> weighting = load_plan().weighting
+    >>> weighting.method, weighting.moments, weighting.trim
+    ('entropy', 1, 0.0)
+    """
 
     method: Literal["entropy", "propensity"]
     moments: int = setting(choices=(1, 2))
@@ -253,6 +266,14 @@ class AnalysisPlan:
     safety_events : tuple of str
     priors : dict
         Model name -> prior dataclass instance.
+
+    Examples
+    --------
+    >>> plan = load_plan()
+    >>> [analysis.estimand for analysis in plan.with_primary("ato").analyses()]
+    [None, 'ato']
+    >>> plan.sampler_for("plt").target_accept, sorted(plan.priors)
+    (0.95, ['plt', 'recovery', 'response', 'safety'])
     """
 
     path: str

@@ -33,6 +33,13 @@ def fit_times(fits: Mapping) -> dict[str, dict[str, float | None]]:
 
     ``compile_seconds`` is nutpie's compile time (0 when a compiled model was re-used, ``None``
     for PyMC, which compiles inside ``pm.sample``).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> fit = SimpleNamespace(compile_seconds=None, sampling_seconds=3.14159)
+    >>> fit_times({"response": fit})
+    {'response': {'compile_seconds': None, 'sampling_seconds': 3.142}}
     """
     times = {}
     for name, fit in fits.items():

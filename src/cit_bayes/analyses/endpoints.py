@@ -53,7 +53,14 @@ Progress = Callable[[str], None]
 
 
 def fit_name(endpoint: str, analysis: str) -> str:
-    """The name of a fit (and of its diagnostics entry): ``"<endpoint>/<analysis>"``."""
+    """The name of a fit (and of its diagnostics entry): ``"<endpoint>/<analysis>"``.
+
+    Examples
+    --------
+    >>> from cit_bayes.analyses.endpoints import fit_name
+    >>> fit_name("recovery", "adjusted (ATO)")
+    'recovery/adjusted (ATO)'
+    """
     return f"{endpoint}/{analysis}"
 
 
@@ -69,6 +76,14 @@ def _subset(data: PatientData, keep: np.ndarray) -> PatientData:
 
 
 def arm_counts(codes: np.ndarray, arms) -> dict[str, int]:
+    """Patients per arm, from arm codes (positions in ``arms``).
+
+    Examples
+    --------
+    >>> from cit_bayes.analyses.endpoints import arm_counts
+    >>> arm_counts(np.array([0, 1, 1, 2]), ("rhTPO", "hetrombopag", "combination"))
+    {'rhTPO': 1, 'hetrombopag': 2, 'combination': 1}
+    """
     return {arm: int(np.sum(codes == j)) for j, arm in enumerate(arms)}
 
 
@@ -80,7 +95,20 @@ def _tag(tables: dict, endpoint: str, analysis: str, into: dict) -> None:
 
 
 class EndpointRunner:
-    """Fits one analysis's four models and collects fragments, tables and fits."""
+    """Fits one analysis's four models and collects fragments, tables and fits.
+
+    Examples
+    --------
+    Building a runner fits nothing:
+
+    >>> from cit_bayes.cohort import validate_cohort
+    >>> from cit_bayes.plan import load_plan
+    >>> from cit_bayes.simulate import simulate_cohort
+    >>> cohort = validate_cohort(simulate_cohort(60, seed=1).data)
+    >>> runner = EndpointRunner(cohort, load_plan(), seed=1, progress=print)
+    >>> runner.arms, runner.outcomes()["plt"].shape
+    (('rhTPO', 'hetrombopag', 'combination', 'rhIL-11'), (60, 3))
+    """
 
     def __init__(self, cohort: Cohort, plan: AnalysisPlan, seed: int, progress: Progress):
         self.cohort, self.plan, self.seed, self.progress = cohort, plan, seed, progress
@@ -378,7 +406,19 @@ def _baseline_means(day0: np.ndarray, data: PatientData, adjusted: bool) -> dict
 
 
 def endpoint_runner(cohort, plan, seed, progress) -> EndpointRunner:
-    """The runner of a cohort and plan under a checked master seed (default: the plan's)."""
+    """The runner of a cohort and plan under a checked master seed (default: the plan's).
+
+    Examples
+    --------
+    >>> from cit_bayes.cohort import validate_cohort
+    >>> from cit_bayes.plan import load_plan
+    >>> from cit_bayes.simulate import simulate_cohort
+    >>> cohort = validate_cohort(simulate_cohort(60, seed=1).data)
+    >>> endpoint_runner(cohort, load_plan(), -1, None)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: seed must be a non-negative integer, got -1
+    """
     seed = plan.seed if seed is None else seed
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ModelError(f"seed must be a non-negative integer, got {seed!r}")

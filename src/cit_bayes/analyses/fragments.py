@@ -39,7 +39,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ContrastSpec:
-    """What to compare: the plan's pairs, margins and thresholds (see the reanalysis plan)."""
+    """What to compare: the plan's pairs, margins and thresholds (see the reanalysis plan).
+
+    Examples
+    --------
+    >>> ContrastSpec(arms=("A", "B", "C"), pairs=(), focus_arm="B").focus_pairs
+    [('B', 'A'), ('B', 'C')]
+    """
 
     arms: tuple[str, ...]
     pairs: tuple[tuple[str, str], ...]
@@ -69,7 +75,15 @@ def _tag(table: pd.DataFrame, **columns) -> pd.DataFrame:
 def response_analysis(
     draws: xr.DataArray, spec: ContrastSpec
 ) -> tuple[dict, dict[str, pd.DataFrame]]:
-    """Rates, risk differences, odds ratios, P(superior), P(best), P(non-inferior), P(RD > d)."""
+    """Rates, risk differences, odds ratios, P(superior), P(best), P(non-inferior), P(RD > d).
+
+    Examples
+    --------
+    >>> spec = ContrastSpec(("A", "B"), (("A", "B"),), "A", 0.95, (("A", "B"),), (0.1,), (0.0,))
+    >>> draws = np.array([[0.7, 0.5], [0.8, 0.4], [0.6, 0.5], [0.7, 0.3]])  # 4 draws of A, B
+    >>> response_analysis(draws, spec)[0]["prob_superior"]
+    {'A>B': 1.0, 'B>A': 0.0}
+    """
     data = contrasts.as_draws(draws, spec.arms)
     rate = contrasts.summarise(data, ci_level=spec.ci_level)
     difference = contrasts.pairwise(data, pairs=spec.pairs, ci_level=spec.ci_level)
@@ -131,7 +145,16 @@ def _by_block(draws: xr.DataArray, dim: str, blocks: Sequence[str]):
 
 
 def plt_analysis(draws: xr.DataArray, spec: ContrastSpec) -> tuple[dict, dict[str, pd.DataFrame]]:
-    """Mean PLT per day and arm; differences and P(A > B) at the contrast days."""
+    """Mean PLT per day and arm; differences and P(A > B) at the contrast days.
+
+    Examples
+    --------
+    >>> spec = ContrastSpec(("A", "B"), (("A", "B"),), "A", contrast_days=("day7",))
+    >>> v = np.random.default_rng(0).normal([[80.0, 60.0], [120.0, 70.0]], 5.0, (400, 2, 2))
+    >>> da = xr.DataArray(v, {"day": ["day3", "day7"], "arm": ["A", "B"]}, ("sample", "day", "arm"))
+    >>> plt_analysis(da, spec)[0]["prob_superior"]
+    {'day7': {'A>B': 1.0, 'B>A': 0.0}}
+    """
     days = [str(d) for d in draws["day"].values]
     means, differences, superiors = {}, {}, {}
     mean_rows, difference_rows, probability_rows = [], [], []
@@ -165,7 +188,15 @@ def plt_analysis(draws: xr.DataArray, spec: ContrastSpec) -> tuple[dict, dict[st
 def recovery_analysis(
     draws: xr.DataArray, spec: ContrastSpec
 ) -> tuple[dict, dict[str, pd.DataFrame]]:
-    """Mean days per arm, differences, P(faster) and P(faster by at least d days)."""
+    """Mean days per arm, differences, P(faster) and P(faster by at least d days).
+
+    Examples
+    --------
+    >>> spec = ContrastSpec(("A", "B"), (("A", "B"),), "A", faster_by_days=(1.0,))
+    >>> draws = np.array([[6.0, 9.0], [7.0, 8.0], [5.0, 9.5], [6.5, 8.5]])  # mean days of A, B
+    >>> recovery_analysis(draws, spec)[0]["prob_superior"]
+    {'A<B': 1.0, 'B<A': 0.0}
+    """
     data = contrasts.as_draws(draws, spec.arms)
     summary = contrasts.summarise(data, ci_level=spec.ci_level)
     difference = contrasts.pairwise(data, pairs=spec.pairs, ci_level=spec.ci_level)
@@ -196,7 +227,16 @@ def recovery_analysis(
 def safety_analysis(
     draws: xr.DataArray, spec: ContrastSpec
 ) -> tuple[dict, dict[str, pd.DataFrame]]:
-    """Rate per event and arm; difference from the reference arm and P(higher by >= threshold)."""
+    """Rate per event and arm; difference from the reference arm and P(higher by >= threshold).
+
+    Examples
+    --------
+    >>> spec = ContrastSpec(("A", "B"), (("A", "B"),), "A", safety_reference="B")
+    >>> v = np.random.default_rng(0).uniform([[0.3, 0.1]], [[0.4, 0.2]], (400, 1, 2))
+    >>> da = xr.DataArray(v, {"event": ["fatigue"], "arm": ["A", "B"]}, ("sample", "event", "arm"))
+    >>> safety_analysis(da, spec)[0]["prob_difference_exceeds"]
+    {'fatigue': {'A-B > 0.05': 1.0}}
+    """
     events = [str(e) for e in draws["event"].values]
     pairs = contrasts.pairs_against(spec.arms, spec.safety_reference)
     rates, differences, harms = {}, {}, {}
@@ -234,6 +274,14 @@ def plt_fragment(
 
     ``baseline`` is the target population's observed mean day-0 count per arm (the same value
     for every arm in an adjusted analysis).
+
+    Examples
+    --------
+    >>> spec = ContrastSpec(("A", "B"), (("A", "B"),), "A", contrast_days=("day7",))
+    >>> v = np.random.default_rng(0).normal([[120.0, 70.0]], 5.0, (400, 1, 2))
+    >>> mean = xr.DataArray(v, {"day": ["day7"], "arm": ["A", "B"]}, ("sample", "day", "arm"))
+    >>> plt_fragment(mean, mean[:, 0] - 50, dict.fromkeys("AB", 50.0), spec)[0]["delta_day"]
+    'day7'
     """
     fragment, tables = plt_analysis(mean, spec)
     data = contrasts.as_draws(delta, spec.arms)
@@ -257,6 +305,12 @@ def median_days(cumulative: xr.DataArray, arms, ci_level: float) -> tuple[dict, 
     the posterior median and the equal-tailed interval of the per-draw median day, a quantile
     beyond the horizon written ``"not reached"``; ``prob_reached`` is the share of draws whose
     median lies within the horizon.
+
+    Examples
+    --------
+    >>> curve = xr.DataArray([[[[0.3, 0.1], [0.6, 0.4]]]], dims=("chain", "draw", "day", "arm"))
+    >>> [m["median"] for m in median_days(curve, ["A", "B"], 0.95)[0].values()]
+    [2, 'not reached']
     """
     values = cumulative.transpose("chain", "draw", "day", "arm").values
     n_days = values.shape[2]
@@ -300,6 +354,15 @@ def recovery_fragment(
 
     "Faster" is read two ways, both reported: a smaller RMTR (``prob_superior``, ``"A<B"``) and
     a higher hazard of recovery (``prob_higher_hazard``, ``"A>B"``: P(HR of A over B > 1)).
+
+    Examples
+    --------
+    >>> spec = ContrastSpec(("A", "B"), (("A", "B"),), "A", faster_by_days=(1.0,))
+    >>> v = np.random.default_rng(0).normal([[0.7, 0.4]], 0.02, (1, 400, 1, 2))
+    >>> cum = xr.DataArray(v, {"day": ["day1"], "arm": ["A", "B"]}, ("chain", "draw", "day", "arm"))
+    >>> d1 = cum.sel(day="day1")
+    >>> recovery_fragment(cum, 2 - d1, d1, spec, reference="B", horizon=1)[0]["prob_higher_hazard"]
+    {'A>B': 1.0, 'B>A': 0.0}
     """
     fragment, tables = recovery_analysis(rmtr, spec)
     fragment["rmtr"] = fragment.pop("mean_days")
@@ -356,6 +419,13 @@ def frequentist_response_fragment(outcome: pd.DataFrame, pairs) -> dict:
 
     Differences are oriented like the posterior contrasts (the plan's ``pairs``, ``"A-B"``): a
     row computed the other way round (B - A) is negated and its interval mirrored.
+
+    Examples
+    --------
+    >>> row = dict(quantity="difference", arm="B", comparator="A", n_bootstrap=0, confidence=0.9)
+    >>> row |= dict(estimate=-0.2, ci_low_sandwich=-0.3, ci_high_sandwich=-0.1)
+    >>> frequentist_response_fragment(pd.DataFrame([row]), [("A", "B")])["risk_difference"]
+    {'A-B': {'estimate': 0.2, 'ci_low': 0.1, 'ci_high': 0.3}}
     """
     column = "bootstrap" if outcome["n_bootstrap"].max() > 0 else "sandwich"
     arm_rows = outcome[outcome["quantity"] == "arm_mean"]
@@ -391,7 +461,14 @@ def frequentist_response_fragment(outcome: pd.DataFrame, pairs) -> dict:
 
 
 def frequentist_recovery_fragment(km: pd.DataFrame, medians: pd.DataFrame, cox: pd.DataFrame):
-    """Weighted Kaplan-Meier by day, its medians, and the weighted Cox hazard ratios."""
+    """Weighted Kaplan-Meier by day, its medians, and the weighted Cox hazard ratios.
+
+    Examples
+    --------
+    >>> cox = pd.DataFrame([dict(key="A/B", hazard_ratio=2, ci_low=1, ci_high=4, p_value=0.04)])
+    >>> frequentist_recovery_fragment(pd.DataFrame(), pd.DataFrame(), cox)["hazard_ratio"]
+    {'A/B': {'estimate': 2.0, 'ci_low': 1.0, 'ci_high': 4.0, 'p_value': 0.04}}
+    """
     curve: dict[str, dict] = {}
     for _, row in km.iterrows():
         curve.setdefault(f"day{int(row['day'])}", {})[row["arm"]] = {

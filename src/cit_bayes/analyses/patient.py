@@ -79,6 +79,13 @@ class PatientAnalysis:
     timings : dict of str to float
         Seconds per step (``weighting``, each fit, ``contrasts``).
     plan : AnalysisPlan
+
+    Examples
+    --------
+    >>> from cit_bayes.analyses.patient import PatientAnalysis
+    >>> analysis = PatientAnalysis(results={}, tables={}, fits={}, weighting={})
+    >>> analysis.passed, analysis.failed_fits
+    (True, [])
     """
 
     results: dict
@@ -102,7 +109,19 @@ class PatientAnalysis:
 def weight_cohort(
     cohort: Cohort, plan: AnalysisPlan, *, progress: Progress | None = None
 ) -> dict[str, WeightedAnalysis]:
-    """The weights of every adjusted analysis of the plan, keyed by analysis name."""
+    """The weights of every adjusted analysis of the plan, keyed by analysis name.
+
+    Examples
+    --------
+    >>> from cit_bayes.cohort import validate_cohort
+    >>> from cit_bayes.plan import load_plan
+    >>> from cit_bayes.simulate import simulate_cohort
+    >>> cohort = validate_cohort(simulate_cohort(60, seed=1).data)
+    >>> sorted(weight_cohort(cohort, load_plan(), progress=print))
+    weighting (ATE)
+    weighting (ATO)
+    ['adjusted', 'adjusted (ATO)']
+    """
     say = progress or (lambda message: None)
     covariates = cohort.covariates().reset_index(drop=True)
     arm = cohort.data["arm"].reset_index(drop=True)
@@ -130,7 +149,21 @@ def fit_models(
     seed: int | None = None,
     progress: Progress | None = None,
 ) -> tuple[dict[str, PatientFit], dict[str, float]]:
-    """Fit the four models under every analysis; return the fits and seconds per fit."""
+    """Fit the four models under every analysis; return the fits and seconds per fit.
+
+    Examples
+    --------
+    Fitting takes minutes; the seed is checked before anything is fitted:
+
+    >>> from cit_bayes.cohort import validate_cohort
+    >>> from cit_bayes.plan import load_plan
+    >>> from cit_bayes.simulate import simulate_cohort
+    >>> cohort = validate_cohort(simulate_cohort(60, seed=1).data)
+    >>> fit_models(cohort, load_plan(), {}, seed=-1)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: seed must be a non-negative integer, got -1
+    """
     runner = endpoint_runner(cohort, plan, seed, progress)
     for analysis in plan.analyses():
         runner.fit(analysis, weighting.get(analysis.name) if analysis.adjusted else None)
@@ -146,7 +179,21 @@ def compare_arms(
     seed: int | None = None,
     timings: dict[str, float] | None = None,
 ) -> PatientAnalysis:
-    """Posterior comparisons, frequentist cross-checks and the results document."""
+    """Posterior comparisons, frequentist cross-checks and the results document.
+
+    Examples
+    --------
+    It needs the fits of :func:`fit_models`; the seed is checked first:
+
+    >>> from cit_bayes.cohort import validate_cohort
+    >>> from cit_bayes.plan import load_plan
+    >>> from cit_bayes.simulate import simulate_cohort
+    >>> cohort = validate_cohort(simulate_cohort(60, seed=1).data)
+    >>> compare_arms(cohort, load_plan(), {}, {}, seed=-1)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: seed must be a non-negative integer, got -1
+    """
     runner = endpoint_runner(cohort, plan, seed, None)
     runner.fits = dict(fits)
     results = new_results(
@@ -229,6 +276,19 @@ def run_patient_analysis(
     Returns
     -------
     PatientAnalysis
+
+    Examples
+    --------
+    Fitting takes minutes; a bad seed stops the run once the weights are made:
+
+    >>> from cit_bayes.cohort import validate_cohort
+    >>> from cit_bayes.plan import load_plan
+    >>> from cit_bayes.simulate import simulate_cohort
+    >>> cohort = validate_cohort(simulate_cohort(60, seed=1).data)
+    >>> run_patient_analysis(cohort, load_plan(), seed=-1)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: seed must be a non-negative integer, got -1
     """
     start = time.perf_counter()
     weighting = weight_cohort(cohort, plan, progress=progress)
@@ -278,6 +338,15 @@ def write_fit_outputs(analysis: PatientAnalysis, out_dir: str | Path) -> dict[st
     InferenceData keep the posterior, the sampler statistics and the prior settings of the
     model, not its data (outcomes, design, weights stay in memory; the data fingerprint in the
     provenance attributes identifies them). Returns the paths written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> results = new_results(source="cohort", seed=1, package_version="0.1", synthetic=True)
+    >>> analysis = PatientAnalysis(results, {"response/rate": pd.DataFrame({"arm": ["A"]})}, {}, {})
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     [path.name for path in write_fit_outputs(analysis, out)["tables"]]
+    ['response__rate.csv']
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,15 @@ __all__ = ["ReanalysisPlan", "load_reanalysis_plan"]
 
 @dataclass(frozen=True)
 class ReanalysisPlan:
-    """The plan of the published reanalysis (``models/published_reanalysis.toml``)."""
+    """The plan of the published reanalysis (``models/published_reanalysis.toml``).
+
+    Examples
+    --------
+    >>> from cit_bayes.analyses.published_plan import load_reanalysis_plan
+    >>> plan = load_reanalysis_plan()
+    >>> plan.days, plan.recovery_sizes, plan.spec.focus_arm
+    (('day0', 'day3', 'day7', 'day14'), 'implied', 'combination')
+    """
 
     path: str
     sha256: str

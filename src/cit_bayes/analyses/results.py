@@ -122,7 +122,13 @@ SOFTWARE = ("pymc", "pytensor", "arviz", "numpy", "nutpie", "lifelines", "scikit
 
 
 def software_versions() -> dict[str, str]:
-    """Python's version and those of :data:`SOFTWARE`, for ``meta.software``."""
+    """Python's version and those of :data:`SOFTWARE`, for ``meta.software``.
+
+    Examples
+    --------
+    >>> sorted(software_versions())[:3], "python" in software_versions()
+    (['arviz', 'lifelines', 'numpy'], True)
+    """
     versions = {"python": platform.python_version()}
     for package in SOFTWARE:
         try:
@@ -156,6 +162,11 @@ def new_results(
 
     The document holds no clock time: when a run was made and how long it took go to ``run.json``
     (:mod:`cit_bayes.run_record`), so that the same seed rewrites the same document.
+
+    Examples
+    --------
+    >>> list(new_results(source="cohort", seed=7, package_version="0.1", synthetic=True)["meta"])
+    ['schema_version', 'source', 'seed', 'package_version', 'synthetic']
     """
     head = {
         "schema_version": SCHEMA_VERSION,
@@ -168,7 +179,15 @@ def new_results(
 
 
 def add_analysis(results: dict, endpoint: str, name: str, analysis: Mapping) -> None:
-    """Add one named analysis under an endpoint (an existing name is an error)."""
+    """Add one named analysis under an endpoint (an existing name is an error).
+
+    Examples
+    --------
+    >>> results = {}
+    >>> add_analysis(results, "response", "flat", {"passed": True})
+    >>> results
+    {'response': {'flat': {'passed': True}}}
+    """
     if endpoint not in ENDPOINT_KEYS + ("weighting",):
         raise ResultsSchemaError(f"unknown endpoint section {endpoint!r}")
     section = results.setdefault(endpoint, {})
@@ -178,7 +197,15 @@ def add_analysis(results: dict, endpoint: str, name: str, analysis: Mapping) -> 
 
 
 def add_diagnostics(results: dict, name: str, diagnostics: Mapping) -> None:
-    """Add the diagnostics of one fit (a dict such as ``Diagnostics.as_dict()``)."""
+    """Add the diagnostics of one fit (a dict such as ``Diagnostics.as_dict()``).
+
+    Examples
+    --------
+    >>> results = {"diagnostics": {}}
+    >>> add_diagnostics(results, "response/flat", {"max_rhat": 1.002, "passed": True})
+    >>> results["diagnostics"]["response/flat"]["passed"]
+    True
+    """
     section = results.setdefault("diagnostics", {})
     if name in section:
         raise ResultsSchemaError(f"diagnostics of {name!r} already present")
@@ -192,6 +219,11 @@ def to_jsonable(value: Any) -> Any:
     ------
     ResultsSchemaError
         On a NaN or infinite number (write ``None`` for a quantity that cannot be computed).
+
+    Examples
+    --------
+    >>> to_jsonable({"n": np.int64(3), "arms": ("A", "B"), "file": Path("results.json")})
+    {'n': 3, 'arms': ['A', 'B'], 'file': 'results.json'}
     """
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
@@ -227,7 +259,13 @@ def _patterns(arms: Sequence[str]) -> dict[str, re.Pattern]:
 
 
 def validation_problems(results: Mapping, arms: Sequence[str] = ARMS) -> list[str]:
-    """Return every way ``results`` departs from the layout (empty when it is valid)."""
+    """Return every way ``results`` departs from the layout (empty when it is valid).
+
+    Examples
+    --------
+    >>> validation_problems({"meta": {"seed": 1}, "diagnostics": {}})[:2]
+    ["meta: missing 'schema_version'", "meta: missing 'source'"]
+    """
     problems: list[str] = []
     if not isinstance(results, Mapping):
         return ["the document is not a mapping"]
@@ -347,7 +385,15 @@ def _check_numbers(value: Any, where: str, allow_none: bool) -> list[str]:
 
 
 def validate_results(results: Mapping, arms: Sequence[str] = ARMS) -> None:
-    """Raise :class:`ResultsSchemaError` listing every problem, if there is any."""
+    """Raise :class:`ResultsSchemaError` listing every problem, if there is any.
+
+    Examples
+    --------
+    >>> validate_results({"diagnostics": {}})
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ResultsSchemaError: results do not follow the layout: missing 'meta' block
+    """
     problems = validation_problems(results, arms)
     if problems:
         shown = "; ".join(problems[:10]) + (
@@ -361,6 +407,13 @@ def write_results(results: Mapping, path: str | Path, arms: Sequence[str] = ARMS
 
     The file is written to a temporary name in the same folder and then renamed, so a reader
     never sees half a file.
+
+    Examples
+    --------
+    >>> results = new_results(source="cohort", seed=7, package_version="0.1", synthetic=True)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_results(results, Path(folder) / "results.json").name
+    'results.json'
     """
     document = to_jsonable(results)
     ordered = {k: document[k] for k in TOP_LEVEL_KEYS if k in document}
@@ -386,7 +439,15 @@ def write_results(results: Mapping, path: str | Path, arms: Sequence[str] = ARMS
 
 
 def read_results(path: str | Path) -> dict:
-    """Read a ``results.json`` written by :func:`write_results`."""
+    """Read a ``results.json`` written by :func:`write_results`.
+
+    Examples
+    --------
+    >>> results = new_results(source="cohort", seed=7, package_version="0.1", synthetic=True)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     read_results(write_results(results, Path(folder) / "results.json")) == results
+    True
+    """
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
@@ -402,6 +463,12 @@ def save_fit(fit, path: str | Path, *, keep_data=None) -> Path:
         ``keep_data(name) -> bool`` selects the variables of the ``constant_data`` and
         ``observed_data`` groups that are written (default: all). Patient-level fits keep only
         their prior settings, so that no row-level value of a cohort leaves memory.
+
+    Examples
+    --------
+    >>> with tempfile.TemporaryDirectory() as folder:  # the idata folder is created
+    ...     save_fit(xr.DataTree(), Path(folder) / "idata" / "fit.nc").name
+    'fit.nc'
     """
     idata = fit if isinstance(fit, xr.DataTree) else fit.idata
     if keep_data is not None:
@@ -421,5 +488,13 @@ def save_fit(fit, path: str | Path, *, keep_data=None) -> Path:
 
 
 def load_idata(path: str | Path) -> xr.DataTree:
-    """Read a fit written by :func:`save_fit` (provenance in ``idata["posterior"].attrs``)."""
+    """Read a fit written by :func:`save_fit` (provenance in ``idata["posterior"].attrs``).
+
+    Examples
+    --------
+    >>> tree = xr.DataTree.from_dict({"posterior": xr.Dataset({"mu": ("draw", [0.5, 1.5])})})
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     load_idata(save_fit(tree, Path(folder) / "fit.nc"))["posterior"]["mu"].values.tolist()
+    [0.5, 1.5]
+    """
     return xr.load_datatree(str(path), engine="h5netcdf")

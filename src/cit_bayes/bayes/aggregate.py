@@ -98,6 +98,11 @@ class CountData:
         column per arm. Whole numbers with ``0 <= events <= trials``, ``trials >= 1``.
     block_dim : str or None
         Name of the block dimension (``"event"``); None for a single block.
+
+    Examples
+    --------
+    >>> CountData("response", pd.Series({"a": 3, "b": 5}), pd.Series({"a": 10, "b": 10})).quantity
+    'rate'
     """
 
     endpoint: str
@@ -111,7 +116,13 @@ class CountData:
 
 @dataclass(frozen=True)
 class MeanData:
-    """Reported means and standard errors for a continuous endpoint (layout as CountData)."""
+    """Reported means and standard errors for a continuous endpoint (layout as CountData).
+
+    Examples
+    --------
+    >>> MeanData("plt", pd.DataFrame({"a": [40.0]}), pd.DataFrame({"a": [8.0]}), "day").quantity
+    'mean'
+    """
 
     endpoint: str
     means: pd.Series | pd.DataFrame
@@ -306,6 +317,13 @@ def fit_aggregates(
     -------
     dict of str to AggregateFit
         Keyed by endpoint, in the order given.
+
+    Examples
+    --------
+    >>> fit_aggregates([], {}, arms=["a", "a"], seed=1, name="joint")  # checked before sampling
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: need distinct arm labels, got ['a', 'a']
     """
     arms = [str(a) for a in arms]
     if not arms or len(set(arms)) != len(arms):
@@ -377,6 +395,11 @@ def fit_response(
 
     Returns draws of ``rate`` with dims ``(chain, draw, arm)``. Under a Beta(a, b) prior the
     exact posterior is Beta(a + responders, b + non-responders).
+
+    Examples
+    --------
+    >>> CountData("response", pd.Series({"a": 3}), pd.Series({"a": 10})).binary  # what it fits
+    True
     """
     data = CountData(
         "response", pd.Series(responders, dtype=float), pd.Series(patients, dtype=float)
@@ -401,6 +424,11 @@ def fit_safety(
 
     ``events``: one row per event (index: event names), one column per arm; zero cells allowed.
     Returns draws of ``rate`` with dims ``(chain, draw, event, arm)``.
+
+    Examples
+    --------
+    >>> CountData("safety", pd.DataFrame({"a": [2]}), pd.DataFrame({"a": [9]}), "event").block_dim
+    'event'
     """
     data = CountData("safety", events, _trials_like(events, patients), block_dim="event")
     return _single(
@@ -433,6 +461,11 @@ def fit_plt(
     """Posterior mean platelet count per day and arm (DataFrames: days x arms).
 
     Returns draws of ``mean`` with dims ``(chain, draw, day, arm)``.
+
+    Examples
+    --------
+    >>> MeanData("plt", pd.DataFrame({"a": [40.0]}), pd.DataFrame({"a": [8.0]}), "day").block_dim
+    'day'
     """
     data = MeanData("plt", means, standard_errors, block_dim="day")
     return _single(
@@ -451,7 +484,13 @@ def fit_recovery(
     settings: SamplerSettings | None = None,
     provenance: Mapping[str, str | int | float] | None = None,
 ) -> AggregateFit:
-    """Posterior mean time to recovery per arm. Returns draws of ``mean``, dims (chain, draw, arm)."""
+    """Posterior mean time to recovery per arm. Returns draws of ``mean``, dims (chain, draw, arm).
+
+    Examples
+    --------
+    >>> MeanData("recovery", pd.Series({"a": 9.5}), pd.Series({"a": 1.2})).binary  # what it fits
+    False
+    """
     data = MeanData(
         "recovery", pd.Series(means, dtype=float), pd.Series(standard_errors, dtype=float)
     )

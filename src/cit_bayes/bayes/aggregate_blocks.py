@@ -58,14 +58,30 @@ __all__ = [
 
 
 def structure_of(prior: EndpointPrior) -> str:
-    """The model structure a prior needs; priors of one structure share a built model."""
+    """The model structure a prior needs; priors of one structure share a built model.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.aggregate_blocks import structure_of
+    >>> from cit_bayes.bayes.priors import load_prior_set
+    >>> [structure_of(load_prior_set(name)["plt"]) for name in ("flat", "skeptical")]
+    ['normal-independent', 'normal-shared']
+    """
     if prior.family == "normal":
         return "normal-shared" if prior.distribution.shared_level else "normal-independent"
     return prior.family
 
 
 def reported_names(endpoint: str, quantity: str, prior: EndpointPrior) -> list[str]:
-    """The reported quantity and hyperparameters of an endpoint: what the gates cover."""
+    """The reported quantity and hyperparameters of an endpoint: what the gates cover.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.aggregate_blocks import reported_names
+    >>> from cit_bayes.bayes.priors import load_prior_set
+    >>> reported_names("plt", "mean", load_prior_set("hierarchical")["plt"])
+    ['plt_mean', 'plt_level', 'plt_tau']
+    """
     structure = structure_of(prior)
     names = [f"{endpoint}_{quantity}"]
     if structure == "hierarchical":
@@ -85,7 +101,16 @@ def _dims(block_dim: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def prior_data(
     prior: EndpointPrior, arms: Sequence[str], blocks: Sequence[str], single: bool
 ) -> dict[str, np.ndarray]:
-    """The prior's numeric parameters, shaped for the model (a single block is squeezed)."""
+    """The prior's numeric parameters, shaped for the model (a single block is squeezed).
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.aggregate_blocks import prior_data
+    >>> from cit_bayes.bayes.priors import load_prior_set
+    >>> params = prior_data(load_prior_set("flat")["plt"], ["a", "b"], ["day3", "day7"], False)
+    >>> sorted(params), params["sd"].shape
+    (['mean', 'sd'], (2, 2))
+    """
     params = prior.distribution.parameters(arms, blocks)
     if structure_of(prior) == "normal-independent":
         params.pop("common_sd")
@@ -101,7 +126,17 @@ def add_arm_parameters(
     blocks: Sequence[str],
     block_dim: str | None,
 ) -> pt.TensorVariable:
-    """Add theta (the arm parameters, one per block and arm) under a normal or hierarchical prior."""
+    """Add theta (the arm parameters, one per block and arm) under a normal or hierarchical prior.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.priors import load_prior_set
+    >>> prior = load_prior_set("hierarchical")["recovery"]
+    >>> with pm.Model(coords={"arm": ["a", "b"]}) as model:
+    ...     theta = add_arm_parameters("recovery", prior, ["a", "b"], ["recovery"], None)
+    >>> theta.name, [variable.name for variable in model.free_RVs]
+    ('recovery_theta', ['recovery_level', 'recovery_tau', 'recovery_z'])
+    """
     dims, block_dims = _dims(block_dim)
     params = prior_data(prior, arms, blocks, single=block_dim is None)
     structure = structure_of(prior)
@@ -138,7 +173,17 @@ def add_binomial(
     blocks: Sequence[str],
     block_dim: str | None,
 ) -> None:
-    """Add ``events ~ Binomial(trials, rate)`` with the rate under ``prior``."""
+    """Add ``events ~ Binomial(trials, rate)`` with the rate under ``prior``.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.priors import load_prior_set
+    >>> prior, events, trials = load_prior_set("flat")["response"], [3, 5], [10, 10]
+    >>> with pm.Model(coords={"arm": ["a", "b"]}) as model:
+    ...     add_binomial("response", prior, events, trials, ["a", "b"], ["response"], None)
+    >>> [variable.name for variable in model.free_RVs + model.observed_RVs]
+    ['response_rate', 'response_y']
+    """
     dims, _ = _dims(block_dim)
     events_data = pm.Data(f"{endpoint}_events", events, dims=dims)
     trials_data = pm.Data(f"{endpoint}_trials", trials, dims=dims)
@@ -163,7 +208,17 @@ def add_normal_means(
     blocks: Sequence[str],
     block_dim: str | None,
 ) -> None:
-    """Add ``mean_observed ~ N(mean, standard_error)`` with the mean under ``prior``."""
+    """Add ``mean_observed ~ N(mean, standard_error)`` with the mean under ``prior``.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.priors import load_prior_set
+    >>> prior, means, ses = load_prior_set("skeptical")["plt"], [40.0, 55.0], [8.0, 9.0]
+    >>> with pm.Model(coords={"arm": ["a", "b"]}) as model:
+    ...     add_normal_means("plt", prior, means, ses, ["a", "b"], ["plt"], None)
+    >>> [variable.name for variable in model.free_RVs + model.deterministics]
+    ['plt_level', 'plt_theta', 'plt_mean']
+    """
     dims, block_dims = _dims(block_dim)
     observed = pm.Data(f"{endpoint}_observed_mean", means, dims=dims)
     se = pm.Data(f"{endpoint}_standard_error", standard_errors, dims=dims)

@@ -49,6 +49,13 @@ def correlation_cholesky(cpc: list) -> list[list]:
     factor is :math:`L_{i0} = z_{i0}`, :math:`L_{ij} = z_{ij} \\sqrt{1 - \\sum_{m<j} L_{im}^2}`,
     :math:`L_{ii} = \\sqrt{1 - \\sum_{m<i} L_{im}^2}` (Lewandowski et al. 2009, section 2;
     the construction of Stan's ``cholesky_factor_corr``). Works on symbolic scalars or floats.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.correlation import correlation_cholesky
+    >>> factor = correlation_cholesky([0.5])  # two days, correlation 0.5
+    >>> [[round(value, 3) for value in row] for row in factor]
+    [[1.0, 0.0], [0.5, 0.866]]
     """
     k = int(round((1 + np.sqrt(1 + 8 * len(cpc))) / 2))
     factor = [[0.0] * k for _ in range(k)]
@@ -73,6 +80,12 @@ def cpc_shapes(n_days: int) -> np.ndarray:
     :math:`k = j + 1` distributed as :math:`2\\,\\mathrm{Beta}(\\beta_k, \\beta_k) - 1`
     with :math:`\\beta_k = \\eta + (d - 1 - k)/2` (Lewandowski et al. 2009, section 3.2).
     Returns :math:`(d - 1 - k)/2` in the order of :func:`correlation_cholesky`.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.correlation import cpc_shapes
+    >>> cpc_shapes(3).tolist()
+    [0.5, 0.5, 0.0]
     """
     return np.array(
         [(n_days - 2 - j) / 2.0 for i in range(1, n_days) for j in range(i)], dtype=float
@@ -96,6 +109,14 @@ def mvn_logpdf(residual, factor: list[list]):
 
     The inverse of L is unrolled into a k x k tensor and applied with one matrix product,
     so the graph has a fixed, small number of array operations whatever k.
+
+    Examples
+    --------
+    >>> import pytensor.tensor as pt
+    >>> from cit_bayes.bayes.correlation import correlation_cholesky, mvn_logpdf
+    >>> factor = correlation_cholesky([pt.scalar("cpc")])
+    >>> mvn_logpdf(pt.matrix("residual"), factor).ndim  # one log density per row
+    1
     """
     k = len(factor)
     inverse = _triangular_inverse(factor)
@@ -110,7 +131,15 @@ def mvn_logpdf(residual, factor: list[list]):
 
 
 def pattern_factor(factor: list[list], days: list[int]) -> list[list]:
-    """Cholesky factor of the correlation block of ``days`` (a leading block is read off)."""
+    """Cholesky factor of the correlation block of ``days`` (a leading block is read off).
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.correlation import correlation_cholesky, pattern_factor
+    >>> factor = correlation_cholesky([0.5, 0.2, 0.3])  # three days
+    >>> [[round(value, 3) for value in row] for row in pattern_factor(factor, [0, 1])]
+    [[1.0, 0.0], [0.5, 0.866]]
+    """
     if days == list(range(len(days))):
         return [[factor[i][j] for j in days] for i in days]
     block = [

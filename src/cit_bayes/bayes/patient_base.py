@@ -82,6 +82,13 @@ def zero_sum_basis(k: int) -> np.ndarray:
     difference between two arms has the prior of a difference of independent N(0, 1) effects,
     while the overall level belongs to the intercept alone (no ridge between the intercept and
     the mean of the arm effects; see the models' Notes).
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.patient_base import zero_sum_basis
+    >>> basis = zero_sum_basis(3)
+    >>> basis.shape, bool(np.allclose(basis.sum(axis=0), 0.0))
+    ((3, 2), True)
     """
     if k < 2:
         raise ModelError(f"a zero-sum basis needs at least 2 levels, got {k}")
@@ -100,6 +107,14 @@ SCALE = {"low": 0.0, "open_low": True}
 def check_prior(prior) -> None:
     """Check a prior dataclass's settings against their types and :func:`~cit_bayes.config.setting`
     limits (the same rules as when a plan file gives them); :class:`ModelError` names the field.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.safety import SafetyPrior
+    >>> SafetyPrior(a=0.0)  # its __post_init__ calls check_prior
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: SafetyPrior: a: 0.0 is outside (0, inf]
     """
     try:
         check_fields(prior)
@@ -108,7 +123,17 @@ def check_prior(prior) -> None:
 
 
 def positive(value: float, name: str) -> float:
-    """Return ``value`` as float if finite and > 0, else raise :class:`ModelError`."""
+    """Return ``value`` as float if finite and > 0, else raise :class:`ModelError`.
+
+    Examples
+    --------
+    >>> positive(2, "horizon")
+    2.0
+    >>> positive(0, "horizon")
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: horizon must be a finite positive number, got 0.0
+    """
     if isinstance(value, bool) or not isinstance(value, int | float | np.number):
         raise ModelError(f"{name} must be a number, got {value!r}")
     value = float(value)
@@ -137,6 +162,13 @@ class PatientData:
     tilt : numpy.ndarray of float, shape (n,)
         The target population's tilting h_i >= 0 (1 for ATE; see the analysis layer): the
         g-computation averages patient-level predictions with these weights.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.patient_base import PatientData
+    >>> data = PatientData(("a", "b"), [0, 0, 1], np.ones((3, 1)), ("age",), [1, 2, 1], [1, 1, 1])
+    >>> data.n, data.n_arms, data.unadjusted().weights.tolist()
+    (3, 2, [1.0, 1.0, 1.0])
     """
 
     arms: tuple[str, ...]
@@ -241,6 +273,12 @@ def kish_rescale(
     numpy.ndarray
         :math:`\\tilde w_i = w_i\\, n^{\\mathrm{eff}}_a / \\sum_{j \\in a} w_j` (module docstring).
         An arm with no contributing weight keeps zeros.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.patient_base import kish_rescale
+    >>> kish_rescale([1.0, 3.0, 2.0, 2.0], [0, 0, 1, 1], n_arms=2).round(3).tolist()
+    [0.4, 1.2, 1.0, 1.0]
     """
     weights = np.asarray(weights, dtype=float)
     codes = np.asarray(arm_codes, dtype=int)
@@ -257,7 +295,15 @@ def kish_rescale(
 
 
 def cached_model(key: tuple, build: Callable[[], pm.Model]) -> pm.Model:
-    """Return the model built for ``key`` in this process, building it on first use."""
+    """Return the model built for ``key`` in this process, building it on first use.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.patient_base import cached_model
+    >>> model = cached_model(("example", 1), pm.Model)
+    >>> cached_model(("example", 1), pm.Model) is model
+    True
+    """
     model = _MODELS.get(key)
     if model is None:
         model = build()
@@ -283,6 +329,14 @@ class PatientFit:
     draws : mapping of str to xarray.DataArray
         The reported quantities, dims ``(chain, draw, ...)`` with labelled ``arm`` (and ``day``
         or ``event``) coordinates.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.sampling import Diagnostics, Fit, SamplerSettings
+    >>> checks = Diagnostics(1.002, 850.0, 790.0, divergences=0, passed=True)
+    >>> fit = Fit("response/ATE", xr.DataTree(), checks, SamplerSettings(), seed=7)
+    >>> PatientFit("response", fit, draws={}).passed
+    True
     """
 
     endpoint: str
@@ -326,6 +380,16 @@ def fit_cached_model(
     The gates cover every posterior variable (parameters and reported quantities). The
     ``model_data_fingerprint`` provenance attribute hashes the arrays the model saw; the caller
     may pass ``data_fingerprint`` (the cohort's) in ``provenance``.
+
+    Examples
+    --------
+    Sampling takes seconds; the arguments are checked first:
+
+    >>> fit_cached_model(pm.Model(), {}, endpoint="response", reported=("rate",), seed=1,
+    ...                  name="", settings=None, provenance=None)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: a fit needs a non-empty name
     """
     pm.set_data(dict(values), model=model)
     extra = {"model": endpoint, "model_data_fingerprint": fingerprint(dict(values))}

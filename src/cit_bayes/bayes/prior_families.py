@@ -19,13 +19,29 @@ __all__ = ["BetaPrior", "NormalPrior", "HierarchicalPrior", "frozen_mapping"]
 
 
 def frozen_mapping(mapping: Mapping | None) -> Mapping:
-    """A read-only copy of ``mapping`` (for the fields of frozen dataclasses)."""
+    """A read-only copy of ``mapping`` (for the fields of frozen dataclasses).
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.prior_families import frozen_mapping
+    >>> arm_sd = frozen_mapping({"combination": 0.5})
+    >>> arm_sd["combination"], type(arm_sd).__name__
+    (0.5, 'mappingproxy')
+    """
     return MappingProxyType(dict(mapping or {}))
 
 
 @dataclass(frozen=True)
 class BetaPrior:
-    """Independent Beta(a_k, b_k) priors on each arm's rate."""
+    """Independent Beta(a_k, b_k) priors on each arm's rate.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.prior_families import BetaPrior
+    >>> prior = BetaPrior(1.0, 1.0, arm_a={"rhTPO": 14.0}, arm_b={"rhTPO": 6.0})
+    >>> prior.parameters(["rhTPO", "combination"], ["response"])["alpha"].tolist()
+    [[14.0, 1.0]]
+    """
 
     a: float
     b: float
@@ -50,7 +66,15 @@ class BetaPrior:
 
 @dataclass(frozen=True)
 class NormalPrior:
-    """Multivariate normal prior on the arm parameters (see the module docstring)."""
+    """Multivariate normal prior on the arm parameters (see the module docstring).
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.prior_families import NormalPrior
+    >>> prior = NormalPrior("logit", center=0.0, common_sd=1.5, between_arm_sd=0.5)
+    >>> prior.shared_level, prior.covariance(["rhTPO", "combination"]).tolist()
+    (True, [[2.5, 2.25], [2.25, 2.5]])
+    """
 
     scale: str
     center: float
@@ -110,7 +134,15 @@ class NormalPrior:
 
 @dataclass(frozen=True)
 class HierarchicalPrior:
-    """Partial pooling: theta_k = m + tau z_k, m ~ N(center, common_sd), tau ~ HalfNormal."""
+    """Partial pooling: theta_k = m + tau z_k, m ~ N(center, common_sd), tau ~ HalfNormal.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.prior_families import HierarchicalPrior
+    >>> prior = HierarchicalPrior("natural", center=100.0, common_sd=50.0, tau_scale=10.0)
+    >>> prior.parameters(["rhTPO", "combination"], ["day3", "day7"])["tau_scale"].tolist()
+    [10.0, 10.0]
+    """
 
     scale: str
     center: float

@@ -79,7 +79,15 @@ BINARY_ENDPOINTS: tuple[str, ...] = ("response", "safety")
 
 @dataclass(frozen=True)
 class LiteratureSource:
-    """One published number a prior is built from."""
+    """One published number a prior is built from.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.priors import load_prior_set
+    >>> source = load_prior_set("literature")["response"].sources[0]
+    >>> source.agent, source.value, source.unit
+    ('eltrombopag', 0.75, 'proportion')
+    """
 
     agent: str
     quantity: str
@@ -105,6 +113,13 @@ class EndpointPrior:
         The stated prior weight in patients.
     inherited_from : str or None
         The set whose block this is, for a ``same_as`` fallback.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.priors import load_prior_set
+    >>> block = load_prior_set("literature")["plt"]
+    >>> block.endpoint, block.family, block.inherited_from
+    ('plt', 'normal', 'flat')
     """
 
     endpoint: str
@@ -126,6 +141,13 @@ class PriorSet:
 
     ``sha256`` is the package's hash of the file's content (:func:`cit_bayes.config.canonical_hash`); ``depends_on`` maps each set a ``same_as``
     fallback refers to onto its file hash, so that provenance covers every file used.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.priors import load_prior_set
+    >>> prior_set = load_prior_set("enthusiastic")
+    >>> list(prior_set.blocks), list(prior_set.depends_on), len(prior_set.sha256)
+    (['response', 'plt', 'recovery', 'safety'], ['skeptical'], 64)
     """
 
     name: str
@@ -144,12 +166,26 @@ class PriorSet:
 
 
 def priors_dir() -> Path:
-    """Return the folder of prior sets (``models/priors``)."""
+    """Return the folder of prior sets (``models/priors``).
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.priors import priors_dir
+    >>> priors_dir().name, (priors_dir() / "flat.toml").is_file()
+    ('priors', True)
+    """
     return models_dir() / "priors"
 
 
 def available_prior_sets(directory: str | Path | None = None) -> list[str]:
-    """Return the names of the prior sets in ``directory`` (default ``models/priors``)."""
+    """Return the names of the prior sets in ``directory`` (default ``models/priors``).
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.priors import available_prior_sets
+    >>> available_prior_sets()
+    ['enthusiastic', 'flat', 'hierarchical', 'literature', 'skeptical']
+    """
     folder = Path(directory) if directory is not None else priors_dir()
     return sorted(p.stem for p in folder.glob("*.toml"))
 
@@ -157,7 +193,15 @@ def available_prior_sets(directory: str | Path | None = None) -> list[str]:
 def load_prior_sets(
     names: Sequence[str] | None = None, directory: str | Path | None = None
 ) -> dict[str, PriorSet]:
-    """Load several prior sets (default: every set in the folder), keyed by name, in order."""
+    """Load several prior sets (default: every set in the folder), keyed by name, in order.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.priors import load_prior_sets
+    >>> prior_sets = load_prior_sets(["skeptical", "flat"])
+    >>> [(name, prior_set["response"].family) for name, prior_set in prior_sets.items()]
+    [('skeptical', 'normal'), ('flat', 'beta')]
+    """
     names = list(names) if names is not None else available_prior_sets(directory)
     if not names:
         raise PlanError(f"no prior sets found in {directory or priors_dir()}")
@@ -179,6 +223,13 @@ def load_prior_set(name_or_path: str | Path, directory: str | Path | None = None
     ------
     PlanError
         If the file is missing or malformed (the message names the file and key).
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.priors import load_prior_set
+    >>> prior_set = load_prior_set("hierarchical")
+    >>> prior_set.name, prior_set["recovery"].family
+    ('hierarchical', 'hierarchical')
     """
     return _load(name_or_path, directory, chain=())
 

@@ -125,6 +125,13 @@ class RecoveryPrior:
     pool_arms : bool
         False (default): independent arm levels. True: partially pooled (a sensitivity
         analysis; module docstring). It changes the model's structure, not only its data.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.recovery import RecoveryPrior
+    >>> prior = RecoveryPrior(rank=4)
+    >>> prior.intercept_mean, prior.rank, prior.pool_arms
+    (-3.0, 4, False)
     """
 
     intercept_mean: float = -3.0
@@ -156,6 +163,13 @@ def smooth_basis(n_days: int, rank: int) -> tuple[np.ndarray, np.ndarray]:
         Eigenvectors of the RW2 precision :math:`D_2^\\top D_2` for its ``rank`` smallest
         non-zero eigenvalues, each divided by the square root of its eigenvalue, then all
         scaled so that the mean of the diagonal of ``basis @ basis.T`` is 1.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.recovery import smooth_basis
+    >>> day, basis = smooth_basis(14, rank=6)
+    >>> day.shape, basis.shape, round(float(np.mean(np.sum(basis**2, axis=1))), 3)
+    ((14,), (14, 6), 1.0)
     """
     if n_days < 3:
         raise ModelError(f"a smooth baseline needs at least 3 days, got {n_days}")
@@ -182,6 +196,13 @@ def person_period(time, recovered, horizon: int) -> tuple[np.ndarray, np.ndarray
     patient, day, event : numpy.ndarray
         One row per patient and day at risk: the patient's position, the day index (0 for
         day 1) and 1 on the recovery day (0 otherwise).
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.recovery import person_period
+    >>> patient, day, event = person_period([2, 0, 1], [1, 0, 0], horizon=14)
+    >>> patient.tolist(), day.tolist(), event.tolist()
+    ([0, 0, 2], [0, 1, 0], [0.0, 1.0, 0.0])
     """
     time = np.asarray(time, dtype=float)
     recovered = np.asarray(recovered, dtype=float)
@@ -276,6 +297,13 @@ def build_recovery_model(data: PatientData, horizon: int, prior: RecoveryPrior) 
 
     The structure depends on the number of patients, the arms, the covariates, the horizon and
     the rank of the smooth baseline and ``pool_arms`` (the prior settings that are not data).
+
+    Examples
+    --------
+    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    >>> model = build_recovery_model(data, horizon=14, prior=RecoveryPrior())
+    >>> len(model.coords["day"]), model.coords["day"][:2], len(model.coords["component"])
+    (14, ('day1', 'day2'), 6)
     """
     key = ("recovery", data.n, data.arms, data.covariates, horizon, prior.rank, prior.pool_arms)
     return cached_model(
@@ -287,7 +315,15 @@ def build_recovery_model(data: PatientData, horizon: int, prior: RecoveryPrior) 
 def recovery_values(
     time, recovered, data: PatientData, prior: RecoveryPrior, horizon: int
 ) -> dict[str, np.ndarray]:
-    """The ``pm.Data`` values for this analysis (checked)."""
+    """The ``pm.Data`` values for this analysis (checked).
+
+    Examples
+    --------
+    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    >>> values = recovery_values([3, 14, 2, 0], [1, 0, 1, 0], data, RecoveryPrior(), 14)
+    >>> values["weight"].tolist()  # the patient followed for 0 days has no weight
+    [1.0, 1.0, 1.0, 0.0]
+    """
     if not isinstance(prior, RecoveryPrior):
         raise ModelError(f"prior must be a RecoveryPrior, got {type(prior).__name__}")
     time = np.asarray(time, dtype=float)
@@ -341,6 +377,16 @@ def fit_recovery_model(
         ``draws["cumulative_recovery"]`` dims ``(chain, draw, day, arm)`` (days ``day1`` ..
         ``day<horizon>``); ``draws["rmtr"]`` and ``draws["arm_effect"]`` dims
         ``(chain, draw, arm)``.
+
+    Examples
+    --------
+    Sampling takes seconds; the arguments are checked first:
+
+    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    >>> fit_recovery_model([3, 14, 2, 0], [1, 0, 1, 0], data, horizon=2, seed=1)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: horizon must be an integer of at least 3 days, got 2
     """
     prior = RecoveryPrior() if prior is None else prior
     if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 3:

@@ -98,6 +98,13 @@ class ResponsePrior:
     pool_arms : bool
         False (default): independent arm intercepts. True: arms partially pooled (a sensitivity
         analysis; module docstring). It changes the model's structure, not only its data.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.response import ResponsePrior
+    >>> prior = ResponsePrior(coefficient_sd=0.5)
+    >>> prior.intercept_sd, prior.coefficient_sd, prior.pool_arms
+    (1.5, 0.5, False)
     """
 
     intercept_mean: float = 0.0
@@ -154,13 +161,29 @@ def _build(n: int, arms: tuple[str, ...], covariates: tuple[str, ...], pool_arms
 
 
 def build_response_model(data: PatientData, pool_arms: bool = False) -> pm.Model:
-    """The (cached) response model for data of this shape; its ``pm.Data`` are not set."""
+    """The (cached) response model for data of this shape; its ``pm.Data`` are not set.
+
+    Examples
+    --------
+    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    >>> model = build_response_model(data)
+    >>> list(model.coords["arm"]), build_response_model(data) is model
+    (['a', 'b'], True)
+    """
     key = ("response", data.n, data.arms, data.covariates, bool(pool_arms))
     return cached_model(key, lambda: _build(data.n, data.arms, data.covariates, bool(pool_arms)))
 
 
 def response_values(response, data: PatientData, prior: ResponsePrior) -> dict[str, np.ndarray]:
-    """The ``pm.Data`` values of the model for this analysis (checked)."""
+    """The ``pm.Data`` values of the model for this analysis (checked).
+
+    Examples
+    --------
+    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    >>> values = response_values([0, 1, 1, 0], data, ResponsePrior(intercept_sd=2.0))
+    >>> values["response"].tolist(), float(values["prior_intercept_sd"])
+    ([0, 1, 1, 0], 2.0)
+    """
     outcome = np.asarray(response, dtype=float)
     if outcome.shape != (data.n,):
         raise ModelError(f"response must have shape ({data.n},), got {outcome.shape}")
@@ -204,6 +227,16 @@ def fit_response_model(
         ``draws["rate"]``: dims ``(chain, draw, arm)``. The posterior also holds
         ``arm_logit`` and ``coefficient`` (dim ``covariate``), and with ``pool_arms``
         ``intercept``, ``arm_sd`` and ``arm_z``.
+
+    Examples
+    --------
+    Sampling takes seconds; the outcome is checked first:
+
+    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    >>> fit_response_model([0, 1, 2, 0], data, seed=1)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: response must be 0 or 1 for every patient (no missing values)
     """
     prior = ResponsePrior() if prior is None else prior
     values = response_values(response, data, prior)

@@ -60,7 +60,15 @@ REPORTED = ("rate",)
 
 @dataclass(frozen=True)
 class SafetyPrior:
-    """Beta(a, b) prior of every event rate (default Beta(1, 1): uniform, two pseudo-patients)."""
+    """Beta(a, b) prior of every event rate (default Beta(1, 1): uniform, two pseudo-patients).
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.safety import SafetyPrior
+    >>> prior = SafetyPrior(a=0.5, b=0.5)  # Jeffreys
+    >>> prior.a + prior.b
+    1.0
+    """
 
     a: float = setting(1.0, **SCALE)
     b: float = setting(1.0, **SCALE)
@@ -85,6 +93,14 @@ def weighted_event_counts(
     events, non_events, recorded, ess : numpy.ndarray, shape (E, arms)
         Pseudo-counts :math:`Y_{ea}`, :math:`N_{ea}`, the number of patients with the event
         recorded, and their Kish effective sample size.
+
+    Examples
+    --------
+    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    >>> events = [[1, 0], [0, np.nan], [1, 1], [1, 0]]  # two events, one not recorded
+    >>> yes, no, recorded, ess = weighted_event_counts(events, data)
+    >>> yes.tolist(), recorded.tolist()
+    ([[1.0, 2.0], [0.0, 1.0]], [[2.0, 2.0], [1.0, 2.0]])
     """
     values = np.asarray(events, dtype=float)
     if values.ndim != 2 or values.shape[0] != data.n:
@@ -126,7 +142,15 @@ def _build(arms: tuple[str, ...], event_names: tuple[str, ...]) -> pm.Model:
 
 
 def build_safety_model(data: PatientData, event_names: Sequence[str]) -> pm.Model:
-    """The (cached) safety model for these arms and events; its ``pm.Data`` are not set."""
+    """The (cached) safety model for these arms and events; its ``pm.Data`` are not set.
+
+    Examples
+    --------
+    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    >>> model = build_safety_model(data, ["transfusion", "bleeding"])
+    >>> list(model.coords["event"]), list(model.coords["arm"])
+    (['transfusion', 'bleeding'], ['a', 'b'])
+    """
     names = tuple(str(e) for e in event_names)
     return cached_model(("safety", data.arms, names), lambda: _build(data.arms, names))
 
@@ -134,7 +158,15 @@ def build_safety_model(data: PatientData, event_names: Sequence[str]) -> pm.Mode
 def safety_values(
     events, data: PatientData, event_names: Sequence[str], prior: SafetyPrior
 ) -> dict[str, np.ndarray]:
-    """The ``pm.Data`` values of the model for this analysis (checked)."""
+    """The ``pm.Data`` values of the model for this analysis (checked).
+
+    Examples
+    --------
+    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    >>> events = [[1, 0], [0, np.nan], [1, 1], [1, 0]]
+    >>> sorted(safety_values(events, data, ["transfusion", "bleeding"], SafetyPrior()))
+    ['prior_a', 'prior_b', 'recorded', 'weighted_events', 'weighted_non_events']
+    """
     if not isinstance(prior, SafetyPrior):
         raise ModelError(f"prior must be a SafetyPrior, got {type(prior).__name__}")
     names = tuple(str(e) for e in event_names)
@@ -188,6 +220,16 @@ def fit_safety_model(
     PatientFit
         ``draws["rate"]`` dims ``(chain, draw, event, arm)``. ``constant_data`` holds the
         weighted pseudo-counts and the number of patients recorded per event and arm.
+
+    Examples
+    --------
+    Sampling takes seconds; the events are checked first:
+
+    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    >>> fit_safety_model([[1, 0]] * 4, data, event_names=["transfusion"], seed=1)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: 1 event names for events of shape (4, 2)
     """
     prior = SafetyPrior() if prior is None else prior
     values = safety_values(events, data, event_names, prior)

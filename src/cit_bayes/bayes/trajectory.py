@@ -153,6 +153,13 @@ class TrajectoryPrior:
     pool_arms : bool
         False (default): independent arm-by-day levels. True: partially pooled (a sensitivity
         analysis; module docstring). It changes the model's structure, not only its data.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.trajectory import TrajectoryPrior
+    >>> prior = TrajectoryPrior(correlation_eta=1.0)
+    >>> round(prior.day_mean_center, 3), prior.correlation_eta, prior.pool_arms
+    (4.605, 1.0, False)
     """
 
     day_mean_center: float = float(np.log(100.0))
@@ -286,6 +293,14 @@ def build_trajectory_model(
     The structure depends on the sets of recorded days (``observed``, (n, days) bool): one
     block of the likelihood per set. Every prior parameter is data, so a prior change re-uses
     the compiled model.
+
+    Examples
+    --------
+    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    >>> observed = np.array([[True, True], [True, False], [True, True], [True, True]])
+    >>> model = build_trajectory_model(data, ["day3", "day7"], observed)
+    >>> list(model.coords["day_pair"]), "log_plt_1" in model.named_vars  # two sets of days
+    (['day3-day7'], True)
     """
     days = tuple(str(d) for d in days)
     observed = np.asarray(observed, dtype=bool)
@@ -312,6 +327,14 @@ def trajectory_values(
 
     ``plt_follow_up`` is (n, days) with NaN for a missing count; ``adjust_baseline=False``
     (the unadjusted analysis) sets the centred log baseline to zero.
+
+    Examples
+    --------
+    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    >>> counts = [[50, 80], [60, np.nan], [40, 90], [70, 120]]  # day3, day7
+    >>> values = trajectory_values([20, 30, 25, 40], counts, data, TrajectoryPrior())
+    >>> values["rows_0"].tolist(), values["rows_1"].tolist()  # both days, day3 only
+    ([0, 2, 3], [1])
     """
     if not isinstance(prior, TrajectoryPrior):
         raise ModelError(f"prior must be a TrajectoryPrior, got {type(prior).__name__}")
@@ -395,6 +418,16 @@ def fit_trajectory_model(
     PatientFit
         ``draws["mean"]`` dims ``(chain, draw, day, arm)``; ``draws["delta_plt"]`` dims
         ``(chain, draw, arm)``.
+
+    Examples
+    --------
+    Sampling takes seconds; the arguments are checked first:
+
+    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    >>> fit_trajectory_model([20, 30, 25, 40], [[50, 80]] * 4, data, days=["day7"], seed=1)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: need one distinct day label per column of counts, got ('day7',)
     """
     prior = TrajectoryPrior() if prior is None else prior
     days = tuple(str(d) for d in days)

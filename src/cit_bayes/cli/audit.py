@@ -24,7 +24,18 @@ __all__ = ["register", "run_audit_command"]
 
 
 def register(subparsers) -> None:
-    """Add the ``audit`` sub-command."""
+    """Add the ``audit`` sub-command.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from cit_bayes.cli.audit import register
+    >>> parser = argparse.ArgumentParser(prog="cit-bayes")
+    >>> register(parser.add_subparsers())
+    >>> args = parser.parse_args(["audit", "--seed", "3"])
+    >>> args.out, args.seed, args.tables
+    ('reports/audit', 3, None)
+    """
     parser = subparsers.add_parser(
         "audit",
         help="check the paper's reported statistics against its own numbers",
@@ -64,7 +75,21 @@ def register(subparsers) -> None:
 
 
 def run_audit_command(args) -> int:
-    """Run the audit, print the summary, write the files; return 0."""
+    """Run the audit, print the summary, write the files; return 0.
+
+    Examples
+    --------
+    The audit takes seconds; a folder without the paper's tables stops it before any writing:
+
+    >>> import argparse, tempfile
+    >>> from cit_bayes.exceptions import PublishedDataError
+    >>> with tempfile.TemporaryDirectory() as empty:
+    ...     try:
+    ...         run_audit_command(argparse.Namespace(out=empty + "/audit", tables=empty))
+    ...     except PublishedDataError as error:
+    ...         print(str(error).replace(empty, "EMPTY"))
+    missing published table EMPTY/table1_baseline.csv
+    """
     from cit_bayes.output import check_output_folder, staged_folder
 
     check_output_folder(args.out)

@@ -60,7 +60,18 @@ def add_common_arguments(parser) -> None:
 
 
 def register(subparsers) -> None:
-    """Add the ``fit`` sub-command."""
+    """Add the ``fit`` sub-command.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from cit_bayes.cli.fit import register
+    >>> parser = argparse.ArgumentParser(prog="cit-bayes")
+    >>> register(parser.add_subparsers())
+    >>> args = parser.parse_args(["fit", "cohort.csv", "--estimand", "ato"])
+    >>> args.file, args.estimand, args.out, args.missing
+    ('cohort.csv', 'ato', 'reports/fit', 'error')
+    """
     parser = subparsers.add_parser(
         "fit",
         help="adjusted Bayesian outcome models on a patient-level cohort",
@@ -116,7 +127,22 @@ def command_line(args, command: str) -> str:
 
 
 def run_fit(args) -> int:
-    """Run the command; return the exit code."""
+    """Run the command; return the exit code.
+
+    Examples
+    --------
+    Fitting takes minutes; a negative seed stops the command before the cohort is read:
+
+    >>> import argparse, tempfile
+    >>> from cit_bayes.cli.fit import register, run_fit
+    >>> parser = argparse.ArgumentParser(prog="cit-bayes")
+    >>> register(parser.add_subparsers())
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     run_fit(parser.parse_args(["fit", "cohort.csv", "--seed", "-1", "--out", out]))
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.PlanError: --seed must be a non-negative integer, got -1
+    """
     from cit_bayes.analyses.patient import run_patient_analysis, write_fit_outputs
     from cit_bayes.cohort import read_cohort
     from cit_bayes.output import check_output_folder, staged_folder

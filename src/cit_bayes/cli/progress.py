@@ -26,6 +26,16 @@ class StepPrinter:
         Where to print (default ``sys.stderr``).
     interactive : bool, optional
         Terminal behaviour; default: whether ``stream`` is a TTY.
+
+    Examples
+    --------
+    >>> import sys
+    >>> from cit_bayes.cli.progress import StepPrinter
+    >>> printer = StepPrinter(total=2, stream=sys.stdout, interactive=False)
+    >>> printer.start("fit", "four models"); printer.done("fit", 3.0, "8 fits, all passed")
+    [1/2] fit: 8 fits, all passed (3.0 s)
+    >>> printer.skipped("audit", "no published tables")
+    [2/2] audit: skipped (no published tables)
     """
 
     def __init__(self, total: int, stream: TextIO | None = None, interactive: bool | None = None):

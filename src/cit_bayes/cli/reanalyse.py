@@ -23,7 +23,18 @@ DEFAULT_OUT = "reports/published"
 
 
 def register(subparsers) -> None:
-    """Add the ``reanalyse`` sub-command."""
+    """Add the ``reanalyse`` sub-command.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from cit_bayes.cli.reanalyse import register
+    >>> parser = argparse.ArgumentParser(prog="cit-bayes")
+    >>> register(parser.add_subparsers())
+    >>> args = parser.parse_args(["reanalyse", "--prior-set", "flat", "skeptical", "--no-idata"])
+    >>> args.published, args.prior_sets, args.out, args.no_idata
+    (False, ['flat', 'skeptical'], 'reports/published', True)
+    """
     parser = subparsers.add_parser(
         "reanalyse",
         help="Bayesian reanalysis of the published tables, with prior sensitivity",
@@ -61,7 +72,21 @@ def register(subparsers) -> None:
 
 
 def run_reanalyse(args) -> int:
-    """Run the command; return the exit code."""
+    """Run the command; return the exit code.
+
+    Examples
+    --------
+    Fitting takes minutes; without ``--published`` there is nothing to reanalyse:
+
+    >>> import argparse
+    >>> from cit_bayes.cli.reanalyse import register, run_reanalyse
+    >>> parser = argparse.ArgumentParser(prog="cit-bayes")
+    >>> register(parser.add_subparsers())
+    >>> run_reanalyse(parser.parse_args(["reanalyse"]))
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.PlanError: reanalyse needs a source: use --published (the paper's tables)
+    """
     from cit_bayes.analyses.published import run_published_reanalysis, write_published_reanalysis
     from cit_bayes.output import check_output_folder, staged_folder
 

@@ -56,7 +56,18 @@ def _csv_path(text: str) -> Path:
 
 
 def register(subparsers) -> None:
-    """Add the ``reconstruct`` sub-command."""
+    """Add the ``reconstruct`` sub-command.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from cit_bayes.cli.reconstruct import register
+    >>> parser = argparse.ArgumentParser(prog="cit-bayes")
+    >>> register(parser.add_subparsers())
+    >>> args = parser.parse_args(["reconstruct", "--draws", "3"])
+    >>> args.draws, args.seed, args.out.as_posix()
+    (3, 20250101, 'reports/reconstructed/cohort.csv')
+    """
     parser = subparsers.add_parser(
         "reconstruct",
         help="build synthetic pseudo-cohorts that reproduce the paper's published tables",
@@ -95,7 +106,21 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Reconstruct, write, print the fidelity report; return the exit code."""
+    """Reconstruct, write, print the fidelity report; return the exit code.
+
+    Examples
+    --------
+    A plan that cannot be read stops the command before anything is written:
+
+    >>> import argparse
+    >>> from cit_bayes.cli.reconstruct import register, run
+    >>> parser = argparse.ArgumentParser(prog="cit-bayes")
+    >>> register(parser.add_subparsers())
+    >>> run(parser.parse_args(["reconstruct", "--plan", "missing.toml"]))
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.PlanError: reconstruction plan not found: missing.toml
+    """
     try:
         results = reconstruct_cohorts(args.seed, args.draws, plan=args.plan)
     except ReconstructionError as error:  # the step ran but could not meet the targets

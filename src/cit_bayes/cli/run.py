@@ -21,7 +21,18 @@ DEFAULT_OUT = "reports/latest"
 
 
 def register(subparsers) -> None:
-    """Add the ``run`` sub-command."""
+    """Add the ``run`` sub-command.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from cit_bayes.cli.run import register
+    >>> parser = argparse.ArgumentParser(prog="cit-bayes")
+    >>> register(parser.add_subparsers())
+    >>> args = parser.parse_args(["run", "--data", "cohort.csv", "--sampler", "pymc"])
+    >>> args.data, args.sampler, args.out
+    ('cohort.csv', 'pymc', 'reports/latest')
+    """
     parser = subparsers.add_parser(
         "run",
         help="the whole reanalysis in one command, ending in report.html and a methods supplement",
@@ -45,7 +56,21 @@ def register(subparsers) -> None:
 
 
 def run_run(args) -> int:
-    """Run the pipeline; return the exit code."""
+    """Run the pipeline; return the exit code.
+
+    Examples
+    --------
+    The pipeline takes minutes; a negative seed stops it before anything is read or written:
+
+    >>> import argparse
+    >>> from cit_bayes.cli.run import register, run_run
+    >>> parser = argparse.ArgumentParser(prog="cit-bayes")
+    >>> register(parser.add_subparsers())
+    >>> run_run(parser.parse_args(["run", "--seed", "-1"]))
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.PlanError: --seed must be a non-negative integer, got -1
+    """
     from cit_bayes.cli.progress import StepPrinter
     from cit_bayes.pipeline import STEPS, run_pipeline
 

@@ -13,7 +13,18 @@ __all__ = ["register", "run_simulate"]
 
 
 def register(subparsers) -> None:
-    """Add the ``simulate`` sub-command."""
+    """Add the ``simulate`` sub-command.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from cit_bayes.cli.simulate import register
+    >>> parser = argparse.ArgumentParser(prog="cit-bayes")
+    >>> register(parser.add_subparsers())
+    >>> args = parser.parse_args(["simulate", "--n", "100", "--seed", "1", "--out", "sim.csv"])
+    >>> args.n, args.seed, args.out, args.scenario
+    (100, 1, 'sim.csv', 'paper-like')
+    """
     parser = subparsers.add_parser(
         "simulate",
         help="write a simulated cohort with confounded arms and a known truth",
@@ -37,7 +48,20 @@ def register(subparsers) -> None:
 
 
 def run_simulate(args) -> int:
-    """Simulate and write; print what was written (counts only)."""
+    """Simulate and write; print what was written (counts only).
+
+    Examples
+    --------
+    >>> import argparse, tempfile
+    >>> from cit_bayes.cli.simulate import run_simulate
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     args = argparse.Namespace(n=20, seed=1, scenario="paper-like", out=folder + "/sim.csv")
+    ...     run_simulate(args)
+    wrote sim.csv: 20 simulated patients (rhTPO 8, hetrombopag 3, combination 2, rhIL-11 7)
+    wrote sim.csv.truth.json: scenario paper-like, seed 1
+    true response rates: rhTPO 65.0%, hetrombopag 65.0%, combination 100.0%, rhIL-11 60.0%
+    0
+    """
     sim = simulate_cohort(args.n, seed=args.seed, scenario=args.scenario)
     cohort_path, truth_path = write_simulated(sim, args.out)
     counts = ", ".join(f"{arm} {n}" for arm, n in sim.truth["assignment"]["n_by_arm"].items())

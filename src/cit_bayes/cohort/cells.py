@@ -37,6 +37,14 @@ class ParsedColumn:
     ``values`` holds floats (NaN = empty) for numeric kinds and Python objects (None = empty) for
     text kinds; ``errors`` lists ``(position, raw value, expectation)``; ``recodes`` counts the
     recodes made, by description.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.cohort.schema import column_spec
+    >>> parsed = parse_column(column_spec("age"), pd.Series(["61", "NA", "abc"]))
+    >>> parsed.missing.tolist(), parsed.errors
+    ([False, True, False], [(2, 'abc', 'a number (years) from 18 to 100')])
     """
 
     values: np.ndarray
@@ -46,7 +54,13 @@ class ParsedColumn:
 
 
 def is_missing(value: object) -> bool:
-    """Whether a cell is empty: None, NaN, NA/NaT, or a missing token such as ``""`` or ``NA``."""
+    """Whether a cell is empty: None, NaN, NA/NaT, or a missing token such as ``""`` or ``NA``.
+
+    Examples
+    --------
+    >>> [is_missing(value) for value in ("NA", " ", "0", 0, float("nan"), None)]
+    [True, True, False, False, True, True]
+    """
     if value is None:
         return True
     if isinstance(value, str):
@@ -278,7 +292,16 @@ def parse_column(
     *,
     decimal_comma: bool = False,
 ) -> ParsedColumn:
-    """Parse one input column against its spec, after the mapping's value recodes."""
+    """Parse one input column against its spec, after the mapping's value recodes.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.cohort.schema import column_spec
+    >>> parsed = parse_column(column_spec("sex"), pd.Series(["male", "F", "x", ""]))
+    >>> parsed.values.tolist(), [position for position, _, _ in parsed.errors]
+    (['M', 'F', None, None], [2])
+    """
     recoded = 0
     if mapping is not None and spec.name in mapping.values:
         cells = []

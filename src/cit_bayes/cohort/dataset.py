@@ -57,6 +57,14 @@ def fingerprint_frame(data: pd.DataFrame) -> str:
     Numbers are hashed by value (``repr`` of the float; integers as integers), text as text, empty
     cells as empty, so a CSV, an Excel sheet, an SPSS file and a Parquet file holding the same
     data give the same fingerprint.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> as_int = fingerprint_frame(pd.DataFrame({"arm": ["rhTPO"], "age": [61]}))
+    >>> as_float = fingerprint_frame(pd.DataFrame({"arm": ["rhTPO"], "age": [61.0]}))
+    >>> as_int == as_float, len(as_int)
+    (True, 64)
     """
     digest = hashlib.sha256(_FINGERPRINT_VERSION.encode())
     columns = [name for name in FINGERPRINT_COLUMNS if name in data.columns]
@@ -95,6 +103,14 @@ class Cohort:
         (counts only, never identifiers).
     missing : str
         The missing-data policy the cohort was validated with.
+
+    Examples
+    --------
+    >>> from cit_bayes._paths import data_dir
+    >>> from cit_bayes.cohort import read_cohort
+    >>> cohort = read_cohort(data_dir() / "reconstructed" / "cohort.csv")
+    >>> cohort.n, cohort.synthetic, cohort.n_by_arm().tolist()
+    (187, True, [64, 37, 36, 50])
     """
 
     data: pd.DataFrame

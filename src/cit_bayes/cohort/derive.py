@@ -76,6 +76,11 @@ def meets_response_criteria(plt_day0, plt_count) -> np.ndarray:
     numpy.ndarray of bool
         True where the count is >= 100, or >= baseline + 50, or >= 2 x baseline. False where
         either count is missing (a missing count meets nothing).
+
+    Examples
+    --------
+    >>> meets_response_criteria([40, 40, 40], [60, 95, float("nan")]).tolist()
+    [False, True, False]
     """
     baseline = _as_float(plt_day0, "plt_day0")
     count = _as_float(plt_count, "plt_count")
@@ -122,6 +127,12 @@ def response_determined(
     Returns
     -------
     numpy.ndarray of bool
+
+    Examples
+    --------
+    >>> nan = float("nan")
+    >>> response_determined([40, 40], [45, nan], [nan, nan], [nan, nan]).tolist()
+    [True, False]
     """
     return _response_parts(plt_day0, plt_day3, plt_day7, plt_day14, rule, recovery_day)[1]
 
@@ -169,6 +180,13 @@ def derive_response(
     References
     ----------
     The paper, Methods, "Primary outcome measures" 1 (treatment efficacy rate).
+
+    Examples
+    --------
+    >>> derive_response([40, 60], [45, 62], [95, 70], [float("nan"), 80]).tolist()
+    [1, 0]
+    >>> derive_response([40, 60], [45, 62], [95, 70], [90, 80], rule="day14").tolist()
+    [1, 0]
     """
     met, determined = _response_parts(plt_day0, plt_day3, plt_day7, plt_day14, rule, recovery_day)
     if not determined.all():
@@ -185,7 +203,13 @@ def derive_response(
 
 
 def derive_delta_plt(plt_day0, plt_day14) -> np.ndarray:
-    """ΔPLT = day-14 count minus baseline count (x10^9/L); NaN when either is missing."""
+    """ΔPLT = day-14 count minus baseline count (x10^9/L); NaN when either is missing.
+
+    Examples
+    --------
+    >>> derive_delta_plt([40.0, 50.0], [120.0, float("nan")]).tolist()
+    [80.0, nan]
+    """
     return _as_float(plt_day14, "plt_day14") - _as_float(plt_day0, "plt_day0")
 
 
@@ -214,6 +238,13 @@ def derive_time_to_recovery(
     Censoring at the last recorded count (rather than at day 14) is the conservative reading of
     an empty ``recovery_day`` when the day-14 count is missing: recovery is known not to have
     happened by the last recorded count only.
+
+    Examples
+    --------
+    >>> nan = float("nan")
+    >>> time, event = derive_time_to_recovery([40, 40], [45, 60], [110, nan], [130, nan], [7, nan])
+    >>> time.tolist(), event.tolist()
+    ([7, 3], [1, 0])
     """
     day0, day3, day7, day14, recovery = _inputs(
         plt_day0, plt_day3, plt_day7, plt_day14, recovery_day

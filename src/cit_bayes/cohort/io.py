@@ -38,6 +38,13 @@ class RawTable:
     ``row_numbers[i]`` is the data row (1-based, header excluded) of ``frame.iloc[i]``: blank
     rows of a CSV or a sheet are skipped but keep their numbers, so messages point at the row the
     user sees.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> table = RawTable(pd.DataFrame({"age": ["61", "70"]}), "t.csv", np.array([1, 3]))
+    >>> table.source, table.row_numbers.tolist(), table.decimal_comma
+    ('t.csv', [1, 3], False)
     """
 
     frame: pd.DataFrame
@@ -226,6 +233,17 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> RawTable:
     ------
     CohortError
         Unknown extension, missing file, empty file, or a file that is not a table.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "t.csv"
+    ...     _ = path.write_text("id;age\\n1;61,5\\n\\n2;70\\n", encoding="utf-8")
+    ...     table = read_table(path)
+    >>> list(table.frame.columns), table.row_numbers.tolist(), table.decimal_comma
+    (['id', 'age'], [1, 3], True)
     """
     path = Path(path)
     source = path.name
@@ -269,6 +287,13 @@ def read_cohort(
     ------
     CohortError
         With every problem found (file, row, column, value, expectation).
+
+    Examples
+    --------
+    >>> from cit_bayes._paths import data_dir
+    >>> cohort = read_cohort(data_dir() / "reconstructed" / "cohort.csv")
+    >>> cohort.source, cohort.n, cohort.arms
+    ('cohort.csv', 187, ('rhTPO', 'hetrombopag', 'combination', 'rhIL-11'))
     """
     mapping = load_mapping(columns)
     raw = read_table(path, sheet=mapping.sheet)
@@ -325,6 +350,16 @@ def write_table(
     ------
     CohortError
         Unknown extension or a folder that does not exist.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_table(pd.DataFrame({"id": [1, 2]}), Path(folder) / "t.parquet")
+    ...     print(path.name, read_table(path).frame.shape)
+    t.parquet (2, 1)
     """
     path = Path(path)
     suffix = path.suffix.lower()

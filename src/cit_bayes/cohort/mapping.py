@@ -42,7 +42,13 @@ _SECTIONS = {"columns", "values", "read"}
 
 
 def normalise_key(value: Any) -> str:
-    """The text a cell is matched by: stripped, lower-case; integral numbers without ``.0``."""
+    """The text a cell is matched by: stripped, lower-case; integral numbers without ``.0``.
+
+    Examples
+    --------
+    >>> normalise_key(" Yes "), normalise_key(2.0), normalise_key(True)
+    ('yes', '2', '1')
+    """
     if isinstance(value, bool):
         return str(int(value))
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
@@ -64,6 +70,12 @@ class ColumnMapping:
         Excel sheet to read (name or 0-based position); None = the first.
     source : str
         Where the mapping came from (file name or ``"<mapping>"``).
+
+    Examples
+    --------
+    >>> mapping = ColumnMapping(values={"sex": {"1": "M", "2": "F"}})
+    >>> mapping.recode("sex", 1.0), mapping.recode("sex", "X")
+    (('M', True), ('X', False))
     """
 
     columns: dict[str, str] = field(default_factory=dict)
@@ -96,6 +108,16 @@ def load_mapping(columns: str | Path | Mapping | ColumnMapping | None) -> Column
     CohortError
         If the file cannot be read or parsed, names a column that is not in the schema, or has
         values of the wrong type.
+
+    Examples
+    --------
+    >>> mapping = load_mapping({"arm": "Group", "plt_day0": "PLT baseline"})
+    >>> mapping.columns["arm"], mapping.sheet, mapping.source
+    ('Group', None, '<mapping>')
+    >>> load_mapping({"values": {"site": {"1": "A"}}})
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.CohortError: column mapping <mapping>: [values.site] is not a schema column
     """
     if columns is None:
         return ColumnMapping()

@@ -17,7 +17,13 @@ _VALUE_WIDTH = 40
 
 
 def show_value(value: Any) -> str:
-    """A cell value as a short, quoted text for a message (empty cells shown as ``''``)."""
+    """A cell value as a short, quoted text for a message (empty cells shown as ``''``).
+
+    Examples
+    --------
+    >>> show_value(3.0), show_value(None), show_value("x" * 50)
+    ("'3'", "''", "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'")
+    """
     try:
         missing = value is None or bool(pd.isna(value))
     except (TypeError, ValueError):
@@ -51,6 +57,11 @@ class Problem:
         The offending value, already quoted for display; None when there is none to show.
     expected : str
         What was expected instead.
+
+    Examples
+    --------
+    >>> print(Problem("cohort.csv", 4, "age", "'abc'", "a number"))
+    cohort.csv, row 4, column 'age': value 'abc' - expected a number
     """
 
     file: str
@@ -77,6 +88,14 @@ class ProblemLog:
 
     Problems are reported sorted: whole-table and whole-column problems first, then by row (in
     the order found within a row), capped at :data:`MAX_PROBLEMS`.
+
+    Examples
+    --------
+    >>> log = ProblemLog("cohort.csv")
+    >>> log.add_at(0, "age", "abc", "a number")
+    >>> log.add_general("arm", "a required column")
+    >>> [problem.row for problem in log.sorted_problems()]
+    [None, 1]
     """
 
     file: str

@@ -110,6 +110,12 @@ class ColumnSpec:
         Inclusive plausible range of a numeric column.
     description : str
         What the column holds.
+
+    Examples
+    --------
+    >>> spec = ColumnSpec("age", "number", True, "covariate", "years", low=18.0, high=100.0)
+    >>> spec.kind, spec.unit, spec.high, spec.allowed
+    ('number', 'years', 100.0, None)
     """
 
     name: str
@@ -202,7 +208,13 @@ COHORT_COLUMNS: tuple[str, ...] = (
 
 
 def column_spec(name: str) -> ColumnSpec:
-    """Return the :class:`ColumnSpec` of a canonical column name (KeyError if unknown)."""
+    """Return the :class:`ColumnSpec` of a canonical column name (KeyError if unknown).
+
+    Examples
+    --------
+    >>> column_spec("plt_day0").unit, column_spec("stage").allowed
+    ('x10^9/L', ('I', 'II', 'III', 'IV'))
+    """
     return _SPECS_BY_NAME[name]
 
 

@@ -79,6 +79,15 @@ def validate_cohort(
     ------
     CohortError
         With every problem found in ``problems`` (capped at 200; the message gives the total).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes._paths import data_dir
+    >>> frame = pd.read_csv(data_dir() / "reconstructed" / "cohort.csv")
+    >>> cohort = validate_cohort(frame, source="cohort table")
+    >>> cohort.source, cohort.n, cohort.response_rule
+    ('cohort table', 187, 'any')
     """
     return validate_table(
         frame,

@@ -95,6 +95,14 @@ def run_audit(
     ------
     PublishedDataError
         If the tables are missing or malformed, or the arguments are invalid.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit import run_audit
+    >>> run_audit(seed=-1)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.PublishedDataError: seed must be a non-negative integer, got -1
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise PublishedDataError(f"seed must be a non-negative integer, got {seed!r}")
@@ -143,6 +151,14 @@ def audit_frame(records: list[AuditRecord] | None = None, **audit_options) -> pd
     pandas.DataFrame
         The record fields as columns (``candidates`` joined with `` | ``); ``verdict`` and
         ``kind`` are ordered categoricals.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit import AuditRecord, audit_frame
+    >>> record = AuditRecord("table1", "Sex", "all four arms", "Pearson χ²", "0.745", "0.863",
+    ...                      0.7449, 0.8626, "consistent", "")
+    >>> audit_frame([record])["verdict"].tolist()
+    ['consistent']
     """
     records = run_audit(**audit_options) if records is None else records
     return records_frame(records)

@@ -45,7 +45,16 @@ DAY_NAMES = {"day0": "pre-treatment", "day3": "day 3", "day7": "day 7", "day14":
 
 
 def summary(cells: pd.DataFrame, block: str, level: str = "") -> dict:
-    """Means, ± values, sizes and rounding half-widths of one printed ``m ± s`` row, by arm."""
+    """Means, ± values, sizes and rounding half-widths of one printed ``m ± s`` row, by arm.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_continuous import summary
+    >>> from cit_bayes.paper.tables import load_tables
+    >>> s = summary(load_tables()["table1_baseline"], "age")
+    >>> s["arms"], s["n"].tolist()
+    (['rhTPO', 'hetrombopag', 'combination', 'rhIL-11'], [64.0, 37.0, 36.0, 50.0])
+    """
     rows = cells[(cells["block"] == block) & (cells["level"] == level)].set_index("arm")
     rows = rows.loc[[arm for arm in ARMS if arm in rows.index]]
     mean_text = [p.split("±")[0] for p in rows["printed"]]
@@ -84,6 +93,15 @@ def statcheck_record(
     """The statcheck check: the p of the printed statistic on its distribution and df.
 
     ``row`` is a tests-layout row, as a Series or an ``itertuples`` tuple.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_continuous import statcheck_record
+    >>> from cit_bayes.paper.tables import load_tables
+    >>> tests = load_tables()["table1_tests"].set_index("block")
+    >>> record = statcheck_record(tests.loc["age"], distribution="f", df=3, df2=183)
+    >>> record.check, record.verdict
+    ('printed statistic -> p', 'consistent')
     """
     field = row.__getitem__ if isinstance(row, pd.Series) else row.__getattribute__
     text, statistic, printed_p = (
@@ -123,7 +141,15 @@ def statcheck_record(
 
 
 def baseline_anova_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
-    """Table 1, age and BMI: one-way ANOVA F recomputed from mean ± SD and n, and its p."""
+    """Table 1, age and BMI: one-way ANOVA F recomputed from mean ± SD and n, and its p.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_continuous import baseline_anova_checks
+    >>> from cit_bayes.paper.tables import load_tables
+    >>> [r.verdict for r in baseline_anova_checks(load_tables())]
+    ['rounding', 'consistent', 'rounding', 'consistent']
+    """
     records = []
     tests = tables["table1_tests"].set_index("block")
     for block in ("age", "bmi"):
@@ -230,7 +256,16 @@ def _platelet_candidates(s: dict, indices: list[int]) -> list[Candidate]:
 
 
 def platelet_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
-    """Table 4, between arms: identify the 'χ²' of each day and check it and its p."""
+    """Table 4, between arms: identify the 'χ²' of each day and check it and its p.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_continuous import platelet_checks
+    >>> from cit_bayes.paper.tables import load_tables
+    >>> records = platelet_checks(load_tables())
+    >>> len(records), records[0].comparison
+    (8, 'all four arms')
+    """
     tests = tables["table4_tests"]
     tests = tests[tests["comparison"] == "overall"]
     cells = tables["table4_plt"]
@@ -287,7 +322,16 @@ def platelet_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
 
 
 def platelet_pairwise_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
-    """Table 5: the pairwise 'χ²' of day 7 and day 14 platelets, identified and checked."""
+    """Table 5: the pairwise 'χ²' of day 7 and day 14 platelets, identified and checked.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_continuous import platelet_pairwise_checks
+    >>> from cit_bayes.paper.tables import load_tables
+    >>> records = platelet_pairwise_checks(load_tables())
+    >>> len(records), records[1].check
+    (24, 'printed statistic -> p')
+    """
     records = []
     cells = tables["table4_plt"]
     for row in tables["table5_plt_pairwise"].itertuples():
@@ -324,7 +368,15 @@ def platelet_pairwise_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecor
 
 
 def within_arm_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
-    """Table 4, Pa/Pb/Pc: not recomputable (paired data); plausibility from mean ± SE."""
+    """Table 4, Pa/Pb/Pc: not recomputable (paired data); plausibility from mean ± SE.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_continuous import within_arm_checks
+    >>> from cit_bayes.paper.tables import load_tables
+    >>> {r.verdict for r in within_arm_checks(load_tables())}
+    {'not_recomputable'}
+    """
     records = []
     cells = tables["table4_plt"]
     tests = tables["table4_tests"]
@@ -384,7 +436,15 @@ def within_arm_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
 
 
 def implied_f_df2(statistic_text: str, p_text: str, df1: float) -> tuple[float, float]:
-    """Range of the denominator df for which F(df1, df2) of a printed F gives the printed p."""
+    """Range of the denominator df for which F(df1, df2) of a printed F gives the printed p.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_continuous import implied_f_df2
+    >>> low, high = implied_f_df2("3.029", "0.035", 3)
+    >>> round(low), round(high)
+    (66, 76)
+    """
     f_half, p_half = half_unit(statistic_text), half_unit(p_text)
     f_value, p_value = float(statistic_text), float(p_text.rstrip("*#"))
 

@@ -62,6 +62,14 @@ def reporting_notes(
         The checks (notes are built from their findings).
     recovered : DataFrame or None
         :func:`~cit_bayes.paper.recovery_analysis_sizes.implied_recovery_analysis_sizes`, if solvable.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_notes import reporting_notes
+    >>> from cit_bayes.paper.tables import load_tables
+    >>> notes = reporting_notes(load_tables(), [], None)
+    >>> len(notes), {note.kind for note in notes}
+    (4, {'reporting_note'})
     """
     builders = (
         lambda: _standard_error_notes(tables, records),

@@ -106,6 +106,14 @@ class AuditRecord:
         Assumptions needed for the recomputation.
     candidates : tuple of str
         Every candidate tried, with its values.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_rules import AuditRecord
+    >>> record = AuditRecord("table1", "Sex", "all four arms", "Pearson χ²", "0.745", "0.863",
+    ...                      0.7449, 0.8626, "consistent", "")
+    >>> record.kind, record.to_dict()["candidates"]
+    ('check', [])
     """
 
     table: str
@@ -150,6 +158,15 @@ def tested_record(best: Candidate, **fields) -> AuditRecord:
 
     ``test``, ``recomputed_statistic``, ``recomputed_p`` and ``p_method`` come from ``best``;
     every other field of :class:`AuditRecord` is given by keyword.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_rules import Candidate, tested_record
+    >>> best = Candidate("Pearson χ²", 0.7449, 0.8626, p_method="asymptotic χ²(1)")
+    >>> record = tested_record(best, table="table1", row="Sex", comparison="all four arms",
+    ...     reported_statistic="0.745", reported_p="0.863", verdict="consistent", note="")
+    >>> record.test, record.p_method
+    ('Pearson χ²', 'asymptotic χ²(1)')
     """
     return AuditRecord(
         test=best.label,
@@ -170,13 +187,27 @@ def _number_text(printed: str) -> str:
 
 
 def half_unit(printed: str) -> float:
-    """Half a unit in the last printed place: ``"0.017"`` -> 0.0005, ``"43.7"`` -> 0.05."""
+    """Half a unit in the last printed place: ``"0.017"`` -> 0.0005, ``"43.7"`` -> 0.05.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_rules import half_unit
+    >>> round(half_unit("0.017"), 6), round(half_unit("43.7"), 6)
+    (0.0005, 0.05)
+    """
     exponent = Decimal(_number_text(printed)).as_tuple().exponent
     return 0.5 * 10.0 ** int(exponent)
 
 
 def matches(value: float | None, printed: str, *, spread: float = 0.0) -> bool:
-    """Whether ``value`` rounds to ``printed`` (within half a unit, plus ``spread``)."""
+    """Whether ``value`` rounds to ``printed`` (within half a unit, plus ``spread``).
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_rules import matches
+    >>> matches(0.0168, "0.017"), matches(0.0176, "0.017")
+    (True, False)
+    """
     if value is None or not math.isfinite(value):
         return False
     target = float(_number_text(printed))
@@ -190,7 +221,14 @@ def _in_range(printed: str, low: float, high: float) -> bool:
 
 
 def p_matches(value: float | None, printed_p: str, *, monte_carlo_se: float = 0.0) -> bool:
-    """Whether a recomputed p agrees with a printed one (``=`` or ``<``), see module docs."""
+    """Whether a recomputed p agrees with a printed one (``=`` or ``<``), see module docs.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_rules import p_matches
+    >>> p_matches(0.0004, "<0.001"), p_matches(0.02, "0.017")
+    (True, False)
+    """
     if value is None or not math.isfinite(value):
         return False
     if str(printed_p).strip().startswith("<"):
@@ -226,6 +264,14 @@ def judge(
         Range of the recomputation over the rounding of its inputs (default: the point).
     monte_carlo_se : float
         Standard error of a Monte Carlo ``p_value``.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_rules import judge
+    >>> judge(reported_statistic="8.088", reported_p="0.004", statistic=8.0876, p_value=0.0044)
+    'consistent'
+    >>> judge(reported_p="0.04", p_value=0.06)
+    'decision_error'
     """
     check_statistic = bool(str(reported_statistic).strip())
     check_p = bool(str(reported_p).strip())
@@ -268,6 +314,12 @@ def judge_percentage(count: int, total: int, printed: str) -> str:
     References
     ----------
     Brown NJL, Heathers JAJ (2017). The GRIM test. *Soc Psychol Personal Sci* 8:363-369.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_rules import judge_percentage
+    >>> [judge_percentage(1, 3, printed) for printed in ("33.3", "33.4", "33.5")]
+    ['consistent', 'rounding', 'inconsistent']
     """
     if total <= 0 or count < 0 or count > total:
         raise PublishedDataError(f"a percentage needs 0 <= n <= N and N > 0, got {count}/{total}")
@@ -288,6 +340,12 @@ class Candidate:
 
     ``statistic`` is None for a test without a statistic (Fisher's 2x2 test); its p alone is
     compared and it ranks after candidates that reproduce both.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_rules import Candidate
+    >>> Candidate("Pearson χ²", 0.7449, 0.8626).statistic_range is None
+    True
     """
 
     label: str
@@ -331,6 +389,14 @@ def identify(
     The best candidate has the best verdict (consistent, then rounding), then the most printed
     values reproduced within rounding, then reproduces the statistic as well as the p, then
     comes first in the list.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_rules import Candidate, identify
+    >>> candidates = [Candidate("G²", 9.494, 0.0021), Candidate("Pearson χ²", 8.088, 0.0044)]
+    >>> best, verdict, lines = identify(candidates, "8.088", "0.004")
+    >>> best.label, verdict, len(lines)
+    ('Pearson χ²', 'consistent', 2)
     """
     if not candidates:
         raise PublishedDataError("test identification needs at least one candidate")
@@ -362,7 +428,14 @@ def identify(
 
 
 def describe(candidate: Candidate) -> str:
-    """One line: the candidate's label, statistic, p and how the p was obtained."""
+    """One line: the candidate's label, statistic, p and how the p was obtained.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_rules import Candidate, describe
+    >>> describe(Candidate("Pearson χ²", 8.0876, 0.0044, p_method="asymptotic"))
+    'Pearson χ²: statistic 8.088 p 0.0044 [asymptotic]'
+    """
     parts = [candidate.label]
     if candidate.statistic is not None:
         parts.append(f"statistic {candidate.statistic:.3f}")
@@ -374,7 +447,14 @@ def describe(candidate: Candidate) -> str:
 
 
 def format_p(p_value: float | None) -> str:
-    """A p-value for a note: four decimals, or ``<0.0001``."""
+    """A p-value for a note: four decimals, or ``<0.0001``.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_rules import format_p
+    >>> format_p(0.01234), format_p(0.00001)
+    ('0.0123', '<0.0001')
+    """
     if p_value is None or not math.isfinite(p_value):
         return "n/a"
     return "<0.0001" if p_value < 0.0001 else f"{p_value:.4f}"

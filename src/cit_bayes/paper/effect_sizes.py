@@ -40,6 +40,13 @@ def odds_ratio_woolf(table, *, confidence: float = 0.95, zero_correction: float 
     ----------
     Woolf B (1955). On estimating the relation between blood group and disease. *Ann Hum Genet*
     19:251-253.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.effect_sizes import odds_ratio_woolf
+    >>> result = odds_ratio_woolf([[45, 19], [34, 2]])
+    >>> round(result["odds_ratio"], 3), result["zero_corrected"]
+    (0.139, False)
     """
     counts = np.asarray(table, dtype=float)
     if counts.shape != (2, 2) or np.any(counts < 0):

@@ -69,6 +69,12 @@ class TestResult:
         Seed of a Monte Carlo p-value.
     df2 : float
         Denominator degrees of freedom of an F test; NaN otherwise.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.statistics import TestResult
+    >>> TestResult("pearson_chi2", 8.09, 1.0, 0.0045).p_method
+    'asymptotic'
     """
 
     __test__ = False  # not a pytest test class
@@ -131,6 +137,13 @@ def pearson_chi2(table, *, correction: bool = False) -> TestResult:
     ----------
     Yates F (1934). Contingency tables involving small numbers and the chi-squared test.
     *Suppl J R Stat Soc* 1:217-235.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.statistics import pearson_chi2
+    >>> result = pearson_chi2([[45, 19], [34, 2]])
+    >>> result.df, round(result.statistic, 3), round(result.p_value, 4)
+    (1.0, 8.088, 0.0045)
     """
     counts = _as_table(table)
     expected = _expected(counts)
@@ -150,6 +163,12 @@ def likelihood_ratio_g2(table) -> TestResult:
     References
     ----------
     Agresti A (2013). *Categorical Data Analysis*, 3rd ed. Wiley, section 3.2.1.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.statistics import likelihood_ratio_g2
+    >>> f"{likelihood_ratio_g2([[45, 19], [34, 2]]).statistic:.3f}"
+    '9.494'
     """
     counts = _as_table(table)
     statistic = _g2(counts[None], _expected(counts))[0]
@@ -164,6 +183,12 @@ def fisher_exact_2x2(table) -> TestResult:
 
     This is the two-sided p SPSS prints as "Fisher's Exact Test, Exact Sig. (2-sided)" and
     ``scipy.stats.fisher_exact`` returns.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.statistics import fisher_exact_2x2
+    >>> f"{fisher_exact_2x2([[45, 19], [34, 2]]).p_value:.4f}"
+    '0.0044'
     """
     counts = _as_table(table)
     if counts.shape != (2, 2):
@@ -178,6 +203,12 @@ def table_log_probability(table) -> float:
     Notes
     -----
     :math:`P = \\prod_i r_i! \\prod_j c_j! / (N! \\prod_{ij} n_{ij}!)`.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.statistics import table_log_probability
+    >>> round(table_log_probability([[3, 1], [1, 5]]), 3)
+    -2.169
     """
     counts = _as_table(table)
     return float(_log_probability(counts[None], counts.sum(axis=1), counts.sum(axis=0))[0])
@@ -206,6 +237,12 @@ def spss_fisher_statistic(table) -> float:
     Freeman GH, Halton JH (1951). Note on an exact treatment of contingency, goodness of fit and
     other problems of significance. *Biometrika* 38:141-149.
     Mehta CR, Patel NR (2011). *IBM SPSS Exact Tests*. IBM Corp., chapter "Contingency tables".
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.statistics import spss_fisher_statistic
+    >>> round(spss_fisher_statistic([[3, 1, 4], [1, 5, 9]]), 3)
+    3.389
     """
     counts = _as_table(table)
     rows, columns = counts.sum(axis=1), counts.sum(axis=0)

@@ -82,7 +82,14 @@ _NUMBER = r"(-?\d+(?:\.\d+)?)"
 
 
 def published_dir() -> Path:
-    """Return the folder of the paper's tables (``data/published``)."""
+    """Return the folder of the paper's tables (``data/published``).
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.tables import published_dir
+    >>> published_dir().name
+    'published'
+    """
     return data_dir() / "published"
 
 
@@ -105,6 +112,13 @@ def load_tables(directory: str | Path | None = None) -> dict[str, pd.DataFrame]:
     ------
     PublishedDataError
         If a file is missing, lacks a column of its layout, or names an unknown arm.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.tables import load_tables
+    >>> tables = load_tables()
+    >>> len(tables), list(tables)[:2]
+    (16, ['table1_baseline', 'table1_tests'])
     """
     folder = Path(directory) if directory is not None else published_dir()
     tables: dict[str, pd.DataFrame] = {}
@@ -161,6 +175,13 @@ def count_table(
     -------
     pandas.DataFrame
         Integer counts, index ``level``, columns the arms in canonical order.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.tables import count_table, load_tables
+    >>> sex = count_table(load_tables()["table1_baseline"], "sex")
+    >>> sex.index.tolist(), sex.loc["male"].tolist()
+    (['male', 'female'], [36, 22, 20, 22])
     """
     rows = cells[cells["block"] == block]
     if rows.empty:
@@ -212,6 +233,12 @@ def parse_printed_p(text: str) -> dict[str, object]:
 
     Returns a dict with ``p`` (float), ``p_relation`` (``"="`` or ``"<"``) and ``mark`` (the
     trailing ``*``/``#`` marks, or ``""``).
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.tables import parse_printed_p
+    >>> parse_printed_p("<0.001#")
+    {'p': 0.001, 'p_relation': '<', 'mark': '#'}
     """
     body = text.strip()
     mark = ""

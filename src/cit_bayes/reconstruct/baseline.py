@@ -131,6 +131,15 @@ def match_group_moments(
     loss -- errors beyond their aims in units of the aims, plus pooled-quantile errors in grid
     steps -- does not increase. A share of moves re-centres a mean or SD that is already within
     its aim (leaving the loss unchanged), which makes room for the quantile moves.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ages = np.array([50.0, 52, 55, 58, 60, 61, 63, 66, 70, 75])
+    >>> values, ok = match_group_moments(ages, np.array(["a"] * 10), {"a": (61.0, 8.0)}, step=1.0,
+    ...     low=18, high=80, aim_mean=0.05, aim_sd=0.05, rng=np.random.default_rng(0))
+    >>> ok, round(float(values.mean()), 3), bool(abs(values.std(ddof=1) - 8.0) <= 0.05)
+    (True, 61.0, True)
     """
     search = _GridSearch(
         values, groups, targets, step, (low, high), (aim_mean, aim_sd), pooled_quantiles
@@ -329,6 +338,15 @@ def draw_baseline(
     ------
     ReconstructionError
         If the printed counts contradict a rule of the plan, or the age/BMI search fails.
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> from cit_bayes.reconstruct import load_reconstruction_plan, published_targets
+    >>> plan = replace(load_reconstruction_plan(), match_overall_age_quartiles=False)  # quicker
+    >>> cohort = draw_baseline(published_targets(), plan, np.random.default_rng(0))
+    >>> cohort.shape, int((cohort["arm"] == "combination").sum())
+    ((187, 12), 36)
     """
     frames = []
     for arm, target in targets.arms.items():

@@ -135,6 +135,15 @@ class ReconstructedCohort:
         Attempts the platelet search needed per arm.
     seconds : float
         Wall-clock time of the reconstruction.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> fidelity = pd.DataFrame({"gate": [True, True, False], "passed": [True, True, False]})
+    >>> result = ReconstructedCohort(pd.DataFrame(), None, fidelity, seed=1, draw=2,
+    ...     plan_name="demo", plan_hash="0" * 64, attempts={}, seconds=0.0)
+    >>> result.passed, result.header().split(": ")[1]
+    (True, "seed 1, draw 2, plan 'demo' (sha256 000000000000)")
     """
 
     data: pd.DataFrame
@@ -171,6 +180,14 @@ def draw_seed(seed: int, draw: int) -> np.random.SeedSequence:
 
     Equal to ``numpy.random.SeedSequence(seed).spawn(m)[draw - 1]`` for any ``m >= draw``, so
     draw k is the same cohort whatever the number of draws requested.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sequence = draw_seed(20250101, 3)
+    >>> same = np.random.SeedSequence(20250101).spawn(5)[2]
+    >>> sequence.spawn_key, bool((sequence.generate_state(4) == same.generate_state(4)).all())
+    ((2,), True)
     """
     if draw < 1:
         raise ReconstructionError(f"draw must be >= 1, got {draw}")
@@ -333,7 +350,15 @@ def reconstruct_cohorts(
     *,
     plan: ReconstructionPlan | str | Path | None = None,
 ) -> list[ReconstructedCohort]:
-    """Reconstruct draws 1..``draws`` of a base seed (see :func:`reconstruct_cohort`)."""
+    """Reconstruct draws 1..``draws`` of a base seed (see :func:`reconstruct_cohort`).
+
+    Examples
+    --------
+    >>> reconstruct_cohorts(draws=0)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ReconstructionError: draws must be >= 1, got 0
+    """
     if draws < 1:
         raise ReconstructionError(f"draws must be >= 1, got {draws}")
     if not isinstance(plan, ReconstructionPlan):
@@ -368,6 +393,13 @@ def write_reconstruction(results: list[ReconstructedCohort], out: str | Path) ->
     dict of str to Path
         ``"cohorts"`` (first cohort file), ``"fidelity"``, ``"fidelity_text"``, and one
         ``"draw<k>"`` entry per cohort.
+
+    Examples
+    --------
+    >>> write_reconstruction([], "cohort.csv")
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ReconstructionError: nothing to write
     """
     if not results:
         raise ReconstructionError("nothing to write")

@@ -40,6 +40,14 @@ def recovery_violations(data: pd.DataFrame) -> int:
     A row contradicts when a count >= 100 is recorded on a day before its recovery day (or
     with no recovery day at all), or when the first recorded count on or after the recovery
     day is below 100 while no later count reaches 100 either.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> data = pd.DataFrame({"plt_day3": [60, 120], "plt_day7": [110, 130], "plt_day14": [150, 140],
+    ...                      "recovery_day": [7, None]})  # row 2: >= 100 without a recovery day
+    >>> recovery_violations(data)
+    1
     """
     bad = 0
     for row in data.itertuples(index=False):
@@ -192,6 +200,17 @@ def fidelity_report(
         One row per check, columns ``FIDELITY_COLUMNS``: ``gate`` says whether the check decides
         pass/fail (extras such as the overall age quartiles are reported with ``gate=False``),
         ``passed`` whether it is met.
+
+    Examples
+    --------
+    >>> from cit_bayes._paths import data_dir
+    >>> from cit_bayes.cohort import read_cohort
+    >>> from cit_bayes.reconstruct import load_reconstruction_plan, published_targets
+    >>> cohort = read_cohort(data_dir() / "reconstructed" / "cohort.csv")  # the shipped cohort
+    >>> report = fidelity_report(cohort.data, published_targets(), load_reconstruction_plan(),
+    ...                          validated=True)
+    >>> report.shape, bool(report.loc[report["gate"], "passed"].all())
+    ((199, 10), True)
     """
     arm_column = data["arm"].astype(str)
     rows = [
@@ -223,7 +242,16 @@ def fidelity_report(
 
 
 def format_fidelity(report: pd.DataFrame, *, header: str) -> str:
-    """A plain-text rendering of a fidelity report, failures first, with a summary line."""
+    """A plain-text rendering of a fidelity report, failures first, with a summary line.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> row = dict(check="n", source="Table 1", arm="rhTPO", statistic="patients", published=64,
+    ...            reconstructed=64, tolerance=0.0, tolerance_rule="exact", gate=True, passed=True)
+    >>> format_fidelity(pd.DataFrame([row]), header="demo").splitlines()[2]
+    '1 gated checks: 1 passed, 0 failed; 0 extra check(s) reported.'
+    """
     lines = [header, ""]
     gates = report[report["gate"]]
     failed = gates[~gates["passed"]]

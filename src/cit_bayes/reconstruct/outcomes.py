@@ -46,6 +46,15 @@ def conditional_poisson(log_odds: np.ndarray, k: int, rng: np.random.Generator) 
     ----------
     Chen, X.-H., Dempster, A. P. & Liu, J. S. (1994). Weighted finite population sampling to
     maximize entropy. *Biometrika* 81(3), 457-469.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> len(conditional_poisson(np.array([0.0, 0.5, -0.5, 1.0, 0.0]), 2, rng))
+    2
+    >>> conditional_poisson(np.zeros(3), 3, rng).tolist()
+    [0, 1, 2]
     """
     log_odds = np.asarray(log_odds, dtype=float)
     n = len(log_odds)
@@ -78,6 +87,15 @@ def prognostic_score(baseline: pd.DataFrame, plan: ReconstructionPlan) -> np.nda
     :math:`s_i = \sum_j \beta_j x_{ij}` over the plan's terms: stage IV, bone and hepatic
     metastasis, ECOG >= 2, more than 5 cycles, radiotherapy, targeted therapy, female sex
     (0/1 each) and age in decades above 60.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.reconstruct.plan import load_reconstruction_plan
+    >>> row = dict(stage="IV", bone_metastasis=1, hepatic_metastasis=0, ecog=1, sex="F", age=70,
+    ...            chemo_cycles_over5=0, radiotherapy=0, targeted_therapy=0)
+    >>> prognostic_score(pd.DataFrame([row]), load_reconstruction_plan()).round(3).tolist()
+    [-1.1]
     """
     beta = plan.prognosis
     terms = {
@@ -100,7 +118,15 @@ def prognostic_score(baseline: pd.DataFrame, plan: ReconstructionPlan) -> np.nda
 def assign_outcome_classes(
     score: np.ndarray, responders: int, recovered: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Outcome class per patient of one arm: exact responders, recovered among responders."""
+    """Outcome class per patient of one arm: exact responders, recovered among responders.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> outcome = assign_outcome_classes(np.zeros(6), 3, 1, np.random.default_rng(0))
+    >>> sorted(outcome.tolist())  # 0 non-responder, 1 responder not recovered, 2 recovered
+    [0, 0, 0, 1, 1, 2]
+    """
     if recovered > responders:
         raise ReconstructionError(
             f"the plan recovers {recovered} patients but only {responders} respond: every "
@@ -135,6 +161,14 @@ def draw_recovery_days(
     ------
     ReconstructionError
         If the moments cannot be met in the range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> days = draw_recovery_days(10, 7.0, 2.0, earliest=2, rng=np.random.default_rng(0),
+    ...                           aim_mean=0.05, aim_sd=0.1)
+    >>> len(days), round(float(days.mean()), 3), bool(abs(days.std(ddof=1) - 2.0) <= 0.1)
+    (10, 7.0, True)
     """
     if k == 0:
         return np.zeros(0, dtype=int)
@@ -191,7 +225,18 @@ def draw_recovery_days(
 def assign_transfusions(
     counts: np.ndarray, outcome: np.ndarray, k: int, plan: ReconstructionPlan, rng
 ) -> np.ndarray:
-    """0/1 transfusion per patient: ``k`` non-responders, the lowest counts likeliest."""
+    """0/1 transfusion per patient: ``k`` non-responders, the lowest counts likeliest.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cit_bayes.reconstruct.plan import load_reconstruction_plan
+    >>> counts = np.array([[20, 18, 15, 12], [40, 45, 50, 55], [30, 60, 90, 120]])
+    >>> given = assign_transfusions(counts, np.array([0, 0, 2]), 1, load_reconstruction_plan(),
+    ...                             np.random.default_rng(0))
+    >>> int(given.sum()), int(given[2])  # one transfusion, never to the recovered patient
+    (1, 0)
+    """
     transfused = np.zeros(len(outcome), dtype=int)
     candidates = np.flatnonzero(outcome == NON_RESPONDER)
     if k > len(candidates):
@@ -220,6 +265,17 @@ def assign_adverse_events(
     -------
     pandas.DataFrame
         Columns ``ae_transaminase``, ``ae_bilirubin``, ``ae_fatigue``, ``ae_headache`` (0/1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from cit_bayes.reconstruct import load_reconstruction_plan, published_targets
+    >>> arm = published_targets().arms["rhTPO"]
+    >>> events = assign_adverse_events(pd.DataFrame({"hepatic_metastasis": [0] * arm.n}), arm,
+    ...                                load_reconstruction_plan(), np.random.default_rng(0))
+    >>> events.sum().tolist(), int(events.any(axis=1).sum())  # Table 9 counts of rhTPO
+    ([5, 3, 1, 1], 10)
     """
     n = len(baseline)
     counts = target.adverse_events

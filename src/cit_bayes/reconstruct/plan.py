@@ -170,6 +170,12 @@ class ReconstructionPlan:
     hepatic_metastasis_weight : float
     max_attempts, max_moves : int
     distance_weight : float
+
+    Examples
+    --------
+    >>> plan = load_reconstruction_plan()
+    >>> plan.name, plan.age_range, plan.has_prognostic_effects
+    ('default', (18, 80), True)
     """
 
     name: str
@@ -202,7 +208,13 @@ class ReconstructionPlan:
 
 
 def default_plan_path() -> Path:
-    """The default plan, ``models/reconstruction.toml``."""
+    """The default plan, ``models/reconstruction.toml``.
+
+    Examples
+    --------
+    >>> default_plan_path().name
+    'reconstruction.toml'
+    """
     return models_dir() / "reconstruction.toml"
 
 

@@ -37,6 +37,11 @@ def spss_quantile(sorted_values, prob: float) -> float:
     ----------
     Hyndman, R. J. & Fan, Y. (1996). Sample quantiles in statistical packages. *The American
     Statistician* 50(4), 361-365 (definition 6).
+
+    Examples
+    --------
+    >>> round(spss_quantile([1, 2, 3, 4], 0.25), 3), round(spss_quantile([1, 2, 3, 4], 0.5), 3)
+    (1.25, 2.5)
     """
     n = len(sorted_values)
     position = (n + 1) * prob
@@ -57,6 +62,15 @@ def arm_platelet_errors(counts: np.ndarray, target: ArmPlateletTargets) -> list[
     list of dict
         One dict per statistic with ``statistic`` (``mean_day0`` ... ``sd_day14``,
         ``delta_q25``, ``delta_median``, ``delta_q75``), ``value``, ``target``, ``tolerance``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cit_bayes.reconstruct.targets import ArmPlateletTargets
+    >>> target = ArmPlateletTargets(2, mean=(50.0,) * 4, sd=(10.0,) * 4, delta_quartiles=(0.0,) * 3)
+    >>> errors = arm_platelet_errors(np.array([[40, 40, 40, 40], [60, 60, 60, 60]]), target)
+    >>> len(errors), errors[0]["statistic"], round(errors[0]["value"], 3)
+    (11, 'mean_day0', 50.0)
     """
     counts = np.asarray(counts, dtype=float)
     out = []

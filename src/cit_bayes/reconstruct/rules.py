@@ -67,6 +67,12 @@ class TrajectoryRules:
     interpolation_slack_days : int
         The recovery day may differ by at most this many days from the day on which the
         log-linear interpolation between the two recorded counts around it reaches 100.
+
+    Examples
+    --------
+    >>> rules = TrajectoryRules(max_daily_rise=1.2)
+    >>> rules.max_daily_rise, rules.max_baseline
+    (1.2, 99)
     """
 
     min_baseline: int = setting(10, low=1, high=99)
@@ -89,6 +95,14 @@ def response_table(rules: TrajectoryRules) -> list[list[bool]]:
 
     Filled from the package's rule (:func:`cit_bayes.cohort.derive.meets_response_criteria`)
     for every integer baseline ``0..max_baseline`` and count ``0..max_count``.
+
+    Examples
+    --------
+    >>> table = response_table(TrajectoryRules())
+    >>> len(table), len(table[0])  # baselines 0..99, counts 0..500
+    (100, 501)
+    >>> table[30][60], table[30][59]  # doubling the baseline meets the criteria
+    (True, False)
     """
     baselines = np.arange(rules.max_baseline + 1, dtype=float)
     counts = np.arange(rules.max_count + 1, dtype=float)
@@ -105,6 +119,14 @@ class TrajectoryChecker:
     rules : TrajectoryRules
     meets : list of list of bool, optional
         The table of :func:`response_table` (computed when omitted).
+
+    Examples
+    --------
+    >>> checker = TrajectoryChecker(TrajectoryRules())
+    >>> checker.feasible([40, 60, 90, 120], RECOVERED, 10)
+    True
+    >>> checker.feasible([40, 60, 90, 120], RECOVERED, 14)  # these counts reach 100 near day 10
+    False
     """
 
     def __init__(self, rules: TrajectoryRules, meets: list[list[bool]] | None = None):

@@ -72,6 +72,12 @@ class Tolerances:
         Absolute tolerance on the mean and SD of the recovery day among recovered (Table 6).
     aim_fraction : float
         The search stops when every target is within this fraction of its tolerance.
+
+    Examples
+    --------
+    >>> tolerances = Tolerances(plt_sd_relative=0.05)
+    >>> tolerances.plt_sd_relative, tolerances.aim_fraction
+    (0.05, 0.3)
     """
 
     age_bmi_mean: float = setting(0.05, low=0.0, high=1e6)
@@ -98,6 +104,13 @@ class ArmPlateletTargets:
         P25, median, P75 of ΔPLT (day 14 minus day 0), SPSS definition.
     mean_tolerance_relative, sd_tolerance_relative, quartile_tolerance, aim_fraction : float
         From :class:`Tolerances`.
+
+    Examples
+    --------
+    >>> target = ArmPlateletTargets(n=3, mean=(50.0, 60.0, 70.0, 80.0), sd=(10.0,) * 4,
+    ...                             delta_quartiles=(20.0, 30.0, 40.0))
+    >>> target.quartile_tolerance, target.sd_tolerance_relative
+    (5.0, 0.1)
     """
 
     n: int
@@ -134,6 +147,12 @@ class ArmTargets:
         Cohort column -> patients with the event (Table 9).
     any_adverse_event : int
         Patients with at least one event ("total adverse reactions", Table 9).
+
+    Examples
+    --------
+    >>> arm = published_targets().arms["combination"]
+    >>> arm.n, arm.responders, arm.categorical["sex"]["F"]
+    (36, 34, 16)
     """
 
     arm: str
@@ -154,7 +173,14 @@ class ArmTargets:
 
 @dataclass(frozen=True)
 class PublishedTargets:
-    """The published targets of every arm, plus overall statements of the text."""
+    """The published targets of every arm, plus overall statements of the text.
+
+    Examples
+    --------
+    >>> targets = published_targets()
+    >>> list(targets.arms), targets.overall_age_quartiles
+    (['rhTPO', 'hetrombopag', 'combination', 'rhIL-11'], (52.0, 60.0, 66.0))
+    """
 
     arms: dict[str, ArmTargets]
     tolerances: Tolerances
@@ -191,6 +217,14 @@ def published_targets(
     ------
     PublishedDataError
         If a needed cell is missing or a printed count set is inconsistent with the arm size.
+
+    Examples
+    --------
+    >>> targets = published_targets()
+    >>> [arm.responders for arm in targets.arms.values()]
+    [45, 26, 34, 33]
+    >>> round(targets.arms["rhTPO"].platelets.sd[0], 2)  # day-0 SD: printed ± x sqrt(64)
+    13.36
     """
     tables = load_tables() if tables is None else tables
     tol = tolerances or Tolerances()

@@ -46,6 +46,16 @@ def love_plot(
     -------
     (Path, Path)
         The PNG and SVG paths.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> from cit_bayes.report.balance_figures import love_plot
+    >>> summary = pd.DataFrame({"covariate": ["age", "sex"], "level": ["", "F"],
+    ...                         "max_smd_unweighted": [0.3, 0.2], "max_smd_weighted": [0.05, 0.02]})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     print([path.name for path in love_plot(summary, f"{tmp}/love_plot")])
+    ['love_plot.png', 'love_plot.svg']
     """
     table = summary.sort_values("max_smd_unweighted").reset_index(drop=True)
     labels = [
@@ -98,6 +108,16 @@ def propensity_overlap_plot(
     Returns
     -------
     (Path, Path)
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.report.balance_figures import propensity_overlap_plot
+    >>> propensity = pd.DataFrame({"arm": ["A", "B"], "propensity_A": [0.7, 0.4]})
+    >>> propensity_overlap_plot(propensity, "unused", arms=["A", "B"])
+    Traceback (most recent call last):
+    ...
+    KeyError: 'propensity_B'
     """
     if arms is None:
         prefixed = [str(c) for c in propensity.columns if str(c).startswith("propensity_")]
@@ -167,6 +187,16 @@ def overlap_summary_plot(
     Returns
     -------
     (Path, Path)
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.report.balance_figures import overlap_summary_plot
+    >>> columns = ["propensity_arm", "arm", "p05", "p25", "median", "p75", "p95"]
+    >>> overlap_summary_plot(pd.DataFrame(columns=columns), "unused")
+    Traceback (most recent call last):
+    ...
+    ValueError: overlap_summary_plot: table lacks column(s) [] or is empty
     """
     needed = ["propensity_arm", "arm", "p05", "p25", "median", "p75", "p95"]
     missing = [c for c in needed if c not in overlap.columns]

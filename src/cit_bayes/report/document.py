@@ -38,7 +38,14 @@ Run = str | Number | Cell
 
 @dataclass(frozen=True)
 class Code:
-    """A literal name (file, column, key) set in monospace."""
+    """A literal name (file, column, key) set in monospace.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import Code, Paragraph, to_markdown
+    >>> to_markdown([Paragraph(["see ", Code("results.json")])])
+    'see `results.json`\\n'
+    """
 
     text: str
 
@@ -48,6 +55,15 @@ Inline = Sequence[Run | Code]
 
 @dataclass(frozen=True)
 class Heading:
+    """A heading of ``level`` 1 to 6; ``anchor`` is its HTML id (default: from the text).
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import Heading, to_html
+    >>> to_html([Heading(2, "Key answers")])
+    '<h2 id="key-answers">Key answers</h2>'
+    """
+
     level: int
     text: str
     anchor: str = ""
@@ -55,19 +71,42 @@ class Heading:
 
 @dataclass(frozen=True)
 class Paragraph:
+    """A paragraph: a sequence of runs (strings, numbers, cells, :class:`Code`).
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import Paragraph, to_markdown
+    >>> to_markdown([Paragraph(["one run, ", "then another."])])
+    'one run, then another.\\n'
+    """
+
     runs: Inline
 
 
 @dataclass(frozen=True)
 class Items:
-    """A bulleted list; each item is a sequence of runs."""
+    """A bulleted list; each item is a sequence of runs.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import Items, to_markdown
+    >>> to_markdown([Items([["first"], ["second"]])])
+    '- first\\n- second\\n'
+    """
 
     items: Sequence[Inline]
 
 
 @dataclass(frozen=True)
 class Banner:
-    """A highlighted notice: ``kind`` is ``"synthetic"``, ``"failed"`` or ``"note"``."""
+    """A highlighted notice: ``kind`` is ``"synthetic"``, ``"failed"`` or ``"note"``.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import Banner, to_markdown
+    >>> to_markdown([Banner("note", ["Synthetic data."])])
+    '> **NOTE.** Synthetic data.\\n'
+    """
 
     kind: str
     runs: Inline
@@ -75,7 +114,17 @@ class Banner:
 
 @dataclass(frozen=True)
 class Table:
-    """A table of cells (each cell a run, a sequence of runs, or a :class:`Code`)."""
+    """A table of cells (each cell a run, a sequence of runs, or a :class:`Code`).
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import Table, to_markdown
+    >>> print(to_markdown([Table(["arm", "patients"], [["A", "12"], ["B", "9"]])]), end="")
+    | arm | patients |
+    |---|---|
+    | A | 12 |
+    | B | 9 |
+    """
 
     columns: Sequence[str]
     rows: Sequence[Sequence]
@@ -86,7 +135,16 @@ class Table:
 
 @dataclass(frozen=True)
 class Figure:
-    """A figure written by :mod:`cit_bayes.report` (PNG for the page, SVG beside it)."""
+    """A figure written by :mod:`cit_bayes.report` (PNG for the page, SVG beside it).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from cit_bayes.report.document import Figure, to_markdown
+    >>> figure = Figure(Path("out/figures/rates.png"), "Rates.", relative_to=Path("out"))
+    >>> to_markdown([figure])
+    '![Rates.](figures/rates.png)\\n\\n*Rates.*\\n'
+    """
 
     png: Path
     caption: str
@@ -97,7 +155,14 @@ class Figure:
 
 @dataclass(frozen=True)
 class Equation:
-    """A displayed equation in LaTeX; ``plain`` is how the HTML page shows it."""
+    """A displayed equation in LaTeX; ``plain`` is how the HTML page shows it.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import Equation, to_html
+    >>> to_html([Equation("y = x^2", plain="y = x²")])
+    '<pre class="equation">y = x²</pre>'
+    """
 
     latex: str
     plain: str = ""
@@ -123,7 +188,15 @@ def _slug(text: str) -> str:
 
 
 def to_html(blocks: Sequence) -> str:
-    """Render blocks as an HTML fragment; figures are embedded (``data:`` URIs), self-contained."""
+    """Render blocks as an HTML fragment; figures are embedded (``data:`` URIs), self-contained.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import Heading, Paragraph, to_html
+    >>> print(to_html([Heading(2, "Results"), Paragraph(["a < b"])]))
+    <h2 id="results">Results</h2>
+    <p>a &lt; b</p>
+    """
     parts: list[str] = []
     for block in blocks:
         if isinstance(block, Heading):
@@ -195,7 +268,17 @@ def _relative(path: Path, base: Path | None) -> str:
 
 
 def to_markdown(blocks: Sequence) -> str:
-    """Render blocks as Markdown (figures linked by path relative to their ``relative_to``)."""
+    """Render blocks as Markdown (figures linked by path relative to their ``relative_to``).
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import Code, Heading, Paragraph, to_markdown
+    >>> print(to_markdown([Heading(1, "Title"), Paragraph(["See ", Code("run.json"), "."])]))
+    # Title
+    <BLANKLINE>
+    See `run.json`.
+    <BLANKLINE>
+    """
     parts: list[str] = []
     for block in blocks:
         if isinstance(block, Heading):
@@ -269,7 +352,14 @@ _TEX_UNICODE = {
 
 
 def tex_escape(text: str) -> str:
-    """Escape text for LaTeX (special characters and the few non-ASCII symbols used here)."""
+    """Escape text for LaTeX (special characters and the few non-ASCII symbols used here).
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import tex_escape
+    >>> print(tex_escape("50% of x_1 ≥ 2"))
+    50\\% of x\\_1 $\\geq$ 2
+    """
     out = []
     for char in str(text):
         out.append(_TEX_SPECIAL.get(char) or _TEX_UNICODE.get(char) or char)
@@ -289,7 +379,16 @@ def _tex_runs(runs) -> str:
 
 
 def to_latex(blocks: Sequence) -> str:
-    """Render blocks as a LaTeX body (for ``\\begin{document}``; needs booktabs, graphicx)."""
+    """Render blocks as a LaTeX body (for ``\\begin{document}``; needs booktabs, graphicx).
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import Heading, Paragraph, to_latex
+    >>> print(to_latex([Heading(2, "Methods"), Paragraph(["5% of runs"])]), end="")
+    \\section{Methods}
+    <BLANKLINE>
+    5\\% of runs
+    """
     commands = {1: "section*", 2: "section", 3: "subsection", 4: "subsubsection"}
     parts: list[str] = []
     for block in blocks:

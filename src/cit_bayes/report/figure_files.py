@@ -28,6 +28,16 @@ def save_figure(fig: Figure, path) -> tuple[Path, Path]:
     """Save ``fig`` as ``<stem>.png`` (300 dpi) and ``<stem>.svg``; return both paths.
 
     ``path`` may end in ``.png``, ``.svg`` or nothing; its folder is created if missing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from matplotlib.figure import Figure
+    >>> from cit_bayes.report.figure_files import save_figure
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     png, svg = save_figure(Figure(figsize=(1, 1)), f"{tmp}/figures/empty.png")
+    >>> png.name, svg.name
+    ('empty.png', 'empty.svg')
     """
     stem = Path(path)
     if stem.suffix.lower() in {".png", ".svg"}:
@@ -41,7 +51,17 @@ def save_figure(fig: Figure, path) -> tuple[Path, Path]:
 
 
 def require_columns(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    """Raise ``ValueError`` naming ``what`` if ``table`` is empty or lacks one of ``columns``."""
+    """Raise ``ValueError`` naming ``what`` if ``table`` is empty or lacks one of ``columns``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.report.figure_files import require_columns
+    >>> require_columns(pd.DataFrame({"arm": ["A"]}), ["arm", "mean"], "demo")
+    Traceback (most recent call last):
+    ...
+    ValueError: demo: table lacks column(s) ['mean']
+    """
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise ValueError(f"{what}: table lacks column(s) {missing}")
@@ -67,6 +87,16 @@ def dodged_intervals(
     One row of the axis per value of ``rows`` (matched in ``table[row_key]``, top to bottom
     once the caller inverts the axis), one marker per value of ``series`` (``table[series_key]``)
     within the row, spread over ``width``.
+
+    Examples
+    --------
+    >>> ax = Figure().add_subplot()
+    >>> table = pd.DataFrame({"arm": ["A", "B"], "fit": "x", "mean": [0.5, 0.6],
+    ...                       "ci_low": [0.4, 0.5], "ci_high": [0.6, 0.7]})
+    >>> dodged_intervals(ax, table, rows=["A", "B"], row_key="arm", series=["x"], series_key="fit",
+    ...                  colours={"x": "black"})
+    >>> len(ax.containers)
+    1
     """
     labels = dict(labels or {})
     step = width / max(len(series), 1)

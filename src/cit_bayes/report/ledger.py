@@ -69,7 +69,14 @@ STYLES = {
 
 
 def format_value(value, style: str) -> str:
-    """Format ``value`` with the named ``style`` (``"—"`` for a missing value)."""
+    """Format ``value`` with the named ``style`` (``"—"`` for a missing value).
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import format_value
+    >>> format_value(0.1234, "pct1"), format_value(-0.004, "f1"), format_value(None, "f2")
+    ('12.3%', '0.0', '—')
+    """
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     if isinstance(value, bool):
@@ -86,13 +93,27 @@ def format_value(value, style: str) -> str:
 
 
 def pointer(*parts) -> str:
-    """JSON pointer (RFC 6901) of a path of keys: ``pointer("plt", "mean", "day7")``."""
+    """JSON pointer (RFC 6901) of a path of keys: ``pointer("plt", "mean", "day7")``.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import pointer
+    >>> pointer("recovery", "adjusted", "hazard_ratio", "combination/rhTPO")
+    '/recovery/adjusted/hazard_ratio/combination~1rhTPO'
+    """
     escaped = (str(p).replace("~", "~0").replace("/", "~1") for p in parts)
     return "/" + "/".join(escaped)
 
 
 def resolve(document: Mapping, json_pointer: str):
-    """Return the value at ``json_pointer`` in ``document``; ``KeyError`` naming the path if absent."""
+    """Return the value at ``json_pointer`` in ``document``; ``KeyError`` naming the path if absent.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import resolve
+    >>> resolve({"plt": {"mean": [110, 150]}}, "/plt/mean/1")
+    150
+    """
     if json_pointer in ("", "/"):
         return document
     node = document
@@ -109,7 +130,15 @@ def resolve(document: Mapping, json_pointer: str):
 
 @dataclass(frozen=True)
 class Number:
-    """One printed number: where it came from and how it reads."""
+    """One printed number: where it came from and how it reads.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Number
+    >>> number = Number("results", "/meta/seed", "int", "42")
+    >>> str(number), number.html()
+    ('42', '<span class="num" data-doc="results" data-key="/meta/seed" data-style="int">42</span>')
+    """
 
     document: str
     key: str
@@ -135,6 +164,13 @@ class Cell:
     For descriptive tables that are not part of a results document (the weighted Table 1): the
     text is the cell as written in the CSV, and the HTML span names the file, the data row
     (0-based, header excluded) and the column, so the cell can be checked against the file.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Cell
+    >>> cell = Cell("tables/table_one.csv", 0, "A: weighted", "12.5")
+    >>> str(cell), cell.row, cell.column
+    ('12.5', 0, 'A: weighted')
     """
 
     table: str
@@ -162,6 +198,15 @@ class Ledger:
     documents : mapping of str to mapping
         The results documents by name, as written to disk (for example ``{"results": ...,
         "published": ...}``); the names are the files' stems relative to the report folder.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> ledger = Ledger({"results": {"response": {"rate": 0.4567}}})
+    >>> str(ledger.number("results", "/response/rate", "pct1")), ledger.has("results", "/plt")
+    ('45.7%', False)
+    >>> [(entry.key, entry.text) for entry in ledger.entries]
+    [('/response/rate', '45.7%')]
     """
 
     def __init__(self, documents: Mapping[str, Mapping]):

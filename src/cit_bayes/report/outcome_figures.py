@@ -39,7 +39,14 @@ _ANALYSIS_COLOURS = ["#7f7f7f", "#1f3b73", "#2a9d8f", "#e76f51", "#8d6a9f"]
 
 
 def arm_colours(arms: Sequence[str]) -> dict[str, str]:
-    """A colour per arm: fixed for the canonical arms, the palette in order for any other."""
+    """A colour per arm: fixed for the canonical arms, the palette in order for any other.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.outcome_figures import arm_colours
+    >>> arm_colours(["combination", "placebo"])
+    {'combination': '#d1495b', 'placebo': '#8d6a9f'}
+    """
     spare = iter(_PALETTE * (1 + len(arms) // len(_PALETTE)))
     return {arm: _ARM_COLOURS.get(arm) or next(spare) for arm in arms}
 
@@ -94,6 +101,16 @@ def plt_trajectory_figure(
         Arm order (default: as in ``mean``).
     level_text : str
         The credible level as printed (from the results document).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.report.outcome_figures import plt_trajectory_figure
+    >>> mean = pd.DataFrame({"analysis": ["ATO"], "day": ["day7"], "arm": ["A"]})
+    >>> plt_trajectory_figure(mean, pd.DataFrame(), {}, "unused", analyses=["ATO"])
+    Traceback (most recent call last):
+    ...
+    ValueError: plt_trajectory: table lacks column(s) ['mean', 'ci_low', 'ci_high']
     """
     require_columns(mean, ["analysis", "day", "arm", "mean", "ci_low", "ci_high"], "plt_trajectory")
     require_columns(observed, ["analysis", "arm", "day", "observed_mean"], "plt_trajectory")
@@ -178,6 +195,17 @@ def recovery_figure(
     title : str, optional
     level_text : str
         The credible level as printed.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.report.outcome_figures import recovery_figure
+    >>> curve = pd.DataFrame({"analysis": "ATE", "arm": ["A"], "day": [7], "mean": 0.5,
+    ...                       "ci_low": 0.3, "ci_high": 0.7, "cumulative_recovery": 0.4})
+    >>> recovery_figure(curve, curve, "unused", analysis="ATO")
+    Traceback (most recent call last):
+    ...
+    ValueError: recovery_figure: no rows for analysis 'ATO'
     """
     require_columns(
         curve, ["analysis", "arm", "day", "mean", "ci_low", "ci_high"], "recovery_figure"
@@ -248,6 +276,16 @@ def response_rates_figure(
 
     ``rates`` is ``tables["response/rate"]`` (``analysis``, ``arm``, ``mean``, ``ci_low``,
     ``ci_high``).
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> from cit_bayes.report.outcome_figures import response_rates_figure
+    >>> rates = pd.DataFrame({"analysis": "ATO", "arm": ["rhTPO", "combination"],
+    ...                       "mean": [0.6, 0.8], "ci_low": [0.4, 0.6], "ci_high": [0.8, 0.9]})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     print([p.name for p in response_rates_figure(rates, f"{tmp}/rates", analyses=["ATO"])])
+    ['rates.png', 'rates.svg']
     """
     require_columns(
         rates, ["analysis", "arm", "mean", "ci_low", "ci_high"], "response_rates_figure"
@@ -294,6 +332,17 @@ def safety_rates_figure(
 
     ``rates`` is ``tables["safety/rate"]`` (``analysis``, ``event``, ``arm``, ``mean``,
     ``ci_low``, ``ci_high``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.report.outcome_figures import safety_rates_figure
+    >>> rates = pd.DataFrame({"analysis": "ATE", "event": "ae_fever", "arm": ["A"], "mean": 0.1,
+    ...                       "ci_low": 0.05, "ci_high": 0.2})
+    >>> safety_rates_figure(rates, "unused", analysis="ATO")
+    Traceback (most recent call last):
+    ...
+    ValueError: safety_rates_figure: no rows for analysis 'ATO'
     """
     require_columns(
         rates, ["analysis", "event", "arm", "mean", "ci_low", "ci_high"], "safety_figure"

@@ -52,6 +52,16 @@ class ReportContext:
         The plan's non-inferiority margin as written in result keys (``"0.10"``).
     reference : str
         Reference arm of the hazard ratios.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.patient_context import build_context
+    >>> meta = {"analyses": [{"name": "adj", "estimand": "ato"}], "data": {"arms": ["A", "B"]}}
+    >>> ledger = Ledger({"results": {"meta": meta, "response": {"adj": {}}}})
+    >>> ctx = build_context(ledger, {}, None, ".")
+    >>> ctx.label("adj"), ctx.others(), ctx.num("meta", "seed", style="int")
+    ('adj (ATO)', ['B'], '—')
     """
 
     ledger: Ledger
@@ -152,7 +162,18 @@ def build_context(
     plan,
     out_dir: Path,
 ) -> ReportContext:
-    """The context of one output from the results document in ``ledger`` and the analysis."""
+    """The context of one output from the results document in ``ledger`` and the analysis.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.patient_context import build_context
+    >>> meta = {"analyses": [{"name": "x"}], "data": {"arms": ["rhTPO", "combination"]}}
+    >>> ledger = Ledger({"results": {"meta": meta, "response": {"x": {}}}})
+    >>> ctx = build_context(ledger, {}, None, ".")
+    >>> ctx.primary, ctx.arms, ctx.focus, ctx.reference, ctx.margin_key
+    ('x', ['rhTPO', 'combination'], 'combination', 'rhTPO', '0.10')
+    """
     results = ledger.documents[RESULTS_DOC]
     meta = results["meta"]
     analyses = [a["name"] for a in meta.get("analyses", [])]

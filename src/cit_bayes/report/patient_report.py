@@ -48,6 +48,16 @@ def read_documents(out_dir: Path, *, published: bool, audit: bool) -> dict[str, 
 
     The report reads the files rather than the objects in memory, so that what it prints is
     what a reader finds beside it (the JSON round trip is the reference).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from cit_bayes.report.patient_report import read_documents
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = pathlib.Path(tmp, "results.json").write_text('{"meta": {"seed": 1}}')
+    ...     documents = read_documents(tmp, published=False, audit=False)
+    >>> documents
+    {'results': {'meta': {'seed': 1}}}
     """
     out_dir = Path(out_dir)
     documents: dict[str, object] = {
@@ -99,6 +109,15 @@ def write_report(
     dict of str to Path
         ``html``, ``supplement_md``, ``supplement_tex``, ``report_numbers``,
         ``supplement_numbers`` and ``figure:<name>`` for each figure (PNG; the SVG is beside it).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from cit_bayes.report.patient_report import write_report
+    >>> with tempfile.TemporaryDirectory() as tmp:  # an empty folder: no results.json to report
+    ...     try: write_report(tmp, analysis=None)
+    ...     except FileNotFoundError as error: print(type(error).__name__)
+    FileNotFoundError
     """
     out_dir = Path(out_dir)
     has_published, has_audit = published is not None, audit is not None

@@ -37,6 +37,16 @@ def response_rate_figure(
     """Posterior response rate per arm (mean and credible interval), one marker per analysis.
 
     ``rates`` has columns ``analysis``, ``arm``, ``mean``, ``ci_low``, ``ci_high``.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> from cit_bayes.report.posterior_figures import response_rate_figure
+    >>> rates = pd.DataFrame({"analysis": "flat", "arm": ["A", "B"], "mean": [0.5, 0.7],
+    ...                       "ci_low": [0.3, 0.5], "ci_high": [0.7, 0.9]})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     print([path.name for path in response_rate_figure(rates, f"{tmp}/response_rates")])
+    ['response_rates.png', 'response_rates.svg']
     """
     require_columns(rates, ["analysis", "arm", "mean", "ci_low", "ci_high"], "response_rate_figure")
     analyses = list(dict.fromkeys(rates["analysis"]))
@@ -70,6 +80,16 @@ def prior_sensitivity_figure(
 
     ``probabilities`` has columns ``analysis``, ``key``, ``prob``; ``keys`` picks and orders the
     rows shown; ``labels`` maps a key to a readable label.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.report.posterior_figures import prior_sensitivity_figure
+    >>> table = pd.DataFrame({"analysis": ["flat"], "key": ["A>B"], "prob": [0.9]})
+    >>> prior_sensitivity_figure(table, ["B>A"], "unused")
+    Traceback (most recent call last):
+    ...
+    ValueError: prior_sensitivity_figure: none of the keys is in the table
     """
     require_columns(probabilities, ["analysis", "key", "prob"], "prior_sensitivity_figure")
     shown = probabilities[probabilities["key"].isin(keys)]
@@ -122,6 +142,15 @@ def risk_difference_figure(
 
     ``draws`` has columns ``analysis``, ``key`` (``"A-B"``) and ``value`` (one row per draw).
     A solid line marks 0 and dashed lines mark ``-margin`` for each non-inferiority margin.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.report.posterior_figures import risk_difference_figure
+    >>> risk_difference_figure(pd.DataFrame({"analysis": ["flat"], "key": ["A-B"]}), "unused")
+    Traceback (most recent call last):
+    ...
+    ValueError: risk_difference_figure: table lacks column(s) ['value']
     """
     require_columns(draws, ["analysis", "key", "value"], "risk_difference_figure")
     keys = list(keys) if keys is not None else list(dict.fromkeys(draws["key"]))
@@ -177,6 +206,14 @@ def write_posterior_figures(
     ``tables`` holds ``"response/rate"``, ``"response/probabilities"`` and
     ``"response/difference_draws"`` (see :func:`cit_bayes.analyses.published.run_published_reanalysis`).
     By default every ``prob_superior`` and ``prob_noninferior`` key is shown.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.posterior_figures import write_posterior_figures
+    >>> write_posterior_figures({}, "unused")
+    Traceback (most recent call last):
+    ...
+    KeyError: 'response/probabilities'
     """
     out = Path(out_dir)
     probabilities = tables["response/probabilities"]

@@ -271,7 +271,16 @@ def _safety(section: Mapping) -> list[str]:
 
 
 def render_summary(results: Mapping) -> str:
-    """Return ``summary.md`` as text, from a results document."""
+    """Return ``summary.md`` as text, from a results document.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.published_summary import render_summary
+    >>> meta = {"source": "published", "synthetic": False, "seed": 1, "package_version": "0.1"}
+    >>> text = render_summary({"meta": meta})
+    >>> text.splitlines()[0], "All 0 fits passed." in text
+    ('# Bayesian reanalysis of the published tables', True)
+    """
     meta = results["meta"]
     lines = [
         "# Bayesian reanalysis of the published tables",
@@ -329,7 +338,17 @@ def render_summary(results: Mapping) -> str:
 
 
 def write_summary(results: Mapping, path) -> Path:
-    """Write ``summary.md`` (UTF-8) and return its path."""
+    """Write ``summary.md`` (UTF-8) and return its path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from cit_bayes.report.published_summary import write_summary
+    >>> meta = {"source": "published", "synthetic": False, "seed": 1, "package_version": "0.1"}
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     print(write_summary({"meta": meta}, f"{tmp}/published/summary.md").name)
+    summary.md
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_summary(results), encoding="utf-8")

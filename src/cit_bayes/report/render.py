@@ -26,7 +26,16 @@ __all__ = ["Section", "render_html", "render_latex_document", "render_markdown_d
 
 @dataclass(frozen=True)
 class Section:
-    """A report section: an anchor, its navigation label, and its blocks."""
+    """A report section: an anchor, its navigation label, and its blocks.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import Paragraph
+    >>> from cit_bayes.report.render import Section
+    >>> section = Section("intro", "Introduction", [Paragraph(["Hello."])])
+    >>> section.anchor, section.title, len(section.blocks)
+    ('intro', 'Introduction', 1)
+    """
 
     anchor: str
     title: str
@@ -52,7 +61,17 @@ def render_html(
     has_published: bool = False,
     has_audit: bool = False,
 ) -> str:
-    """Return the report page as a string."""
+    """Return the report page as a string.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import Paragraph
+    >>> from cit_bayes.report.render import Section, render_html
+    >>> section = Section("intro", "Introduction", [Paragraph(["a < b"])])
+    >>> page = render_html(title="Demo", subtitle=[], banners=[], sections=[section], version="0")
+    >>> page.startswith("<!DOCTYPE html>"), "<p>a &lt; b</p>" in page
+    (True, True)
+    """
     template = _environment().get_template("report.html.j2")
     rendered_sections = [
         {
@@ -75,7 +94,15 @@ def render_html(
 
 
 def render_markdown_document(title: str, blocks: Sequence) -> str:
-    """A Markdown document: a title, then the blocks."""
+    """A Markdown document: a title, then the blocks.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import Paragraph
+    >>> from cit_bayes.report.render import render_markdown_document
+    >>> render_markdown_document("Demo", [Paragraph(["Hello."])])
+    '# Demo\\n\\nHello.\\n'
+    """
     return f"# {title}\n\n" + to_markdown(blocks)
 
 
@@ -92,7 +119,16 @@ _PREAMBLE = r"""\documentclass[11pt]{article}
 
 
 def render_latex_document(title: str, blocks: Sequence) -> str:
-    """A complete LaTeX document (article class; booktabs, graphicx, amsmath, caption)."""
+    """A complete LaTeX document (article class; booktabs, graphicx, amsmath, caption).
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import Paragraph
+    >>> from cit_bayes.report.render import render_latex_document
+    >>> tex = render_latex_document("Demo", [Paragraph(["Hello."])])
+    >>> tex.count("begin{document}"), tex.rstrip().endswith("end{document}")
+    (1, True)
+    """
     return (
         _PREAMBLE
         + f"\\title{{{tex_escape(title)}}}\n\\date{{}}\n\\begin{{document}}\n\\maketitle\n\n"

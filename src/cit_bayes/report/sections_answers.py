@@ -15,7 +15,15 @@ __all__ = ["key_answers_section"]
 
 # ------------------------------------------------------------------------------ key answers
 def key_answers_section(ctx: ReportContext) -> Section:
-    """The first screen: the paper's questions answered by the primary analysis."""
+    """The first screen: the paper's questions answered by the primary analysis.
+
+    Examples
+    --------
+    >>> from cit_bayes.report import ledger, patient_context as pc
+    >>> d = {"meta": {"analyses": [{"name": "x"}], "data": {"arms": ["A"]}}, "response": {"x": {}}}
+    >>> key_answers_section(pc.build_context(ledger.Ledger({"results": d}), {}, None, ".")).title
+    'Key answers'
+    """
     p, focus = ctx.primary, ctx.focus
     level = ctx.level_text()
     blocks: list = []

@@ -26,13 +26,27 @@ TABLE_ONE_FILE = "tables/weighting__table_one.csv"
 
 
 def slug(name: str) -> str:
-    """A file-name form of an analysis name: ``"adjusted (ATO)"`` -> ``"adjusted_ATO"``."""
+    """A file-name form of an analysis name: ``"adjusted (ATO)"`` -> ``"adjusted_ATO"``.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.sections_balance import slug
+    >>> slug("adjusted (ATO)"), slug("ATE, trimmed 5%")
+    ('adjusted_ATO', 'ATE_trimmed_5')
+    """
     keep = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
     return "_".join(part for part in keep.split("_") if part)
 
 
 def response_rule_text(rule: str) -> str:
-    """The response rule in words (thresholds from :mod:`cit_bayes.cohort.schema`)."""
+    """The response rule in words (thresholds from :mod:`cit_bayes.cohort.schema`).
+
+    Examples
+    --------
+    >>> from cit_bayes.report.sections_balance import response_rule_text
+    >>> response_rule_text("day14").startswith("the day-14 count meets one of: PLT ≥ 100")
+    True
+    """
     criteria = (
         f"PLT ≥ {RECOVERY_THRESHOLD:g} ×10⁹/L, or a rise of ≥ {RESPONSE_RISE:g} ×10⁹/L over "
         f"baseline, or ≥ {RESPONSE_FOLD:g} times the baseline count"
@@ -83,7 +97,18 @@ def _table_one(ctx: ReportContext, analysis: str) -> Table | None:
 
 
 def cohort_section(ctx: ReportContext) -> Section:
-    """Cohort and balance: patients, weights, balance achieved, Table 1, love and overlap plots."""
+    """Cohort and balance: patients, weights, balance achieved, Table 1, love and overlap plots.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.patient_context import build_context
+    >>> meta = {"analyses": [{"name": "x"}], "data": {"arms": ["A", "B"]}}
+    >>> ledger = Ledger({"results": {"meta": meta, "response": {"x": {}}}})
+    >>> section = cohort_section(build_context(ledger, {}, None, "."))
+    >>> section.title, str(section.blocks[-1].runs[0])
+    ('Cohort and balance', 'No adjusted analysis was run: no weights.')
+    """
     results = ctx.results
     data = results["meta"].get("data", {})
     blocks: list = []

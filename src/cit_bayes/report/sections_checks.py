@@ -25,7 +25,17 @@ __all__ = [
 
 
 def gates_text(ctx: ReportContext) -> list:
-    """The diagnostics gates in words, their values from ``meta.sampler``."""
+    """The diagnostics gates in words, their values from ``meta.sampler``.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.patient_context import build_context
+    >>> meta = {"analyses": [{"name": "x"}], "data": {"arms": ["A"]}, "sampler": {"min_ess": 400}}
+    >>> ledger = Ledger({"results": {"meta": meta, "response": {"x": {}}}})
+    >>> "".join(map(str, gates_text(build_context(ledger, {}, None, "."))))
+    'R-hat ≤ —, bulk and tail ESS ≥ 400, divergences ≤ —'
+    """
     return [
         "R-hat ≤ ",
         ctx.num("meta", "sampler", "max_rhat", style="f2"),
@@ -37,7 +47,17 @@ def gates_text(ctx: ReportContext) -> list:
 
 
 def banners(ctx: ReportContext, published: Mapping | None = None) -> list[Banner]:
-    """Synthetic data, failed fits (named), weighting warnings; or that every fit passed."""
+    """Synthetic data, failed fits (named), weighting warnings; or that every fit passed.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.patient_context import build_context
+    >>> meta = {"analyses": [{"name": "x"}], "data": {"arms": ["A", "B"]}, "synthetic": True}
+    >>> ledger = Ledger({"results": {"meta": meta, "response": {"x": {}}}})
+    >>> [banner.kind for banner in banners(build_context(ledger, {}, None, "."))]
+    ['synthetic', 'passed']
+    """
     meta = ctx.results["meta"]
     out: list[Banner] = []
     if meta.get("synthetic"):
@@ -143,7 +163,18 @@ def _estimand_rows(ctx: ReportContext) -> list[list]:
 
 
 def sensitivity_section(ctx: ReportContext, *, published: bool = False) -> Section:
-    """Estimands side by side (unadjusted / each estimand); priors on the published counts."""
+    """Estimands side by side (unadjusted / each estimand); priors on the published counts.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.patient_context import build_context
+    >>> meta = {"analyses": [{"name": "x"}], "data": {"arms": ["A", "B"]}}
+    >>> ledger = Ledger({"results": {"meta": meta, "response": {"x": {}}}})
+    >>> section = sensitivity_section(build_context(ledger, {}, None, "."))
+    >>> section.anchor, [block.text for block in section.blocks if isinstance(block, Heading)]
+    ('sensitivity', ['Estimand sensitivity', 'Prior sensitivity'])
+    """
     level = ctx.level_text()
     blocks: list = [
         Heading(3, "Estimand sensitivity"),
@@ -234,7 +265,18 @@ def _published_rows(ctx: ReportContext) -> list[list]:
 
 
 def diagnostics_section(ctx: ReportContext, *, published: bool = False) -> Section:
-    """Every fit: R-hat, ESS, divergences, gates passed or failed, sampler and times."""
+    """Every fit: R-hat, ESS, divergences, gates passed or failed, sampler and times.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.patient_context import build_context
+    >>> meta = {"analyses": [{"name": "x"}], "data": {"arms": ["A", "B"]}}
+    >>> doc = {"meta": meta, "response": {"x": {}}, "diagnostics": {"response/x": {"passed": True}}}
+    >>> section = diagnostics_section(build_context(Ledger({"results": doc}), {}, None, "."))
+    >>> section.blocks[1].rows[0][0], section.blocks[1].rows[0][-1]
+    ('response/x', 'passed')
+    """
     blocks: list = [
         Paragraph(
             ["Gates for every fit: ", *gates_text(ctx),
@@ -265,7 +307,18 @@ def diagnostics_section(ctx: ReportContext, *, published: bool = False) -> Secti
 
 # ---------------------------------------------------------------------------- reproducibility
 def reproducibility_section(ctx: ReportContext, *, command: str = "") -> Section:
-    """Versions, seed, plan, data fingerprint, sampler settings, the command (no clock time)."""
+    """Versions, seed, plan, data fingerprint, sampler settings, the command (no clock time).
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.patient_context import build_context
+    >>> meta = {"analyses": [{"name": "x"}], "data": {"arms": ["A", "B"]}, "seed": 20240101}
+    >>> ledger = Ledger({"results": {"meta": meta, "response": {"x": {}}}})
+    >>> section = reproducibility_section(build_context(ledger, {}, None, "."))
+    >>> [str(run) for run in section.blocks[0].items[2][:2]]
+    ['master seed ', '20240101']
+    """
     meta = ctx.results["meta"]
     plan, data, sampler = meta.get("plan", {}), meta.get("data", {}), meta.get("sampler", {})
     software = ", ".join(f"{k} {v}" for k, v in meta.get("software", {}).items())

@@ -38,7 +38,19 @@ def threshold_keys(keys, prefix: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------- response
 def response_section(ctx: ReportContext) -> Section:
-    """Response: rates per arm (Bayesian and weighted frequentist), differences, figures."""
+    """Response: rates per arm (Bayesian and weighted frequentist), differences, figures.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.patient_context import build_context
+    >>> meta = {"analyses": [{"name": "x"}], "data": {"arms": ["A", "B"]}}
+    >>> ledger = Ledger({"results": {"meta": meta, "response": {"x": {}}}})
+    >>> response_section(build_context(ledger, tables={}, plan=None, out_dir="."))
+    Traceback (most recent call last):
+    ...
+    KeyError: 'response/rate'
+    """
     p, level = ctx.primary, ctx.level_text()
     blocks: list = [
         Paragraph(
@@ -183,7 +195,19 @@ def _split_pair(key: str, arms, separator: str) -> tuple[str, str]:
 
 # ---------------------------------------------------------------------------------------- PLT
 def plt_section(ctx: ReportContext) -> Section:
-    """Platelet trajectories: figure per analysis, means per day, differences, ΔPLT."""
+    """Platelet trajectories: figure per analysis, means per day, differences, ΔPLT.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.patient_context import build_context
+    >>> meta = {"analyses": [{"name": "x"}], "data": {"arms": ["A", "B"]}}
+    >>> ledger = Ledger({"results": {"meta": meta, "response": {"x": {}}, "plt": {"x": {}}}})
+    >>> plt_section(build_context(ledger, tables={}, plan=None, out_dir="."))
+    Traceback (most recent call last):
+    ...
+    KeyError: 'plt/mean'
+    """
     p, level = ctx.primary, ctx.level_text()
     section = ctx.results["plt"][p]
     days = list(section.get("mean", {}))
@@ -252,7 +276,19 @@ def plt_section(ctx: ReportContext) -> Section:
 
 # ----------------------------------------------------------------------------------- recovery
 def recovery_section(ctx: ReportContext) -> Section:
-    """Recovery: Bayesian curves beside weighted Kaplan-Meier; RMTR; hazard ratios beside Cox."""
+    """Recovery: Bayesian curves beside weighted Kaplan-Meier; RMTR; hazard ratios beside Cox.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.patient_context import build_context
+    >>> meta = {"analyses": [{"name": "x"}], "data": {"arms": ["A", "B"]}}
+    >>> ledger = Ledger({"results": {"meta": meta, "response": {"x": {}}, "recovery": {"x": {}}}})
+    >>> recovery_section(build_context(ledger, tables={}, plan=None, out_dir="."))
+    Traceback (most recent call last):
+    ...
+    KeyError: 'recovery/cumulative_recovery'
+    """
     p, level = ctx.primary, ctx.level_text()
     section = ctx.results["recovery"][p]
     horizon = f"day{section.get('horizon_days', 14)}"
@@ -372,7 +408,19 @@ def _recovery_comparisons(ctx: ReportContext, p: str, level: str) -> list:
 
 # ------------------------------------------------------------------------------------- safety
 def safety_section(ctx: ReportContext) -> Section:
-    """Safety: rate of each event per arm, differences from the reference arm, P(harm)."""
+    """Safety: rate of each event per arm, differences from the reference arm, P(harm).
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.patient_context import build_context
+    >>> meta = {"analyses": [{"name": "x"}], "data": {"arms": ["A", "B"]}}
+    >>> ledger = Ledger({"results": {"meta": meta, "response": {"x": {}}, "safety": {"x": {}}}})
+    >>> safety_section(build_context(ledger, tables={}, plan=None, out_dir="."))
+    Traceback (most recent call last):
+    ...
+    KeyError: 'safety/rate'
+    """
     p, level = ctx.primary, ctx.level_text()
     section = ctx.results["safety"][p]
     events = list(section.get("rate", {}))

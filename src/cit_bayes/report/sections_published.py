@@ -23,7 +23,17 @@ VERDICT_ORDER = ("consistent", "rounding", "inconsistent", "decision_error", "no
 
 
 def audit_section(ledger: Ledger) -> Section:
-    """The audit's findings: counts by verdict, then every decision error and inconsistency."""
+    """The audit's findings: counts by verdict, then every decision error and inconsistency.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.sections_published import AUDIT_DOC, audit_section
+    >>> records = [{"kind": "check", "verdict": v} for v in ("consistent", "rounding")]
+    >>> section = audit_section(Ledger({AUDIT_DOC: records}))
+    >>> section.anchor, section.blocks[1].rows[:2]
+    ('audit', [['consistent', '1'], ['rounding', '1']])
+    """
     records = ledger.documents[AUDIT_DOC]
     checks = [r for r in records if r.get("kind") == "check"]
     notes = [(i, r) for i, r in enumerate(records) if r.get("kind") == "reporting_note"]
@@ -104,7 +114,18 @@ def _probability_row(ledger: Ledger, analysis: str, keys: Sequence[tuple[str, st
 
 
 def prior_sensitivity_blocks(ledger: Ledger, *, margin: float, figures: Path | None) -> list:
-    """How the published reanalysis's answers move across prior sets (table and figure)."""
+    """How the published reanalysis's answers move across prior sets (table and figure).
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.sections_published import PUBLISHED_DOC, prior_sensitivity_blocks
+    >>> flat = {"prob_superior": {"combination>rhTPO": 0.97}}
+    >>> ledger = Ledger({PUBLISHED_DOC: {"response": {"flat": flat}}})
+    >>> table = prior_sensitivity_blocks(ledger, margin=0.1, figures=None)[-1]
+    >>> [str(cell) for cell in table.rows[0][:3]]
+    ['flat', '0.970', '—']
+    """
     document = ledger.documents[PUBLISHED_DOC]
     analyses = list(document.get("response", {}))
     m = format_threshold(margin)

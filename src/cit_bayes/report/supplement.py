@@ -76,7 +76,15 @@ _REFERENCES = [
 
 
 def supplement_title(ctx: ReportContext) -> str:
-    """The supplement's title (the plan's title where the plan is known)."""
+    """The supplement's title (the plan's title where the plan is known).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from cit_bayes.report.supplement import supplement_title
+    >>> supplement_title(SimpleNamespace(plan=SimpleNamespace(title="CIT cohort, 2024")))
+    'Methods supplement: CIT cohort, 2024'
+    """
     title = getattr(ctx.plan, "title", None) or "Adjusted Bayesian reanalysis"
     return f"Methods supplement: {title}"
 
@@ -424,7 +432,18 @@ def _limitations_blocks(ctx: ReportContext) -> list:
 
 
 def supplement_blocks(ctx: ReportContext, *, published: Mapping | None = None) -> list:
-    """Every block of the methods supplement, banners first (``published``: its failed fits)."""
+    """Every block of the methods supplement, banners first (``published``: its failed fits).
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.patient_context import build_context
+    >>> meta = {"analyses": [{"name": "x"}], "data": {"arms": ["A", "B"]}}
+    >>> ledger = Ledger({"results": {"meta": meta, **{e: {"x": {}} for e in ENDPOINTS}}})
+    >>> blocks = supplement_blocks(build_context(ledger, {}, None, "."))
+    >>> [b.text for b in blocks if isinstance(b, Heading) and b.level == 2][:3]
+    ['Data and derived outcomes', 'Weighting and balance achieved', 'Models and priors']
+    """
     intro = Paragraph(
         ["Written by cit-bayes from the run it describes. Every number is read from ", Code("results.json"),
          "; ", Code("tables/supplement_numbers.csv"), " lists each with its key. Prior values "

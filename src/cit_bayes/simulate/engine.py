@@ -117,6 +117,12 @@ class SimulatedCohort:
         ``recovered``, ``transfusion`` and the adverse events.
     propensity : pandas.DataFrame
         True assignment probabilities, index ``patient_id``, one column per arm.
+
+    Examples
+    --------
+    >>> sim = simulate_cohort(20, seed=1)
+    >>> len(sim.data), len(sim.potential_outcomes), list(sim.propensity.columns)
+    (20, 80, ['rhTPO', 'hetrombopag', 'combination', 'rhIL-11'])
     """
 
     data: pd.DataFrame
@@ -378,6 +384,14 @@ def write_simulated(sim: SimulatedCohort, path: str | Path) -> tuple[Path, Path]
     -------
     (Path, Path)
         The cohort file and the truth file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     paths = write_simulated(simulate_cohort(10, seed=0), Path(folder) / "sim.csv")
+    ...     [path.name for path in paths]
+    ['sim.csv', 'sim.csv.truth.json']
     """
     from cit_bayes.output import claimed_files
 

@@ -51,12 +51,24 @@ ADVERSE_EVENTS: tuple[str, ...] = tuple(name for name in SAFETY_OUTCOMES if name
 
 
 def scenarios_dir() -> Path:
-    """The folder of bundled scenarios (``models/scenarios``)."""
+    """The folder of bundled scenarios (``models/scenarios``).
+
+    Examples
+    --------
+    >>> (scenarios_dir() / "paper-like.toml").is_file()
+    True
+    """
     return models_dir() / "scenarios"
 
 
 def list_scenarios() -> tuple[str, ...]:
-    """Names of the bundled scenarios."""
+    """Names of the bundled scenarios.
+
+    Examples
+    --------
+    >>> "paper-like" in list_scenarios(), "null" in list_scenarios()
+    (True, True)
+    """
     return tuple(sorted(path.stem for path in scenarios_dir().glob("*.toml")))
 
 
@@ -104,6 +116,12 @@ class Scenario:
         The merged tables ``population``, ``assignment``, ``outcome``, ``safety``.
     sha256 : str
         The package's hash (:func:`cit_bayes.config.canonical_hash`) of the merged tables.
+
+    Examples
+    --------
+    >>> scenario = load_scenario("null")
+    >>> scenario.name, sorted(scenario.spec), len(scenario.sha256)
+    ('null', ['assignment', 'outcome', 'population', 'safety'], 64)
     """
 
     name: str
@@ -119,6 +137,12 @@ def load_scenario(scenario: str | Path) -> Scenario:
     ------
     PlanError
         Unknown scenario, unreadable file, or a coefficient naming an unknown feature or arm.
+
+    Examples
+    --------
+    >>> scenario = load_scenario("null")  # extends paper-like
+    >>> scenario.spec["outcome"]["arms"]["rhTPO"]["amplitude"]
+    98.0
     """
     path = Path(scenario)
     if path.suffix.lower() != ".toml":
@@ -256,7 +280,15 @@ def _check_names(name: str, spec: dict) -> None:
 
 
 def design_matrix(covariates: pd.DataFrame) -> pd.DataFrame:
-    """The scenario features (``FEATURES``) of baseline covariates in the cohort schema."""
+    """The scenario features (``FEATURES``) of baseline covariates in the cohort schema.
+
+    Examples
+    --------
+    >>> from cit_bayes.simulate import simulate_cohort
+    >>> x = design_matrix(simulate_cohort(5, seed=0).data)
+    >>> x.shape, list(x.columns[:3])
+    ((5, 16), ['age10', 'bmi5', 'male'])
+    """
     x = pd.DataFrame(index=covariates.index)
     x["age10"] = (covariates["age"].astype(float) - 60.0) / 10.0
     x["bmi5"] = (covariates["bmi"].astype(float) - 22.5) / 5.0
@@ -272,7 +304,15 @@ def design_matrix(covariates: pd.DataFrame) -> pd.DataFrame:
 
 
 def linear_predictor(x: pd.DataFrame, coefficients: dict) -> np.ndarray:
-    """Sum of ``coefficient x feature`` over a scenario's coefficient table (0 when empty)."""
+    """Sum of ``coefficient x feature`` over a scenario's coefficient table (0 when empty).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> x = pd.DataFrame({"male": [0.0, 1.0], "ecog": [1.0, 2.0]})
+    >>> linear_predictor(x, {"male": 0.5, "ecog": -1.0}).tolist()
+    [-1.0, -1.5]
+    """
     eta = np.zeros(len(x))
     for name, value in coefficients.items():
         eta += float(value) * x[name].to_numpy()

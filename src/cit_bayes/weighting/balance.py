@@ -77,7 +77,14 @@ BALANCE_COLUMNS: tuple[str, ...] = (
 
 
 def arm_codes(arm, arms=None) -> tuple[np.ndarray, tuple]:
-    """Integer codes of ``arm`` and the arm order (categories, else sorted, unless ``arms``)."""
+    """Integer codes of ``arm`` and the arm order (categories, else sorted, unless ``arms``).
+
+    Examples
+    --------
+    >>> codes, arms = arm_codes(["b", "a", "b"])
+    >>> codes.tolist(), arms
+    ([1, 0, 1], ('a', 'b'))
+    """
     series = pd.Series(arm).reset_index(drop=True)
     n_missing = int(series.isna().sum())
     if n_missing:
@@ -133,7 +140,15 @@ def _ratio(numerator, denominator):
 
 
 def balance_from_matrix(matrix, columns: pd.DataFrame, codes, arms, weights) -> pd.DataFrame:
-    """Array core of :func:`balance_table` on an already encoded balance matrix."""
+    """Array core of :func:`balance_table` on an already encoded balance matrix.
+
+    Examples
+    --------
+    >>> d = encode_covariates(pd.DataFrame({"age": [50, 60, 70, 80]}))
+    >>> t = balance_from_matrix(d.balance_matrix, d.balance_columns, [0, 0, 1, 1], "ab", [1] * 4)
+    >>> round(float(t.loc[0, "smd_weighted"]), 3)
+    2.828
+    """
     codes = np.asarray(codes, dtype=int)
     weights = np.asarray(weights, dtype=float)
     kinds = list(columns["kind"])
@@ -205,6 +220,12 @@ def balance_table(X, arm, weights, *, arms=None, rare_level_min: int = 0) -> pd.
     References
     ----------
     Austin PC, Stuart EA (2015). Statistics in Medicine 34(28):3661-3679.
+
+    Examples
+    --------
+    >>> table = balance_table(pd.DataFrame({"age": [50, 60, 70, 80]}), list("aabb"), [1, 1, 1, 1])
+    >>> table.shape, round(float(table.loc[0, "smd_unweighted"]), 3)
+    ((1, 18), 2.828)
     """
     codes, arms = arm_codes(arm, arms)
     weights = _check_weights(weights, len(codes))
@@ -219,6 +240,12 @@ def balance_summary(table: pd.DataFrame) -> pd.DataFrame:
 
     Columns ``covariate, level, kind, max_smd_unweighted, max_smd_weighted,
     pair_max_unweighted, pair_max_weighted`` (the pair of arms attaining each maximum).
+
+    Examples
+    --------
+    >>> table = balance_table(pd.DataFrame({"age": [50, 60, 70, 80]}), list("aabb"), [1, 1, 1, 1])
+    >>> balance_summary(table)["pair_max_weighted"].tolist()
+    ['a vs b']
     """
     keys = ["covariate", "level", "kind"]
     rows = []
@@ -242,7 +269,15 @@ def _check_weights(weights, n: int) -> np.ndarray:
 
 
 def arm_means(matrix, columns: pd.DataFrame, codes, arms, weights) -> pd.DataFrame:
-    """Per covariate (or level) and arm: unweighted and weighted mean and SD (tidy)."""
+    """Per covariate (or level) and arm: unweighted and weighted mean and SD (tidy).
+
+    Examples
+    --------
+    >>> d = encode_covariates(pd.DataFrame({"age": [50, 60, 70, 80]}))
+    >>> means = arm_means(d.balance_matrix, d.balance_columns, [0, 0, 1, 1], "ab", [1] * 4)
+    >>> means["mean_weighted"].tolist()
+    [55.0, 75.0]
+    """
     weights = np.asarray(weights, dtype=float)
     kinds = list(columns["kind"])
     stats = _arm_statistics(matrix, kinds, np.asarray(codes), len(arms), weights)
@@ -278,6 +313,11 @@ def effective_sample_size(weights, arm, *, arms=None) -> pd.DataFrame:
     References
     ----------
     Kish L (1965). Survey Sampling. New York: Wiley.
+
+    Examples
+    --------
+    >>> effective_sample_size([1, 3, 2, 2], ["a", "a", "b", "b"])["ess"].tolist()
+    [1.6, 2.0]
     """
     codes, arms = arm_codes(arm, arms)
     weights = _check_weights(weights, len(codes))
@@ -327,6 +367,12 @@ def weight_summary(weights, arm, *, arms=None) -> pd.DataFrame:
         (positive weight), ``min``, ``max``, ``mean``, ``cv`` (SD with divisor n / mean),
         ``top1_n`` (ceil(1% of n_weighted)) and ``top1_share`` (their share of the total weight),
         all among patients with positive weight.
+
+    Examples
+    --------
+    >>> summary = weight_summary([1, 3, 2, 2], ["a", "a", "b", "b"])
+    >>> summary["scope"].tolist(), summary["max"].tolist()
+    (['arm', 'arm', 'all'], [3.0, 2.0, 3.0])
     """
     codes, arms = arm_codes(arm, arms)
     weights = _check_weights(weights, len(codes))
@@ -360,6 +406,12 @@ def propensity_overlap(propensity: pd.DataFrame, arm, *, arms=None) -> pd.DataFr
         ``n_outside_support``. The common support of ``propensity_arm``'s propensity is
         [max over actual arms of their minimum, min over actual arms of their maximum]: the range
         where every arm has patients; ``n_outside_support`` counts the arm's patients outside it.
+
+    Examples
+    --------
+    >>> propensity = pd.DataFrame({"a": [0.7, 0.5, 0.6, 0.3], "b": [0.3, 0.5, 0.4, 0.7]})
+    >>> propensity_overlap(propensity, ["a", "a", "b", "b"])["n_outside_support"].tolist()
+    [1, 1, 1, 1]
     """
     codes, arms = arm_codes(arm, arms if arms is not None else list(propensity.columns))
     values = propensity.to_numpy(dtype=float)
@@ -400,6 +452,16 @@ def weighted_table_one(
     with, for every arm, the unweighted and the weighted value, then the largest pairwise |SMD|
     before and after weighting. The first row gives each arm's n (unweighted) and Kish effective
     sample size (weighted).
+
+    Examples
+    --------
+    >>> X, arm, w = pd.DataFrame({"age": [50, 60, 70, 80]}), list("aabb"), [1, 1, 1, 1]
+    >>> d = encode_covariates(X)
+    >>> means = arm_means(d.balance_matrix, d.balance_columns, [0, 0, 1, 1], "ab", w)
+    >>> summary = balance_summary(balance_table(X, arm, w))
+    >>> table = weighted_table_one(means, summary, effective_sample_size(w, arm))
+    >>> table.loc[1, ["characteristic", "a: weighted", "max |SMD| weighted"]].tolist()
+    ['age', '55.0 (7.1)', '2.828']
     """
     arms = list(dict.fromkeys(means["arm"]))
     ess_by_arm = ess.set_index("arm")

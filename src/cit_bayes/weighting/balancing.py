@@ -221,6 +221,15 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
     weighting in practice. Statistics in Medicine 39(24):3227-3254.
     Zubizarreta JR (2015). Stable weights that balance covariates for estimation with incomplete
     outcome data. Journal of the American Statistical Association 110(511):910-922.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.weighting import BalancingWeights
+    >>> X, a = pd.DataFrame({"age": [50, 62, 55, 70, 58, 66, 61, 73]}), list("aabbabab")
+    >>> fitted = BalancingWeights("ate").fit(X, a)
+    >>> fitted.arms_, round(float(fitted.balance()["smd_weighted"].max()), 3)
+    (('a', 'b'), 0.0)
     """
 
     def __init__(

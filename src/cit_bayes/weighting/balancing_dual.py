@@ -127,6 +127,11 @@ class ArmSolution:
         0 for exact balance; for the fallback, the smallest largest-absolute imbalance (SD
         units, in the directions in which the arm varies) over the ridge grid: the best balance
         the arm can reach.
+
+    Examples
+    --------
+    >>> solve_arm(np.array([[0.0], [1.0]]), np.array([0.5])).weights.tolist()
+    [0.5, 0.5]
     """
 
     weights: np.ndarray
@@ -155,6 +160,11 @@ def constraint_matrix(design, moments: int = 1) -> tuple[np.ndarray, list[dict]]
     columns : list of dict
         Per column: ``constraint`` (name), ``covariate``, ``level``, ``moment`` (1 or 2),
         ``center``, ``scale`` (of the column before standardisation).
+
+    Examples
+    --------
+    >>> constraint_matrix(encode_covariates(pd.DataFrame({"age": [50, 60, 70, 80]})), 2)[0].shape
+    (4, 2)
     """
     if moments not in (1, 2):
         raise ValueError(f"moments must be 1 or 2; got {moments!r}")
@@ -296,6 +306,11 @@ def solve_dual(deviations, log_q, *, ridge=0.0, start=None, max_iterations=MAX_I
     Returns
     -------
     lam, iterations, max_abs_gradient, converged
+
+    Examples
+    --------
+    >>> solve_dual(np.array([[-1.5], [-0.5], [1.5]]), np.log(np.full(3, 1 / 3)))[3]  # converged
+    True
     """
     r = deviations.shape[1]
     lam = np.zeros(r) if start is None else np.array(start, dtype=float)
@@ -361,6 +376,11 @@ def solve_arm(rows, target, q=None, *, tolerance: float = 0.01) -> ArmSolution:
     Returns
     -------
     ArmSolution
+
+    Examples
+    --------
+    >>> solve_arm(np.array([[0.0], [1.0]]), np.array([2.0])).status  # 2 is out of reach
+    'approximate'
     """
     rows = np.asarray(rows, dtype=float)
     n = len(rows)

@@ -42,7 +42,16 @@ __all__ = ["WeightedAnalysis", "OutcomeDesign", "outcome_design", "weight_analys
 
 @dataclass(frozen=True)
 class OutcomeDesign:
-    """The covariate design of the outcome models (standardised numerics, level indicators)."""
+    """The covariate design of the outcome models (standardised numerics, level indicators).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cit_bayes.weighting.cohort_weights import OutcomeDesign
+    >>> design = OutcomeDesign(np.zeros((2, 1)), columns=("age",), reference_levels={})
+    >>> design.matrix.shape, design.columns
+    ((2, 1), ('age',))
+    """
 
     matrix: np.ndarray
     columns: tuple[str, ...]
@@ -54,6 +63,16 @@ def outcome_design(covariates: pd.DataFrame, plan: AnalysisPlan) -> OutcomeDesig
 
     Categorical covariates become indicators against their reference (first) level, rare levels
     (fewer than ``weighting.rare_level_min`` patients) pooled; numeric ones are standardised.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> import pandas as pd
+    >>> from cit_bayes.plan import load_plan
+    >>> plan = dataclasses.replace(load_plan(), covariates=("age", "sex"))
+    >>> X = pd.DataFrame({"age": range(50, 60), "sex": ["f", "m"] * 5})
+    >>> outcome_design(X, plan).columns
+    ('age', 'sex=m')
     """
     design = encode_covariates(
         covariates.loc[:, list(plan.covariates)], rare_level_min=plan.weighting.rare_level_min
@@ -90,6 +109,13 @@ class WeightedAnalysis:
     max_smd_unweighted, max_smd_weighted : float
     warnings : tuple of str
         Warnings the weighting raised (infeasible balance, positivity), in words.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from cit_bayes.weighting.cohort_weights import WeightedAnalysis
+    >>> [field.name for field in dataclasses.fields(WeightedAnalysis)][:4]
+    ['analysis', 'estimand', 'method', 'weights']
     """
 
     analysis: str
@@ -133,7 +159,16 @@ TARGETS = {
 
 
 def tilt(estimand: str, propensity: pd.DataFrame, arm: str | None = None) -> np.ndarray:
-    """Target-population tilting h of an estimand from the generalised propensities."""
+    """Target-population tilting h of an estimand from the generalised propensities.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.weighting.cohort_weights import tilt
+    >>> propensity = pd.DataFrame({"a": [0.8, 0.5], "b": [0.2, 0.5]})
+    >>> tilt("ato", propensity).round(3).tolist(), tilt("att", propensity, "b").tolist()
+    ([0.16, 0.25], [0.2, 0.5])
+    """
     values = propensity.to_numpy(dtype=float)
     if estimand == "ate":
         return np.ones(len(values))
@@ -182,6 +217,18 @@ def weight_analysis(
 
     Warnings of the weighting layer (infeasible exact balance, positivity) are caught, kept in
     words in ``warnings`` and shown by every report; they are not errors.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> import pandas as pd
+    >>> from cit_bayes.plan import load_plan
+    >>> plan = dataclasses.replace(load_plan(), covariates=("age",))
+    >>> X, arm = pd.DataFrame({"age": [50, 60]}), pd.Series(["a", "a"])
+    >>> weight_analysis(X, arm, analysis="adjusted", estimand="ate", plan=plan, arms=["a"])
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.WeightingError: weighting needs at least 2 arms; got ['a']
     """
     estimator = _estimator(estimand, plan, arms)
     with warnings.catch_warnings(record=True) as caught:

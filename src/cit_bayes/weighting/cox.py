@@ -129,6 +129,13 @@ def weighted_cox(
     Notes
     -----
     The method, its standard errors and its references: the module docstring.
+
+    Examples
+    --------
+    >>> from cit_bayes.weighting.cox import weighted_cox
+    >>> hr = weighted_cox([2, 3, 1, 4], [0, 0, 1, 1], list("aabb"), reference="a")
+    >>> hr["key"].tolist(), hr["hazard_ratio"].isna().tolist()  # no recovery in arm "a"
+    (['b/a'], [True])
     """
     z = _check_level(ci_level)
     data = _validate(time, recovered, arm, weights, arms)

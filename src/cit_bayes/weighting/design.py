@@ -74,6 +74,15 @@ class CovariateDesign:
         The omitted (reference) level of each categorical covariate in the model matrix.
     rare_level_min : int
         The pooling threshold that was applied.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.weighting.design import encode_covariates
+    >>> X = pd.DataFrame({"age": [50, 60, 70, 80], "sex": ["f", "m", "f", "f"]})
+    >>> design = encode_covariates(X, rare_level_min=0)
+    >>> design.covariates, design.reference_levels, design.balance_matrix.shape
+    (('age', 'sex'), {'sex': 'f'}, (4, 3))
     """
 
     model_matrix: np.ndarray
@@ -92,7 +101,14 @@ class CovariateDesign:
 
 
 def as_covariate_frame(X) -> pd.DataFrame:
-    """Return ``X`` as a DataFrame with string column names (arrays get ``x1, x2, ...``)."""
+    """Return ``X`` as a DataFrame with string column names (arrays get ``x1, x2, ...``).
+
+    Examples
+    --------
+    >>> from cit_bayes.weighting.design import as_covariate_frame
+    >>> list(as_covariate_frame([[1, 2], [3, 4]]).columns)
+    ['x1', 'x2']
+    """
     if isinstance(X, pd.DataFrame):
         frame = X.copy()
     elif isinstance(X, pd.Series):
@@ -272,6 +288,14 @@ def encode_covariates(X, *, rare_level_min: int = 5) -> CovariateDesign:
     -----
     WeightingWarning
         For each constant covariate, which is dropped.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.weighting.design import encode_covariates
+    >>> X = pd.DataFrame({"age": [50, 60, 70, 80], "sex": ["f", "m", "f", "f"]})
+    >>> encode_covariates(X, rare_level_min=0).model_columns["design_column"].tolist()
+    ['age', 'sex=m']
     """
     frame = as_covariate_frame(X)
     if len(frame) == 0:

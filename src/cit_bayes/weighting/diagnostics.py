@@ -46,6 +46,15 @@ class WeightingDiagnostics:
     A mixin for fitted estimators that set ``arms_``, ``arm_``, ``weights_``, ``propensity_``,
     ``design_``, ``balance_threshold`` and the private ``_codes`` (integer arm codes) and
     ``_fit_data`` (the covariate frame and arm labels of the fit).
+
+    Examples
+    --------
+    >>> from cit_bayes.weighting import PropensityWeighting
+    >>> try:
+    ...     PropensityWeighting().effective_sample_size()
+    ... except Exception as error:
+    ...     print(type(error).__name__)
+    NotFittedError
     """
 
     def _warn_about_result(self) -> None:

@@ -176,6 +176,15 @@ class PropensityWeighting(WeightingDiagnostics, BaseEstimator):
     Robins JM, Hernan MA, Brumback B (2000). Marginal structural models and causal inference in
     epidemiology. Epidemiology 11(5):550-560.
     Austin PC, Stuart EA (2015). Statistics in Medicine 34(28):3661-3679.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.weighting import PropensityWeighting
+    >>> X, a = pd.DataFrame({"age": [50, 62, 55, 70, 58, 66, 61, 73]}), list("aabbabab")
+    >>> fitted = PropensityWeighting("ato", penalty=0).fit(X, a)
+    >>> fitted.arms_, round(float(fitted.balance()["smd_weighted"].max()), 3)  # exact balance
+    (('a', 'b'), 0.0)
     """
 
     def __init__(

@@ -223,6 +223,14 @@ def weighted_kaplan_meier(
     Notes
     -----
     The method, its conventions and its references: the module docstring.
+
+    Examples
+    --------
+    >>> from cit_bayes.weighting.survival import weighted_kaplan_meier
+    >>> time, recovered, arm = [2, 3, 5, 1, 4, 6], [1, 1, 0, 1, 0, 1], list("aaabbb")
+    >>> km = weighted_kaplan_meier(time, recovered, arm, horizon=3)
+    >>> km.shape, km["cumulative_recovery"].round(3).tolist()[:3]
+    ((6, 9), [0.0, 0.333, 0.667])
     """
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
         raise ModelError(f"horizon must be a whole number of days >= 1, got {horizon!r}")
@@ -293,6 +301,14 @@ def km_medians(km_table: pd.DataFrame) -> pd.DataFrame:
         One row per arm (table order): ``arm``, ``median_day`` (the first day with cumulative
         recovery >= 1/2, i.e. S <= 1/2, the usual Kaplan-Meier median; NaN when not reached
         within the table's days) and ``reached`` (bool).
+
+    Examples
+    --------
+    >>> from cit_bayes.weighting.survival import km_medians, weighted_kaplan_meier
+    >>> time, recovered, arm = [2, 3, 5, 1, 4, 6], [1, 1, 0, 1, 0, 1], list("aaabbb")
+    >>> km = weighted_kaplan_meier(time, recovered, arm, horizon=3)
+    >>> km_medians(km)["reached"].tolist()
+    [True, False]
     """
     needed = {"arm", "day", "cumulative_recovery"}
     if not needed <= set(km_table.columns):

@@ -74,7 +74,15 @@ def _check_estimand(estimand: str, focal: int | None, n_arms: int) -> None:
 
 
 def tilting(propensity: np.ndarray, estimand: str, focal: int | None = None) -> np.ndarray:
-    """Return the tilting function h(x_i) for every patient (see the module docstring)."""
+    """Return the tilting function h(x_i) for every patient (see the module docstring).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cit_bayes.weighting.weights import tilting
+    >>> tilting(np.array([[0.8, 0.2], [0.5, 0.5]]), "matching").tolist()
+    [0.2, 0.5]
+    """
     e = np.asarray(propensity, dtype=float)
     _check_estimand(estimand, focal, e.shape[1])
     if estimand == "ate":
@@ -89,7 +97,16 @@ def tilting(propensity: np.ndarray, estimand: str, focal: int | None = None) -> 
 def tilting_weights(
     propensity: np.ndarray, codes: np.ndarray, estimand: str, focal: int | None = None
 ) -> np.ndarray:
-    """Array core of :func:`estimand_weights`: ``h(x_i) / e_{a_i}(x_i)`` with integer arm codes."""
+    """Array core of :func:`estimand_weights`: ``h(x_i) / e_{a_i}(x_i)`` with integer arm codes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cit_bayes.weighting.weights import tilting_weights
+    >>> e = np.array([[0.8, 0.2], [0.5, 0.5]])
+    >>> tilting_weights(e, np.array([0, 1]), "ato").round(3).tolist()
+    [0.2, 0.5]
+    """
     e = np.asarray(propensity, dtype=float)
     codes = np.asarray(codes, dtype=int)
     own = e[np.arange(len(codes)), codes]
@@ -126,6 +143,14 @@ def estimand_weights(propensity, arm, estimand: str = "ato", *, reference=None):
     References
     ----------
     Li F, Li F (2019). Annals of Applied Statistics 13(4):2389-2415.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.weighting.weights import estimand_weights
+    >>> propensity = pd.DataFrame({"a": [0.8, 0.5], "b": [0.2, 0.5]})
+    >>> estimand_weights(propensity, ["a", "b"], "ate").round(3).tolist()
+    [1.25, 2.0]
     """
     import pandas as pd
 
@@ -157,6 +182,14 @@ def weight_gradient(
     \\delta_{ka} h / e_a^2`, where :math:`\\partial h/\\partial e_k` is 0 (ATE),
     :math:`h^2/e_k^2` (ATO), :math:`\\delta_{kt}` (ATT) or :math:`1\\{k = \\arg\\min_l e_l\\}`
     (matching; ties have probability zero for continuous covariates).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cit_bayes.weighting.weights import weight_gradient
+    >>> e = np.array([[0.8, 0.2], [0.5, 0.5]])
+    >>> weight_gradient(e, np.array([0, 1]), "ate").round(3).tolist()
+    [[-1.562, 0.0], [0.0, -4.0]]
     """
     e = np.asarray(propensity, dtype=float)
     n, k = e.shape
@@ -179,7 +212,15 @@ def weight_gradient(
 
 
 def trim_mask(propensity: np.ndarray, alpha: float | None) -> np.ndarray:
-    """Patients kept by the k-arm trimming rule ``min_k e_k(x_i) >= alpha`` (all if None)."""
+    """Patients kept by the k-arm trimming rule ``min_k e_k(x_i) >= alpha`` (all if None).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cit_bayes.weighting.weights import trim_mask
+    >>> trim_mask(np.array([[0.8, 0.2], [0.5, 0.5]]), 0.25).tolist()
+    [False, True]
+    """
     e = np.asarray(propensity, dtype=float)
     if alpha is None:
         return np.ones(len(e), dtype=bool)
@@ -192,7 +233,14 @@ def trim_mask(propensity: np.ndarray, alpha: float | None) -> np.ndarray:
 
 
 def truncation_bounds(truncate) -> tuple[float, float]:
-    """Parse ``truncate``: a percentile p (meaning p and 100 - p) or a pair (lower, upper)."""
+    """Parse ``truncate``: a percentile p (meaning p and 100 - p) or a pair (lower, upper).
+
+    Examples
+    --------
+    >>> from cit_bayes.weighting.weights import truncation_bounds
+    >>> truncation_bounds(1), truncation_bounds((5, 99))
+    ((1.0, 99.0), (5.0, 99.0))
+    """
     if np.ndim(truncate) == 0:
         lower, upper = float(truncate), 100.0 - float(truncate)
     else:
@@ -215,6 +263,15 @@ def truncate_weights(weights: np.ndarray, included: np.ndarray, truncate):
 
     Returns the new weights and two boolean arrays: patients raised to the lower bound and
     patients lowered to the upper bound.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cit_bayes.weighting.weights import truncate_weights
+    >>> weights, included = np.array([1.0, 2, 3, 10]), np.ones(4, dtype=bool)
+    >>> clipped, raised, lowered = truncate_weights(weights, included, (0, 75))
+    >>> clipped.round(3).tolist(), lowered.tolist()
+    ([1.0, 2.0, 3.0, 4.75], [False, False, False, True])
     """
     lower, upper = truncation_bounds(truncate)
     values = np.asarray(weights, dtype=float)
