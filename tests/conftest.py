@@ -25,6 +25,10 @@ SMALL_COHORT_SEED = 7
 #: Short chains for tests that check shapes, files and numbers, not convergence: the gates are
 #: expected to fail at this length, which also exercises the failed-fit paths.
 SHORT_DRAWS = 150
+#: Bootstrap resamples of the frequentist cross-check in those tests (the plan's 200 refit the
+#: entropy weights 400 times per analysis of the small cohort: three quarters of its run time,
+#: measured). The bootstrap itself is tested against the sandwich in test_weighting_outcome.
+SHORT_BOOTSTRAP = 20
 
 
 @pytest.fixture(scope="session")
@@ -40,11 +44,23 @@ def small_cohort_csv(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def short_plan():
-    """The default plan with short chains (4 x 150 after 150 tuning steps)."""
+def short_plan(short_plan_file):
+    """The default plan with a short bootstrap and short chains (4 x 150 after 150 tuning)."""
     from cit_bayes.plan import load_plan
 
-    return load_plan().with_sampler(draws=SHORT_DRAWS, tune=SHORT_DRAWS)
+    return load_plan(short_plan_file).with_sampler(draws=SHORT_DRAWS, tune=SHORT_DRAWS)
+
+
+@pytest.fixture(scope="session")
+def short_plan_file(tmp_path_factory) -> Path:
+    """``models/default.toml`` with the short bootstrap, for the command line's ``--plan``."""
+    from cit_bayes._paths import models_dir
+
+    text = (models_dir() / "default.toml").read_text(encoding="utf-8")
+    assert text.count("n_bootstrap = 200\n") == 1
+    path = tmp_path_factory.mktemp("plan") / "short.toml"
+    path.write_text(text.replace("n_bootstrap = 200\n", f"n_bootstrap = {SHORT_BOOTSTRAP}\n"))
+    return path
 
 
 @pytest.fixture(scope="session")

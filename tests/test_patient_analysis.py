@@ -118,12 +118,14 @@ def test_same_seed_same_numbers(small_cohort_csv, short_plan, small_analysis):
             np.testing.assert_array_equal(draws.values, small_analysis.fits[name].draws[key].values)
 
 
-def test_fit_cli_writes_outputs(tmp_path, small_cohort_csv, capsys):
+def test_fit_cli_writes_outputs(tmp_path, small_cohort_csv, short_plan_file, capsys):
     out = tmp_path / "fit"
     code = main(
         [
             "fit",
             str(small_cohort_csv),
+            "--plan",
+            str(short_plan_file),
             "--out",
             str(out),
             "--draws",
