@@ -94,6 +94,9 @@ def test_the_same_seed_rewrites_the_same_report_byte_for_byte(
     assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     compared = [f for f in files if f.name != "run.json" and f.suffix != ".nc"]
     assert Path("results.json") in compared and Path("report.html") in compared
+    # the report's own files too (figures with their SVG ids; this test also stands for the
+    # report writer alone, which test_report_patient once re-ran for the same check)
+    assert len(compared) > 20 and any(f.suffix == ".svg" for f in compared)
     differing = [
         str(f) for f in compared if (report_dir / f).read_bytes() != (again / f).read_bytes()
     ]
