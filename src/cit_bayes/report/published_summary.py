@@ -198,9 +198,11 @@ def _recovery(section: Mapping) -> list[str]:
     first = next(iter(section.values()))
     lines.append(
         "Table 6 reports the mean time to PLT >= 100 x 10^9/L among the patients who recovered, and "
-        "not how many recovered. **Assumption**: recovered = responders in each arm (an upper bound, "
-        "since reaching PLT >= 100 is one response criterion); a sensitivity analysis uses fewer. "
-        f"Population: {first.get('population', 'recovered patients only')}."
+        "not how many recovered. **Assumption**: the number of patients behind each mean (which "
+        "sets its standard error), named in brackets after each analysis below. Population: "
+        f"{first.get('population', 'recovered patients only')}. The "
+        "probabilities compare means among patients who recovered, a group formed after "
+        "treatment: they describe the published numbers and are not causal contrasts."
     )
     lines.append("")
     for name, analysis in section.items():
