@@ -112,34 +112,51 @@ def _numeric_fast_path(series: pd.Series) -> bool:
     return pd.api.types.is_float_dtype(dtype) or pd.api.types.is_integer_dtype(dtype)
 
 
+def _from_numbers(series: pd.Series, expected: str, rejects) -> ParsedColumn:
+    """A column that is numeric already: missing where NaN, an error where ``rejects`` holds."""
+    values = series.to_numpy(dtype=float, na_value=np.nan)
+    raw = series.to_numpy(dtype=object)
+    missing = np.isnan(values)
+    bad = rejects(values) & ~missing
+    parsed = ParsedColumn(values=np.where(bad, np.nan, values), missing=missing)
+    parsed.errors.extend((int(p), raw[p], expected) for p in np.flatnonzero(bad))
+    return parsed
+
+
+def _cell_by_cell(series: pd.Series, read, expected: str, *, numeric: bool) -> ParsedColumn:
+    """Parse cell by cell: a missing cell is marked; ``read(cell)`` gives ``(value, recode)``,
+    and a value of None makes the cell an error that names ``expected``."""
+    raw = series.to_numpy(dtype=object)
+    values = np.full(len(raw), np.nan) if numeric else np.full(len(raw), None, dtype=object)
+    missing = np.zeros(len(raw), dtype=bool)
+    parsed = ParsedColumn(values=values, missing=missing)
+    for position, cell in enumerate(raw):
+        if is_missing(cell):
+            missing[position] = True
+            continue
+        value, recode = read(cell)
+        if value is None:
+            parsed.errors.append((position, cell, expected))
+            continue
+        values[position] = value
+        if recode:
+            parsed.recodes[recode] += 1
+    return parsed
+
+
 def _parse_numbers(spec: ColumnSpec, series: pd.Series, decimal_comma: bool) -> ParsedColumn:
     integer = spec.kind in ("integer", "day")
     expected = _range_text(spec, integer)
     if _numeric_fast_path(series):
-        values = series.to_numpy(dtype=float, na_value=np.nan)
-        raw = series.to_numpy(dtype=object)
-        missing = np.isnan(values)
-        bad = ~np.isfinite(values) & ~missing
-        values = np.where(bad, np.nan, values)
-        parsed = ParsedColumn(values=values, missing=missing)
-        for position in np.flatnonzero(bad):
-            parsed.errors.append((int(position), raw[position], expected))
+        parsed = _from_numbers(series, expected, lambda values: ~np.isfinite(values))
     else:
-        raw = series.to_numpy(dtype=object)
-        values = np.full(len(raw), np.nan)
-        missing = np.zeros(len(raw), dtype=bool)
-        parsed = ParsedColumn(values=values, missing=missing)
-        for position, cell in enumerate(raw):
-            if is_missing(cell):
-                missing[position] = True
-                continue
+
+        def read(cell):
             number, used_comma = _to_number(cell, decimal_comma)
-            if number is None:
-                parsed.errors.append((position, cell, expected))
-                continue
-            if used_comma:
-                parsed.recodes["decimal comma read as a decimal point"] += 1
-            values[position] = number
+            return number, "decimal comma read as a decimal point" if used_comma else None
+
+        parsed = _cell_by_cell(series, read, expected, numeric=True)
+    values = parsed.values
     with np.errstate(invalid="ignore"):
         out_of_range = (values < spec.low) | (values > spec.high)
         if integer:
@@ -152,41 +169,24 @@ def _parse_numbers(spec: ColumnSpec, series: pd.Series, decimal_comma: bool) -> 
     return parsed
 
 
+def _read_binary(cell) -> tuple[float | None, str | None]:
+    if isinstance(cell, bool | np.bool_):
+        return float(bool(cell)), "true/false read as 1/0"
+    if isinstance(cell, str) and cell.strip().lower() in _BINARY_WORDS:
+        return _BINARY_WORDS[cell.strip().lower()], "yes/no or true/false text read as 1/0"
+    number, _ = _to_number(cell, decimal_comma=False)
+    return (number, None) if number in (0.0, 1.0) else (None, None)
+
+
 def _parse_binary(spec: ColumnSpec, series: pd.Series) -> ParsedColumn:
     expected = "0 or 1 (yes/no and true/false are also read)"
     if _numeric_fast_path(series) or pd.api.types.is_bool_dtype(series.dtype):
-        raw = series.to_numpy(dtype=object)
-        values = series.to_numpy(dtype=float, na_value=np.nan)
-        missing = np.isnan(values)
-        bad = ~missing & (values != 0.0) & (values != 1.0)
-        values = np.where(bad, np.nan, values)
-        parsed = ParsedColumn(values=values, missing=missing)
-        parsed.errors.extend((int(p), raw[p], expected) for p in np.flatnonzero(bad))
-        if pd.api.types.is_bool_dtype(series.dtype) and (~missing).any():
-            parsed.recodes["true/false read as 1/0"] += int((~missing).sum())
+        parsed = _from_numbers(series, expected, lambda v: (v != 0.0) & (v != 1.0))
+        present = int((~parsed.missing).sum())
+        if pd.api.types.is_bool_dtype(series.dtype) and present:
+            parsed.recodes["true/false read as 1/0"] += present
         return parsed
-    raw = series.to_numpy(dtype=object)
-    values = np.full(len(raw), np.nan)
-    missing = np.zeros(len(raw), dtype=bool)
-    parsed = ParsedColumn(values=values, missing=missing)
-    for position, cell in enumerate(raw):
-        if is_missing(cell):
-            missing[position] = True
-            continue
-        if isinstance(cell, bool | np.bool_):
-            values[position] = float(bool(cell))
-            parsed.recodes["true/false read as 1/0"] += 1
-            continue
-        if isinstance(cell, str) and cell.strip().lower() in _BINARY_WORDS:
-            values[position] = _BINARY_WORDS[cell.strip().lower()]
-            parsed.recodes["yes/no or true/false text read as 1/0"] += 1
-            continue
-        number, _ = _to_number(cell, decimal_comma=False)
-        if number in (0.0, 1.0):
-            values[position] = number
-        else:
-            parsed.errors.append((position, cell, expected))
-    return parsed
+    return _cell_by_cell(series, _read_binary, expected, numeric=True)
 
 
 def _category_lookup(spec: ColumnSpec) -> dict[str, str]:
@@ -203,22 +203,9 @@ def _parse_category(spec: ColumnSpec, series: pd.Series) -> ParsedColumn:
     elif spec.name == "stage":
         expected = "I, II, III or IV (1-4 are also read)"
     lookup = _category_lookup(spec)
-    raw = series.to_numpy(dtype=object)
-    values = np.full(len(raw), None, dtype=object)
-    missing = np.zeros(len(raw), dtype=bool)
-    parsed = ParsedColumn(values=values, missing=missing)
-    for position, cell in enumerate(raw):
-        if is_missing(cell):
-            missing[position] = True
-            continue
-        canonical, recode = _match_category(spec, cell, lookup)
-        if canonical is None:
-            parsed.errors.append((position, cell, expected))
-            continue
-        values[position] = canonical
-        if recode:
-            parsed.recodes[recode] += 1
-    return parsed
+    return _cell_by_cell(
+        series, lambda cell: _match_category(spec, cell, lookup), expected, numeric=False
+    )
 
 
 def _match_category(spec: ColumnSpec, cell: object, lookup: dict[str, str]):
@@ -246,43 +233,27 @@ def _match_category(spec: ColumnSpec, cell: object, lookup: dict[str, str]):
 
 def _parse_text(spec: ColumnSpec, series: pd.Series) -> ParsedColumn:
     """Identifiers: any non-empty cell, as text (integral numbers without ``.0``)."""
-    raw = series.to_numpy(dtype=object)
-    values = np.full(len(raw), None, dtype=object)
-    missing = np.zeros(len(raw), dtype=bool)
-    parsed = ParsedColumn(values=values, missing=missing)
-    for position, cell in enumerate(raw):
-        if is_missing(cell):
-            missing[position] = True
-            continue
-        if isinstance(cell, float) and cell.is_integer():
-            text = str(int(cell))
-        elif isinstance(cell, np.floating) and float(cell).is_integer():
-            text = str(int(cell))
-        else:
-            text = str(cell).strip()
-        values[position] = text
-    return parsed
+
+    def read(cell):
+        if isinstance(cell, float | np.floating) and float(cell).is_integer():
+            return str(int(cell)), None
+        return str(cell).strip(), None
+
+    return _cell_by_cell(series, read, "", numeric=False)
 
 
 def _parse_arm(spec: ColumnSpec, series: pd.Series) -> ParsedColumn:
     expected = "one of " + ", ".join(ARMS) + " (case is ignored; a --columns mapping can recode)"
     lookup = {arm.lower(): arm for arm in ARMS}
-    raw = series.to_numpy(dtype=object)
-    values = np.full(len(raw), None, dtype=object)
-    missing = np.zeros(len(raw), dtype=bool)
-    parsed = ParsedColumn(values=values, missing=missing)
-    for position, cell in enumerate(raw):
-        if is_missing(cell):
-            missing[position] = True
-            continue
+
+    def read(cell):
         key = cell.strip().lower() if isinstance(cell, str) else None
-        if key in lookup:
-            values[position] = lookup[key]
-            if cell.strip() != lookup[key]:
-                parsed.recodes["arm label case or spacing normalised"] += 1
-        else:
-            parsed.errors.append((position, cell, expected))
-    return parsed
+        if key not in lookup:
+            return None, None
+        same = cell.strip() == lookup[key]
+        return lookup[key], None if same else "arm label case or spacing normalised"
+
+    return _cell_by_cell(series, read, expected, numeric=False)
 
 
 def parse_column(
