@@ -3,7 +3,7 @@
 Reference values: the Kish rescaling is checked against a hand calculation (written out in the
 test), the zero-sum basis against its defining identities (orthonormal columns, H H^T = I - J/K),
 and seed reproducibility against a second fit with the same seed (identical draws) on the
-smallest model (safety: a few seconds to compile, a fraction of a second to sample).
+smallest sampled model (response, with no covariate).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from cit_bayes.bayes.patient_base import (
     kish_rescale,
     zero_sum_basis,
 )
-from cit_bayes.bayes.safety import fit_safety_model
+from cit_bayes.bayes.response import fit_response_model
 from cit_bayes.bayes.sampling import SamplerSettings
 from cit_bayes.exceptions import ModelError
 
@@ -127,18 +127,16 @@ def test_cached_model_builds_once_per_key():
     assert len(calls) == 1
 
 
-def _safety_fit(seed):
-    events = np.array([[1, 0], [0, 0], [1, 1], [0, np.nan], [0, 1], [1, 0]], dtype=float)
+def _response_fit(seed):
+    data = make_data(design=np.zeros((6, 0)), covariates=())
     settings = SamplerSettings(chains=2, draws=300, tune=200, min_ess=100)
-    return fit_safety_model(
-        events, make_data(), event_names=("e1", "e2"), seed=seed, settings=settings
-    )
+    return fit_response_model(np.array([1, 0, 1, 1, 0, 1]), data, seed=seed, settings=settings)
 
 
 @pytest.mark.filterwarnings("ignore::cit_bayes.exceptions.ConvergenceWarning")
 def test_same_seed_gives_identical_draws():
     # a short fit: what is checked is reproducibility, not convergence
-    first, again, other = _safety_fit(5), _safety_fit(5), _safety_fit(6)
+    first, again, other = _response_fit(5), _response_fit(5), _response_fit(6)
     np.testing.assert_array_equal(first.draws["rate"].values, again.draws["rate"].values)
     assert not np.array_equal(first.draws["rate"].values, other.draws["rate"].values)
     assert first.idata.posterior.attrs["seed"] == 5

@@ -30,6 +30,7 @@ from cit_bayes.analyses.results import (
     add_diagnostics,
 )
 from cit_bayes.bayes import derive_seed
+from cit_bayes.bayes.conjugate import EXACT
 from cit_bayes.bayes.patient_base import PatientData, PatientFit
 from cit_bayes.bayes.recovery import fit_recovery_model
 from cit_bayes.bayes.response import fit_response_model
@@ -316,8 +317,10 @@ class EndpointRunner:
             fit.diagnostics.as_dict()
             | {
                 "fit": fit.name,
-                "sampler": fit.fit.settings.sampler,
-                "target_accept": fit.fit.settings.target_accept,
+                "sampler": fit.fit.sampler,
+                "target_accept": None
+                if fit.fit.sampler == EXACT
+                else fit.fit.settings.target_accept,
             },
         )
         _tag(tables, endpoint, analysis.name, self.tables)

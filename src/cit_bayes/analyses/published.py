@@ -327,7 +327,7 @@ def run_published_reanalysis(
             add_analysis(results, endpoint, label, head | fragment)
             diagnostics = endpoint_fit.diagnostics.as_dict() | {
                 "fit": fit_name,
-                "sampler": run_settings.sampler,
+                "sampler": endpoint_fit.sampler,
             }
             add_diagnostics(results, f"{endpoint}/{label}", diagnostics)
             passed &= endpoint_fit.passed

@@ -8,13 +8,15 @@ Two likelihoods cover the endpoints of a published multi-arm table:
   standard error treated as known: the mean platelet count per day, the mean time to recovery.
 
 Each endpoint takes its arm parameters from a prior of :mod:`cit_bayes.bayes.priors` (beta;
-normal, independent or with a shared level; hierarchical, non-centred). :func:`fit_aggregates`
-fits several endpoints in ONE model and one sampler run: the endpoints share no parameter, so the
-joint posterior is the product of the per-endpoint posteriors, but the model is compiled once.
-Prior parameters and data are ``pm.Data``, and the built model is kept per structure within the
+normal, independent or with a shared level; hierarchical, non-centred). An endpoint whose
+prior is conjugate (a Beta prior of a rate; an independent normal prior of a mean with known
+standard errors) has its posterior drawn from the closed form (:mod:`cit_bayes.bayes.conjugate`):
+no sampler, no compilation, ``sampler = "exact"``. :func:`fit_aggregates` samples the other
+endpoints in ONE model and one sampler run: the endpoints share no parameter, so the joint
+posterior is the product of the per-endpoint posteriors, but the model is compiled once. Prior
+parameters and data are ``pm.Data``, and the built model is kept per structure within the
 process, so a second prior set of the same structure, or a sensitivity run with other standard
-errors, re-uses it (and nutpie's compiled sampler) with new data. Compilation dominates the cost
-of these small models, so this is what keeps ``reanalyse --published`` fast.
+errors, re-uses it (and nutpie's compiled sampler) with new data.
 
 Models never leave ``bayes``: the functions return :class:`AggregateFit` objects holding the
 posterior draws of the reported quantity as an :class:`xarray.DataArray`, the endpoint's own
@@ -24,9 +26,10 @@ the whole run) and the shared :class:`~cit_bayes.bayes.sampling.Fit`.
 Notes
 -----
 Binomial: ``y_bk ~ Binomial(n_bk, p_bk)``; under ``p_bk ~ Beta(a, b)`` the posterior is
-``Beta(a + y, b + n - y)`` in closed form. Normal means: ``ybar_bk ~ N(mu_bk, se_bk)``, the usual
-aggregate-data likelihood (with 20 or more patients per arm the t correction for an estimated
-SD is negligible).
+``Beta(a + y, b + n - y)``. Normal means: ``ybar_bk ~ N(mu_bk, se_bk)``, the usual aggregate-data
+likelihood (with 20 or more patients per arm the t correction for an estimated SD is
+negligible); under ``mu_bk ~ N(m, s)`` the posterior is normal with precision
+``1/s^2 + 1/se^2``.
 
 References
 ----------
@@ -36,7 +39,7 @@ CRC Press, 2013, ch. 2 (beta-binomial) and ch. 5 (hierarchical normal models).
 
 from __future__ import annotations
 
-import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -52,15 +55,24 @@ from cit_bayes.bayes.aggregate_blocks import (
     reported_names,
     structure_of,
 )
+from cit_bayes.bayes.aggregate_data import (
+    CountData,
+    MeanData,
+    Prepared,
+    conjugate,
+    exact_draws,
+    prepare,
+)
+from cit_bayes.bayes.conjugate import EXACT, add_exact, exact_fit, exact_rng
 from cit_bayes.bayes.priors import EndpointPrior
 from cit_bayes.bayes.sampling import (
     Diagnostics,
     Fit,
     SamplerSettings,
     compute_diagnostics,
-    fingerprint,
     sample,
 )
+from cit_bayes.bayes.seeds import as_int_seed, fingerprint
 from cit_bayes.exceptions import ModelError
 
 __all__ = [
@@ -73,64 +85,6 @@ __all__ = [
     "fit_plt",
     "fit_recovery",
 ]
-
-_ENDPOINT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def _frame(values, what: str) -> pd.DataFrame:
-    if isinstance(values, pd.Series):
-        return values.to_frame().T
-    if isinstance(values, pd.DataFrame):
-        return values
-    raise ModelError(f"{what}: expected a pandas Series (arms) or DataFrame (blocks x arms)")
-
-
-@dataclass(frozen=True)
-class CountData:
-    """Counts for a binomial endpoint.
-
-    Attributes
-    ----------
-    endpoint : str
-        Name (lower case identifier), the prefix of the model's variables.
-    events, trials : pandas.Series or DataFrame
-        A Series indexed by arm (one block), or a DataFrame with one row per block and one
-        column per arm. Whole numbers with ``0 <= events <= trials``, ``trials >= 1``.
-    block_dim : str or None
-        Name of the block dimension (``"event"``); None for a single block.
-
-    Examples
-    --------
-    >>> CountData("response", pd.Series({"a": 3, "b": 5}), pd.Series({"a": 10, "b": 10})).quantity
-    'rate'
-    """
-
-    endpoint: str
-    events: pd.Series | pd.DataFrame
-    trials: pd.Series | pd.DataFrame
-    block_dim: str | None = None
-
-    quantity = "rate"
-    binary = True
-
-
-@dataclass(frozen=True)
-class MeanData:
-    """Reported means and standard errors for a continuous endpoint (layout as CountData).
-
-    Examples
-    --------
-    >>> MeanData("plt", pd.DataFrame({"a": [40.0]}), pd.DataFrame({"a": [8.0]}), "day").quantity
-    'mean'
-    """
-
-    endpoint: str
-    means: pd.Series | pd.DataFrame
-    standard_errors: pd.Series | pd.DataFrame
-    block_dim: str | None = None
-
-    quantity = "mean"
-    binary = False
 
 
 @dataclass(frozen=True)
@@ -145,9 +99,11 @@ class AggregateFit:
     diagnostics : Diagnostics
         Gates over this endpoint's parameters (divergences: those of the whole run).
     fit : Fit
-        The sampler run (shared by the endpoints fitted together).
+        The run (shared by the endpoints fitted together).
     family, structure : str
         The prior family and the model structure used.
+    sampler : str
+        ``"exact"`` where the posterior is drawn from its closed form, else the sampler's name.
     """
 
     endpoint: str
@@ -156,6 +112,7 @@ class AggregateFit:
     fit: Fit
     family: str
     structure: str
+    sampler: str = ""
 
     @property
     def passed(self) -> bool:
@@ -163,75 +120,11 @@ class AggregateFit:
         return self.diagnostics.passed
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    data: CountData | MeanData
-    prior: EndpointPrior
-    blocks: list[str]
-    first: np.ndarray
-    second: np.ndarray
-
-    @property
-    def single(self) -> bool:
-        return self.data.block_dim is None
-
-
 # Built models, one per structure; see the module docstring.
 _MODELS: dict[tuple, pm.Model] = {}
 
 
-def _prepare(data, prior: EndpointPrior, arms: list[str]) -> _Prepared:
-    if not isinstance(data, CountData | MeanData):
-        raise ModelError(f"expected CountData or MeanData, got {type(data).__name__}")
-    if not _ENDPOINT_NAME.match(data.endpoint):
-        raise ModelError(f"endpoint name {data.endpoint!r} must be a lower-case identifier")
-    if not isinstance(prior, EndpointPrior):
-        raise ModelError(f"{data.endpoint}: prior must be an EndpointPrior")
-    scale = getattr(prior.distribution, "scale", None)
-    if data.binary and prior.family != "beta" and scale != "logit":
-        raise ModelError(f"{data.endpoint}: a rate needs a beta prior or one on the logit scale")
-    if not data.binary and (prior.family == "beta" or scale != "natural"):
-        raise ModelError(f"{data.endpoint}: a mean needs a normal or hierarchical prior")
-    names = ("events", "trials") if data.binary else ("means", "standard_errors")
-    first, second = (_frame(getattr(data, n), f"{data.endpoint} {n}").copy() for n in names)
-    blocks = [str(b) for b in first.index]
-    if data.block_dim is None:
-        if len(first.index) != 1 or len(second.index) != 1:
-            raise ModelError(f"{data.endpoint}: several blocks need a block_dim name")
-        blocks = [data.endpoint]
-        first.index = second.index = blocks
-    if len(set(blocks)) != len(blocks):
-        raise ModelError(f"{data.endpoint}: duplicated block labels {blocks}")
-    arrays = []
-    for frame, name in ((first, names[0]), (second, names[1])):
-        missing = [a for a in arms if a not in frame.columns]
-        if missing:
-            raise ModelError(f"{data.endpoint} {name}: missing arm(s) {missing}")
-        if list(map(str, frame.index)) != blocks:
-            raise ModelError(f"{data.endpoint} {name}: blocks differ from {blocks}")
-        values = frame.loc[:, arms].to_numpy(dtype=float)
-        if values.shape != (len(blocks), len(arms)) or not np.all(np.isfinite(values)):
-            raise ModelError(f"{data.endpoint} {name}: need finite values, blocks x arms")
-        arrays.append(values)
-    first_values, second_values = arrays
-    if data.binary:
-        if np.any(first_values % 1 != 0) or np.any(second_values % 1 != 0):
-            raise ModelError(f"{data.endpoint}: events and trials must be whole numbers")
-        if (
-            np.any(second_values < 1)
-            or np.any(first_values < 0)
-            or np.any(first_values > second_values)
-        ):
-            raise ModelError(f"{data.endpoint}: counts need 0 <= events <= trials, trials >= 1")
-        first_values, second_values = first_values.astype("int64"), second_values.astype("int64")
-    elif np.any(second_values <= 0):
-        raise ModelError(f"{data.endpoint}: standard errors must be positive")
-    if data.block_dim is None:
-        first_values, second_values = first_values[0], second_values[0]
-    return _Prepared(data, prior, blocks, first_values, second_values)
-
-
-def _data_values(item: _Prepared, arms: list[str]) -> dict[str, np.ndarray]:
+def _data_values(item: Prepared, arms: list[str]) -> dict[str, np.ndarray]:
     endpoint = item.data.endpoint
     if item.data.binary:
         values = {f"{endpoint}_events": item.first, f"{endpoint}_trials": item.second}
@@ -245,7 +138,7 @@ def _data_values(item: _Prepared, arms: list[str]) -> dict[str, np.ndarray]:
     return values
 
 
-def _model(items: list[_Prepared], arms: list[str]) -> pm.Model:
+def _model(items: list[Prepared], arms: list[str]) -> pm.Model:
     key = (
         tuple(arms),
         tuple(
@@ -336,20 +229,41 @@ def fit_aggregates(
     missing = [e for e in endpoints if e not in priors]
     if missing:
         raise ModelError(f"no prior for endpoint(s) {missing}")
-    items = [_prepare(d, priors[d.endpoint], arms) for d in data]
-    model = _model(items, arms)
+    items = [prepare(d, priors[d.endpoint], arms) for d in data]
     reported = {
         i.data.endpoint: reported_names(i.data.endpoint, i.data.quantity, i.prior) for i in items
     }
     data_hash = fingerprint(arms, {i.data.endpoint: (i.blocks, i.first, i.second) for i in items})
-    fit = sample(
-        model,
-        seed=seed,
-        settings=settings,
-        name=name,
-        var_names=[v for names in reported.values() for v in names],
-        provenance={"data_fingerprint": data_hash} | dict(provenance or {}),
-    )
+    settings = settings if settings is not None else SamplerSettings()
+    provenance = {"data_fingerprint": data_hash} | dict(provenance or {})
+    exact = [i for i in items if conjugate(i)]
+    sampled = [i for i in items if not conjugate(i)]
+    started, int_seed = time.perf_counter(), as_int_seed(seed)
+    rng = exact_rng(int_seed, name)
+    draws = {
+        f"{i.data.endpoint}_{i.data.quantity}": exact_draws(i, arms, rng, settings) for i in exact
+    }
+    if sampled:
+        fit = sample(
+            _model(sampled, arms),
+            seed=int_seed,
+            settings=settings,
+            name=name,
+            var_names=[v for i in sampled for v in reported[i.data.endpoint]],
+            provenance=provenance,
+        )
+        fit = add_exact(fit, draws)
+    else:
+        fingerprint_ = provenance.pop("data_fingerprint")
+        fit = exact_fit(
+            draws,
+            name=name,
+            seed=int_seed,
+            settings=settings,
+            started=started,
+            data_fingerprint=fingerprint_,
+            provenance=provenance,
+        )
     results = {}
     for item in items:
         endpoint = item.data.endpoint
@@ -363,6 +277,7 @@ def fit_aggregates(
             fit=fit,
             family=item.prior.family,
             structure=structure_of(item.prior),
+            sampler=EXACT if item in exact else fit.settings.sampler,
         )
     return results
 

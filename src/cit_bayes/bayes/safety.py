@@ -13,11 +13,12 @@ with the weighted pseudo-counts :math:`Y_{ea} = \\sum_{i \\in a} \\tilde w_i y_{
 :math:`N_{ea} = \\sum_{i \\in a} \\tilde w_i (1 - y_{ie})` over the patients whose value of event e
 is recorded, the weights rescaled within arm (per event) to the Kish effective sample size of
 those patients (:func:`~cit_bayes.bayes.patient_base.kish_rescale`). With unit weights these
-are the event and non-event counts, and the posterior is exactly
-:math:`\\mathrm{Beta}(a_0 + Y_{ea}, b_0 + N_{ea})` (conjugacy; a closed form the tests check
-the sampler against). Zero cells are ordinary data. With weights the posterior is the Beta
-of the weighted pseudo-counts: the rate of the event in the target population, adjusted by
-weighting alone (too few events for an outcome model with covariates).
+are the event and non-event counts. The posterior is
+:math:`\\mathrm{Beta}(a_0 + Y_{ea}, b_0 + N_{ea})` (conjugacy), drawn directly
+(:mod:`cit_bayes.bayes.conjugate`): no sampler and nothing to compile. Zero cells are ordinary
+data. With weights it is the Beta of the weighted pseudo-counts: the rate of the event in the
+target population, adjusted by weighting alone (too few events for an outcome model with
+covariates), a pseudo-posterior like those of the other weighted models.
 
 References
 ----------
@@ -27,30 +28,23 @@ CRC Press, 2013, ch. 2.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pymc as pm
-import pytensor.tensor as pt
+import xarray as xr
 
-from cit_bayes.bayes.patient_base import (
-    SCALE,
-    PatientData,
-    PatientFit,
-    cached_model,
-    check_prior,
-    fit_cached_model,
-    kish_rescale,
-)
+from cit_bayes.bayes.conjugate import beta_draws, exact_fit, exact_rng
+from cit_bayes.bayes.patient_base import SCALE, PatientData, PatientFit, check_prior, kish_rescale
 from cit_bayes.bayes.sampling import SamplerSettings
+from cit_bayes.bayes.seeds import as_int_seed, fingerprint
 from cit_bayes.config import setting
 from cit_bayes.exceptions import ModelError
 
 __all__ = [
     "SafetyPrior",
     "weighted_event_counts",
-    "build_safety_model",
     "safety_values",
     "fit_safety_model",
 ]
@@ -125,36 +119,6 @@ def weighted_event_counts(
     return yes, no, count, ess
 
 
-def _build(arms: tuple[str, ...], event_names: tuple[str, ...]) -> pm.Model:
-    shape = (len(event_names), len(arms))
-    coords = {"event": list(event_names), "arm": list(arms)}
-    with pm.Model(coords=coords, check_bounds=False) as model:
-        events = pm.Data("weighted_events", np.zeros(shape), dims=("event", "arm"))
-        non_events = pm.Data("weighted_non_events", np.zeros(shape), dims=("event", "arm"))
-        pm.Data("recorded", np.zeros(shape), dims=("event", "arm"))
-        a = pm.Data("prior_a", 1.0)
-        b = pm.Data("prior_b", 1.0)
-        rate = pm.Beta("rate", a, b, dims=("event", "arm"))
-        pm.Potential(
-            "weighted_loglik", pt.sum(events * pt.log(rate) + non_events * pt.log1p(-rate))
-        )
-    return model
-
-
-def build_safety_model(data: PatientData, event_names: Sequence[str]) -> pm.Model:
-    """The (cached) safety model for these arms and events; its ``pm.Data`` are not set.
-
-    Examples
-    --------
-    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
-    >>> model = build_safety_model(data, ["transfusion", "bleeding"])
-    >>> list(model.coords["event"]), list(model.coords["arm"])
-    (['transfusion', 'bleeding'], ['a', 'b'])
-    """
-    names = tuple(str(e) for e in event_names)
-    return cached_model(("safety", data.arms, names), lambda: _build(data.arms, names))
-
-
 def safety_values(
     events, data: PatientData, event_names: Sequence[str], prior: SafetyPrior
 ) -> dict[str, np.ndarray]:
@@ -223,24 +187,43 @@ def fit_safety_model(
 
     Examples
     --------
-    Sampling takes seconds; the events are checked first:
-
     >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
-    >>> fit_safety_model([[1, 0]] * 4, data, event_names=["transfusion"], seed=1)
-    Traceback (most recent call last):
-    ...
-    cit_bayes.exceptions.ModelError: 1 event names for events of shape (4, 2)
+    >>> fit = fit_safety_model([[1], [0], [1], [1]], data, event_names=["transfusion"], seed=1)
+    >>> fit.fit.sampler, fit.passed  # Beta(2, 2) and Beta(3, 1): drawn, not sampled
+    ('exact', True)
+    >>> means = fit.draws["rate"].mean(("chain", "draw")).values
+    >>> bool(np.abs(means - [[0.5, 0.75]]).max() < 0.01)
+    True
     """
     prior = SafetyPrior() if prior is None else prior
+    started = time.perf_counter()
     values = safety_values(events, data, event_names, prior)
-    model = build_safety_model(data, event_names)
-    return fit_cached_model(
-        model,
-        values,
-        endpoint="safety",
-        reported=REPORTED,
-        seed=seed,
-        name=name,
+    settings = SamplerSettings() if settings is None else settings
+    names = tuple(str(e) for e in event_names)
+    dims, coords = ("event", "arm"), {"event": list(names), "arm": list(data.arms)}
+    int_seed = as_int_seed(seed)
+    rate = beta_draws(
+        values["prior_a"] + values["weighted_events"],
+        values["prior_b"] + values["weighted_non_events"],
+        rng=exact_rng(int_seed, name),
         settings=settings,
-        provenance=provenance,
+        dims=dims,
+        coords=coords,
     )
+    constant = {
+        key: xr.DataArray(value, dims=dims, coords=coords) if np.ndim(value) else value
+        for key, value in values.items()
+    }
+    extra = {"model": "safety", "model_data_fingerprint": fingerprint(dict(values))}
+    provenance = extra | dict(provenance or {})
+    fit = exact_fit(
+        {"rate": rate},
+        name=name,
+        seed=int_seed,
+        settings=settings,
+        started=started,
+        data_fingerprint=str(provenance.pop("data_fingerprint", extra["model_data_fingerprint"])),
+        provenance=provenance,
+        constant_data=constant,
+    )
+    return PatientFit(endpoint="safety", fit=fit, draws={"rate": rate.copy()})

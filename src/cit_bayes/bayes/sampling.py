@@ -19,7 +19,6 @@ nutpie compiles a model once per process: a model sampled again (for example aft
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -30,13 +29,13 @@ from datetime import UTC, datetime
 
 import arviz_stats as azs
 import numpy as np
-import pandas as pd
 import pymc as pm
 import xarray as xr
 from pymc.backends.arviz import find_constants, find_observations
 
 from cit_bayes import __version__
 from cit_bayes.bayes.backends import progress_bars, sample_nutpie, sample_pymc
+from cit_bayes.bayes.seeds import as_int_seed, derive_seed, fingerprint
 from cit_bayes.exceptions import ConvergenceWarning, ModelError
 
 __all__ = [
@@ -48,6 +47,7 @@ __all__ = [
     "sample",
     "compute_diagnostics",
     "fingerprint",
+    "fit_attributes",
     "derive_seed",
     "progress_bars",
     "group_names",
@@ -226,73 +226,10 @@ class Fit:
         """Whether every gate was met."""
         return self.diagnostics.passed
 
-
-def derive_seed(seed: int | np.random.Generator, *labels: str) -> int:
-    """Return a 31-bit integer seed derived from ``seed`` and text labels.
-
-    The same seed and labels give the same integer on every platform, so that a fit named
-    ``"response/flat"`` gets the same seed whether or not other fits run beside it.
-
-    Examples
-    --------
-    >>> from cit_bayes.bayes.sampling import derive_seed
-    >>> seed = derive_seed(2024, "response/flat")
-    >>> seed == derive_seed(2024, "response/flat"), seed == derive_seed(2024, "plt/flat")
-    (True, False)
-    >>> 0 <= seed < 2**31
-    True
-    """
-    base = _as_int_seed(seed)
-    words = [
-        int.from_bytes(hashlib.sha256(label.encode()).digest()[:4], "little") for label in labels
-    ]
-    return int(np.random.SeedSequence([base, *words]).generate_state(1)[0] & 0x7FFFFFFF)
-
-
-def fingerprint(*parts: object) -> str:
-    """Return a SHA-256 hex digest of arrays, DataFrames, mappings, text or numbers.
-
-    Used as the ``data_fingerprint`` provenance attribute: equal inputs give equal digests.
-
-    Examples
-    --------
-    >>> from cit_bayes.bayes.sampling import fingerprint
-    >>> digest = fingerprint(np.arange(3), {"arm": "combination"})
-    >>> digest == fingerprint(np.arange(3), {"arm": "combination"}), len(digest)
-    (True, 64)
-    """
-    digest = hashlib.sha256()
-    for part in parts:
-        _feed(digest, part)
-    return digest.hexdigest()
-
-
-def _feed(digest, part: object) -> None:
-    if isinstance(part, pd.DataFrame):
-        digest.update(part.to_csv(index=True).encode())
-    elif isinstance(part, Mapping):
-        for key in sorted(part, key=str):
-            digest.update(str(key).encode())
-            _feed(digest, part[key])
-    elif isinstance(part, list | tuple):
-        digest.update(f"[{len(part)}".encode())
-        for item in part:
-            _feed(digest, item)
-        digest.update(b"]")
-    elif isinstance(part, np.ndarray):
-        array = np.ascontiguousarray(part)
-        digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(array.tobytes() if array.dtype != object else repr(array.tolist()).encode())
-    else:
-        digest.update(repr(part).encode())
-
-
-def _as_int_seed(seed: int | np.random.Generator) -> int:
-    if isinstance(seed, np.random.Generator):
-        return int(seed.integers(0, 2**31 - 1))
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ModelError(f"seed must be a non-negative integer or a numpy Generator, got {seed!r}")
-    return int(seed)
+    @property
+    def sampler(self) -> str:
+        """How the draws were made: the sampler's name, or ``"exact"`` (closed form)."""
+        return str(self.attrs.get("sampler", self.settings.sampler))
 
 
 def sample(
@@ -345,7 +282,7 @@ def sample(
         raise ModelError(f"settings must be SamplerSettings, got {type(settings).__name__}")
     if not name or not isinstance(name, str):
         raise ModelError("a fit needs a non-empty name")
-    int_seed = _as_int_seed(seed)
+    int_seed = as_int_seed(seed)
     extra = dict(provenance or {})
     for key, value in extra.items():
         if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -359,17 +296,8 @@ def sample(
         if unknown:
             raise ModelError(f"fit {name!r}: unknown var_names {unknown}")
     diagnostics = compute_diagnostics(idata, var_names=var_names, settings=settings)
-    attrs: dict[str, str | int | float] = {
-        "fit_name": name,
-        "seed": int_seed,
-        "sampler": settings.sampler,
-        "sampler_settings": json.dumps(settings.as_dict(), sort_keys=True),
-        "package_version": __version__,
-        "data_fingerprint": extra.pop("data_fingerprint", None) or _model_fingerprint(model),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "diagnostics": json.dumps(diagnostics.as_dict(), sort_keys=True),
-        **extra,
-    }
+    fingerprint_ = extra.pop("data_fingerprint", None) or _model_fingerprint(model)
+    attrs = fit_attributes(name, int_seed, settings, diagnostics, fingerprint_, extra)
     idata["posterior"].attrs.update(attrs)
     if not diagnostics.passed:
         warnings.warn(
@@ -388,6 +316,38 @@ def sample(
         sampling_seconds=sampling_seconds,
         attrs=attrs,
     )
+
+
+def fit_attributes(
+    name: str,
+    seed: int,
+    settings: SamplerSettings,
+    diagnostics: Diagnostics,
+    data_fingerprint: str,
+    provenance: Mapping[str, str | int | float] | None,
+    *,
+    sampler: str | None = None,
+) -> dict[str, str | int | float]:
+    """The provenance attributes of a fit (module docstring); ``sampler`` defaults to settings'.
+
+    Examples
+    --------
+    >>> checks = Diagnostics(1.0, 900.0, 850.0, divergences=0, passed=True)
+    >>> attrs = fit_attributes("x", 7, SamplerSettings(), checks, "0" * 64, {"prior_set": "flat"})
+    >>> attrs["sampler"], attrs["seed"], attrs["prior_set"]
+    ('nutpie', 7, 'flat')
+    """
+    return {
+        "fit_name": name,
+        "seed": seed,
+        "sampler": sampler or settings.sampler,
+        "sampler_settings": json.dumps(settings.as_dict(), sort_keys=True),
+        "package_version": __version__,
+        "data_fingerprint": data_fingerprint,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "diagnostics": json.dumps(diagnostics.as_dict(), sort_keys=True),
+        **dict(provenance or {}),
+    }
 
 
 def group_names(idata: xr.DataTree) -> tuple[str, ...]:

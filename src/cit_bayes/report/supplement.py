@@ -220,7 +220,18 @@ def _arm_structure_text(ctx: ReportContext) -> str:
         + ", ".join(pooled)
         + " model(s), as the plan sets; independent elsewhere"
     )
-    return text + "; the smooth recovery baseline is non-centred."
+    text += "; the smooth recovery baseline is non-centred."
+    exact = sorted(
+        {name.split("/")[0] for name, entry in ctx.results.get("diagnostics", {}).items()
+         if entry.get("sampler") == "exact"}
+    )  # fmt: skip
+    if exact:
+        text += (
+            f" The {', '.join(exact)} posterior is known in closed form (Beta, by conjugacy) and "
+            'was drawn directly, without a sampler (sampler "exact"); its R-hat and ESS are '
+            "those of independent draws."
+        )
+    return text
 
 
 def prior_value_text(value) -> str:
