@@ -485,7 +485,7 @@ def test_audit_frame_and_files(records, tmp_path):
     csv = pd.read_csv(paths["csv"])
     assert len(csv) == len(records) and "verdict" in csv.columns
     markdown = paths["md"].read_text(encoding="utf-8")
-    for heading in ("## How to read the verdicts", "## Decision errors", "## Reporting notes"):
+    for heading in ("## How to read the verdicts", "## Findings (3)", "## Reporting notes"):
         assert heading in markdown
     assert "seed 1" in markdown
     blocker = tmp_path / "file"
@@ -553,3 +553,36 @@ def test_cli_fails_cleanly_when_the_audit_cannot_run(tmp_path, tables, capsys):
     assert "table4_plt" in capsys.readouterr().err
     assert main(["audit", "--out", str(tmp_path / "o3"), "--monte-carlo-samples", "5"]) == 2
     assert not (tmp_path / "o").exists() and not (tmp_path / "o3").exists()
+
+
+def test_findings_count_underlying_errors_not_records(records):
+    """Table 4's shifted χ² column is one error that shows as 3 inconsistencies and 3 decision
+    errors (each row's statistic fails the row's data and its own p); with the two single
+    inconsistencies (Table 4's day-14 SD against the recovered count, Table 6's F on 183
+    degrees of freedom) the paper's 8 flagged records are 3 findings."""
+    from cit_bayes.paper.audit_findings import FLAGGED, findings
+
+    found = findings(records)
+    flagged = [r for r in records if r.kind == "check" and r.verdict in FLAGGED]
+    assert len(flagged) == 8 and all(r.finding for r in flagged)
+    assert len(found) == 3
+    shifted = found[0]
+    assert (
+        shifted.title.startswith("Table 4, χ² column") and "Day 3, Day 7, Day 14" in shifted.title
+    )
+    assert shifted.verdicts == {"inconsistent": 3, "decision_error": 3}
+    notes = [records[i] for i in shifted.records if records[i].kind == "reporting_note"]
+    assert len(notes) == 1 and "shifted" in notes[0].note
+    assert sorted(f.size for f in found[1:]) == [1, 1]
+    assert not any(r.finding for r in records if r.kind == "check" and r.verdict not in FLAGGED)
+
+
+def test_the_report_lists_the_findings_with_their_records(records):
+    from cit_bayes.report.ledger import Ledger
+    from cit_bayes.report.sections_published import AUDIT_DOC, audit_section
+
+    section = audit_section(Ledger({AUDIT_DOC: [r.to_dict() for r in records]}))
+    tables = [b for b in section.blocks if getattr(b, "caption", "").startswith("Findings")]
+    assert len(tables) == 1 and len(tables[0].rows) == 3
+    assert tables[0].caption.startswith("Findings: 8 flagged records come from 3 underlying")
+    assert [row[2] for row in tables[0].rows] == ["6", "1", "1"]

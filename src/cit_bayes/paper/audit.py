@@ -40,6 +40,7 @@ from cit_bayes.paper.audit_counts import (
     pairwise_response_checks,
     percentage_checks,
 )
+from cit_bayes.paper.audit_findings import assign_findings
 from cit_bayes.paper.audit_notes import reporting_notes
 from cit_bayes.paper.audit_recovery import (
     day14_recovery_checks,
@@ -89,7 +90,8 @@ def run_audit(
     Returns
     -------
     list of AuditRecord
-        Checks first, in table order (Tables 1-9, then the text), then reporting notes.
+        Checks first, in table order (Tables 1-9, then the text), then reporting notes; each
+        flagged record names its finding (:mod:`cit_bayes.paper.audit_findings`).
 
     Raises
     ------
@@ -135,7 +137,7 @@ def run_audit(
         recovered = implied_recovery_analysis_sizes(tables)
     except PublishedDataError:
         recovered = None
-    return checks + reporting_notes(tables, checks, recovered)
+    return assign_findings(checks + reporting_notes(tables, checks, recovered))
 
 
 def audit_frame(records: list[AuditRecord] | None = None, **audit_options) -> pd.DataFrame:

@@ -143,8 +143,19 @@ def _standard_error_notes(tables, records) -> list[AuditRecord]:
     return [first, second]
 
 
-def _shifted_statistics_note(records) -> list[AuditRecord]:
-    shifted = [
+#: The row label of the reporting note on Table 4's shifted statistics.
+SHIFTED_NOTE_ROW = "column 'χ²'"
+
+
+def shifted_statistics(records) -> list[AuditRecord]:
+    """Table 4's all-arm Wald records whose printed statistic does not fit the row's data.
+
+    Examples
+    --------
+    >>> shifted_statistics([])
+    []
+    """
+    return [
         r
         for r in records
         if r.table == "table4"
@@ -152,6 +163,10 @@ def _shifted_statistics_note(records) -> list[AuditRecord]:
         and r.comparison == "all four arms"
         and r.verdict not in _REPRODUCED
     ]
+
+
+def _shifted_statistics_note(records) -> list[AuditRecord]:
+    shifted = shifted_statistics(records)
     if not shifted:
         return []
     name = [r.row.split(" PLT")[0] for r in shifted]
@@ -162,7 +177,7 @@ def _shifted_statistics_note(records) -> list[AuditRecord]:
     return [
         _note(
             "table4",
-            "column 'χ²'",
+            SHIFTED_NOTE_ROW,
             "all four arms",
             ", ".join(r.reported_statistic for r in shifted),
             f"The printed p-values fit their rows' data, but the statistics of {', '.join(name)} "

@@ -16,6 +16,7 @@ import pandas as pd
 
 from cit_bayes import __version__
 from cit_bayes.exceptions import PublishedDataError
+from cit_bayes.paper.audit_findings import FLAGGED, findings
 from cit_bayes.paper.audit_rules import KINDS, VERDICTS, AuditRecord
 
 __all__ = ["VERDICT_RULES", "print_summary", "records_frame", "render_markdown", "write_audit"]
@@ -44,8 +45,6 @@ value, each record names the one that reproduces it (`test`) and lists every can
 (`candidates`), with the assumptions needed (`assumptions`)."""
 
 _FINDING_SECTIONS = (
-    ("decision_error", "Decision errors"),
-    ("inconsistent", "Inconsistencies"),
     ("rounding", "Consistent only within rounding"),
     ("not_recomputable", "Not recomputable"),
 )
@@ -103,8 +102,42 @@ def _where(record: AuditRecord) -> str:
     return f"{table}, {record.row} ({record.comparison})"
 
 
+def _record_line(r: AuditRecord) -> str:
+    recomputed = _recomputed(r)
+    return (
+        f"- **{_where(r)}** — printed {_printed(r) or '(nothing)'}"
+        + (f"; recomputed {recomputed}" if recomputed else "")
+        + f" [{r.test}]. {r.note}"
+    )
+
+
+def _findings_lines(records: list[AuditRecord], found) -> list[str]:
+    """The findings, each with the records it explains (checks, then explaining notes)."""
+    if not found:
+        return []
+    lines = [f"## Findings ({len(found)})", ""]
+    for number, finding in enumerate(found, 1):
+        verdicts = ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in finding.verdicts.items())
+        count = sum(finding.verdicts.values())
+        noted = " (and the reporting note that explains them)" if count < finding.size else ""
+        lines += [
+            f"### {number}. {finding.title}",
+            "",
+            f"{count} record{'s' if count != 1 else ''}{noted}: {verdicts}.",
+            "",
+        ]
+        for index in finding.records:
+            r = records[index]
+            if r.kind == "check":
+                lines.append(_record_line(r))
+            else:
+                lines.append(f"- **Note: {_where(r)}** — {r.note}")
+        lines.append("")
+    return lines
+
+
 def render_markdown(records: list[AuditRecord], metadata: dict | None = None) -> str:
-    """The readable audit: rules, summary, findings, then every check in one table.
+    """The readable audit: rules, summary, findings (each with its records), then every check.
 
     Examples
     --------
@@ -116,6 +149,7 @@ def render_markdown(records: list[AuditRecord], metadata: dict | None = None) ->
     checks = [r for r in records if r.kind == "check"]
     notes = [r for r in records if r.kind == "reporting_note"]
     counts = Counter(r.verdict for r in checks)
+    found = findings(records)
     lines = [
         "# Audit of the reported statistics",
         "",
@@ -139,20 +173,19 @@ def render_markdown(records: list[AuditRecord], metadata: dict | None = None) ->
         f"| **all checks** | {len(checks)} |",
         f"| reporting notes | {len(notes)} |",
         "",
+        f"The {sum(counts.get(v, 0) for v in FLAGGED)} decision errors and inconsistencies come "
+        f"from **{len(found)} findings** (underlying errors): one error can show in several "
+        "records (a statistic printed in the wrong row fails its row's recomputation and its "
+        "own p-value), so the findings, not the records, count what is wrong.",
+        "",
     ]
+    lines += _findings_lines(records, found)
     for verdict, title in _FINDING_SECTIONS:
         chosen = [r for r in checks if r.verdict == verdict]
         if not chosen:
             continue
         lines += [f"## {title} ({len(chosen)})", ""]
-        for r in chosen:
-            recomputed = _recomputed(r)
-            lines.append(
-                f"- **{_where(r)}** — printed {_printed(r) or '(nothing)'}"
-                + (f"; recomputed {recomputed}" if recomputed else "")
-                + f" [{r.test}]. {r.note}"
-            )
-        lines.append("")
+        lines += [_record_line(r) for r in chosen] + [""]
     if notes:
         lines += [f"## Reporting notes ({len(notes)})", ""]
         for r in notes:
@@ -242,16 +275,17 @@ def print_summary(records: list[AuditRecord], stream: TextIO | None = None) -> N
     >>> from cit_bayes.paper.audit_report import print_summary
     >>> print_summary([])  # doctest: +NORMALIZE_WHITESPACE
     Audit: 0 checks (0 consistent, 0 rounding, 0 inconsistent, 0 decision_error,
-    0 not_recomputable), 0 reporting notes.
+    0 not_recomputable), 0 reporting notes; 0 findings (underlying errors).
     """
     stream = stream or sys.stdout
     checks = [r for r in records if r.kind == "check"]
     counts = Counter(r.verdict for r in checks)
-    findings = [r for r in records if r.kind == "reporting_note" or r.verdict != "consistent"]
+    listed = [r for r in records if r.kind == "reporting_note" or r.verdict != "consistent"]
     header = (
         f"Audit: {len(checks)} checks ("
         + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
-        + f"), {len(records) - len(checks)} reporting notes."
+        + f"), {len(records) - len(checks)} reporting notes; "
+        + f"{len(findings(records))} findings (underlying errors)."
     )
     rows = [
         (
@@ -262,7 +296,7 @@ def print_summary(records: list[AuditRecord], stream: TextIO | None = None) -> N
             _recomputed(r),
             r.verdict if r.kind == "check" else "reporting note",
         )
-        for r in findings
+        for r in listed
     ]
     if stream.isatty():
         from rich.console import Console

@@ -106,6 +106,9 @@ class AuditRecord:
         Assumptions needed for the recomputation.
     candidates : tuple of str
         Every candidate tried, with its values.
+    finding : str
+        The finding (underlying error) a flagged record or its explaining note is part of;
+        empty otherwise (:mod:`cit_bayes.paper.audit_findings`).
 
     Examples
     --------
@@ -131,6 +134,7 @@ class AuditRecord:
     p_method: str = ""
     assumptions: str = ""
     candidates: tuple[str, ...] = field(default_factory=tuple)
+    finding: str = ""
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:

@@ -22,8 +22,12 @@ AUDIT_DOC = "audit/audit"
 VERDICT_ORDER = ("consistent", "rounding", "inconsistent", "decision_error", "not_recomputable")
 
 
+def _where(record: dict) -> str:
+    return f"{record['table']}: {record['row']} ({record['comparison']})"
+
+
 def audit_section(ledger: Ledger) -> Section:
-    """The audit's findings: counts by verdict, then every decision error and inconsistency.
+    """The audit: counts by verdict, the findings (underlying errors), then their records.
 
     Examples
     --------
@@ -64,7 +68,25 @@ def audit_section(ledger: Ledger) -> Section:
         for i, r in enumerate(records)
         if r.get("kind") == "check" and r["verdict"] in ("decision_error", "inconsistent")
     ]
+    titles = list(dict.fromkeys(r.get("finding") or _where(r) for _, r in flagged))
     if flagged:
+        blocks.append(
+            Table(
+                ["finding", "what is wrong", "records"],
+                [
+                    [
+                        str(n),
+                        title,
+                        str(sum(1 for _, r in flagged if (r.get("finding") or _where(r)) == title)),
+                    ]
+                    for n, title in enumerate(titles, 1)
+                ],
+                caption=f"Findings: {len(flagged)} flagged records come from {len(titles)} "
+                "underlying errors",
+                note="One error can show in several records: a statistic printed in the wrong "
+                "row fails its row's recomputation and its own p-value.",
+            )
+        )
         rows = []
         for index, record in flagged:
             statistic = (
@@ -79,6 +101,7 @@ def audit_section(ledger: Ledger) -> Section:
             )
             rows.append(
                 [
+                    str(titles.index(record.get("finding") or _where(record)) + 1),
                     f"{record['table']}: {record['row']}",
                     record["verdict"].replace("_", " "),
                     f"{record['reported_statistic']} / {record['reported_p'] or '—'}",
@@ -88,9 +111,16 @@ def audit_section(ledger: Ledger) -> Section:
             )
         blocks.append(
             Table(
-                ["where", "verdict", "printed statistic / p", "recomputed statistic / p", "test"],
+                [
+                    "finding",
+                    "where",
+                    "verdict",
+                    "printed statistic / p",
+                    "recomputed statistic / p",
+                    "test",
+                ],
                 rows,
-                caption="Decision errors and inconsistencies",
+                caption="Decision errors and inconsistencies, by finding",
             )
         )
     if notes:
