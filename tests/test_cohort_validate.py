@@ -432,7 +432,10 @@ def test_bad_options_are_named_errors():
 def test_covariates_are_ready_for_a_propensity_model():
     cohort = validate_cohort(base_frame())
     covariates = cohort.covariates()
-    assert tuple(covariates.columns) == BASELINE_COVARIATES
+    assert tuple(covariates.columns) == (*BASELINE_COVARIATES, "log_plt_day0")
+    np.testing.assert_allclose(
+        covariates["log_plt_day0"], np.log(cohort.data["plt_day0"].astype(float)), rtol=1e-12
+    )
     assert list(covariates["stage"].cat.categories) == ["I", "II", "III", "IV"]
     assert covariates["stage"].cat.ordered
     assert list(covariates["sex"].cat.categories) == ["M", "F"]

@@ -72,21 +72,28 @@ def test_person_period_rows_by_hand():
     np.testing.assert_array_equal(event, [0, 1, 0, 0, 0])
 
 
-@pytest.mark.parametrize("pool_arms", [False, True])
-def test_log_density_is_the_person_period_likelihood(case, evaluate_model, kish_by_hand, pool_arms):
+@pytest.mark.parametrize(
+    ("proportional_hazards", "pool_arms"), [(False, False), (True, False), (True, True)]
+)
+def test_log_density_is_the_person_period_likelihood(
+    case, evaluate_model, kish_by_hand, proportional_hazards, pool_arms
+):
     data, time, recovered = case
     prior = RecoveryPrior(
         intercept_mean=-2.5, intercept_sd=1.2, trend_sd=0.8, smooth_sd=0.4, rank=4,
         arm_sd=0.7, coefficient_sd=0.6, pool_arms=pool_arms,
+        proportional_hazards=proportional_hazards,
     )  # fmt: skip
     values = recovery_values(time, recovered, data, prior, HORIZON)
     model = build_recovery_model(data, HORIZON, prior)
-    p = {
-        "baseline_trend": 0.4,
-        "baseline_smooth_sd": 0.3,
-        "baseline_z": np.array([0.5, -1.0, 0.2, 0.8]),
-        "coefficient": np.array([0.2, -0.5, 0.1]),
-    }
+    p = {"baseline_smooth_sd": 0.3, "coefficient": np.array([0.2, -0.5, 0.1])}
+    if proportional_hazards:
+        p |= {"baseline_trend": 0.4, "baseline_z": np.array([0.5, -1.0, 0.2, 0.8])}
+    else:  # each arm its own trend and smooth components
+        p |= {
+            "arm_trend": np.array([0.4, -0.3, 0.9, 0.0]),
+            "arm_z": np.arange(16.0).reshape(4, 4) / 10 - 0.7,
+        }
     if pool_arms:
         p |= {"baseline_intercept": -2.2, "arm_sd": 0.6, "arm_z": np.array([0.7, -0.4, 1.1])}
     else:  # each arm's own level (log hazard at the middle day)
@@ -95,46 +102,55 @@ def test_log_density_is_the_person_period_likelihood(case, evaluate_model, kish_
         model,
         values,
         p,
-        outputs=("baseline_log_hazard", "arm_effect", "cumulative_recovery", "rmtr"),
+        outputs=("arm_log_hazard", "arm_effect", "cumulative_recovery", "rmtr"),
     )
 
     day_std, basis = smooth_basis(HORIZON, 4)
     if pool_arms:
-        level = p["baseline_intercept"]
-        arm_effect = p["arm_sd"] * zero_sum_basis(4) @ p["arm_z"]
+        level = p["baseline_intercept"] + p["arm_sd"] * zero_sum_basis(4) @ p["arm_z"]
         arm_prior = (
-            stats.norm(-2.5, 1.2).logpdf(level)
+            stats.norm(-2.5, 1.2).logpdf(p["baseline_intercept"])
             + stats.halfnorm(scale=0.7).logpdf(p["arm_sd"])
             + stats.norm.logpdf(p["arm_z"]).sum()
         )
-    else:  # the baseline at the mean arm level, arm effects around it
-        level = p["arm_level"].mean()
-        arm_effect = p["arm_level"] - level
+    else:
+        level = p["arm_level"]
         arm_prior = stats.norm(-2.5, 1.2).logpdf(p["arm_level"]).sum()
-    lam = level + p["baseline_trend"] * day_std + p["baseline_smooth_sd"] * basis @ p["baseline_z"]
-    psi = arm_effect[data.arm_codes] + data.design @ p["coefficient"]
+    if proportional_hazards:  # one shape, shifted by each arm's level: lam (day, arm)
+        shape = p["baseline_trend"] * day_std + p["baseline_smooth_sd"] * basis @ p["baseline_z"]
+        lam = shape[:, None] + level[None, :]
+        shape_prior = (
+            stats.norm(0, 0.8).logpdf(p["baseline_trend"])
+            + stats.norm.logpdf(p["baseline_z"]).sum()
+        )
+    else:
+        shape = np.outer(day_std, p["arm_trend"]) + p["baseline_smooth_sd"] * basis @ p["arm_z"]
+        lam = shape + level[None, :]
+        shape_prior = (
+            stats.norm(0, 0.8).logpdf(p["arm_trend"]).sum() + stats.norm.logpdf(p["arm_z"]).sum()
+        )
+    linear = data.design @ p["coefficient"]
     w = kish_by_hand(data, time >= 1)  # over the patients at risk on day 1
     likelihood = 0.0
     for i in range(data.n):
         for t in range(int(time[i])):  # day t + 1
-            hazard = 1.0 - np.exp(-np.exp(lam[t] + psi[i]))
+            hazard = 1.0 - np.exp(-np.exp(lam[t, data.arm_codes[i]] + linear[i]))
             last = t + 1 == time[i]
             likelihood += w[i] * np.log(hazard if (last and recovered[i]) else 1.0 - hazard)
     expected = (
         arm_prior
-        + stats.norm(0, 0.8).logpdf(p["baseline_trend"])
+        + shape_prior
         + stats.halfnorm(scale=0.4).logpdf(p["baseline_smooth_sd"])
-        + stats.norm.logpdf(p["baseline_z"]).sum()
         + stats.norm(0, 0.6).logpdf(p["coefficient"]).sum()
         + likelihood
     )
     assert logp == pytest.approx(expected, rel=1e-10)
-    np.testing.assert_allclose(out["baseline_log_hazard"], lam, rtol=1e-12)
-    np.testing.assert_allclose(out["arm_effect"], arm_effect, atol=1e-12)
+    np.testing.assert_allclose(out["arm_log_hazard"], lam, rtol=1e-12)
+    # the day-averaged log hazard, centred over the arms (the log HR under proportional hazards)
+    np.testing.assert_allclose(out["arm_effect"], lam.mean(0) - lam.mean(), atol=1e-12)
 
     # g-computation: each patient's survival under each arm, product of daily survivals
-    linear = data.design @ p["coefficient"]
-    daily = np.exp(-np.exp(lam[None, None, :] + arm_effect[None, :, None] + linear[:, None, None]))
+    daily = np.exp(-np.exp(lam.T[None, :, :] + linear[:, None, None]))
     survival_i = np.cumprod(daily, axis=2)  # (patient, arm, day): S(1), ..., S(T)
     survival = np.einsum("i,iat->at", data.tilt, survival_i) / data.tilt.sum()
     np.testing.assert_allclose(out["cumulative_recovery"], (1 - survival).T, rtol=1e-10)
@@ -142,13 +158,18 @@ def test_log_density_is_the_person_period_likelihood(case, evaluate_model, kish_
     np.testing.assert_allclose(out["rmtr"], 1 + survival[:, :-1].sum(axis=1), rtol=1e-10)
 
 
+def test_pooling_needs_the_shared_shape():
+    with pytest.raises(ModelError, match="proportional_hazards"):
+        RecoveryPrior(pool_arms=True)
+
+
 def test_log_density_and_gradient_are_finite_at_the_initial_point(case, at_initial_point):
     data, time, recovered = case
     prior = RecoveryPrior(rank=4)
     values = recovery_values(time, recovered, data, prior, HORIZON)
     logp, grad = at_initial_point(build_recovery_model(data, HORIZON, prior), values)
-    # 4 arm levels, trend, smooth SD, 4 smooth components, 3 coefficients
-    assert np.isfinite(logp) and grad.size == 13 and np.all(np.isfinite(grad))
+    # 4 arm levels, 4 trends, smooth SD, 4 x 4 smooth components, 3 coefficients
+    assert np.isfinite(logp) and grad.size == 28 and np.all(np.isfinite(grad))
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from cit_bayes.bayes.recovery import RecoveryPrior
 from cit_bayes.bayes.response import ResponsePrior
 from cit_bayes.bayes.safety import SafetyPrior
 from cit_bayes.bayes.trajectory import TrajectoryPrior
-from cit_bayes.cohort.schema import BASELINE_COVARIATES, SAFETY_OUTCOMES
+from cit_bayes.cohort.schema import PLAN_COVARIATES, SAFETY_OUTCOMES
 from cit_bayes.exceptions import PlanError
 from cit_bayes.plan import load_plan
 
@@ -36,7 +36,7 @@ def test_default_plan_matches_its_file(raw):
     # the plan hash is the one hash rule of the package: SHA-256 of the content as canonical JSON
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     assert plan.sha256 == hashlib.sha256(canonical.encode()).hexdigest()
-    assert plan.covariates == tuple(document["covariates"]["names"]) == BASELINE_COVARIATES
+    assert plan.covariates == tuple(document["covariates"]["names"]) == PLAN_COVARIATES
     assert plan.primary_estimand == "ate"
     assert [a.name for a in plan.analyses()] == ["unadjusted", "adjusted", "adjusted (ATO)"]
     assert [a.estimand for a in plan.analyses()] == [None, "ate", "ato"]
@@ -96,8 +96,15 @@ def test_target_accept_and_draws_from_the_command_line():
 def test_arms_are_independent_by_default_and_pooling_is_a_plan_switch(tmp_path, raw):
     plan = load_plan()
     assert not any(plan.priors[m].pool_arms for m in ("response", "plt", "recovery"))
-    pooled = load_plan(_write(tmp_path, raw.replace("pool_arms = false", "pool_arms = true")))
+    pooled_text = raw.replace("pool_arms = false", "pool_arms = true")
+    # pooling the recovery model's arm levels needs its shared (proportional-hazards) shape
+    with pytest.raises(PlanError, match="priors.recovery.*proportional_hazards = true"):
+        load_plan(_write(tmp_path, pooled_text))
+    shared = pooled_text.replace("proportional_hazards = false", "proportional_hazards = true")
+    pooled = load_plan(_write(tmp_path, shared))
     assert all(pooled.priors[m].pool_arms for m in ("response", "plt", "recovery"))
+    assert pooled.priors["recovery"].proportional_hazards
+    assert not plan.priors["recovery"].proportional_hazards
     bad = raw.replace(
         "coefficient_sd = 1.0\npool_arms = false", 'coefficient_sd = 1.0\npool_arms = "no"'
     )

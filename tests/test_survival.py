@@ -112,6 +112,15 @@ def test_unit_weights_equal_lifelines(censored_cohort):
         np.testing.assert_allclose(mine["ci_low"][inside], 1 - interval[inside, 1], rtol=1e-9)
         np.testing.assert_allclose(mine["ci_high"][inside], 1 - interval[inside, 0], rtol=1e-9)
         compared += int(inside.sum())
+        # the standard error of the share recovered: Greenwood's, S sqrt(sum d / (n (n - d)))
+        time, event = rows["time"].to_numpy(), rows["recovered"].to_numpy() == 1
+        at_risk = np.array([np.sum(time >= t) for t in days])
+        events = np.array([np.sum((time == t) & event) for t in days])
+        terms = np.divide(
+            events, at_risk * (at_risk - events), where=at_risk > events, out=np.zeros(14)
+        )
+        greenwood = survival * np.sqrt(np.cumsum(terms))
+        np.testing.assert_allclose(mine["se"][inside], greenwood[inside], rtol=1e-9)
         expected = fitter.median_survival_time_
         assert medians.loc[arm, "reached"] == np.isfinite(expected)
         if np.isfinite(expected):
@@ -520,7 +529,7 @@ def test_bundled_cohort_runs_without_warnings():
                 data["time_to_recovery"], data["recovered"], data["arm"], w, arms=ARMS
             )
             medians = km_medians(km)
-            assert km.shape == (4 * 14, 9) and list(medians["arm"]) == list(ARMS)
+            assert km.shape == (4 * 14, 10) and list(medians["arm"]) == list(ARMS)
             assert (km["ci_low"] <= km["cumulative_recovery"] + 1e-12).all()
             assert (km["cumulative_recovery"] <= km["ci_high"] + 1e-12).all()
             assert list(cox["key"]) == [f"{arm}/rhTPO" for arm in ARMS[1:]]

@@ -267,8 +267,8 @@ def test_the_sandwich_alone_is_warned_about_on_paper_sized_arms():
         fitted = BalancingWeights("ato", arms=cohort.arms).fit(
             cohort.covariates(), cohort.data["arm"]
         )
-    # combination: 36 patients for 17 directions
-    with pytest.warns(WeightingWarning, match="'combination' has 36 patients for 17 balanced"):
+    # combination: 36 patients for 18 directions (the 11 baseline covariates and log_plt_day0)
+    with pytest.warns(WeightingWarning, match="'combination' has 36 patients for 18 balanced"):
         weighted_outcome(fitted, cohort.data["response"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no such warning with the bootstrap

@@ -86,6 +86,7 @@ class PipelineResult:
     bundled: bool
     step_seconds: dict[str, float] = field(default_factory=dict)
     files: dict[str, object] = field(default_factory=dict)
+    failed_checks: tuple[str, ...] = ()
 
 
 def is_bundled(data: str | Path | None) -> bool:
@@ -269,7 +270,14 @@ def run_pipeline(
         files["run"] = step.record(staging, command, analysis)
     failed = _failed_fits(analysis, published)
     return PipelineResult(
-        Path(out_dir), not failed, failed, bool(cohort.synthetic), bundled, step.seconds, files
+        Path(out_dir),
+        not failed,
+        failed,
+        bool(cohort.synthetic),
+        bundled,
+        step.seconds,
+        files,
+        tuple(analysis.failed_checks),
     )
 
 

@@ -32,7 +32,7 @@ from cit_bayes.bayes.sampling import SAMPLERS
 from cit_bayes.bayes.trajectory import TrajectoryPrior
 from cit_bayes.cohort.schema import (
     ARMS,
-    BASELINE_COVARIATES,
+    PLAN_COVARIATES,
     POST_BASELINE_PLT_COLUMNS,
     SAFETY_OUTCOMES,
 )
@@ -113,7 +113,7 @@ class HeadSection:
 
 @dataclass(frozen=True)
 class _Covariates:
-    names: tuple[str, ...] = setting(choices=BASELINE_COVARIATES, non_empty=True, distinct=True)
+    names: tuple[str, ...] = setting(choices=PLAN_COVARIATES, non_empty=True, distinct=True)
 
 
 @dataclass(frozen=True)

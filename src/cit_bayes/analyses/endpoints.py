@@ -18,12 +18,15 @@ import numpy as np
 import pandas as pd
 
 from cit_bayes.analyses.fragments import (
-    frequentist_recovery_fragment,
     frequentist_response_fragment,
     plt_fragment,
-    recovery_fragment,
     response_analysis,
     safety_analysis,
+)
+from cit_bayes.analyses.predictive import predictive_check
+from cit_bayes.analyses.recovery_fragments import (
+    frequentist_recovery_fragment,
+    recovery_fragment,
 )
 from cit_bayes.analyses.results import (
     add_analysis,
@@ -73,6 +76,20 @@ def _subset(data: PatientData, keep: np.ndarray) -> PatientData:
         covariates=data.covariates,
         weights=data.weights[keep],
         tilt=data.tilt[keep],
+    )
+
+
+def _without_baseline(data: PatientData) -> PatientData:
+    """The data without the log baseline count: the trajectory model has its own baseline term
+    (a slope per day on the centred log baseline count), so the column would enter twice."""
+    keep = [j for j, name in enumerate(data.covariates) if name != "log_plt_day0"]
+    return PatientData(
+        arms=data.arms,
+        arm_codes=data.arm_codes,
+        design=data.design[:, keep],
+        covariates=tuple(data.covariates[j] for j in keep),
+        weights=data.weights,
+        tilt=data.tilt,
     )
 
 
@@ -138,7 +155,9 @@ class EndpointRunner:
         )
         return data if weighted is not None else data.unadjusted()
 
-    def _fit(self, endpoint: str, analysis: Analysis, call) -> PatientFit:
+    def _fit(self, endpoint: str, analysis: Analysis, call, endpoints=None) -> PatientFit | None:
+        if endpoints is not None and endpoint not in endpoints:
+            return None
         name = fit_name(endpoint, analysis.name)
         self.progress(f"fitting {name}")
         start = time.perf_counter()
@@ -173,8 +192,13 @@ class EndpointRunner:
             "events": frame[list(plan.safety_events)].to_numpy(dtype=float),
         }
 
-    def fit(self, analysis: Analysis, weighted: WeightedAnalysis | None) -> None:
-        """Fit the four models of one analysis (each fit kept under its name)."""
+    def fit(
+        self,
+        analysis: Analysis,
+        weighted: WeightedAnalysis | None,
+        endpoints: tuple[str, ...] = ("response", "plt", "recovery", "safety"),
+    ) -> None:
+        """Fit the models of one analysis (default all four; each fit kept under its name)."""
         plan, data, y = self.plan, self.patient_data(weighted), self.outcomes()
         keep = np.isfinite(y["response"])
         self._fit(
@@ -183,6 +207,7 @@ class EndpointRunner:
             lambda **kw: fit_response_model(
                 y["response"][keep], _subset(data, keep), prior=plan.priors["response"], **kw
             ),
+            endpoints,
         )
         self._fit(
             "plt",
@@ -190,12 +215,13 @@ class EndpointRunner:
             lambda **kw: fit_trajectory_model(
                 y["day0"],
                 y["plt"],
-                data,
+                _without_baseline(data),
                 days=plan.days,
                 prior=plan.priors["plt"],
                 adjust_baseline=analysis.adjusted,
                 **kw,
             ),
+            endpoints,
         )
         keep = np.isfinite(y["time"]) & np.isfinite(y["recovered"])
         self._fit(
@@ -209,6 +235,7 @@ class EndpointRunner:
                 prior=plan.priors["recovery"],
                 **kw,
             ),
+            endpoints,
         )
         self._fit(
             "safety",
@@ -216,6 +243,7 @@ class EndpointRunner:
             lambda **kw: fit_safety_model(
                 y["events"], data, event_names=plan.safety_events, prior=plan.priors["safety"], **kw
             ),
+            endpoints,
         )
 
     def compare(self, analysis: Analysis, weighted: WeightedAnalysis | None, results: dict) -> None:
@@ -271,6 +299,7 @@ class EndpointRunner:
             spec,
             reference=plan.recovery_reference,
             horizon=plan.horizon,
+            arm_log_hazard=fit.draws["arm_log_hazard"],
         )
         fragment = self._common(analysis, fit) | fragment
         fragment["n_analysed"] = arm_counts(self.codes[keep], self.arms)
@@ -295,7 +324,9 @@ class EndpointRunner:
             ci_level=spec.ci_level,
         )
         medians = km_medians(km)
-        fragment["frequentist"] = frequentist_recovery_fragment(km, medians, cox)
+        fragment["frequentist"] = frequentist_recovery_fragment(
+            km, medians, cox, spec.pairs, spec.ci_level
+        )
         tables |= {"kaplan_meier": km, "kaplan_meier_median": medians, "cox": cox}
         self._store("recovery", analysis, fragment, tables, results)
         # safety
@@ -310,11 +341,20 @@ class EndpointRunner:
 
     def _store(self, endpoint, analysis, fragment, tables, results) -> None:
         fit = self.fits[fit_name(endpoint, analysis.name)]
+        check, table = predictive_check(
+            endpoint, fit.idata, seed=derive_seed(self.seed, "predictive", fit.name)
+        )
+        extra = {}
+        if check is not None:
+            fragment["predictive_check"] = check
+            tables["predictive_check"] = table
+            extra = {"predictive_check": {k: check[k] for k in ("passed", "failures")}}
         add_analysis(results, endpoint, analysis.name, fragment)
         add_diagnostics(
             results,
             fit.name,
             fit.diagnostics.as_dict()
+            | extra
             | {
                 "fit": fit.name,
                 "sampler": fit.fit.sampler,

@@ -30,10 +30,7 @@ __all__ = [
     "recovery_analysis",
     "safety_analysis",
     "plt_fragment",
-    "recovery_fragment",
-    "median_days",
     "frequentist_response_fragment",
-    "frequentist_recovery_fragment",
 ]
 
 
@@ -298,118 +295,14 @@ def plt_fragment(
     return fragment, tables
 
 
-def median_days(cumulative: xr.DataArray, arms, ci_level: float) -> tuple[dict, pd.DataFrame]:
-    """Posterior of the median recovery day per arm (first day with cumulative recovery >= 1/2).
-
-    In a draw where the curve stays below 1/2 the median is beyond the horizon. The summary is
-    the posterior median and the equal-tailed interval of the per-draw median day, a quantile
-    beyond the horizon written ``"not reached"``; ``prob_reached`` is the share of draws whose
-    median lies within the horizon.
+def finite_value(value) -> float | str:
+    """A number for results.json, or ``"not estimable"`` where it is not finite.
 
     Examples
     --------
-    >>> curve = xr.DataArray([[[[0.3, 0.1], [0.6, 0.4]]]], dims=("chain", "draw", "day", "arm"))
-    >>> [m["median"] for m in median_days(curve, ["A", "B"], 0.95)[0].values()]
-    [2, 'not reached']
+    >>> finite_value(0.25), finite_value(float("nan"))
+    (0.25, 'not estimable')
     """
-    values = cumulative.transpose("chain", "draw", "day", "arm").values
-    n_days = values.shape[2]
-    samples = values.reshape(-1, n_days, values.shape[3])
-    reached = samples >= 0.5
-    day = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, n_days + 1)  # (S, arm)
-    alpha = (1 - ci_level) / 2
-    fragment, rows = {}, []
-    for j, arm in enumerate(arms):
-        quantiles = np.quantile(day[:, j], [0.5, alpha, 1 - alpha], method="inverted_cdf")
-        text = [int(q) if q <= n_days else NOT_REACHED for q in quantiles]
-        prob = float(np.mean(day[:, j] <= n_days))
-        fragment[arm] = {
-            "median": text[0],
-            "ci_low": text[1],
-            "ci_high": text[2],
-            "prob_reached": prob,
-        }
-        rows.append(
-            {
-                "arm": arm,
-                "median": text[0],
-                "ci_low": text[1],
-                "ci_high": text[2],
-                "prob_reached": prob,
-            }
-        )
-    return fragment, pd.DataFrame(rows)
-
-
-def recovery_fragment(
-    cumulative: xr.DataArray,
-    rmtr: xr.DataArray,
-    arm_effect: xr.DataArray,
-    spec: ContrastSpec,
-    *,
-    reference: str,
-    horizon: int,
-) -> tuple[dict, dict]:
-    """Cumulative recovery, RMTR and its comparisons, medians, hazard ratios, P(faster).
-
-    "Faster" is read two ways, both reported: a smaller RMTR (``prob_superior``, ``"A<B"``) and
-    a higher hazard of recovery (``prob_higher_hazard``, ``"A>B"``: P(HR of A over B > 1)).
-
-    Examples
-    --------
-    >>> spec = ContrastSpec(("A", "B"), (("A", "B"),), "A", faster_by_days=(1.0,))
-    >>> v = np.random.default_rng(0).normal([[0.7, 0.4]], 0.02, (1, 400, 1, 2))
-    >>> cum = xr.DataArray(v, {"day": ["day1"], "arm": ["A", "B"]}, ("chain", "draw", "day", "arm"))
-    >>> d1 = cum.sel(day="day1")
-    >>> recovery_fragment(cum, 2 - d1, d1, spec, reference="B", horizon=1)[0]["prob_higher_hazard"]
-    {'A>B': 1.0, 'B>A': 0.0}
-    """
-    fragment, tables = recovery_analysis(rmtr, spec)
-    fragment["rmtr"] = fragment.pop("mean_days")
-    tables["rmtr"] = tables.pop("mean_days")
-    curve, curve_rows = {}, []
-    for day in [str(d) for d in cumulative["day"].values]:
-        data = contrasts.as_draws(cumulative.sel(day=day, drop=True), spec.arms)
-        summary = contrasts.summarise(data, ci_level=spec.ci_level)
-        curve[day] = contrasts.interval_fragment(summary)
-        curve_rows.append(summary.assign(day=int(day.removeprefix("day"))))
-    effect = contrasts.as_draws(arm_effect, spec.arms)
-    hazard_pairs = [(arm, reference) for arm in spec.arms if arm != reference]
-    log_hr = contrasts.pairwise(effect, pairs=hazard_pairs, ci_level=spec.ci_level)
-    samples = effect.values.reshape(-1, len(effect.arms))
-    hazard_ratio = {}
-    for a, b in hazard_pairs:
-        ratio = np.exp(samples[:, effect.arms.index(a)] - samples[:, effect.arms.index(b)])
-        low, high = np.quantile(ratio, [(1 - spec.ci_level) / 2, (1 + spec.ci_level) / 2])
-        hazard_ratio[f"{a}/{b}"] = {
-            "mean": float(ratio.mean()),
-            "median": float(np.median(ratio)),
-            "sd": float(ratio.std(ddof=1)),
-            "ci_low": float(low),
-            "ci_high": float(high),
-        }
-    higher = contrasts.prob_superior(effect)
-    medians, median_table = median_days(cumulative, spec.arms, spec.ci_level)
-    fragment |= {
-        "population": (
-            f"all patients; time to PLT >= 100 x10^9/L within {horizon} days, right-censored "
-            f"at day {horizon} or at the last recorded count"
-        ),
-        "horizon_days": int(horizon),
-        "cumulative_recovery": curve,
-        "median_day": medians,
-        "hazard_ratio": hazard_ratio,
-        "prob_higher_hazard": contrasts.probability_fragment(higher),
-    }
-    tables |= {
-        "cumulative_recovery": pd.concat(curve_rows, ignore_index=True),
-        "median_day": median_table,
-        "log_hazard_ratio": log_hr,
-    }
-    return fragment, tables
-
-
-def _finite(value) -> float | str:
     value = float(value)
     return value if np.isfinite(value) else "not estimable"
 
@@ -434,9 +327,9 @@ def frequentist_response_fragment(outcome: pd.DataFrame, pairs) -> dict:
     def entry(row, sign=1.0):
         low, high = sign * row[f"ci_low_{column}"], sign * row[f"ci_high_{column}"]
         return {
-            "estimate": _finite(sign * row["estimate"]),
-            "ci_low": _finite(min(low, high)),
-            "ci_high": _finite(max(low, high)),
+            "estimate": finite_value(sign * row["estimate"]),
+            "ci_low": finite_value(min(low, high)),
+            "ci_high": finite_value(max(low, high)),
         }
 
     differences = {}
@@ -457,44 +350,4 @@ def frequentist_response_fragment(outcome: pd.DataFrame, pairs) -> dict:
         "method": method,
         "rate": {row["arm"]: entry(row) for _, row in arm_rows.iterrows()},
         "risk_difference": differences,
-    }
-
-
-def frequentist_recovery_fragment(km: pd.DataFrame, medians: pd.DataFrame, cox: pd.DataFrame):
-    """Weighted Kaplan-Meier by day, its medians, and the weighted Cox hazard ratios.
-
-    Examples
-    --------
-    >>> cox = pd.DataFrame([dict(key="A/B", hazard_ratio=2, ci_low=1, ci_high=4, p_value=0.04)])
-    >>> frequentist_recovery_fragment(pd.DataFrame(), pd.DataFrame(), cox)["hazard_ratio"]
-    {'A/B': {'estimate': 2.0, 'ci_low': 1.0, 'ci_high': 4.0, 'p_value': 0.04}}
-    """
-    curve: dict[str, dict] = {}
-    for _, row in km.iterrows():
-        curve.setdefault(f"day{int(row['day'])}", {})[row["arm"]] = {
-            "estimate": _finite(row["cumulative_recovery"]),
-            "ci_low": _finite(row["ci_low"]),
-            "ci_high": _finite(row["ci_high"]),
-        }
-    return {
-        "method": "weighted Kaplan-Meier; weighted Cox (Efron ties) with robust sandwich errors",
-        "cumulative_recovery": curve,
-        "median_day": {
-            row["arm"]: (int(row["median_day"]) if bool(row["reached"]) else NOT_REACHED)
-            for _, row in medians.iterrows()
-        },
-        "hazard_ratio": {
-            row["key"]: {
-                "estimate": _finite(row["hazard_ratio"]),
-                "ci_low": _finite(row["ci_low"]),
-                "ci_high": _finite(row["ci_high"]),
-                "p_value": _finite(row["p_value"]),
-            }
-            | (
-                {"note": str(row["note"])}
-                if str(row.get("note", "") or "") not in ("", "nan")
-                else {}
-            )
-            for _, row in cox.iterrows()
-        },
     }

@@ -105,6 +105,15 @@ class PatientAnalysis:
         """Names of the fits that missed a gate."""
         return [name for name, fit in self.fits.items() if not fit.passed]
 
+    @property
+    def failed_checks(self) -> list[str]:
+        """Names of the fits whose posterior predictive check failed (with the statistics)."""
+        return [
+            f"{name}: {', '.join(entry['predictive_check']['failures'])}"
+            for name, entry in self.results.get("diagnostics", {}).items()
+            if not entry.get("predictive_check", {}).get("passed", True)
+        ]
+
 
 def weight_cohort(
     cohort: Cohort, plan: AnalysisPlan, *, progress: Progress | None = None

@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 #: Version of the layout; bump it when a key changes meaning.
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 #: Endpoint sections, each a dict of analyses keyed by analysis name.
 ENDPOINT_KEYS: tuple[str, ...] = ("response", "plt", "recovery", "safety")
 #: Every top-level key the layout knows, in the order written.
@@ -98,6 +98,8 @@ _PAIR_FIELDS = {
     "prob_noninferior": "noninferior",
     "prob_difference_exceeds": "exceeds",
     "hazard_ratio": "ratio",
+    "hazard_ratio_change": "ratio",
+    "recovered_difference": "difference",
     "prob_higher_hazard": "superior",
     "delta_plt_difference": "difference",
 }
@@ -108,6 +110,7 @@ _INTERVAL_FIELDS = {
     "delta_plt",
     "delta_plt_difference",
     "hazard_ratio",
+    "recovered_difference",
     "mean",
     "mean_days",
     "risk_difference",

@@ -13,43 +13,51 @@ complementary log-log link,
 
 .. math::
 
-    \\mathrm{cloglog}\\, h_{it} = \\nu_{a_i} + g_t + x_i^\\top\\beta,\\qquad
-    \\nu_a \\sim N(m, s) \\text{ independently},
+    \\mathrm{cloglog}\\, h_{it} = \\lambda_{a_i t} + x_i^\\top\\beta,\\qquad
+    \\lambda_{at} = \\nu_a + \\delta_a s_t + \\sigma (Z u_a)_t,
 
-is the grouped-time version of a proportional-hazards model (Prentice & Gloeckler 1978): the
-continuous-time hazard ratio of arm a to arm b is :math:`\\exp(\\eta_a - \\eta_b)` whatever
-happens within a day (conditional on the covariates). Each arm has its own level
-:math:`\\nu_a` (the log hazard at the middle day), independent a priori: the arms are different
-regimens, not exchangeable units, so no arm's hazard is pulled toward the others'. The shape
-in the day is shared and smooth: :math:`g = \\delta s + \\sigma Z u`, with s the standardised day,
-:math:`u \\sim N(0, I_r)` and Z the r smoothest eigenvectors of the second-order random-walk
-(RW2) precision over the days, scaled by the inverse square roots of their eigenvalues (the
-mixed-model form of a penalised spline, non-centred; Ruppert, Wand & Carroll 2003), the whole
-random part rescaled so that its average marginal variance is 1 (Sorbye & Rue 2014): sigma is
-the typical SD of the log hazard around a straight line in the day. Z is orthogonal to the
-constant and to s, so the levels, the trend and the smooth part do not trade off. Reported:
-the baseline :math:`\\lambda_t = \\bar\\nu + g_t` (``baseline_log_hazard``, at the mean of the
-arm levels) and :math:`\\eta_a = \\nu_a - \\bar\\nu` (``arm_effect``, summing to zero), so
-that :math:`\\nu_a + g_t = \\lambda_t + \\eta_a`. Weights (rescaled within arm to the Kish ESS
-of the patients at risk on day 1) multiply each patient's log likelihood.
+is a grouped-time hazard model (Prentice & Gloeckler 1978) with a baseline hazard of its own for
+every arm: a level :math:`\\nu_a \\sim N(m, s)` (the log hazard at the middle day), a trend
+:math:`\\delta_a \\sim N(0, s_\\delta)` in the standardised day s, and a smooth part
+:math:`\\sigma Z u_a`, :math:`u_a \\sim N(0, I_r)`, with Z the r smoothest eigenvectors of the
+second-order random-walk (RW2) precision over the days, scaled by the inverse square roots of
+their eigenvalues (the mixed-model form of a penalised spline, non-centred; Ruppert, Wand &
+Carroll 2003), the whole random part rescaled so that its average marginal variance is 1 (Sorbye
+& Rue 2014): sigma is the typical SD of the log hazard around a straight line in the day. Z is
+orthogonal to the constant and to s, so the levels, the trends and the smooth parts do not trade
+off. The arms are independent a priori (different regimens, not exchangeable: no arm's hazard is
+pulled toward the others'); only the smoothness sigma is one parameter for all arms. Hazards are
+not forced to be proportional between arms (an injected and an oral agent need not act on the
+same time course); covariates act proportionally within arm. Reported: the log daily hazard of
+each arm at x = 0 (``arm_log_hazard``, dims ``day, arm``) and the day-averaged arm effect
+:math:`\\eta_a = \\bar\\lambda_{a\\cdot} - \\frac1K\\sum_b \\bar\\lambda_{b\\cdot} = \\nu_a -
+\\bar\\nu` (``arm_effect``: s and Z average to zero over the days), so that
+:math:`\\exp(\\eta_a - \\eta_b)` is a day-averaged hazard ratio, conditional on the covariates.
+Weights (rescaled within arm to the Kish ESS of the patients at risk on day 1) multiply each
+patient's log likelihood.
 
-Partial pooling (``pool_arms=True``, a sensitivity analysis): :math:`\\lambda_t = \\lambda_0 +
-g_t`, :math:`\\lambda_0 \\sim N(m, s)`, :math:`\\eta = \\tau H z`, :math:`z \\sim N(0,
-I_{K-1})`, :math:`\\tau \\sim \\mathrm{HalfNormal}(s_\\tau)` (H the zero-sum basis, non-centred).
-The between-arm SD is learned from K arms and rests on its prior; the ridge between
-:math:`\\tau` and z gave divergences (one or two per 8,000 draws on simulated cohorts; measured
-for issue 13), and it pulls the arms toward each other. Hence not the default.
+Proportional hazards (``proportional_hazards=True``, a sensitivity analysis): one shape
+:math:`g = \\delta s + \\sigma Z u` shared by the arms, :math:`\\lambda_{at} = \\nu_a + g_t`, so
+that :math:`\\exp(\\eta_a - \\eta_b)` is the constant hazard ratio of the grouped
+proportional-hazards model whatever happens within a day. Partial pooling (``pool_arms=True``,
+which needs the shared shape): :math:`\\nu = \\lambda_0 + \\tau H z`, :math:`z \\sim N(0,
+I_{K-1})`, :math:`\\lambda_0 \\sim N(m, s)`, :math:`\\tau \\sim \\mathrm{HalfNormal}(s_\\tau)` (H
+the zero-sum basis, non-centred). The between-arm SD is learned from K arms and rests on its
+prior; the ridge between :math:`\\tau` and z gave divergences (one or two per 8,000 draws on
+simulated cohorts; measured for issue 13), and it pulls the arms toward each other. Hence not the
+default.
 
 Targets (g-computation)
 -----------------------
-With :math:`\\Lambda_t = \\sum_{s \\le t} e^{\\lambda_s}`, patient i's probability of not having
-recovered by day t under arm a is :math:`S_{ia}(t) = \\exp(-e^{\\eta_a + x_i^\\top\\beta}
-\\Lambda_t)`; averaged with the target tilting h, :math:`S_a(t) = \\sum_i h_i S_{ia}(t) /
+With :math:`\\Lambda_{at} = \\sum_{s \\le t} e^{\\lambda_{as}}`, patient i's probability of not
+having recovered by day t under arm a is :math:`S_{ia}(t) = \\exp(-e^{x_i^\\top\\beta}
+\\Lambda_{at})`; averaged with the target tilting h, :math:`S_a(t) = \\sum_i h_i S_{ia}(t) /
 \\sum_i h_i`. Reported: ``cumulative_recovery`` :math:`1 - S_a(t)` (dims ``day, arm``), the
 restricted mean time to recovery over the horizon T, :math:`\\mathrm{RMTR}_a = \\sum_{t=0}^{T-1}
-S_a(t)` (``rmtr``; a patient not recovered counts T days), and the log hazard ratios
-``arm_effect`` :math:`\\eta_a`. Hazard ratios, medians and probabilities are computed from
-these draws by the analysis layer.
+S_a(t)` (``rmtr``; a patient not recovered counts T days), ``arm_effect`` and
+``arm_log_hazard``. The marginal contrasts (differences in the share recovered by a day, in
+RMTR), the day-averaged hazard ratios and the check of proportionality are computed from these
+draws by the analysis layer.
 
 References
 ----------
@@ -97,7 +105,7 @@ __all__ = [
     "fit_recovery_model",
 ]
 
-REPORTED = ("cumulative_recovery", "rmtr", "arm_effect")
+REPORTED = ("cumulative_recovery", "rmtr", "arm_effect", "arm_log_hazard")
 
 
 @dataclass(frozen=True)
@@ -125,13 +133,17 @@ class RecoveryPrior:
     pool_arms : bool
         False (default): independent arm levels. True: partially pooled (a sensitivity
         analysis; module docstring). It changes the model's structure, not only its data.
+    proportional_hazards : bool
+        False (default): every arm has its own baseline shape over the days (trend and smooth
+        part), so hazard ratios may change with time. True: one shape shared by the arms,
+        proportional hazards between arms (a sensitivity analysis). Structure, not data.
 
     Examples
     --------
     >>> from cit_bayes.bayes.recovery import RecoveryPrior
     >>> prior = RecoveryPrior(rank=4)
-    >>> prior.intercept_mean, prior.rank, prior.pool_arms
-    (-3.0, 4, False)
+    >>> prior.intercept_mean, prior.rank, prior.pool_arms, prior.proportional_hazards
+    (-3.0, 4, False, False)
     """
 
     intercept_mean: float = -3.0
@@ -142,14 +154,21 @@ class RecoveryPrior:
     arm_sd: float = setting(1.0, **SCALE)
     coefficient_sd: float = setting(0.5, **SCALE)
     pool_arms: bool = False
+    proportional_hazards: bool = False
 
     def __post_init__(self):
         check_prior(self)
+        if self.pool_arms and not self.proportional_hazards:
+            raise ModelError(
+                "pool_arms pools the arms' levels of one shared baseline shape: it needs "
+                "proportional_hazards = true"
+            )
 
 
 #: The prior settings that are ``pm.Data`` of the model (``prior_<name>``); the rank of the
 #: smooth baseline and ``pool_arms`` are not: they fix the model's structure.
-_PRIOR_NAMES = tuple(f.name for f in fields(RecoveryPrior) if f.name not in ("rank", "pool_arms"))
+_STRUCTURE = ("rank", "pool_arms", "proportional_hazards")
+_PRIOR_NAMES = tuple(f.name for f in fields(RecoveryPrior) if f.name not in _STRUCTURE)
 
 
 def smooth_basis(n_days: int, rank: int) -> tuple[np.ndarray, np.ndarray]:
@@ -230,6 +249,7 @@ def _build(
     horizon: int,
     rank: int,
     pool_arms: bool,
+    proportional_hazards: bool,
 ):
     day_std, basis = smooth_basis(horizon, rank)
     coords = {
@@ -249,47 +269,61 @@ def _build(
         recovered = pm.Data("recovered", np.zeros(n), dims="patient")
         prior = {name: pm.Data(f"prior_{name}", 1.0) for name in _PRIOR_NAMES}
 
-        trend = pm.Normal("baseline_trend", 0.0, prior["trend_sd"])
-        smooth_sd = pm.HalfNormal("baseline_smooth_sd", prior["smooth_sd"])
-        smooth_z = pm.Normal("baseline_z", 0.0, 1.0, dims="component")
-        day_shape = trend * day_std + smooth_sd * pt.dot(basis, smooth_z)
-        if pool_arms:
-            intercept = pm.Normal(
-                "baseline_intercept", prior["intercept_mean"], prior["intercept_sd"]
-            )
-            arm_sd = pm.HalfNormal("arm_sd", prior["arm_sd"])
-            arm_z = pm.Normal("arm_z", 0.0, 1.0, dims="arm_contrast")
-            contrast = pt.as_tensor(zero_sum_basis(len(arms)))
-            arm_effect = pm.Deterministic(
-                "arm_effect", arm_sd * pt.dot(contrast, arm_z), dims="arm"
-            )
+        if proportional_hazards:
+            log_hazard = _shared_shape(prior, day_std, basis, arms, pool_arms)  # (day, arm)
         else:
-            arm_level = pm.Normal(
-                "arm_level", prior["intercept_mean"], prior["intercept_sd"], dims="arm"
-            )
-            intercept = pt.mean(arm_level)
-            arm_effect = pm.Deterministic("arm_effect", arm_level - intercept, dims="arm")
-        log_hazard = pm.Deterministic("baseline_log_hazard", intercept + day_shape, dims="day")
+            log_hazard = _arm_shapes(prior, day_std, basis)
+        pm.Deterministic("arm_log_hazard", log_hazard, dims=("day", "arm"))
+        # the day-averaged log hazard of each arm, centred over the arms (day_std and the
+        # smooth basis average to zero over the days, so this is the arm's level minus the
+        # levels' mean): under proportional hazards the log hazard ratio itself
+        arm_mean = pt.mean(log_hazard, axis=0)
+        pm.Deterministic("arm_effect", arm_mean - pt.mean(arm_mean), dims="arm")
         coefficient = pm.Normal("coefficient", 0.0, prior["coefficient_sd"], dims="covariate")
 
         linear = pt.dot(design, coefficient)  # (n,)
-        risk_score = arm_effect[arm] + linear  # psi_i
-        hazard = pt.exp(log_hazard)
-        # cumulative baseline Lambda(t), t = 0..horizon (Lambda(0) = 0)
-        cumulative = pt.concatenate([pt.zeros(1), pt.cumsum(hazard)])
+        hazard = pt.exp(log_hazard)  # (day, arm)
+        # cumulative baseline Lambda_a(t), t = 0..horizon (Lambda(0) = 0), dims (day + 1, arm)
+        cumulative = pt.concatenate([pt.zeros((1, len(arms))), pt.cumsum(hazard, axis=0)])
         survived = time - pt.cast(recovered, "int64")  # days at risk without the event
         event_day = pt.maximum(time, 1) - 1  # index of the recovery day (ignored if censored)
-        loglik = -pt.exp(risk_score) * cumulative[survived] + recovered * pt.log1mexp(
-            -pt.exp(log_hazard[event_day] + risk_score)
+        loglik = -pt.exp(linear) * cumulative[survived, arm] + recovered * pt.log1mexp(
+            -pt.exp(log_hazard[event_day, arm] + linear)
         )
         pm.Potential("weighted_loglik", pt.sum(weight * loglik))
 
-        risk = pt.exp(arm_effect[None, :] + linear[:, None])  # (n, arm)
-        survival_i = pt.exp(-risk[:, :, None] * cumulative[None, None, 1:])
-        survival = pt.sum(tilt[:, None, None] * survival_i, axis=0) / pt.sum(tilt)  # (arm, day)
-        pm.Deterministic("cumulative_recovery", (1.0 - survival).T, dims=("day", "arm"))
-        pm.Deterministic("rmtr", 1.0 + pt.sum(survival[:, :-1], axis=1), dims="arm")
+        risk = pt.exp(linear)  # (n,)
+        survival_i = pt.exp(-risk[:, None, None] * cumulative[None, 1:, :])  # (n, day, arm)
+        survival = pt.sum(tilt[:, None, None] * survival_i, axis=0) / pt.sum(tilt)  # (day, arm)
+        pm.Deterministic("cumulative_recovery", 1.0 - survival, dims=("day", "arm"))
+        pm.Deterministic("rmtr", 1.0 + pt.sum(survival[:-1, :], axis=0), dims="arm")
     return model
+
+
+def _shared_shape(prior, day_std, basis, arms, pool_arms):
+    """Proportional hazards: one baseline shape, arm levels (independent or pooled)."""
+    trend = pm.Normal("baseline_trend", 0.0, prior["trend_sd"])
+    smooth_sd = pm.HalfNormal("baseline_smooth_sd", prior["smooth_sd"])
+    smooth_z = pm.Normal("baseline_z", 0.0, 1.0, dims="component")
+    day_shape = trend * day_std + smooth_sd * pt.dot(basis, smooth_z)
+    if pool_arms:
+        intercept = pm.Normal("baseline_intercept", prior["intercept_mean"], prior["intercept_sd"])
+        arm_sd = pm.HalfNormal("arm_sd", prior["arm_sd"])
+        arm_z = pm.Normal("arm_z", 0.0, 1.0, dims="arm_contrast")
+        level = intercept + arm_sd * pt.dot(pt.as_tensor(zero_sum_basis(len(arms))), arm_z)
+    else:
+        level = pm.Normal("arm_level", prior["intercept_mean"], prior["intercept_sd"], dims="arm")
+    return day_shape[:, None] + level[None, :]
+
+
+def _arm_shapes(prior, day_std, basis):
+    """Arm-specific baseline hazards: each arm its own level, trend and smooth part; only the
+    smoothness (the SD of the departure from a straight line) is one parameter for all arms."""
+    level = pm.Normal("arm_level", prior["intercept_mean"], prior["intercept_sd"], dims="arm")
+    trend = pm.Normal("arm_trend", 0.0, prior["trend_sd"], dims="arm")
+    smooth_sd = pm.HalfNormal("baseline_smooth_sd", prior["smooth_sd"])
+    smooth_z = pm.Normal("arm_z", 0.0, 1.0, dims=("component", "arm"))
+    return level[None, :] + day_std[:, None] * trend[None, :] + smooth_sd * pt.dot(basis, smooth_z)
 
 
 def build_recovery_model(data: PatientData, horizon: int, prior: RecoveryPrior) -> pm.Model:
@@ -305,10 +339,10 @@ def build_recovery_model(data: PatientData, horizon: int, prior: RecoveryPrior) 
     >>> len(model.coords["day"]), model.coords["day"][:2], len(model.coords["component"])
     (14, ('day1', 'day2'), 6)
     """
-    key = ("recovery", data.n, data.arms, data.covariates, horizon, prior.rank, prior.pool_arms)
+    structure = (prior.rank, prior.pool_arms, prior.proportional_hazards)
+    key = ("recovery", data.n, data.arms, data.covariates, horizon, *structure)
     return cached_model(
-        key,
-        lambda: _build(data.n, data.arms, data.covariates, horizon, prior.rank, prior.pool_arms),
+        key, lambda: _build(data.n, data.arms, data.covariates, horizon, *structure)
     )
 
 

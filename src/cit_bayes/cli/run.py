@@ -98,6 +98,8 @@ def run_run(args) -> int:
         print(f"diagnostics: FAILED: {', '.join(result.failed_fits)} (see the report's banner)")
     else:
         print("diagnostics: every fit passed the gates")
+    if result.failed_checks:
+        print(f"predictive checks: FAILED: {'; '.join(result.failed_checks)} (see the report)")
     print(f"wrote {result.out_dir}/report.html ({total:.0f} s)")
     sys.stdout.flush()
     return 0 if result.passed else 1

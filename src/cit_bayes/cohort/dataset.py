@@ -154,11 +154,11 @@ class Cohort:
         Returns
         -------
         pandas.DataFrame
-            Columns ``BASELINE_COVARIATES`` (same index as ``data``): ``sex``, ``tumor_type``
+            Columns ``PLAN_COVARIATES`` (same index as ``data``): ``sex``, ``tumor_type``
             and ``stage`` as pandas Categorical with the categories of
             ``cit_bayes.cohort.schema.CATEGORICAL_COVARIATES`` (first = reference; ``stage``
             ordered I < II < III < IV), ``age`` and ``bmi`` float, ``ecog`` and the binary
-            columns int.
+            columns int, and ``log_plt_day0`` (the natural log of the baseline count).
         """
         frame = self.data.loc[:, list(BASELINE_COVARIATES)].copy()
         for name, categories in CATEGORICAL_COVARIATES.items():
@@ -169,6 +169,7 @@ class Cohort:
             frame[name] = frame[name].astype(int)
         for name in ("age", "bmi"):
             frame[name] = frame[name].astype(float)
+        frame["log_plt_day0"] = np.log(self.data["plt_day0"].astype(float))
         return frame
 
     def summary(self) -> pd.DataFrame:

@@ -28,6 +28,15 @@ BASELINE_COVARIATES: tuple[str, ...] = (
     "targeted_therapy",
 )
 
+#: Covariates derived from the cohort's columns, which an analysis plan may name beside the
+#: baseline characteristics: the baseline platelet count on the log scale (``log(plt_day0)``;
+#: ``plt_day0`` > 0 is checked on reading). It is the strongest prognostic factor, and the
+#: response rule itself is relative to it.
+DERIVED_COVARIATES: tuple[str, ...] = ("log_plt_day0",)
+
+#: Every covariate an analysis plan may name.
+PLAN_COVARIATES: tuple[str, ...] = BASELINE_COVARIATES + DERIVED_COVARIATES
+
 #: The 0/1 baseline characteristics.
 BINARY_COVARIATES: tuple[str, ...] = (
     "hepatic_metastasis",
@@ -236,6 +245,8 @@ __all__ = [
     "OPTIONAL_COLUMNS",
     "PLT_COLUMNS",
     "PLT_DAYS",
+    "DERIVED_COVARIATES",
+    "PLAN_COVARIATES",
     "PLT_MAX",
     "POST_BASELINE_PLT_COLUMNS",
     "RECOVERY_THRESHOLD",

@@ -67,25 +67,27 @@ MODEL_EQUATIONS: dict[str, tuple[Equation, ...]] = {
     ),
     "recovery": (
         Equation(
-            r"\operatorname{cloglog} h_{it} = \nu_{a_i} + g_t + x_i^\top\beta,\quad "
-            r"\nu_a \sim N(m_\nu, s_\nu)\ \text{independently},\quad "
-            r"g = \delta s + \sigma Z u,\ u \sim N(0, I_r)",
-            "cloglog h[i,t] = nu[a_i] + g[t] + x_i' beta;  nu[a] ~ N(m_nu, s_nu) independently;\n"
-            "g = delta s + sigma Z u, u ~ N(0, I_r)   (low-rank RW2 smooth)",
+            r"\operatorname{cloglog} h_{it} = \lambda_{a_i t} + x_i^\top\beta,\quad "
+            r"\lambda_{at} = \nu_a + \delta_a s_t + \sigma (Z u_a)_t,\quad "
+            r"\nu_a \sim N(m_\nu, s_\nu),\ \delta_a \sim N(0, s_\delta),\ "
+            r"u_a \sim N(0, I_r)\ \text{independently}",
+            "cloglog h[i,t] = lambda[a_i,t] + x_i' beta;  lambda[a,t] = nu[a] + delta[a] s[t] + "
+            "sigma (Z u[a])[t];\nnu[a] ~ N(m_nu, s_nu), delta[a] ~ N(0, s_delta), u[a] ~ N(0, I_r) "
+            "independently   (low-rank RW2 smooth per arm)",
         ),
         Equation(
-            r"\delta \sim N(0, s_\delta),\ \sigma \sim \mathrm{HalfNormal}(s_\sigma),\ "
-            r"\beta_j \sim N(0, s_\beta),\quad \bar\nu = \tfrac1K \sum_a \nu_a,\ "
-            r"\lambda_t = \bar\nu + g_t,\ \eta_a = \nu_a - \bar\nu",
-            "delta ~ N(0, s_delta), sigma ~ HalfNormal(s_sigma), beta_j ~ N(0, s_beta);\n"
-            "lambda[t] = mean(nu) + g[t] (baseline), eta[a] = nu[a] - mean(nu) (arm effect)",
+            r"\sigma \sim \mathrm{HalfNormal}(s_\sigma),\ \beta_j \sim N(0, s_\beta),\quad "
+            r"\eta_a = \bar\lambda_{a\cdot} - \tfrac1K \sum_b \bar\lambda_{b\cdot}",
+            "sigma ~ HalfNormal(s_sigma), beta_j ~ N(0, s_beta);\n"
+            "eta[a] = mean_t lambda[a,t] - mean over arms (day-averaged arm effect)",
         ),
         Equation(
-            r"S_a(t) = \frac{\sum_i h_i \exp\!\big(-e^{\eta_a + x_i^\top\beta}\Lambda_t\big)}"
-            r"{\sum_i h_i},\quad \Lambda_t = \sum_{s\le t} e^{\lambda_s},\quad "
+            r"S_a(t) = \frac{\sum_i h_i \exp\!\big(-e^{x_i^\top\beta}\Lambda_{at}\big)}"
+            r"{\sum_i h_i},\quad \Lambda_{at} = \sum_{s\le t} e^{\lambda_{as}},\quad "
             r"\mathrm{RMTR}_a = \sum_{t=0}^{T-1} S_a(t)",
-            "S[a](t) = sum_i h_i exp(-exp(eta[a] + x_i' beta) Lambda[t]) / sum_i h_i, "
-            "Lambda[t] = sum_{s<=t} exp(lambda[s]);\nRMTR[a] = sum_{t=0}^{T-1} S[a](t)  (S[a](0) = 1)",
+            "S[a](t) = sum_i h_i exp(-exp(x_i' beta) Lambda[a,t]) / sum_i h_i, "
+            "Lambda[a,t] = sum_{s<=t} exp(lambda[a,s]);\nRMTR[a] = sum_{t=0}^{T-1} S[a](t)  "
+            "(S[a](0) = 1)",
         ),
     ),
     "safety": (
@@ -127,16 +129,21 @@ MODEL_TEXT: dict[str, str] = {
     "recovery": (
         "Time to PLT >= 100 x10^9/L within the horizon is analysed in person-period form (one row "
         "per patient and day at risk; right-censored at the horizon or at the last recorded "
-        "count) with a discrete-time hazard and complementary log-log link, so exp(eta_a - eta_b) "
-        "is the hazard ratio of the grouped proportional-hazards model (conditional on the "
-        "covariates). Each arm has its own level nu_a (independent across arms); the shape g in "
-        "the day is shared and smooth: a line in the standardised day s plus a low-rank "
-        "second-order random walk (Z, r components, scaled so that sigma is the typical SD around "
-        "the line), non-centred. Weights, rescaled within arm "
-        "to the Kish effective sample size of the patients at risk on day 1, multiply each "
-        "patient's log likelihood. Cumulative recovery 1 - S_a(t) and the restricted mean time to "
-        "recovery (RMTR, days; a patient not recovered counts the whole horizon) are "
-        "g-computation averages over the target population."
+        "count) with a discrete-time hazard and complementary log-log link. Each arm has its own "
+        "baseline hazard over the days (independent across arms): a level nu_a, a line delta_a "
+        "in the standardised day s and a low-rank second-order random walk (Z, r components, "
+        "scaled so that sigma is the typical SD around the line; only sigma, the smoothness, is "
+        "one parameter for all arms), non-centred. Hazards are therefore not forced to be "
+        "proportional between arms; covariates act proportionally within arm. exp(eta_a - eta_b) "
+        "is a day-averaged hazard ratio conditional on the covariates, and the report checks how "
+        "far it changes between the first and second half of the follow-up. Weights, rescaled "
+        "within arm to the Kish effective sample size of the patients at risk on day 1, multiply "
+        "each patient's log likelihood. Cumulative recovery 1 - S_a(t) and the restricted mean "
+        "time to recovery (RMTR, days; a patient not recovered counts the whole horizon) are "
+        "g-computation averages over the target population: the marginal contrasts (differences "
+        "in the share recovered by day 7 and 14, in RMTR) come from them. Intercurrent events: "
+        "treatment policy (a transfusion is part of the regimen as given; its timing is not "
+        "recorded)."
     ),
     "safety": (
         "Each harm has a rate per arm with a Beta prior and a weighted binomial likelihood "
@@ -180,6 +187,19 @@ POOLED_EQUATIONS: dict[str, Equation] = {
     ),
 }
 
+#: A plan with ``proportional_hazards = true`` (a sensitivity analysis) replaces the recovery
+#: model's per-arm shapes by one shared shape.
+PROPORTIONAL_HAZARDS_TEXT = (
+    "In this run the plan sets proportional_hazards = true, a sensitivity analysis: one "
+    "baseline shape g (a line delta s plus sigma Z u) is shared by all arms, which differ only by "
+    "their levels nu_a, so exp(eta_a - eta_b) is a constant hazard ratio (conditional on the "
+    "covariates)."
+)
+PROPORTIONAL_HAZARDS_EQUATION = Equation(
+    r"\lambda_{at} = \nu_a + g_t,\quad g = \delta s + \sigma Z u,\ u \sim N(0, I_r)",
+    "lambda[a,t] = nu[a] + g[t], g = delta s + sigma Z u, u ~ N(0, I_r)",
+)
+
 _POOL = "pool_arms (false: independent arms; true: partially pooled, a sensitivity analysis)"
 _ARM_SD = "s_tau (half-normal scale of the between-arm SD tau; used only with pool_arms)"
 
@@ -205,12 +225,16 @@ PRIOR_SYMBOLS: dict[str, dict[str, str]] = {
     "recovery": {
         "intercept_mean": "m_nu (mean of each arm's log hazard nu_a at the middle day)",
         "intercept_sd": "s_nu (SD of nu_a; of the common lambda_0 when pooled)",
-        "trend_sd": "s_delta (SD of the linear trend delta per SD of the day)",
+        "trend_sd": "s_delta (SD of each arm's linear trend delta_a per SD of the day)",
         "smooth_sd": "s_sigma (half-normal scale of the smooth SD sigma)",
         "rank": "r (number of smooth components)",
         "arm_sd": _ARM_SD,
         "coefficient_sd": "s_beta (SD of each covariate coefficient)",
-        "pool_arms": _POOL,
+        "pool_arms": _POOL + "; needs proportional_hazards",
+        "proportional_hazards": (
+            "false: each arm its own baseline shape; true: one shared shape, proportional "
+            "hazards (a sensitivity analysis)"
+        ),
     },
     "safety": {
         "a": "a0 (first Beta shape)",

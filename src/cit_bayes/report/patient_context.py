@@ -145,6 +145,14 @@ class ReportContext:
         """Names of the fits that missed a gate."""
         return [n for n, d in self.results.get("diagnostics", {}).items() if not d.get("passed")]
 
+    def failed_checks(self) -> list[str]:
+        """``"<fit>: <statistics>"`` for every fit whose posterior predictive check failed."""
+        return [
+            f"{name}: {', '.join(entry['predictive_check'].get('failures', []))}"
+            for name, entry in self.results.get("diagnostics", {}).items()
+            if not entry.get("predictive_check", {}).get("passed", True)
+        ]
+
 
 def _pairs_from_keys(keys, arms, margin_key: str) -> list[tuple[str, str]]:
     pairs = []

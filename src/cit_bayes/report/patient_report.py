@@ -33,11 +33,12 @@ from cit_bayes.report.sections_checks import (
 )
 from cit_bayes.report.sections_patient import (
     plt_section,
-    recovery_section,
     response_section,
     safety_section,
 )
+from cit_bayes.report.sections_predictive import predictive_section
 from cit_bayes.report.sections_published import AUDIT_DOC, PUBLISHED_DOC, audit_section
+from cit_bayes.report.sections_recovery import recovery_section
 from cit_bayes.report.supplement import supplement_blocks, supplement_title
 
 __all__ = ["read_documents", "write_report"]
@@ -130,6 +131,7 @@ def write_report(
         plt_section(page),
         recovery_section(page),
         safety_section(page),
+        predictive_section(page),
         sensitivity_section(page, published=has_published),
     ]
     if has_audit:

@@ -95,6 +95,17 @@ def banners(ctx: ReportContext, published: Mapping | None = None) -> list[Banner
         out.append(
             Banner("passed", ["Every fit passed the diagnostics gates (", *gates_text(ctx), ")."])
         )
+    misfits = ctx.failed_checks()
+    if misfits:
+        out.append(
+            Banner(
+                "failed",
+                ["PREDICTIVE CHECK FAILED. The observed value lies in the outer 1% of the "
+                 "model's replicates (see Predictive checks): ", "; ".join(misfits),
+                 ". The model does not reproduce these data; its numbers for them are not "
+                 "reliable."],
+            )
+        )  # fmt: skip
     unbalanced = [
         ctx.label(a) for a in ctx.adjusted_analyses() if not ctx.value("weighting", a, "balanced")
     ]
@@ -155,7 +166,7 @@ def _estimand_rows(ctx: ReportContext) -> list[list]:
         )  # fmt: skip
     hr = f"{focus}/{ctx.reference}"
     rows.append(
-        [f"hazard ratio of recovery {hr}"]
+        [f"day-averaged hazard ratio of recovery {hr} (conditional)"]
         + [ctx.interval("recovery", a, "hazard_ratio", hr, centre="median", style="f2")
            for a in analyses]
     )  # fmt: skip

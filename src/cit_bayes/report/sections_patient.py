@@ -1,4 +1,4 @@
-"""The outcome sections of the patient-level report: response, PLT, recovery, safety.
+"""The outcome sections of the patient-level report: response, PLT, safety (recovery: its own).
 
 Every number is looked up in ``results.json`` through the context's ledger
 (:class:`~cit_bayes.report.patient_context.ReportContext`); figures are drawn from the tidy tables
@@ -10,7 +10,6 @@ from __future__ import annotations
 from cit_bayes.report.document import Code, Figure, Paragraph, Table
 from cit_bayes.report.outcome_figures import (
     plt_trajectory_figure,
-    recovery_figure,
     response_rates_figure,
     safety_rates_figure,
 )
@@ -19,13 +18,25 @@ from cit_bayes.report.render import Section
 
 __all__ = [
     "plt_section",
-    "recovery_section",
     "response_section",
     "safety_section",
 ]
 
 
-def _figure(ctx: ReportContext, name: str, paths, caption: str, *, wide: bool = False) -> Figure:
+def figure_block(
+    ctx: ReportContext, name: str, paths, caption: str, *, wide: bool = False
+) -> Figure:
+    """The report's figure of drawn ``paths`` (PNG first), registered under ``name``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from pathlib import Path
+    >>> ctx = SimpleNamespace(figure_files={}, out_dir=Path("out"))
+    >>> block = figure_block(ctx, "curves", [Path("out/figures/curves.png")], "Curves")
+    >>> ctx.figure_files["curves"].name, block.caption
+    ('curves.png', 'Curves')
+    """
     png = paths[0]
     ctx.figure_files[name] = png
     return Figure(png, caption, relative_to=ctx.out_dir, css_class="wide" if wide else "")
@@ -80,7 +91,7 @@ def response_section(ctx: ReportContext) -> Section:
         level_text=level,
     )
     blocks.append(
-        _figure(
+        figure_block(
             ctx,
             "response_rates",
             paths,
@@ -116,7 +127,7 @@ def _response_tables(ctx: ReportContext, p: str, level: str) -> list:
     )  # fmt: skip
     rows = []
     for key in ctx.results["response"][p].get("risk_difference", {}):
-        a, b = _split_pair(key, ctx.arms, "-")
+        a, b = split_pair(key, ctx.arms, "-")
         rows.append(
             [
                 f"{a} − {b}",
@@ -184,8 +195,14 @@ def _frequentist_difference(ctx: ReportContext, analysis: str, a: str, b: str) -
     return ["—"]
 
 
-def _split_pair(key: str, arms, separator: str) -> tuple[str, str]:
-    """Split ``"A-B"`` (arm labels may contain the separator) into known arms."""
+def split_pair(key: str, arms, separator: str) -> tuple[str, str]:
+    """Split ``"A-B"`` (arm labels may contain the separator) into known arms.
+
+    Examples
+    --------
+    >>> split_pair("rhIL-11-rhTPO", ("rhTPO", "rhIL-11"), "-")
+    ('rhIL-11', 'rhTPO')
+    """
     for a in arms:
         if key.startswith(a + separator) and key[len(a) + len(separator) :] in arms:
             return a, key[len(a) + len(separator) :]
@@ -222,7 +239,7 @@ def plt_section(ctx: ReportContext) -> Section:
         level_text=level,
     )
     blocks: list = [
-        _figure(
+        figure_block(
             ctx,
             "plt_trajectories",
             paths,
@@ -252,7 +269,7 @@ def plt_section(ctx: ReportContext) -> Section:
     contrast_days = list(section.get("difference", {}))
     rows = []
     for key in section.get("delta_plt_difference", {}):
-        a, b = _split_pair(key, ctx.arms, "-")
+        a, b = split_pair(key, ctx.arms, "-")
         row: list = [f"{a} − {b}"]
         for day in contrast_days:
             row += [
@@ -272,138 +289,6 @@ def plt_section(ctx: ReportContext) -> Section:
         )
     )
     return Section("plt", "Platelet trajectories", blocks)
-
-
-# ----------------------------------------------------------------------------------- recovery
-def recovery_section(ctx: ReportContext) -> Section:
-    """Recovery: Bayesian curves beside weighted Kaplan-Meier; RMTR; hazard ratios beside Cox.
-
-    Examples
-    --------
-    >>> from cit_bayes.report.ledger import Ledger
-    >>> from cit_bayes.report.patient_context import build_context
-    >>> meta = {"analyses": [{"name": "x"}], "data": {"arms": ["A", "B"]}}
-    >>> ledger = Ledger({"results": {"meta": meta, "response": {"x": {}}, "recovery": {"x": {}}}})
-    >>> recovery_section(build_context(ledger, tables={}, plan=None, out_dir="."))
-    Traceback (most recent call last):
-    ...
-    KeyError: 'recovery/cumulative_recovery'
-    """
-    p, level = ctx.primary, ctx.level_text()
-    section = ctx.results["recovery"][p]
-    horizon = f"day{section.get('horizon_days', 14)}"
-    paths = recovery_figure(
-        ctx.tables["recovery/cumulative_recovery"],
-        ctx.tables["recovery/kaplan_meier"],
-        ctx.figures / "recovery_curves",
-        analysis=p,
-        arms=ctx.arms,
-        title=f"Cumulative recovery, {ctx.label(p)}: posterior mean and {level} band "
-        "vs weighted Kaplan-Meier",
-        level_text=level,
-    )
-    blocks: list = [
-        Paragraph(["Time to recovery: ", section.get("population", ""), "."]),
-        _figure(
-            ctx,
-            "recovery_curves",
-            paths,
-            f"Cumulative recovery per arm ({ctx.label(p)}): the Bayesian discrete-time hazard "
-            f"model's posterior mean (solid) and {level} credible band, over the weighted "
-            "Kaplan-Meier estimate (dashed steps).",
-        ),
-    ]
-    rows = []
-    for arm in ctx.arms:
-        rows.append(
-            [
-                arm,
-                ctx.num("recovery", p, "n_analysed", arm, style="int"),
-                ctx.interval("recovery", p, "rmtr", arm, style="f1"),
-                [ctx.num("recovery", p, "median_day", arm, "median", style="int"), " (",
-                 ctx.num("recovery", p, "median_day", arm, "ci_low", style="int"), " to ",
-                 ctx.num("recovery", p, "median_day", arm, "ci_high", style="int"), ")"],
-                ctx.num("recovery", p, "median_day", arm, "prob_reached", style="prob"),
-                ctx.num("recovery", p, "frequentist", "median_day", arm, style="int"),
-                ctx.interval("recovery", p, "cumulative_recovery", horizon, arm, style="pct1"),
-                ctx.interval("recovery", p, "frequentist", "cumulative_recovery", horizon, arm,
-                             centre="estimate", style="pct1"),
-            ]
-        )  # fmt: skip
-    blocks.append(
-        Table(
-            ["arm", "patients", f"RMTR, days ({level} CrI)", "median day (CrI)",
-             "P(median reached)", "Kaplan-Meier median", f"recovered by {horizon}",
-             f"Kaplan-Meier by {horizon}"],
-            rows,
-            caption=f"Recovery per arm ({ctx.label(p)})",
-            note="RMTR: restricted mean time to recovery within the follow-up (a patient not "
-            "recovered counts the whole follow-up).",
-        )
-    )  # fmt: skip
-    blocks += _recovery_comparisons(ctx, p, level)
-    return Section("recovery", "Recovery", blocks)
-
-
-def _recovery_comparisons(ctx: ReportContext, p: str, level: str) -> list:
-    """The recovery section's pairwise tables: hazard ratios, RMTR differences, thresholds."""
-    focus, section = ctx.focus, ctx.results["recovery"][p]
-    blocks: list = []
-    rows = []
-    for key in section.get("hazard_ratio", {}):
-        a, b = _split_pair(key, ctx.arms, "/")
-        rows.append(
-            [
-                f"{a} / {b}",
-                ctx.interval("recovery", p, "hazard_ratio", key, centre="median", style="f2"),
-                ctx.num("recovery", p, "prob_higher_hazard", f"{a}>{b}", style="prob"),
-                ctx.interval("recovery", p, "frequentist", "hazard_ratio", key,
-                             centre="estimate", style="f2"),
-                ctx.num("recovery", p, "frequentist", "hazard_ratio", key, "p_value", style="f3"),
-            ]
-        )  # fmt: skip
-    blocks.append(
-        Table(
-            ["hazard ratio of recovery", f"Bayesian median ({level} CrI)", "P(HR > 1)",
-             "weighted Cox (CI)", "Cox p"],
-            rows,
-            caption="Hazard ratios (> 1: faster recovery than the reference arm)",
-        )
-    )  # fmt: skip
-    exceeds = section.get("prob_difference_exceeds", {})
-    rows = []
-    for key in section.get("difference", {}):
-        a, b = _split_pair(key, ctx.arms, "-")
-        row = [
-            f"{a} − {b}",
-            [*ctx.interval("recovery", p, "difference", key, style="f1"), " days"],
-            ctx.num("recovery", p, "prob_superior", f"{a}<{b}", style="prob"),
-        ]
-        rows.append(row)
-    blocks.append(
-        Table(
-            ["comparison", f"RMTR difference ({level} CrI)", "P(A faster)"],
-            rows,
-            caption="Pairwise differences in RMTR (A − B; negative: A recovers faster)",
-        )
-    )
-    others = [arm for arm in ctx.others() if threshold_keys(exceeds, f"{arm}-{focus}")]
-    if others:
-        thresholds = threshold_keys(exceeds, f"{others[0]}-{focus}")
-        blocks.append(
-            Table(
-                ["comparison", *[f"faster by > {t} days" for t in thresholds]],
-                [
-                    [f"{focus} vs {arm}"]
-                    + [ctx.num("recovery", p, "prob_difference_exceeds", f"{arm}-{focus} > {t}",
-                               style="prob") for t in thresholds]
-                    for arm in others
-                ],
-                caption="Probability that the combination's RMTR is shorter by more than a "
-                "threshold",
-            )
-        )  # fmt: skip
-    return blocks
 
 
 # ------------------------------------------------------------------------------------- safety
@@ -440,7 +325,7 @@ def safety_section(ctx: ReportContext) -> Section:
                 "by weighting alone (a weighted binomial model with a Beta prior)."
             ]
         ),
-        _figure(
+        figure_block(
             ctx,
             "safety_rates",
             paths,
@@ -459,7 +344,7 @@ def safety_section(ctx: ReportContext) -> Section:
             rows.append(
                 [
                     event.removeprefix("ae_"),
-                    " − ".join(_split_pair(key, ctx.arms, "-")),
+                    " − ".join(split_pair(key, ctx.arms, "-")),
                     [*ctx.interval("safety", p, "risk_difference", event, key, style="points"),
                      " pp"],
                     *[

@@ -22,6 +22,8 @@ from cit_bayes.report.model_equations import (
     POOLED_EQUATIONS,
     POOLED_TEXT,
     PRIOR_SYMBOLS,
+    PROPORTIONAL_HAZARDS_EQUATION,
+    PROPORTIONAL_HAZARDS_TEXT,
 )
 from cit_bayes.report.patient_context import ReportContext
 from cit_bayes.report.sections_balance import response_rule_text
@@ -220,7 +222,7 @@ def _arm_structure_text(ctx: ReportContext) -> str:
         + ", ".join(pooled)
         + " model(s), as the plan sets; independent elsewhere"
     )
-    text += "; the smooth recovery baseline is non-centred."
+    text += "; the smooth recovery baselines are non-centred."
     exact = sorted(
         {name.split("/")[0] for name, entry in ctx.results.get("diagnostics", {}).items()
          if entry.get("sampler") == "exact"}
@@ -275,6 +277,8 @@ def _model_blocks(ctx: ReportContext) -> list:
         blocks += [Heading(3, MODEL_TITLES[endpoint]), Paragraph([MODEL_TEXT[endpoint]])]
         blocks += list(MODEL_EQUATIONS[endpoint])
         prior = (getattr(ctx.plan, "priors", None) or {}).get(endpoint)
+        if getattr(prior, "proportional_hazards", False):
+            blocks += [Paragraph([PROPORTIONAL_HAZARDS_TEXT]), PROPORTIONAL_HAZARDS_EQUATION]
         if getattr(prior, "pool_arms", False):
             blocks += [Paragraph([POOLED_TEXT[endpoint]]), POOLED_EQUATIONS[endpoint]]
         blocks.append(_prior_table(ctx, endpoint))

@@ -202,8 +202,10 @@ def simulate_cohort(
     -----
     For patient :math:`i` with features :math:`x_i` (``design_matrix``):
 
-    * arm: :math:`P(A_i = a) = \\mathrm{softmax}_a(\\alpha_a + x_i^\\top \\beta_a)`;
     * baseline count :math:`b_i = 10 + 89\\,\\mathrm{expit}(\\mu_b + x_i^\\top\\gamma + \\sigma_b z_i)`;
+    * arm: :math:`P(A_i = a) = \\mathrm{softmax}_a(\\alpha_a + x_i^\\top \\beta_a + \\lambda_a
+      \\log(b_i / 50))` (:math:`\\lambda_a`: the ``log_baseline`` coefficient, 0 unless the
+      scenario names it);
     * under arm :math:`a`, the mean count on day :math:`t` is
       :math:`b_i + A_{ia}\\, t^h / (t^h + T_{ia}^h)` with amplitude
       :math:`A_{ia} = A_{\\max} \\tanh(A_a \\exp(x_i^\\top(\\delta + \\delta_a) + \\sigma_A u_i) / A_{\\max})`
@@ -246,7 +248,8 @@ def simulate_cohort(
     draws["baseline"] = np.round(10.0 + 89.0 * expit(eta_b))
     uniform_transfusion = rng.random(n)
     uniform_events = {event: rng.random(n) for event in ADVERSE_EVENTS}
-    propensity = _propensity(x, spec["assignment"])
+    log_baseline = np.log(draws["baseline"] / 50.0)
+    propensity = _propensity(x.assign(log_baseline=log_baseline), spec["assignment"])
     uniform_arm = rng.random(n)
     arm_index = np.minimum(
         (uniform_arm[:, None] > np.cumsum(propensity, axis=1)).sum(axis=1), len(ARMS) - 1

@@ -22,6 +22,7 @@ from cit_bayes.exceptions import PlanError
 
 __all__ = [
     "ADVERSE_EVENTS",
+    "ASSIGNMENT_FEATURES",
     "FEATURES",
     "Scenario",
     "design_matrix",
@@ -46,6 +47,12 @@ FEATURES: tuple[str, ...] = (
     "stage_IV",
     *BINARY_COVARIATES,
 )
+#: Features the assignment of arms may also name: the baseline count on the log scale, centred at
+#: 50 x 10^9/L (``log(plt_day0 / 50)``). Drawn after the covariates and before the arm, it makes
+#: baseline PLT a confounder when assignment depends on it (the outcomes always do: the count
+#: starts from it, recovery is reaching 100 and response is relative to it).
+ASSIGNMENT_FEATURES: tuple[str, ...] = (*FEATURES, "log_baseline")
+
 #: Adverse-event columns a scenario gives rates for.
 ADVERSE_EVENTS: tuple[str, ...] = tuple(name for name in SAFETY_OUTCOMES if name.startswith("ae_"))
 
@@ -246,11 +253,11 @@ def _check_structure(name: str, spec: dict) -> None:
 
 
 def _check_names(name: str, spec: dict) -> None:
-    def features(table: dict, where: str) -> None:
-        unknown = sorted(set(table) - set(FEATURES))
+    def features(table: dict, where: str, known: tuple[str, ...] = FEATURES) -> None:
+        unknown = sorted(set(table) - set(known))
         if unknown:
             raise PlanError(
-                f"scenario {name!r}, {where}: unknown feature(s) {unknown}; known: {FEATURES}"
+                f"scenario {name!r}, {where}: unknown feature(s) {unknown}; known: {known}"
             )
 
     def arms(table: dict, where: str, complete: bool = True) -> None:
@@ -265,7 +272,7 @@ def _check_names(name: str, spec: dict) -> None:
     arms(assignment.get("intercept", {}), "[assignment] intercept")
     arms(assignment.get("coefficients", {}), "[assignment.coefficients]", complete=False)
     for arm, table in assignment.get("coefficients", {}).items():
-        features(table, f"[assignment.coefficients.{arm}]")
+        features(table, f"[assignment.coefficients.{arm}]", ASSIGNMENT_FEATURES)
     arms(outcome.get("arms", {}), "[outcome.arms]")
     for key in ("baseline_effects", "amplitude_effects", "t50_effects"):
         features(outcome.get(key, {}), f"[outcome] {key}")

@@ -210,8 +210,9 @@ def weighted_kaplan_meier(
     pandas.DataFrame
         One row per arm and day 1..horizon: ``arm``, ``day``, ``at_risk`` and ``events``
         (unweighted counts of patients at risk on, and recovering on, that day),
-        ``weighted_at_risk``, ``weighted_events``, ``cumulative_recovery`` (1 - S(day)),
-        ``ci_low``, ``ci_high``.
+        ``weighted_at_risk``, ``weighted_events``, ``cumulative_recovery`` (1 - S(day)), ``se``
+        (its robust standard error, S times the SD of log S by the delta method), ``ci_low``,
+        ``ci_high``.
 
     Raises
     ------
@@ -230,7 +231,7 @@ def weighted_kaplan_meier(
     >>> time, recovered, arm = [2, 3, 5, 1, 4, 6], [1, 1, 0, 1, 0, 1], list("aaabbb")
     >>> km = weighted_kaplan_meier(time, recovered, arm, horizon=3)
     >>> km.shape, km["cumulative_recovery"].round(3).tolist()[:3]
-    ((6, 9), [0.0, 0.333, 0.667])
+    ((6, 10), [0.0, 0.333, 0.667])
     """
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
         raise ModelError(f"horizon must be a whole number of days >= 1, got {horizon!r}")
@@ -267,6 +268,7 @@ def _km_one_arm(
             "weighted_at_risk": risk_w,
             "weighted_events": event_w,
             "cumulative_recovery": 1.0 - survival,
+            "se": survival * np.sqrt(variance_log),
             "ci_low": 1.0 - high,
             "ci_high": 1.0 - low,
         }

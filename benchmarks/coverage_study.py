@@ -1,0 +1,141 @@
+"""Bias and interval coverage of the primary analysis on simulated cohorts (issue 15).
+
+For each replicate a ``cit-bayes simulate`` cohort of the scenario is drawn (seed = replicate
+number), weighted as the default plan says (its primary estimand, entropy weights), and the
+response model of the primary adjusted analysis is fitted (and, with ``--endpoints``, the PLT
+and recovery models); the posterior of each contrast is compared with the scenario's truth
+(the sample average of the potential outcomes, ``truth.json``). Printed per contrast: mean
+bias with its Monte Carlo SE, the coverage of the 95 % credible interval with its MC SE, the
+mean posterior SD and the empirical SD of the estimates. The unadjusted analysis's coverage is
+printed beside it. A statistical check that takes about 30 s per replicate and endpoint on 2
+cores (the compiled model is re-used while the design's shape stays the same), so it lives
+here, not in the test suite. Usage::
+
+    python benchmarks/coverage_study.py --replicates 200                 # response, paper-like
+    python benchmarks/coverage_study.py --replicates 50 --endpoints response plt recovery
+    python benchmarks/coverage_study.py --scenario baseline-confounding --replicates 100
+
+Exit status 0; the numbers are the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from cit_bayes.analyses.endpoints import endpoint_runner
+from cit_bayes.cohort import validate_cohort
+from cit_bayes.exceptions import (
+    BalanceWarning,
+    ConvergenceWarning,
+    PositivityWarning,
+    WeightingWarning,
+)
+from cit_bayes.plan import load_plan
+from cit_bayes.simulate import simulate_cohort
+from cit_bayes.weighting.cohort_weights import weight_analysis
+
+PAIR = ("combination", "rhTPO")
+
+
+def _contrasts(fit, endpoint: str) -> dict[str, np.ndarray]:
+    """Posterior draws of the combination - rhTPO contrast of each checked quantity."""
+    a, b = PAIR
+    if endpoint == "response":
+        rate = fit.draws["rate"]
+        return {"response difference": (rate.sel(arm=a) - rate.sel(arm=b)).values.ravel()}
+    if endpoint == "plt":
+        mean = fit.draws["mean"].sel(day="day14")
+        return {"day-14 PLT difference": (mean.sel(arm=a) - mean.sel(arm=b)).values.ravel()}
+    curve = fit.draws["cumulative_recovery"].sel(day="day14")
+    return {"recovered by day 14 difference": (curve.sel(arm=a) - curve.sel(arm=b)).values.ravel()}
+
+
+def _truth(sim, name: str) -> float:
+    a, b = PAIR
+    truth = sim.truth
+    if name.startswith("response"):
+        return truth["response_rate"][a] - truth["response_rate"][b]
+    if name.startswith("day-14"):
+        return truth["plt_day14_mean"][a] - truth["plt_day14_mean"][b]
+    return truth["recovery_curve"][a][13] - truth["recovery_curve"][b][13]
+
+
+def _replicate(seed: int, scenario: str, n: int, plan, endpoints) -> dict[str, dict]:
+    sim = simulate_cohort(n, seed=seed, scenario=scenario)
+    cohort = validate_cohort(sim.data)
+    runner = endpoint_runner(cohort, plan, seed, None)
+    primary = [a for a in plan.analyses() if a.adjusted][0]
+    plain = [a for a in plan.analyses() if not a.adjusted][0]
+    covariates = cohort.covariates().reset_index(drop=True)
+    weighted = weight_analysis(
+        covariates,
+        cohort.data["arm"].reset_index(drop=True),
+        analysis=primary.name,
+        estimand=primary.estimand,
+        plan=plan,
+        arms=runner.arms,
+    )
+    out: dict[str, dict] = {}
+    for label, analysis, weights in (("adjusted", primary, weighted), ("unadjusted", plain, None)):
+        runner.fit(analysis, weights, tuple(endpoints))
+        for endpoint in endpoints:
+            fit = runner.fits[f"{endpoint}/{analysis.name}"]
+            for name, draws in _contrasts(fit, endpoint).items():
+                low, high = np.quantile(draws, [0.025, 0.975])
+                truth = _truth(sim, name)
+                out.setdefault(name, {})[label] = {
+                    "estimate": float(draws.mean()),
+                    "sd": float(draws.std(ddof=1)),
+                    "covered": bool(low <= truth <= high),
+                    "error": float(draws.mean() - truth),
+                    "passed": bool(fit.passed),
+                }
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replicates", type=int, default=200)
+    parser.add_argument("--scenario", default="paper-like")
+    parser.add_argument("--n", type=int, default=187)
+    parser.add_argument("--endpoints", nargs="+", default=["response"],
+                        choices=["response", "plt", "recovery"])  # fmt: skip
+    args = parser.parse_args(argv)
+    plan = load_plan()
+    results: list[dict] = []
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "ignore", (BalanceWarning, PositivityWarning, WeightingWarning, ConvergenceWarning)
+        )
+        for seed in range(args.replicates):
+            results.append(_replicate(seed, args.scenario, args.n, plan, args.endpoints))
+            if (seed + 1) % 10 == 0:
+                print(f"{seed + 1} replicates, {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"\n{args.scenario}, n = {args.n}, {len(results)} replicates (contrast {PAIR[0]} - "
+          f"{PAIR[1]}; 95 % intervals)")  # fmt: skip
+    for name in results[0]:
+        for label in ("adjusted", "unadjusted"):
+            rows = [r[name][label] for r in results]
+            error = np.array([r["error"] for r in rows])
+            covered = np.array([r["covered"] for r in rows])
+            estimates = np.array([r["estimate"] for r in rows])
+            failed = sum(not r["passed"] for r in rows)
+            print(
+                f"  {name:32s} {label:10s} bias {error.mean():+.4f} (MC SE "
+                f"{error.std(ddof=1) / np.sqrt(len(error)):.4f}); coverage {covered.mean():.3f} "
+                f"(MC SE {np.sqrt(covered.mean() * (1 - covered.mean()) / len(covered)):.3f}); "
+                f"mean posterior SD {np.mean([r['sd'] for r in rows]):.4f}, SD of estimates "
+                f"{estimates.std(ddof=1):.4f}; fits missing a gate: {failed}"
+            )
+    print(f"total {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
