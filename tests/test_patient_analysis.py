@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from cit_bayes.analyses.results import load_idata, validation_problems
+from cit_bayes.analyses.robustness import VARIANT_ENDPOINTS
 from cit_bayes.cli import main
 from cit_bayes.cohort import read_cohort
 from cit_bayes.cohort.schema import ARMS
@@ -31,9 +32,12 @@ def test_results_document_layout(small_analysis, short_plan):
     for endpoint in ("response", "plt", "recovery", "safety"):
         assert list(results[endpoint]) == names
     assert list(results["weighting"]) == names[1:]
-    assert set(results["diagnostics"]) == {
-        f"{e}/{a}" for e in ("response", "plt", "recovery", "safety") for a in names
-    }
+    variants = {f"{e}/robustness: {v}" for v in short_plan.robustness for e in VARIANT_ENDPOINTS[v]}
+    assert short_plan.robustness == ("regression only", "weights only")
+    assert (
+        set(results["diagnostics"])
+        == {f"{e}/{a}" for e in ("response", "plt", "recovery", "safety") for a in names} | variants
+    )
     assert results["meta"]["synthetic"] is True
     assert results["meta"]["source"] == "cohort"
     assert results["meta"]["plan"]["sha256"] == short_plan.sha256
@@ -71,6 +75,35 @@ def test_fragments_agree_with_draws_and_tables(small_analysis):
     table = tables["response/rate"].set_index(["analysis", "arm"])
     assert table.loc[("adjusted", "combination"), "mean"] == pytest.approx(
         results["response"]["adjusted"]["rate"]["combination"]["mean"]
+    )
+
+
+def test_robustness_rows_are_the_analyses_and_the_variants(small_analysis):
+    results, fits = small_analysis.results, small_analysis.fits
+    robustness = results["robustness"]
+    assert robustness["pair"] == "combination-rhTPO" and robustness["last_day"] == "day14"
+    rows = robustness["rows"]
+    assert list(rows) == ["unadjusted", "adjusted", "adjusted (ATO)", "regression only",
+                          "weights only"]  # fmt: skip
+    # the analyses' rows are read from the same draws as their sections
+    for name in ("unadjusted", "adjusted"):
+        expected = results["response"][name]["risk_difference"]["combination-rhTPO"]["mean"]
+        assert rows[name]["response_difference"]["mean"] == pytest.approx(expected, rel=1e-12)
+        curve = results["recovery"][name]["cumulative_recovery"]["day14"]
+        difference = curve["combination"]["mean"] - curve["rhTPO"]["mean"]
+        assert rows[name]["recovered_difference"]["mean"] == pytest.approx(difference, rel=1e-9)
+    # the variants fit what their names say, on the primary estimand's weights
+    weights_only = fits["response/robustness: weights only"].idata["constant_data"]
+    regression = fits["response/robustness: regression only"].idata["constant_data"]
+    adjusted = fits["response/adjusted"].idata["constant_data"]
+    assert not np.any(weights_only["design"].values)
+    np.testing.assert_array_equal(weights_only["weight"].values, adjusted["weight"].values)
+    np.testing.assert_array_equal(regression["design"].values, adjusted["design"].values)
+    np.testing.assert_allclose(regression["weight"].values, 1.0)
+    move = robustness["largest_move"]
+    assert move["from"] in rows and move["to"] in rows and move["driver"]
+    assert move["change"] == pytest.approx(
+        rows[move["to"]]["prob_response_superior"] - rows[move["from"]]["prob_response_superior"]
     )
 
 
@@ -142,7 +175,7 @@ def test_fit_cli_writes_outputs(tmp_path, small_cohort_csv, short_plan_file, cap
     assert results["meta"]["synthetic"] is True
     assert (out / "tables" / "response__rate.csv").is_file()
     saved = sorted((out / "idata").glob("*.nc"))
-    assert len(saved) == 12
+    assert len(saved) == 12 + 3 * 2  # 4 models x 3 analyses; 3 models x 2 robustness variants
     for path in saved:  # posterior, sampler statistics and prior settings; no patient row
         idata = load_idata(path)
         assert "observed_data" not in idata.children

@@ -116,6 +116,20 @@ class _Covariates:
     names: tuple[str, ...] = setting(choices=PLAN_COVARIATES, non_empty=True, distinct=True)
 
 
+#: The robustness variants a plan may ask for (:mod:`cit_bayes.analyses.robustness`).
+ROBUSTNESS_VARIANTS: tuple[str, ...] = (
+    "regression only",
+    "weights only",
+    "pooled arms",
+    "proportional hazards",
+)
+
+
+@dataclass(frozen=True)
+class _Robustness:
+    variants: tuple[str, ...] = setting(choices=ROBUSTNESS_VARIANTS, distinct=True)
+
+
 @dataclass(frozen=True)
 class _Estimands:
     primary: Literal["ate", "ato", "att"]
@@ -232,6 +246,7 @@ _SECTIONS = {
     "plt": _Plt,
     "recovery": _Recovery,
     "safety": _Safety,
+    "robustness": _Robustness,
 }
 
 
@@ -266,6 +281,9 @@ class AnalysisPlan:
     safety_events : tuple of str
     priors : dict
         Model name -> prior dataclass instance.
+    robustness : tuple of str
+        The robustness variants fitted beside the analyses (section ``[robustness]``;
+        :data:`ROBUSTNESS_VARIANTS`).
 
     Examples
     --------
@@ -295,6 +313,7 @@ class AnalysisPlan:
     recovery_reference: str = "rhTPO"
     safety_events: tuple[str, ...] = ()
     priors: dict = field(default_factory=dict)
+    robustness: tuple[str, ...] = ()
 
     def analyses(self) -> tuple[Analysis, ...]:
         """Unadjusted, the primary adjusted analysis, then one per sensitivity estimand."""
@@ -393,4 +412,5 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
         recovery_reference=recovery.reference_arm,
         safety_events=safety.events,
         priors=priors,
+        robustness=sections["robustness"].variants,
     )

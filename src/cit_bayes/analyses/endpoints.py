@@ -197,15 +197,26 @@ class EndpointRunner:
         analysis: Analysis,
         weighted: WeightedAnalysis | None,
         endpoints: tuple[str, ...] = ("response", "plt", "recovery", "safety"),
+        *,
+        data: PatientData | None = None,
+        priors: dict | None = None,
+        adjust_baseline: bool | None = None,
     ) -> None:
-        """Fit the models of one analysis (default all four; each fit kept under its name)."""
-        plan, data, y = self.plan, self.patient_data(weighted), self.outcomes()
+        """Fit the models of one analysis (default all four; each fit kept under its name).
+
+        ``data``, ``priors`` and ``adjust_baseline`` replace what the analysis implies (the
+        robustness variants of :mod:`cit_bayes.analyses.robustness`).
+        """
+        plan, y = self.plan, self.outcomes()
+        data = self.patient_data(weighted) if data is None else data
+        priors = plan.priors if priors is None else priors
+        baseline = analysis.adjusted if adjust_baseline is None else adjust_baseline
         keep = np.isfinite(y["response"])
         self._fit(
             "response",
             analysis,
             lambda **kw: fit_response_model(
-                y["response"][keep], _subset(data, keep), prior=plan.priors["response"], **kw
+                y["response"][keep], _subset(data, keep), prior=priors["response"], **kw
             ),
             endpoints,
         )
@@ -217,8 +228,8 @@ class EndpointRunner:
                 y["plt"],
                 _without_baseline(data),
                 days=plan.days,
-                prior=plan.priors["plt"],
-                adjust_baseline=analysis.adjusted,
+                prior=priors["plt"],
+                adjust_baseline=baseline,
                 **kw,
             ),
             endpoints,
@@ -232,7 +243,7 @@ class EndpointRunner:
                 y["recovered"][keep],
                 _subset(data, keep),
                 horizon=plan.horizon,
-                prior=plan.priors["recovery"],
+                prior=priors["recovery"],
                 **kw,
             ),
             endpoints,
@@ -241,7 +252,7 @@ class EndpointRunner:
             "safety",
             analysis,
             lambda **kw: fit_safety_model(
-                y["events"], data, event_names=plan.safety_events, prior=plan.priors["safety"], **kw
+                y["events"], data, event_names=plan.safety_events, prior=priors["safety"], **kw
             ),
             endpoints,
         )
@@ -339,6 +350,21 @@ class EndpointRunner:
         }
         self._store("safety", analysis, fragment, tables, results)
 
+    def store_diagnostics(self, fit: PatientFit, results: dict, extra: dict | None = None) -> None:
+        """Add a fit's gates, sampler and target acceptance to ``results["diagnostics"]``."""
+        exact = fit.fit.sampler == EXACT
+        add_diagnostics(
+            results,
+            fit.name,
+            fit.diagnostics.as_dict()
+            | (extra or {})
+            | {
+                "fit": fit.name,
+                "sampler": fit.fit.sampler,
+                "target_accept": None if exact else fit.fit.settings.target_accept,
+            },
+        )
+
     def _store(self, endpoint, analysis, fragment, tables, results) -> None:
         fit = self.fits[fit_name(endpoint, analysis.name)]
         check, table = predictive_check(
@@ -350,19 +376,7 @@ class EndpointRunner:
             tables["predictive_check"] = table
             extra = {"predictive_check": {k: check[k] for k in ("passed", "failures")}}
         add_analysis(results, endpoint, analysis.name, fragment)
-        add_diagnostics(
-            results,
-            fit.name,
-            fit.diagnostics.as_dict()
-            | extra
-            | {
-                "fit": fit.name,
-                "sampler": fit.fit.sampler,
-                "target_accept": None
-                if fit.fit.sampler == EXACT
-                else fit.fit.settings.target_accept,
-            },
-        )
+        self.store_diagnostics(fit, results, extra)
         _tag(tables, endpoint, analysis.name, self.tables)
 
 

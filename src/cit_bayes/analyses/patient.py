@@ -41,6 +41,7 @@ from cit_bayes.analyses.results import (
     software_versions,
     write_results,
 )
+from cit_bayes.analyses.robustness import fit_robustness, robustness_summary
 from cit_bayes.bayes.patient_base import PatientFit
 from cit_bayes.cohort import Cohort
 from cit_bayes.cohort.schema import ARMS
@@ -176,6 +177,7 @@ def fit_models(
     runner = endpoint_runner(cohort, plan, seed, progress)
     for analysis in plan.analyses():
         runner.fit(analysis, weighting.get(analysis.name) if analysis.adjusted else None)
+    fit_robustness(runner, plan, weighting)
     return runner.fits, runner.timings
 
 
@@ -241,6 +243,12 @@ def compare_arms(
                 frame.insert(0, "analysis", analysis.name)
                 weight_tables.setdefault(f"weighting/{name}", []).append(frame)
         runner.compare(analysis, weighted, results)
+    for name, fit in runner.fits.items():
+        if name not in results["diagnostics"]:  # the robustness variants' fits
+            runner.store_diagnostics(fit, results)
+    robustness = robustness_summary(runner.fits, plan, runner.arms)
+    if robustness is not None:
+        results["robustness"] = robustness
     results["meta"]["all_fits_passed"] = all(f.passed for f in runner.fits.values())
     tables = {
         key: pd.concat(frames, ignore_index=True)

@@ -63,7 +63,13 @@ SCHEMA_VERSION = "1.3"
 #: Endpoint sections, each a dict of analyses keyed by analysis name.
 ENDPOINT_KEYS: tuple[str, ...] = ("response", "plt", "recovery", "safety")
 #: Every top-level key the layout knows, in the order written.
-TOP_LEVEL_KEYS: tuple[str, ...] = ("meta", *ENDPOINT_KEYS, "weighting", "diagnostics")
+TOP_LEVEL_KEYS: tuple[str, ...] = (
+    "meta",
+    *ENDPOINT_KEYS,
+    "weighting",
+    "robustness",
+    "diagnostics",
+)
 REQUIRED_META_KEYS: tuple[str, ...] = (
     "schema_version",
     "source",

@@ -10,7 +10,7 @@ from cit_bayes.report.document import Paragraph, Table
 from cit_bayes.report.patient_context import ReportContext
 from cit_bayes.report.render import Section
 
-__all__ = ["key_answers_section"]
+__all__ = ["key_answers_section", "robustness_blocks"]
 
 
 # ------------------------------------------------------------------------------ key answers
@@ -113,4 +113,69 @@ def key_answers_section(ctx: ReportContext) -> Section:
         "(unadjusted, other estimands) are side by side under Prior and estimand sensitivity."
     )
     blocks.append(Paragraph(about))
+    blocks += robustness_blocks(ctx)
     return Section("key-answers", "Key answers", blocks, css="key-answers")
+
+
+_VARIANT_TEXT = {
+    "regression only": "covariates, no weights",
+    "weights only": "weights, no covariates",
+    "pooled arms": "weights and covariates, arms partially pooled",
+    "proportional hazards": "weights and covariates, recovery with proportional hazards",
+}
+
+
+def robustness_blocks(ctx: ReportContext) -> list:
+    """The key answers across analysis choices (``results["robustness"]``), and what moves them.
+
+    Examples
+    --------
+    >>> from cit_bayes.report import ledger, patient_context as pc
+    >>> d = {"meta": {"analyses": [{"name": "x"}], "data": {"arms": ["A"]}}, "response": {"x": {}}}
+    >>> robustness_blocks(pc.build_context(ledger.Ledger({"results": d}), {}, None, "."))
+    []
+    """
+    if not ctx.has("robustness", "rows"):
+        return []
+    section = ctx.results["robustness"]
+    focus, reference, day = ctx.focus, ctx.reference, section["last_day"]
+    rows = []
+    for label in section["rows"]:
+        path = ("robustness", "rows", label)
+        name = ctx.label(label) if label in ctx.analyses else f"{label} ({_VARIANT_TEXT[label]})"
+        rows.append(
+            [name,
+             ctx.num(*path, "prob_response_superior", style="prob"),
+             [*ctx.interval(*path, "response_difference", style="points"), " pp"],
+             ctx.interval(*path, "plt_difference", style="f0"),
+             [*ctx.interval(*path, "recovered_difference", style="points"), " pp"],
+             ctx.num(*path, "prob_faster", style="prob"),
+             "passed" if section["rows"][label].get("passed") else "FAILED"]
+        )  # fmt: skip
+    blocks: list = [
+        Table(
+            ["analysis", f"P({focus} > {reference}), response", "response difference",
+             f"{day} PLT difference (×10⁹/L)", f"recovered by {day}: difference",
+             f"P({focus} recovers faster)", "gates"],
+            rows,
+            caption=f"Robustness of the key answers ({focus} vs {reference}) to the analysis "
+            "choices",
+            note="Each row is a different analysis of the same cohort (the variants on the "
+            "primary estimand's weights); differences are posterior means with 95% credible "
+            "intervals, marginal over each analysis's target population.",
+        )
+    ]  # fmt: skip
+    move = section.get("largest_move")
+    if move:
+        blocks.append(
+            Paragraph(
+                [f"P({focus} > {reference}) for response moves most with {move['driver']}: from ",
+                 ctx.num("robustness", "rows", move["from"], "prob_response_superior",
+                         style="prob"),
+                 f" ({move['from']}) to ",
+                 ctx.num("robustness", "rows", move["to"], "prob_response_superior",
+                         style="prob"),
+                 f" ({move['to']})."]
+            )
+        )  # fmt: skip
+    return blocks

@@ -1,0 +1,186 @@
+"""How the key answers move with the analysis choices: the robustness table.
+
+The key answers compare the focus arm (the combination) with the recovery reference arm: the
+response difference and P(focus > reference), the difference in the mean count on the last day,
+and the difference in the share recovered by the last day with P(shorter RMTR). They are read
+from the plan's analyses (unadjusted; adjusted, i.e. weights and covariates, under each
+estimand) and from the robustness variants the plan asks for (``[robustness] variants``), fitted
+on the primary estimand's weights:
+
+``regression only``
+    covariates in the outcome models, no weights (g-computation over every patient);
+``weights only``
+    the weights, no covariates (the weighted difference of arm means, model-based);
+``pooled arms``
+    weights and covariates with the arms partially pooled (the sensitivity prior of each
+    model; recovery then with one shared baseline shape, which pooling needs);
+``proportional hazards``
+    weights and covariates, the recovery model with proportional hazards (recovery only).
+
+Every variant's fits pass through the same gates and are named ``<endpoint>/robustness:
+<variant>``. Each row of the table says which answer it moves and by what; the sentence under
+the table in the report names the choice that moves P(focus > reference) most. Variants share
+the compiled models of the analyses where their structure is the same (regression only,
+weights only), so they cost little more than their sampling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from cit_bayes.plan import Analysis, AnalysisPlan
+
+__all__ = ["VARIANT_ENDPOINTS", "fit_robustness", "robustness_summary", "variant_analysis"]
+
+#: The models each variant fits.
+VARIANT_ENDPOINTS = {
+    "regression only": ("response", "plt", "recovery"),
+    "weights only": ("response", "plt", "recovery"),
+    "pooled arms": ("response", "plt", "recovery"),
+    "proportional hazards": ("recovery",),
+}
+
+#: What moves between two rows of the table, for the sentence under it.
+DRIVERS = (
+    ("unadjusted", "regression only", "adjusting for the covariates (no weights)"),
+    ("unadjusted", "weights only", "weighting (no covariates)"),
+    ("weights only", "adjusted", "adding the covariates to the weights"),
+    ("regression only", "adjusted", "adding the weights to the covariates"),
+    ("adjusted", "pooled arms", "pooling the arms"),
+    ("adjusted", "proportional hazards", "forcing proportional hazards"),
+)
+
+
+def variant_analysis(variant: str, primary: Analysis) -> Analysis:
+    """The analysis under which a variant's fits are named (the primary's estimand).
+
+    Examples
+    --------
+    >>> variant_analysis("weights only", Analysis("adjusted", "ate"))
+    Analysis(name='robustness: weights only', estimand='ate')
+    """
+    return Analysis(f"robustness: {variant}", primary.estimand)
+
+
+def _variant_priors(variant: str, plan: AnalysisPlan) -> dict:
+    priors = dict(plan.priors)
+    if variant == "pooled arms":
+        for model in ("response", "plt"):
+            priors[model] = dataclasses.replace(priors[model], pool_arms=True)
+        priors["recovery"] = dataclasses.replace(
+            priors["recovery"], pool_arms=True, proportional_hazards=True
+        )
+    if variant == "proportional hazards":
+        priors["recovery"] = dataclasses.replace(priors["recovery"], proportional_hazards=True)
+    return priors
+
+
+def fit_robustness(runner, plan: AnalysisPlan, weighting: dict) -> None:
+    """Fit the plan's robustness variants with the runner (each fit kept under its name).
+
+    Examples
+    --------
+    Without variants nothing is fitted:
+
+    >>> from types import SimpleNamespace
+    >>> fit_robustness(None, SimpleNamespace(robustness=()), {})
+    """
+    if not plan.robustness:
+        return
+    primary = next(a for a in plan.analyses() if a.adjusted)
+    weighted = weighting[primary.name]
+    base = runner.patient_data(weighted)
+    for variant in plan.robustness:
+        data, adjust_baseline = base, True
+        if variant == "regression only":
+            n = base.n
+            data = dataclasses.replace(base, weights=np.ones(n), tilt=np.ones(n))
+        elif variant == "weights only":
+            data, adjust_baseline = (
+                dataclasses.replace(base, design=np.zeros_like(base.design)),
+                False,
+            )
+        runner.fit(
+            variant_analysis(variant, primary),
+            weighted,
+            VARIANT_ENDPOINTS[variant],
+            data=data,
+            priors=_variant_priors(variant, plan),
+            adjust_baseline=adjust_baseline,
+        )
+
+
+def _interval(values: np.ndarray) -> dict:
+    low, high = np.quantile(values, [0.025, 0.975])
+    return {"mean": float(values.mean()), "ci_low": float(low), "ci_high": float(high)}
+
+
+def _answers(fits: dict, analysis: str, focus: str, reference: str, day: str) -> dict:
+    out: dict = {}
+    fit = fits.get(f"response/{analysis}")
+    if fit is not None:
+        rate = fit.draws["rate"]
+        difference = (rate.sel(arm=focus) - rate.sel(arm=reference)).values.ravel()
+        out["response_difference"] = _interval(difference)
+        out["prob_response_superior"] = float(np.mean(difference > 0))
+    fit = fits.get(f"plt/{analysis}")
+    if fit is not None:
+        mean = fit.draws["mean"].sel(day=day)
+        out["plt_difference"] = _interval(
+            (mean.sel(arm=focus) - mean.sel(arm=reference)).values.ravel()
+        )
+    fit = fits.get(f"recovery/{analysis}")
+    if fit is not None:
+        curve = fit.draws["cumulative_recovery"].isel(day=-1)
+        out["recovered_difference"] = _interval(
+            (curve.sel(arm=focus) - curve.sel(arm=reference)).values.ravel()
+        )
+        rmtr = fit.draws["rmtr"]
+        out["prob_faster"] = float(np.mean((rmtr.sel(arm=focus) < rmtr.sel(arm=reference)).values))
+    passed = [
+        fits[f"{e}/{analysis}"].passed
+        for e in ("response", "plt", "recovery")
+        if f"{e}/{analysis}" in fits
+    ]
+    return out | {"passed": bool(all(passed))}
+
+
+def robustness_summary(fits: dict, plan: AnalysisPlan, arms) -> dict | None:
+    """The key answers under every analysis and variant, for ``results.json["robustness"]``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> robustness_summary({}, SimpleNamespace(robustness=(), spec=None), ("A",)) is None
+    True
+    """
+    if not plan.robustness:
+        return None
+    focus, reference = plan.spec.focus_arm, plan.recovery_reference
+    if focus not in arms or reference not in arms or focus == reference:
+        return None
+    primary = next(a for a in plan.analyses() if a.adjusted)
+    rows = {}
+    for analysis in plan.analyses():
+        label = "adjusted" if analysis == primary else analysis.name
+        rows[label] = _answers(fits, analysis.name, focus, reference, plan.days[-1])
+    for variant in plan.robustness:
+        name = variant_analysis(variant, primary).name
+        rows[variant] = _answers(fits, name, focus, reference, plan.days[-1])
+    moves = []
+    for a, b, driver in DRIVERS:
+        pa = rows.get(a, {}).get("prob_response_superior")
+        pb = rows.get(b, {}).get("prob_response_superior")
+        if pa is not None and pb is not None:
+            moves.append({"from": a, "to": b, "driver": driver, "change": pb - pa})
+    summary = {
+        "pair": f"{focus}-{reference}",
+        "primary_estimand": primary.estimand,
+        "last_day": plan.days[-1],
+        "rows": rows,
+    }
+    if moves:
+        summary["largest_move"] = max(moves, key=lambda m: abs(m["change"]))
+    return summary
