@@ -269,16 +269,8 @@ def run_pipeline(
         )
         files["run"] = step.record(staging, command, analysis)
     failed = _failed_fits(analysis, published)
-    return PipelineResult(
-        Path(out_dir),
-        not failed,
-        failed,
-        bool(cohort.synthetic),
-        bundled,
-        step.seconds,
-        files,
-        tuple(analysis.failed_checks),
-    )
+    extra = (bool(cohort.synthetic), bundled, step.seconds, files, tuple(analysis.failed_checks))
+    return PipelineResult(Path(out_dir), not failed, failed, *extra)
 
 
 def _all_passed(document: dict) -> bool:

@@ -4,14 +4,13 @@ Every analysis of the package (the published reanalysis, the patient-level model
 numbers into one document with the same layout, documented key by key in
 ``docs/results-schema.md``::
 
-    {"meta": {...},
-     "response": {"<analysis name>": {...}}, "plt": {...}, "recovery": {...}, "safety": {...},
-     "weighting": {...},
+    {"meta": {...}, "response": {"<analysis name>": {...}}, "plt": {...}, "recovery": {...},
+     "safety": {...}, "weighting": {...}, "robustness": {...},
      "diagnostics": {"<fit name>": {"max_rhat": r, "min_ess_bulk": e, "min_ess_tail": e,
                                     "divergences": d, "passed": true, ...}}}
 
 Under each endpoint, analyses are keyed by name (a prior set such as ``"flat"``, a sensitivity
-run such as ``"flat (± as SD)"``, later ``"adjusted"`` / ``"unadjusted"``). Keys of contrasts
+run such as ``"flat (± as SD)"``, ``"adjusted"``, ``"unadjusted"``). Keys of contrasts
 follow :mod:`cit_bayes.contrasts` (``"A-B"``, ``"A/B"``, ``"A>B"``, ``"A vs B @ 0.10"``,
 ``"A-B > 0.05"``). :func:`validate_results` checks the required keys, that every arm named in a key
 is a canonical label, that probabilities lie in [0, 1] and that every number is finite; it reports
@@ -32,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xarray as xr
 
+from cit_bayes.analyses.fit_files import load_idata, save_fit
 from cit_bayes.cohort.schema import ARMS
 from cit_bayes.exceptions import ResultsSchemaError
 
@@ -63,13 +62,7 @@ SCHEMA_VERSION = "1.3"
 #: Endpoint sections, each a dict of analyses keyed by analysis name.
 ENDPOINT_KEYS: tuple[str, ...] = ("response", "plt", "recovery", "safety")
 #: Every top-level key the layout knows, in the order written.
-TOP_LEVEL_KEYS: tuple[str, ...] = (
-    "meta",
-    *ENDPOINT_KEYS,
-    "weighting",
-    "robustness",
-    "diagnostics",
-)
+TOP_LEVEL_KEYS = ("meta", *ENDPOINT_KEYS, "weighting", "robustness", "diagnostics")
 REQUIRED_META_KEYS: tuple[str, ...] = (
     "schema_version",
     "source",
@@ -458,52 +451,3 @@ def read_results(path: str | Path) -> dict:
     True
     """
     return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def save_fit(fit, path: str | Path, *, keep_data=None) -> Path:
-    """Write a fit's InferenceData to netCDF, its provenance attributes included.
-
-    Parameters
-    ----------
-    fit : cit_bayes.bayes.sampling.Fit or xarray.DataTree
-    path : str or Path
-        The ``.nc`` file to write (its folder is created).
-    keep_data : callable, optional
-        ``keep_data(name) -> bool`` selects the variables of the ``constant_data`` and
-        ``observed_data`` groups that are written (default: all). Patient-level fits keep only
-        their prior settings, so that no row-level value of a cohort leaves memory.
-
-    Examples
-    --------
-    >>> with tempfile.TemporaryDirectory() as folder:  # the idata folder is created
-    ...     save_fit(xr.DataTree(), Path(folder) / "idata" / "fit.nc").name
-    'fit.nc'
-    """
-    idata = fit if isinstance(fit, xr.DataTree) else fit.idata
-    if keep_data is not None:
-        groups = {}
-        for group in idata.children:
-            dataset = idata[group].to_dataset()
-            if group in ("constant_data", "observed_data"):
-                dataset = dataset[[name for name in dataset.data_vars if keep_data(str(name))]]
-                if not dataset.data_vars:
-                    continue
-            groups[group] = dataset
-        idata = xr.DataTree.from_dict(groups)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    idata.to_netcdf(str(path), engine="h5netcdf")
-    return path
-
-
-def load_idata(path: str | Path) -> xr.DataTree:
-    """Read a fit written by :func:`save_fit` (provenance in ``idata["posterior"].attrs``).
-
-    Examples
-    --------
-    >>> tree = xr.DataTree.from_dict({"posterior": xr.Dataset({"mu": ("draw", [0.5, 1.5])})})
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     load_idata(save_fit(tree, Path(folder) / "fit.nc"))["posterior"]["mu"].values.tolist()
-    [0.5, 1.5]
-    """
-    return xr.load_datatree(str(path), engine="h5netcdf")

@@ -100,6 +100,13 @@ def key_answers_section(ctx: ReportContext) -> Section:
             caption=f"Per arm ({ctx.label(p)})",
         )
     )
+    blocks.append(Paragraph(_about(ctx, p)))
+    blocks += robustness_blocks(ctx)
+    return Section("key-answers", "Key answers", blocks, css="key-answers")
+
+
+def _about(ctx: ReportContext, p: str) -> list:
+    """What the primary analysis is, under the key answers."""
     about = [f"{ctx.label(p)}: "]
     if ctx.has("weighting", p, "target_population"):
         about += [
@@ -112,9 +119,7 @@ def key_answers_section(ctx: ReportContext) -> Section:
         "Each probability is the posterior probability of the statement. The other analyses "
         "(unadjusted, other estimands) are side by side under Prior and estimand sensitivity."
     )
-    blocks.append(Paragraph(about))
-    blocks += robustness_blocks(ctx)
-    return Section("key-answers", "Key answers", blocks, css="key-answers")
+    return about
 
 
 _VARIANT_TEXT = {

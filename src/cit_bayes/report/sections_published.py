@@ -26,6 +26,19 @@ def _where(record: dict) -> str:
     return f"{record['table']}: {record['row']} ({record['comparison']})"
 
 
+def _findings_table(flagged: list, titles: list[str]) -> Table:
+    """One row per finding: what is wrong and how many flagged records it explains."""
+    counts = Counter(r.get("finding") or _where(r) for _, r in flagged)
+    return Table(
+        ["finding", "what is wrong", "records"],
+        [[str(n), title, str(counts[title])] for n, title in enumerate(titles, 1)],
+        caption=f"Findings: {len(flagged)} flagged records come from {len(titles)} underlying "
+        "errors",
+        note="One error can show in several records: a statistic printed in the wrong row fails "
+        "its row's recomputation and its own p-value.",
+    )
+
+
 def audit_section(ledger: Ledger) -> Section:
     """The audit: counts by verdict, the findings (underlying errors), then their records.
 
@@ -70,23 +83,7 @@ def audit_section(ledger: Ledger) -> Section:
     ]
     titles = list(dict.fromkeys(r.get("finding") or _where(r) for _, r in flagged))
     if flagged:
-        blocks.append(
-            Table(
-                ["finding", "what is wrong", "records"],
-                [
-                    [
-                        str(n),
-                        title,
-                        str(sum(1 for _, r in flagged if (r.get("finding") or _where(r)) == title)),
-                    ]
-                    for n, title in enumerate(titles, 1)
-                ],
-                caption=f"Findings: {len(flagged)} flagged records come from {len(titles)} "
-                "underlying errors",
-                note="One error can show in several records: a statistic printed in the wrong "
-                "row fails its row's recomputation and its own p-value.",
-            )
-        )
+        blocks.append(_findings_table(flagged, titles))
         rows = []
         for index, record in flagged:
             statistic = (

@@ -83,7 +83,8 @@ def _population(rng: np.random.Generator, population: dict, n: int) -> pd.DataFr
     return frame.loc[:, ["sex", "age", "bmi", "ecog", "tumor_type", "stage", *BINARY_COVARIATES]]
 
 
-def _propensity(x: pd.DataFrame, assignment: dict) -> np.ndarray:
+def _propensity(x: pd.DataFrame, assignment: dict, baseline: np.ndarray) -> np.ndarray:
+    x = x.assign(log_baseline=np.log(baseline / 50.0))  # an assignment feature (scenarios)
     logits = np.column_stack(
         [
             float(assignment["intercept"][arm])
@@ -203,9 +204,8 @@ def simulate_cohort(
     For patient :math:`i` with features :math:`x_i` (``design_matrix``):
 
     * baseline count :math:`b_i = 10 + 89\\,\\mathrm{expit}(\\mu_b + x_i^\\top\\gamma + \\sigma_b z_i)`;
-    * arm: :math:`P(A_i = a) = \\mathrm{softmax}_a(\\alpha_a + x_i^\\top \\beta_a + \\lambda_a
-      \\log(b_i / 50))` (:math:`\\lambda_a`: the ``log_baseline`` coefficient, 0 unless the
-      scenario names it);
+    * arm: :math:`\\mathrm{softmax}_a(\\alpha_a + x_i^\\top \\beta_a + \\lambda_a \\log(b_i / 50))`
+      (:math:`\\lambda_a`: the scenario's ``log_baseline`` coefficient, else 0);
     * under arm :math:`a`, the mean count on day :math:`t` is
       :math:`b_i + A_{ia}\\, t^h / (t^h + T_{ia}^h)` with amplitude
       :math:`A_{ia} = A_{\\max} \\tanh(A_a \\exp(x_i^\\top(\\delta + \\delta_a) + \\sigma_A u_i) / A_{\\max})`
@@ -248,8 +248,7 @@ def simulate_cohort(
     draws["baseline"] = np.round(10.0 + 89.0 * expit(eta_b))
     uniform_transfusion = rng.random(n)
     uniform_events = {event: rng.random(n) for event in ADVERSE_EVENTS}
-    log_baseline = np.log(draws["baseline"] / 50.0)
-    propensity = _propensity(x.assign(log_baseline=log_baseline), spec["assignment"])
+    propensity = _propensity(x, spec["assignment"], draws["baseline"])
     uniform_arm = rng.random(n)
     arm_index = np.minimum(
         (uniform_arm[:, None] > np.cumsum(propensity, axis=1)).sum(axis=1), len(ARMS) - 1
