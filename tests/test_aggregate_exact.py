@@ -33,7 +33,8 @@ def test_conjugate_endpoints_are_drawn_from_the_closed_form():
     )
     response, recovery = fits["response"], fits["recovery"]
     assert response.sampler == recovery.sampler == "exact"
-    assert response.fit.compile_seconds == 0.0 and response.passed and recovery.passed
+    assert response.fit.compile_seconds == 0.0  # exact: a constant set by exact_fit, not measured
+    assert response.passed and recovery.passed
     alpha = flat["response"].distribution.parameters(ARMS, ["response"])
     for arm, y, n in (("a", 12, 40), ("b", 20, 41)):
         a0, b0 = alpha["alpha"][0][ARMS.index(arm)], alpha["beta"][0][ARMS.index(arm)]

@@ -59,7 +59,8 @@ def test_posterior_is_the_conjugate_beta_with_unit_weights(cohort):
     assert rate.dims == ("chain", "draw", "event", "arm")
     assert list(rate["event"].values) == list(SAFETY_OUTCOMES)
     assert tuple(rate["arm"].values) == data.arms
-    assert fit.passed and fit.fit.sampler == "exact" and fit.fit.compile_seconds == 0.0
+    assert fit.passed and fit.fit.sampler == "exact"
+    assert fit.fit.compile_seconds == 0.0  # exact: a constant set by exact_fit, not measured
     for e, event in enumerate(SAFETY_OUTCOMES):
         for j, arm in enumerate(data.arms):
             y = events[data.arm_codes == j, e]

@@ -11,6 +11,7 @@ whose outcome is not determined are left out of that endpoint's model only, and 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -83,14 +84,8 @@ def _without_baseline(data: PatientData) -> PatientData:
     """The data without the log baseline count: the trajectory model has its own baseline term
     (a slope per day on the centred log baseline count), so the column would enter twice."""
     keep = [j for j, name in enumerate(data.covariates) if name != "log_plt_day0"]
-    return PatientData(
-        arms=data.arms,
-        arm_codes=data.arm_codes,
-        design=data.design[:, keep],
-        covariates=tuple(data.covariates[j] for j in keep),
-        weights=data.weights,
-        tilt=data.tilt,
-    )
+    covariates = tuple(data.covariates[j] for j in keep)
+    return dataclasses.replace(data, design=data.design[:, keep], covariates=covariates)
 
 
 def arm_counts(codes: np.ndarray, arms) -> dict[str, int]:

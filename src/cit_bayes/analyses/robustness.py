@@ -30,6 +30,7 @@ import dataclasses
 
 import numpy as np
 
+from cit_bayes import contrasts
 from cit_bayes.plan import Analysis, AnalysisPlan
 
 __all__ = ["VARIANT_ENDPOINTS", "fit_robustness", "robustness_summary", "variant_analysis"]
@@ -112,33 +113,41 @@ def fit_robustness(runner, plan: AnalysisPlan, weighting: dict) -> None:
         )
 
 
-def _interval(values: np.ndarray) -> dict:
-    low, high = np.quantile(values, [0.025, 0.975])
-    return {"mean": float(values.mean()), "ci_low": float(low), "ci_high": float(high)}
+def _difference(draws, focus: str, reference: str, ci_level: float) -> dict:
+    """Focus minus reference: mean, SD and credible interval (:func:`contrasts.pairwise`)."""
+    data = contrasts.as_draws(draws, [focus, reference])
+    table = contrasts.pairwise(data, pairs=[(focus, reference)], ci_level=ci_level)
+    return contrasts.interval_fragment(table)[f"{focus}-{reference}"]
 
 
-def _answers(fits: dict, analysis: str, focus: str, reference: str, day: str) -> dict:
+def _probability(draws, focus: str, reference: str, *, higher_is_better: bool) -> float:
+    """P(focus better than reference) (:func:`contrasts.prob_superior`)."""
+    data = contrasts.as_draws(draws, [focus, reference])
+    table = contrasts.prob_superior(
+        data, pairs=[(focus, reference)], higher_is_better=higher_is_better
+    )
+    return float(table["prob"].iloc[0])
+
+
+def _answers(fits: dict, analysis: str, focus: str, reference: str, plan: AnalysisPlan) -> dict:
     out: dict = {}
+    level = plan.spec.ci_level
     fit = fits.get(f"response/{analysis}")
     if fit is not None:
         rate = fit.draws["rate"]
-        difference = (rate.sel(arm=focus) - rate.sel(arm=reference)).values.ravel()
-        out["response_difference"] = _interval(difference)
-        out["prob_response_superior"] = float(np.mean(difference > 0))
+        out["response_difference"] = _difference(rate, focus, reference, level)
+        out["prob_response_superior"] = _probability(rate, focus, reference, higher_is_better=True)
     fit = fits.get(f"plt/{analysis}")
     if fit is not None:
-        mean = fit.draws["mean"].sel(day=day)
-        out["plt_difference"] = _interval(
-            (mean.sel(arm=focus) - mean.sel(arm=reference)).values.ravel()
-        )
+        mean = fit.draws["mean"].sel(day=plan.days[-1], drop=True)
+        out["plt_difference"] = _difference(mean, focus, reference, level)
     fit = fits.get(f"recovery/{analysis}")
     if fit is not None:
-        curve = fit.draws["cumulative_recovery"].isel(day=-1)
-        out["recovered_difference"] = _interval(
-            (curve.sel(arm=focus) - curve.sel(arm=reference)).values.ravel()
+        curve = fit.draws["cumulative_recovery"].isel(day=-1, drop=True)
+        out["recovered_difference"] = _difference(curve, focus, reference, level)
+        out["prob_faster"] = _probability(
+            fit.draws["rmtr"], focus, reference, higher_is_better=False
         )
-        rmtr = fit.draws["rmtr"]
-        out["prob_faster"] = float(np.mean((rmtr.sel(arm=focus) < rmtr.sel(arm=reference)).values))
     passed = [
         fits[f"{e}/{analysis}"].passed
         for e in ("response", "plt", "recovery")
@@ -165,10 +174,10 @@ def robustness_summary(fits: dict, plan: AnalysisPlan, arms) -> dict | None:
     rows = {}
     for analysis in plan.analyses():
         label = "adjusted" if analysis == primary else analysis.name
-        rows[label] = _answers(fits, analysis.name, focus, reference, plan.days[-1])
+        rows[label] = _answers(fits, analysis.name, focus, reference, plan)
     for variant in plan.robustness:
         name = variant_analysis(variant, primary).name
-        rows[variant] = _answers(fits, name, focus, reference, plan.days[-1])
+        rows[variant] = _answers(fits, name, focus, reference, plan)
     moves = []
     for a, b, driver in DRIVERS:
         pa = rows.get(a, {}).get("prob_response_superior")

@@ -52,11 +52,6 @@ class Finding:
         return len(self.records)
 
 
-def _title(record: AuditRecord) -> str:
-    table = record.table.replace("table", "Table ") if record.table != "text" else "Text"
-    return f"{table}, {record.row} ({record.comparison})"
-
-
 def assign_findings(records: list[AuditRecord]) -> list[AuditRecord]:
     """The records with ``finding`` set: the title of the finding each flagged record is part of.
 
@@ -84,7 +79,7 @@ def assign_findings(records: list[AuditRecord]) -> list[AuditRecord]:
         if record.kind == "check" and record.verdict in FLAGGED:
             in_shift = (record.table, record.row) in shifted
             title = shifted_title if in_shift and record.comparison == "all four arms" else ""
-            title = title or _title(record)
+            title = title or record.location
         elif record.kind == "reporting_note" and record.row == SHIFTED_NOTE_ROW and shifted:
             title = shifted_title
         out.append(replace(record, finding=title))

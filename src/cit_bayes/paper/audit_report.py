@@ -97,15 +97,10 @@ def _recomputed(record: AuditRecord) -> str:
     return ", ".join(parts)
 
 
-def _where(record: AuditRecord) -> str:
-    table = record.table.replace("table", "Table ") if record.table != "text" else "Text"
-    return f"{table}, {record.row} ({record.comparison})"
-
-
 def _record_line(r: AuditRecord) -> str:
     recomputed = _recomputed(r)
     return (
-        f"- **{_where(r)}** — printed {_printed(r) or '(nothing)'}"
+        f"- **{r.location}** — printed {_printed(r) or '(nothing)'}"
         + (f"; recomputed {recomputed}" if recomputed else "")
         + f" [{r.test}]. {r.note}"
     )
@@ -131,7 +126,7 @@ def _findings_lines(records: list[AuditRecord], found) -> list[str]:
             if r.kind == "check":
                 lines.append(_record_line(r))
             else:
-                lines.append(f"- **Note: {_where(r)}** — {r.note}")
+                lines.append(f"- **Note: {r.location}** — {r.note}")
         lines.append("")
     return lines
 
@@ -189,7 +184,7 @@ def render_markdown(records: list[AuditRecord], metadata: dict | None = None) ->
     if notes:
         lines += [f"## Reporting notes ({len(notes)})", ""]
         for r in notes:
-            lines.append(f"- **{_where(r)}** — label: {r.reported_statistic}. {r.note}")
+            lines.append(f"- **{r.location}** — label: {r.reported_statistic}. {r.note}")
         lines.append("")
     lines += [
         "## Every check",

@@ -147,6 +147,12 @@ class AuditRecord:
                 object.__setattr__(self, name, float(value))
         object.__setattr__(self, "candidates", tuple(self.candidates))
 
+    @property
+    def location(self) -> str:
+        """Where in the paper: ``"Table 4, Day 3 PLT (all four arms)"``."""
+        table = self.table.replace("table", "Table ") if self.table != "text" else "Text"
+        return f"{table}, {self.row} ({self.comparison})"
+
     def to_dict(self) -> dict:
         """Return the record as a JSON-ready dict (``candidates`` as a list)."""
         data = asdict(self)
