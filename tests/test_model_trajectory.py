@@ -58,7 +58,8 @@ def correlation_from_partials(r01: float, r02: float, r12_0: float) -> np.ndarra
 
 
 COMMON = {
-    "residual_sd": np.array([0.4, 0.6, 0.7]),
+    # arm-by-day within-patient SDs (arms differ: the combination's counts vary less)
+    "residual_sd": np.array([[0.4, 0.6, 0.7], [0.5, 0.55, 0.8], [0.3, 0.45, 0.6]]),
     "residual_cpc_unit": np.array([0.9, 0.7, 0.35]),  # (1,0), (2,0), (2,1 | 0)
     "baseline_slope": np.array([0.5, 0.3, 0.1]),
     "coefficient": np.array([0.2, -0.1]),
@@ -91,12 +92,12 @@ def test_log_density_is_the_written_model(
         model, values, p, outputs=outputs + (("arm_day_effect",) if pool_arms else ())
     )
 
-    s = p["residual_sd"]
+    s = p["residual_sd"]  # (arm, day)
     cpc = 2 * p["residual_cpc_unit"] - 1
     corr = correlation_from_partials(*cpc)
-    cov = np.outer(s, s) * corr
     if pool_arms:
-        theta = p["day_mean"][None, :] + p["arm_sd"] * s[None, :] * (zero_sum_basis(3) @ p["arm_z"])
+        scale = s.mean(axis=0)[None, :]  # the arms' average SD of each day
+        theta = p["day_mean"][None, :] + p["arm_sd"] * scale * (zero_sum_basis(3) @ p["arm_z"])
         arm_prior = (
             stats.norm(4.4, 0.9).logpdf(p["day_mean"]).sum()
             + stats.halfnorm(scale=0.6).logpdf(p["arm_sd"])
@@ -116,6 +117,7 @@ def test_log_density_is_the_written_model(
     likelihood = 0.0
     for i in np.flatnonzero(has_count):
         d = np.flatnonzero(observed[i])
+        cov = np.outer(s[data.arm_codes[i]], s[data.arm_codes[i]]) * corr
         likelihood += w[i] * stats.multivariate_normal(mu[i, d], cov[np.ix_(d, d)]).logpdf(
             np.log(counts[i, d])
         )
@@ -141,7 +143,7 @@ def test_log_density_is_the_written_model(
     mean = np.array(
         [
             [
-                np.sum(h * np.exp(theta[a, d] + fixed[:, d] + s[d] ** 2 / 2)) / h.sum()
+                np.sum(h * np.exp(theta[a, d] + fixed[:, d] + s[a, d] ** 2 / 2)) / h.sum()
                 for a in range(3)
             ]
             for d in range(3)
@@ -161,8 +163,9 @@ def test_log_density_and_gradient_are_finite_at_the_initial_point(case, at_initi
     data, day0, counts = case
     values = trajectory_values(day0, counts, data, TrajectoryPrior())
     logp, grad = at_initial_point(build_trajectory_model(data, DAYS, values["observed"]), values)
-    # arm-by-day levels 3 x 3, SDs 3, partial correlations 3, slopes 3, coefficients 2
-    assert np.isfinite(logp) and grad.size == 20 and np.all(np.isfinite(grad))
+    # arm-by-day levels 3 x 3, arm-by-day SDs 3 x 3, partial correlations 3, slopes 3,
+    # coefficients 2
+    assert np.isfinite(logp) and grad.size == 26 and np.all(np.isfinite(grad))
 
 
 def test_the_cpc_construction_gives_the_lkj_marginals():

@@ -72,7 +72,10 @@ def _plt_case(shift: float):
             ),
             "baseline_slope": (("chain", "draw", "day"), np.zeros((*shape, 3))),
             "coefficient": (("chain", "draw", "covariate"), np.zeros((*shape, 0))),
-            "residual_sd": (("chain", "draw", "day"), np.broadcast_to(sd, (*shape, 3)).copy()),
+            "residual_sd": (
+                ("chain", "draw", "arm", "day"),
+                np.broadcast_to(sd, (*shape, 4, 3)).copy(),
+            ),
             "residual_correlation": (
                 ("chain", "draw", "day_pair"),
                 np.broadcast_to(pairs, (*shape, 3)).copy(),

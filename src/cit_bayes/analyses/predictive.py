@@ -103,23 +103,24 @@ def _plt(idata, arms, keep, rng) -> dict:
     design = _data(idata, "design")
     baseline = _data(idata, "log_baseline_centred")
     log_plt, observed = _data(idata, "log_plt"), _data(idata, "observed").astype(bool)
-    days = [str(d) for d in idata["posterior"]["residual_sd"]["day"].values]
+    days = [str(d) for d in idata["posterior"]["arm_day_effect"]["day"].values]
     n_days = len(days)
     mu = _draws(idata, "arm_day_effect", ("arm", "day"), keep)[:, arm, :]
     mu = mu + _draws(idata, "baseline_slope", ("day",), keep)[:, None, :] * baseline[None, :, None]
     if design.shape[1]:
         linear = _draws(idata, "coefficient", ("covariate",), keep) @ design.T
         mu = mu + linear[:, :, None]
-    sd = _draws(idata, "residual_sd", ("day",), keep)
+    sd = _draws(idata, "residual_sd", ("arm", "day"), keep)  # (draw, arm, day)
     if n_days > 1:
         correlation = _correlation(
             _draws(idata, "residual_correlation", ("day_pair",), keep), n_days
         )
     else:
         correlation = np.ones((len(sd), 1, 1))
-    factor = np.linalg.cholesky(correlation * sd[:, :, None] * sd[:, None, :])
+    # Cholesky factor of each arm's covariance diag(s_a) R diag(s_a): diag(s_a) L_R
+    factor = sd[:, :, :, None] * np.linalg.cholesky(correlation)[:, None, :, :]
     noise = rng.standard_normal(mu.shape)
-    replicate = np.exp(mu + np.einsum("sde,sne->snd", factor, noise))
+    replicate = np.exp(mu + np.einsum("snde,sne->snd", factor[:, arm], noise))
     counts = np.exp(log_plt)
     out: dict[str, dict] = {}
     for k, day in enumerate(days):

@@ -47,21 +47,21 @@ MODEL_EQUATIONS: dict[str, tuple[Equation, ...]] = {
             r"\log \mathrm{PLT}_{i\cdot} \sim N(\mu_{i\cdot}, \Sigma),\quad "
             r"\mu_{id} = \theta_{a_i d} + \gamma_d b_i + x_i^\top\beta,\quad "
             r"\theta_{ad} \sim N(c_\theta, s_\theta)\ \text{independently}",
-            "log PLT[i, days] ~ N(mu[i, days], Sigma);  mu[i,d] = theta[a_i,d] + gamma[d] b_i "
+            "log PLT[i, days] ~ N(mu[i, days], Sigma[a_i]);  mu[i,d] = theta[a_i,d] + gamma[d] b_i "
             "+ x_i' beta;\ntheta[a,d] ~ N(c_theta, s_theta) independently",
         ),
         Equation(
-            r"\Sigma = \operatorname{diag}(s)\, R \operatorname{diag}(s),\ "
-            r"s_d \sim \mathrm{HalfNormal}(s_s),\ R \sim \mathrm{LKJ}(\eta),\quad "
+            r"\Sigma_a = \operatorname{diag}(s_a)\, R \operatorname{diag}(s_a),\ "
+            r"s_{ad} \sim \mathrm{HalfNormal}(s_s),\ R \sim \mathrm{LKJ}(\eta),\quad "
             r"\gamma_d \sim N(0, s_\gamma),\ \beta_j \sim N(0, s_\beta)",
-            "Sigma = diag(s) R diag(s), s[d] ~ HalfNormal(s_s), R ~ LKJ(eta);\n"
+            "Sigma[a] = diag(s[a]) R diag(s[a]), s[a,d] ~ HalfNormal(s_s), R ~ LKJ(eta);\n"
             "gamma[d] ~ N(0, s_gamma), beta_j ~ N(0, s_beta)",
         ),
         Equation(
             r"M_{ad} = \frac{\sum_i h_i \exp(\theta_{ad} + \gamma_d b_i + x_i^\top\beta "
-            r"+ \Sigma_{dd}/2)}{\sum_i h_i},\quad "
+            r"+ s_{ad}^2/2)}{\sum_i h_i},\quad "
             r"\Delta_a = M_{a,\mathrm{last}} - \frac{\sum_i h_i \mathrm{PLT}_{i0}}{\sum_i h_i}",
-            "M[a,d] = sum_i h_i exp(theta[a,d] + gamma[d] b_i + x_i' beta + Sigma[d,d]/2) "
+            "M[a,d] = sum_i h_i exp(theta[a,d] + gamma[d] b_i + x_i' beta + s[a,d]^2/2) "
             "/ sum_i h_i;\nDelta[a] = M[a,last] - sum_i h_i PLT[i,0] / sum_i h_i",
         ),
     ),
@@ -174,9 +174,9 @@ POOLED_EQUATIONS: dict[str, Equation] = {
         "tau ~ HalfNormal(s_tau)",
     ),
     "plt": Equation(
-        r"\theta_{\cdot d} = m_d + \tau s_d H z_{\cdot d},\ z_{\cdot d} \sim N(0, I_{K-1}),\ "
+        r"\theta_{\cdot d} = m_d + \tau \bar s_d H z_{\cdot d},\ z_{\cdot d} \sim N(0, I_{K-1}),\ "
         r"m_d \sim N(c_\theta, s_\theta),\ \tau \sim \mathrm{HalfNormal}(s_\tau)",
-        "theta[., d] = m[d] + tau s[d] H z[., d], z ~ N(0, I), m[d] ~ N(c_theta, s_theta), "
+        "theta[., d] = m[d] + tau mean_a(s[a,d]) H z[., d], z ~ N(0, I), m[d] ~ N(c_theta, s_theta), "
         "tau ~ HalfNormal(s_tau)",
     ),
     "recovery": Equation(
@@ -218,7 +218,7 @@ PRIOR_SYMBOLS: dict[str, dict[str, str]] = {
         "arm_sd": _ARM_SD,
         "baseline_slope_sd": "s_gamma (SD of each baseline slope gamma_d)",
         "coefficient_sd": "s_beta (SD of each covariate coefficient)",
-        "residual_sd": "s_s (half-normal scale of each within-patient SD s_d)",
+        "residual_sd": "s_s (half-normal scale of each within-patient SD s_ad, per arm and day)",
         "correlation_eta": "eta (LKJ shape of the within-patient correlation R)",
         "pool_arms": _POOL,
     },
