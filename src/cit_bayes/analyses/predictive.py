@@ -117,10 +117,10 @@ def _plt(idata, arms, keep, rng) -> dict:
         )
     else:
         correlation = np.ones((len(sd), 1, 1))
-    # Cholesky factor of each arm's covariance diag(s_a) R diag(s_a): diag(s_a) L_R
-    factor = sd[:, :, :, None] * np.linalg.cholesky(correlation)[:, None, :, :]
+    # residual ~ N(0, diag(s_a) R diag(s_a)): correlated standard normals, scaled by the arm's SDs
     noise = rng.standard_normal(mu.shape)
-    replicate = np.exp(mu + np.einsum("snde,sne->snd", factor[:, arm], noise))
+    correlated = np.einsum("sde,sne->snd", np.linalg.cholesky(correlation), noise)
+    replicate = np.exp(mu + sd[:, arm, :] * correlated)
     counts = np.exp(log_plt)
     out: dict[str, dict] = {}
     for k, day in enumerate(days):

@@ -33,11 +33,11 @@ each other, estimated from all patients).
 Partial pooling (``pool_arms=True``, a sensitivity analysis): :math:`\\theta_{\\cdot d} = m_d +
 \\tau \\bar s_d\\, H z_{\\cdot d}`, :math:`z_{\\cdot d} \\sim N(0, I_{K-1})`, :math:`m_d \\sim N(c,
 s_\\theta)`, :math:`\\tau \\sim \\mathrm{HalfNormal}(\\sigma_\\tau)`: the arm deviations in units of
-the day's within-patient SD (averaged over the arms, :math:`\\bar s_d`), H the orthonormal zero-sum basis
-(:func:`~cit_bayes.bayes.patient_base.zero_sum_basis`), non-centred (Betancourt & Girolami
-2015). It pulls the combination's day-7 mean from about 121 toward the other arms' 87-91
+the day's within-patient SD (averaged over the arms, :math:`\\bar s_d`), H the orthonormal
+zero-sum basis (:func:`~cit_bayes.bayes.patient_base.zero_sum_basis`), non-centred (Betancourt &
+Girolami 2015). It pulls the combination's day-7 mean from about 121 toward the other arms' 87-91
 (about 100 on the reconstructed cohort), and its geometry is poor: :math:`\\tau` is learned
-from K arms, so it rests on its prior, and the product :math:`\\tau s_d z` makes a ridge that
+from K arms, so it rests on its prior, and the product :math:`\\tau \\bar s_d z` makes a ridge that
 NUTS crossed slowly (one divergence in 8,000 at the default seed of ``make run``; R-hat 1.012
 at n = 2,000; measured for issue 13). Hence not the default.
 
@@ -61,7 +61,7 @@ counts), so the model has no per-patient parameter and no funnel.
 
 Missing counts are left out (missing at random given the patient's arm, covariates and
 recorded counts): patients are grouped by the set of days recorded, and each group's density
-uses the matching block of :math:`\\Sigma`. The weight of a patient multiplies the patient's
+uses the matching block of :math:`\\Sigma_{a_i}`. The weight of a patient multiplies the patient's
 whole log density (a level-2 weight, where weights for patient-level treatment belong;
 Pfeffermann et al. 1998, Rabe-Hesketh & Skrondal 2006), after rescaling within arm to the Kish
 effective sample size of the patients with a follow-up count
@@ -148,8 +148,8 @@ class TrajectoryPrior:
     arm_sd : float
         Used only when ``pool_arms``: half-normal scale of the standardised between-arm SD
         :math:`\\tau` (the SD of the arm levels of a day in units of that day's within-patient
-        SD :math:`s_d`): 0.5 lets two arms differ by about 1.4 within-patient SDs at the 95 %
-        edge of the prior.
+        SD averaged over the arms, :math:`\\bar s_d`): 0.5 lets two arms differ by about 1.4
+        within-patient SDs at the 95 % edge of the prior.
     baseline_slope_sd : float
         :math:`\\gamma_d \\sim N(0, s)` (slope on the centred log baseline count).
     coefficient_sd : float

@@ -44,7 +44,7 @@ MODEL_EQUATIONS: dict[str, tuple[Equation, ...]] = {
     ),
     "plt": (
         Equation(
-            r"\log \mathrm{PLT}_{i\cdot} \sim N(\mu_{i\cdot}, \Sigma),\quad "
+            r"\log \mathrm{PLT}_{i\cdot} \sim N(\mu_{i\cdot}, \Sigma_{a_i}),\quad "
             r"\mu_{id} = \theta_{a_i d} + \gamma_d b_i + x_i^\top\beta,\quad "
             r"\theta_{ad} \sim N(c_\theta, s_\theta)\ \text{independently}",
             "log PLT[i, days] ~ N(mu[i, days], Sigma[a_i]);  mu[i,d] = theta[a_i,d] + gamma[d] b_i "
@@ -176,8 +176,8 @@ POOLED_EQUATIONS: dict[str, Equation] = {
     "plt": Equation(
         r"\theta_{\cdot d} = m_d + \tau \bar s_d H z_{\cdot d},\ z_{\cdot d} \sim N(0, I_{K-1}),\ "
         r"m_d \sim N(c_\theta, s_\theta),\ \tau \sim \mathrm{HalfNormal}(s_\tau)",
-        "theta[., d] = m[d] + tau mean_a(s[a,d]) H z[., d], z ~ N(0, I), m[d] ~ N(c_theta, s_theta), "
-        "tau ~ HalfNormal(s_tau)",
+        "theta[., d] = m[d] + tau mean_a(s[a,d]) H z[., d], z ~ N(0, I), "
+        "m[d] ~ N(c_theta, s_theta), tau ~ HalfNormal(s_tau)",
     ),
     "recovery": Equation(
         r"\lambda_t = \lambda_0 + g_t,\ \eta = \tau H z,\ z \sim N(0, I_{K-1}),\ "
