@@ -91,6 +91,7 @@ class WeightingPlan:
     tolerance: float = setting(low=0.0, open_low=True)
     penalty: float = setting(low=0.0, open_low=True)
     rare_level_min: int = setting(low=1)
+    arm_level_min: int = setting(low=0)
     trim: float = setting(low=0.0, high=0.5, open_high=True)
     n_bootstrap: int = setting(low=0)
     balance_threshold: float = setting(low=0.0, open_low=True)

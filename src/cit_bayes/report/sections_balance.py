@@ -147,6 +147,9 @@ def cohort_section(ctx: ReportContext) -> Section:
                     ctx.num("weighting", analysis, "max_abs_smd_unweighted", style="f3"),
                     ctx.num("weighting", analysis, "max_abs_smd_weighted", style="f3"),
                     "yes" if ctx.value("weighting", analysis, "balanced") else "NO",
+                    ctx.num("weighting", analysis, "max_abs_smd_balanceable", style="f3"),
+                    "; ".join(ctx.value("weighting", analysis, "left_to_outcome_model") or [])
+                    or "none",
                 ]
                 + [ctx.num("weighting", analysis, "ess", arm, style="f1") for arm in ctx.arms]
             )
@@ -154,11 +157,18 @@ def cohort_section(ctx: ReportContext) -> Section:
         blocks.append(
             Table(
                 ["analysis", "method", "target population", "max |SMD| before",
-                 "max |SMD| after", "balanced", *[f"ESS {arm}" for arm in ctx.arms]],
+                 "max |SMD| after", "balanced", "max |SMD| after, balanceable",
+                 "left to the outcome models (arms)", *[f"ESS {arm}" for arm in ctx.arms]],
                 rows,
                 caption="Weights and the balance they achieved",
                 note="ESS: Kish effective sample size of the weighted arm; balanced: max |SMD| "
-                f"after weighting below {threshold}.",
+                f"after weighting below {threshold}. SMD: difference of the two arms' (weighted) "
+                "means over the root of the mean of their unweighted variances, the same "
+                "before and after weighting. A 0/1 covariate held by too few "
+                "patients of an arm (fewer than the plan's weighting.arm_level_min) is not "
+                "balanced in that arm: the weights would rest on those few patients; it is left "
+                "to the outcome models, which adjust for every covariate, and the balanceable "
+                "column is the largest |SMD| over the other covariates.",
             )
         )  # fmt: skip
         warnings = [

@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator, clone
 from cit_bayes.exceptions import PositivityWarning, WeightingError, WeightingWarning
 from cit_bayes.weighting.balancing_dual import (
     BALANCED_SD,
+    arm_constraints,
     constraint_matrix,
     encode_for_balancing,
     solution_report,
@@ -93,6 +94,12 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
         level is instead left out of the lacking arm's constraints (Notes): that balances more
         finely (the other arms still match the level's own share) and keeps the level's
         imbalance visible in the balance table.
+    arm_level_min : int, default 0
+        A level indicator or 0/1 covariate is left out of an arm's constraints when fewer than
+        this many of the arm's patients hold its rarer value (rule of
+        :func:`~cit_bayes.weighting.balancing_dual.arm_constraints`): balance it cannot reach
+        without resting on those few patients; the imbalance is reported as structural
+        (``constraints_``) and left to the outcome model. 0 keeps every function.
     positivity_bound : float, default 0.01
         A :class:`~cit_bayes.exceptions.PositivityWarning` is issued when a patient's fitted
         propensity for some arm is below this.
@@ -244,6 +251,7 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
         stabilize=False,
         rare_level_min=5,
         pool_absent_levels=False,
+        arm_level_min=0,
         positivity_bound=0.01,
         balance_threshold=0.1,
     ):
@@ -256,6 +264,7 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
         self.stabilize = stabilize
         self.rare_level_min = rare_level_min
         self.pool_absent_levels = pool_absent_levels
+        self.arm_level_min = arm_level_min
         self.positivity_bound = positivity_bound
         self.balance_threshold = balance_threshold
 
@@ -266,6 +275,9 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
         tolerance = self.tolerance
         if not isinstance(tolerance, int | float) or not 0 < tolerance < np.inf:
             raise WeightingError(f"tolerance must be a positive number; got {tolerance!r}")
+        minimum = self.arm_level_min
+        if isinstance(minimum, bool) or not isinstance(minimum, int | np.integer) or minimum < 0:
+            raise WeightingError(f"arm_level_min must be a non-negative integer; got {minimum!r}")
         return self._focal_index(arms)
 
     def fit(self, X, a, base_weights=None):
@@ -311,6 +323,7 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
             len(arms),
             rare_level_min=self.rare_level_min,
             pool_absent=self.pool_absent_levels,
+            arm_level_min=int(self.arm_level_min),
         )
         propensity, logistic_fit = None, None
         if diagnose or self.estimand in ("ato", "matching"):
@@ -322,13 +335,16 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
 
         weights = np.zeros(len(codes))
         solutions = []
+        keep = arm_constraints(matrix, codes, len(arms), int(self.arm_level_min))
         for j in range(len(arms)):
             rows = codes == j
             if j == focal:
                 solutions.append(None)
                 share = base[rows] / base[rows].sum()
             else:
-                solution = solve_arm(matrix[rows], target, base[rows], tolerance=self.tolerance)
+                solution = solve_arm(
+                    matrix[rows], target, base[rows], tolerance=self.tolerance, keep=keep[j]
+                )
                 solutions.append(solution)
                 share = solution.weights
             total = rows.sum() if self.stabilize else scaled.sum()

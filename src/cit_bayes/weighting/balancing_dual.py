@@ -204,13 +204,14 @@ def constraint_matrix(design, moments: int = 1) -> tuple[np.ndarray, list[dict]]
     return (raw - center) / scale, columns
 
 
-def _absent_level_map(design, codes, n_arms) -> dict:
-    """Per covariate, {design level: pooled level} for the levels some arm lacks."""
+def _absent_level_map(design, codes, n_arms, minimum: int = 1) -> dict:
+    """Per covariate, {design level: pooled level} for the levels some arm has fewer than
+    ``minimum`` patients of (default 1: the levels some arm lacks)."""
     columns = design.balance_columns
     mapping = {}
     for covariate, group in columns[columns["kind"] == "level"].groupby("covariate", sort=False):
         indicators = design.balance_matrix[:, group.index.to_numpy()]
-        present = np.array([indicators[codes == j].any(axis=0) for j in range(n_arms)]).T
+        present = np.array([indicators[codes == j].sum(axis=0) >= minimum for j in range(n_arms)]).T
         names = list(group["level"])
         missing = [name for name, row in zip(names, present, strict=True) if not row.all()]
         if not missing:
@@ -227,18 +228,21 @@ def _absent_level_map(design, codes, n_arms) -> dict:
     return mapping
 
 
-def encode_for_balancing(frame, codes, n_arms: int, *, rare_level_min: int, pool_absent: bool):
+def encode_for_balancing(
+    frame, codes, n_arms: int, *, rare_level_min: int, pool_absent: bool, arm_level_min: int = 0
+):
     """:func:`~cit_bayes.weighting.design.encode_covariates`, then pool levels an arm lacks.
 
     Returns the design; with ``pool_absent`` its ``pooled`` table gains the poolings of levels
-    absent from some arm and a ``rule`` column (``"rare level"`` or ``"absent from an arm"``).
+    that some arm lacks, or holds in fewer than ``arm_level_min`` patients, and a ``rule``
+    column (``"rare level"`` or ``"absent from an arm"``).
     """
     if not pool_absent:
         return encode_covariates(frame, rare_level_min=rare_level_min)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WeightingWarning)  # issued by the final encoding
         first = encode_covariates(frame, rare_level_min=rare_level_min)
-    mapping = _absent_level_map(first, codes, n_arms)
+    mapping = _absent_level_map(first, codes, n_arms, max(1, arm_level_min))
     recoded = frame.copy()
     records = []
     for covariate, pooled in mapping.items():
@@ -266,6 +270,36 @@ def encode_for_balancing(frame, codes, n_arms: int, *, rare_level_min: int, pool
     kept = first.pooled[~first.pooled["covariate"].isin(list(mapping))].assign(rule="rare level")
     pooled_table = pd.concat([kept, pd.DataFrame(records, columns=kept.columns)])
     return dataclasses.replace(design, pooled=pooled_table.reset_index(drop=True))
+
+
+def arm_constraints(matrix, codes, n_arms: int, minimum: int) -> np.ndarray:
+    """Which balance functions each arm balances: bool array, shape (n_arms, p).
+
+    A two-valued balance function (a level indicator or a 0/1 covariate) is left out of an arm's
+    constraints when fewer than ``minimum`` of the arm's patients hold its rarer value there
+    (e.g. 2 patients with bone metastases among 35). Balancing it would hang the arm's weights on
+    those few patients (a Kish ESS that collapses) or, with the other constraints, put the
+    target outside what the arm can reach; its imbalance is reported as structural and the
+    outcome models adjust for the covariate. Numeric functions are always kept.
+
+    Examples
+    --------
+    >>> matrix = np.array([[0.0, 1.0], [1.0, 2.0], [0.0, 3.0], [1.0, 4.0], [1.0, 5.0]])
+    >>> arm_constraints(matrix, np.array([0, 0, 0, 1, 1]), 2, 2).tolist()
+    [[False, True], [False, True]]
+    """
+    keep = np.ones((n_arms, matrix.shape[1]), dtype=bool)
+    if minimum <= 0:
+        return keep
+    for c in range(matrix.shape[1]):
+        values = np.unique(matrix[:, c])
+        if len(values) != 2:
+            continue
+        for j in range(n_arms):
+            column = matrix[codes == j, c]
+            rarer = min(int(np.sum(column == values[0])), int(np.sum(column == values[1])))
+            keep[j, c] = rarer >= minimum
+    return keep
 
 
 def arm_basis(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -359,7 +393,7 @@ def _arm_weights(deviations, log_q, reduced_lam) -> np.ndarray:
     return _softmax(log_q + deviations @ reduced_lam)
 
 
-def solve_arm(rows, target, q=None, *, tolerance: float = 0.01) -> ArmSolution:
+def solve_arm(rows, target, q=None, *, tolerance: float = 0.01, keep=None) -> ArmSolution:
     """Entropy-balancing weights of one arm toward ``target``, with the stated fallback.
 
     Parameters
@@ -372,6 +406,9 @@ def solve_arm(rows, target, q=None, *, tolerance: float = 0.01) -> ArmSolution:
         Base weights (default uniform); normalised here.
     tolerance : float, default 0.01
         Largest absolute imbalance (in SD units) accepted by the ridge fallback.
+    keep : numpy.ndarray of bool, shape (p,), optional
+        The balance functions this arm balances (default all); the others are left out of its
+        constraints (their imbalance is reported as structural).
 
     Returns
     -------
@@ -386,7 +423,15 @@ def solve_arm(rows, target, q=None, *, tolerance: float = 0.01) -> ArmSolution:
     n = len(rows)
     q = np.full(n, 1.0 / n) if q is None else np.asarray(q, dtype=float) / np.sum(q)
     log_q = np.log(q)
-    basis = arm_basis(rows, q)
+    if keep is None:
+        basis = arm_basis(rows, q)
+    else:
+        keep = np.asarray(keep, dtype=bool)
+        basis = np.zeros((rows.shape[1], 0))
+        if keep.any():
+            part = arm_basis(rows[:, keep], q)
+            basis = np.zeros((rows.shape[1], part.shape[1]))
+            basis[keep] = part
     deviations = (rows - target) @ basis
     lam, iterations, largest, converged = solve_dual(deviations, log_q)
     if converged:

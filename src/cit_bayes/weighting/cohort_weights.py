@@ -35,6 +35,7 @@ import pandas as pd
 from cit_bayes.exceptions import PlanError
 from cit_bayes.plan import AnalysisPlan
 from cit_bayes.weighting import BalancingWeights, PropensityWeighting, weighted_outcome
+from cit_bayes.weighting.balancing_dual import BALANCED_SD
 from cit_bayes.weighting.design import encode_covariates
 
 __all__ = ["WeightedAnalysis", "OutcomeDesign", "outcome_design", "weight_analysis", "tilt"]
@@ -61,7 +62,7 @@ class OutcomeDesign:
 def outcome_design(covariates: pd.DataFrame, plan: AnalysisPlan) -> OutcomeDesign:
     """Encode the plan's covariates as the outcome models' design (same rules as the weights).
 
-    Categorical covariates become indicators against their reference (first) level, rare levels
+    Categorical covariates become indicators against their reference (most frequent) level, rare levels
     (fewer than ``weighting.rare_level_min`` patients) pooled; numeric ones are standardised.
 
     Examples
@@ -107,6 +108,12 @@ class WeightedAnalysis:
         Distribution of each arm's propensity by actual arm.
     weight_summary : pandas.DataFrame
     max_smd_unweighted, max_smd_weighted : float
+    left_to_outcome_model : tuple of str
+        Covariates some arm could not be balanced on (``"covariate (arm, ...)"``): a 0/1
+        covariate held by fewer than ``weighting.arm_level_min`` of the arm's patients, or one
+        the arm does not vary in. The outcome models adjust for them.
+    max_smd_balanceable : float
+        Largest pairwise |SMD| after weighting over the other covariates.
     warnings : tuple of str
         Warnings the weighting raised (infeasible balance, positivity), in words.
 
@@ -132,6 +139,8 @@ class WeightedAnalysis:
     max_smd_unweighted: float
     max_smd_weighted: float
     warnings: tuple[str, ...]
+    left_to_outcome_model: tuple[str, ...] = ()
+    max_smd_balanceable: float = float("nan")
     _estimator: object = None
 
     def summary(self, threshold: float) -> dict:
@@ -147,6 +156,9 @@ class WeightedAnalysis:
             "max_abs_smd_weighted": float(self.max_smd_weighted),
             "balance_threshold": float(threshold),
             "balanced": bool(self.max_smd_weighted < threshold),
+            "max_abs_smd_balanceable": float(self.max_smd_balanceable),
+            "balanceable_balanced": bool(self.max_smd_balanceable < threshold),
+            "left_to_outcome_model": list(self.left_to_outcome_model),
             "warnings": list(self.warnings),
         }
 
@@ -191,6 +203,8 @@ def _estimator(estimand: str, plan: AnalysisPlan, arms: Sequence[str]):
             tolerance=settings.tolerance,
             penalty=settings.penalty,
             rare_level_min=settings.rare_level_min,
+            arm_level_min=settings.arm_level_min,
+            pool_absent_levels=settings.arm_level_min > 0,
             balance_threshold=settings.balance_threshold,
         )
     return PropensityWeighting(
@@ -238,6 +252,8 @@ def weight_analysis(
     included = np.asarray(getattr(estimator, "included_", np.ones(len(arm), bool)), dtype=bool)
     h = tilt(estimand, estimator.propensity_, plan.att_arm) * included
     balance = estimator.balance_summary()
+    left = _left_to_outcome_model(estimator)
+    balanceable = balance[~balance["covariate"].isin(list(left))]["max_smd_weighted"]
     return WeightedAnalysis(
         analysis=analysis,
         estimand=estimand,
@@ -253,8 +269,22 @@ def weight_analysis(
         max_smd_unweighted=float(balance["max_smd_unweighted"].max()),
         max_smd_weighted=float(balance["max_smd_weighted"].max()),
         warnings=messages,
+        left_to_outcome_model=tuple(f"{name} ({', '.join(arms)})" for name, arms in left.items()),
+        max_smd_balanceable=float(balanceable.max()) if len(balanceable) else 0.0,
         _estimator=estimator,
     )
+
+
+def _left_to_outcome_model(estimator) -> dict[str, list[str]]:
+    """{covariate: arms} of the covariates some arm's weights leave (partly) unbalanced."""
+    table = getattr(estimator, "constraints_", None)
+    if table is None:
+        return {}
+    off = table[table["structural_sd"].abs() > BALANCED_SD]
+    return {
+        str(name): [str(arm) for arm in dict.fromkeys(group["arm"])]
+        for name, group in off.groupby("covariate", sort=False)
+    }
 
 
 def weighted_outcomes(
