@@ -21,6 +21,7 @@ Exit status 0; the numbers are the result.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
@@ -105,6 +106,8 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=187)
     parser.add_argument("--endpoints", nargs="+", default=["response"],
                         choices=["response", "plt", "recovery"])  # fmt: skip
+    parser.add_argument("--first", type=int, default=0, help="seed of the first replicate")
+    parser.add_argument("--jsonl", help="also append each replicate's results to this file")
     args = parser.parse_args(argv)
     plan = load_plan()
     results: list[dict] = []
@@ -113,8 +116,11 @@ def main(argv=None) -> int:
         warnings.simplefilter(
             "ignore", (BalanceWarning, PositivityWarning, WeightingWarning, ConvergenceWarning)
         )
-        for seed in range(args.replicates):
+        for seed in range(args.first, args.first + args.replicates):
             results.append(_replicate(seed, args.scenario, args.n, plan, args.endpoints))
+            if args.jsonl:
+                with open(args.jsonl, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps({"seed": seed, **results[-1]}) + "\n")
             if (seed + 1) % 10 == 0:
                 print(f"{seed + 1} replicates, {time.perf_counter() - start:.0f} s", flush=True)
     print(f"\n{args.scenario}, n = {args.n}, {len(results)} replicates (contrast {PAIR[0]} - "

@@ -10,6 +10,7 @@ bundled-size cohort is in ``test_analysis_known_truth.py`` (known simulated trut
 from __future__ import annotations
 
 import numpy as np
+import pymc as pm
 import pytest
 from scipy import special, stats
 
@@ -42,13 +43,19 @@ def case():
     return data, response
 
 
-def test_log_density_is_the_written_model(case, evaluate_model):
-    """Independent arms (the default): alpha_a ~ N(m, s) each, no between-arm scale."""
+@pytest.mark.parametrize(
+    ("family", "density"), [("logistic", stats.logistic), ("normal", stats.norm)]
+)
+def test_log_density_is_the_written_model(case, evaluate_model, family, density):
+    """Independent arms (the default): alpha_a ~ F(m, s) each, no between-arm scale."""
     data, response = case
-    prior = ResponsePrior(intercept_mean=0.3, intercept_sd=1.2, arm_sd=0.8, coefficient_sd=0.7)
+    prior = ResponsePrior(
+        intercept_mean=0.3, intercept_sd=1.2, arm_sd=0.8, coefficient_sd=0.7,
+        intercept_family=family,
+    )  # fmt: skip
     values = response_values(response, data, prior)
     point = {"arm_logit": np.array([0.4, -0.9, 1.3]), "coefficient": np.array([0.3, -0.8])}
-    model = build_response_model(data)
+    model = build_response_model(data, family=family)
     assert {rv.name for rv in model.free_RVs} == {"arm_logit", "coefficient"}
     logp, out = evaluate_model(model, values, point, outputs=("rate",))
 
@@ -58,7 +65,7 @@ def test_log_density_is_the_written_model(case, evaluate_model):
     bernoulli = response * eta - np.logaddexp(0.0, eta)
     w = values["weight"]  # Kish-rescaled: checked by hand in the next test
     expected = (
-        stats.norm(0.3, 1.2).logpdf(arm_logit).sum()
+        density(0.3, 1.2).logpdf(arm_logit).sum()
         + stats.norm(0, 0.7).logpdf(point["coefficient"]).sum()
         + np.sum(w * bernoulli)
     )
@@ -90,7 +97,7 @@ def test_log_density_of_the_pooled_sensitivity_model(case, evaluate_model):
     bernoulli = response * eta - np.logaddexp(0.0, eta)
     w = values["weight"]
     expected = (
-        stats.norm(0.3, 1.2).logpdf(point["intercept"])
+        stats.logistic(0.3, 1.2).logpdf(point["intercept"])
         + stats.halfnorm(scale=0.8).logpdf(point["arm_sd"])
         + stats.norm.logpdf(point["arm_z"]).sum()
         + stats.norm(0, 0.7).logpdf(point["coefficient"]).sum()
@@ -160,3 +167,20 @@ def test_a_prior_of_the_wrong_model_is_refused(case):
         ResponsePrior(arm_sd=0.0)
     with pytest.raises(ModelError, match="pool_arms"):
         ResponsePrior(pool_arms="yes")
+
+
+def test_logistic_intercept_prior_is_uniform_on_the_reference_rate():
+    """Logistic(0, 1) on the logit is the uniform distribution of the rate (the flat Beta(1, 1)
+    of the published reanalysis): its prior draws' rates pass a KS test against U(0, 1)."""
+    data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    model = build_response_model(data)
+    values = response_values([0, 1, 1, 0], data, ResponsePrior())
+    with model:
+        pm.set_data({k: v for k, v in values.items()})
+        draws = pm.draw(model["arm_logit"], draws=4000, random_seed=np.random.default_rng(5))
+    rates = special.expit(np.asarray(draws).ravel())
+    assert stats.kstest(rates, "uniform").pvalue > 0.001
+    with pytest.raises(ModelError, match="intercept family"):
+        build_response_model(data, family="cauchy")
+    with pytest.raises(ModelError, match="intercept_family"):
+        ResponsePrior(intercept_family="cauchy")

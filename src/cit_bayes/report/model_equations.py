@@ -32,9 +32,9 @@ MODEL_EQUATIONS: dict[str, tuple[Equation, ...]] = {
     "response": (
         Equation(
             r"\operatorname{logit} P(y_i = 1) = \alpha_{a_i} + x_i^\top \beta,\quad "
-            r"\alpha_a \sim N(m_\alpha, s_\alpha)\ \text{independently},\quad "
+            r"\alpha_a \sim F(m_\alpha, s_\alpha)\ \text{independently},\quad "
             r"\beta_j \sim N(0, s_\beta)",
-            "logit P(y_i = 1) = alpha[a_i] + x_i' beta;  alpha[a] ~ N(m_alpha, s_alpha) "
+            "logit P(y_i = 1) = alpha[a_i] + x_i' beta;  alpha[a] ~ F(m_alpha, s_alpha) "
             "independently;\nbeta_j ~ N(0, s_beta)",
         ),
         Equation(
@@ -104,7 +104,8 @@ MODEL_TEXT: dict[str, str] = {
     "response": (
         "Response (the cohort's response rule) is modelled as Bernoulli with a logit link: arm "
         "intercepts alpha independent across arms (the regimens are not exchangeable, so no arm "
-        "is pulled toward the others), covariate coefficients beta "
+        "is pulled toward the others; by default a logistic prior, flat on the rate of the "
+        "reference patient), covariate coefficients beta "
         "on the standardised design x. Weights enter as a weighted log-likelihood, rescaled "
         "within each arm so that they sum to the arm's Kish effective sample size (so the "
         "pseudo-likelihood carries about the information of that many patients). The reported "
@@ -168,9 +169,9 @@ POOLED_TEXT: dict[str, str] = {
 }
 POOLED_EQUATIONS: dict[str, Equation] = {
     "response": Equation(
-        r"\alpha_a = \mu + \tau (H z)_a,\ z \sim N(0, I_{K-1}),\ \mu \sim N(m_\alpha, s_\alpha),\ "
+        r"\alpha_a = \mu + \tau (H z)_a,\ z \sim N(0, I_{K-1}),\ \mu \sim F(m_\alpha, s_\alpha),\ "
         r"\tau \sim \mathrm{HalfNormal}(s_\tau)",
-        "alpha[a] = mu + tau (H z)[a], z ~ N(0, I), mu ~ N(m_alpha, s_alpha), "
+        "alpha[a] = mu + tau (H z)[a], z ~ N(0, I), mu ~ F(m_alpha, s_alpha), "
         "tau ~ HalfNormal(s_tau)",
     ),
     "plt": Equation(
@@ -206,8 +207,10 @@ _ARM_SD = "s_tau (half-normal scale of the between-arm SD tau; used only with po
 #: For each model, the symbol each field of its prior dataclass (the plan's ``[priors.*]``) sets.
 PRIOR_SYMBOLS: dict[str, dict[str, str]] = {
     "response": {
-        "intercept_mean": "m_alpha (mean of each arm's intercept alpha_a; of mu when pooled)",
-        "intercept_sd": "s_alpha (SD of alpha_a; of mu when pooled)",
+        "intercept_family": "F (the family of alpha_a's prior: logistic, whose (0, 1) is the "
+        "uniform prior on the reference patient's rate, or normal)",
+        "intercept_mean": "m_alpha (location of each arm's intercept alpha_a; of mu when pooled)",
+        "intercept_sd": "s_alpha (scale of alpha_a: the SD if normal; of mu when pooled)",
         "arm_sd": _ARM_SD,
         "coefficient_sd": "s_beta (SD of each covariate coefficient)",
         "pool_arms": _POOL,

@@ -237,9 +237,12 @@ def _arm_structure_text(ctx: ReportContext) -> str:
 
 
 def prior_value_text(value) -> str:
-    """A plan's prior setting as the TOML that sets it: ``true``/``false``, or a number (%g)."""
+    """A plan's prior setting as the TOML that sets it: ``true``/``false``, a quoted word, or a
+    number (%g)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
     return f"{value:g}"
 
 
