@@ -33,7 +33,7 @@ def test_results_document_layout(small_analysis, short_plan):
         assert list(results[endpoint]) == names
     assert list(results["weighting"]) == names[1:]
     variants = {f"{e}/robustness: {v}" for v in short_plan.robustness for e in VARIANT_ENDPOINTS[v]}
-    assert short_plan.robustness == ("regression only", "weights only")
+    assert short_plan.robustness == ("regression only", "weights only", "no Kish rescaling")
     assert (
         set(results["diagnostics"])
         == {f"{e}/{a}" for e in ("response", "plt", "recovery", "safety") for a in names} | variants
@@ -84,7 +84,7 @@ def test_robustness_rows_are_the_analyses_and_the_variants(small_analysis):
     assert robustness["pair"] == "combination-rhTPO" and robustness["last_day"] == "day14"
     rows = robustness["rows"]
     assert list(rows) == ["unadjusted", "adjusted", "adjusted (ATO)", "regression only",
-                          "weights only"]  # fmt: skip
+                          "weights only", "no Kish rescaling"]  # fmt: skip
     # the analyses' rows are read from the same draws as their sections
     for name in ("unadjusted", "adjusted"):
         expected = results["response"][name]["risk_difference"]["combination-rhTPO"]["mean"]
@@ -100,6 +100,13 @@ def test_robustness_rows_are_the_analyses_and_the_variants(small_analysis):
     np.testing.assert_array_equal(weights_only["weight"].values, adjusted["weight"].values)
     np.testing.assert_array_equal(regression["design"].values, adjusted["design"].values)
     np.testing.assert_allclose(regression["weight"].values, 1.0)
+    # without Kish rescaling each arm's likelihood weights sum to its n, in the same proportions
+    no_kish = fits["response/robustness: no Kish rescaling"].idata["constant_data"]
+    codes = adjusted["arm_index"].values
+    for j in np.unique(codes):
+        kish, plain = adjusted["weight"].values[codes == j], no_kish["weight"].values[codes == j]
+        assert plain.sum() == pytest.approx((codes == j).sum(), rel=1e-12)
+        np.testing.assert_allclose(plain / plain.sum(), kish / kish.sum(), rtol=1e-12)
     move = robustness["largest_move"]
     assert move["from"] in rows and move["to"] in rows and move["driver"]
     assert move["change"] == pytest.approx(
@@ -175,7 +182,7 @@ def test_fit_cli_writes_outputs(tmp_path, small_cohort_csv, short_plan_file, cap
     assert results["meta"]["synthetic"] is True
     assert (out / "tables" / "response__rate.csv").is_file()
     saved = sorted((out / "idata").glob("*.nc"))
-    assert len(saved) == 12 + 3 * 2  # 4 models x 3 analyses; 3 models x 2 robustness variants
+    assert len(saved) == 12 + 3 * 3  # 4 models x 3 analyses; 3 models x 3 robustness variants
     for path in saved:  # posterior, sampler statistics and prior settings; no patient row
         idata = load_idata(path)
         assert "observed_data" not in idata.children

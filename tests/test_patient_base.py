@@ -13,6 +13,7 @@ import pytest
 
 from cit_bayes.bayes.patient_base import (
     PatientData,
+    arm_size_rescale,
     cached_model,
     kish_rescale,
     zero_sum_basis,
@@ -50,6 +51,22 @@ def test_kish_rescale_matches_a_hand_calculation():
     # each arm's rescaled weights sum to its Kish effective sample size
     assert rescaled[:3].sum() == pytest.approx(36 / 14)
     assert rescaled[3:].sum() == pytest.approx(81 / 33)
+
+
+def test_arm_size_rescale_matches_a_hand_calculation():
+    weights = np.array([1.0, 2.0, 3.0, 2.0, 2.0, 5.0])
+    codes = np.array([0, 0, 0, 1, 1, 1])
+    mask = np.array([True, True, True, True, True, False])
+    # arm 0: 3 patients, total 6: w / 2; arm 1 (patient 6 masked out): 2 patients, total 4: w / 2
+    expected = np.array([0.5, 1.0, 1.5, 1.0, 1.0, 0.0])
+    np.testing.assert_allclose(arm_size_rescale(weights, codes, 2, mask), expected, rtol=1e-12)
+    data = make_data(weights=weights, arm_codes=np.array([0, 0, 0, 1, 1, 2]))
+    assert data.weight_scale == "kish"
+    np.testing.assert_allclose(data.likelihood_weights(), kish_rescale(weights, data.arm_codes, 3))
+    plain = PatientData(**(vars(data) | {"weight_scale": "arm size"})).likelihood_weights()
+    np.testing.assert_allclose(plain, [0.5, 1.0, 1.5, 1.0, 1.0, 1.0], rtol=1e-12)
+    with pytest.raises(ModelError, match="weight_scale"):
+        make_data(weight_scale="n")
 
 
 def test_kish_rescale_leaves_unit_weights_and_empty_arms_alone():

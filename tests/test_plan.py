@@ -135,7 +135,11 @@ def _write(tmp_path, text):
         ('primary = "ate"', 'primary = "atx"', "estimands.primary"),
         ('method = "entropy"', 'method = "magic"', "weighting.method"),
         ("tolerance = 0.01", "tolerance = -1", "weighting.tolerance"),
-        ('"sex", "age",', '"sex", "height",', "covariates.names"),
+        (
+            '"sex", "age",',
+            '"sex", "plt_day14",',
+            "[covariates]: covariate 'plt_day14' is a column of the cohort schema",
+        ),
         ('days = ["day3", "day7", "day14"]', 'days = ["day3", "day9"]', "plt.days"),
         ("horizon = 14", "horizon = 30", "recovery.horizon"),
         ("margin = 0.10", "margin = 1.5", "response.margin"),

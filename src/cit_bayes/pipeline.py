@@ -241,7 +241,13 @@ def run_pipeline(
     ):
         cohort = step(
             "validate",
-            lambda: read_cohort(path, columns, missing=missing, response_rule=response_rule),
+            lambda: read_cohort(
+                path,
+                columns,
+                missing=missing,
+                response_rule=response_rule,
+                covariates=plan.extra_covariates,
+            ),
             _cohort_summary,
         )
         weighting = step("weight", lambda: patient.weight_cohort(cohort, plan), _weighting_summary)

@@ -36,6 +36,7 @@ from cit_bayes.cohort.schema import (
     POST_BASELINE_PLT_COLUMNS,
     SAFETY_OUTCOMES,
 )
+from cit_bayes.cohort.validate import extra_covariate_specs
 from cit_bayes.config import build, build_sections, read_toml, setting, where
 from cit_bayes.exceptions import ModelError, PlanError
 
@@ -114,7 +115,12 @@ class HeadSection:
 
 @dataclass(frozen=True)
 class _Covariates:
-    names: tuple[str, ...] = setting(choices=PLAN_COVARIATES, non_empty=True, distinct=True)
+    names: tuple[str, ...] = setting(non_empty=True, distinct=True)
+
+    def __post_init__(self):
+        # a name outside the schema's covariates is a numeric column of the cohort; the same
+        # rules as the cohort reader's (not an outcome, not a schema column, a plain name)
+        extra_covariate_specs([name for name in self.names if name not in PLAN_COVARIATES])
 
 
 #: The robustness variants a plan may ask for (:mod:`cit_bayes.analyses.robustness`).
@@ -123,6 +129,7 @@ ROBUSTNESS_VARIANTS: tuple[str, ...] = (
     "weights only",
     "pooled arms",
     "proportional hazards",
+    "no Kish rescaling",
 )
 
 
@@ -263,6 +270,8 @@ class AnalysisPlan:
     seed : int
         Default master seed (``--seed`` overrides it).
     covariates : tuple of str
+        Schema covariates (:data:`~cit_bayes.cohort.schema.PLAN_COVARIATES`) and any numeric
+        column of the cohort beyond the schema (:attr:`extra_covariates`).
     primary_estimand : str
     sensitivity_estimands : tuple of str
     att_arm : str
@@ -315,6 +324,44 @@ class AnalysisPlan:
     safety_events: tuple[str, ...] = ()
     priors: dict = field(default_factory=dict)
     robustness: tuple[str, ...] = ()
+
+    @property
+    def extra_covariates(self) -> tuple[str, ...]:
+        """The covariates that are numeric cohort columns beyond the schema (read by name).
+
+        Examples
+        --------
+        >>> load_plan().extra_covariates
+        ()
+        """
+        return tuple(name for name in self.covariates if name not in PLAN_COVARIATES)
+
+    def cohort_covariates(self, cohort):
+        """The cohort's covariate table (``Cohort.covariates()``, index reset), checked to hold
+        every covariate the plan names.
+
+        Raises
+        ------
+        PlanError
+            A covariate beyond the schema that the cohort was not read with (read it with
+            ``read_cohort(..., covariates=plan.extra_covariates)``).
+
+        Examples
+        --------
+        >>> from cit_bayes.cohort import validate_cohort
+        >>> from cit_bayes.simulate import simulate_cohort
+        >>> cohort = validate_cohort(simulate_cohort(40, seed=1).data)
+        >>> load_plan().cohort_covariates(cohort).shape
+        (40, 12)
+        """
+        table = cohort.covariates().reset_index(drop=True)
+        absent = [name for name in self.covariates if name not in table.columns]
+        if absent:
+            raise PlanError(
+                f"the plan names covariate(s) {absent} that the cohort does not hold: read the "
+                "cohort with covariates=plan.extra_covariates (the command line does)"
+            )
+        return table
 
     def analyses(self) -> tuple[Analysis, ...]:
         """Unadjusted, the primary adjusted analysis, then one per sensitivity estimand."""

@@ -70,11 +70,11 @@ def fit_name(endpoint: str, analysis: str) -> str:
 
 
 def _subset(data: PatientData, keep: np.ndarray) -> PatientData:
-    return PatientData(
-        arms=data.arms,
+    """The patients in ``keep``; every other field (arms, covariates, weight scale) kept."""
+    return dataclasses.replace(
+        data,
         arm_codes=data.arm_codes[keep],
         design=data.design[keep],
-        covariates=data.covariates,
         weights=data.weights[keep],
         tilt=data.tilt[keep],
     )
@@ -128,7 +128,7 @@ class EndpointRunner:
         self.data = cohort.data.reset_index(drop=True)
         self.arms = tuple(a for a in ARMS if a in set(self.data["arm"]))
         self.codes = np.array([self.arms.index(a) for a in self.data["arm"]], dtype="int64")
-        self.design = outcome_design(cohort.covariates().reset_index(drop=True), plan)
+        self.design = outcome_design(plan.cohort_covariates(cohort), plan)
         self.fits: dict[str, PatientFit] = {}
         self.tables: dict[str, list] = {}
         self.timings: dict[str, float] = {}

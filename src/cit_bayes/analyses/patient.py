@@ -133,7 +133,7 @@ def weight_cohort(
     ['adjusted', 'adjusted (ATO)']
     """
     say = progress or (lambda message: None)
-    covariates = cohort.covariates().reset_index(drop=True)
+    covariates = plan.cohort_covariates(cohort)
     arm = cohort.data["arm"].reset_index(drop=True)
     arms = tuple(a for a in ARMS if a in set(arm))
     weighting = {}

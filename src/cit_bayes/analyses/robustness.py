@@ -15,7 +15,12 @@ on the primary estimand's weights:
     weights and covariates with the arms partially pooled (the sensitivity prior of each
     model; recovery then with one shared baseline shape, which pooling needs);
 ``proportional hazards``
-    weights and covariates, the recovery model with proportional hazards (recovery only).
+    weights and covariates, the recovery model with proportional hazards (recovery only);
+``no Kish rescaling``
+    weights and covariates, each arm's weights rescaled to sum to its number of patients
+    instead of its Kish effective sample size (:class:`~cit_bayes.bayes.patient_base.PatientData`
+    ``weight_scale``): the same estimates to first order, narrower intervals that overstate
+    what weights that vary a lot can tell.
 
 Every variant's fits pass through the same gates and are named ``<endpoint>/robustness:
 <variant>``. Each row of the table says which answer it moves and by what; the sentence under
@@ -41,6 +46,7 @@ VARIANT_ENDPOINTS = {
     "weights only": ("response", "plt", "recovery"),
     "pooled arms": ("response", "plt", "recovery"),
     "proportional hazards": ("recovery",),
+    "no Kish rescaling": ("response", "plt", "recovery"),
 }
 
 #: What moves between two rows of the table, for the sentence under it.
@@ -51,6 +57,7 @@ DRIVERS = (
     ("regression only", "adjusted", "adding the weights to the covariates"),
     ("adjusted", "pooled arms", "pooling the arms"),
     ("adjusted", "proportional hazards", "forcing proportional hazards"),
+    ("adjusted", "no Kish rescaling", "rescaling the weights to the arm sizes, not the Kish ESS"),
 )
 
 
@@ -98,6 +105,8 @@ def fit_robustness(runner, plan: AnalysisPlan, weighting: dict) -> None:
         if variant == "regression only":
             n = base.n
             data = dataclasses.replace(base, weights=np.ones(n), tilt=np.ones(n))
+        elif variant == "no Kish rescaling":
+            data = dataclasses.replace(base, weight_scale="arm size")
         elif variant == "weights only":
             data, adjust_baseline = (
                 dataclasses.replace(base, design=np.zeros_like(base.design)),

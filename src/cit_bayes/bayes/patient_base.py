@@ -28,6 +28,8 @@ rescaling is within arm, so every weighted arm still represents the same target 
 (relative weights within an arm are untouched). It is an approximation: the pseudo-posterior of
 a weighted likelihood is not a proper posterior and its spread is only approximately right
 (Savitsky & Toth 2016; Williams & Savitsky 2021, who give an exact correction at more cost).
+A robustness variant (``weight_scale="arm size"``) rescales instead to the arm's size
+:math:`n_a`, which lets weights that vary a lot speak with the full arm's information.
 
 Models are built once per structure (model kind, sizes, labels) and kept, like the aggregate
 models, so that a second analysis of the same cohort (another estimand, the unadjusted one)
@@ -61,6 +63,8 @@ __all__ = [
     "check_prior",
     "PatientData",
     "PatientFit",
+    "WEIGHT_SCALES",
+    "arm_size_rescale",
     "kish_rescale",
     "cached_model",
     "fit_cached_model",
@@ -70,6 +74,9 @@ __all__ = [
 
 #: How many built models are kept per process (oldest dropped first).
 MODEL_CACHE_SIZE = 16
+#: What an arm's likelihood weights may be rescaled to sum to (:attr:`PatientData.weight_scale`).
+WEIGHT_SCALES: tuple[str, ...] = ("kish", "arm size")
+
 _MODELS: OrderedDict[tuple, pm.Model] = OrderedDict()
 
 
@@ -162,6 +169,10 @@ class PatientData:
     tilt : numpy.ndarray of float, shape (n,)
         The target population's tilting h_i >= 0 (1 for ATE; see the analysis layer): the
         g-computation averages patient-level predictions with these weights.
+    weight_scale : {"kish", "arm size"}
+        What each arm's weights are rescaled to sum to in the likelihood
+        (:meth:`likelihood_weights`): its Kish effective sample size (default), or its number
+        of patients (a robustness variant).
 
     Examples
     --------
@@ -177,8 +188,13 @@ class PatientData:
     covariates: tuple[str, ...]
     weights: np.ndarray
     tilt: np.ndarray
+    weight_scale: str = "kish"
 
     def __post_init__(self):
+        if self.weight_scale not in WEIGHT_SCALES:
+            raise ModelError(
+                f"weight_scale must be one of {WEIGHT_SCALES}, got {self.weight_scale!r}"
+            )
         arms = tuple(str(a) for a in self.arms)
         if len(set(arms)) != len(arms):
             raise ModelError(f"need distinct arm labels, got {arms}")
@@ -241,6 +257,29 @@ class PatientData:
         """Number of arms."""
         return len(self.arms)
 
+    def likelihood_weights(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """The weights the likelihood uses: rescaled within arm as ``weight_scale`` says.
+
+        Parameters
+        ----------
+        mask : array of bool, shape (n,), optional
+            Patients who contribute to the likelihood (see :func:`kish_rescale`).
+
+        Examples
+        --------
+        >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.ones((4, 1)), ("x",), [1, 3, 2, 2],
+        ...                    [1, 1, 1, 1])
+        >>> data.likelihood_weights().round(3).tolist()
+        [0.4, 1.2, 1.0, 1.0]
+        >>> import dataclasses
+        >>> data = dataclasses.replace(data, weight_scale="arm size")
+        >>> data.likelihood_weights().round(3).tolist()
+        [0.5, 1.5, 1.0, 1.0]
+        """
+        if self.weight_scale == "kish":
+            return kish_rescale(self.weights, self.arm_codes, self.n_arms, mask)
+        return arm_size_rescale(self.weights, self.arm_codes, self.n_arms, mask)
+
     def unadjusted(self) -> PatientData:
         """The same patients with a zero design, unit weights and unit tilt (no adjustment)."""
         return PatientData(
@@ -280,6 +319,30 @@ def kish_rescale(
     >>> kish_rescale([1.0, 3.0, 2.0, 2.0], [0, 0, 1, 1], n_arms=2).round(3).tolist()
     [0.4, 1.2, 1.0, 1.0]
     """
+    return _rescale_within_arms(
+        weights, arm_codes, n_arms, mask, lambda w: w.sum() ** 2 / (w**2).sum()
+    )
+
+
+def arm_size_rescale(
+    weights: np.ndarray, arm_codes: np.ndarray, n_arms: int, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Rescale weights within each arm to sum to the arm's number of contributing patients.
+
+    The robustness variant beside :func:`kish_rescale`: the same relative weights, but each
+    arm's pseudo-likelihood carries the information of all its patients however much the
+    weights vary (so its posterior is narrower than the Kish rule's).
+
+    Examples
+    --------
+    >>> arm_size_rescale([1.0, 3.0, 2.0, 2.0], [0, 0, 1, 1], n_arms=2).tolist()
+    [0.5, 1.5, 1.0, 1.0]
+    """
+    return _rescale_within_arms(weights, arm_codes, n_arms, mask, len)
+
+
+def _rescale_within_arms(weights, arm_codes, n_arms: int, mask, target) -> np.ndarray:
+    """Each arm's contributing weights scaled to sum to ``target(their weights)``; others 0."""
     weights = np.asarray(weights, dtype=float)
     codes = np.asarray(arm_codes, dtype=int)
     keep = np.ones(len(weights), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
@@ -287,10 +350,8 @@ def kish_rescale(
     for j in range(n_arms):
         rows = (codes == j) & keep
         total = weights[rows].sum()
-        if total <= 0:
-            continue
-        ess = total**2 / np.sum(weights[rows] ** 2)
-        out[rows] = weights[rows] * ess / total
+        if total > 0:
+            out[rows] = weights[rows] * target(weights[rows]) / total
     return out
 
 

@@ -89,7 +89,6 @@ from cit_bayes.bayes.patient_base import (
     cached_model,
     check_prior,
     fit_cached_model,
-    kish_rescale,
     zero_sum_basis,
 )
 from cit_bayes.bayes.sampling import SamplerSettings
@@ -370,7 +369,7 @@ def recovery_values(
     values = {
         "arm_index": data.arm_codes,
         "design": data.design,
-        "weight": kish_rescale(data.weights, data.arm_codes, data.n_arms, at_risk),
+        "weight": data.likelihood_weights(at_risk),
         "target_tilt": data.tilt,
         "time_to_recovery": time.astype("int64"),
         "recovered": np.asarray(recovered, dtype=float),

@@ -74,7 +74,6 @@ from cit_bayes.bayes.patient_base import (
     cached_model,
     check_prior,
     fit_cached_model,
-    kish_rescale,
     zero_sum_basis,
 )
 from cit_bayes.bayes.sampling import SamplerSettings
@@ -222,7 +221,7 @@ def response_values(response, data: PatientData, prior: ResponsePrior) -> dict[s
         "arm_index": data.arm_codes,
         "design": data.design,
         "response": outcome.astype("int64"),
-        "weight": kish_rescale(data.weights, data.arm_codes, data.n_arms),
+        "weight": data.likelihood_weights(),
         "target_tilt": data.tilt,
     } | {f"prior_{name}": np.asarray(float(getattr(prior, name))) for name in _PRIOR_NAMES}
 

@@ -119,7 +119,6 @@ from cit_bayes.bayes.patient_base import (
     cached_model,
     check_prior,
     fit_cached_model,
-    kish_rescale,
     zero_sum_basis,
 )
 from cit_bayes.bayes.sampling import SamplerSettings
@@ -383,7 +382,7 @@ def trajectory_values(
         "baseline_reference": reference,
         "log_plt": np.where(observed, log_counts, 0.0),
         "observed": observed.astype(float),
-        "weight": kish_rescale(data.weights, data.arm_codes, data.n_arms, contributes),
+        "weight": data.likelihood_weights(contributes),
         "target_tilt": data.tilt,
     }
     for p, pattern in enumerate(observed_patterns(observed)):

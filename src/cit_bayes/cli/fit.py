@@ -151,7 +151,11 @@ def run_fit(args) -> int:
     check_output_folder(args.out)
     plan = load_plan_from_args(args)
     cohort = read_cohort(
-        args.file, args.columns, missing=args.missing, response_rule=args.response_rule
+        args.file,
+        args.columns,
+        missing=args.missing,
+        response_rule=args.response_rule,
+        covariates=plan.extra_covariates,
     )
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:

@@ -102,6 +102,8 @@ def _to_number(value: object, decimal_comma: bool) -> tuple[float | None, bool]:
 def _range_text(spec: ColumnSpec, integer: bool) -> str:
     kind = "a whole number" if integer else "a number"
     unit = f" ({spec.unit})" if spec.unit and spec.unit != "day" else ""
+    if not (np.isfinite(spec.low) or np.isfinite(spec.high)):
+        return f"{kind}{unit}"
     low = int(spec.low) if integer else spec.low
     high = int(spec.high) if integer else spec.high
     return f"{kind}{unit} from {low:g} to {high:g}"

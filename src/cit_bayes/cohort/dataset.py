@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,8 +52,11 @@ def _column_text(series: pd.Series, as_float: bool) -> list[str]:
     return out
 
 
-def fingerprint_frame(data: pd.DataFrame) -> str:
+def fingerprint_frame(data: pd.DataFrame, extra: Sequence[str] = ()) -> str:
     """SHA-256 (hex) of the canonical cohort columns, row by row in order.
+
+    ``extra`` names further numeric covariate columns (:attr:`Cohort.extra_covariates`), hashed
+    after the canonical ones as floats; without them the fingerprint is the schema's alone.
 
     Numbers are hashed by value (``repr`` of the float; integers as integers), text as text, empty
     cells as empty, so a CSV, an Excel sheet, an SPSS file and a Parquet file holding the same
@@ -67,10 +71,10 @@ def fingerprint_frame(data: pd.DataFrame) -> str:
     (True, 64)
     """
     digest = hashlib.sha256(_FINGERPRINT_VERSION.encode())
-    columns = [name for name in FINGERPRINT_COLUMNS if name in data.columns]
+    columns = [name for name in FINGERPRINT_COLUMNS if name in data.columns] + list(extra)
     digest.update(("\x1f".join(columns) + "\n").encode())
     floats = {"age", "bmi", "plt_day0", "plt_day3", "plt_day7", "plt_day14"}
-    texts = [_column_text(data[name], name in floats) for name in columns]
+    texts = [_column_text(data[name], name in floats or name in extra) for name in columns]
     body = "".join("\x1f".join(row) + "\n" for row in zip(*texts, strict=True))
     digest.update(body.encode())
     return digest.hexdigest()
@@ -103,6 +107,10 @@ class Cohort:
         (counts only, never identifiers).
     missing : str
         The missing-data policy the cohort was validated with.
+    extra_covariates : tuple of str
+        Numeric columns beyond the schema read as covariates because the analysis plan names
+        them (float columns of ``data`` after the canonical ones; see
+        :func:`cit_bayes.cohort.validate_cohort`).
 
     Examples
     --------
@@ -123,6 +131,7 @@ class Cohort:
     )
     notes: tuple[str, ...] = ()
     missing: str = "error"
+    extra_covariates: tuple[str, ...] = ()
 
     @property
     def arms(self) -> tuple[str, ...]:
@@ -158,7 +167,8 @@ class Cohort:
             and ``stage`` as pandas Categorical with the categories of
             ``cit_bayes.cohort.schema.CATEGORICAL_COVARIATES`` (first = reference; ``stage``
             ordered I < II < III < IV), ``age`` and ``bmi`` float, ``ecog`` and the binary
-            columns int, and ``log_plt_day0`` (the natural log of the baseline count).
+            columns int, ``log_plt_day0`` (the natural log of the baseline count), then any
+            :attr:`extra_covariates` as float.
         """
         frame = self.data.loc[:, list(BASELINE_COVARIATES)].copy()
         for name, categories in CATEGORICAL_COVARIATES.items():
@@ -170,6 +180,8 @@ class Cohort:
         for name in ("age", "bmi"):
             frame[name] = frame[name].astype(float)
         frame["log_plt_day0"] = np.log(self.data["plt_day0"].astype(float))
+        for name in self.extra_covariates:
+            frame[name] = self.data[name].astype(float)
         return frame
 
     def summary(self) -> pd.DataFrame:

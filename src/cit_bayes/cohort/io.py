@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -263,6 +263,7 @@ def read_cohort(
     *,
     missing: str = "error",
     response_rule: str = "any",
+    covariates: Sequence[str] = (),
 ) -> Cohort:
     """Read a patient-level file and validate it against the cohort schema.
 
@@ -277,6 +278,10 @@ def read_cohort(
         See :func:`cit_bayes.cohort.validate_cohort`.
     response_rule : {"any", "day14"}
         See :func:`cit_bayes.cohort.derive.derive_response`.
+    covariates : sequence of str
+        Numeric columns beyond the schema to read as covariates (an analysis plan's
+        :attr:`~cit_bayes.plan.AnalysisPlan.extra_covariates`); see
+        :func:`cit_bayes.cohort.validate_cohort`.
 
     Returns
     -------
@@ -306,6 +311,7 @@ def read_cohort(
         decimal_comma=raw.decimal_comma,
         reader_notes=raw.notes,
         row_numbers=raw.row_numbers,
+        covariates=covariates,
     )
 
 

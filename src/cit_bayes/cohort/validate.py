@@ -9,8 +9,9 @@ the cohort (``Cohort.dropped``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,17 +32,20 @@ from cit_bayes.cohort.schema import (
     BINARY_COVARIATES,
     COHORT_COLUMNS,
     COLUMN_SPECS,
+    DERIVED_COVARIATES,
     FOLLOW_UP_DAYS,
+    INPUT_COLUMNS,
     MISSING_POLICIES,
     PLT_COLUMNS,
     POST_BASELINE_PLT_COLUMNS,
     RECOVERY_THRESHOLD,
     RESPONSE_RULES,
     SAFETY_OUTCOMES,
+    ColumnSpec,
 )
 from cit_bayes.exceptions import CohortError
 
-__all__ = ["validate_cohort"]
+__all__ = ["extra_covariate_specs", "validate_cohort"]
 
 _MAX_NAMES_IN_NOTE = 10
 _DROP_HINT = "missing='drop' (--missing drop) drops such rows and counts them per arm"
@@ -54,6 +58,7 @@ def validate_cohort(
     columns: str | Path | Mapping | ColumnMapping | None = None,
     missing: str = "error",
     response_rule: str = "any",
+    covariates: Sequence[str] = (),
 ) -> Cohort:
     """Validate an in-memory table against the cohort schema and derive the outcome columns.
 
@@ -70,6 +75,11 @@ def validate_cohort(
         does: an error listing the rows (default), or the row is dropped and counted per arm.
     response_rule : {"any", "day14"}
         See :func:`cit_bayes.cohort.derive.derive_response`.
+    covariates : sequence of str
+        Numeric columns beyond the schema that an analysis plan names as covariates (a
+        laboratory value, a score): each is required, read as a finite number (found by its own
+        name, case and surrounding spaces ignored), and its missing cells follow ``missing``
+        like the baseline covariates'. Schema columns and outcomes cannot be named here.
 
     Returns
     -------
@@ -95,6 +105,7 @@ def validate_cohort(
         mapping=load_mapping(columns),
         missing=missing,
         response_rule=response_rule,
+        covariates=covariates,
     )
 
 
@@ -108,6 +119,7 @@ def validate_table(
     decimal_comma: bool = False,
     reader_notes: tuple[str, ...] = (),
     row_numbers: np.ndarray | None = None,
+    covariates: Sequence[str] = (),
 ) -> Cohort:
     """:func:`validate_cohort` with the options readers need (decimal comma, reader notes)."""
     if missing not in MISSING_POLICIES:
@@ -116,6 +128,8 @@ def validate_table(
         raise CohortError(f"response_rule must be one of {RESPONSE_RULES}, got {response_rule!r}")
     if not isinstance(frame, pd.DataFrame):
         raise CohortError(f"{source}: expected a pandas DataFrame, got {type(frame).__name__}")
+    extra = extra_covariate_specs(covariates)
+    specs = COLUMN_SPECS + extra
     log = ProblemLog(source)
     if frame.shape[1] == 0 or frame.shape[0] == 0:
         what = "no columns" if frame.shape[1] == 0 else "no data rows below the header"
@@ -124,13 +138,13 @@ def validate_table(
     notes: list[str] = list(reader_notes)
     rows = np.arange(1, len(frame) + 1) if row_numbers is None else np.asarray(row_numbers)
     log.rows = rows
-    located = _locate_columns(frame, mapping, log, notes)
+    located = _locate_columns(frame, mapping, log, notes, specs)
     absent = [p.column for p in log.problems if "a required column" in p.expected]
     if len(absent) < len(log.problems):  # duplicate names: which column is meant is unknowable
         log.raise_if_any("has duplicate column names")
 
     parsed: dict[str, ParsedColumn] = {}
-    for spec in COLUMN_SPECS:
+    for spec in specs:
         if spec.name not in located:
             continue
         file_column = located[spec.name]
@@ -147,13 +161,82 @@ def validate_table(
     if absent:
         log.raise_if_any(f"is missing required column(s) {', '.join(map(str, absent))}")
     names = {name: where[0] for name, where in located.items()}
-    drop_reason = _check_rows(parsed, names, log, missing, response_rule)
+    drop_reason = _check_rows(parsed, names, log, missing, response_rule, specs)
     log.raise_if_any()
-    return _build(parsed, drop_reason, source, missing, response_rule, notes)
+    cohort = _build(parsed, drop_reason, source, missing, response_rule, notes)
+    if not extra:
+        return cohort
+    return _with_extra_covariates(cohort, parsed, drop_reason, tuple(s.name for s in extra))
+
+
+def extra_covariate_specs(covariates: Sequence[str]) -> tuple[ColumnSpec, ...]:
+    """The column specs of numeric covariates beyond the schema (see :func:`validate_cohort`).
+
+    Examples
+    --------
+    >>> [spec.kind for spec in extra_covariate_specs(["creatinine"])]
+    ['number']
+    >>> extra_covariate_specs(["plt_day14"])
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.CohortError: covariate 'plt_day14' is a column of the cohort schema ...
+    """
+    if isinstance(covariates, str):
+        covariates = (covariates,)
+    names = [str(name) for name in covariates]
+    specs = []
+    for name in dict.fromkeys(names):
+        if not name.isidentifier() or len(name) > 64:
+            raise CohortError(
+                f"covariate {name[:64]!r}: a column name of letters, digits and underscores "
+                "(at most 64 characters) is needed for a covariate beyond the schema"
+            )
+        if name.lower() in _SCHEMA_NAMES:
+            raise CohortError(
+                f"covariate {name!r} is a column of the cohort schema (or derived from it), "
+                "not a further covariate: a plan names schema covariates directly, and "
+                "outcomes and post-baseline counts are never covariates"
+            )
+        specs.append(
+            ColumnSpec(
+                name,
+                "number",
+                True,
+                "covariate",
+                low=-np.inf,
+                high=np.inf,
+                description="a numeric covariate the analysis plan names (beyond the schema)",
+            )
+        )
+    return tuple(specs)
+
+
+_SCHEMA_NAMES = frozenset(
+    name.lower() for name in (*INPUT_COLUMNS, *COHORT_COLUMNS, *DERIVED_COVARIATES)
+)
+
+
+def _with_extra_covariates(cohort: Cohort, parsed, drop_reason, names: tuple[str, ...]) -> Cohort:
+    """The cohort with the further numeric covariates as float columns after the schema's."""
+    keep = np.ones(len(parsed["patient_id"].values), dtype=bool)
+    keep[list(drop_reason)] = False
+    data = cohort.data.copy()
+    for name in names:
+        data[name] = parsed[name].values[keep].astype(float)
+    return dataclasses.replace(
+        cohort,
+        data=data,
+        fingerprint=fingerprint_frame(data, extra=names),
+        extra_covariates=names,
+    )
 
 
 def _locate_columns(
-    frame: pd.DataFrame, mapping: ColumnMapping, log: ProblemLog, notes: list[str]
+    frame: pd.DataFrame,
+    mapping: ColumnMapping,
+    log: ProblemLog,
+    notes: list[str],
+    specs: tuple[ColumnSpec, ...] = COLUMN_SPECS,
 ) -> dict[str, tuple[str, int]]:
     """Find each schema column in the file: canonical name -> (name in file, position)."""
     by_key: dict[str, list[tuple[str, int]]] = {}
@@ -166,7 +249,7 @@ def _locate_columns(
             log.add_general(found[0][0], f"one column per name (case and spaces ignored): {shown}")
     located: dict[str, tuple[str, int]] = {}
     absent: list[str] = []
-    for spec in COLUMN_SPECS:
+    for spec in specs:
         wanted = mapping.columns.get(spec.name, spec.name)
         found = by_key.get(wanted.strip().lower())
         if found:
@@ -205,6 +288,7 @@ def _check_rows(
     log: ProblemLog,
     missing: str,
     response_rule: str,
+    specs: tuple[ColumnSpec, ...] = COLUMN_SPECS,
 ) -> dict[int, str]:
     """Cross-cell checks; return the rows to drop (position -> reason) under ``missing="drop"``."""
     n = len(parsed["patient_id"].values)
@@ -261,7 +345,7 @@ def _check_rows(
             )
 
     drop_reason: dict[int, str] = {}
-    for spec in COLUMN_SPECS:
+    for spec in specs:
         if spec.when_missing != "covariate" or spec.name not in parsed:
             continue
         reason = "missing plt_day0" if spec.name == "plt_day0" else "missing baseline covariate"

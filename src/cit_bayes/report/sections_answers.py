@@ -127,6 +127,9 @@ _VARIANT_TEXT = {
     "weights only": "weights, no covariates",
     "pooled arms": "weights and covariates, arms partially pooled",
     "proportional hazards": "weights and covariates, recovery with proportional hazards",
+    "no Kish rescaling": (
+        "weights and covariates, weights summing to each arm's n (not its Kish ESS)"
+    ),
 }
 
 
