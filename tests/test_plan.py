@@ -105,9 +105,7 @@ def test_arms_are_independent_by_default_and_pooling_is_a_plan_switch(tmp_path, 
     assert all(pooled.priors[m].pool_arms for m in ("response", "plt", "recovery"))
     assert pooled.priors["recovery"].proportional_hazards
     assert not plan.priors["recovery"].proportional_hazards
-    bad = raw.replace(
-        "coefficient_sd = 1.0\npool_arms = false", 'coefficient_sd = 1.0\npool_arms = "no"'
-    )
+    bad = raw.replace("group_sd = 1.0\npool_arms = false", 'group_sd = 1.0\npool_arms = "no"')
     assert bad != raw
     with pytest.raises(PlanError, match="pool_arms"):
         load_plan(_write(tmp_path, bad))

@@ -29,7 +29,13 @@ from cit_bayes.bayes.safety import SafetyPrior
 from cit_bayes.bayes.trajectory import TrajectoryPrior
 from cit_bayes.report.document import tex_escape
 from cit_bayes.report.ledger import format_value, pointer, resolve
-from cit_bayes.report.model_equations import MODEL_EQUATIONS, MODEL_TEXT, PRIOR_SYMBOLS
+from cit_bayes.report.model_equations import (
+    GROUP_EQUATION,
+    GROUP_TEXT,
+    MODEL_EQUATIONS,
+    MODEL_TEXT,
+    PRIOR_SYMBOLS,
+)
 from cit_bayes.report.patient_report import write_report
 from cit_bayes.report.supplement import prior_value_text
 
@@ -286,6 +292,19 @@ def test_banners_follow_the_results_on_disk(tmp_path, small_analysis):
     banners = dict(BANNER.findall(page))
     assert "recovery/adjusted" in banners["failed"]
     assert "response/adjusted" not in banners["failed"] and "synthetic" in banners
+
+
+def test_the_supplement_states_a_grouping_when_the_analysis_had_one(tmp_path, small_analysis):
+    def grouped(results):
+        results["meta"]["data"]["grouping"] = {"column": "centre", "n_groups": 3}
+
+    out, _, markdown = _variant(tmp_path, small_analysis, grouped)
+    latex = (out / "methods_supplement.tex").read_text(encoding="utf-8")
+    text = GROUP_TEXT.format(group="centre", n_groups=3)
+    assert markdown.count(text) == 3  # response, PLT and recovery; not safety
+    assert latex.count(GROUP_EQUATION.latex) == 3
+    _, _, plain = _variant(tmp_path / "plain", small_analysis, lambda results: None)
+    assert "groups the patients by" not in plain
 
 
 def test_page_is_self_contained_and_names_no_patient(report, small_cohort_csv):

@@ -246,7 +246,7 @@ def run_pipeline(
                 columns,
                 missing=missing,
                 response_rule=response_rule,
-                covariates=plan.extra_covariates,
+                **plan.cohort_columns(),
             ),
             _cohort_summary,
         )

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from cit_bayes._paths import models_dir
 from cit_bayes.analyses.fragments import ContrastSpec
 from cit_bayes.bayes import SamplerSettings
@@ -36,7 +38,7 @@ from cit_bayes.cohort.schema import (
     POST_BASELINE_PLT_COLUMNS,
     SAFETY_OUTCOMES,
 )
-from cit_bayes.cohort.validate import extra_covariate_specs
+from cit_bayes.cohort.validate import extra_covariate_specs, group_column_specs
 from cit_bayes.config import build, build_sections, read_toml, setting, where
 from cit_bayes.exceptions import ModelError, PlanError
 
@@ -116,11 +118,16 @@ class HeadSection:
 @dataclass(frozen=True)
 class _Covariates:
     names: tuple[str, ...] = setting(non_empty=True, distinct=True)
+    group: str = ""
 
     def __post_init__(self):
         # a name outside the schema's covariates is a numeric column of the cohort; the same
         # rules as the cohort reader's (not an outcome, not a schema column, a plain name)
-        extra_covariate_specs([name for name in self.names if name not in PLAN_COVARIATES])
+        extra = [name for name in self.names if name not in PLAN_COVARIATES]
+        extra_covariate_specs(extra)
+        group_column_specs(self.group)
+        if self.group in extra:
+            raise ValueError(f"{self.group!r} is both a numeric covariate and the grouping column")
 
 
 #: The robustness variants a plan may ask for (:mod:`cit_bayes.analyses.robustness`).
@@ -294,6 +301,11 @@ class AnalysisPlan:
     robustness : tuple of str
         The robustness variants fitted beside the analyses (section ``[robustness]``;
         :data:`ROBUSTNESS_VARIANTS`).
+    group : str
+        The cohort column whose values (tumour type, centre) get a random intercept in every
+        outcome model of the adjusted analyses (``[covariates] group``), or "" for none. When
+        it is also a covariate, the weights balance it and the outcome models carry it by the
+        random intercept instead of fixed indicators (:attr:`outcome_covariates`).
 
     Examples
     --------
@@ -324,6 +336,65 @@ class AnalysisPlan:
     safety_events: tuple[str, ...] = ()
     priors: dict = field(default_factory=dict)
     robustness: tuple[str, ...] = ()
+    group: str = ""
+
+    @property
+    def outcome_covariates(self) -> tuple[str, ...]:
+        """The covariates of the outcome models' design: all but the grouping column.
+
+        Examples
+        --------
+        >>> plan = replace(load_plan(), group="tumor_type")
+        >>> "tumor_type" in plan.covariates, "tumor_type" in plan.outcome_covariates
+        (True, False)
+        """
+        return tuple(name for name in self.covariates if name != self.group)
+
+    def cohort_columns(self) -> dict:
+        """What a cohort must be read with for this plan (``read_cohort(path, **...)``): the
+        numeric covariates and the grouping column beyond the schema.
+
+        Examples
+        --------
+        >>> load_plan().cohort_columns()
+        {'covariates': (), 'group': None}
+        """
+        return {"covariates": self.extra_covariates, "group": self.group or None}
+
+    def cohort_groups(self, cohort) -> tuple[tuple[str, ...], np.ndarray] | None:
+        """The grouping's labels (most patients first, then by label) and each patient's
+        position among them, in the cohort's row order; None without a grouping.
+
+        Raises
+        ------
+        PlanError
+            The cohort lacks the column, or all its patients are in one group.
+
+        Examples
+        --------
+        >>> from cit_bayes.cohort import validate_cohort
+        >>> from cit_bayes.simulate import simulate_cohort
+        >>> cohort = validate_cohort(simulate_cohort(40, seed=1).data)
+        >>> labels, codes = replace(load_plan(), group="stage").cohort_groups(cohort)
+        >>> labels, codes.shape
+        (('IV', 'III', 'II', 'I'), (40,))
+        """
+        if not self.group:
+            return None
+        if self.group not in cohort.data.columns:
+            raise PlanError(
+                f"the plan groups patients by {self.group!r}, a column the cohort does not "
+                "hold: read the cohort with **plan.cohort_columns() (the command line does)"
+            )
+        values = cohort.data[self.group].astype(str).reset_index(drop=True)
+        counts = values.value_counts()
+        labels = tuple(sorted(counts.index, key=lambda label: (-counts[label], label)))
+        if len(labels) < 2:
+            raise PlanError(
+                f"every patient is in one group of {self.group!r}: a grouping needs two or more"
+            )
+        codes = values.map({label: j for j, label in enumerate(labels)}).to_numpy("int64")
+        return labels, codes
 
     @property
     def extra_covariates(self) -> tuple[str, ...]:
@@ -461,4 +532,5 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
         safety_events=safety.events,
         priors=priors,
         robustness=sections["robustness"].variants,
+        group=sections["covariates"].group,
     )

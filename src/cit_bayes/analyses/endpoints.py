@@ -77,6 +77,7 @@ def _subset(data: PatientData, keep: np.ndarray) -> PatientData:
         design=data.design[keep],
         weights=data.weights[keep],
         tilt=data.tilt[keep],
+        group_codes=None if data.group_codes is None else data.group_codes[keep],
     )
 
 
@@ -129,6 +130,7 @@ class EndpointRunner:
         self.arms = tuple(a for a in ARMS if a in set(self.data["arm"]))
         self.codes = np.array([self.arms.index(a) for a in self.data["arm"]], dtype="int64")
         self.design = outcome_design(plan.cohort_covariates(cohort), plan)
+        self.groups = plan.cohort_groups(cohort)
         self.fits: dict[str, PatientFit] = {}
         self.tables: dict[str, list] = {}
         self.timings: dict[str, float] = {}
@@ -147,6 +149,8 @@ class EndpointRunner:
             covariates=self.design.columns,
             weights=np.ones(n) if weighted is None else weighted.weights,
             tilt=np.ones(n) if weighted is None else weighted.tilt,
+            groups=() if self.groups is None else self.groups[0],
+            group_codes=None if self.groups is None else self.groups[1],
         )
         return data if weighted is not None else data.unadjusted()
 

@@ -225,7 +225,12 @@ def compare_arms(
             "response_rule": cohort.response_rule,
             "covariates": list(plan.covariates),
             "design_columns": list(runner.design.columns),
-        },
+        }
+        | (
+            {}
+            if runner.groups is None
+            else {"grouping": {"column": plan.group, "n_groups": len(runner.groups[0])}}
+        ),
         analyses=[{"name": a.name, "estimand": a.estimand or "none"} for a in plan.analyses()],
         primary_estimand=plan.primary_estimand,
         noninferiority_margin=plan.margin,

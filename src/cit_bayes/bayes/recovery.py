@@ -89,6 +89,8 @@ from cit_bayes.bayes.patient_base import (
     cached_model,
     check_prior,
     fit_cached_model,
+    group_intercept,
+    group_values,
     zero_sum_basis,
 )
 from cit_bayes.bayes.sampling import SamplerSettings
@@ -129,6 +131,10 @@ class RecoveryPrior:
     coefficient_sd : float
         :math:`\\beta_j \\sim N(0, s)`, log hazard ratio per SD (0.5: a hazard ratio of e^1
         per SD at the 95 % edge).
+    group_sd : float
+        Used only when the data carry a grouping (``PatientData.groups``): half-normal scale of
+        the SD of the groups' random intercepts on the log hazard (0.5: hazard ratios between
+        groups of e^1 at the 95 % edge; :func:`~cit_bayes.bayes.patient_base.group_intercept`).
     pool_arms : bool
         False (default): independent arm levels. True: partially pooled (a sensitivity
         analysis; module docstring). It changes the model's structure, not only its data.
@@ -152,6 +158,7 @@ class RecoveryPrior:
     rank: int = setting(6, low=1)
     arm_sd: float = setting(1.0, **SCALE)
     coefficient_sd: float = setting(0.5, **SCALE)
+    group_sd: float = setting(0.5, **SCALE)
     pool_arms: bool = False
     proportional_hazards: bool = False
 
@@ -249,6 +256,7 @@ def _build(
     rank: int,
     pool_arms: bool,
     proportional_hazards: bool,
+    groups: tuple[str, ...] = (),
 ):
     day_std, basis = smooth_basis(horizon, rank)
     coords = {
@@ -280,7 +288,8 @@ def _build(
         pm.Deterministic("arm_effect", arm_mean - pt.mean(arm_mean), dims="arm")
         coefficient = pm.Normal("coefficient", 0.0, prior["coefficient_sd"], dims="covariate")
 
-        linear = pt.dot(design, coefficient)  # (n,)
+        # (n,): covariates and, with a grouping, the patient's group intercept
+        linear = pt.dot(design, coefficient) + group_intercept(groups, n, prior["group_sd"])
         hazard = pt.exp(log_hazard)  # (day, arm)
         # cumulative baseline Lambda_a(t), t = 0..horizon (Lambda(0) = 0), dims (day + 1, arm)
         cumulative = pt.concatenate([pt.zeros((1, len(arms))), pt.cumsum(hazard, axis=0)])
@@ -339,9 +348,9 @@ def build_recovery_model(data: PatientData, horizon: int, prior: RecoveryPrior) 
     (14, ('day1', 'day2'), 6)
     """
     structure = (prior.rank, prior.pool_arms, prior.proportional_hazards)
-    key = ("recovery", data.n, data.arms, data.covariates, horizon, *structure)
+    key = ("recovery", data.n, data.arms, data.covariates, horizon, *structure, data.groups)
     return cached_model(
-        key, lambda: _build(data.n, data.arms, data.covariates, horizon, *structure)
+        key, lambda: _build(data.n, data.arms, data.covariates, horizon, *structure, data.groups)
     )
 
 
@@ -376,7 +385,7 @@ def recovery_values(
     }
     for name in _PRIOR_NAMES:
         values[f"prior_{name}"] = np.asarray(float(getattr(prior, name)))
-    return values
+    return values | group_values(data)
 
 
 def fit_recovery_model(

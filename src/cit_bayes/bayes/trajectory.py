@@ -119,6 +119,8 @@ from cit_bayes.bayes.patient_base import (
     cached_model,
     check_prior,
     fit_cached_model,
+    group_intercept,
+    group_values,
     zero_sum_basis,
 )
 from cit_bayes.bayes.sampling import SamplerSettings
@@ -154,6 +156,10 @@ class TrajectoryPrior:
     coefficient_sd : float
         :math:`\\beta_j \\sim N(0, s)`: 0.5 lets a 1-SD covariate change counts by a factor
         e^1 (95 % prior range).
+    group_sd : float
+        Used only when the data carry a grouping (``PatientData.groups``): half-normal scale of
+        the SD of the groups' random intercepts on the log count (0.5: groups' counts may differ
+        by a factor e^1 at the 95 % edge; :func:`~cit_bayes.bayes.patient_base.group_intercept`).
     residual_sd : float
         Half-normal scale of the within-patient SD :math:`s_{ad}` of each arm and day.
     correlation_eta : float
@@ -177,6 +183,7 @@ class TrajectoryPrior:
     arm_sd: float = setting(0.5, **SCALE)
     baseline_slope_sd: float = setting(1.0, **SCALE)
     coefficient_sd: float = setting(0.5, **SCALE)
+    group_sd: float = setting(0.5, **SCALE)
     residual_sd: float = setting(0.5, **SCALE)
     correlation_eta: float = setting(2.0, **SCALE)
     pool_arms: bool = False
@@ -203,6 +210,7 @@ def _build(
     days: tuple[str, ...],
     patterns: tuple[tuple[tuple[bool, ...], int], ...],
     pool_arms: bool,
+    groups: tuple[str, ...] = (),
 ):
     n_days = len(days)
     pairs = [f"{days[j]}-{days[i]}" for i in range(1, n_days) for j in range(i)]
@@ -264,7 +272,8 @@ def _build(
         slope = pm.Normal("baseline_slope", 0.0, prior["baseline_slope_sd"], dims="day")
         coefficient = pm.Normal("coefficient", 0.0, prior["coefficient_sd"], dims="covariate")
 
-        linear = pt.dot(design, coefficient)  # (n,)
+        # (n,): covariates and, with a grouping, the patient's group intercept
+        linear = pt.dot(design, coefficient) + group_intercept(groups, n, prior["group_sd"])
         fixed = linear[:, None] + baseline[:, None] * slope[None, :]  # (n, day)
         mu = arm_day[arm] + fixed
         loglik = []
@@ -322,7 +331,8 @@ def build_trajectory_model(
     pool_arms = bool(pool_arms)
     key = ("trajectory", data.n, data.arms, data.covariates, days, patterns, pool_arms)
     return cached_model(
-        key, lambda: _build(data.n, data.arms, data.covariates, days, patterns, pool_arms)
+        (*key, data.groups),
+        lambda: _build(data.n, data.arms, data.covariates, days, patterns, pool_arms, data.groups),
     )
 
 
@@ -392,7 +402,7 @@ def trajectory_values(
         values[f"log_plt_{p}"] = log_counts[np.ix_(rows, np.flatnonzero(pattern))]
     for name in _PRIOR_NAMES:
         values[f"prior_{name}"] = np.asarray(float(getattr(prior, name)))
-    return values
+    return values | group_values(data)
 
 
 def fit_trajectory_model(

@@ -155,7 +155,7 @@ def run_fit(args) -> int:
         args.columns,
         missing=args.missing,
         response_rule=args.response_rule,
-        covariates=plan.extra_covariates,
+        **plan.cohort_columns(),
     )
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:

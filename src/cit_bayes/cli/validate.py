@@ -61,14 +61,18 @@ def register(subparsers) -> None:
             "schema (docs/cohort-schema.md) and print a per-arm summary: patients, rows dropped, "
             "missing counts, derived response and recovery. Exit 0 when valid; otherwise print "
             "every problem with its row and column and exit 2. With --plan, the plan's "
-            "covariates beyond the schema (numeric columns it names) are checked too."
+            "columns beyond the schema (numeric covariates and a grouping column it names) are "
+            "checked too."
         ),
     )
     parser.add_argument("file", metavar="FILE", help="the cohort file")
     parser.add_argument(
         "--plan",
         metavar="TOML",
-        help="analysis plan whose covariates the cohort must hold (default models/default.toml)",
+        help=(
+            "analysis plan whose covariates and grouping column the cohort must hold "
+            "(default models/default.toml)"
+        ),
     )
     add_cohort_arguments(parser)
     parser.set_defaults(func=run_validate)
@@ -97,17 +101,17 @@ def run_validate(args) -> int:
     >>> code, printed.getvalue().splitlines()[0].split(": ")[1]
     (0, 'valid synthetic (simulated or reconstructed) cohort, 187 patients in 4 arms')
     """
-    covariates: tuple[str, ...] = ()
+    beyond: dict = {}
     if getattr(args, "plan", None):  # the default plan names no column beyond the schema
         from cit_bayes.plan import load_plan
 
-        covariates = load_plan(args.plan).extra_covariates
+        beyond = load_plan(args.plan).cohort_columns()
     cohort = read_cohort(
         args.file,
         args.columns,
         missing=args.missing,
         response_rule=args.response_rule,
-        covariates=covariates,
+        **beyond,
     )
     kind = "synthetic (simulated or reconstructed) " if cohort.synthetic else ""
     print(f"{cohort.source}: valid {kind}cohort, {cohort.n} patients in {len(cohort.arms)} arms")

@@ -52,11 +52,15 @@ def _column_text(series: pd.Series, as_float: bool) -> list[str]:
     return out
 
 
-def fingerprint_frame(data: pd.DataFrame, extra: Sequence[str] = ()) -> str:
+def fingerprint_frame(
+    data: pd.DataFrame, extra: Sequence[str] = (), labels: Sequence[str] = ()
+) -> str:
     """SHA-256 (hex) of the canonical cohort columns, row by row in order.
 
     ``extra`` names further numeric covariate columns (:attr:`Cohort.extra_covariates`), hashed
-    after the canonical ones as floats; without them the fingerprint is the schema's alone.
+    after the canonical ones as floats, and ``labels`` a grouping column beyond the schema
+    (:attr:`Cohort.group_column`), hashed as text; without them the fingerprint is the
+    schema's alone.
 
     Numbers are hashed by value (``repr`` of the float; integers as integers), text as text, empty
     cells as empty, so a CSV, an Excel sheet, an SPSS file and a Parquet file holding the same
@@ -71,7 +75,8 @@ def fingerprint_frame(data: pd.DataFrame, extra: Sequence[str] = ()) -> str:
     (True, 64)
     """
     digest = hashlib.sha256(_FINGERPRINT_VERSION.encode())
-    columns = [name for name in FINGERPRINT_COLUMNS if name in data.columns] + list(extra)
+    columns = [name for name in FINGERPRINT_COLUMNS if name in data.columns]
+    columns += [*extra, *labels]
     digest.update(("\x1f".join(columns) + "\n").encode())
     floats = {"age", "bmi", "plt_day0", "plt_day3", "plt_day7", "plt_day14"}
     texts = [_column_text(data[name], name in floats or name in extra) for name in columns]
@@ -111,6 +116,9 @@ class Cohort:
         Numeric columns beyond the schema read as covariates because the analysis plan names
         them (float columns of ``data`` after the canonical ones; see
         :func:`cit_bayes.cohort.validate_cohort`).
+    group_column : str
+        A column of labels beyond the schema read because the analysis plan groups patients by
+        it (a centre; a text column of ``data``), or "" (none, or a schema column).
 
     Examples
     --------
@@ -132,6 +140,7 @@ class Cohort:
     notes: tuple[str, ...] = ()
     missing: str = "error"
     extra_covariates: tuple[str, ...] = ()
+    group_column: str = ""
 
     @property
     def arms(self) -> tuple[str, ...]:

@@ -264,6 +264,7 @@ def read_cohort(
     missing: str = "error",
     response_rule: str = "any",
     covariates: Sequence[str] = (),
+    group: str | None = None,
 ) -> Cohort:
     """Read a patient-level file and validate it against the cohort schema.
 
@@ -281,6 +282,9 @@ def read_cohort(
     covariates : sequence of str
         Numeric columns beyond the schema to read as covariates (an analysis plan's
         :attr:`~cit_bayes.plan.AnalysisPlan.extra_covariates`); see
+        :func:`cit_bayes.cohort.validate_cohort`.
+    group : str, optional
+        The plan's grouping column (:attr:`~cit_bayes.plan.AnalysisPlan.group`); see
         :func:`cit_bayes.cohort.validate_cohort`.
 
     Returns
@@ -312,6 +316,7 @@ def read_cohort(
         reader_notes=raw.notes,
         row_numbers=raw.row_numbers,
         covariates=covariates,
+        group=group,
     )
 
 

@@ -30,6 +30,7 @@ from cit_bayes.cohort.problems import Problem, ProblemLog
 from cit_bayes.cohort.schema import (
     ARMS,
     BINARY_COVARIATES,
+    CATEGORICAL_COVARIATES,
     COHORT_COLUMNS,
     COLUMN_SPECS,
     DERIVED_COVARIATES,
@@ -45,7 +46,7 @@ from cit_bayes.cohort.schema import (
 )
 from cit_bayes.exceptions import CohortError
 
-__all__ = ["extra_covariate_specs", "validate_cohort"]
+__all__ = ["extra_covariate_specs", "group_column_specs", "validate_cohort"]
 
 _MAX_NAMES_IN_NOTE = 10
 _DROP_HINT = "missing='drop' (--missing drop) drops such rows and counts them per arm"
@@ -59,6 +60,7 @@ def validate_cohort(
     missing: str = "error",
     response_rule: str = "any",
     covariates: Sequence[str] = (),
+    group: str | None = None,
 ) -> Cohort:
     """Validate an in-memory table against the cohort schema and derive the outcome columns.
 
@@ -80,6 +82,12 @@ def validate_cohort(
         laboratory value, a score): each is required, read as a finite number (found by its own
         name, case and surrounding spaces ignored), and its missing cells follow ``missing``
         like the baseline covariates'. Schema columns and outcomes cannot be named here.
+    group : str, optional
+        The column whose values group the patients for a further hierarchical level of the
+        outcome models (an analysis plan's ``[covariates] group``): a categorical schema
+        column (``tumor_type``, ``stage``, ``sex``) is read as such; any other name is a
+        column of labels beyond the schema (a centre), read as text, required, its missing
+        cells following ``missing``.
 
     Returns
     -------
@@ -106,6 +114,7 @@ def validate_cohort(
         missing=missing,
         response_rule=response_rule,
         covariates=covariates,
+        group=group,
     )
 
 
@@ -120,6 +129,7 @@ def validate_table(
     reader_notes: tuple[str, ...] = (),
     row_numbers: np.ndarray | None = None,
     covariates: Sequence[str] = (),
+    group: str | None = None,
 ) -> Cohort:
     """:func:`validate_cohort` with the options readers need (decimal comma, reader notes)."""
     if missing not in MISSING_POLICIES:
@@ -129,7 +139,8 @@ def validate_table(
     if not isinstance(frame, pd.DataFrame):
         raise CohortError(f"{source}: expected a pandas DataFrame, got {type(frame).__name__}")
     extra = extra_covariate_specs(covariates)
-    specs = COLUMN_SPECS + extra
+    labels = group_column_specs(group)
+    specs = COLUMN_SPECS + extra + labels
     log = ProblemLog(source)
     if frame.shape[1] == 0 or frame.shape[0] == 0:
         what = "no columns" if frame.shape[1] == 0 else "no data rows below the header"
@@ -164,9 +175,10 @@ def validate_table(
     drop_reason = _check_rows(parsed, names, log, missing, response_rule, specs)
     log.raise_if_any()
     cohort = _build(parsed, drop_reason, source, missing, response_rule, notes)
-    if not extra:
+    if not extra and not labels:
         return cohort
-    return _with_extra_covariates(cohort, parsed, drop_reason, tuple(s.name for s in extra))
+    names = tuple(s.name for s in extra)
+    return _with_extra_columns(cohort, parsed, drop_reason, names, labels[0].name if labels else "")
 
 
 def extra_covariate_specs(covariates: Sequence[str]) -> tuple[ColumnSpec, ...]:
@@ -186,11 +198,7 @@ def extra_covariate_specs(covariates: Sequence[str]) -> tuple[ColumnSpec, ...]:
     names = [str(name) for name in covariates]
     specs = []
     for name in dict.fromkeys(names):
-        if not name.isidentifier() or len(name) > 64:
-            raise CohortError(
-                f"covariate {name[:64]!r}: a column name of letters, digits and underscores "
-                "(at most 64 characters) is needed for a covariate beyond the schema"
-            )
+        _check_further_name(name, "covariate")
         if name.lower() in _SCHEMA_NAMES:
             raise CohortError(
                 f"covariate {name!r} is a column of the cohort schema (or derived from it), "
@@ -211,23 +219,65 @@ def extra_covariate_specs(covariates: Sequence[str]) -> tuple[ColumnSpec, ...]:
     return tuple(specs)
 
 
+def group_column_specs(group: str | None) -> tuple[ColumnSpec, ...]:
+    """The column spec of a grouping column beyond the schema (see :func:`validate_cohort`).
+
+    A categorical schema column needs none (it is read anyway); a numeric or outcome column
+    cannot group patients.
+
+    Examples
+    --------
+    >>> [spec.kind for spec in group_column_specs("centre")], group_column_specs("tumor_type")
+    (['text'], ())
+    >>> group_column_specs("age")
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.CohortError: grouping column 'age' is a schema column that is not ...
+    """
+    if not group or group in CATEGORICAL_COVARIATES:
+        return ()
+    _check_further_name(group, "grouping column")
+    if group.lower() in _SCHEMA_NAMES:
+        raise CohortError(
+            f"grouping column {group!r} is a schema column that is not categorical: a group "
+            f"is one of {sorted(CATEGORICAL_COVARIATES)} or a column of labels beyond the "
+            "schema (a centre)"
+        )
+    description = "labels of the groups (a centre) the analysis plan names (beyond the schema)"
+    return (ColumnSpec(group, "text", True, "covariate", description=description),)
+
+
+def _check_further_name(name: str, what: str) -> None:
+    if not name.isidentifier() or len(name) > 64:
+        raise CohortError(
+            f"{what} {name[:64]!r}: a column name of letters, digits and underscores "
+            f"(at most 64 characters) is needed for a {what} beyond the schema"
+        )
+
+
 _SCHEMA_NAMES = frozenset(
     name.lower() for name in (*INPUT_COLUMNS, *COHORT_COLUMNS, *DERIVED_COVARIATES)
 )
 
 
-def _with_extra_covariates(cohort: Cohort, parsed, drop_reason, names: tuple[str, ...]) -> Cohort:
-    """The cohort with the further numeric covariates as float columns after the schema's."""
+def _with_extra_columns(
+    cohort: Cohort, parsed, drop_reason, names: tuple[str, ...], group: str
+) -> Cohort:
+    """The cohort with the further numeric covariates (float) and the grouping column beyond
+    the schema (text) after the schema's columns."""
     keep = np.ones(len(parsed["patient_id"].values), dtype=bool)
     keep[list(drop_reason)] = False
     data = cohort.data.copy()
     for name in names:
         data[name] = parsed[name].values[keep].astype(float)
+    if group:
+        data[group] = pd.Series(parsed[group].values[keep], index=data.index, dtype=object)
     return dataclasses.replace(
         cohort,
         data=data,
-        fingerprint=fingerprint_frame(data, extra=names),
+        fingerprint=fingerprint_frame(data, extra=names, labels=(group,) if group else ()),
         extra_covariates=names,
+        group_column=group,
     )
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from cit_bayes.report.document import Equation
 
 __all__ = [
+    "GROUP_EQUATION",
+    "GROUP_TEXT",
     "MODEL_EQUATIONS",
     "MODEL_TEXT",
     "MODEL_TITLES",
@@ -201,7 +203,24 @@ PROPORTIONAL_HAZARDS_EQUATION = Equation(
     "lambda[a,t] = nu[a] + g[t], g = delta s + sigma Z u, u ~ N(0, I_r)",
 )
 
+#: A plan with a grouping column (``[covariates] group``) adds a random intercept of the
+#: patient's group to the linear predictor of the response, PLT and recovery models.
+GROUP_TEXT = (
+    "In this run the plan groups the patients by {group} ({n_groups} groups): the adjusted "
+    "analyses' response, PLT and recovery models add to their linear predictor a random "
+    "intercept u of the patient's group, zero-sum over the groups and non-centred, with an SD "
+    "sigma_g learned from the groups (the groups, unlike the arms, are taken as exchangeable). "
+    "The g-computation predicts every patient in their own group, so the marginal rates, means "
+    "and curves remain those of the cohort's patients. The unadjusted analysis has no grouping."
+)
+GROUP_EQUATION = Equation(
+    r"+\, u_{g_i},\quad u = \sigma_g z,\ z \sim \mathrm{ZeroSumNormal}(1),\ "
+    r"\sigma_g \sim \mathrm{HalfNormal}(s_g)",
+    "+ u[g_i];  u = sigma_g z, z ~ ZeroSumNormal(1), sigma_g ~ HalfNormal(s_g)",
+)
+
 _POOL = "pool_arms (false: independent arms; true: partially pooled, a sensitivity analysis)"
+_GROUP_SD = "s_g (half-normal scale of the group SD sigma_g; used only with a grouping column)"
 _ARM_SD = "s_tau (half-normal scale of the between-arm SD tau; used only with pool_arms)"
 
 #: For each model, the symbol each field of its prior dataclass (the plan's ``[priors.*]``) sets.
@@ -213,6 +232,7 @@ PRIOR_SYMBOLS: dict[str, dict[str, str]] = {
         "intercept_sd": "s_alpha (scale of alpha_a: the SD if normal; of mu when pooled)",
         "arm_sd": _ARM_SD,
         "coefficient_sd": "s_beta (SD of each covariate coefficient)",
+        "group_sd": _GROUP_SD,
         "pool_arms": _POOL,
     },
     "plt": {
@@ -221,6 +241,7 @@ PRIOR_SYMBOLS: dict[str, dict[str, str]] = {
         "arm_sd": _ARM_SD,
         "baseline_slope_sd": "s_gamma (SD of each baseline slope gamma_d)",
         "coefficient_sd": "s_beta (SD of each covariate coefficient)",
+        "group_sd": _GROUP_SD,
         "residual_sd": "s_s (half-normal scale of each within-patient SD s_ad, per arm and day)",
         "correlation_eta": "eta (LKJ shape of the within-patient correlation R)",
         "pool_arms": _POOL,
@@ -233,6 +254,7 @@ PRIOR_SYMBOLS: dict[str, dict[str, str]] = {
         "rank": "r (number of smooth components)",
         "arm_sd": _ARM_SD,
         "coefficient_sd": "s_beta (SD of each covariate coefficient)",
+        "group_sd": _GROUP_SD,
         "pool_arms": _POOL + "; needs proportional_hazards",
         "proportional_hazards": (
             "false: each arm its own baseline shape; true: one shared shape, proportional "

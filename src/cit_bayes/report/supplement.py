@@ -16,6 +16,8 @@ from dataclasses import fields
 
 from cit_bayes.report.document import Code, Heading, Items, Paragraph, Table
 from cit_bayes.report.model_equations import (
+    GROUP_EQUATION,
+    GROUP_TEXT,
     MODEL_EQUATIONS,
     MODEL_TEXT,
     MODEL_TITLES,
@@ -274,11 +276,15 @@ def _model_blocks(ctx: ReportContext) -> list:
              "), read from the plan itself; the plan's comments explain each choice."]
         ),
     ]  # fmt: skip
+    grouping = ctx.results["meta"].get("data", {}).get("grouping")
     for endpoint in ENDPOINTS:
         if endpoint not in ctx.results:
             continue
         blocks += [Heading(3, MODEL_TITLES[endpoint]), Paragraph([MODEL_TEXT[endpoint]])]
         blocks += list(MODEL_EQUATIONS[endpoint])
+        if grouping and endpoint != "safety":
+            text = GROUP_TEXT.format(group=grouping["column"], n_groups=grouping["n_groups"])
+            blocks += [Paragraph([text]), GROUP_EQUATION]
         prior = (getattr(ctx.plan, "priors", None) or {}).get(endpoint)
         if getattr(prior, "proportional_hazards", False):
             blocks += [Paragraph([PROPORTIONAL_HAZARDS_TEXT]), PROPORTIONAL_HAZARDS_EQUATION]

@@ -60,7 +60,10 @@ class OutcomeDesign:
 
 
 def outcome_design(covariates: pd.DataFrame, plan: AnalysisPlan) -> OutcomeDesign:
-    """Encode the plan's covariates as the outcome models' design (same rules as the weights).
+    """Encode the plan's outcome covariates as the models' design (same rules as the weights).
+
+    The covariates are the plan's :attr:`~cit_bayes.plan.AnalysisPlan.outcome_covariates`:
+    all but a grouping column, which the models carry by a random intercept.
 
     Categorical covariates become indicators against their reference (most frequent) level, rare levels
     (fewer than ``weighting.rare_level_min`` patients) pooled; numeric ones are standardised.
@@ -76,7 +79,8 @@ def outcome_design(covariates: pd.DataFrame, plan: AnalysisPlan) -> OutcomeDesig
     ('age', 'sex=m')
     """
     design = encode_covariates(
-        covariates.loc[:, list(plan.covariates)], rare_level_min=plan.weighting.rare_level_min
+        covariates.loc[:, list(plan.outcome_covariates)],
+        rare_level_min=plan.weighting.rare_level_min,
     )
     return OutcomeDesign(
         matrix=np.asarray(design.model_matrix, dtype=float),
