@@ -38,7 +38,11 @@ from cit_bayes.cohort.schema import (
     POST_BASELINE_PLT_COLUMNS,
     SAFETY_OUTCOMES,
 )
-from cit_bayes.cohort.validate import extra_covariate_specs, group_column_specs
+from cit_bayes.cohort.validate import (
+    check_arm_labels,
+    extra_covariate_specs,
+    group_column_specs,
+)
 from cit_bayes.config import build, build_sections, read_toml, setting, where
 from cit_bayes.exceptions import ModelError, PlanError
 
@@ -102,8 +106,34 @@ class WeightingPlan:
 
 def pairs_of_arms(pairs: tuple[tuple[str, str], ...], name: str) -> None:
     for first, second in pairs:
-        if first not in ARMS or second not in ARMS or first == second:
-            raise ValueError(f"{name}: expected pairs of two different arms from {ARMS}")
+        if first == second:
+            raise ValueError(f"{name}: expected pairs of two different arms, got {first!r} twice")
+
+
+#: Every key of a plan (section, key) that names arms: each must be one of the plan's arms.
+_ARM_KEYS = (
+    ("contrasts", "pairs"),
+    ("contrasts", "focus_arm"),
+    ("response", "noninferiority_pairs"),
+    ("recovery", "reference_arm"),
+    ("safety", "reference_arm"),
+    ("estimands", "att_arm"),
+)
+
+
+def check_arm_keys(sections: dict, arms: tuple[str, ...], source: str) -> None:
+    """Raise :class:`PlanError` naming the first key that names an arm outside ``arms``."""
+    for section, key in _ARM_KEYS:
+        value = getattr(sections.get(section), key, None)
+        if value is None:
+            continue
+        named = [value] if isinstance(value, str) else [arm for pair in value for arm in pair]
+        unknown = [arm for arm in dict.fromkeys(named) if arm not in arms]
+        if unknown:
+            raise PlanError(
+                f"{where(source, section, key)}: arm(s) {unknown} are not among the "
+                f"plan's arms {list(arms)}"
+            )
 
 
 # The sections of the file as the loader reads them; load_plan assembles the AnalysisPlan.
@@ -149,7 +179,7 @@ class _Robustness:
 class _Estimands:
     primary: Literal["ate", "ato", "att"]
     sensitivity: tuple[str, ...] = setting(choices=ESTIMANDS, distinct=True)
-    att_arm: str = setting(choices=ARMS)
+    att_arm: str
 
 
 @dataclass(frozen=True)
@@ -187,7 +217,7 @@ class _Sampler(SamplerSection):
 @dataclass(frozen=True)
 class ContrastsSection:
     pairs: tuple[tuple[str, str], ...] = setting(non_empty=True)
-    focus_arm: str = setting(choices=ARMS)
+    focus_arm: str
 
     def __post_init__(self):
         pairs_of_arms(self.pairs, "pairs")
@@ -222,21 +252,23 @@ class _Plt:
 class _Recovery:
     horizon: int = setting(low=3, high=14)
     faster_by_days: tuple[float, ...] = setting(non_empty=True, low=0.0)
-    reference_arm: str = setting(choices=ARMS)
+    reference_arm: str
 
 
 @dataclass(frozen=True)
 class _Safety:
     events: tuple[str, ...] = setting(choices=SAFETY_OUTCOMES, non_empty=True, distinct=True)
-    reference_arm: str = setting(choices=ARMS)
+    reference_arm: str
     harm_threshold: float = setting(low=0.0)
 
 
-def contrast_spec(sections: dict, margins: tuple[float, ...]) -> ContrastSpec:
+def contrast_spec(
+    sections: dict, margins: tuple[float, ...], arms: tuple[str, ...] = ARMS
+) -> ContrastSpec:
     """The comparisons a plan asks for, from its sections (shared by both plans' loaders)."""
     contrasts, response, plt = sections["contrasts"], sections["response"], sections["plt"]
     return ContrastSpec(
-        arms=tuple(ARMS),
+        arms=tuple(arms),
         pairs=contrasts.pairs,
         focus_arm=contrasts.focus_arm,
         ci_level=sections["plan"].ci_level,
@@ -250,8 +282,17 @@ def contrast_spec(sections: dict, margins: tuple[float, ...]) -> ContrastSpec:
     )
 
 
+@dataclass(frozen=True)
+class _Arms:
+    labels: tuple[str, ...] = setting(non_empty=True, distinct=True)
+
+    def __post_init__(self):
+        check_arm_labels(self.labels)
+
+
 _SECTIONS = {
     "plan": HeadSection,
+    "arms": _Arms,
     "covariates": _Covariates,
     "estimands": _Estimands,
     "weighting": WeightingPlan,
@@ -276,6 +317,9 @@ class AnalysisPlan:
     name, title : str
     seed : int
         Default master seed (``--seed`` overrides it).
+    arms : tuple of str
+        The arms (``[arms] labels``: any labels, two or more, in the order results list
+        them); a cohort must hold exactly these (:meth:`cohort_covariates` checks).
     covariates : tuple of str
         Schema covariates (:data:`~cit_bayes.cohort.schema.PLAN_COVARIATES`) and any numeric
         column of the cohort beyond the schema (:attr:`extra_covariates`).
@@ -337,6 +381,7 @@ class AnalysisPlan:
     priors: dict = field(default_factory=dict)
     robustness: tuple[str, ...] = ()
     group: str = ""
+    arms: tuple[str, ...] = ARMS
 
     @property
     def outcome_covariates(self) -> tuple[str, ...]:
@@ -356,10 +401,14 @@ class AnalysisPlan:
 
         Examples
         --------
-        >>> load_plan().cohort_columns()
-        {'covariates': (), 'group': None}
+        >>> sorted(load_plan().cohort_columns())
+        ['arms', 'covariates', 'group']
         """
-        return {"covariates": self.extra_covariates, "group": self.group or None}
+        return {
+            "covariates": self.extra_covariates,
+            "group": self.group or None,
+            "arms": self.arms,
+        }
 
     def cohort_groups(self, cohort) -> tuple[tuple[str, ...], np.ndarray] | None:
         """The grouping's labels (most patients first, then by label) and each patient's
@@ -409,13 +458,13 @@ class AnalysisPlan:
 
     def cohort_covariates(self, cohort):
         """The cohort's covariate table (``Cohort.covariates()``, index reset), checked to hold
-        every covariate the plan names.
+        every covariate the plan names and exactly the plan's arms (:meth:`check_arms`).
 
         Raises
         ------
         PlanError
             A covariate beyond the schema that the cohort was not read with (read it with
-            ``read_cohort(..., covariates=plan.extra_covariates)``).
+            ``read_cohort(..., **plan.cohort_columns())``), or arms that differ.
 
         Examples
         --------
@@ -425,6 +474,7 @@ class AnalysisPlan:
         >>> load_plan().cohort_covariates(cohort).shape
         (40, 12)
         """
+        self.check_arms(cohort)
         table = cohort.covariates().reset_index(drop=True)
         absent = [name for name in self.covariates if name not in table.columns]
         if absent:
@@ -433,6 +483,46 @@ class AnalysisPlan:
                 "cohort with covariates=plan.extra_covariates (the command line does)"
             )
         return table
+
+    def check_arms(self, cohort) -> None:
+        """Raise :class:`PlanError` unless the cohort's arms are the plan's, in its order.
+
+        An arm of the plan without patients (absent from the file, or emptied by
+        ``missing="drop"``) is named with the rows dropped from it: the plan's questions about
+        it cannot be answered, and the run stops before any fit.
+
+        Examples
+        --------
+        >>> from cit_bayes.cohort import validate_cohort
+        >>> from cit_bayes.simulate import simulate_cohort
+        >>> data = simulate_cohort(60, seed=1).data
+        >>> load_plan().check_arms(validate_cohort(data[data["arm"] != "rhIL-11"]))
+        Traceback (most recent call last):
+        ...
+        cit_bayes.exceptions.PlanError: the plan's arm(s) ['rhIL-11'] have no patient in the ...
+        """
+        arms = tuple(cohort.arms)
+        if arms == self.arms:
+            return
+        absent = [arm for arm in self.arms if arm not in arms]
+        unknown = [arm for arm in arms if arm not in self.arms]
+        problems = []
+        if unknown:
+            problems.append(
+                f"the cohort holds arm(s) {unknown} that the plan does not name (read the "
+                "cohort with arms=plan.arms, as the command line does, or add them to [arms])"
+            )
+        if absent:
+            dropped = cohort.n_dropped_by_arm()
+            counts = ", ".join(f"{arm}: {int(dropped.get(arm, 0))}" for arm in absent)
+            problems.append(
+                f"the plan's arm(s) {absent} have no patient in the cohort (rows dropped for "
+                f"missing values: {counts}); name the cohort's arms in the plan's [arms] labels "
+                "and the comparisons that involve them"
+            )
+        if problems:
+            raise PlanError("; ".join(problems))
+        raise PlanError(f"the cohort's arms {list(arms)} are not in the plan's order {self.arms}")
 
     def analyses(self) -> tuple[Analysis, ...]:
         """Unadjusted, the primary adjusted analysis, then one per sensitivity estimand."""
@@ -510,7 +600,9 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
         priors[model] = build(cls, priors_table[model], document.source, section, complete=True)
     settings = sampler.settings(document.source)
     margins = tuple(sorted(set(response.noninferiority_margins) | {response.margin}))
-    spec = contrast_spec(sections, margins)
+    arms = sections["arms"].labels
+    check_arm_keys(sections, arms, document.source)
+    spec = contrast_spec(sections, margins, arms)
     return AnalysisPlan(
         path=document.source,
         sha256=document.sha256,
@@ -533,4 +625,5 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
         priors=priors,
         robustness=sections["robustness"].variants,
         group=sections["covariates"].group,
+        arms=arms,
     )

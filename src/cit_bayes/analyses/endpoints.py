@@ -41,7 +41,6 @@ from cit_bayes.bayes.response import fit_response_model
 from cit_bayes.bayes.safety import fit_safety_model
 from cit_bayes.bayes.trajectory import fit_trajectory_model
 from cit_bayes.cohort import Cohort
-from cit_bayes.cohort.schema import ARMS
 from cit_bayes.exceptions import ModelError
 from cit_bayes.plan import Analysis, AnalysisPlan
 from cit_bayes.weighting.cohort_weights import (
@@ -127,7 +126,7 @@ class EndpointRunner:
     def __init__(self, cohort: Cohort, plan: AnalysisPlan, seed: int, progress: Progress):
         self.cohort, self.plan, self.seed, self.progress = cohort, plan, seed, progress
         self.data = cohort.data.reset_index(drop=True)
-        self.arms = tuple(a for a in ARMS if a in set(self.data["arm"]))
+        self.arms = tuple(a for a in plan.arms if a in set(self.data["arm"]))
         self.codes = np.array([self.arms.index(a) for a in self.data["arm"]], dtype="int64")
         self.design = outcome_design(plan.cohort_covariates(cohort), plan)
         self.groups = plan.cohort_groups(cohort)

@@ -44,7 +44,6 @@ from cit_bayes.analyses.results import (
 from cit_bayes.analyses.robustness import fit_robustness, robustness_summary
 from cit_bayes.bayes.patient_base import PatientFit
 from cit_bayes.cohort import Cohort
-from cit_bayes.cohort.schema import ARMS
 from cit_bayes.plan import AnalysisPlan
 from cit_bayes.weighting.cohort_weights import (
     WeightedAnalysis,
@@ -135,7 +134,7 @@ def weight_cohort(
     say = progress or (lambda message: None)
     covariates = plan.cohort_covariates(cohort)
     arm = cohort.data["arm"].reset_index(drop=True)
-    arms = tuple(a for a in ARMS if a in set(arm))
+    arms = tuple(a for a in plan.arms if a in set(arm))
     weighting = {}
     for analysis in plan.analyses():
         if analysis.adjusted:

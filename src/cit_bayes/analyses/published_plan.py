@@ -23,6 +23,7 @@ from cit_bayes.plan import (
     HeadSection,
     ResponseSection,
     SamplerSection,
+    check_arm_keys,
     contrast_spec,
 )
 
@@ -145,6 +146,7 @@ def load_reanalysis_plan(path: str | Path | None = None) -> ReanalysisPlan:
         )
     except ModelError as error:  # SamplerSettings rejects a value
         raise PlanError(f"{where(document.source, 'sampler')}: {error}") from None
+    check_arm_keys(sections, ARMS, document.source)
     spec = contrast_spec(sections, response.noninferiority_margins)
     return ReanalysisPlan(
         path=document.source,

@@ -260,8 +260,11 @@ def _patterns(arms: Sequence[str]) -> dict[str, re.Pattern]:
     }
 
 
-def validation_problems(results: Mapping, arms: Sequence[str] = ARMS) -> list[str]:
+def validation_problems(results: Mapping, arms: Sequence[str] | None = None) -> list[str]:
     """Return every way ``results`` departs from the layout (empty when it is valid).
+
+    Keys that name arms are checked against ``arms``: by default the cohort's
+    (``meta.data.arms`` of a patient-level analysis), else the CIT study's four.
 
     Examples
     --------
@@ -271,6 +274,7 @@ def validation_problems(results: Mapping, arms: Sequence[str] = ARMS) -> list[st
     problems: list[str] = []
     if not isinstance(results, Mapping):
         return ["the document is not a mapping"]
+    arms = _arms_of(results) if arms is None else arms
     unknown = [k for k in results if k not in TOP_LEVEL_KEYS]
     if unknown:
         problems.append(f"unknown top-level key(s) {unknown}; allowed {list(TOP_LEVEL_KEYS)}")
@@ -330,13 +334,13 @@ def _check_field(field: str, value: Any, where: str, patterns: dict) -> list[str
         groups = {f".{block}": inner for block, inner in value.items()}
     else:
         bad = [k for k in value if not pattern.match(str(k))]
-        return [f"{where}: key(s) {bad} do not name canonical arms ({kind} keys)"]
+        return [f"{where}: key(s) {bad} do not name the arms ({kind} keys)"]
     problems = []
     for block, inner in groups.items():
         for key, item in inner.items():
             here = f"{where}{block}.{key}"
             if not pattern.match(str(key)):
-                problems.append(f"{here}: key does not name canonical arms ({kind} key)")
+                problems.append(f"{here}: key does not name the arms ({kind} key)")
             if field.startswith("prob_") and not _is_probability(item):
                 problems.append(f"{here}: {item!r} is not a probability in [0, 1]")
             if field in _INTERVAL_FIELDS:
@@ -386,7 +390,16 @@ def _check_numbers(value: Any, where: str, allow_none: bool) -> list[str]:
     return []
 
 
-def validate_results(results: Mapping, arms: Sequence[str] = ARMS) -> None:
+def _arms_of(results: Mapping) -> Sequence[str]:
+    meta = results.get("meta")
+    data = meta.get("data") if isinstance(meta, Mapping) else None
+    arms = data.get("arms") if isinstance(data, Mapping) else None
+    if isinstance(arms, list | tuple) and arms and all(isinstance(a, str) for a in arms):
+        return tuple(arms)
+    return ARMS
+
+
+def validate_results(results: Mapping, arms: Sequence[str] | None = None) -> None:
     """Raise :class:`ResultsSchemaError` listing every problem, if there is any.
 
     Examples
@@ -404,7 +417,7 @@ def validate_results(results: Mapping, arms: Sequence[str] = ARMS) -> None:
         raise ResultsSchemaError(f"results do not follow the layout: {shown}", problems)
 
 
-def write_results(results: Mapping, path: str | Path, arms: Sequence[str] = ARMS) -> Path:
+def write_results(results: Mapping, path: str | Path, arms: Sequence[str] | None = None) -> Path:
     """Validate and write ``results`` as UTF-8 JSON (keys in the layout's order).
 
     The file is written to a temporary name in the same folder and then renamed, so a reader

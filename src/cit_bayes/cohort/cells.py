@@ -244,12 +244,27 @@ def _parse_text(spec: ColumnSpec, series: pd.Series) -> ParsedColumn:
     return _cell_by_cell(series, read, "", numeric=False)
 
 
+def arm_key(label: str) -> str:
+    """How arm labels are matched: case and every space ignored.
+
+    Examples
+    --------
+    >>> arm_key(" Hetrombopag + rhTPO ") == arm_key("hetrombopag+rhtpo")
+    True
+    """
+    return "".join(str(label).split()).lower()
+
+
 def _parse_arm(spec: ColumnSpec, series: pd.Series) -> ParsedColumn:
-    expected = "one of " + ", ".join(ARMS) + " (case is ignored; a --columns mapping can recode)"
-    lookup = {arm.lower(): arm for arm in ARMS}
+    arms = spec.allowed or ARMS
+    expected = (
+        "one of " + ", ".join(arms) + " (case and spaces are ignored; a --columns mapping can "
+        "recode, and the analysis plan's [arms] names the arms)"
+    )
+    lookup = {arm_key(arm): arm for arm in arms}
 
     def read(cell):
-        key = cell.strip().lower() if isinstance(cell, str) else None
+        key = arm_key(cell) if isinstance(cell, str) else None
         if key not in lookup:
             return None, None
         same = cell.strip() == lookup[key]

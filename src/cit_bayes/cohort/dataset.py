@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from cit_bayes.cohort.schema import (
-    ARMS,
     BASELINE_COVARIATES,
     BINARY_COVARIATES,
     CATEGORICAL_COVARIATES,
@@ -144,7 +143,7 @@ class Cohort:
 
     @property
     def arms(self) -> tuple[str, ...]:
-        """Arms present, in canonical order."""
+        """Arms present, in the order of the labels the cohort was read with (the plan's)."""
         return tuple(self.data["arm"].cat.categories)
 
     @property
@@ -160,7 +159,8 @@ class Cohort:
 
     def n_dropped_by_arm(self) -> pd.Series:
         """Rows dropped per arm (zero for every arm when none were dropped)."""
-        arms = [arm for arm in ARMS if arm in set(self.arms) | set(self.dropped["arm"])]
+        emptied = [arm for arm in dict.fromkeys(self.dropped["arm"]) if arm not in self.arms]
+        arms = [*self.arms, *emptied]
         if self.dropped.empty:
             return pd.Series(0, index=pd.Index(arms, name="arm"), name="n_dropped", dtype=int)
         totals = self.dropped.groupby("arm", sort=False)["n_dropped"].sum()

@@ -265,6 +265,7 @@ def read_cohort(
     response_rule: str = "any",
     covariates: Sequence[str] = (),
     group: str | None = None,
+    arms: Sequence[str] | None = None,
 ) -> Cohort:
     """Read a patient-level file and validate it against the cohort schema.
 
@@ -286,6 +287,9 @@ def read_cohort(
     group : str, optional
         The plan's grouping column (:attr:`~cit_bayes.plan.AnalysisPlan.group`); see
         :func:`cit_bayes.cohort.validate_cohort`.
+    arms : sequence of str, optional
+        The arm labels (the plan's :attr:`~cit_bayes.plan.AnalysisPlan.arms`); default the CIT
+        study's four. See :func:`cit_bayes.cohort.validate_cohort`.
 
     Returns
     -------
@@ -317,6 +321,7 @@ def read_cohort(
         row_numbers=raw.row_numbers,
         covariates=covariates,
         group=group,
+        arms=arms,
     )
 
 

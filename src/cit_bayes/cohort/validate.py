@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cit_bayes.cohort.cells import ParsedColumn, parse_column
+from cit_bayes.cohort.cells import ParsedColumn, arm_key, parse_column
 from cit_bayes.cohort.dataset import DROPPED_COLUMNS, Cohort, fingerprint_frame
 from cit_bayes.cohort.derive import (
     derive_delta_plt,
@@ -46,7 +46,7 @@ from cit_bayes.cohort.schema import (
 )
 from cit_bayes.exceptions import CohortError
 
-__all__ = ["extra_covariate_specs", "group_column_specs", "validate_cohort"]
+__all__ = ["check_arm_labels", "extra_covariate_specs", "group_column_specs", "validate_cohort"]
 
 _MAX_NAMES_IN_NOTE = 10
 _DROP_HINT = "missing='drop' (--missing drop) drops such rows and counts them per arm"
@@ -61,6 +61,7 @@ def validate_cohort(
     response_rule: str = "any",
     covariates: Sequence[str] = (),
     group: str | None = None,
+    arms: Sequence[str] | None = None,
 ) -> Cohort:
     """Validate an in-memory table against the cohort schema and derive the outcome columns.
 
@@ -88,6 +89,10 @@ def validate_cohort(
         column (``tumor_type``, ``stage``, ``sex``) is read as such; any other name is a
         column of labels beyond the schema (a centre), read as text, required, its missing
         cells following ``missing``.
+    arms : sequence of str, optional
+        The arm labels the cohort may hold (an analysis plan's ``[arms] labels``), in the order
+        results list them; default the CIT study's four (:data:`~cit_bayes.cohort.schema.ARMS`).
+        Cells match a label with case and spaces ignored.
 
     Returns
     -------
@@ -115,6 +120,7 @@ def validate_cohort(
         response_rule=response_rule,
         covariates=covariates,
         group=group,
+        arms=arms,
     )
 
 
@@ -130,6 +136,7 @@ def validate_table(
     row_numbers: np.ndarray | None = None,
     covariates: Sequence[str] = (),
     group: str | None = None,
+    arms: Sequence[str] | None = None,
 ) -> Cohort:
     """:func:`validate_cohort` with the options readers need (decimal comma, reader notes)."""
     if missing not in MISSING_POLICIES:
@@ -140,7 +147,11 @@ def validate_table(
         raise CohortError(f"{source}: expected a pandas DataFrame, got {type(frame).__name__}")
     extra = extra_covariate_specs(covariates)
     labels = group_column_specs(group)
-    specs = COLUMN_SPECS + extra + labels
+    arm_labels = check_arm_labels(ARMS if arms is None else arms)
+    specs = tuple(
+        dataclasses.replace(spec, allowed=arm_labels) if spec.name == "arm" else spec
+        for spec in COLUMN_SPECS + extra + labels
+    )
     log = ProblemLog(source)
     if frame.shape[1] == 0 or frame.shape[0] == 0:
         what = "no columns" if frame.shape[1] == 0 else "no data rows below the header"
@@ -174,7 +185,7 @@ def validate_table(
     names = {name: where[0] for name, where in located.items()}
     drop_reason = _check_rows(parsed, names, log, missing, response_rule, specs)
     log.raise_if_any()
-    cohort = _build(parsed, drop_reason, source, missing, response_rule, notes)
+    cohort = _build(parsed, drop_reason, source, missing, response_rule, notes, arm_labels)
     if not extra and not labels:
         return cohort
     names = tuple(s.name for s in extra)
@@ -217,6 +228,38 @@ def extra_covariate_specs(covariates: Sequence[str]) -> tuple[ColumnSpec, ...]:
             )
         )
     return tuple(specs)
+
+
+def check_arm_labels(arms: Sequence[str]) -> tuple[str, ...]:
+    """Arm labels as a checked tuple: two or more, each a non-empty name of at most 64
+    characters, distinct even with case and spaces ignored (how cells are matched).
+
+    Examples
+    --------
+    >>> check_arm_labels(["eltrombopag", "romiplostim"])
+    ('eltrombopag', 'romiplostim')
+    >>> check_arm_labels(["Arm A", "arma"])
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.CohortError: arm labels must differ with case and spaces ignored: ...
+    """
+    if isinstance(arms, str):
+        arms = (arms,)
+    labels = tuple(str(arm).strip() for arm in arms)
+    if len(labels) < 2:
+        raise CohortError(f"need two or more arm labels, got {list(labels)[:5]}")
+    if any(not label or len(label) > 64 for label in labels):
+        raise CohortError("each arm label must be 1 to 64 characters")
+    keys = [arm_key(label) for label in labels]
+    if len(set(keys)) != len(keys):
+        raise CohortError(
+            f"arm labels must differ with case and spaces ignored: {list(labels)[:10]}"
+        )
+    return labels
+
+
+def _arm_spec(specs) -> ColumnSpec:
+    return next(spec for spec in specs if spec.name == "arm")
 
 
 def group_column_specs(group: str | None) -> tuple[ColumnSpec, ...]:
@@ -351,7 +394,7 @@ def _check_rows(
         what = (
             "a patient identifier"
             if name == "patient_id"
-            else "a treatment arm: " + ", ".join(ARMS)
+            else "a treatment arm: " + ", ".join(_arm_spec(specs).allowed or ARMS)
         )
         for position in np.flatnonzero(parsed[name].missing):
             log.add_at(position, names[name], None, f"{what} (this column may not be empty)")
@@ -469,6 +512,7 @@ def _build(
     missing: str,
     response_rule: str,
     notes: list[str],
+    arm_labels: tuple[str, ...] = ARMS,
 ) -> Cohort:
     n_rows = len(parsed["patient_id"].values)
     keep = np.ones(n_rows, dtype=bool)
@@ -479,7 +523,7 @@ def _build(
         [
             {"arm": arm, "reason": reason, "n_dropped": count}
             for (arm, reason), count in sorted(
-                dropped_counts.items(), key=lambda item: (ARMS.index(item[0][0]), item[0][1])
+                dropped_counts.items(), key=lambda item: (arm_labels.index(item[0][0]), item[0][1])
             )
         ],
         columns=list(DROPPED_COLUMNS),
@@ -489,7 +533,7 @@ def _build(
             f"dropped {len(drop_reason)} of {n_rows} rows for missing values (missing='drop'); "
             "see Cohort.dropped for the count per arm and reason"
         )
-    present = [arm for arm in ARMS if arm in set(arms_all[keep])]
+    present = [arm for arm in arm_labels if arm in set(arms_all[keep])]
     if len(present) < 2:
         problem = Problem(
             source,

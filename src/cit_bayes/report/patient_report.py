@@ -8,7 +8,7 @@ checked against a file on disk: each goes through a :class:`~cit_bayes.report.le
 supplement). Figures come from the analysis's tidy tables. Nothing here computes a statistic, and
 nothing names a patient or prints a row of the cohort.
 
-Sections of the page, in order: key answers (the paper's questions, primary analysis), cohort and
+Sections of the page, in order: key answers (the plan's questions, primary analysis), cohort and
 balance, response, platelet trajectories, recovery, safety, prior and estimand sensitivity, the
 audit's findings (bundled data), diagnostics, reproducibility. Banners on top: synthetic data,
 failed fits (named), weighting warnings.
@@ -143,8 +143,7 @@ def write_report(
     meta = page.results["meta"]
     title = getattr(analysis.plan, "title", None) or "Adjusted Bayesian reanalysis"
     subtitle = [
-        "Hetrombopag, rhTPO, their combination and rhIL-11 for chemotherapy-induced "
-        "thrombocytopenia: Bayesian, confounding-adjusted comparison of the arms.",
+        f"{_listing(page.arms)}: Bayesian, confounding-adjusted comparison of the arms.",
         f"Primary analysis: {page.label(page.primary)}. Data: {meta['data']['file']}"
         + (" (synthetic)." if meta.get("synthetic") else "."),
     ]
@@ -174,3 +173,15 @@ def write_report(
         out_dir / "tables" / "supplement_numbers.csv"
     )
     return written
+
+
+def _listing(names) -> str:
+    """``a, b and c``.
+
+    Examples
+    --------
+    >>> _listing(["rhTPO", "hetrombopag", "combination"])
+    'rhTPO, hetrombopag and combination'
+    """
+    names = [str(name) for name in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -15,7 +15,7 @@ __all__ = ["key_answers_section", "robustness_blocks"]
 
 # ------------------------------------------------------------------------------ key answers
 def key_answers_section(ctx: ReportContext) -> Section:
-    """The first screen: the paper's questions answered by the primary analysis.
+    """The first screen: the plan's questions (the paper's, by default) answered by the primary analysis.
 
     Examples
     --------
@@ -61,7 +61,7 @@ def key_answers_section(ctx: ReportContext) -> Section:
         Table(
             ["question", "posterior probability", f"difference ({level} CrI)"],
             rows,
-            caption=f"The paper's questions, answered by the primary analysis: {ctx.label(p)}",
+            caption=f"The analysis plan's questions, answered by the primary analysis: {ctx.label(p)}",
             note=(
                 "Response differences in percentage points (pp); recovery: difference in "
                 "restricted mean time to recovery (RMTR) within the follow-up, negative = faster. "
