@@ -17,12 +17,14 @@ from scipy import stats
 
 from cit_bayes.bayes.patient_base import PatientData, zero_sum_basis
 from cit_bayes.bayes.recovery import (
+    CENTRED_MIN_WEIGHT,
     RecoveryPrior,
     build_recovery_model,
     fit_recovery_model,
     person_period,
     recovery_values,
     smooth_basis,
+    smooth_centred,
 )
 from cit_bayes.exceptions import ModelError
 
@@ -156,6 +158,39 @@ def test_log_density_is_the_person_period_likelihood(
     np.testing.assert_allclose(out["cumulative_recovery"], (1 - survival).T, rtol=1e-10)
     # RMTR over the horizon: sum of S(t) for t = 0..T-1, with S(0) = 1
     np.testing.assert_allclose(out["rmtr"], 1 + survival[:, :-1].sum(axis=1), rtol=1e-10)
+
+
+def test_centred_smooth_parts_are_the_same_model(case, evaluate_model):
+    """Centred (sigma u ~ N(0, sigma^2)) and non-centred (u ~ N(0, 1)) smooth parts: at
+    matching points the same hazards, and log densities that differ by the change of variables
+    only (the centred density of sigma u minus the standard normal density of u)."""
+    data, time, recovered = case
+    prior = RecoveryPrior(rank=4, smooth_sd=0.4)
+    values = recovery_values(time, recovered, data, prior, HORIZON)
+    z = np.arange(16.0).reshape(4, 4) / 10 - 0.7
+    p = {"baseline_smooth_sd": 0.3, "coefficient": np.array([0.2, -0.5, 0.1]),
+         "arm_trend": np.array([0.4, -0.3, 0.9, 0.0]), "arm_level": np.array([-2.0, -2.6, -1.5, -3.1])}  # fmt: skip
+    outputs = ("arm_log_hazard", "arm_smooth")
+    plain, out = evaluate_model(
+        build_recovery_model(data, HORIZON, prior), values, p | {"arm_z": z}, outputs=outputs
+    )
+    centred, out_c = evaluate_model(
+        build_recovery_model(data, HORIZON, prior, centred=True),
+        values,
+        p | {"arm_smooth": 0.3 * z},
+        outputs=("arm_log_hazard",),
+    )
+    np.testing.assert_allclose(out_c["arm_log_hazard"], out["arm_log_hazard"], rtol=1e-12)
+    np.testing.assert_allclose(out["arm_smooth"], 0.3 * z, rtol=1e-12)
+    change = stats.norm(0, 0.3).logpdf(0.3 * z).sum() - stats.norm.logpdf(z).sum()
+    assert centred - plain == pytest.approx(change, rel=1e-10)
+
+
+def test_the_parametrisation_follows_the_information_of_every_arm():
+    codes = np.repeat([0, 1, 2], [200, 160, 149])
+    assert not smooth_centred(np.ones(codes.size), codes, 3)  # 149 < CENTRED_MIN_WEIGHT
+    assert smooth_centred(np.ones(codes.size - 149), codes[:-149], 2)
+    assert CENTRED_MIN_WEIGHT == 150.0
 
 
 def test_pooling_needs_the_shared_shape():
