@@ -20,10 +20,14 @@ from cit_bayes.simulate import simulate_cohort
 DEFAULT_ARMS = 'labels = ["rhTPO", "hetrombopag", "combination", "rhIL-11"]'
 
 
-def _plan(tmp_path, arms, *, focus, reference, noninferiority):
+def _plan(tmp_path, arms, *, focus, reference, noninferiority, without=()):
     """The default plan for other arms: every pair with the focus arm, one NI pair, no
-    sensitivity estimand or robustness variant, a short bootstrap (short chains below)."""
+    sensitivity estimand or robustness variant, a short bootstrap (short chains below); the
+    covariates in ``without`` left out."""
     text = (models_dir() / "default.toml").read_text(encoding="utf-8")
+    for name in without:
+        assert text.count(f'"{name}", ') == 1
+        text = text.replace(f'"{name}", ', "")
     replacements = [
         (re.escape(DEFAULT_ARMS), "labels = " + _toml(arms)),
         (r'pairs = \[\n(    \[.*\],\n)+\]',
@@ -76,29 +80,35 @@ def _run(plan, frame, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "arms, relabel, split, focus, reference",
+    "arms, relabel, split, focus, reference, without",
     [
         pytest.param(
             ("romiplostim", "eltrombopag", "avatrombopag"),
             {"rhTPO": "romiplostim", "hetrombopag": "eltrombopag", "combination": "avatrombopag"},
-            None, "avatrombopag", "romiplostim", id="3 arms",
+            None, "avatrombopag", "romiplostim", ("bmi", "targeted_therapy"),
+            id="3 arms, a file without the covariates the plan leaves out",
         ),
         pytest.param(
             ("rhTPO", "eltrombopag", "avatrombopag", "romiplostim", "rhIL-11"),
             {"hetrombopag": "eltrombopag", "rhTPO": "rhTPO", "rhIL-11": "rhIL-11"},
-            ("combination", "avatrombopag", "romiplostim"), "romiplostim", "rhTPO", id="5 arms",
+            ("combination", "avatrombopag", "romiplostim"), "romiplostim", "rhTPO", (),
+            id="5 arms",
         ),
     ],
 )  # fmt: skip
 def test_a_cohort_with_the_users_arms_runs_end_to_end(
-    tmp_path, arms, relabel, split, focus, reference
+    tmp_path, arms, relabel, split, focus, reference, without
 ):
     others = [arm for arm in arms if arm != focus]
     plan = _plan(tmp_path, arms, focus=focus, reference=reference,
-                 noninferiority=(others[1], others[0]))  # fmt: skip
-    frame = _relabelled(220, 8, relabel, split)
+                 noninferiority=(others[1], others[0]), without=without)  # fmt: skip
+    frame = _relabelled(220, 8, relabel, split).drop(columns=list(without))
+    if without:  # the schema's default asks for every covariate; the plan's reader does not
+        with pytest.raises(CohortError, match="missing required column"):
+            validate_cohort(frame, arms=plan.arms)
     results, page = _run(plan, frame, tmp_path)
     assert results["meta"]["data"]["arms"] == list(arms)
+    assert not set(without) & set(results["meta"]["data"]["design_columns"])
     patients = results["meta"]["data"]["patients"]
     assert sum(patients.values()) == len(frame) and list(patients) == list(arms)
     adjusted = results["response"]["adjusted"]

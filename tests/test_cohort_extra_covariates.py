@@ -120,3 +120,20 @@ def test_validate_takes_the_plan(tmp_path, frame, capsys):
     capsys.readouterr()
     assert main(["validate", str(without), "--plan", str(plan)]) == 2
     assert "creatinine" in capsys.readouterr().err
+
+
+def test_covariates_the_plan_does_not_use_are_neither_required_nor_read(frame):
+    """Issue 16, item 2: a file without a schema covariate the plan leaves out, or with
+    missing cells in one, is read; the column holds missing values and is left out of the
+    covariate table."""
+    export = frame.drop(columns=["targeted_therapy"])
+    export.loc[2, "bmi"] = np.nan
+    with pytest.raises(CohortError, match="missing required column"):
+        validate_cohort(export)
+    cohort = validate_cohort(export, used_covariates=["sex", "age", "stage", "log_plt_day0"])
+    assert cohort.n == len(frame) and "bmi" in cohort.unused_covariates
+    assert "targeted_therapy" in cohort.unused_covariates and "age" not in cohort.unused_covariates
+    assert cohort.data["bmi"].isna().all() and cohort.data["targeted_therapy"].isna().all()
+    assert list(cohort.covariates().columns) == ["sex", "age", "stage", "log_plt_day0"]
+    assert any("not read" in note and "bmi" in note for note in cohort.notes)
+    np.testing.assert_array_equal(cohort.data["age"], validate_cohort(frame).data["age"])

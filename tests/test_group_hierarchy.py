@@ -55,7 +55,12 @@ def test_the_plan_names_a_grouping_column(tmp_path):
     plan = load_plan(_plan_file(tmp_path, "tumor_type"))
     assert plan.group == "tumor_type" and "tumor_type" in plan.covariates
     assert "tumor_type" not in plan.outcome_covariates
-    assert plan.cohort_columns() == {"covariates": (), "group": "tumor_type", "arms": plan.arms}
+    assert plan.cohort_columns() == {
+        "covariates": (),
+        "group": "tumor_type",
+        "arms": plan.arms,
+        "used_covariates": plan.covariates,
+    }
     assert load_plan().group == "" and load_plan().outcome_covariates == load_plan().covariates
     for bad, message in [("age", "not categorical"), ("plt_day14", "not categorical")]:
         with pytest.raises(PlanError, match=message):

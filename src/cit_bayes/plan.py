@@ -402,12 +402,15 @@ class AnalysisPlan:
         Examples
         --------
         >>> sorted(load_plan().cohort_columns())
-        ['arms', 'covariates', 'group']
+        ['arms', 'covariates', 'group', 'used_covariates']
         """
         return {
             "covariates": self.extra_covariates,
             "group": self.group or None,
             "arms": self.arms,
+            "used_covariates": tuple(
+                dict.fromkeys((*self.covariates, *((self.group,) if self.group else ())))
+            ),
         }
 
     def cohort_groups(self, cohort) -> tuple[tuple[str, ...], np.ndarray] | None:

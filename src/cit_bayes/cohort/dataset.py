@@ -118,6 +118,9 @@ class Cohort:
     group_column : str
         A column of labels beyond the schema read because the analysis plan groups patients by
         it (a centre; a text column of ``data``), or "" (none, or a schema column).
+    unused_covariates : tuple of str
+        Baseline covariates of the schema not read because the analysis plan does not use them
+        (their columns in ``data`` hold missing values; :meth:`covariates` leaves them out).
 
     Examples
     --------
@@ -140,6 +143,7 @@ class Cohort:
     missing: str = "error"
     extra_covariates: tuple[str, ...] = ()
     group_column: str = ""
+    unused_covariates: tuple[str, ...] = ()
 
     @property
     def arms(self) -> tuple[str, ...]:
@@ -179,15 +183,19 @@ class Cohort:
             columns int, ``log_plt_day0`` (the natural log of the baseline count), then any
             :attr:`extra_covariates` as float.
         """
-        frame = self.data.loc[:, list(BASELINE_COVARIATES)].copy()
+        read = [name for name in BASELINE_COVARIATES if name not in self.unused_covariates]
+        frame = self.data.loc[:, read].copy()
         for name, categories in CATEGORICAL_COVARIATES.items():
-            frame[name] = pd.Categorical(
-                frame[name], categories=list(categories), ordered=categories == STAGES
-            )
+            if name in read:
+                frame[name] = pd.Categorical(
+                    frame[name], categories=list(categories), ordered=categories == STAGES
+                )
         for name in ("ecog", *BINARY_COVARIATES):
-            frame[name] = frame[name].astype(int)
+            if name in read:
+                frame[name] = frame[name].astype(int)
         for name in ("age", "bmi"):
-            frame[name] = frame[name].astype(float)
+            if name in read:
+                frame[name] = frame[name].astype(float)
         frame["log_plt_day0"] = np.log(self.data["plt_day0"].astype(float))
         for name in self.extra_covariates:
             frame[name] = self.data[name].astype(float)

@@ -266,6 +266,7 @@ def read_cohort(
     covariates: Sequence[str] = (),
     group: str | None = None,
     arms: Sequence[str] | None = None,
+    used_covariates: Sequence[str] | None = None,
 ) -> Cohort:
     """Read a patient-level file and validate it against the cohort schema.
 
@@ -290,6 +291,9 @@ def read_cohort(
     arms : sequence of str, optional
         The arm labels (the plan's :attr:`~cit_bayes.plan.AnalysisPlan.arms`); default the CIT
         study's four. See :func:`cit_bayes.cohort.validate_cohort`.
+    used_covariates : sequence of str, optional
+        The covariates the plan uses; the schema's others are not required. See
+        :func:`cit_bayes.cohort.validate_cohort`.
 
     Returns
     -------
@@ -322,6 +326,7 @@ def read_cohort(
         covariates=covariates,
         group=group,
         arms=arms,
+        used_covariates=used_covariates,
     )
 
 

@@ -29,6 +29,7 @@ from cit_bayes.cohort.mapping import ColumnMapping, load_mapping
 from cit_bayes.cohort.problems import Problem, ProblemLog
 from cit_bayes.cohort.schema import (
     ARMS,
+    BASELINE_COVARIATES,
     BINARY_COVARIATES,
     CATEGORICAL_COVARIATES,
     COHORT_COLUMNS,
@@ -46,7 +47,13 @@ from cit_bayes.cohort.schema import (
 )
 from cit_bayes.exceptions import CohortError
 
-__all__ = ["check_arm_labels", "extra_covariate_specs", "group_column_specs", "validate_cohort"]
+__all__ = [
+    "check_arm_labels",
+    "extra_covariate_specs",
+    "group_column_specs",
+    "unused_covariates",
+    "validate_cohort",
+]
 
 _MAX_NAMES_IN_NOTE = 10
 _DROP_HINT = "missing='drop' (--missing drop) drops such rows and counts them per arm"
@@ -62,6 +69,7 @@ def validate_cohort(
     covariates: Sequence[str] = (),
     group: str | None = None,
     arms: Sequence[str] | None = None,
+    used_covariates: Sequence[str] | None = None,
 ) -> Cohort:
     """Validate an in-memory table against the cohort schema and derive the outcome columns.
 
@@ -93,6 +101,11 @@ def validate_cohort(
         The arm labels the cohort may hold (an analysis plan's ``[arms] labels``), in the order
         results list them; default the CIT study's four (:data:`~cit_bayes.cohort.schema.ARMS`).
         Cells match a label with case and spaces ignored.
+    used_covariates : sequence of str, optional
+        The covariates an analysis plan uses (its ``[covariates] names`` and a schema grouping
+        column). The schema's baseline covariates outside it are not required and not read
+        (their columns in ``data`` hold missing values; :attr:`Cohort.unused_covariates`), so a
+        file need not have them and their cells cannot stop the analysis. Default: all required.
 
     Returns
     -------
@@ -121,6 +134,7 @@ def validate_cohort(
         covariates=covariates,
         group=group,
         arms=arms,
+        used_covariates=used_covariates,
     )
 
 
@@ -137,6 +151,7 @@ def validate_table(
     covariates: Sequence[str] = (),
     group: str | None = None,
     arms: Sequence[str] | None = None,
+    used_covariates: Sequence[str] | None = None,
 ) -> Cohort:
     """:func:`validate_cohort` with the options readers need (decimal comma, reader notes)."""
     if missing not in MISSING_POLICIES:
@@ -148,9 +163,11 @@ def validate_table(
     extra = extra_covariate_specs(covariates)
     labels = group_column_specs(group)
     arm_labels = check_arm_labels(ARMS if arms is None else arms)
+    unused = unused_covariates(used_covariates)
     specs = tuple(
         dataclasses.replace(spec, allowed=arm_labels) if spec.name == "arm" else spec
         for spec in COLUMN_SPECS + extra + labels
+        if spec.name not in unused
     )
     log = ProblemLog(source)
     if frame.shape[1] == 0 or frame.shape[0] == 0:
@@ -185,7 +202,14 @@ def validate_table(
     names = {name: where[0] for name, where in located.items()}
     drop_reason = _check_rows(parsed, names, log, missing, response_rule, specs)
     log.raise_if_any()
+    if unused:
+        notes.append(
+            f"not read, as the analysis plan does not use them: {', '.join(unused)} (their "
+            "columns hold missing values)"
+        )
     cohort = _build(parsed, drop_reason, source, missing, response_rule, notes, arm_labels)
+    if unused:
+        cohort = dataclasses.replace(cohort, unused_covariates=unused)
     if not extra and not labels:
         return cohort
     names = tuple(s.name for s in extra)
@@ -228,6 +252,22 @@ def extra_covariate_specs(covariates: Sequence[str]) -> tuple[ColumnSpec, ...]:
             )
         )
     return tuple(specs)
+
+
+def unused_covariates(used: Sequence[str] | None) -> tuple[str, ...]:
+    """The schema's baseline covariates outside ``used`` (none when ``used`` is None).
+
+    Examples
+    --------
+    >>> unused_covariates(["age", "stage", "log_plt_day0"])[:3]
+    ('sex', 'bmi', 'ecog')
+    >>> unused_covariates(None)
+    ()
+    """
+    if used is None:
+        return ()
+    used = {str(name) for name in used}
+    return tuple(name for name in BASELINE_COVARIATES if name not in used)
 
 
 def check_arm_labels(arms: Sequence[str]) -> tuple[str, ...]:
@@ -547,23 +587,32 @@ def _build(
         )
         raise CohortError(f"{source} cannot be compared: fewer than two arms", problems=[problem])
 
+    n_kept = int(keep.sum())
+
     def column(name: str) -> np.ndarray:
         return parsed[name].values[keep]
+
+    def text(name: str) -> pd.Series:  # a covariate not read is missing (None)
+        values = column(name) if name in parsed else np.full(n_kept, None, dtype=object)
+        return pd.Series(values, dtype=object)
+
+    def number(name: str, dtype) -> np.ndarray:  # a covariate not read is missing (NaN)
+        return column(name).astype(dtype) if name in parsed else np.full(n_kept, np.nan)
 
     data = pd.DataFrame(
         {
             "patient_id": pd.Series(column("patient_id"), dtype=object),
             "arm": pd.Categorical(column("arm"), categories=present),
-            "sex": pd.Series(column("sex"), dtype=object),
-            "age": column("age").astype(float),
-            "bmi": column("bmi").astype(float),
-            "ecog": column("ecog").astype(np.int64),
-            "tumor_type": pd.Series(column("tumor_type"), dtype=object),
-            "stage": pd.Series(column("stage"), dtype=object),
+            "sex": text("sex"),
+            "age": number("age", float),
+            "bmi": number("bmi", float),
+            "ecog": number("ecog", np.int64),
+            "tumor_type": text("tumor_type"),
+            "stage": text("stage"),
         }
     )
     for name in BINARY_COVARIATES:
-        data[name] = column(name).astype(np.int64)
+        data[name] = number(name, np.int64)
     for name in PLT_COLUMNS:
         data[name] = column(name).astype(float)
     data["recovery_day"] = pd.Series(column("recovery_day"), dtype=float).astype("Int64")
