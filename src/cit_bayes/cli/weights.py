@@ -1,8 +1,10 @@
 """``cit-bayes weights``: propensity-score or entropy-balancing weights, balance diagnostics and
 weighted outcomes.
 
-A thin face over :class:`cit_bayes.weighting.PropensityWeighting` (``--method propensity``, the
-default) and :class:`cit_bayes.weighting.BalancingWeights` (``--method entropy``). Without
+A thin face over :class:`cit_bayes.weighting.PropensityWeighting` (``--method propensity``) and
+:class:`cit_bayes.weighting.BalancingWeights` (``--method entropy``); without ``--method``, the
+analysis plan's method (``[weighting] method`` of ``--plan``, default ``models/default.toml``:
+entropy), so that ``weights`` and ``run`` weight alike. Without
 ``--treatment`` the
 file is read as a CIT cohort (:func:`cit_bayes.cohort.read_cohort`) and weighted on the baseline
 covariates of the schema; with ``--treatment`` any table the cohort reader reads (CSV/TSV,
@@ -90,9 +92,10 @@ def register(subparsers) -> None:
     """Add the ``weights`` sub-command."""
     parser = subparsers.add_parser(
         "weights",
-        help="propensity-score weights with balance diagnostics (any number of arms)",
+        help="entropy-balancing or propensity-score weights with balance diagnostics (any arms)",
         description=(
-            "Fit a propensity model, compute balancing weights for an estimand, and write "
+            "Compute propensity-score or entropy-balancing weights for an estimand (the analysis "
+            "plan's method unless --method says otherwise), and write "
             "weights, balance tables, effective sample sizes, figures and (with --outcome) "
             "weighted outcome estimates. Without --treatment, FILE is read as a CIT cohort."
         ),
@@ -122,9 +125,15 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--method",
         choices=METHODS,
-        default="propensity",
-        help="propensity: weights from a propensity model (default); entropy: entropy "
-        "balancing, covariate means of every arm balanced to the target by construction",
+        default=None,
+        help="propensity: weights from a propensity model; entropy: entropy balancing, "
+        "covariate means of every arm balanced to the target by construction (default: the "
+        "analysis plan's [weighting] method, entropy in models/default.toml)",
+    )
+    parser.add_argument(
+        "--plan",
+        metavar="TOML",
+        help="analysis plan whose weighting method is the default (default models/default.toml)",
     )
     parser.add_argument(
         "--moments",
@@ -368,8 +377,13 @@ def _estimator(args, reference, cohort):
             if used
         ]
         if unused:
+            hint = (
+                " (the analysis plan's method; add --method propensity for propensity weights)"
+                if getattr(args, "method_from_plan", False)
+                else ""
+            )
             raise WeightingError(
-                f"{', '.join(unused)}: not used by --method entropy (balancing weights are "
+                f"{', '.join(unused)}: not used by --method entropy{hint} (balancing weights are "
                 "neither trimmed nor truncated; the target's propensity model is logistic)"
             )
         return BalancingWeights(
@@ -413,6 +427,11 @@ def run_weights(args) -> int:
     from cit_bayes.output import check_output_folder, staged_folder
 
     check_output_folder(args.out)
+    if args.method is None:
+        from cit_bayes.plan import load_plan
+
+        args.method = load_plan(args.plan).weighting.method
+        args.method_from_plan = True
     path = Path(args.file)
     # --reference is the focal arm of ATT, and the comparator of the outcome differences
     reference_for_model = args.reference if args.estimand == "att" else None
@@ -450,6 +469,9 @@ def run_weights(args) -> int:
         "estimand": args.estimand,
         "reference": args.reference,
         "method": args.method,
+        "method_from": "the analysis plan"
+        if getattr(args, "method_from_plan", False)
+        else "--method",
         "moments": getattr(weighting, "moments", None),
         "tolerance": getattr(weighting, "tolerance", None),
         "pool_absent_levels": getattr(weighting, "pool_absent_levels", None),
