@@ -275,3 +275,39 @@ def test_logical_and_nullable_integer_columns(tmp_path, reference_fingerprint):
     assert cohort.fingerprint == reference_fingerprint
     assert cohort.data["bone_metastasis"].tolist() == [1, 0, 0, 0, 0, 0, 1, 0]
     assert any("true/false read as 1/0 (8 cells)" in note for note in cohort.notes)
+
+
+def test_hostile_spreadsheets_are_named_errors_in_bounded_time_and_memory(tmp_path):
+    """Issue 16, item 7: a formula cell without a stored result is an error naming the cell
+    (openpyxl writes formulas without results, as tools other than Excel do); a 5 KB sheet
+    declaring a cell at row 200,000, column 16,384 is read by the cells it stores (measured:
+    0.7 s) and refused as ragged, not expanded to 3 billion cells (memory checked, not time)."""
+    import tracemalloc
+
+    import openpyxl
+
+    from cit_bayes.simulate import simulate_cohort
+
+    simulate_cohort(40, seed=1).data.to_excel(tmp_path / "ok.xlsx", index=False)
+    workbook = openpyxl.load_workbook(tmp_path / "ok.xlsx")
+    sheet = workbook.active
+    column = [cell.value for cell in sheet[1]].index("plt_day3") + 1
+    sheet.cell(row=5, column=column, value="=5000")
+    workbook.save(tmp_path / "formula.xlsx")
+    with pytest.raises(CohortError, match="1 formula cell") as error:
+        read_cohort(tmp_path / "formula.xlsx")
+    letter = openpyxl.utils.get_column_letter(column)
+    assert error.value.problems[0].value == f"cell {letter}5"
+
+    workbook = openpyxl.Workbook()
+    workbook.active["A1"] = "patient_id"
+    workbook.active.cell(row=200_000, column=16_384, value=1)
+    workbook.save(tmp_path / "huge.xlsx")
+    assert (tmp_path / "huge.xlsx").stat().st_size < 20_000
+    tracemalloc.start()
+    with pytest.raises(CohortError, match="longer than its header") as error:
+        read_cohort(tmp_path / "huge.xlsx")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 500e6, peak  # bytes; the declared range would need tens of GB
+    assert len(str(error.value)) < 2000

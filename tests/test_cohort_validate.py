@@ -471,3 +471,19 @@ def test_a_missing_column_does_not_hide_the_cell_problems_of_the_columns_present
     assert any("column 'sex'" in t and "required column" in t for t in text)
     assert any("row 2, column 'arm': value 'placebo'" in t for t in text)
     assert any("row 2, column 'plt_day0': value 'x'" in t for t in text)
+
+
+def test_decimal_cells_are_read_and_a_signalling_nan_is_a_missing_value():
+    """Issue 16, item 7: a Decimal('sNaN') cell (Python API) crashed pandas' missing check."""
+    import decimal
+
+    from cit_bayes.simulate import simulate_cohort
+
+    frame = simulate_cohort(30, seed=1).data.astype(object)
+    frame.loc[2, "age"] = decimal.Decimal("61.5")
+    assert validate_cohort(frame).data["age"][2] == 61.5
+    frame.loc[2, "age"] = decimal.Decimal("sNaN")
+    with pytest.raises(CohortError) as error:
+        validate_cohort(frame)
+    assert [(p.row, p.column) for p in error.value.problems] == [(3, "age")]
+    assert validate_cohort(frame, missing="drop").n == 29

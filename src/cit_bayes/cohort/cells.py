@@ -60,6 +60,8 @@ def is_missing(value: object) -> bool:
     --------
     >>> [is_missing(value) for value in ("NA", " ", "0", 0, float("nan"), None)]
     [True, True, False, False, True, True]
+    >>> is_missing(decimal.Decimal("sNaN")), is_missing(decimal.Decimal("1.5"))
+    (True, False)
     """
     if value is None:
         return True
@@ -67,9 +69,11 @@ def is_missing(value: object) -> bool:
         return value.strip().lower() in MISSING_TOKENS
     if isinstance(value, bool | np.bool_):
         return False
+    if isinstance(value, decimal.Decimal):  # pandas raises on a signalling NaN
+        return value.is_nan()
     try:
         return bool(pd.isna(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, ArithmeticError):
         return False
 
 

@@ -146,36 +146,76 @@ def _read_csv(path: Path, source: str, sheet=None) -> RawTable:
 
 
 def _read_xlsx(path: Path, source: str, sheet=None) -> RawTable:
-    import openpyxl
-
+    """Read one sheet: the cells stored, not the sheet's declared size (a 5 KB file may declare
+    a million rows by 16,384 columns); a formula cell without a stored result is an error
+    naming the cell (a file written by a tool that does not compute formulas would otherwise
+    read as empty cells)."""
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-            workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-            try:
-                names = workbook.sheetnames
-                if sheet is None:
-                    chosen = names[0]
-                elif isinstance(sheet, int):
-                    if not 0 <= sheet < len(names):
-                        raise _unreadable(source, f"a sheet number 0-{len(names) - 1}, got {sheet}")
-                    chosen = names[sheet]
-                elif sheet in names:
-                    chosen = sheet
-                else:
-                    raise _unreadable(
-                        source, f"a sheet named {sheet!r} (sheets: {', '.join(names)})"
-                    )
-                rows = [list(row) for row in workbook[chosen].iter_rows(values_only=True)]
-            finally:
-                workbook.close()
+            chosen, rows = _xlsx_rows(path, source, sheet, data_only=True)
+            _, formulas = _xlsx_rows(path, source, chosen, data_only=False)
     except CohortError:
         raise
     except Exception as error:  # openpyxl raises many kinds on a corrupt or foreign file
         raise _unreadable(source, "an Excel .xlsx workbook", error) from error
+    unresolved = [
+        (r + 1, c + 1)
+        for r, row in enumerate(formulas)
+        for c, value in enumerate(row)
+        if isinstance(value, str)
+        and value.startswith("=")
+        and (r >= len(rows) or c >= len(rows[r]) or rows[r][c] is None)
+    ]
+    if unresolved:
+        from openpyxl.utils import get_column_letter
+
+        problems = [
+            Problem(source, None, None, f"cell {get_column_letter(c)}{r}", "a value, not a "
+                    "formula without a stored result (open and save the file in Excel, or "
+                    "export values)")
+            for r, c in unresolved[:200]
+        ]  # fmt: skip
+        raise CohortError(
+            f"{source} has {len(unresolved)} formula cell(s) without a stored value",
+            problems=problems,
+        )
     frame, numbers, skipped = _from_rows(rows, source)
     notes = (f"read sheet {chosen!r}",) + ((f"skipped {skipped} blank row(s)",) if skipped else ())
     return RawTable(frame, source, numbers, notes=notes)
+
+
+def _xlsx_rows(path: Path, source: str, sheet, *, data_only: bool) -> tuple[str, list[list]]:
+    """The chosen sheet's name and its rows as stored, trailing empty cells dropped."""
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=data_only)
+    try:
+        names = workbook.sheetnames
+        if sheet is None:
+            chosen = names[0]
+        elif isinstance(sheet, int):
+            if not 0 <= sheet < len(names):
+                raise _unreadable(source, f"a sheet number 0-{len(names) - 1}, got {sheet}")
+            chosen = names[sheet]
+        elif sheet in names:
+            chosen = sheet
+        else:
+            shown = ", ".join(name[:40] for name in names[:20])
+            raise _unreadable(source, f"a sheet named {str(sheet)[:40]!r} (sheets: {shown})")
+        worksheet = workbook[chosen]
+        worksheet.reset_dimensions()  # the cells stored, not the declared range
+        rows = []
+        for row in worksheet.iter_rows(values_only=True):
+            row = list(row)
+            while row and row[-1] is None:
+                row.pop()
+            rows.append(row)
+        while rows and not rows[-1]:
+            rows.pop()
+        return chosen, rows
+    finally:
+        workbook.close()
 
 
 def _typed(frame: pd.DataFrame, source: str) -> RawTable:
