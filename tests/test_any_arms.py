@@ -154,3 +154,15 @@ def test_arms_that_differ_from_the_plan_stop_the_run_before_any_fit(tmp_path):
     (tmp_path / "bad.toml").write_text(bad, encoding="utf-8")
     with pytest.raises(PlanError, match=r"contrasts\.focus_arm: arm\(s\) \['combination'\]"):
         load_plan(tmp_path / "bad.toml")
+
+
+@pytest.mark.parametrize("label", ["drug>placebo", "A/B", "eltrombopag vs rhTPO", "x @ 1"])
+def test_arm_labels_may_not_hold_the_text_of_comparisons(label):
+    from cit_bayes.cohort.validate import check_arm_labels
+
+    with pytest.raises(CohortError, match="may not contain"):
+        check_arm_labels([label, "rhTPO"])
+    assert check_arm_labels(["rhIL-11", "hetrombopag + rhTPO"]) == (
+        "rhIL-11",
+        "hetrombopag + rhTPO",
+    )

@@ -311,3 +311,20 @@ def test_hostile_spreadsheets_are_named_errors_in_bounded_time_and_memory(tmp_pa
     tracemalloc.stop()
     assert peak < 500e6, peak  # bytes; the declared range would need tens of GB
     assert len(str(error.value)) < 2000
+
+
+def test_a_folder_a_pipe_or_a_device_is_named_for_what_it_is(tmp_path, capsys):
+    """Issue 16, item 7: these were all 'not found'; a device would be read without end."""
+    import os
+
+    from cit_bayes.cli import main
+
+    (tmp_path / "folder.csv").mkdir()
+    os.mkfifo(tmp_path / "pipe.csv")
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")
+    for name, kind in [("folder.csv", "a folder"), ("pipe.csv", "a named pipe"),
+                       ("zero.csv", "a device"), ("absent.csv", "not found")]:  # fmt: skip
+        with pytest.raises(CohortError, match=kind):
+            read_cohort(tmp_path / name)
+        assert main(["validate", str(tmp_path / name)]) == 2
+        assert kind in capsys.readouterr().err

@@ -136,3 +136,29 @@ def test_every_outcome_model_carries_the_grouping(tmp_path, frame):
         assert list(posterior["group_effect"].coords["group"].values) == labels
         assert posterior["group_sd"].shape == (plan.sampler.chains, 100)
     assert runner.patient_data(None).groups == ()
+
+
+def test_the_predictive_check_replicates_with_the_group_intercepts():
+    """Each arm's patients in one group, the arm intercepts 0 and the group effects +-3: the
+    replicated rates are those of expit(+-3) (0.95, 0.05), the observed 10/10 and 0/10 are
+    within them; without the group intercepts the replicates would centre on 0.5 and fail."""
+    import xarray as xr
+
+    from cit_bayes.analyses.predictive import predictive_check
+
+    draws = np.zeros((2, 50, 2))
+    effect = np.broadcast_to([3.0, -3.0], (2, 50, 2))
+    posterior = xr.Dataset({"arm_logit": (("chain", "draw", "arm"), draws),
+                            "coefficient": (("chain", "draw", "covariate"), np.zeros((2, 50, 0))),
+                            "group_effect": (("chain", "draw", "group"), effect)})  # fmt: skip
+    data = xr.Dataset({"arm_index": ("patient", [0] * 10 + [1] * 10),
+                       "group_index": ("patient", [0] * 10 + [1] * 10),
+                       "design": (("patient", "covariate"), np.zeros((20, 0))),
+                       "response": ("patient", [1] * 10 + [0] * 10)})  # fmt: skip
+    idata = xr.DataTree.from_dict({"posterior": posterior, "constant_data": data})
+    idata["posterior"] = idata["posterior"].to_dataset().assign_coords(arm=["a", "b"])
+    fragment, _ = predictive_check("response", idata, seed=1)
+    rates = fragment["values"]["rate"]
+    assert fragment["passed"], fragment["failures"]
+    assert rates["a"]["median"] == pytest.approx(0.9, abs=0.1)  # 10 x expit(3) = 9.5
+    assert rates["b"]["median"] == pytest.approx(0.1, abs=0.1)

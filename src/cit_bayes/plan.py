@@ -160,6 +160,10 @@ class _Covariates:
             raise ValueError(f"{self.group!r} is both a numeric covariate and the grouping column")
 
 
+#: Fewest patients a group of the plan's grouping column may have
+#: (:meth:`AnalysisPlan.cohort_groups`).
+MIN_GROUP_SIZE = 5
+
 #: The robustness variants a plan may ask for (:mod:`cit_bayes.analyses.robustness`).
 ROBUSTNESS_VARIANTS: tuple[str, ...] = (
     "regression only",
@@ -420,16 +424,24 @@ class AnalysisPlan:
         Raises
         ------
         PlanError
-            The cohort lacks the column, or all its patients are in one group.
+            The cohort lacks the column (or was read without it), all its patients are in one
+            group, or a group has fewer than :data:`MIN_GROUP_SIZE` patients (an identifier
+            column would give one group per patient, and the labels are saved with the
+            posteriors).
 
         Examples
         --------
         >>> from cit_bayes.cohort import validate_cohort
         >>> from cit_bayes.simulate import simulate_cohort
-        >>> cohort = validate_cohort(simulate_cohort(40, seed=1).data)
+        >>> cohort = validate_cohort(simulate_cohort(80, seed=2).data)
         >>> labels, codes = replace(load_plan(), group="stage").cohort_groups(cohort)
         >>> labels, codes.shape
-        (('IV', 'III', 'II', 'I'), (40,))
+        (('IV', 'III', 'I', 'II'), (80,))
+        >>> small = validate_cohort(simulate_cohort(80, seed=1).data)  # stage I: 3 patients
+        >>> replace(load_plan(), group="stage").cohort_groups(small)
+        Traceback (most recent call last):
+        ...
+        cit_bayes.exceptions.PlanError: 1 of the 4 groups of 'stage' have fewer than 5 patients: ...
         """
         if not self.group:
             return None
@@ -438,12 +450,24 @@ class AnalysisPlan:
                 f"the plan groups patients by {self.group!r}, a column the cohort does not "
                 "hold: read the cohort with **plan.cohort_columns() (the command line does)"
             )
+        if self.group in getattr(cohort, "unused_covariates", ()):
+            raise PlanError(
+                f"the cohort was read without {self.group!r}: read it with "
+                "**plan.cohort_columns() (the command line does)"
+            )
         values = cohort.data[self.group].astype(str).reset_index(drop=True)
         counts = values.value_counts()
         labels = tuple(sorted(counts.index, key=lambda label: (-counts[label], label)))
         if len(labels) < 2:
             raise PlanError(
                 f"every patient is in one group of {self.group!r}: a grouping needs two or more"
+            )
+        small = int((counts < MIN_GROUP_SIZE).sum())
+        if small:  # an identifier column, or groups whose effects would show single patients
+            raise PlanError(
+                f"{small} of the {len(labels)} groups of {self.group!r} have fewer than "
+                f"{MIN_GROUP_SIZE} patients: a grouping column groups patients (a centre, a "
+                "tumour type), and its labels are saved with the posteriors; merge small groups"
             )
         codes = values.map({label: j for j, label in enumerate(labels)}).to_numpy("int64")
         return labels, codes

@@ -71,13 +71,23 @@ def _summary(observed: float, replicated: np.ndarray) -> dict:
     }
 
 
+def _linear(idata, keep, n: int) -> np.ndarray:
+    """Each kept draw's linear predictor beyond the arm: covariates and, with a grouping, the
+    patient's group intercept (draw, patient)."""
+    design = _data(idata, "design")
+    linear = np.zeros((len(keep), n))
+    if design.shape[1]:
+        linear = linear + _draws(idata, "coefficient", ("covariate",), keep) @ design.T
+    if "group_index" in idata["constant_data"]:
+        group = _data(idata, "group_index")
+        linear = linear + _draws(idata, "group_effect", ("group",), keep)[:, group]
+    return linear
+
+
 def _response(idata, arms, keep, rng) -> dict:
     arm = _data(idata, "arm_index")
-    design = _data(idata, "design")
     y = _data(idata, "response").astype(float)
-    logit = _draws(idata, "arm_logit", ("arm",), keep)[:, arm]
-    if design.shape[1]:
-        logit = logit + _draws(idata, "coefficient", ("covariate",), keep) @ design.T
+    logit = _draws(idata, "arm_logit", ("arm",), keep)[:, arm] + _linear(idata, keep, len(arm))
     replicate = rng.random(logit.shape) < expit(logit)
     return {
         "rate": {
@@ -100,16 +110,13 @@ def _correlation(pairs: np.ndarray, n_days: int) -> np.ndarray:
 
 def _plt(idata, arms, keep, rng) -> dict:
     arm = _data(idata, "arm_index")
-    design = _data(idata, "design")
     baseline = _data(idata, "log_baseline_centred")
     log_plt, observed = _data(idata, "log_plt"), _data(idata, "observed").astype(bool)
     days = [str(d) for d in idata["posterior"]["arm_day_effect"]["day"].values]
     n_days = len(days)
     mu = _draws(idata, "arm_day_effect", ("arm", "day"), keep)[:, arm, :]
     mu = mu + _draws(idata, "baseline_slope", ("day",), keep)[:, None, :] * baseline[None, :, None]
-    if design.shape[1]:
-        linear = _draws(idata, "coefficient", ("covariate",), keep) @ design.T
-        mu = mu + linear[:, :, None]
+    mu = mu + _linear(idata, keep, len(arm))[:, :, None]
     sd = _draws(idata, "residual_sd", ("arm", "day"), keep)  # (draw, arm, day)
     if n_days > 1:
         correlation = _correlation(
@@ -150,13 +157,10 @@ def _censoring_hazard(time: np.ndarray, recovered: np.ndarray, horizon: int) -> 
 
 def _recovery(idata, arms, keep, rng) -> dict:
     arm = _data(idata, "arm_index")
-    design = _data(idata, "design")
     time, recovered = _data(idata, "time_to_recovery"), _data(idata, "recovered")
     log_hazard = _draws(idata, "arm_log_hazard", ("day", "arm"), keep)  # (draw, day, arm)
     horizon = log_hazard.shape[1]
-    linear = np.zeros((len(keep), len(arm)))
-    if design.shape[1]:
-        linear = _draws(idata, "coefficient", ("covariate",), keep) @ design.T
+    linear = _linear(idata, keep, len(arm))
     censoring = _censoring_hazard(time, recovered, horizon)
     days = np.arange(1, horizon + 1)
     first = np.empty((len(keep), len(arm)), dtype=int)  # replicated recovery day (draw, patient)

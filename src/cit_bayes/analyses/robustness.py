@@ -108,8 +108,11 @@ def fit_robustness(runner, plan: AnalysisPlan, weighting: dict) -> None:
         elif variant == "no Kish rescaling":
             data = dataclasses.replace(base, weight_scale="arm size")
         elif variant == "weights only":
+            # no covariates, and no grouping either (it adjusts for the grouping column)
             data, adjust_baseline = (
-                dataclasses.replace(base, design=np.zeros_like(base.design)),
+                dataclasses.replace(
+                    base, design=np.zeros_like(base.design), groups=(), group_codes=None
+                ),
                 False,
             )
         runner.fit(

@@ -39,7 +39,9 @@ patient's log likelihood.
 The smooth parts are non-centred (:math:`u_a \\sim N(0, I_r)` scaled by sigma) when the arms
 carry little information and centred (:math:`\\sigma u_a \\sim N(0, \\sigma^2 I_r)`, variable
 ``arm_smooth``) when every arm carries much (:func:`smooth_centred`: each arm's likelihood
-weights over the patients at risk sum to at least :data:`CENTRED_MIN_WEIGHT`), the classic
+weights over the patients at risk, as the analysis rescales them (Kish ESS by default, the
+arm's size in the "no Kish rescaling" variant, counts unweighted), sum to at least
+:data:`CENTRED_MIN_WEIGHT`), the classic
 choice by the strength of the data (Betancourt & Girolami 2015): the same model, another
 geometry. Measured with the default plan (4 x 2000 draws; max R-hat, min bulk ESS): non-centred
 missed the R-hat gate on a 1,000-patient baseline-confounding cohort (1.0120, ESS 1035; 1.0099 at
@@ -144,8 +146,9 @@ class RecoveryPrior:
         per SD at the 95 % edge).
     group_sd : float
         Used only when the data carry a grouping (``PatientData.groups``): half-normal scale of
-        the SD of the groups' random intercepts on the log hazard (0.5: hazard ratios between
-        groups of e^1 at the 95 % edge; :func:`~cit_bayes.bayes.patient_base.group_intercept`).
+        the SD of the groups' random intercepts on the log hazard (at an SD of 0.5 a group's
+        hazard lies within a factor e^1 of the average group's at the 95 % edge;
+        :func:`~cit_bayes.bayes.patient_base.group_intercept`).
     pool_arms : bool
         False (default): independent arm levels. True: partially pooled (a sensitivity
         analysis; module docstring). It changes the model's structure, not only its data.
@@ -350,7 +353,7 @@ def _arm_shapes(prior, day_std, basis, centred: bool = False):
     return level[None, :] + day_std[:, None] * trend[None, :] + pt.dot(basis, smooth)
 
 
-#: Each arm's likelihood weights (Kish-rescaled, patients at risk) must sum to at least this for
+#: Each arm's likelihood weights (as rescaled, patients at risk) must sum to at least this for
 #: the centred smooth parts (module docstring: measured at 60 to 2,000 patients).
 CENTRED_MIN_WEIGHT = 150.0
 

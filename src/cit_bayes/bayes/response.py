@@ -118,7 +118,8 @@ class ResponsePrior:
     group_sd : float
         Used only when the data carry a grouping (``PatientData.groups``: tumour type,
         centre): half-normal scale of the SD :math:`\\sigma_g` of the groups' random
-        intercepts (logit scale; 1.0 allows groups' odds to differ by e^2 and beyond,
+        intercepts (logit scale; at :math:`\\sigma_g` = 1.0 a group's odds lie within a factor
+        e^2 of the average group's at the 95 % edge;
         :func:`~cit_bayes.bayes.patient_base.group_intercept`).
     pool_arms : bool
         False (default): independent arm intercepts. True: arms partially pooled (a sensitivity

@@ -158,8 +158,9 @@ class TrajectoryPrior:
         e^1 (95 % prior range).
     group_sd : float
         Used only when the data carry a grouping (``PatientData.groups``): half-normal scale of
-        the SD of the groups' random intercepts on the log count (0.5: groups' counts may differ
-        by a factor e^1 at the 95 % edge; :func:`~cit_bayes.bayes.patient_base.group_intercept`).
+        the SD of the groups' random intercepts on the log count (at an SD of 0.5 a group's
+        counts lie within a factor e^1 of the average group's at the 95 % edge;
+        :func:`~cit_bayes.bayes.patient_base.group_intercept`).
     residual_sd : float
         Half-normal scale of the within-patient SD :math:`s_{ad}` of each arm and day.
     correlation_eta : float

@@ -242,8 +242,9 @@ def _generic_inputs(args, path: Path):
 
 def _cohort_inputs(args, path: Path):
     from cit_bayes.cohort import read_cohort
+    from cit_bayes.plan import load_plan
 
-    cohort = read_cohort(path)
+    cohort = read_cohort(path, arms=load_plan(args.plan).arms)  # the plan's arms, any labels
     covariates = cohort.covariates()
     names = _split(args.covariates)
     if names is not None:

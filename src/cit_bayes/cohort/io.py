@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import stat
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -292,9 +293,36 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> RawTable:
         known = ", ".join(sorted(READERS))
         hint = " (save it as .xlsx)" if path.suffix.lower() == ".xls" else ""
         raise _unreadable(source, f"a file ending in one of {known}{hint}")
-    if not path.is_file():
-        raise _unreadable(source, "an existing file (not found)")
+    kind = _file_kind(path)
+    if kind != "file":
+        raise _unreadable(source, f"an existing regular file, not {kind}")
     return reader(path, source, sheet)
+
+
+def _file_kind(path: Path) -> str:
+    """``"file"`` for a regular file (links followed), otherwise what the path is, in words.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> _file_kind(Path(tempfile.gettempdir())), _file_kind(Path("/no/such/file.csv"))
+    ('a folder', 'found (no such file)')
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "found (no such file)"
+    except OSError as error:
+        return f"readable ({type(error).__name__})"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device (such as /dev/zero)"
+    return "a socket or other special file"
 
 
 def read_cohort(

@@ -290,12 +290,22 @@ def check_arm_labels(arms: Sequence[str]) -> tuple[str, ...]:
         raise CohortError(f"need two or more arm labels, got {list(labels)[:5]}")
     if any(not label or len(label) > 64 for label in labels):
         raise CohortError("each arm label must be 1 to 64 characters")
+    reserved = [text for text in _ARM_SEPARATORS if any(text in label for label in labels)]
+    if reserved:
+        raise CohortError(
+            f"arm labels may not contain {reserved}: results name comparisons with them "
+            "(A>B, A/B, A vs B @ margin)"
+        )
     keys = [arm_key(label) for label in labels]
     if len(set(keys)) != len(keys):
         raise CohortError(
             f"arm labels must differ with case and spaces ignored: {list(labels)[:10]}"
         )
     return labels
+
+
+#: Text that names comparisons between arms in results keys (``A>B``, ``A/B``, ``A vs B @ m``).
+_ARM_SEPARATORS = (">", "<", "/", " vs ", " @ ")
 
 
 def _arm_spec(specs) -> ColumnSpec:

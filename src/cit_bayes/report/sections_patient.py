@@ -161,7 +161,7 @@ def _response_tables(ctx: ReportContext, p: str, level: str) -> list:
             Table(
                 ["comparison", *[f"P(difference > {t})" for t in thresholds]],
                 rows,
-                caption="Probability that the combination's advantage exceeds a threshold "
+                caption=f"Probability that {ctx.focus}'s advantage exceeds a threshold "
                 "(thresholds as proportions)",
             )
         )

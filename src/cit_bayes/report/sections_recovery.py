@@ -161,8 +161,7 @@ def _recovery_comparisons(ctx: ReportContext, p: str, level: str) -> list:
                                style="prob") for t in thresholds]
                     for arm in others
                 ],
-                caption="Probability that the combination's RMTR is shorter by more than a "
-                "threshold",
+                caption=f"Probability that {focus}'s RMTR is shorter by more than a threshold",
             )
         )  # fmt: skip
     return blocks
