@@ -296,12 +296,14 @@ def test_banners_follow_the_results_on_disk(tmp_path, small_analysis):
 
 def test_the_supplement_states_a_grouping_when_the_analysis_had_one(tmp_path, small_analysis):
     def grouped(results):
-        results["meta"]["data"]["grouping"] = {"column": "centre", "n_groups": 3}
+        grouping = {"column": "centre", "n_groups": 3, "groups_in_one_arm": 1}
+        results["meta"]["data"]["grouping"] = grouping
 
     out, _, markdown = _variant(tmp_path, small_analysis, grouped)
     latex = (out / "methods_supplement.tex").read_text(encoding="utf-8")
     text = GROUP_TEXT.format(group="centre", n_groups=3)
     assert markdown.count(text) == 3  # response, PLT and recovery; not safety
+    assert markdown.count("1 of the groups hold patients of one arm only") == 3
     assert latex.count(GROUP_EQUATION.latex) == 3
     _, _, plain = _variant(tmp_path / "plain", small_analysis, lambda results: None)
     assert "groups the patients by" not in plain

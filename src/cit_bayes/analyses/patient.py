@@ -24,6 +24,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cit_bayes import __version__
@@ -113,6 +114,21 @@ class PatientAnalysis:
             for name, entry in self.results.get("diagnostics", {}).items()
             if not entry.get("predictive_check", {}).get("passed", True)
         ]
+
+
+def _grouping_summary(column: str, groups, arm_codes: np.ndarray) -> dict:
+    """The grouping's column, number of groups and how many hold patients of one arm only
+    (those arms' contrasts then lean on the spread of the group effects, not on data).
+
+    Examples
+    --------
+    >>> _grouping_summary("centre", (("a", "b", "c"), np.array([0, 0, 1, 1, 2])),
+    ...                   np.array([0, 1, 0, 0, 1]))
+    {'column': 'centre', 'n_groups': 3, 'groups_in_one_arm': 2}
+    """
+    labels, codes = groups
+    one_arm = sum(len(np.unique(arm_codes[codes == g])) == 1 for g in range(len(labels)))
+    return {"column": column, "n_groups": len(labels), "groups_in_one_arm": int(one_arm)}
 
 
 def weight_cohort(
@@ -228,7 +244,7 @@ def compare_arms(
         | (
             {}
             if runner.groups is None
-            else {"grouping": {"column": plan.group, "n_groups": len(runner.groups[0])}}
+            else {"grouping": _grouping_summary(plan.group, runner.groups, runner.codes)}
         ),
         analyses=[{"name": a.name, "estimand": a.estimand or "none"} for a in plan.analyses()],
         primary_estimand=plan.primary_estimand,

@@ -284,6 +284,12 @@ def _model_blocks(ctx: ReportContext) -> list:
         blocks += list(MODEL_EQUATIONS[endpoint])
         if grouping and endpoint != "safety":
             text = GROUP_TEXT.format(group=grouping["column"], n_groups=grouping["n_groups"])
+            if grouping.get("groups_in_one_arm"):
+                text += (
+                    f" {grouping['groups_in_one_arm']} of the groups hold patients of one arm "
+                    "only: for them the arm and the group effect are told apart by the spread "
+                    "sigma_g alone, not by the data."
+                )
             blocks += [Paragraph([text]), GROUP_EQUATION]
         prior = (getattr(ctx.plan, "priors", None) or {}).get(endpoint)
         if getattr(prior, "proportional_hazards", False):
