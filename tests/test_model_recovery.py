@@ -160,6 +160,55 @@ def test_log_density_is_the_person_period_likelihood(
     np.testing.assert_allclose(out["rmtr"], 1 + survival[:, :-1].sum(axis=1), rtol=1e-10)
 
 
+def test_interval_censored_recoveries_add_the_probability_of_the_interval(
+    case, evaluate_model, kish_by_hand
+):
+    """A recovery first seen on day T with the last count below 100 on day L < T - 1 adds
+    log(S(L) - S(T)) (the patient recovered on one of the days L + 1..T), written out with the
+    daily hazards; exact days (L = T - 1) and censored patients (L = T) as before."""
+    data, time, recovered = case
+    after = time - recovered
+    widened = np.flatnonzero((recovered == 1) & (time >= 3))[:5]
+    after[widened] = [0, 1, 2, 0, 1][: widened.size]
+    prior = RecoveryPrior(rank=4)
+    values = recovery_values(time, recovered, data, prior, HORIZON, after=after)
+    p = {"baseline_smooth_sd": 0.3, "coefficient": np.array([0.2, -0.5, 0.1]),
+         "arm_trend": np.array([0.4, -0.3, 0.9, 0.0]), "arm_level": np.array([-2.0, -2.6, -1.5, -3.1]),
+         "arm_z": np.arange(16.0).reshape(4, 4) / 10 - 0.7}  # fmt: skip
+    model = build_recovery_model(data, HORIZON, prior)
+    logp, out = evaluate_model(model, values, p, outputs=("arm_log_hazard",))
+    exact, _ = evaluate_model(
+        model, recovery_values(time, recovered, data, prior, HORIZON), p, outputs=()
+    )
+    lam, linear = out["arm_log_hazard"], data.design @ p["coefficient"]
+    w = kish_by_hand(data, time >= 1)
+
+    def log_survival(i, day):  # log S_i(day) = -sum of the daily hazards' cloglog terms
+        return -np.exp(lam[:day, data.arm_codes[i]] + linear[i]).sum()
+
+    def contribution(i, last_below):
+        low, high = log_survival(i, int(last_below)), log_survival(i, int(time[i]))
+        return low + np.log(-np.expm1(high - low)) if recovered[i] else high
+
+    change = sum(w[i] * (contribution(i, after[i]) - contribution(i, time[i] - 1)) for i in widened)
+    assert widened.size == 5 and change > 0  # a wider interval is more probable
+    assert logp - exact == pytest.approx(change, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("after", "message"),
+    [([3.0, 2.0], "0..T-1"), ([-1.0, 2.0], "0..T-1"), ([1.0, 1.0], "censoring day"),
+     ([1.5, 2.0], "whole days")],
+)  # fmt: skip
+def test_bad_intervals_are_refused(after, message):
+    data = PatientData(
+        arms=("a", "b"), arm_codes=np.array([0, 1]), design=np.zeros((2, 1)),
+        covariates=("x",), weights=np.ones(2), tilt=np.ones(2),
+    )  # fmt: skip
+    with pytest.raises(ModelError, match=message):
+        recovery_values([3.0, 2.0], [1, 0], data, RecoveryPrior(), HORIZON, after=after)
+
+
 def test_centred_smooth_parts_are_the_same_model(case, evaluate_model):
     """Centred (sigma u ~ N(0, sigma^2)) and non-centred (u ~ N(0, 1)) smooth parts: at
     matching points the same hazards, and log densities that differ by the change of variables

@@ -179,6 +179,7 @@ def run_pipeline(
     out_dir: str | Path = "reports/latest",
     seed: int | None = None,
     columns=None,
+    labs: str | Path | None = None,
     missing: str = "error",
     response_rule: str = "any",
     steps: Steps | None = None,
@@ -200,8 +201,9 @@ def run_pipeline(
         Master seed of every step (default: each plan's own: the analysis plan's for the
         patient-level fits, the published reanalysis plan's and the audit's default on the
         bundled data).
-    columns, missing, response_rule
-        How to read the cohort (:func:`cit_bayes.cohort.read_cohort`).
+    columns, labs, missing, response_rule
+        How to read the cohort (:func:`cit_bayes.cohort.read_cohort`; ``labs``: laboratory
+        results in long format, :mod:`cit_bayes.cohort.labs`).
     steps : Steps, optional
         Progress observer.
     sampler_progress : bool
@@ -244,6 +246,7 @@ def run_pipeline(
             lambda: read_cohort(
                 path,
                 columns,
+                labs=labs,
                 missing=missing,
                 response_rule=response_rule,
                 **plan.cohort_columns(),

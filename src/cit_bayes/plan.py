@@ -32,6 +32,7 @@ from cit_bayes.bayes.response import ResponsePrior
 from cit_bayes.bayes.safety import SafetyPrior
 from cit_bayes.bayes.sampling import SAMPLERS
 from cit_bayes.bayes.trajectory import TrajectoryPrior
+from cit_bayes.cohort.labs import MAX_LAB_WINDOW
 from cit_bayes.cohort.schema import (
     ARMS,
     PLAN_COVARIATES,
@@ -287,6 +288,11 @@ def contrast_spec(
 
 
 @dataclass(frozen=True)
+class _Labs:
+    window: int = setting(1, low=0, high=MAX_LAB_WINDOW)
+
+
+@dataclass(frozen=True)
 class _Arms:
     labels: tuple[str, ...] = setting(non_empty=True, distinct=True)
 
@@ -354,6 +360,10 @@ class AnalysisPlan:
         outcome model of the adjusted analyses (``[covariates] group``), or "" for none. When
         it is also a covariate, the weights balance it and the outcome models carry it by the
         random intercept instead of fixed indicators (:attr:`outcome_covariates`).
+    lab_window : int
+        Days either side of a planned day within which a long-format laboratory file's count
+        is taken for that day (``[labs] window``, optional, default 1;
+        :mod:`cit_bayes.cohort.labs`).
 
     Examples
     --------
@@ -386,6 +396,7 @@ class AnalysisPlan:
     robustness: tuple[str, ...] = ()
     group: str = ""
     arms: tuple[str, ...] = ARMS
+    lab_window: int = 1
 
     @property
     def outcome_covariates(self) -> tuple[str, ...]:
@@ -406,9 +417,10 @@ class AnalysisPlan:
         Examples
         --------
         >>> sorted(load_plan().cohort_columns())
-        ['arms', 'covariates', 'group', 'used_covariates']
+        ['arms', 'covariates', 'group', 'lab_window', 'used_covariates']
         """
         return {
+            "lab_window": self.lab_window,
             "covariates": self.extra_covariates,
             "group": self.group or None,
             "arms": self.arms,
@@ -608,6 +620,8 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
     document = read_toml(path, "analysis plan")
     data = dict(document.data)
     priors_table = data.pop("priors", None)
+    # [labs] applies only to long-format laboratory files: optional, its defaults stated
+    labs = build(_Labs, data.pop("labs", {}), document.source, "labs")
     sections = build_sections(data, document.source, _SECTIONS, complete=True)
     head, estimands, sampler = (sections[n] for n in ("plan", "estimands", "sampler"))
     response, plt = sections["response"], sections["plt"]
@@ -653,4 +667,5 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
         robustness=sections["robustness"].variants,
         group=sections["covariates"].group,
         arms=arms,
+        lab_window=labs.window,
     )

@@ -187,6 +187,7 @@ class EndpointRunner:
             "day0": frame["plt_day0"].to_numpy(dtype=float),
             "time": frame["time_to_recovery"].to_numpy(dtype=float),
             "recovered": frame["recovered"].to_numpy(dtype=float),
+            "after": frame["recovery_after"].to_numpy(dtype=float),
             "events": frame[list(plan.safety_events)].to_numpy(dtype=float),
         }
 
@@ -242,6 +243,7 @@ class EndpointRunner:
                 _subset(data, keep),
                 horizon=plan.horizon,
                 prior=priors["recovery"],
+                after=y["after"][keep],
                 **kw,
             ),
             endpoints,

@@ -245,7 +245,8 @@ def compare_arms(
             {}
             if runner.groups is None
             else {"grouping": _grouping_summary(plan.group, runner.groups, runner.codes)}
-        ),
+        )
+        | ({} if cohort.labs is None else {"labs": cohort.labs.as_dict()}),
         analyses=[{"name": a.name, "estimand": a.estimand or "none"} for a in plan.analyses()],
         primary_estimand=plan.primary_estimand,
         noninferiority_margin=plan.margin,

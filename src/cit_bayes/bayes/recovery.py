@@ -115,6 +115,7 @@ __all__ = [
     "smooth_basis",
     "person_period",
     "build_recovery_model",
+    "recovery_after",
     "recovery_values",
     "fit_recovery_model",
 ]
@@ -289,6 +290,7 @@ def _build(
         tilt = pm.Data("target_tilt", np.ones(n), dims="patient")
         time = pm.Data("time_to_recovery", np.zeros(n, dtype="int64"), dims="patient")
         recovered = pm.Data("recovered", np.zeros(n), dims="patient")
+        after = pm.Data("recovery_after", np.zeros(n, dtype="int64"), dims="patient")
         prior = {name: pm.Data(f"prior_{name}", 1.0) for name in _PRIOR_NAMES}
 
         if proportional_hazards:
@@ -308,14 +310,15 @@ def _build(
         hazard = pt.exp(log_hazard)  # (day, arm)
         # cumulative baseline Lambda_a(t), t = 0..horizon (Lambda(0) = 0), dims (day + 1, arm)
         cumulative = pt.concatenate([pt.zeros((1, len(arms))), pt.cumsum(hazard, axis=0)])
-        survived = time - pt.cast(recovered, "int64")  # days at risk without the event
-        event_day = pt.maximum(time, 1) - 1  # index of the recovery day (ignored if censored)
-        loglik = -pt.exp(linear) * cumulative[survived, arm] + recovered * pt.log1mexp(
-            -pt.exp(log_hazard[event_day, arm] + linear)
-        )
+        # not recovered by day L (``after``); a recovery in (L, T]: S(L) - S(T) (one day when
+        # exact, L = T - 1; longer when interval-censored between two counts)
+        risk = pt.exp(linear)  # (n,)
+        before = cumulative[after, arm]
+        # censored patients (L = T) have no interval: a placeholder keeps log1mexp finite
+        gap = pt.switch(recovered > 0, cumulative[time, arm] - before, 1.0)
+        loglik = -risk * before + recovered * pt.log1mexp(-risk * gap)
         pm.Potential("weighted_loglik", pt.sum(weight * loglik))
 
-        risk = pt.exp(linear)  # (n,)
         survival_i = pt.exp(-risk[:, None, None] * cumulative[None, 1:, :])  # (n, day, arm)
         survival = pt.sum(tilt[:, None, None] * survival_i, axis=0) / pt.sum(tilt)  # (day, arm)
         pm.Deterministic("cumulative_recovery", 1.0 - survival, dims=("day", "arm"))
@@ -397,10 +400,45 @@ def build_recovery_model(
     )
 
 
+def recovery_after(time, recovered, after=None) -> np.ndarray:
+    """The last day each patient is known not to have recovered (checked), as int64.
+
+    A recovery observed on day T happened in (L, T]: L = T - 1 when the count was recorded
+    daily (the default when ``after`` is None), earlier when the day before T had no count
+    (interval-censored, as when recovery is derived from sparse laboratory draws:
+    :mod:`cit_bayes.cohort.labs`). A patient not recovered was followed to T: L = T.
+
+    Examples
+    --------
+    >>> recovery_after([3, 14, 7], [1, 0, 1]).tolist()
+    [2, 14, 6]
+    >>> recovery_after([3, 14, 7], [1, 0, 1], [2, 14, 3]).tolist()  # the third in (3, 7]
+    [2, 14, 3]
+    """
+    time = np.asarray(time, dtype=float)
+    recovered = np.asarray(recovered, dtype=float)
+    if after is None:
+        return (time - recovered).astype("int64")
+    after = np.asarray(after, dtype=float)
+    if after.shape != time.shape:
+        raise ModelError(f"recovery_after must have shape {time.shape}, got {after.shape}")
+    if not np.all(np.isfinite(after)) or np.any(after % 1 != 0):
+        raise ModelError("recovery_after must be whole days")
+    event = recovered == 1
+    if np.any(event & ((after < 0) | (after >= time))):
+        raise ModelError("a recovery on day T needs a last day without it in 0..T-1")
+    if np.any(~event & (after != time)):
+        raise ModelError("a patient not recovered is known not recovered up to the censoring day")
+    return after.astype("int64")
+
+
 def recovery_values(
-    time, recovered, data: PatientData, prior: RecoveryPrior, horizon: int
+    time, recovered, data: PatientData, prior: RecoveryPrior, horizon: int, after=None
 ) -> dict[str, np.ndarray]:
     """The ``pm.Data`` values for this analysis (checked).
+
+    ``after`` is the last day each patient is known not to have recovered (see
+    :func:`recovery_after`); default ``time - recovered`` (exact recovery days).
 
     Examples
     --------
@@ -417,6 +455,7 @@ def recovery_values(
     patient, _, _ = person_period(time, recovered, horizon)  # checks the values
     if len(patient) == 0:
         raise ModelError("no patient is followed for even one day")
+    after = recovery_after(time, recovered, after)
     at_risk = time >= 1
     values = {
         "arm_index": data.arm_codes,
@@ -425,6 +464,7 @@ def recovery_values(
         "target_tilt": data.tilt,
         "time_to_recovery": time.astype("int64"),
         "recovered": np.asarray(recovered, dtype=float),
+        "recovery_after": after,
     }
     for name in _PRIOR_NAMES:
         values[f"prior_{name}"] = np.asarray(float(getattr(prior, name)))
@@ -442,6 +482,7 @@ def fit_recovery_model(
     name: str = "recovery",
     settings: SamplerSettings | None = None,
     provenance: Mapping[str, str | int | float] | None = None,
+    after=None,
 ) -> PatientFit:
     """Fit the discrete-time hazard model; return cumulative recovery, RMTR and arm effects.
 
@@ -455,6 +496,10 @@ def fit_recovery_model(
     horizon : int
         Last day of follow-up (14).
     prior : RecoveryPrior, optional
+    after : array of int, shape (n,), optional
+        The last day each patient is known not to have recovered: a recovery on ``time`` T
+        happened in (after, T], interval-censored when after < T - 1 (:func:`recovery_after`).
+        Default ``time - recovered``: exact recovery days.
 
     Returns
     -------
@@ -476,7 +521,7 @@ def fit_recovery_model(
     prior = RecoveryPrior() if prior is None else prior
     if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 3:
         raise ModelError(f"horizon must be an integer of at least 3 days, got {horizon!r}")
-    values = recovery_values(time, recovered, data, prior, horizon)
+    values = recovery_values(time, recovered, data, prior, horizon, after)
     centred = smooth_centred(values["weight"], data.arm_codes, data.n_arms)
     model = build_recovery_model(data, horizon, prior, centred)
     shapes = "centred" if centred and not prior.proportional_hazards else "non-centred"

@@ -155,6 +155,7 @@ def run_fit(args) -> int:
         args.columns,
         missing=args.missing,
         response_rule=args.response_rule,
+        labs=args.labs,
         **plan.cohort_columns(),
     )
     start = time.perf_counter()

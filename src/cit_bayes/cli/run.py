@@ -84,6 +84,7 @@ def run_run(args) -> int:
         out_dir=args.out,
         seed=args.seed,
         columns=args.columns,
+        labs=args.labs,
         missing=args.missing,
         response_rule=args.response_rule,
         steps=printer,

@@ -16,7 +16,7 @@ __all__ = ["register", "run_validate"]
 
 
 def add_cohort_arguments(parser) -> None:
-    """How to read a cohort file: ``--columns``, ``--missing``, ``--response-rule``.
+    """How to read a cohort file: ``--columns``, ``--missing``, ``--response-rule``, ``--labs``.
 
     Shared by every command that reads a cohort (``validate``, ``fit``, ``run``).
     """
@@ -37,6 +37,13 @@ def add_cohort_arguments(parser) -> None:
         choices=RESPONSE_RULES,
         default="any",
         help="response at any post-baseline count (default) or at day 14 only",
+    )
+    parser.add_argument(
+        "--labs",
+        metavar="LABS",
+        help="laboratory results in long format (one row per platelet count: patient_id, day "
+        "or date, platelets), which then provide the counts and the recovery; the cohort file "
+        "holds one row per patient (and treatment_start when LABS gives dates)",
     )
 
 
@@ -111,6 +118,7 @@ def run_validate(args) -> int:
         args.columns,
         missing=args.missing,
         response_rule=args.response_rule,
+        labs=getattr(args, "labs", None),
         **beyond,
     )
     kind = "synthetic (simulated or reconstructed) " if cohort.synthetic else ""

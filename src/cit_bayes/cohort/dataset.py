@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from cit_bayes.cohort.derive import derive_time_to_recovery
+from cit_bayes.cohort.labs import LabSummary
 from cit_bayes.cohort.schema import (
     BASELINE_COVARIATES,
     BINARY_COVARIATES,
     CATEGORICAL_COVARIATES,
     COHORT_COLUMNS,
+    PLT_COLUMNS,
     POST_BASELINE_PLT_COLUMNS,
     SAFETY_OUTCOMES,
     STAGES,
@@ -75,13 +78,27 @@ def fingerprint_frame(
     """
     digest = hashlib.sha256(_FINGERPRINT_VERSION.encode())
     columns = [name for name in FINGERPRINT_COLUMNS if name in data.columns]
-    columns += [*extra, *labels]
+    columns += [*extra, *labels, *_interval_columns(data)]
     digest.update(("\x1f".join(columns) + "\n").encode())
     floats = {"age", "bmi", "plt_day0", "plt_day3", "plt_day7", "plt_day14"}
     texts = [_column_text(data[name], name in floats or name in extra) for name in columns]
     body = "".join("\x1f".join(row) + "\n" for row in zip(*texts, strict=True))
     digest.update(body.encode())
     return digest.hexdigest()
+
+
+def _interval_columns(data: pd.DataFrame) -> list[str]:
+    """``["recovery_after"]`` when it says more than the recovery day (an interval-censored
+    recovery, or a censoring day other than the planned counts'), else nothing: a cohort with
+    exact recovery days has the fingerprint it had before the column existed."""
+    needed = {"recovery_after", "recovery_day", *PLT_COLUMNS}
+    if not needed <= set(data.columns):
+        return []
+    after = data["recovery_after"].to_numpy(dtype=float, na_value=np.nan)
+    counts = [data[name].to_numpy(dtype=float, na_value=np.nan) for name in PLT_COLUMNS]
+    recovery = data["recovery_day"].to_numpy(dtype=float, na_value=np.nan)
+    time, recovered = derive_time_to_recovery(*counts, recovery)
+    return [] if np.array_equal(after, time - recovered) else ["recovery_after"]
 
 
 @dataclass(frozen=True)
@@ -94,7 +111,8 @@ class Cohort:
         One row per patient in input order (after any documented dropping), with the canonical
         columns ``cit_bayes.cohort.schema.COHORT_COLUMNS``: input columns in canonical types, the
         ``synthetic`` flag (0/1), and the derived ``response``, ``delta_plt``,
-        ``time_to_recovery`` and ``recovered``.
+        ``time_to_recovery``, ``recovered`` and ``recovery_after`` (the last day known
+        without recovery).
     source : str
         File name (never a full path) or a description of the table.
     synthetic : bool
@@ -121,6 +139,9 @@ class Cohort:
     unused_covariates : tuple of str
         Baseline covariates of the schema not read because the analysis plan does not use them
         (their columns in ``data`` hold missing values; :meth:`covariates` leaves them out).
+    labs : LabSummary or None
+        How a long-format laboratory file became the platelet counts and the recovery (the
+        window rule and the counts each window took), or None for a wide file.
 
     Examples
     --------
@@ -144,6 +165,7 @@ class Cohort:
     extra_covariates: tuple[str, ...] = ()
     group_column: str = ""
     unused_covariates: tuple[str, ...] = ()
+    labs: LabSummary | None = None
 
     @property
     def arms(self) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from cit_bayes.exceptions import CohortError
 __all__ = [
     "derive_delta_plt",
     "derive_response",
+    "derive_recovery_after",
     "derive_time_to_recovery",
     "meets_response_criteria",
     "response_determined",
@@ -255,3 +256,40 @@ def derive_time_to_recovery(
         censor = np.where(np.isfinite(count), day, censor)
     time = np.where(recovered, np.nan_to_num(recovery, nan=0.0), censor).astype(int)
     return time, recovered.astype(int)
+
+
+def derive_recovery_after(time, recovered, recovery_after=None) -> tuple[np.ndarray, np.ndarray]:
+    """The last day each patient is known not to have recovered, and the follow-up it implies.
+
+    Parameters
+    ----------
+    time, recovered : array_like of int
+        From :func:`derive_time_to_recovery`.
+    recovery_after : array_like of float, optional
+        The input column ``recovery_after`` (NaN = not given): before a recovery, the last day
+        with a count below 100 (the recovery happened in (recovery_after, recovery_day],
+        interval-censored when the day before had no count); without a recovery, the last day
+        followed, which then replaces the censoring day read from the planned counts.
+
+    Returns
+    -------
+    time_to_recovery : numpy.ndarray of int
+    recovery_after : numpy.ndarray of int
+        Given, or ``time - 1`` after a recovery (an exact day) and ``time`` without one.
+
+    Examples
+    --------
+    >>> nan = float("nan")
+    >>> time, after = derive_recovery_after([7, 14, 5], [1, 0, 0], [3, 12, nan])
+    >>> time.tolist(), after.tolist()
+    ([7, 12, 5], [3, 12, 5])
+    """
+    time = np.asarray(time, dtype=int)
+    recovered = np.asarray(recovered, dtype=int)
+    default = time - recovered
+    if recovery_after is None:
+        return time, default
+    given = _as_float(recovery_after, "recovery_after")
+    after = np.where(np.isfinite(given), np.nan_to_num(given), default).astype(int)
+    time = np.where(recovered == 1, time, after)
+    return time, after

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cit_bayes.cohort.dataset import Cohort
+from cit_bayes.cohort.labs import with_lab_counts
 from cit_bayes.cohort.mapping import ColumnMapping, load_mapping
 from cit_bayes.cohort.problems import Problem
 from cit_bayes.cohort.validate import validate_table
@@ -335,6 +336,8 @@ def read_cohort(
     group: str | None = None,
     arms: Sequence[str] | None = None,
     used_covariates: Sequence[str] | None = None,
+    labs: str | Path | None = None,
+    lab_window: int = 1,
 ) -> Cohort:
     """Read a patient-level file and validate it against the cohort schema.
 
@@ -362,6 +365,13 @@ def read_cohort(
     used_covariates : sequence of str, optional
         The covariates the plan uses; the schema's others are not required. See
         :func:`cit_bayes.cohort.validate_cohort`.
+    labs : str or Path, optional
+        Laboratory results in long format (any of the readers' formats; one row per count:
+        ``patient_id``, ``day`` or ``date``, ``platelets``, renamed by ``[labs]`` of the
+        mapping), which then provide the platelet counts and the recovery
+        (:mod:`cit_bayes.cohort.labs`).
+    lab_window : int
+        Days either side of a planned day (the plan's ``[labs] window``); only with ``labs``.
 
     Returns
     -------
@@ -382,8 +392,22 @@ def read_cohort(
     """
     mapping = load_mapping(columns)
     raw = read_table(path, sheet=mapping.sheet)
+    frame, summary = raw.frame, None
+    if labs is not None:
+        lab_table = read_table(labs)
+        frame, summary = with_lab_counts(
+            frame,
+            lab_table.frame,
+            mapping,
+            source=raw.source,
+            lab_source=lab_table.source,
+            lab_rows=lab_table.row_numbers,
+            window=lab_window,
+            decimal_comma=lab_table.decimal_comma,
+        )
     return validate_table(
-        raw.frame,
+        frame,
+        lab_summary=summary,
         source=raw.source,
         mapping=mapping,
         missing=missing,

@@ -20,6 +20,12 @@ A mapping is a small TOML file (``cit-bayes validate FILE --columns map.toml``):
     [read]
     sheet = "Cohort"     # Excel only: the sheet to read (default: the first)
 
+    [labs]               # a long-format laboratory file (--labs): canonical = name in it
+    patient_id = "MRN"
+    date = "Collected"   # or day = "Day"
+    platelets = "PLT"
+    start = "Cycle start"  # the cohort file's treatment-start date (day 0)
+
 Keys of ``[values.*]`` are matched case-insensitively after stripping spaces; a number in the file
 matches its plain text (``1.0`` matches ``"1"``).
 """
@@ -32,13 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cit_bayes.cohort.schema import INPUT_COLUMNS
+from cit_bayes.cohort.schema import INPUT_COLUMNS, LAB_COLUMNS
 from cit_bayes.config import read_toml
 from cit_bayes.exceptions import CohortError, PlanError
 
 __all__ = ["ColumnMapping", "load_mapping", "normalise_key"]
 
-_SECTIONS = {"columns", "values", "read"}
+_SECTIONS = {"columns", "values", "read", "labs"}
+_LAB_KEYS = (*LAB_COLUMNS, "start")
 
 
 def normalise_key(value: Any) -> str:
@@ -68,6 +75,10 @@ class ColumnMapping:
         Canonical column name -> {normalised value in the file -> canonical value}.
     sheet : str or int or None
         Excel sheet to read (name or 0-based position); None = the first.
+    labs : dict
+        A long-format laboratory file's columns (``patient_id``, ``day``, ``date``,
+        ``platelets``) and the cohort's treatment-start column (``start``) -> the names in the
+        files (:mod:`cit_bayes.cohort.labs`).
     source : str
         Where the mapping came from (file name or ``"<mapping>"``).
 
@@ -82,6 +93,7 @@ class ColumnMapping:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     sheet: str | int | None = None
     source: str = "<mapping>"
+    labs: dict[str, str] = field(default_factory=dict)
 
     def recode(self, column: str, value: Any) -> tuple[Any, bool]:
         """Return ``(value, recoded)`` after applying the value map of ``column``."""
@@ -192,4 +204,11 @@ def _parse(raw: Mapping, source: str) -> ColumnMapping:
     sheet = read.get("sheet")
     if sheet is not None and (isinstance(sheet, bool) or not isinstance(sheet, str | int)):
         raise _fail(source, "[read] sheet must be a sheet name or a 0-based number")
-    return ColumnMapping(columns=columns, values=values, sheet=sheet, source=source)
+    labs = raw.get("labs", {})
+    if not isinstance(labs, Mapping) or set(labs) - set(_LAB_KEYS):
+        raise _fail(source, f"[labs] may only name the columns {', '.join(_LAB_KEYS)}")
+    if any(not isinstance(name, str) or not name.strip() for name in labs.values()):
+        raise _fail(source, "[labs] column names must be non-empty text")
+    return ColumnMapping(
+        columns=columns, values=values, sheet=sheet, source=source, labs=dict(labs)
+    )

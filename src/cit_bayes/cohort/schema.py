@@ -69,6 +69,14 @@ PLT_DAYS: tuple[int, ...] = (0, 3, 7, 14)
 PLT_COLUMNS: tuple[str, ...] = tuple(f"plt_day{day}" for day in PLT_DAYS)
 POST_BASELINE_PLT_COLUMNS: tuple[str, ...] = PLT_COLUMNS[1:]
 
+#: Canonical columns of a long-format laboratory file (``[labs]`` of the column mapping
+#: renames them): the patient, the day from the start of treatment or the date, the count
+#: (:mod:`cit_bayes.cohort.labs`).
+LAB_COLUMNS: tuple[str, ...] = ("patient_id", "day", "date", "platelets")
+#: The cohort file's column with each patient's date of treatment start (day 0), needed when
+#: the laboratory file gives dates (``[labs] start`` of the mapping renames it).
+START_COLUMN = "treatment_start"
+
 #: Safety outcomes (Tables 8 and 9 of the paper), 0/1, may be missing.
 SAFETY_OUTCOMES: tuple[str, ...] = (
     "transfusion",
@@ -79,7 +87,13 @@ SAFETY_OUTCOMES: tuple[str, ...] = (
 )
 
 #: Columns the package derives; an input ``response`` column is only cross-checked.
-DERIVED_COLUMNS: tuple[str, ...] = ("response", "delta_plt", "time_to_recovery", "recovered")
+DERIVED_COLUMNS: tuple[str, ...] = (
+    "response",
+    "delta_plt",
+    "time_to_recovery",
+    "recovered",
+    "recovery_after",
+)
 
 #: Length of follow-up (days of treatment and observation) and the thresholds of the paper.
 FOLLOW_UP_DAYS: int = 14
@@ -183,6 +197,18 @@ COLUMN_SPECS: tuple[ColumnSpec, ...] = (
         FOLLOW_UP_DAYS,
         "first day with PLT >= 100; empty when not reached by day 14",
     ),
+    ColumnSpec(
+        "recovery_after",
+        "day",
+        False,
+        "allowed",
+        "day",
+        None,
+        0,
+        FOLLOW_UP_DAYS,
+        "last day known without recovery: before recovery_day, the last count below 100 "
+        "(interval-censored recovery); without recovery, the last day followed",
+    ),
     _binary("transfusion", "platelet transfusion", required=False, when_missing="allowed"),
     _binary("ae_transaminase", "transaminase elevation", required=False, when_missing="allowed"),
     _binary("ae_bilirubin", "hyperbilirubinaemia", required=False, when_missing="allowed"),
@@ -208,9 +234,10 @@ OPTIONAL_COLUMNS: tuple[str, ...] = tuple(spec.name for spec in COLUMN_SPECS if 
 _SPECS_BY_NAME = {spec.name: spec for spec in COLUMN_SPECS}
 
 #: Columns of ``Cohort.data``, in order: the input schema (without the cross-checked input
-#: ``response``), the synthetic flag, then the derived columns.
+#: ``response`` and ``recovery_after``, which is derived when absent), the synthetic flag,
+#: then the derived columns.
 COHORT_COLUMNS: tuple[str, ...] = (
-    tuple(name for name in INPUT_COLUMNS if name not in ("response", "synthetic"))
+    tuple(name for name in INPUT_COLUMNS if name not in ("response", "synthetic", "recovery_after"))
     + ("synthetic",)
     + DERIVED_COLUMNS
 )
@@ -241,6 +268,7 @@ __all__ = [
     "ECOG_RANGE",
     "FOLLOW_UP_DAYS",
     "INPUT_COLUMNS",
+    "LAB_COLUMNS",
     "MISSING_POLICIES",
     "OPTIONAL_COLUMNS",
     "PLT_COLUMNS",
@@ -257,6 +285,7 @@ __all__ = [
     "SAFETY_OUTCOMES",
     "SEXES",
     "STAGES",
+    "START_COLUMN",
     "TUMOR_TYPES",
     "column_spec",
 ]

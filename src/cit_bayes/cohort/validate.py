@@ -21,10 +21,12 @@ from cit_bayes.cohort.cells import ParsedColumn, arm_key, parse_column
 from cit_bayes.cohort.dataset import DROPPED_COLUMNS, Cohort, fingerprint_frame
 from cit_bayes.cohort.derive import (
     derive_delta_plt,
+    derive_recovery_after,
     derive_response,
     derive_time_to_recovery,
     response_determined,
 )
+from cit_bayes.cohort.labs import LabSummary, with_lab_counts
 from cit_bayes.cohort.mapping import ColumnMapping, load_mapping
 from cit_bayes.cohort.problems import Problem, ProblemLog
 from cit_bayes.cohort.schema import (
@@ -70,6 +72,8 @@ def validate_cohort(
     group: str | None = None,
     arms: Sequence[str] | None = None,
     used_covariates: Sequence[str] | None = None,
+    labs: pd.DataFrame | None = None,
+    lab_window: int = 1,
 ) -> Cohort:
     """Validate an in-memory table against the cohort schema and derive the outcome columns.
 
@@ -106,6 +110,13 @@ def validate_cohort(
         column). The schema's baseline covariates outside it are not required and not read
         (their columns in ``data`` hold missing values; :attr:`Cohort.unused_covariates`), so a
         file need not have them and their cells cannot stop the analysis. Default: all required.
+    labs : pandas.DataFrame, optional
+        Laboratory results in long format (one row per count: ``patient_id``, ``day`` or
+        ``date``, ``platelets``), which then provide the platelet counts and the recovery
+        (:func:`cit_bayes.cohort.labs.with_lab_counts`; ``frame`` may not hold them).
+    lab_window : int
+        Days either side of a planned day within which a laboratory count is taken for it
+        (an analysis plan's ``[labs] window``); used only with ``labs``.
 
     Returns
     -------
@@ -125,10 +136,19 @@ def validate_cohort(
     >>> cohort.source, cohort.n, cohort.response_rule
     ('cohort table', 187, 'any')
     """
+    mapping = load_mapping(columns)
+    summary = None
+    if labs is not None:
+        if not isinstance(labs, pd.DataFrame):
+            raise CohortError(f"labs: expected a pandas DataFrame, got {type(labs).__name__}")
+        frame, summary = with_lab_counts(
+            frame, labs, mapping, source=source, lab_source="<laboratory table>", window=lab_window
+        )
     return validate_table(
         frame,
         source=source,
-        mapping=load_mapping(columns),
+        mapping=mapping,
+        lab_summary=summary,
         missing=missing,
         response_rule=response_rule,
         covariates=covariates,
@@ -152,8 +172,11 @@ def validate_table(
     group: str | None = None,
     arms: Sequence[str] | None = None,
     used_covariates: Sequence[str] | None = None,
+    lab_summary: LabSummary | None = None,
 ) -> Cohort:
-    """:func:`validate_cohort` with the options readers need (decimal comma, reader notes)."""
+    """:func:`validate_cohort` with the options readers need (decimal comma, reader notes);
+    ``lab_summary``: the platelet columns were made from a laboratory file (windowed counts,
+    not compared with the recovery day; the summary travels with the cohort)."""
     if missing not in MISSING_POLICIES:
         raise CohortError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
     if response_rule not in RESPONSE_RULES:
@@ -195,25 +218,52 @@ def validate_table(
         for description, count in sorted(result.recodes.items()):
             notes.append(f"{spec.name}: {description} ({count} cell{'s' if count > 1 else ''})")
 
+    if "patient_id" in parsed:
+        _hint_long_format(parsed["patient_id"], located["patient_id"][0], log)
     # With a required column absent, the cells of the columns present are still checked (above),
     # so that one run reports every problem; cross-column checks need the whole schema.
     if absent:
         log.raise_if_any(f"is missing required column(s) {', '.join(map(str, absent))}")
     names = {name: where[0] for name, where in located.items()}
-    drop_reason = _check_rows(parsed, names, log, missing, response_rule, specs)
+    windowed = lab_summary is not None
+    drop_reason = _check_rows(parsed, names, log, missing, response_rule, specs, windowed)
     log.raise_if_any()
     if unused:
         notes.append(
             f"not read, as the analysis plan does not use them: {', '.join(unused)} (their "
             "columns hold missing values)"
         )
+    if windowed:
+        notes.append(lab_summary.note())
     cohort = _build(parsed, drop_reason, source, missing, response_rule, notes, arm_labels)
+    if windowed:
+        cohort = dataclasses.replace(cohort, labs=lab_summary)
     if unused:
         cohort = dataclasses.replace(cohort, unused_covariates=unused)
     if not extra and not labels:
         return cohort
     names = tuple(s.name for s in extra)
     return _with_extra_columns(cohort, parsed, drop_reason, names, labels[0].name if labels else "")
+
+
+def _hint_long_format(identifiers: ParsedColumn, column: str, log: ProblemLog) -> None:
+    """A file whose identifiers repeat is likely one row per measurement: say how to read it."""
+    known = [value for value in identifiers.values if value is not None]
+    repeated = len(known) - len(set(known))
+    if repeated:  # listed first: it explains the missing columns that follow
+        log.problems.insert(
+            0,
+            Problem(
+                log.file,
+                None,
+                column,
+                None,
+                f"one row per patient ({repeated} rows repeat an identifier): a file with one "
+                "row per measurement is read as laboratory results beside a file with one row "
+                "per patient: cit-bayes validate PATIENTS --labs LABS (docs/cohort-schema.md, "
+                "'Laboratory results in long format')",
+            ),
+        )
 
 
 def extra_covariate_specs(covariates: Sequence[str]) -> tuple[ColumnSpec, ...]:
@@ -432,6 +482,7 @@ def _check_rows(
     missing: str,
     response_rule: str,
     specs: tuple[ColumnSpec, ...] = COLUMN_SPECS,
+    windowed: bool = False,
 ) -> dict[int, str]:
     """Cross-cell checks; return the rows to drop (position -> reason) under ``missing="drop"``."""
     n = len(parsed["patient_id"].values)
@@ -474,7 +525,7 @@ def _check_rows(
             )
         for position in np.flatnonzero(day0 <= 0):
             log.add_at(position, names["plt_day0"], day0[position], "a baseline count above 0")
-    _check_recovery(parsed, names, invalid, log)
+    _check_recovery(parsed, names, invalid, log, windowed)
     if "synthetic" in parsed:
         flags = parsed["synthetic"].values
         for position in np.flatnonzero(parsed["synthetic"].missing):
@@ -528,10 +579,30 @@ def _check_rows(
     return drop_reason
 
 
-def _check_recovery(parsed, names, invalid, log: ProblemLog) -> None:
-    """``recovery_day`` must be the first day with PLT >= 100 as far as the counts show."""
+def _check_recovery(parsed, names, invalid, log: ProblemLog, windowed: bool = False) -> None:
+    """``recovery_day`` must be the first day with PLT >= 100 as far as the counts show, and
+    ``recovery_after`` (when given) earlier than it.
+
+    ``windowed``: the planned days' counts were taken within a window around each day
+    (:mod:`cit_bayes.cohort.labs`), so they are not compared with the recovery day, which was
+    derived from the measurements themselves.
+    """
     recovery = parsed["recovery_day"].values
     column = names["recovery_day"]
+    if "recovery_after" in parsed:
+        after = parsed["recovery_after"].values
+        with np.errstate(invalid="ignore"):
+            late = after >= recovery
+        for position in np.flatnonzero(late & ~invalid["recovery_after"]):
+            log.add_at(
+                position,
+                names["recovery_after"],
+                after[position],
+                f"a day before recovery_day ({recovery[position]:g}): the last day known "
+                "without recovery",
+            )
+    if windowed:
+        return
     for day, name in zip((3, 7, 14), POST_BASELINE_PLT_COLUMNS, strict=True):
         count = parsed[name].values
         with np.errstate(invalid="ignore"):
@@ -637,8 +708,11 @@ def _build(
     data["response"] = derive_response(*counts, response_rule, recovery_day=recovery)
     data["delta_plt"] = derive_delta_plt(counts[0], counts[3])
     time, recovered = derive_time_to_recovery(*counts, recovery)
+    given = column("recovery_after") if "recovery_after" in parsed else None
+    time, after = derive_recovery_after(time, recovered, given)
     data["time_to_recovery"] = time.astype(np.int64)
     data["recovered"] = recovered.astype(np.int64)
+    data["recovery_after"] = after.astype(np.int64)
     data = data.loc[:, list(COHORT_COLUMNS)]
 
     notes.extend(_outcome_notes(data, parsed, keep, response_rule))

@@ -108,7 +108,9 @@ DEFAULT_SEED: int = 20250101
 
 #: Columns written for a reconstructed cohort: the input schema (no ``response``, which the
 #: package derives) with ``synthetic`` = 1.
-OUTPUT_COLUMNS: tuple[str, ...] = tuple(c for c in INPUT_COLUMNS if c != "response")
+OUTPUT_COLUMNS: tuple[str, ...] = tuple(
+    c for c in INPUT_COLUMNS if c not in ("response", "recovery_after")
+)
 
 _PLT = ("plt_day0", "plt_day3", "plt_day7", "plt_day14")
 

@@ -19,10 +19,49 @@ from cit_bayes.report.outcome_figures import arm_colours
 from cit_bayes.report.patient_context import ReportContext
 from cit_bayes.report.render import Section
 
-__all__ = ["TABLE_ONE_FILE", "cohort_section", "response_rule_text", "slug"]
+__all__ = ["TABLE_ONE_FILE", "cohort_section", "lab_paragraph", "response_rule_text", "slug"]
 
 #: Where the weighted Table 1 is written (by ``write_fit_outputs``), relative to the report.
 TABLE_ONE_FILE = "tables/weighting__table_one.csv"
+
+
+def lab_paragraph(ctx: ReportContext) -> Paragraph | None:
+    """How a long-format laboratory file became the counts and the recovery (the window rule
+    and the counts each window took), or None when the cohort was a wide file.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.patient_context import build_context
+    >>> meta = {"analyses": [{"name": "x"}], "data": {"arms": ["A", "B"]}}
+    >>> ctx = build_context(Ledger({"results": {"meta": meta, "response": {"x": {}}}}), {}, None, ".")
+    >>> lab_paragraph(ctx) is None
+    True
+    """
+    labs = ctx.results["meta"].get("data", {}).get("labs")
+    if not labs:
+        return None
+    taken: list = []
+    for i, name in enumerate(labs.get("taken", {})):
+        taken += [", " if i else "", f"{name} ",
+                  ctx.num("meta", "data", "labs", "taken", name, style="int"), " (",
+                  ctx.num("meta", "data", "labs", "off_day", name, style="int"), " off the day)"]  # fmt: skip
+    source = "the treatment-start date" if labs.get("day_from") == "date" else "a day column"
+    return Paragraph(
+        ["Platelet counts and recovery were read from the laboratory file ",
+         Code(str(labs.get("source", "—"))), " (",
+         ctx.num("meta", "data", "labs", "measurements", style="int"),
+         f" counts in long format; days from {source}): {labs.get('rule', '')}. Counts taken "
+         "per planned day: ", *taken, "; counts on no planned day and after the follow-up, not "
+         "used: ", ctx.num("meta", "data", "labs", "not_used", style="int"),
+         ". Recovery days exact (a count the day before): ",
+         ctx.num("meta", "data", "labs", "recovered_exact", style="int"),
+         "; interval-censored (the last count before it earlier; the recovery model uses the "
+         "interval, the Kaplan-Meier and Cox cross-checks the day recovery was first seen): ",
+         ctx.num("meta", "data", "labs", "recovered_interval", style="int"),
+         "; not seen to recover: ",
+         ctx.num("meta", "data", "labs", "not_recovered", style="int"), "."]
+    )  # fmt: skip
 
 
 def slug(name: str) -> str:
@@ -129,6 +168,9 @@ def cohort_section(ctx: ReportContext) -> Section:
              Code(rule), "): ", response_rule_text(rule), "."]
         )
     )  # fmt: skip
+    labs = lab_paragraph(ctx)
+    if labs is not None:
+        blocks.append(labs)
     blocks.append(
         Paragraph(
             ["Covariates (balanced by the weights and adjusted for in the outcome models): ",

@@ -28,7 +28,7 @@ from cit_bayes.report.model_equations import (
     PROPORTIONAL_HAZARDS_TEXT,
 )
 from cit_bayes.report.patient_context import ReportContext
-from cit_bayes.report.sections_balance import response_rule_text
+from cit_bayes.report.sections_balance import lab_paragraph, response_rule_text
 from cit_bayes.report.sections_checks import banners, gates_text
 
 __all__ = ["ENDPOINTS", "supplement_blocks", "supplement_title"]
@@ -121,6 +121,9 @@ def _data_blocks(ctx: ReportContext) -> list:
                  "it is not patient data."]
             )
         )  # fmt: skip
+    labs = lab_paragraph(ctx)
+    if labs is not None:
+        blocks.append(labs)
     days = list(ctx.results["plt"][p].get("mean", {}))
     recovery = ctx.results["recovery"][p]
     blocks.append(

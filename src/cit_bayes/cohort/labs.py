@@ -1,0 +1,510 @@
+"""Laboratory results in long format: one row per platelet count, turned into the cohort's counts.
+
+An electronic record exports blood counts one row per measurement (patient, date or day, count).
+:func:`with_lab_counts` turns such a table into the cohort's platelet columns before the
+cohort is validated, by a stated rule:
+
+- **Day.** A ``day`` column (whole days from the start of treatment, day 0) is used as it is;
+  a ``date`` column is turned into days from the cohort file's ``treatment_start`` date
+  (``(date - start)`` in whole days). Dates are date cells (Excel, SPSS, Stata, Parquet) or text
+  ``YYYY-MM-DD`` (a time after it is ignored); other text is an error naming the row, never
+  guessed (``03/05/2024`` is March or May).
+- **Counts of the planned days** (``plt_day0``, ``plt_day3``, ``plt_day7``, ``plt_day14``):
+  the count measured nearest to the planned day within ``window`` days either side (a tie:
+  the earlier day); the baseline is the last count on days ``-window`` to 0 (before treatment
+  acts). Windows may not overlap (with the days 0, 3, 7, 14: ``window`` <= 1). Several counts
+  on one day are averaged (the number of such days is reported).
+- **Recovery** is read from every count of days 1 to 14, not only the planned days: the
+  recovery day is the first day with PLT >= 100 and ``recovery_after`` the last day with a
+  count before it (day 0 when none), so that a recovery first seen on day 9 after a count
+  below 100 on day 5 happened in (5, 9]: interval-censored, which the recovery model handles
+  (:func:`cit_bayes.bayes.recovery.recovery_after`). A patient never at 100 is censored at
+  the last day with a count (0 when none after baseline).
+- **Qualified counts**: ``<20`` is read as 20 and ``>1000`` as 1000 (the limit; counted per
+  qualifier). A qualifier that leaves the recovery threshold open (``<150``, ``>50``) is an
+  error naming the row.
+
+The counts of the planned days are taken inside windows, so they are not checked against the
+recovery day (which comes from the measurements themselves); everything else is validated as
+for a wide file. :class:`LabSummary` carries the rule and how many values each window took;
+``cit-bayes validate`` prints it, and the report states it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cit_bayes.cohort.cells import is_missing, parse_column
+from cit_bayes.cohort.mapping import ColumnMapping
+from cit_bayes.cohort.problems import ProblemLog
+from cit_bayes.cohort.schema import (
+    FOLLOW_UP_DAYS,
+    LAB_COLUMNS,
+    PLT_COLUMNS,
+    PLT_DAYS,
+    RECOVERY_THRESHOLD,
+    START_COLUMN,
+    ColumnSpec,
+    column_spec,
+)
+from cit_bayes.exceptions import CohortError
+
+__all__ = [
+    "LAB_COLUMNS",
+    "MAX_LAB_WINDOW",
+    "START_COLUMN",
+    "LabSummary",
+    "check_window",
+    "with_lab_counts",
+]
+
+#: Largest window a plan may set (days either side of a planned day).
+MAX_LAB_WINDOW = 3
+#: Columns the laboratory file provides; a cohort file given with it may not hold them.
+PROVIDED_COLUMNS: tuple[str, ...] = (*PLT_COLUMNS, "recovery_day", "recovery_after")
+#: Days a count may lie from day 0 (a count outside is an error: a wrong date or day).
+_DAY_LIMIT = 366
+_QUALIFIED = re.compile(r"^\s*([<>])\s*=?\s*([0-9]+(?:[.,][0-9]+)?)\s*$")
+_ISO_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})(?:[ T].*)?$")
+
+
+@dataclass(frozen=True)
+class LabSummary:
+    """How a long-format laboratory file became the cohort's counts (no row-level values).
+
+    Attributes
+    ----------
+    source : str
+        The laboratory file's name.
+    window : int
+        Days either side of a planned day.
+    day_from : str
+        ``"day"`` (a day column) or ``"date"`` (dates minus the cohort's treatment start).
+    measurements : int
+        Rows read.
+    empty_counts : int
+        Rows without a count (a cancelled draw), left out.
+    taken : dict
+        Planned column -> patients whose count was taken for it.
+    off_day : dict
+        Planned column -> of those, counts measured on another day of the window.
+    not_used : int
+        Counts on no planned day's window and outside days 1 to 14 (not used at all).
+    averaged_days : int
+        Patient-days with several counts (averaged).
+    qualified : dict
+        ``"<"`` and ``">"`` -> counts read at their limit.
+    recovered_exact, recovered_interval, not_recovered : int
+        Patients whose recovery day is exact (a count the day before), interval-censored
+        (the last count before it earlier), or who were not seen to recover.
+
+    Examples
+    --------
+    >>> summary = LabSummary("labs.xlsx", 1, "date", 10, {"plt_day0": 2}, {"plt_day0": 1})
+    >>> summary.rule().split(" (")[0]
+    'a planned day takes the count measured nearest to it within 1 day either side'
+    """
+
+    source: str
+    window: int
+    day_from: str
+    measurements: int
+    taken: dict = field(default_factory=dict)
+    empty_counts: int = 0
+    off_day: dict = field(default_factory=dict)
+    not_used: int = 0
+    averaged_days: int = 0
+    qualified: dict = field(default_factory=dict)
+    recovered_exact: int = 0
+    recovered_interval: int = 0
+    not_recovered: int = 0
+
+    def rule(self) -> str:
+        """The window rule, in words."""
+        days = "day" if self.window == 1 else "days"
+        return (
+            f"a planned day takes the count measured nearest to it within {self.window} {days} "
+            "either side (a tie: the earlier day); the baseline, the last count on day "
+            f"-{self.window} to 0; several counts on one day are averaged; the recovery day is "
+            f"the first day (1-{FOLLOW_UP_DAYS}) with a count >= 100, interval-censored after "
+            "the last count before it"
+        )
+
+    def as_dict(self) -> dict:
+        """Plain data for ``results.json`` (aggregate counts only)."""
+        return asdict(self) | {"rule": self.rule()}
+
+    def note(self) -> str:
+        """One line for :attr:`Cohort.notes <cit_bayes.cohort.Cohort.notes>`."""
+        taken = ", ".join(
+            f"{name} {self.taken.get(name, 0)} ({self.off_day.get(name, 0)} off the day)"
+            for name in PLT_COLUMNS
+        )
+        qualified = sum(self.qualified.values())
+        return (
+            f"counts from {self.source} ({self.measurements} measurements, days from the "
+            f"{self.day_from}; {self.empty_counts} without a count, left out): {self.rule()}. "
+            f"Taken: {taken}; {self.not_used} count(s) on no "
+            f"planned day and after day {FOLLOW_UP_DAYS}, not used; {self.averaged_days} "
+            f"patient-day(s) with several counts averaged; {qualified} qualified count(s) read "
+            f"at the limit. Recovery: {self.recovered_exact} exact, {self.recovered_interval} "
+            f"interval-censored, {self.not_recovered} not seen"
+        )
+
+
+def check_window(window: int, days: tuple[int, ...] = PLT_DAYS) -> int:
+    """The window, checked: a whole number of days, 0 to :data:`MAX_LAB_WINDOW`, such that
+    no two planned days' windows overlap (a count may serve one planned day only).
+
+    Examples
+    --------
+    >>> check_window(1)
+    1
+    >>> check_window(2)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.CohortError: a window of 2 days makes the windows of days 3 and 7 overlap ...
+    """
+    if isinstance(window, bool) or not isinstance(window, int | np.integer):
+        raise CohortError(f"the laboratory window must be a whole number of days, got {window!r}")
+    if not 0 <= window <= MAX_LAB_WINDOW:
+        raise CohortError(f"the laboratory window must be 0 to {MAX_LAB_WINDOW} days")
+    post = [day for day in days if day > 0]
+    for early, late in zip(post, post[1:], strict=False):
+        if early + window >= late - window:
+            raise CohortError(
+                f"a window of {window} days makes the windows of days {early} and {late} "
+                "overlap (one count would serve two planned days): choose a smaller window"
+            )
+    if post and post[0] - window <= 0:
+        raise CohortError(f"a window of {window} days reaches day 0 from day {post[0]}")
+    return int(window)
+
+
+def _locate(frame: pd.DataFrame, wanted: str) -> int | None:
+    keys = [str(column).strip().lower() for column in frame.columns]
+    key = wanted.strip().lower()
+    return keys.index(key) if key in keys else None
+
+
+def _as_date(cell) -> pd.Timestamp | None:
+    """A date cell or ``YYYY-MM-DD`` text as a Timestamp (day precision); None otherwise."""
+    if isinstance(cell, pd.Timestamp | dt.datetime | dt.date | np.datetime64):
+        stamp = pd.Timestamp(cell)
+        return None if pd.isna(stamp) else stamp.normalize()
+    if isinstance(cell, str):
+        match = _ISO_DATE.match(cell)
+        if match:
+            try:
+                return pd.Timestamp(match.group(1))
+            except ValueError:
+                return None
+    return None
+
+
+def _dates(series: pd.Series, column: str, log: ProblemLog) -> np.ndarray:
+    """Each cell as a Timestamp (NaT for an empty cell); errors logged by row."""
+    out = np.full(len(series), pd.NaT, dtype=object)
+    for position, cell in enumerate(series.to_numpy(dtype=object)):
+        if is_missing(cell):
+            continue
+        stamp = _as_date(cell)
+        if stamp is None:
+            log.add_at(position, column, cell, "a date (a date cell, or text as YYYY-MM-DD)")
+        else:
+            out[position] = stamp
+    return out
+
+
+def _qualified_counts(series: pd.Series, column: str, log: ProblemLog):
+    """Cells such as ``<20`` or ``>1000`` replaced by their limit (counted per qualifier); a
+    qualifier that leaves the recovery threshold open is logged as an error (and flagged)."""
+    counts = {"<": 0, ">": 0}
+    cells = []
+    refused = np.zeros(len(series), dtype=bool)
+    for position, cell in enumerate(series.to_numpy(dtype=object)):
+        match = _QUALIFIED.match(cell) if isinstance(cell, str) else None
+        if match is None:
+            cells.append(cell)
+            continue
+        sign, limit = match.group(1), float(match.group(2).replace(",", "."))
+        open_threshold = (sign == "<" and limit > RECOVERY_THRESHOLD) or (
+            sign == ">" and limit < RECOVERY_THRESHOLD
+        )
+        if open_threshold:
+            log.add_at(
+                position,
+                column,
+                cell,
+                "a count, or a qualified count that settles PLT >= 100 (such as <20 or >1000)",
+            )
+            cells.append(None)
+            refused[position] = True
+        else:
+            counts[sign] += 1
+            cells.append(limit)
+    return pd.Series(cells, index=series.index, dtype=object), counts, refused
+
+
+def _lab_columns(labs: pd.DataFrame, mapping: ColumnMapping, source: str) -> dict[str, int]:
+    names = {name: mapping.labs.get(name, name) for name in LAB_COLUMNS}
+    found = {name: _locate(labs, wanted) for name, wanted in names.items()}
+    missing = [names[n] for n in ("patient_id", "platelets") if found[n] is None]
+    if found["day"] is None and found["date"] is None:
+        missing.append(f"{names['day']} or {names['date']}")
+    if missing:
+        raise CohortError(
+            f"{source} (laboratory results) lacks column(s) {', '.join(map(repr, missing))}: "
+            "one row per count with the patient, the day from the start of treatment (or the "
+            "date) and the platelet count; [labs] of the column mapping names other columns"
+        )
+    if found["day"] is not None and found["date"] is not None:
+        raise CohortError(
+            f"{source} (laboratory results) has both a day column ({names['day']!r}) and a "
+            f"date column ({names['date']!r}): map one of them in [labs] of the column mapping"
+        )
+    return {name: position for name, position in found.items() if position is not None}
+
+
+def with_lab_counts(
+    cohort: pd.DataFrame,
+    labs: pd.DataFrame,
+    mapping: ColumnMapping,
+    *,
+    source: str,
+    lab_source: str,
+    lab_rows: np.ndarray | None = None,
+    window: int = 1,
+    decimal_comma: bool = False,
+) -> tuple[pd.DataFrame, LabSummary]:
+    """The cohort table with the platelet columns made from a long-format laboratory table.
+
+    Parameters
+    ----------
+    cohort : pandas.DataFrame
+        One row per patient, without platelet counts or recovery columns (the laboratory file
+        provides them: an error otherwise), with ``patient_id`` and, when the laboratory file
+        gives dates, ``treatment_start``.
+    labs : pandas.DataFrame
+        One row per count: ``patient_id``, ``day`` or ``date``, ``platelets`` (names via
+        ``[labs]`` of the mapping).
+    mapping : ColumnMapping
+    source, lab_source : str
+        How problems name the two files.
+    lab_rows : numpy.ndarray, optional
+        The data row number of each laboratory row (blank rows skipped keep their numbers).
+    window : int
+        Days either side of a planned day (:func:`check_window`).
+    decimal_comma : bool
+        The laboratory file uses a decimal comma.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        ``cohort`` with ``plt_day0``, ``plt_day3``, ``plt_day7``, ``plt_day14``,
+        ``recovery_day`` and ``recovery_after`` added (under the names the mapping expects).
+    summary : LabSummary
+
+    Raises
+    ------
+    CohortError
+        Every problem of the laboratory file (row and column named), a count of a patient the
+        cohort file does not hold, or a cohort file that already holds the counts.
+
+    Examples
+    --------
+    >>> cohort = pd.DataFrame({"patient_id": ["a", "b"], "arm": ["rhTPO", "hetrombopag"]})
+    >>> labs = pd.DataFrame({"patient_id": ["a", "a", "a", "b", "b"],
+    ...                      "day": [0, 4, 6, 0, 14], "platelets": [40, 80, 130, 55, "<20"]})
+    >>> frame, summary = with_lab_counts(cohort, labs, ColumnMapping(), source="c.csv",
+    ...                                  lab_source="labs.csv")
+    >>> frame[["plt_day3", "plt_day7", "recovery_day", "recovery_after"]].to_numpy().tolist()
+    [[80.0, 130.0, 6.0, 4.0], [nan, nan, nan, 14.0]]
+    >>> summary.recovered_interval, summary.not_recovered, summary.qualified["<"]
+    (1, 1, 1)
+    """
+    window = check_window(window)
+    target = {name: mapping.columns.get(name, name) for name in PROVIDED_COLUMNS}
+    held = [name for name, wanted in target.items() if _locate(cohort, wanted) is not None]
+    if held:
+        raise CohortError(
+            f"{source} holds {', '.join(held)}, which the laboratory file {lab_source} "
+            "provides: remove them from the cohort file, or read it without the laboratory file"
+        )
+    id_column = _locate(cohort, mapping.columns.get("patient_id", "patient_id"))
+    if id_column is None:
+        raise CohortError(
+            f"{source} lacks the patient_id column that joins it to {lab_source} "
+            "([columns] patient_id of the mapping names another)"
+        )
+    log = ProblemLog(lab_source)
+    log.rows = np.arange(1, len(labs) + 1) if lab_rows is None else np.asarray(lab_rows)
+    columns = _lab_columns(labs, mapping, lab_source)
+    names = {name: str(labs.columns[position]) for name, position in columns.items()}
+    spec = column_spec("patient_id")
+    lab_ids = parse_column(spec, labs.iloc[:, columns["patient_id"]], None)
+    cohort_ids = parse_column(spec, cohort.iloc[:, id_column], None).values
+    position_of = {}
+    for position, identifier in enumerate(cohort_ids):
+        if identifier is not None:
+            position_of.setdefault(identifier, position)
+    for position in np.flatnonzero(lab_ids.missing):
+        log.add_at(position, names["patient_id"], None, "a patient identifier")
+
+    raw_counts, qualified, refused = _qualified_counts(
+        labs.iloc[:, columns["platelets"]], names["platelets"], log
+    )
+    counts = parse_column(column_spec("plt_day3"), raw_counts, None, decimal_comma=decimal_comma)
+    for position, raw, expected in counts.errors:
+        log.add_at(position, names["platelets"], raw, expected)
+    # a row without a count (a cancelled draw) says nothing: left out and counted
+    empty = counts.missing & ~refused
+
+    if "day" in columns:
+        day_spec = ColumnSpec(
+            "day", "integer", True, "error", "day", None, -_DAY_LIMIT, _DAY_LIMIT, "day"
+        )
+        parsed_days = parse_column(day_spec, labs.iloc[:, columns["day"]], None)
+        for position, raw, expected in parsed_days.errors:
+            log.add_at(position, names["day"], raw, f"{expected} from the start of treatment")
+        for position in np.flatnonzero(parsed_days.missing):
+            log.add_at(position, names["day"], None, "a day from the start of treatment")
+        days = parsed_days.values
+        day_from = "day"
+    else:
+        days = _days_from_dates(
+            cohort, labs, columns, names, lab_ids.values, position_of, mapping, source, log
+        )
+        day_from = "date"
+
+    known = np.array([identifier in position_of for identifier in lab_ids.values])
+    for position in np.flatnonzero(~known & ~lab_ids.missing):
+        log.add_at(
+            position, names["patient_id"], lab_ids.values[position], f"a patient of {source}"
+        )
+    log.raise_if_any("does not meet the laboratory-file schema")
+
+    keep = ~empty
+    table = pd.DataFrame(
+        {
+            "patient": [position_of[i] for i in lab_ids.values[keep]],
+            "day": np.asarray(days, dtype=float)[keep].astype(int),
+            "count": counts.values[keep],
+        }
+    )
+    daily = table.groupby(["patient", "day"], sort=True)["count"].agg(["mean", "size"])
+    averaged = int((daily["size"] > 1).sum())
+    daily = daily["mean"].reset_index()
+    wide, summary = _wide(daily, len(cohort), window)
+    out = cohort.copy()
+    for name, values in wide.items():
+        out[target[name]] = values
+    return out, LabSummary(
+        source=lab_source,
+        window=window,
+        day_from=day_from,
+        measurements=len(labs),
+        empty_counts=int(empty.sum()),
+        averaged_days=averaged,
+        qualified=qualified,
+        **summary,
+    )
+
+
+def _days_from_dates(cohort, labs, columns, names, lab_ids, position_of, mapping, source, log):
+    """Days of the laboratory dates from each patient's treatment start (errors logged)."""
+    start_name = mapping.labs.get("start", START_COLUMN)
+    start_column = _locate(cohort, start_name)
+    if start_column is None:
+        raise CohortError(
+            f"{source} lacks the column {start_name!r} (the date treatment started, day 0), "
+            "which turns the laboratory file's dates into days ([labs] start of the mapping "
+            "names another)"
+        )
+    start_log = ProblemLog(source)
+    starts = _dates(cohort.iloc[:, start_column], str(cohort.columns[start_column]), start_log)
+    start_log.raise_if_any("has treatment-start dates that cannot be read")
+    dates = _dates(labs.iloc[:, columns["date"]], names["date"], log)
+    days = np.full(len(labs), np.nan)
+    for position, (identifier, date) in enumerate(zip(lab_ids, dates, strict=True)):
+        if date is pd.NaT or identifier not in position_of:
+            if date is pd.NaT and not _logged(log, position):
+                log.add_at(position, names["date"], None, "the date of the count")
+            continue
+        start = starts[position_of[identifier]]
+        if start is pd.NaT:
+            log.add_at(
+                position,
+                names["date"],
+                None,
+                f"a treatment start for this patient in {source} (column {start_name!r} is empty)",
+            )
+            continue
+        day = (date - start).days
+        if abs(day) > _DAY_LIMIT:
+            log.add_at(
+                position, names["date"], date.date().isoformat(), "a date within a year of start"
+            )
+            continue
+        days[position] = day
+    return days
+
+
+def _logged(log: ProblemLog, position: int) -> bool:
+    """Whether a problem was already logged on this row (one message per wrong cell)."""
+    row = log.row_of(position)
+    return any(problem.row == row for problem in log.problems)
+
+
+def _wide(daily: pd.DataFrame, n: int, window: int) -> tuple[dict, dict]:
+    """The planned days' counts and the recovery interval of each patient (module rules)."""
+    wide = {name: np.full(n, np.nan) for name in PROVIDED_COLUMNS}
+    taken = dict.fromkeys(PLT_COLUMNS, 0)
+    off_day = dict.fromkeys(PLT_COLUMNS, 0)
+    used = np.zeros(len(daily), dtype=bool)
+    exact = interval = censored = 0
+    for patient, part in daily.groupby("patient", sort=True):
+        days = part["day"].to_numpy()
+        values = part["mean"].to_numpy()
+        index = part.index.to_numpy()
+        for planned, name in zip(PLT_DAYS, PLT_COLUMNS, strict=True):
+            if planned == 0:  # the baseline: the last count on day -window..0
+                inside = np.flatnonzero((days >= -window) & (days <= 0))
+                pick = inside[-1] if inside.size else None
+            else:  # nearest within the window; a tie goes to the earlier day (sorted)
+                inside = np.flatnonzero(np.abs(days - planned) <= window)
+                pick = inside[np.argmin(np.abs(days[inside] - planned))] if inside.size else None
+            if pick is not None:
+                wide[name][patient] = values[pick]
+                taken[name] += 1
+                off_day[name] += int(days[pick] != planned)
+                used[index[pick]] = True
+        follow = (days >= 1) & (days <= FOLLOW_UP_DAYS)
+        used[index[follow]] = True
+        high = np.flatnonzero(follow & (values >= RECOVERY_THRESHOLD))
+        if high.size:
+            first = days[high[0]]
+            before = days[follow & (days < first)]
+            after = int(before.max()) if before.size else 0
+            wide["recovery_day"][patient] = first
+            wide["recovery_after"][patient] = after
+            exact += int(after == first - 1)
+            interval += int(after < first - 1)
+        else:
+            seen = days[follow]
+            wide["recovery_after"][patient] = int(seen.max()) if seen.size else 0
+            censored += 1
+    summary = {
+        "taken": taken,
+        "off_day": off_day,
+        "not_used": int((~used).sum()),
+        "recovered_exact": exact,
+        "recovered_interval": interval,
+        "not_recovered": censored,
+    }
+    return wide, summary
