@@ -247,10 +247,12 @@ def validate_table(
 
 
 def _hint_long_format(identifiers: ParsedColumn, column: str, log: ProblemLog) -> None:
-    """A file whose identifiers repeat is likely one row per measurement: say how to read it."""
+    """A file in which many identifiers repeat (at least two rows, and a fifth of them) is
+    likely one row per measurement: say how to read it (a lone repeat is a typing error, named
+    on its row as such)."""
     known = [value for value in identifiers.values if value is not None]
     repeated = len(known) - len(set(known))
-    if repeated:  # listed first: it explains the missing columns that follow
+    if repeated >= max(2, len(known) / 5):  # listed first: it explains the missing columns
         log.problems.insert(
             0,
             Problem(
