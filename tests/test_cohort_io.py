@@ -112,11 +112,15 @@ def test_rows_longer_than_the_header_are_named(tmp_path):
     assert info.value.problems[0].row == 2
 
 
-def test_unbalanced_quotes_are_a_cohort_error(tmp_path):
+def test_unbalanced_quotes_are_a_cohort_error_naming_the_row(tmp_path):
     path = tmp_path / "cohort.csv"
-    path.write_text('patient_id,arm\n"P1,rhTPO\nP2,"rh"TPO\n')
-    with pytest.raises(CohortError):
-        read_cohort(path)
+    for text, row in [('patient_id,arm\n"P1,rhTPO\nP2,"rh"TPO\n', 1),
+                      ('patient_id,arm\nP0,rhTPO\n\nP1,"rh"TPO\nP2,rhTPO\n', 3)]:  # fmt: skip
+        path.write_text(text)
+        with pytest.raises(CohortError) as error:
+            read_cohort(path)
+        assert error.value.problems[0].row == row  # the blank row keeps its number
+        assert f"data row {row} (from line {row + 1} of the file)" in str(error.value)
 
 
 def test_unknown_extension_missing_file_and_xls(tmp_path):
@@ -134,6 +138,23 @@ def test_corrupt_binary_files_are_cohort_errors(tmp_path, extension):
     path.write_bytes(b"\x00\x01garbage" * 50)
     with pytest.raises(CohortError, match="cannot be read as a table"):
         read_cohort(path)
+
+
+def test_a_corrupt_zip_is_named_in_a_short_printable_message(tmp_path, capsys):
+    """Issue 16, item 7: a workbook whose zip directory is damaged printed 62 KB of raw bytes."""
+    import zipfile
+
+    from cit_bayes.cli import main
+
+    with zipfile.ZipFile(tmp_path / "ok.xlsx", "w") as archive:
+        archive.writestr("[Content_Types].xml", bytes(range(256)) * 300)
+    data = bytearray((tmp_path / "ok.xlsx").read_bytes())
+    data[40:200] = bytes(range(160))  # damage the member's bytes
+    (tmp_path / "bad.xlsx").write_bytes(bytes(data))
+    assert main(["validate", str(tmp_path / "bad.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be read as a table" in err and len(err) < 1000
+    assert all(c.isprintable() or c == "\n" for c in err)
 
 
 def test_excel_errors_name_the_data_row_and_column(tmp_path):

@@ -389,7 +389,8 @@ def test_problems_are_capped_and_the_total_is_stated(tmp_path):
     with pytest.raises(CohortError) as info:
         read_cohort(write(frame, tmp_path, "csv"))
     assert len(info.value.problems) == MAX_PROBLEMS
-    assert "320 problems; the first 200 are listed" in str(info.value)
+    assert len(info.value.all_problems) == 320  # every one, for --problems FILE
+    assert str(info.value).endswith("320 problems")
 
 
 def test_input_response_column_is_cross_checked_not_trusted(tmp_path):

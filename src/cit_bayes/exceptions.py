@@ -32,13 +32,17 @@ class CitBayesError(Exception):
 class CohortError(CitBayesError, ValueError):
     """A patient-level file or table does not meet the cohort schema.
 
-    Carries the list of problems found (each naming file, row, column, value and expectation)
-    in ``problems``, so that all of them can be reported together.
+    Carries the problems found (each naming file, row, column, value and expectation) in
+    ``problems`` (the first 200) and ``all_problems`` (every one, up to 100,000), so that all
+    of them can be reported together, grouped by column, and written to a file.
     """
 
-    def __init__(self, message: str, problems: list | None = None):
+    def __init__(
+        self, message: str, problems: list | None = None, all_problems: list | None = None
+    ):
         super().__init__(message)
         self.problems = list(problems or [])
+        self.all_problems = self.problems if all_problems is None else list(all_problems)
 
 
 class PlanError(CitBayesError, ValueError):

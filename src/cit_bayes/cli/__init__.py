@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from cit_bayes import __version__
+from cit_bayes.cohort.problems import group_by_column, write_problems
 from cit_bayes.exceptions import CitBayesError, CohortError
 
 __all__ = ["main", "build_parser"]
@@ -36,7 +37,10 @@ COMMAND_MODULES: tuple[str, ...] = (
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
-MAX_PROBLEMS_SHOWN = 50
+#: Columns whose problems are printed; problems printed in full per column; rows listed.
+MAX_GROUPS_SHOWN = 20
+PER_GROUP_SHOWN = 2
+ROWS_LISTED = 12
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,16 +59,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def report_error(error: CitBayesError) -> None:
-    """Print a named error for a person: the message, then each problem on its own line."""
+def report_error(error: CitBayesError, problems_file: str | None = None) -> None:
+    """Print a named error for a person: the message, then the problems grouped by column
+    (a count, the first few in full, the rows of the others), and write every problem to
+    ``problems_file`` when one is named (``--problems``)."""
     print(f"error: {error}", file=sys.stderr)
-    if isinstance(error, CohortError) and error.problems:
-        shown = error.problems[:MAX_PROBLEMS_SHOWN]
-        for problem in shown:
-            print(f"  - {problem}", file=sys.stderr)
-        hidden = len(error.problems) - len(shown)
-        if hidden > 0:
-            print(f"  ... and {hidden} more", file=sys.stderr)
+    if not isinstance(error, CohortError) or not error.problems:
+        return
+    groups = group_by_column(error.all_problems)
+    for column, group in groups[:MAX_GROUPS_SHOWN]:
+        if column is None:
+            print(f"  - {group[0]}", file=sys.stderr)
+            continue
+        noun = "problem" if len(group) == 1 else "problems"
+        print(f"  column {column!r}: {len(group)} {noun}", file=sys.stderr)
+        for problem in group[:PER_GROUP_SHOWN]:
+            print(f"    - {problem}", file=sys.stderr)
+        rows = [str(p.row) for p in group[PER_GROUP_SHOWN:] if p.row is not None]
+        if rows:
+            listed = ", ".join(rows[:ROWS_LISTED])
+            more = f" and {len(rows) - ROWS_LISTED} more" if len(rows) > ROWS_LISTED else ""
+            print(f"    - also rows {listed}{more}", file=sys.stderr)
+    if len(groups) > MAX_GROUPS_SHOWN:
+        print(f"  ... and {len(groups) - MAX_GROUPS_SHOWN} more columns", file=sys.stderr)
+    if problems_file:
+        try:
+            path = write_problems(error.all_problems, problems_file)
+        except CohortError as failure:
+            print(f"error: {failure}", file=sys.stderr)
+        else:
+            count = len(error.all_problems)
+            print(f"wrote the {count} problems to {path.name}", file=sys.stderr)
+    elif len(error.all_problems) > PER_GROUP_SHOWN:
+        print("  (--problems FILE writes every problem to a new CSV file)", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or EXIT_OK)
     except CitBayesError as error:
-        report_error(error)
+        report_error(error, getattr(args, "problems", None))
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

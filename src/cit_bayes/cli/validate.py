@@ -39,6 +39,12 @@ def add_cohort_arguments(parser) -> None:
         help="response at any post-baseline count (default) or at day 14 only",
     )
     parser.add_argument(
+        "--problems",
+        metavar="FILE",
+        help="when the cohort is refused, write every problem (file, row, column, value, "
+        "expected) to this new CSV file (never over an existing one)",
+    )
+    parser.add_argument(
         "--labs",
         metavar="LABS",
         help="laboratory results in long format (one row per platelet count: patient_id, day "

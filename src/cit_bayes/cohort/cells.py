@@ -11,6 +11,7 @@ from __future__ import annotations
 import decimal
 import math
 import numbers
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -18,9 +19,16 @@ import numpy as np
 import pandas as pd
 
 from cit_bayes.cohort.mapping import ColumnMapping
-from cit_bayes.cohort.schema import ARMS, STAGES, ColumnSpec
+from cit_bayes.cohort.schema import ARMS, RECOVERY_THRESHOLD, STAGES, ColumnSpec
 
-__all__ = ["MISSING_TOKENS", "ParsedColumn", "is_missing", "parse_column"]
+__all__ = [
+    "MISSING_TOKENS",
+    "QUALIFIED_NOTE",
+    "ParsedColumn",
+    "is_missing",
+    "parse_column",
+    "read_qualified",
+]
 
 #: Cell texts read as an empty cell (compared after stripping, case-insensitively).
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", ".", "missing"})
@@ -150,15 +158,53 @@ def _cell_by_cell(series: pd.Series, read, expected: str, *, numeric: bool) -> P
     return parsed
 
 
+#: A code followed by its label (``0 Fully active``, ``1 - Restricted``, ``2: Ambulatory``).
+_CODED_LABEL = re.compile(r"^\s*(\d+)\s*(?:[-:=.)]\s*|\s+)(?=[^\d\s])\S.*$")
+#: A qualified laboratory value (``<20``, ``> 1000``, ``<=20``).
+_QUALIFIED = re.compile(r"^\s*([<>])\s*=?\s*([0-9]+(?:[.,][0-9]+)?)\s*$")
+#: What a qualified count is read as (a recode note).
+QUALIFIED_NOTE = "qualified count read at its limit (<20 as 20, >1000 as 1000)"
+_CODED_NOTE = "label text after the code ignored"
+_WIDE_DIGITS_NOTE = "digits other than ASCII (full-width, such as ５０) read as digits"
+
+
+def read_qualified(cell: object) -> float | None:
+    """A qualified count read at its limit when the qualifier settles PLT >= 100 (``<20`` is
+    20, ``>1000`` is 1000); None when the cell is not qualified or leaves 100 open (``<150``
+    may or may not be a recovery, ``>50`` may or may not be one).
+
+    Examples
+    --------
+    >>> read_qualified("<20"), read_qualified("> 1000"), read_qualified("<150"), read_qualified(5)
+    (20.0, 1000.0, None, None)
+    """
+    match = _QUALIFIED.match(cell) if isinstance(cell, str) else None
+    if match is None:
+        return None
+    sign, limit = match.group(1), float(match.group(2).replace(",", "."))
+    settles = limit <= RECOVERY_THRESHOLD if sign == "<" else limit >= RECOVERY_THRESHOLD
+    return limit if settles else None
+
+
 def _parse_numbers(spec: ColumnSpec, series: pd.Series, decimal_comma: bool) -> ParsedColumn:
     integer = spec.kind in ("integer", "day")
     expected = _range_text(spec, integer)
+    if spec.kind == "plt":
+        expected += ", or a qualified count that settles PLT >= 100 (such as <20 or >1000)"
     if _numeric_fast_path(series):
         parsed = _from_numbers(series, expected, lambda values: ~np.isfinite(values))
     else:
 
         def read(cell):
             number, used_comma = _to_number(cell, decimal_comma)
+            if number is None and spec.kind == "plt":
+                limit = read_qualified(cell)
+                return limit, QUALIFIED_NOTE if limit is not None else None
+            if number is None and spec.kind == "integer" and isinstance(cell, str):
+                match = _CODED_LABEL.match(cell)
+                return (float(match.group(1)), _CODED_NOTE) if match else (None, None)
+            if number is not None and isinstance(cell, str) and not cell.isascii():
+                return number, _WIDE_DIGITS_NOTE
             return number, "decimal comma read as a decimal point" if used_comma else None
 
         parsed = _cell_by_cell(series, read, expected, numeric=True)

@@ -2,8 +2,9 @@
 
 Supported: CSV (``.csv``, ``.tsv``; delimiter ``,``, ``;`` or tab detected from the header; UTF-8
 with or without BOM; a ``;``-delimited file may use a decimal comma), Excel ``.xlsx`` (openpyxl;
-the first sheet unless the mapping names one), SPSS ``.sav`` and Stata ``.dta`` (pyreadstat; value
-labels applied, so an arm coded 1-4 with labels reads as its labels) and Parquet (pyarrow). Any
+the first sheet unless the mapping names one), SPSS ``.sav`` and Stata ``.dta`` (pyreadstat; codes
+and value labels both kept: an arm coded 1-4 with labels reads as its labels, or through a
+mapping written in either) and Parquet (pyarrow). Any
 file that cannot be read as a table (binary, wrong encoding, corrupt) raises
 :class:`~cit_bayes.exceptions.CohortError`, like any other bad input.
 """
@@ -15,7 +16,7 @@ import io
 import stat
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,8 @@ class RawTable:
 
     ``row_numbers[i]`` is the data row (1-based, header excluded) of ``frame.iloc[i]``: blank
     rows of a CSV or a sheet are skipped but keep their numbers, so messages point at the row the
-    user sees.
+    user sees. ``value_labels`` (SPSS, Stata): column -> {code: label}; the frame holds the
+    codes, and the validation reads a label or a code by the column's kind and the mapping.
 
     Examples
     --------
@@ -54,12 +56,24 @@ class RawTable:
     row_numbers: np.ndarray
     decimal_comma: bool = False
     notes: tuple[str, ...] = ()
+    value_labels: dict = field(default_factory=dict)
 
 
-def _unreadable(source: str, what: str, error: Exception | None = None) -> CohortError:
-    detail = f" ({type(error).__name__}: {error})" if error is not None else ""
+#: Characters of a library's error text echoed in a message (a corrupt file's error may hold
+#: its raw bytes).
+_DETAIL_WIDTH = 200
+
+
+def _unreadable(
+    source: str, what: str, error: Exception | None = None, row: int | None = None
+) -> CohortError:
+    detail = ""
+    if error is not None:
+        text = "".join(c if c.isprintable() else "?" for c in str(error)[: _DETAIL_WIDTH + 1])
+        text = text[:_DETAIL_WIDTH] + ("..." if len(text) > _DETAIL_WIDTH else "")
+        detail = f" ({type(error).__name__}: {text})"
     message = f"{source} cannot be read as a table: {what}{detail}"
-    return CohortError(message, problems=[Problem(source, None, None, None, what)])
+    return CohortError(message, problems=[Problem(source, row, None, None, what)])
 
 
 def _empty(source: str) -> CohortError:
@@ -115,6 +129,17 @@ def _from_rows(rows: list[list], source: str) -> tuple[pd.DataFrame, np.ndarray,
     return frame, np.asarray(numbers, dtype=int), skipped
 
 
+def _line_of(text: str, record: int, delimiter: str) -> int:
+    """The line (1-based) on which the CSV record ``record`` (0 = header) starts."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    line = 1
+    for index, _ in enumerate(reader):
+        if index + 1 == record:
+            return reader.line_num + 1
+        line = reader.line_num + 1
+    return line
+
+
 def _detect_delimiter(text: str, default: str) -> str:
     first = next((line for line in text.splitlines() if line.strip()), "")
     counts = {delimiter: first.count(delimiter) for delimiter in _DELIMITERS}
@@ -138,10 +163,20 @@ def _read_csv(path: Path, source: str, sheet=None) -> RawTable:
             source, f"UTF-8 text (an undecodable byte at position {error.start})"
         ) from error
     delimiter = _detect_delimiter(text, "\t" if path.suffix.lower() == ".tsv" else ",")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    rows: list[list[str]] = []
     try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
-    except csv.Error as error:
-        raise _unreadable(source, "well-formed CSV (quotes balanced)", error) from error
+        rows.extend(reader)
+    except csv.Error as error:  # the record after the last one read holds the bad quote
+        where = f"data row {len(rows)}" if rows else "the header"
+        raise _unreadable(
+            source,
+            f"well-formed CSV: a quote in {where} (from line "
+            f"{_line_of(text, len(rows), delimiter)} of the file) is not closed or stands "
+            "inside a field",
+            error,
+            row=len(rows) or None,
+        ) from error
     frame, numbers, skipped = _from_rows(rows, source)
     notes = (f"skipped {skipped} blank row(s)",) if skipped else ()
     return RawTable(frame, source, numbers, decimal_comma=delimiter == ";", notes=notes)
@@ -239,13 +274,16 @@ def _read_stat(path: Path, source: str, sheet=None) -> RawTable:
     reader = pyreadstat.read_sav if path.suffix.lower() == ".sav" else pyreadstat.read_dta
     kind = "an SPSS .sav file" if reader is pyreadstat.read_sav else "a Stata .dta file"
     try:
-        frame, meta = reader(str(path), apply_value_formats=True, formats_as_category=False)
+        frame, meta = reader(str(path), apply_value_formats=False)
     except Exception as error:  # pyreadstat raises its own and OS errors on foreign files
         raise _unreadable(source, kind, error) from error
     table = _typed(frame, source)
-    labelled = sorted(set(meta.variable_to_label or {}))
-    notes = (f"value labels applied to {', '.join(labelled)}",) if labelled else ()
-    return RawTable(table.frame, source, table.row_numbers, notes=notes)
+    labels = {
+        str(column): dict(codes)
+        for column, codes in (meta.variable_value_labels or {}).items()
+        if codes
+    }
+    return RawTable(table.frame, source, table.row_numbers, value_labels=labels)
 
 
 def _read_parquet(path: Path, source: str, sheet=None) -> RawTable:
@@ -408,6 +446,7 @@ def read_cohort(
     return validate_table(
         frame,
         lab_summary=summary,
+        value_labels=raw.value_labels,
         source=raw.source,
         mapping=mapping,
         missing=missing,

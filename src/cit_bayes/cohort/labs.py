@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from cit_bayes.cohort.cells import is_missing, parse_column
+from cit_bayes.cohort.cells import QUALIFIED_NOTE, is_missing, parse_column
 from cit_bayes.cohort.mapping import ColumnMapping
 from cit_bayes.cohort.problems import ProblemLog
 from cit_bayes.cohort.schema import (
@@ -69,7 +69,6 @@ MAX_LAB_WINDOW = 3
 PROVIDED_COLUMNS: tuple[str, ...] = (*PLT_COLUMNS, "recovery_day", "recovery_after")
 #: Days a count may lie from day 0 (a count outside is an error: a wrong date or day).
 _DAY_LIMIT = 366
-_QUALIFIED = re.compile(r"^\s*([<>])\s*=?\s*([0-9]+(?:[.,][0-9]+)?)\s*$")
 _ISO_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})(?:[ T].*)?$")
 
 
@@ -97,8 +96,8 @@ class LabSummary:
         Counts on no planned day's window and outside days 1 to 14 (not used at all).
     averaged_days : int
         Patient-days with several counts (averaged).
-    qualified : dict
-        ``"<"`` and ``">"`` -> counts read at their limit.
+    qualified : int
+        Qualified counts (``<20``, ``>1000``) read at their limit.
     recovered_exact, recovered_interval, not_recovered : int
         Patients whose recovery day is exact (a count the day before), interval-censored
         (the last count before it earlier), or who were not seen to recover.
@@ -119,7 +118,7 @@ class LabSummary:
     off_day: dict = field(default_factory=dict)
     not_used: int = 0
     averaged_days: int = 0
-    qualified: dict = field(default_factory=dict)
+    qualified: int = 0
     recovered_exact: int = 0
     recovered_interval: int = 0
     not_recovered: int = 0
@@ -145,13 +144,12 @@ class LabSummary:
             f"{name} {self.taken.get(name, 0)} ({self.off_day.get(name, 0)} off the day)"
             for name in PLT_COLUMNS
         )
-        qualified = sum(self.qualified.values())
         return (
             f"counts from {self.source} ({self.measurements} measurements, days from the "
             f"{self.day_from}; {self.empty_counts} without a count, left out): {self.rule()}. "
             f"Taken: {taken}; {self.not_used} count(s) on no "
             f"planned day and after day {FOLLOW_UP_DAYS}, not used; {self.averaged_days} "
-            f"patient-day(s) with several counts averaged; {qualified} qualified count(s) read "
+            f"patient-day(s) with several counts averaged; {self.qualified} qualified count(s) read "
             f"at the limit. Recovery: {self.recovered_exact} exact, {self.recovered_interval} "
             f"interval-censored, {self.not_recovered} not seen"
         )
@@ -219,36 +217,6 @@ def _dates(series: pd.Series, column: str, log: ProblemLog) -> np.ndarray:
         else:
             out[position] = stamp
     return out
-
-
-def _qualified_counts(series: pd.Series, column: str, log: ProblemLog):
-    """Cells such as ``<20`` or ``>1000`` replaced by their limit (counted per qualifier); a
-    qualifier that leaves the recovery threshold open is logged as an error (and flagged)."""
-    counts = {"<": 0, ">": 0}
-    cells = []
-    refused = np.zeros(len(series), dtype=bool)
-    for position, cell in enumerate(series.to_numpy(dtype=object)):
-        match = _QUALIFIED.match(cell) if isinstance(cell, str) else None
-        if match is None:
-            cells.append(cell)
-            continue
-        sign, limit = match.group(1), float(match.group(2).replace(",", "."))
-        open_threshold = (sign == "<" and limit > RECOVERY_THRESHOLD) or (
-            sign == ">" and limit < RECOVERY_THRESHOLD
-        )
-        if open_threshold:
-            log.add_at(
-                position,
-                column,
-                cell,
-                "a count, or a qualified count that settles PLT >= 100 (such as <20 or >1000)",
-            )
-            cells.append(None)
-            refused[position] = True
-        else:
-            counts[sign] += 1
-            cells.append(limit)
-    return pd.Series(cells, index=series.index, dtype=object), counts, refused
 
 
 def _lab_columns(labs: pd.DataFrame, mapping: ColumnMapping, source: str) -> dict[str, int]:
@@ -325,7 +293,7 @@ def with_lab_counts(
     ...                                  lab_source="labs.csv")
     >>> frame[["plt_day3", "plt_day7", "recovery_day", "recovery_after"]].to_numpy().tolist()
     [[80.0, 130.0, 6.0, 4.0], [nan, nan, nan, 14.0]]
-    >>> summary.recovered_interval, summary.not_recovered, summary.qualified["<"]
+    >>> summary.recovered_interval, summary.not_recovered, summary.qualified
     (1, 1, 1)
     """
     window = check_window(window)
@@ -356,14 +324,16 @@ def with_lab_counts(
     for position in np.flatnonzero(lab_ids.missing):
         log.add_at(position, names["patient_id"], None, "a patient identifier")
 
-    raw_counts, qualified, refused = _qualified_counts(
-        labs.iloc[:, columns["platelets"]], names["platelets"], log
+    counts = parse_column(
+        column_spec("plt_day3"),
+        labs.iloc[:, columns["platelets"]],
+        None,
+        decimal_comma=decimal_comma,
     )
-    counts = parse_column(column_spec("plt_day3"), raw_counts, None, decimal_comma=decimal_comma)
     for position, raw, expected in counts.errors:
         log.add_at(position, names["platelets"], raw, expected)
     # a row without a count (a cancelled draw) says nothing: left out and counted
-    empty = counts.missing & ~refused
+    empty = counts.missing
 
     if "day" in columns:
         day_spec = ColumnSpec(
@@ -411,7 +381,7 @@ def with_lab_counts(
         measurements=len(labs),
         empty_counts=int(empty.sum()),
         averaged_days=averaged,
-        qualified=qualified,
+        qualified=int(counts.recodes.get(QUALIFIED_NOTE, 0)),
         **summary,
     )
 

@@ -19,6 +19,7 @@ A mapping is a small TOML file (``cit-bayes validate FILE --columns map.toml``):
 
     [read]
     sheet = "Cohort"     # Excel only: the sheet to read (default: the first)
+    value_labels = true  # SPSS/Stata: labels of text columns read (false: codes everywhere)
 
     [labs]               # a long-format laboratory file (--labs): canonical = name in it
     patient_id = "MRN"
@@ -26,8 +27,10 @@ A mapping is a small TOML file (``cit-bayes validate FILE --columns map.toml``):
     platelets = "PLT"
     start = "Cycle start"  # the cohort file's treatment-start date (day 0)
 
-Keys of ``[values.*]`` are matched case-insensitively after stripping spaces; a number in the file
-matches its plain text (``1.0`` matches ``"1"``).
+Keys of ``[values.*]`` are matched with case, spaces (inner ones too) and, in a key that holds a
+letter, punctuation ignored (``"HET + TPO"`` matches ``HET+TPO``); two keys that read alike but map
+to different values are an error. A number in the file matches its plain text (``1.0`` matches
+``"1"``). In an SPSS or Stata file a key may name the code or its value label.
 """
 
 from __future__ import annotations
@@ -48,19 +51,30 @@ _SECTIONS = {"columns", "values", "read", "labs"}
 _LAB_KEYS = (*LAB_COLUMNS, "start")
 
 
+#: Punctuation ignored in a key that holds a letter (``HET+TPO`` is ``het tpo``); a key of
+#: digits keeps it (``1.5`` is not ``15``).
+_PUNCTUATION = str.maketrans("", "", "-_+/.,;:()[]'\"&")
+
+
 def normalise_key(value: Any) -> str:
-    """The text a cell is matched by: stripped, lower-case; integral numbers without ``.0``.
+    """The text a cell is matched by: lower-case, without spaces (inner ones too) and, when it
+    holds a letter, without punctuation; integral numbers without ``.0``.
 
     Examples
     --------
     >>> normalise_key(" Yes "), normalise_key(2.0), normalise_key(True)
     ('yes', '2', '1')
+    >>> normalise_key("Hetrombopag + rhTPO"), normalise_key("IL-11"), normalise_key("1.5")
+    ('hetrombopagrhtpo', 'il11', '1.5')
     """
     if isinstance(value, bool):
         return str(int(value))
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return str(int(value))
-    return str(value).strip().lower()
+    text = "".join(str(value).split()).lower()
+    if any(character.isalpha() for character in text):
+        text = text.translate(_PUNCTUATION)
+    return text
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,9 @@ class ColumnMapping:
         A long-format laboratory file's columns (``patient_id``, ``day``, ``date``,
         ``platelets``) and the cohort's treatment-start column (``start``) -> the names in the
         files (:mod:`cit_bayes.cohort.labs`).
+    value_labels : bool
+        SPSS/Stata value labels read for text columns (``[read] value_labels``, default true);
+        false: the codes everywhere.
     source : str
         Where the mapping came from (file name or ``"<mapping>"``).
 
@@ -94,6 +111,7 @@ class ColumnMapping:
     sheet: str | int | None = None
     source: str = "<mapping>"
     labs: dict[str, str] = field(default_factory=dict)
+    value_labels: bool = True
 
     def recode(self, column: str, value: Any) -> tuple[Any, bool]:
         """Return ``(value, recoded)`` after applying the value map of ``column``."""
@@ -189,6 +207,7 @@ def _parse(raw: Mapping, source: str) -> ColumnMapping:
                 source, f"[values.{canonical}] must be a table of file value = canonical value"
             )
         recode: dict[str, str] = {}
+        written: dict[str, str] = {}
         for in_file, canonical_value in table.items():
             if isinstance(canonical_value, bool) or not isinstance(
                 canonical_value, str | int | float
@@ -196,19 +215,38 @@ def _parse(raw: Mapping, source: str) -> ColumnMapping:
                 raise _fail(
                     source, f"[values.{canonical}] {in_file!r} must map to text or a number"
                 )
-            recode[normalise_key(in_file)] = canonical_value
+            key = normalise_key(in_file)
+            if key in recode and recode[key] != canonical_value:
+                raise _fail(
+                    source,
+                    f"[values.{canonical}] keys {written[key]!r} and {in_file!r} read alike "
+                    "(case, spaces and punctuation are ignored), yet both map one file value: "
+                    f"to {recode[key]!r} and to {canonical_value!r}",
+                )
+            recode[key], written[key] = canonical_value, in_file
         values[canonical] = recode
     read = raw.get("read", {})
-    if not isinstance(read, Mapping) or set(read) - {"sheet"}:
-        raise _fail(source, "[read] may only hold sheet = NAME or a 0-based number")
+    if not isinstance(read, Mapping) or set(read) - {"sheet", "value_labels"}:
+        raise _fail(
+            source,
+            "[read] may only hold sheet = NAME or a 0-based number, and value_labels = true/false",
+        )
     sheet = read.get("sheet")
     if sheet is not None and (isinstance(sheet, bool) or not isinstance(sheet, str | int)):
         raise _fail(source, "[read] sheet must be a sheet name or a 0-based number")
+    value_labels = read.get("value_labels", True)
+    if not isinstance(value_labels, bool):
+        raise _fail(source, "[read] value_labels must be true or false")
     labs = raw.get("labs", {})
     if not isinstance(labs, Mapping) or set(labs) - set(_LAB_KEYS):
         raise _fail(source, f"[labs] may only name the columns {', '.join(_LAB_KEYS)}")
     if any(not isinstance(name, str) or not name.strip() for name in labs.values()):
         raise _fail(source, "[labs] column names must be non-empty text")
     return ColumnMapping(
-        columns=columns, values=values, sheet=sheet, source=source, labs=dict(labs)
+        columns=columns,
+        values=values,
+        sheet=sheet,
+        source=source,
+        labs=dict(labs),
+        value_labels=value_labels,
     )

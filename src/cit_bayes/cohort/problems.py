@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from cit_bayes.exceptions import CohortError
 
-__all__ = ["MAX_PROBLEMS", "Problem", "ProblemLog", "show_value"]
+__all__ = [
+    "MAX_LISTED",
+    "MAX_PROBLEMS",
+    "Problem",
+    "ProblemLog",
+    "group_by_column",
+    "show_value",
+    "write_problems",
+]
 
-#: Problems kept in a CohortError; the message says how many more were found.
+#: Problems kept in a CohortError's ``problems``; the message says how many were found.
 MAX_PROBLEMS = 200
+#: Problems kept in ``all_problems`` (what ``--problems FILE`` writes): memory stays bounded.
+MAX_LISTED = 100_000
 _VALUE_WIDTH = 40
 
 
@@ -133,11 +145,70 @@ class ProblemLog:
         return [self.problems[i] for i in order]
 
     def raise_if_any(self, what: str = "does not meet the cohort schema") -> None:
-        """Raise a :class:`CohortError` carrying the problems recorded (up to the cap)."""
+        """Raise a :class:`CohortError` carrying the problems recorded: the first
+        :data:`MAX_PROBLEMS` in ``problems``, up to :data:`MAX_LISTED` in ``all_problems``."""
         if not self.problems:
             return
         total = len(self.problems)
-        shown = self.sorted_problems()[:MAX_PROBLEMS]
-        more = f"; the first {len(shown)} are listed" if total > len(shown) else ""
+        ordered = self.sorted_problems()
+        shown = ordered[:MAX_PROBLEMS]
         noun = "problem" if total == 1 else "problems"
-        raise CohortError(f"{self.file} {what}: {total} {noun}{more}", problems=shown)
+        raise CohortError(
+            f"{self.file} {what}: {total} {noun}",
+            problems=shown,
+            all_problems=ordered[:MAX_LISTED],
+        )
+
+
+def group_by_column(problems: list[Problem]) -> list[tuple[str | None, list[Problem]]]:
+    """Problems grouped by (file, column), in the order each group first appears; whole-table
+    problems (no column) first, one group each.
+
+    Examples
+    --------
+    >>> found = [Problem("c.csv", 2, "age", "'x'", "a number"), Problem("c.csv", None, None,
+    ...          None, "a header"), Problem("c.csv", 5, "age", "'y'", "a number")]
+    >>> [(column, len(group)) for column, group in group_by_column(found)]
+    [(None, 1), ('age', 2)]
+    """
+    general = [(None, [problem]) for problem in problems if problem.column is None]
+    groups: dict[tuple, list[Problem]] = {}
+    for problem in problems:
+        if problem.column is not None:
+            groups.setdefault((problem.file, problem.column), []).append(problem)
+    return general + [(column, group) for (_, column), group in groups.items()]
+
+
+def write_problems(problems: list[Problem], path) -> Path:
+    """Write every problem to a new CSV file (``file, row, column, value, expected``).
+
+    Raises
+    ------
+    CohortError
+        The file exists (never overwritten) or its folder does not.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_problems([Problem("c.csv", 2, "age", "'x'", "a number")],
+    ...                           Path(folder) / "problems.csv")
+    ...     print(path.read_text().splitlines()[1])
+    c.csv,2,age,'x',a number
+    """
+    path = Path(path)
+    if path.exists():
+        raise CohortError(
+            f"{path.name} already exists: the list of problems is never written over a file"
+        )
+    if not path.parent.is_dir():
+        raise CohortError(f"cannot write {path.name}: the folder {path.parent} does not exist")
+    with path.open("x", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "row", "column", "value", "expected"])
+        for problem in problems:
+            writer.writerow(
+                [problem.file, "" if problem.row is None else problem.row,
+                 problem.column or "", problem.value or "", problem.expected]
+            )  # fmt: skip
+    return path

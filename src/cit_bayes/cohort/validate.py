@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cit_bayes.cohort.cells import ParsedColumn, arm_key, parse_column
+from cit_bayes.cohort.cells import ParsedColumn, arm_key, is_missing, parse_column
 from cit_bayes.cohort.dataset import DROPPED_COLUMNS, Cohort, fingerprint_frame
 from cit_bayes.cohort.derive import (
     derive_delta_plt,
@@ -27,7 +27,7 @@ from cit_bayes.cohort.derive import (
     response_determined,
 )
 from cit_bayes.cohort.labs import LabSummary, with_lab_counts
-from cit_bayes.cohort.mapping import ColumnMapping, load_mapping
+from cit_bayes.cohort.mapping import ColumnMapping, load_mapping, normalise_key
 from cit_bayes.cohort.problems import Problem, ProblemLog
 from cit_bayes.cohort.schema import (
     ARMS,
@@ -173,10 +173,13 @@ def validate_table(
     arms: Sequence[str] | None = None,
     used_covariates: Sequence[str] | None = None,
     lab_summary: LabSummary | None = None,
+    value_labels: Mapping | None = None,
 ) -> Cohort:
     """:func:`validate_cohort` with the options readers need (decimal comma, reader notes);
     ``lab_summary``: the platelet columns were made from a laboratory file (windowed counts,
-    not compared with the recovery day; the summary travels with the cohort)."""
+    not compared with the recovery day; the summary travels with the cohort).
+    ``value_labels``: SPSS/Stata value labels, file column -> {code: label}
+    (:func:`_label_or_code`)."""
     if missing not in MISSING_POLICIES:
         raise CohortError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
     if response_rule not in RESPONSE_RULES:
@@ -206,11 +209,16 @@ def validate_table(
         log.raise_if_any("has duplicate column names")
 
     parsed: dict[str, ParsedColumn] = {}
+    read_as: dict[str, list[str]] = {"labels": [], "codes": []}
     for spec in specs:
         if spec.name not in located:
             continue
         file_column = located[spec.name]
         series = frame.iloc[:, file_column[1]]
+        codes = (value_labels or {}).get(file_column[0])
+        if codes:
+            series, by_label = _label_or_code(spec, series, codes, mapping)
+            read_as["labels" if by_label else "codes"].append(spec.name)
         result = parse_column(spec, series, mapping, decimal_comma=decimal_comma)
         parsed[spec.name] = result
         for position, raw, expected in result.errors:
@@ -220,6 +228,15 @@ def validate_table(
 
     if "patient_id" in parsed:
         _hint_long_format(parsed["patient_id"], located["patient_id"][0], log)
+    if read_as["labels"] or read_as["codes"]:
+        notes.append(
+            "value labels: labels read for "
+            + (", ".join(read_as["labels"]) or "no column")
+            + "; codes read for "
+            + (", ".join(read_as["codes"]) or "no column")
+            + " (numeric columns, whose labels describe the codes, or labels turned off); a "
+            "mapping key may name a code or a label"
+        )
     # With a required column absent, the cells of the columns present are still checked (above),
     # so that one run reports every problem; cross-column checks need the whole schema.
     if absent:
@@ -244,6 +261,41 @@ def validate_table(
         return cohort
     names = tuple(s.name for s in extra)
     return _with_extra_columns(cohort, parsed, drop_reason, names, labels[0].name if labels else "")
+
+
+#: Column kinds whose SPSS/Stata value labels are read (the others keep their codes: an ECOG
+#: label such as "Fully active" describes the code 0).
+_LABELLED_KINDS = ("id", "arm", "category", "text", "binary")
+
+
+def _label_or_code(
+    spec: ColumnSpec, series: pd.Series, labels: Mapping, mapping: ColumnMapping
+) -> tuple[pd.Series, bool]:
+    """Each cell as its code or its value label: the one a mapping key names (the code first);
+    otherwise the label for text columns, the code for numeric ones. With ``[read]
+    value_labels = false``, codes only. Returns the cells and whether labels are read by
+    default.
+
+    Examples
+    --------
+    >>> from cit_bayes.cohort.schema import column_spec
+    >>> labels = {1.0: "TPO", 2.0: "HET"}
+    >>> mapping = ColumnMapping(values={"arm": {"1": "rhTPO", "het": "hetrombopag"}})
+    >>> _label_or_code(column_spec("arm"), pd.Series([1.0, 2.0]), labels, mapping)[0].tolist()
+    [1.0, 'HET']
+    """
+    table = mapping.values.get(spec.name, {})
+    by_label = mapping.value_labels and spec.kind in _LABELLED_KINDS
+    cells = []
+    for cell in series.to_numpy(dtype=object):
+        label = labels.get(cell) if mapping.value_labels and not is_missing(cell) else None
+        if table and normalise_key(cell) in table:
+            cells.append(cell)
+        elif label is not None and (by_label or (table and normalise_key(label) in table)):
+            cells.append(label)
+        else:
+            cells.append(cell)
+    return pd.Series(cells, index=series.index, dtype=object), by_label
 
 
 def _hint_long_format(identifiers: ParsedColumn, column: str, log: ProblemLog) -> None:
