@@ -22,8 +22,8 @@ DEFAULT_ARMS = 'labels = ["rhTPO", "hetrombopag", "combination", "rhIL-11"]'
 
 def _plan(tmp_path, arms, *, focus, reference, noninferiority, without=()):
     """The default plan for other arms: every pair with the focus arm, one NI pair, no
-    sensitivity estimand or robustness variant, a short bootstrap (short chains below); the
-    covariates in ``without`` left out."""
+    sensitivity estimand, robustness variant or prior set, a short bootstrap (short chains
+    below); the covariates in ``without`` left out."""
     text = (models_dir() / "default.toml").read_text(encoding="utf-8")
     for name in without:
         assert text.count(f'"{name}", ') == 1
@@ -38,6 +38,7 @@ def _plan(tmp_path, arms, *, focus, reference, noninferiority, without=()):
         ('reference_arm = "rhTPO"', f'reference_arm = "{reference}"'),
         (r'sensitivity = \["ato"\]', "sensitivity = []"),
         (r"variants = \[[^\]]*\]", "variants = []"),
+        (r"prior_sets = \[[^\]]*\]", "prior_sets = []"),
         ("n_bootstrap = 200", "n_bootstrap = 10"),
     ]  # fmt: skip
     for pattern, new in replacements:

@@ -247,11 +247,12 @@ def test_run_on_a_long_format_export_reports_the_window_rule(
     write_table(patients, tmp_path / "patients.xlsx")
     write_table(labs, tmp_path / "labs.xlsx")
     (tmp_path / "map.toml").write_text(MAPPING, encoding="utf-8")
-    # the short plan with the primary analysis only (no ATO, no robustness variant)
+    # the short plan with the primary analysis only (no ATO, robustness variant or prior set)
     text = short_plan_file.read_text(encoding="utf-8")
     text, n_estimands = re.subn(r'sensitivity = \["ato"\]', "sensitivity = []", text)
     text, n_variants = re.subn(r"^variants = \[[^\]]*\]", "variants = []", text, flags=re.M)
-    assert n_estimands == n_variants == 1
+    text, n_sets = re.subn(r"^prior_sets = \[[^\]]*\]", "prior_sets = []", text, flags=re.M)
+    assert n_estimands == n_variants == n_sets == 1
     plan = tmp_path / "plan.toml"
     plan.write_text(text, encoding="utf-8")
     out = tmp_path / "report"

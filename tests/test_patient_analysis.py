@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from cit_bayes.analyses.results import load_idata, validation_problems
-from cit_bayes.analyses.robustness import VARIANT_ENDPOINTS
+from cit_bayes.analyses.robustness import PRIOR_SET_ENDPOINTS, VARIANT_ENDPOINTS
 from cit_bayes.cli import main
 from cit_bayes.cohort import read_cohort
 from cit_bayes.cohort.schema import ARMS
@@ -33,7 +33,10 @@ def test_results_document_layout(small_analysis, short_plan):
         assert list(results[endpoint]) == names
     assert list(results["weighting"]) == names[1:]
     variants = {f"{e}/robustness: {v}" for v in short_plan.robustness for e in VARIANT_ENDPOINTS[v]}
+    variants |= {f"{e}/robustness: prior: {name}" for name in short_plan.prior_sets
+                 for e in PRIOR_SET_ENDPOINTS}  # fmt: skip
     assert short_plan.robustness == ("regression only", "weights only", "no Kish rescaling")
+    assert short_plan.prior_sets == ("wide", "narrow")
     assert (
         set(results["diagnostics"])
         == {f"{e}/{a}" for e in ("response", "plt", "recovery", "safety") for a in names} | variants
@@ -84,7 +87,8 @@ def test_robustness_rows_are_the_analyses_and_the_variants(small_analysis):
     assert robustness["pair"] == "combination-rhTPO" and robustness["last_day"] == "day14"
     rows = robustness["rows"]
     assert list(rows) == ["unadjusted", "adjusted", "adjusted (ATO)", "regression only",
-                          "weights only", "no Kish rescaling"]  # fmt: skip
+                          "weights only", "no Kish rescaling", "prior: wide",
+                          "prior: narrow"]  # fmt: skip
     # the analyses' rows are read from the same draws as their sections
     for name in ("unadjusted", "adjusted"):
         expected = results["response"][name]["risk_difference"]["combination-rhTPO"]["mean"]
@@ -182,7 +186,7 @@ def test_fit_cli_writes_outputs(tmp_path, small_cohort_csv, short_plan_file, cap
     assert results["meta"]["synthetic"] is True
     assert (out / "tables" / "response__rate.csv").is_file()
     saved = sorted((out / "idata").glob("*.nc"))
-    assert len(saved) == 12 + 3 * 3  # 4 models x 3 analyses; 3 models x 3 robustness variants
+    assert len(saved) == 12 + 3 * 3 + 3 * 2  # 4 models x 3 analyses; 3 x 3 variants; 3 x 2 sets
     for path in saved:  # posterior, sampler statistics and prior settings; no patient row
         idata = load_idata(path)
         assert "observed_data" not in idata.children

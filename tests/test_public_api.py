@@ -86,6 +86,7 @@ EXPECTED_SUBPACKAGES = {
         "MODELS",
         "WeightingPlan",
         "load_plan",
+        "prior_class",
     },
     "cit_bayes.analyses.patient": {
         "PatientAnalysis",

@@ -26,6 +26,7 @@ import numpy as np
 
 from cit_bayes._paths import models_dir
 from cit_bayes.analyses.fragments import ContrastSpec
+from cit_bayes.analyses.prior_sets import load_patient_prior_set
 from cit_bayes.bayes import SamplerSettings
 from cit_bayes.bayes.recovery import RecoveryPrior
 from cit_bayes.bayes.response import ResponsePrior
@@ -47,7 +48,15 @@ from cit_bayes.cohort.validate import (
 from cit_bayes.config import build, build_sections, read_toml, setting, where
 from cit_bayes.exceptions import ModelError, PlanError
 
-__all__ = ["AnalysisPlan", "Analysis", "WeightingPlan", "ESTIMANDS", "MODELS", "load_plan"]
+__all__ = [
+    "AnalysisPlan",
+    "Analysis",
+    "WeightingPlan",
+    "ESTIMANDS",
+    "MODELS",
+    "load_plan",
+    "prior_class",
+]
 
 #: Estimands a plan may name (the weighting layer's, less matching weights).
 ESTIMANDS = ("ate", "ato", "att")
@@ -178,6 +187,24 @@ ROBUSTNESS_VARIANTS: tuple[str, ...] = (
 @dataclass(frozen=True)
 class _Robustness:
     variants: tuple[str, ...] = setting(choices=ROBUSTNESS_VARIANTS, distinct=True)
+    prior_sets: tuple[str, ...] = setting(distinct=True)
+
+    def __post_init__(self):
+        for name in self.prior_sets:  # each set read and checked now, before any fit
+            load_patient_prior_set(name)
+
+
+def prior_class(model: str) -> type:
+    """The prior dataclass of a patient-level model.
+
+    Examples
+    --------
+    >>> prior_class("recovery").__name__
+    'RecoveryPrior'
+    """
+    if model not in _PRIOR_CLASSES:
+        raise PlanError(f"unknown model {model!r}; known: {list(_PRIOR_CLASSES)}")
+    return _PRIOR_CLASSES[model]
 
 
 @dataclass(frozen=True)
@@ -355,6 +382,10 @@ class AnalysisPlan:
     robustness : tuple of str
         The robustness variants fitted beside the analyses (section ``[robustness]``;
         :data:`ROBUSTNESS_VARIANTS`).
+    prior_sets : tuple of str
+        Patient-level prior sets fitted beside them (``[robustness] prior_sets``; bundled in
+        ``models/priors/patient``; :mod:`cit_bayes.analyses.prior_sets`): the prior
+        sensitivity of the key answers on the cohort analysed.
     group : str
         The cohort column whose values (tumour type, centre) get a random intercept in every
         outcome model of the adjusted analyses (``[covariates] group``), or "" for none. When
@@ -394,6 +425,7 @@ class AnalysisPlan:
     safety_events: tuple[str, ...] = ()
     priors: dict = field(default_factory=dict)
     robustness: tuple[str, ...] = ()
+    prior_sets: tuple[str, ...] = ()
     group: str = ""
     arms: tuple[str, ...] = ARMS
     lab_window: int = 1
@@ -665,6 +697,7 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
         safety_events=safety.events,
         priors=priors,
         robustness=sections["robustness"].variants,
+        prior_sets=sections["robustness"].prior_sets,
         group=sections["covariates"].group,
         arms=arms,
         lab_window=labs.window,

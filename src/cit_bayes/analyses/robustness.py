@@ -22,6 +22,11 @@ on the primary estimand's weights:
     ``weight_scale``): the same estimates to first order, narrower intervals that overstate
     what weights that vary a lot can tell.
 
+``prior: <name>``
+    weights and covariates under a patient-level prior set of ``[robustness] prior_sets``
+    (:mod:`cit_bayes.analyses.prior_sets`: each replaces some prior values of the plan): the
+    prior sensitivity of the key answers on the cohort analysed.
+
 Every variant's fits pass through the same gates and are named ``<endpoint>/robustness:
 <variant>``. Each row of the table says which answer it moves and by what; the sentence under
 the table in the report names the choice that moves P(focus > reference) most. Variants share
@@ -36,9 +41,17 @@ import dataclasses
 import numpy as np
 
 from cit_bayes import contrasts
+from cit_bayes.analyses.prior_sets import apply_prior_set, load_patient_prior_set
 from cit_bayes.plan import Analysis, AnalysisPlan
 
-__all__ = ["VARIANT_ENDPOINTS", "fit_robustness", "robustness_summary", "variant_analysis"]
+__all__ = [
+    "PRIOR_SET_ENDPOINTS",
+    "VARIANT_ENDPOINTS",
+    "fit_robustness",
+    "prior_row",
+    "robustness_summary",
+    "variant_analysis",
+]
 
 #: The models each variant fits.
 VARIANT_ENDPOINTS = {
@@ -59,6 +72,21 @@ DRIVERS = (
     ("adjusted", "proportional hazards", "forcing proportional hazards"),
     ("adjusted", "no Kish rescaling", "rescaling the weights to the arm sizes, not the Kish ESS"),
 )
+
+
+#: The models a prior set refits (those of the key answers).
+PRIOR_SET_ENDPOINTS = ("response", "plt", "recovery")
+
+
+def prior_row(name: str) -> str:
+    """The robustness row (and variant name) of a patient-level prior set.
+
+    Examples
+    --------
+    >>> prior_row("wide")
+    'prior: wide'
+    """
+    return f"prior: {name}"
 
 
 def variant_analysis(variant: str, primary: Analysis) -> Analysis:
@@ -95,11 +123,20 @@ def fit_robustness(runner, plan: AnalysisPlan, weighting: dict) -> None:
     >>> from types import SimpleNamespace
     >>> fit_robustness(None, SimpleNamespace(robustness=()), {})
     """
-    if not plan.robustness:
+    prior_sets = getattr(plan, "prior_sets", ())
+    if not plan.robustness and not prior_sets:
         return
     primary = next(a for a in plan.analyses() if a.adjusted)
     weighted = weighting[primary.name]
     base = runner.patient_data(weighted)
+    for name in prior_sets:  # the primary analysis under each prior set
+        runner.fit(
+            variant_analysis(prior_row(name), primary),
+            weighted,
+            PRIOR_SET_ENDPOINTS,
+            data=base,
+            priors=apply_prior_set(plan.priors, load_patient_prior_set(name)),
+        )
     for variant in plan.robustness:
         data, adjust_baseline = base, True
         if variant == "regression only":
@@ -177,7 +214,8 @@ def robustness_summary(fits: dict, plan: AnalysisPlan, arms) -> dict | None:
     >>> robustness_summary({}, SimpleNamespace(robustness=(), spec=None), ("A",)) is None
     True
     """
-    if not plan.robustness:
+    prior_sets = getattr(plan, "prior_sets", ())
+    if not plan.robustness and not prior_sets:
         return None
     focus, reference = plan.spec.focus_arm, plan.recovery_reference
     if focus not in arms or reference not in arms or focus == reference:
@@ -187,11 +225,17 @@ def robustness_summary(fits: dict, plan: AnalysisPlan, arms) -> dict | None:
     for analysis in plan.analyses():
         label = "adjusted" if analysis == primary else analysis.name
         rows[label] = _answers(fits, analysis.name, focus, reference, plan)
-    for variant in plan.robustness:
+    for variant in (*plan.robustness, *map(prior_row, prior_sets)):
         name = variant_analysis(variant, primary).name
         rows[variant] = _answers(fits, name, focus, reference, plan)
+    sets = {name: load_patient_prior_set(name) for name in prior_sets}
+    drivers = DRIVERS + tuple(
+        ("adjusted", prior_row(name), f"the {name} prior set ({sets[name].title[0].lower()}"
+         f"{sets[name].title[1:]})")
+        for name in prior_sets
+    )  # fmt: skip
     moves = []
-    for a, b, driver in DRIVERS:
+    for a, b, driver in drivers:
         pa = rows.get(a, {}).get("prob_response_superior")
         pb = rows.get(b, {}).get("prob_response_superior")
         if pa is not None and pb is not None:
@@ -202,6 +246,8 @@ def robustness_summary(fits: dict, plan: AnalysisPlan, arms) -> dict | None:
         "last_day": plan.days[-1],
         "rows": rows,
     }
+    if sets:
+        summary["prior_sets"] = {name: prior_set.as_dict() for name, prior_set in sets.items()}
     if moves:
         summary["largest_move"] = max(moves, key=lambda m: abs(m["change"]))
     return summary

@@ -133,6 +133,20 @@ _VARIANT_TEXT = {
 }
 
 
+def _row_text(section: dict, label: str) -> str:
+    """What a robustness row changes: a variant's text, or a prior set's title.
+
+    Examples
+    --------
+    >>> _row_text({"prior_sets": {"wide": {"title": "Wide: scales doubled"}}}, "prior: wide")
+    'weights and covariates; prior set Wide: scales doubled'
+    """
+    if label.startswith("prior: "):
+        title = section.get("prior_sets", {}).get(label.removeprefix("prior: "), {}).get("title")
+        return f"weights and covariates; prior set {title or label}"
+    return _VARIANT_TEXT.get(label, label)
+
+
 def robustness_blocks(ctx: ReportContext) -> list:
     """The key answers across analysis choices (``results["robustness"]``), and what moves them.
 
@@ -150,7 +164,9 @@ def robustness_blocks(ctx: ReportContext) -> list:
     rows = []
     for label in section["rows"]:
         path = ("robustness", "rows", label)
-        name = ctx.label(label) if label in ctx.analyses else f"{label} ({_VARIANT_TEXT[label]})"
+        name = (
+            ctx.label(label) if label in ctx.analyses else f"{label} ({_row_text(section, label)})"
+        )
         rows.append(
             [name,
              ctx.num(*path, "prob_response_superior", style="prob"),

@@ -300,7 +300,35 @@ def _model_blocks(ctx: ReportContext) -> list:
         if getattr(prior, "pool_arms", False):
             blocks += [Paragraph([POOLED_TEXT[endpoint]]), POOLED_EQUATIONS[endpoint]]
         blocks.append(_prior_table(ctx, endpoint))
-    return blocks
+    return blocks + _prior_set_blocks(ctx)
+
+
+def _prior_set_blocks(ctx: ReportContext) -> list:
+    """Prior sensitivity: the patient-level prior sets refitted, with their values."""
+    sets = ctx.results.get("robustness", {}).get("prior_sets", {})
+    if not sets:
+        return []
+    items = []
+    for name, prior_set in sets.items():
+        values = "; ".join(
+            f"{model}: " + ", ".join(f"{key} = {value:g}" for key, value in changes.items())
+            for model, changes in prior_set.get("changes", {}).items()
+        )
+        items.append(
+            [f"{name} (", Code(str(prior_set.get("file", "—"))), ", SHA-256 ",
+             Code(str(prior_set.get("sha256", "—"))), f"): {prior_set.get('title', '')}. "
+             f"{prior_set.get('rationale', '')} Values replacing the plan's: {values}."]
+        )  # fmt: skip
+    return [
+        Heading(3, "Prior sensitivity"),
+        Paragraph(
+            ["The primary analysis (its weights and covariates) was refitted under each "
+             "patient-level prior set below; the robustness table of the report shows how the "
+             "key answers move with them. A set changes prior values only, not a model's "
+             "structure."]
+        ),
+        Items(items),
+    ]  # fmt: skip
 
 
 def _estimand_blocks(ctx: ReportContext) -> list:

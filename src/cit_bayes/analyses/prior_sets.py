@@ -1,0 +1,189 @@
+"""Prior sets of the patient-level models: the prior-sensitivity rows of the robustness table.
+
+A patient-level prior set (``models/priors/patient/<name>.toml``) replaces some prior values of
+the analysis plan's ``[priors.response]``, ``[priors.plt]`` and ``[priors.recovery]``; the plan's
+``[robustness] prior_sets`` names the sets to fit, each on the primary estimand's weights and
+covariates (:func:`cit_bayes.analyses.robustness.fit_robustness`), so the report shows how the
+key answers move with the priors on the user's own cohort (BARG: Kruschke 2021).
+
+A set changes prior *values* only, never a model's structure (``pool_arms``,
+``proportional_hazards``, ``rank``, ``intercept_family`` are refused): the values are data of
+the compiled models, so a set costs its sampling, not a compile.
+
+The published reanalysis has prior sets of its own (``models/priors/*.toml``;
+:mod:`cit_bayes.bayes.priors`) on the aggregate models' scales (a rate, a mean count, mean days
+to recovery), with a shared level and arm deviations. They do not carry over: the patient-level
+models have independent arms on the logit, log-count and log-hazard scales, and a prior on
+differences between arms needs a shared level that these models do not have by design.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cit_bayes._paths import models_dir
+from cit_bayes.config import read_toml, where
+from cit_bayes.exceptions import PlanError
+
+__all__ = [
+    "MODELS",
+    "PatientPriorSet",
+    "apply_prior_set",
+    "load_patient_prior_set",
+    "patient_prior_sets",
+    "patient_prior_sets_dir",
+]
+
+#: The models a patient-level prior set may change (safety is not among the key answers).
+MODELS: tuple[str, ...] = ("response", "plt", "recovery")
+#: Prior fields that fix a model's structure: a prior set may not change them.
+STRUCTURE: frozenset[str] = frozenset(
+    {"pool_arms", "proportional_hazards", "rank", "intercept_family"}
+)
+
+
+@dataclass(frozen=True)
+class PatientPriorSet:
+    """A checked patient-level prior set.
+
+    Attributes
+    ----------
+    name, title, rationale : str
+    file, sha256 : str
+        The file's name and the hash of its content (provenance).
+    changes : dict
+        Model -> {prior field -> value}: the values that replace the plan's.
+
+    Examples
+    --------
+    >>> prior_set = load_patient_prior_set("wide")
+    >>> prior_set.name, prior_set.changes["response"]["coefficient_sd"]
+    ('wide', 2.0)
+    """
+
+    name: str
+    title: str
+    rationale: str
+    file: str
+    sha256: str
+    changes: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """Plain data for ``results.json`` (``robustness.prior_sets``)."""
+        return dataclasses.asdict(self)
+
+
+def patient_prior_sets_dir() -> Path:
+    """The folder of patient-level prior sets (``models/priors/patient``).
+
+    Examples
+    --------
+    >>> patient_prior_sets_dir().name
+    'patient'
+    """
+    return models_dir() / "priors" / "patient"
+
+
+def patient_prior_sets() -> list[str]:
+    """Names of the bundled patient-level prior sets.
+
+    Examples
+    --------
+    >>> patient_prior_sets()
+    ['narrow', 'wide']
+    """
+    return sorted(path.stem for path in patient_prior_sets_dir().glob("*.toml"))
+
+
+def load_patient_prior_set(name: str) -> PatientPriorSet:
+    """Load and check a bundled patient-level prior set by name.
+
+    Raises
+    ------
+    PlanError
+        An unknown set, a section or model it may not have, a structural or unknown field, or
+        a value of the wrong type (checked against the model's prior class).
+
+    Examples
+    --------
+    >>> narrow = load_patient_prior_set("narrow")
+    >>> narrow.file, sorted(narrow.changes), narrow.changes["recovery"]["intercept_sd"]
+    ('narrow.toml', ['plt', 'recovery', 'response'], 0.75)
+    >>> load_patient_prior_set("vague")
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.PlanError: unknown patient-level prior set 'vague'; known: ['narrow', 'wide']
+    """
+    known = patient_prior_sets()
+    if name not in known:
+        raise PlanError(f"unknown patient-level prior set {str(name)[:64]!r}; known: {known}")
+    document = read_toml(patient_prior_sets_dir() / f"{name}.toml", "patient-level prior set")
+    source, data = document.source, dict(document.data)
+    head = data.pop("prior_set", None)
+    if not isinstance(head, dict) or set(head) != {"name", "title", "rationale"}:
+        raise PlanError(f"{where(source, 'prior_set')}: needs exactly name, title and rationale")
+    if head["name"] != name:
+        raise PlanError(
+            f"{where(source, 'prior_set.name')}: {head['name']!r} is not the file's name"
+        )
+    priors = data.pop("priors", None)
+    if data or not isinstance(priors, dict) or set(priors) - set(MODELS):
+        raise PlanError(
+            f"{source}: holds [prior_set] and [priors.<model>] tables for {', '.join(MODELS)}"
+        )
+    changes = {}
+    for model, table in priors.items():
+        _check_changes(model, table, source)
+        changes[model] = dict(table)
+    return PatientPriorSet(
+        name=name,
+        title=str(head["title"]),
+        rationale=" ".join(str(head["rationale"]).split()),
+        file=Path(source).name,
+        sha256=document.sha256,
+        changes=changes,
+    )
+
+
+def _check_changes(model: str, table, source: str) -> None:
+    from cit_bayes.plan import prior_class  # the plan maps models to their prior classes
+
+    section = f"priors.{model}"
+    if not isinstance(table, dict) or not table:
+        raise PlanError(f"{where(source, section)}: a table of prior values")
+    names = {f.name for f in dataclasses.fields(prior_class(model))}
+    for key in table:
+        if key in STRUCTURE:
+            raise PlanError(
+                f"{where(source, f'{section}.{key}')}: fixes the model's structure; a prior set "
+                "changes prior values only"
+            )
+        if key not in names:
+            raise PlanError(
+                f"{where(source, f'{section}.{key}')}: not a prior of the {model} model"
+            )
+    try:
+        dataclasses.replace(prior_class(model)(), **table)
+    except (TypeError, ValueError) as error:
+        raise PlanError(f"{where(source, section)}: {error}") from None
+
+
+def apply_prior_set(priors: dict, prior_set: PatientPriorSet) -> dict:
+    """The plan's priors (model -> prior dataclass) with the set's values in place.
+
+    Examples
+    --------
+    >>> from cit_bayes.plan import load_plan
+    >>> plan = load_plan()
+    >>> priors = apply_prior_set(plan.priors, load_patient_prior_set("narrow"))
+    >>> priors["response"].intercept_sd, priors["response"].intercept_family
+    (0.5, 'logistic')
+    >>> priors["safety"] == plan.priors["safety"]
+    True
+    """
+    out = dict(priors)
+    for model, values in prior_set.changes.items():
+        out[model] = dataclasses.replace(out[model], **values)
+    return out
