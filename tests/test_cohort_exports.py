@@ -159,3 +159,61 @@ def test_full_width_digits_are_read_with_a_note(plain):
     assert "age: digits other than ASCII (full-width, such as ５０) read as digits (3 cells)" in (
         cohort.notes
     )
+
+
+def test_qualified_counts_never_decide_what_they_leave_open(plain):
+    """'<100' read at its limit would be a recovery; '<20' with a baseline of 8 may or may not
+    be a doubling: both are errors naming the cell (a review finding)."""
+    frame = plain.copy().astype({name: object for name in ("plt_day0", "plt_day3", "plt_day7",
+                                                           "plt_day14")})  # fmt: skip
+    censored = int(np.flatnonzero(plain["recovery_day"].isna().to_numpy())[0])
+    frame.loc[censored, "plt_day3"] = "<100"
+    with pytest.raises(CohortError) as error:
+        validate_cohort(frame)
+    assert error.value.problems[0].column == "plt_day3"
+    frame.loc[censored, ["plt_day0", "plt_day3", "plt_day7", "plt_day14"]] = [
+        8,
+        "<20",
+        "<20",
+        "<20",
+    ]
+    with pytest.raises(CohortError) as error:
+        validate_cohort(frame)
+    assert "depends on where below its limit" in str(error.value.problems[0])
+    # with a baseline of 30 a day-14 count of 65 is a doubling whatever '<20' hides
+    frame.loc[censored, ["plt_day0", "plt_day14"]] = [30, 65]
+    cohort = validate_cohort(frame)
+    assert cohort.data.loc[censored, "response"] == 1
+
+
+def test_only_ecog_reads_a_label_after_its_code(plain):
+    frame = plain.copy().astype({"ecog": object})
+    for text in ("1 - 2", "2 (or 3)"):
+        frame.loc[0, "ecog"] = text
+        with pytest.raises(CohortError):
+            validate_cohort(frame)
+
+
+def test_a_labelled_sentinel_in_a_measured_number_is_refused(tmp_path, plain):
+    """SPSS's 999 = 'not done' on a count is a label to refuse, not a count of 999."""
+    frame = _labelled(plain)
+    frame.loc[0, "plt_day7"] = 999.0
+    labels = {"arm": ARM_LABELS, "sex": SEX_LABELS, "ecog": ECOG_LABELS,
+              "plt_day7": {999: "not done"}}  # fmt: skip
+    path = write_table(frame, tmp_path / "cohort.sav", value_labels=labels)
+    codes = {"1": "rhTPO", "2": "hetrombopag", "3": "combination", "4": "rhIL-11"}
+    with pytest.raises(CohortError) as error:
+        read_cohort(path, {"values": {"arm": codes}})
+    (problem,) = error.value.problems
+    assert (problem.row, problem.column, problem.value) == (1, "plt_day7", "'not done'")
+
+
+def test_a_given_interval_start_must_agree_with_the_planned_counts(plain):
+    frame = plain.copy()
+    censored = int(np.flatnonzero(plain["recovery_day"].isna().to_numpy())[0])
+    frame["recovery_after"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    frame.loc[censored, "recovery_after"] = 3  # but the day-7 and day-14 counts are below 100
+    with pytest.raises(CohortError) as error:
+        validate_cohort(frame)
+    assert {p.column for p in error.value.problems} == {"recovery_after"}
+    assert "shows no recovery by day 14" in str(error.value.problems[-1])

@@ -121,6 +121,9 @@ def test_unbalanced_quotes_are_a_cohort_error_naming_the_row(tmp_path):
             read_cohort(path)
         assert error.value.problems[0].row == row  # the blank row keeps its number
         assert f"data row {row} (from line {row + 1} of the file)" in str(error.value)
+    path.write_text('"patient_id,arm\nP0,rhTPO\nP1,rhTPO\nP2,rhTPO\n')
+    with pytest.raises(CohortError, match=r"a quote in the header \(from line 1 of the file\)"):
+        read_cohort(path)
 
 
 def test_unknown_extension_missing_file_and_xls(tmp_path):

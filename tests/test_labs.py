@@ -114,7 +114,10 @@ def test_sparse_draws_follow_the_window_rule_and_censor_recovery_by_interval():
     frame, summary = with_lab_counts(
         patients, labs, ColumnMapping(), source="p.csv", lab_source="labs.csv"
     )
-    got = frame[[*COUNTS, "recovery_after"]].to_numpy()
+    got = frame[[*COUNTS, "recovery_after"]].copy()
+    assert got.loc[1, "plt_day3"] == "<20"  # kept qualified: the validation checks it
+    got.loc[1, "plt_day3"] = 20
+    got = got.to_numpy(dtype=float)
     nan = np.nan
     expected = [
         # day 0 from day -1; day 3: days 2 and 4 tie, the earlier; day 7: none within 1 day;
@@ -173,6 +176,8 @@ def test_intervals_enter_the_fingerprint_and_exact_days_do_not():
         (lambda p, lab: (p.assign(plt_day0=50), lab), "holds plt_day0"),
         (lambda p, lab: (p, lab.assign(date="2024-01-01")), "both a day column"),
         (lambda p, lab: (p, lab.drop(columns="platelets")), "lacks column"),
+        (lambda p, lab: (p, lab.astype({"day": object}).assign(
+            day=lambda f: f["day"].where(f.index != 2, "2 weeks"))), "whole number"),
     ],
 )  # fmt: skip
 def test_a_bad_laboratory_file_is_refused_naming_the_row(change, message):
@@ -201,6 +206,21 @@ def test_dates_need_a_treatment_start_and_an_iso_form():
     with pytest.raises(CohortError) as error:
         validate_cohort(with_start, labs=dated, **kwargs)
     assert "row 6, column 'date'" in str(error.value.problems[0])
+
+
+def test_dates_are_calendar_dates_whatever_the_time_zone():
+    """A draw 7 calendar days after the start is day 7 across a change of summer time, and a
+    zoned date against a plain one does not fail (review findings)."""
+    patients, labs = _sparse()
+    kwargs = {"used_covariates": (), "arms": ("rhTPO", "hetrombopag")}
+    start = pd.Timestamp("2024-03-25 09:00", tz="Europe/Berlin")  # summer time from the 31st
+    dated = labs.assign(
+        date=[start + dt.timedelta(days=int(d), hours=-2) for d in labs["day"].tolist()]
+    ).drop(columns="day")
+    with_start = patients.assign(treatment_start=[start, start.tz_localize(None), start])
+    by_day = validate_cohort(patients, labs=labs, **kwargs)
+    by_date = validate_cohort(with_start, labs=dated, **kwargs)
+    pd.testing.assert_frame_equal(by_date.data, by_day.data)
 
 
 def test_windows_may_not_overlap():

@@ -25,6 +25,7 @@ __all__ = [
     "MISSING_TOKENS",
     "QUALIFIED_NOTE",
     "ParsedColumn",
+    "is_below",
     "is_missing",
     "parse_column",
     "read_qualified",
@@ -59,6 +60,7 @@ class ParsedColumn:
     missing: np.ndarray
     errors: list[tuple[int, object, str]] = field(default_factory=list)
     recodes: Counter = field(default_factory=Counter)
+    below: np.ndarray | None = None  # platelet counts given as "<x": only known to be below x
 
 
 def is_missing(value: object) -> bool:
@@ -158,8 +160,11 @@ def _cell_by_cell(series: pd.Series, read, expected: str, *, numeric: bool) -> P
     return parsed
 
 
-#: A code followed by its label (``0 Fully active``, ``1 - Restricted``, ``2: Ambulatory``).
-_CODED_LABEL = re.compile(r"^\s*(\d+)\s*(?:[-:=.)]\s*|\s+)(?=[^\d\s])\S.*$")
+#: A code followed by its label (``0 Fully active``, ``1 - Restricted``, ``2: Ambulatory``): the
+#: label starts with a letter (``1 - 2`` or ``2 (or 3)`` are not read).
+_CODED_LABEL = re.compile(r"^\s*(\d+)\s*(?:[-:=.)]\s*|\s+)(?=[^\W\d_])\S.*$")
+#: Integer columns whose cells may carry their label after the code (ordinal scores).
+_CODED_COLUMNS = frozenset({"ecog"})
 #: A qualified laboratory value (``<20``, ``> 1000``, ``<=20``).
 _QUALIFIED = re.compile(r"^\s*([<>])\s*=?\s*([0-9]+(?:[.,][0-9]+)?)\s*$")
 #: What a qualified count is read as (a recode note).
@@ -171,19 +176,33 @@ _WIDE_DIGITS_NOTE = "digits other than ASCII (full-width, such as ５０) read a
 def read_qualified(cell: object) -> float | None:
     """A qualified count read at its limit when the qualifier settles PLT >= 100 (``<20`` is
     20, ``>1000`` is 1000); None when the cell is not qualified or leaves 100 open (``<150``
-    may or may not be a recovery, ``>50`` may or may not be one).
+    may or may not be a recovery, ``>50`` may or may not be one; ``<100`` and ``<=100``, read at
+    their limit, would be one, and ``<=x`` may equal x).
 
     Examples
     --------
     >>> read_qualified("<20"), read_qualified("> 1000"), read_qualified("<150"), read_qualified(5)
     (20.0, 1000.0, None, None)
+    >>> read_qualified("<100"), read_qualified(">=100")
+    (None, 100.0)
     """
     match = _QUALIFIED.match(cell) if isinstance(cell, str) else None
     if match is None:
         return None
     sign, limit = match.group(1), float(match.group(2).replace(",", "."))
-    settles = limit <= RECOVERY_THRESHOLD if sign == "<" else limit >= RECOVERY_THRESHOLD
+    settles = limit < RECOVERY_THRESHOLD if sign == "<" else limit >= RECOVERY_THRESHOLD
     return limit if settles else None
+
+
+def is_below(cell: object) -> bool:
+    """Whether a cell is a count given as ``<x`` (only known to be below x).
+
+    Examples
+    --------
+    >>> is_below("<20"), is_below(">1000"), is_below(20)
+    (True, False, False)
+    """
+    return isinstance(cell, str) and cell.strip().startswith("<")
 
 
 def _parse_numbers(spec: ColumnSpec, series: pd.Series, decimal_comma: bool) -> ParsedColumn:
@@ -200,7 +219,7 @@ def _parse_numbers(spec: ColumnSpec, series: pd.Series, decimal_comma: bool) -> 
             if number is None and spec.kind == "plt":
                 limit = read_qualified(cell)
                 return limit, QUALIFIED_NOTE if limit is not None else None
-            if number is None and spec.kind == "integer" and isinstance(cell, str):
+            if number is None and spec.name in _CODED_COLUMNS and isinstance(cell, str):
                 match = _CODED_LABEL.match(cell)
                 return (float(match.group(1)), _CODED_NOTE) if match else (None, None)
             if number is not None and isinstance(cell, str) and not cell.isascii():
@@ -218,6 +237,8 @@ def _parse_numbers(spec: ColumnSpec, series: pd.Series, decimal_comma: bool) -> 
         parsed.errors.append((int(position), raw[position], expected))
         values[position] = np.nan
     parsed.errors.sort(key=lambda error: error[0])
+    if spec.kind == "plt":
+        parsed.below = np.array([is_below(cell) for cell in raw], dtype=bool) & np.isfinite(values)
     return parsed
 
 

@@ -131,6 +131,8 @@ def _from_rows(rows: list[list], source: str) -> tuple[pd.DataFrame, np.ndarray,
 
 def _line_of(text: str, record: int, delimiter: str) -> int:
     """The line (1-based) on which the CSV record ``record`` (0 = header) starts."""
+    if record == 0:
+        return 1
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
     line = 1
     for index, _ in enumerate(reader):
@@ -440,6 +442,7 @@ def read_cohort(
             source=raw.source,
             lab_source=lab_table.source,
             lab_rows=lab_table.row_numbers,
+            cohort_rows=raw.row_numbers,
             window=lab_window,
             decimal_comma=lab_table.decimal_comma,
         )

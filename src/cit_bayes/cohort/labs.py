@@ -93,7 +93,9 @@ class LabSummary:
     off_day : dict
         Planned column -> of those, counts measured on another day of the window.
     not_used : int
-        Counts on no planned day's window and outside days 1 to 14 (not used at all).
+        Patient-days with counts on no planned day's window and outside days 1 to 14 (not
+        used at all). All counts are over the cohort file's patients, before any row is
+        dropped under ``missing="drop"`` (``Cohort.dropped`` counts those).
     averaged_days : int
         Patient-days with several counts (averaged).
     qualified : int
@@ -144,11 +146,13 @@ class LabSummary:
             f"{name} {self.taken.get(name, 0)} ({self.off_day.get(name, 0)} off the day)"
             for name in PLT_COLUMNS
         )
+        days = "days as given" if self.day_from == "day" else "days from treatment start"
         return (
-            f"counts from {self.source} ({self.measurements} measurements, days from the "
-            f"{self.day_from}; {self.empty_counts} without a count, left out): {self.rule()}. "
-            f"Taken: {taken}; {self.not_used} count(s) on no "
-            f"planned day and after day {FOLLOW_UP_DAYS}, not used; {self.averaged_days} "
+            f"counts from {self.source} ({self.measurements} rows, {days}; "
+            f"{self.empty_counts} without a count, left out): {self.rule()}. Over the cohort "
+            f"file's patients, before any row is dropped: taken {taken}; {self.not_used} "
+            f"patient-day(s) on no planned day's window and outside days 1-{FOLLOW_UP_DAYS}, "
+            f"not used; {self.averaged_days} "
             f"patient-day(s) with several counts averaged; {self.qualified} qualified count(s) read "
             f"at the limit. Recovery: {self.recovered_exact} exact, {self.recovered_interval} "
             f"interval-censored, {self.not_recovered} not seen"
@@ -194,7 +198,11 @@ def _as_date(cell) -> pd.Timestamp | None:
     """A date cell or ``YYYY-MM-DD`` text as a Timestamp (day precision); None otherwise."""
     if isinstance(cell, pd.Timestamp | dt.datetime | dt.date | np.datetime64):
         stamp = pd.Timestamp(cell)
-        return None if pd.isna(stamp) else stamp.normalize()
+        if pd.isna(stamp):
+            return None
+        # calendar days: a time zone's clock time is kept, its offset dropped (a draw 7
+        # calendar days after the start is day 7 across a change of summer time)
+        return (stamp.tz_localize(None) if stamp.tzinfo is not None else stamp).normalize()
     if isinstance(cell, str):
         match = _ISO_DATE.match(cell)
         if match:
@@ -247,6 +255,7 @@ def with_lab_counts(
     source: str,
     lab_source: str,
     lab_rows: np.ndarray | None = None,
+    cohort_rows: np.ndarray | None = None,
     window: int = 1,
     decimal_comma: bool = False,
 ) -> tuple[pd.DataFrame, LabSummary]:
@@ -264,8 +273,9 @@ def with_lab_counts(
     mapping : ColumnMapping
     source, lab_source : str
         How problems name the two files.
-    lab_rows : numpy.ndarray, optional
-        The data row number of each laboratory row (blank rows skipped keep their numbers).
+    lab_rows, cohort_rows : numpy.ndarray, optional
+        The data row number of each row of the two tables (blank rows skipped keep their
+        numbers).
     window : int
         Days either side of a planned day (:func:`check_window`).
     decimal_comma : bool
@@ -332,7 +342,8 @@ def with_lab_counts(
     )
     for position, raw, expected in counts.errors:
         log.add_at(position, names["platelets"], raw, expected)
-    # a row without a count (a cancelled draw) says nothing: left out and counted
+    # a row without a count (a cancelled draw) says nothing: left out and counted (its day or
+    # date is not needed)
     empty = counts.missing
 
     if "day" in columns:
@@ -342,14 +353,15 @@ def with_lab_counts(
         parsed_days = parse_column(day_spec, labs.iloc[:, columns["day"]], None)
         for position, raw, expected in parsed_days.errors:
             log.add_at(position, names["day"], raw, f"{expected} from the start of treatment")
-        for position in np.flatnonzero(parsed_days.missing):
+        for position in np.flatnonzero(parsed_days.missing & ~empty):
             log.add_at(position, names["day"], None, "a day from the start of treatment")
         days = parsed_days.values
         day_from = "day"
     else:
         days = _days_from_dates(
-            cohort, labs, columns, names, lab_ids.values, position_of, mapping, source, log
-        )
+            cohort, labs, columns, names, lab_ids.values, position_of, mapping, source, log,
+            empty=empty, cohort_rows=cohort_rows,
+        )  # fmt: skip
         day_from = "date"
 
     known = np.array([identifier in position_of for identifier in lab_ids.values])
@@ -365,11 +377,15 @@ def with_lab_counts(
             "patient": [position_of[i] for i in lab_ids.values[keep]],
             "day": np.asarray(days, dtype=float)[keep].astype(int),
             "count": counts.values[keep],
+            "below": counts.below[keep],
         }
     )
-    daily = table.groupby(["patient", "day"], sort=True)["count"].agg(["mean", "size"])
+    # a day's mean with a "<x" count among its counts is itself only an upper bound
+    daily = table.groupby(["patient", "day"], sort=True).agg(
+        mean=("count", "mean"), size=("count", "size"), below=("below", "any")
+    )
     averaged = int((daily["size"] > 1).sum())
-    daily = daily["mean"].reset_index()
+    daily = daily[["mean", "below"]].reset_index()
     wide, summary = _wide(daily, len(cohort), window)
     out = cohort.copy()
     for name, values in wide.items():
@@ -386,8 +402,11 @@ def with_lab_counts(
     )
 
 
-def _days_from_dates(cohort, labs, columns, names, lab_ids, position_of, mapping, source, log):
-    """Days of the laboratory dates from each patient's treatment start (errors logged)."""
+def _days_from_dates(
+    cohort, labs, columns, names, lab_ids, position_of, mapping, source, log, *, empty, cohort_rows
+):
+    """Days of the laboratory dates from each patient's treatment start (errors logged; rows
+    without a count are left out and need no date)."""
     start_name = mapping.labs.get("start", START_COLUMN)
     start_column = _locate(cohort, start_name)
     if start_column is None:
@@ -397,13 +416,18 @@ def _days_from_dates(cohort, labs, columns, names, lab_ids, position_of, mapping
             "names another)"
         )
     start_log = ProblemLog(source)
+    start_log.rows = cohort_rows
     starts = _dates(cohort.iloc[:, start_column], str(cohort.columns[start_column]), start_log)
     start_log.raise_if_any("has treatment-start dates that cannot be read")
+    unreadable = len(log.problems)
     dates = _dates(labs.iloc[:, columns["date"]], names["date"], log)
+    logged = {problem.row for problem in log.problems[unreadable:]}
     days = np.full(len(labs), np.nan)
     for position, (identifier, date) in enumerate(zip(lab_ids, dates, strict=True)):
+        if empty[position]:
+            continue
         if date is pd.NaT or identifier not in position_of:
-            if date is pd.NaT and not _logged(log, position):
+            if date is pd.NaT and log.row_of(position) not in logged:
                 log.add_at(position, names["date"], None, "the date of the count")
             continue
         start = starts[position_of[identifier]]
@@ -425,15 +449,12 @@ def _days_from_dates(cohort, labs, columns, names, lab_ids, position_of, mapping
     return days
 
 
-def _logged(log: ProblemLog, position: int) -> bool:
-    """Whether a problem was already logged on this row (one message per wrong cell)."""
-    row = log.row_of(position)
-    return any(problem.row == row for problem in log.problems)
-
-
 def _wide(daily: pd.DataFrame, n: int, window: int) -> tuple[dict, dict]:
     """The planned days' counts and the recovery interval of each patient (module rules)."""
-    wide = {name: np.full(n, np.nan) for name in PROVIDED_COLUMNS}
+    wide = {  # the counts as objects: a "<x" count stays text
+        name: np.full(n, np.nan, dtype=object if name in PLT_COLUMNS else float)
+        for name in PROVIDED_COLUMNS
+    }
     taken = dict.fromkeys(PLT_COLUMNS, 0)
     off_day = dict.fromkeys(PLT_COLUMNS, 0)
     used = np.zeros(len(daily), dtype=bool)
@@ -441,6 +462,7 @@ def _wide(daily: pd.DataFrame, n: int, window: int) -> tuple[dict, dict]:
     for patient, part in daily.groupby("patient", sort=True):
         days = part["day"].to_numpy()
         values = part["mean"].to_numpy()
+        below = part["below"].to_numpy()
         index = part.index.to_numpy()
         for planned, name in zip(PLT_DAYS, PLT_COLUMNS, strict=True):
             if planned == 0:  # the baseline: the last count on day -window..0
@@ -449,8 +471,9 @@ def _wide(daily: pd.DataFrame, n: int, window: int) -> tuple[dict, dict]:
             else:  # nearest within the window; a tie goes to the earlier day (sorted)
                 inside = np.flatnonzero(np.abs(days - planned) <= window)
                 pick = inside[np.argmin(np.abs(days[inside] - planned))] if inside.size else None
-            if pick is not None:
-                wide[name][patient] = values[pick]
+            if pick is not None:  # "<x" stays qualified: the validation checks what it settles
+                value = float(values[pick])
+                wide[name][patient] = f"<{value:g}" if below[pick] else value
                 taken[name] += 1
                 off_day[name] += int(days[pick] != planned)
                 used[index[pick]] = True

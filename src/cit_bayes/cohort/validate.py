@@ -234,7 +234,7 @@ def validate_table(
             + (", ".join(read_as["labels"]) or "no column")
             + "; codes read for "
             + (", ".join(read_as["codes"]) or "no column")
-            + " (numeric columns, whose labels describe the codes, or labels turned off); a "
+            + " (ordinal scores, whose labels describe the codes, or labels turned off); a "
             "mapping key may name a code or a label"
         )
     # With a required column absent, the cells of the columns present are still checked (above),
@@ -263,9 +263,10 @@ def validate_table(
     return _with_extra_columns(cohort, parsed, drop_reason, names, labels[0].name if labels else "")
 
 
-#: Column kinds whose SPSS/Stata value labels are read (the others keep their codes: an ECOG
-#: label such as "Fully active" describes the code 0).
-_LABELLED_KINDS = ("id", "arm", "category", "text", "binary")
+#: Column kinds whose SPSS/Stata value labels are read: all but the ordinal scores (ECOG),
+#: whose labels ("Fully active") describe their codes. A labelled code of a measured number is
+#: a sentinel ("999 = not done"): its label is read, and refused (or read as empty).
+_LABELLED_KINDS = ("id", "arm", "category", "text", "binary", "number", "plt", "day")
 
 
 def _label_or_code(
@@ -580,6 +581,7 @@ def _check_rows(
         for position in np.flatnonzero(day0 <= 0):
             log.add_at(position, names["plt_day0"], day0[position], "a baseline count above 0")
     _check_recovery(parsed, names, invalid, log, windowed)
+    _check_qualified(parsed, names, log, response_rule)
     if "synthetic" in parsed:
         flags = parsed["synthetic"].values
         for position in np.flatnonzero(parsed["synthetic"].missing):
@@ -633,6 +635,35 @@ def _check_rows(
     return drop_reason
 
 
+def _check_qualified(parsed, names, log: ProblemLog, response_rule: str) -> None:
+    """A count given as ``<x`` is read at x, which settles PLT >= 100 but not the response's
+    other rules (a rise of 50, a doubling of the baseline): a patient whose response differs
+    between the lowest and the highest values the qualified counts allow is an error."""
+    below = {name: parsed[name].below for name in PLT_COLUMNS}
+    if not any(mask is not None and mask.any() for mask in below.values()):
+        return
+    counts = {name: parsed[name].values for name in PLT_COLUMNS}
+    low = dict(counts)  # post-baseline counts at their lowest, the baseline at its limit
+    high = dict(counts)  # post-baseline counts at their limit, the baseline at its lowest
+    for name in POST_BASELINE_PLT_COLUMNS:
+        low[name] = np.where(below[name], 0.0, counts[name])
+    high["plt_day0"] = np.where(below["plt_day0"], 1e-9, counts["plt_day0"])
+    recovery = parsed["recovery_day"].values
+    lowest, highest = (
+        derive_response(*(c[n] for n in PLT_COLUMNS), response_rule, recovery_day=recovery)
+        for c in (low, high)
+    )
+    for position in np.flatnonzero(lowest != highest):
+        column = next(n for n in PLT_COLUMNS if below[n][position])
+        log.add_at(
+            position,
+            names[column],
+            f"<{counts[column][position]:g}",
+            "a count, not a qualified value: the response (a rise of 50 or a doubling of the "
+            "baseline) depends on where below its limit this count lies",
+        )
+
+
 def _check_recovery(parsed, names, invalid, log: ProblemLog, windowed: bool = False) -> None:
     """``recovery_day`` must be the first day with PLT >= 100 as far as the counts show, and
     ``recovery_after`` (when given) earlier than it.
@@ -657,6 +688,20 @@ def _check_recovery(parsed, names, invalid, log: ProblemLog, windowed: bool = Fa
             )
     if windowed:
         return
+    if "recovery_after" in parsed:  # a count below 100 on a planned day before the recovery
+        after = parsed["recovery_after"].values  # (or without one) bounds the interval's start
+        for day, name in zip((3, 7, 14), POST_BASELINE_PLT_COLUMNS, strict=True):
+            count = parsed[name].values
+            with np.errstate(invalid="ignore"):
+                early = (count < RECOVERY_THRESHOLD) & ~(recovery <= day) & (after < day)
+            for position in np.flatnonzero(early & ~invalid["recovery_after"]):
+                log.add_at(
+                    position,
+                    names["recovery_after"],
+                    after[position],
+                    f"a day >= {day}: {name} = {count[position]:g} shows no recovery by day "
+                    f"{day} (recovery_after is the last day known without it)",
+                )
     for day, name in zip((3, 7, 14), POST_BASELINE_PLT_COLUMNS, strict=True):
         count = parsed[name].values
         with np.errstate(invalid="ignore"):

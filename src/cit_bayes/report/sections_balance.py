@@ -52,8 +52,9 @@ def lab_paragraph(ctx: ReportContext) -> Paragraph | None:
          Code(str(labs.get("source", "—"))), " (",
          ctx.num("meta", "data", "labs", "measurements", style="int"),
          f" counts in long format; days from {source}): {labs.get('rule', '')}. Counts taken "
-         "per planned day: ", *taken, "; counts on no planned day and after the follow-up, not "
-         "used: ", ctx.num("meta", "data", "labs", "not_used", style="int"),
+         "per planned day (over the file's patients, before any row was dropped): ", *taken,
+         "; patient-days on no planned day's window and outside days 1-14, not used: ",
+         ctx.num("meta", "data", "labs", "not_used", style="int"),
          ". Recovery days exact (a count the day before): ",
          ctx.num("meta", "data", "labs", "recovered_exact", style="int"),
          "; interval-censored (the last count before it earlier; the recovery model uses the "
