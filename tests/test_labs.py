@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cit_bayes._paths import models_dir
 from cit_bayes.cli import main
 from cit_bayes.cohort import read_cohort, validate_cohort
 from cit_bayes.cohort.io import write_table
@@ -250,6 +251,31 @@ def test_validate_on_the_command_line_prints_the_rule(tmp_path, capsys):
     assert "counts from labs.parquet" in printed and "within 1 day either side" in printed
     assert main(args) == 2  # without the laboratory file the counts are missing
     assert "plt_day0" in capsys.readouterr().err
+
+
+def test_weights_read_a_long_format_export_as_the_plan_does(tmp_path):
+    """``cit-bayes weights PATIENTS --labs LABS`` weights the cohort ``run`` would analyse:
+    the plan's covariates (a patients file without the others is read), and the weights of the
+    same cohort given as a wide file."""
+    wide = simulate_cohort(160, seed=5, scenario="paper-like").data.drop(columns=["bmi"])
+    patients, labs = _long_format(wide, seed=4)
+    labs = labs.rename(columns={"MRN": "patient_id", "Collected": "date", "PLT": "platelets"})
+    write_table(patients, tmp_path / "patients.csv")
+    write_table(labs, tmp_path / "labs.csv")
+    write_table(wide, tmp_path / "wide.csv")
+    text = (models_dir() / "default.toml").read_text(encoding="utf-8")
+    assert text.count('"bmi", ') == 1
+    (tmp_path / "plan.toml").write_text(text.replace('"bmi", ', ""), encoding="utf-8")
+    args = ["--plan", str(tmp_path / "plan.toml"), "--estimand", "ate"]
+    assert main(["weights", str(tmp_path / "patients.csv"), "--labs", str(tmp_path / "labs.csv"),
+                 *args, "--out", str(tmp_path / "long")]) == 0  # fmt: skip
+    assert main(["weights", str(tmp_path / "wide.csv"), *args, "--out", str(tmp_path / "w")]) == 0
+    long, plain = (pd.read_csv(tmp_path / name / "weights.csv") for name in ("long", "w"))
+    pd.testing.assert_frame_equal(long, plain)
+    settings = json.loads((tmp_path / "long" / "settings.json").read_text(encoding="utf-8"))
+    assert "bmi" not in settings["covariates"] and len(long) == 160
+    assert main(["weights", str(tmp_path / "wide.csv"), "--treatment", "arm", "--labs",
+                 str(tmp_path / "labs.csv"), "--out", str(tmp_path / "g")]) == 2  # fmt: skip
 
 
 def test_run_on_a_long_format_export_reports_the_window_rule(

@@ -107,6 +107,11 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--treatment", metavar="COL", help="treatment column of a generic table")
     parser.add_argument(
+        "--labs",
+        metavar="LABS",
+        help="a CIT cohort's laboratory results in long format (see cit-bayes validate --labs)",
+    )
+    parser.add_argument(
         "--covariates",
         metavar="A,B,C",
         help="comma-separated covariates (default: the cohort's baseline covariates, or every "
@@ -244,9 +249,15 @@ def _cohort_inputs(args, path: Path):
     from cit_bayes.cohort import read_cohort
     from cit_bayes.plan import load_plan
 
-    cohort = read_cohort(path, arms=load_plan(args.plan).arms)  # the plan's arms, any labels
-    covariates = cohort.covariates()
+    # read as the plan reads it: its arms, its covariates (or those --covariates names), and
+    # the counts of a long-format laboratory file
+    plan = load_plan(args.plan)
+    columns = plan.cohort_columns()
     names = _split(args.covariates)
+    if names is not None:
+        columns["used_covariates"] = tuple(names)
+    cohort = read_cohort(path, labs=getattr(args, "labs", None), **columns)
+    covariates = cohort.covariates()
     if names is not None:
         unknown = [c for c in names if c not in covariates and c not in cohort.data]
         if unknown:
@@ -438,6 +449,11 @@ def run_weights(args) -> int:
     reference_for_model = args.reference if args.estimand == "att" else None
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")
+        if args.treatment and getattr(args, "labs", None):
+            raise WeightingError(
+                "--labs completes a CIT cohort; a generic table read with --treatment takes "
+                "no laboratory file"
+            )
         if args.treatment:
             X, arm, y, notes, cohort = _generic_inputs(args, path)
         else:
