@@ -149,8 +149,20 @@ def _cohort_summary(cohort) -> str:
 
 
 def _weighting_summary(weighting) -> str:
+    """The largest |SMD| before and after weighting, over every column and over the columns
+    the weights can balance (rare levels left to the outcome models are in the first only).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> item = SimpleNamespace(max_smd_unweighted=0.58, max_smd_weighted=0.45,
+    ...                        max_smd_balanceable=1e-13)
+    >>> _weighting_summary({"adjusted": item})
+    'adjusted: max |SMD| 0.58 -> 0.45 (0.00 over the balanceable columns)'
+    """
     return "; ".join(
-        f"{name}: max |SMD| {item.max_smd_unweighted:.2f} -> {item.max_smd_weighted:.2f}"
+        f"{name}: max |SMD| {item.max_smd_unweighted:.2f} -> {item.max_smd_weighted:.2f} "
+        f"({item.max_smd_balanceable:.2f} over the balanceable columns)"
         for name, item in weighting.items()
     )
 
