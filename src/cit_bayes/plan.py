@@ -189,9 +189,13 @@ class _Robustness:
     variants: tuple[str, ...] = setting(choices=ROBUSTNESS_VARIANTS, distinct=True)
     prior_sets: tuple[str, ...] = setting(distinct=True)
 
-    def __post_init__(self):
-        for name in self.prior_sets:  # each set read and checked now, before any fit
-            load_patient_prior_set(name)
+
+def _prior_sets(names: tuple[str, ...], source: str) -> dict:
+    """The plan's patient-level prior sets, read and checked before any fit."""
+    try:
+        return {name: load_patient_prior_set(name) for name in names}
+    except PlanError as error:
+        raise PlanError(f"{where(source, 'robustness.prior_sets')}: {error}") from None
 
 
 def prior_class(model: str) -> type:
@@ -386,6 +390,9 @@ class AnalysisPlan:
         Patient-level prior sets fitted beside them (``[robustness] prior_sets``; bundled in
         ``models/priors/patient``; :mod:`cit_bayes.analyses.prior_sets`): the prior
         sensitivity of the key answers on the cohort analysed.
+    prior_set_values : dict
+        Name -> :class:`~cit_bayes.analyses.prior_sets.PatientPriorSet`, each read and checked
+        once, when the plan is read.
     group : str
         The cohort column whose values (tumour type, centre) get a random intercept in every
         outcome model of the adjusted analyses (``[covariates] group``), or "" for none. When
@@ -426,6 +433,7 @@ class AnalysisPlan:
     priors: dict = field(default_factory=dict)
     robustness: tuple[str, ...] = ()
     prior_sets: tuple[str, ...] = ()
+    prior_set_values: dict = field(default_factory=dict)
     group: str = ""
     arms: tuple[str, ...] = ARMS
     lab_window: int = 1
@@ -698,6 +706,7 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
         priors=priors,
         robustness=sections["robustness"].variants,
         prior_sets=sections["robustness"].prior_sets,
+        prior_set_values=_prior_sets(sections["robustness"].prior_sets, document.source),
         group=sections["covariates"].group,
         arms=arms,
         lab_window=labs.window,

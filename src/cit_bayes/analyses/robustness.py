@@ -41,7 +41,7 @@ import dataclasses
 import numpy as np
 
 from cit_bayes import contrasts
-from cit_bayes.analyses.prior_sets import apply_prior_set, load_patient_prior_set
+from cit_bayes.analyses.prior_sets import apply_prior_set
 from cit_bayes.plan import Analysis, AnalysisPlan
 
 __all__ = [
@@ -135,7 +135,7 @@ def fit_robustness(runner, plan: AnalysisPlan, weighting: dict) -> None:
             weighted,
             PRIOR_SET_ENDPOINTS,
             data=base,
-            priors=apply_prior_set(plan.priors, load_patient_prior_set(name)),
+            priors=apply_prior_set(plan.priors, plan.prior_set_values[name]),
         )
     for variant in plan.robustness:
         data, adjust_baseline = base, True
@@ -228,7 +228,7 @@ def robustness_summary(fits: dict, plan: AnalysisPlan, arms) -> dict | None:
     for variant in (*plan.robustness, *map(prior_row, prior_sets)):
         name = variant_analysis(variant, primary).name
         rows[variant] = _answers(fits, name, focus, reference, plan)
-    sets = {name: load_patient_prior_set(name) for name in prior_sets}
+    sets = {name: plan.prior_set_values[name] for name in prior_sets}
     drivers = DRIVERS + tuple(
         ("adjusted", prior_row(name), f"the {name} prior set ({sets[name].title[0].lower()}"
          f"{sets[name].title[1:]})")
