@@ -7,6 +7,7 @@ time.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -69,6 +70,40 @@ def short_plan_file(tmp_path_factory) -> Path:
     )
     path.write_text(text.replace("n_bootstrap = 200\n", f"n_bootstrap = {SHORT_BOOTSTRAP}\n"))
     return path
+
+
+@pytest.fixture(scope="session")
+def primary_only_plan_text(short_plan_file) -> str:
+    """The short plan with the primary analysis only (no ATO, robustness variant or prior
+    set): the end-to-end runs of one input form, on the session's compiled models."""
+    text = short_plan_file.read_text(encoding="utf-8")
+    text, n_estimands = re.subn(r'sensitivity = \["ato"\]', "sensitivity = []", text)
+    text, n_variants = re.subn(r"^variants = \[[^\]]*\]", "variants = []", text, flags=re.M)
+    text, n_sets = re.subn(r"^prior_sets = \[[^\]]*\]", "prior_sets = []", text, flags=re.M)
+    assert n_estimands == n_variants == n_sets == 1
+    return text
+
+
+def _run_short(arguments: list[str], out: Path) -> tuple[int, dict]:
+    from cit_bayes.cli import main
+    from cit_bayes.exceptions import ConvergenceWarning
+
+    command = ["run", *arguments, "--out", str(out), "--seed", "3",
+               "--draws", str(SHORT_DRAWS), "--tune", str(SHORT_DRAWS)]  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short chains
+        code = main(command)
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert code == (0 if results["meta"]["all_fits_passed"] else 1)
+    return code, results
+
+
+@pytest.fixture(scope="session")
+def run_short():
+    """``cit-bayes run ARGUMENTS --out OUT`` with short chains (seed 3): its exit code and
+    ``results.json``. Short chains may miss the gates (exit 1, the banner's case): the code is
+    checked against ``all_fits_passed``."""
+    return _run_short
 
 
 @pytest.fixture(scope="session")

@@ -423,7 +423,7 @@ def test_validate_cohort_in_memory_names_its_source():
 
 def test_bad_options_are_named_errors():
     with pytest.raises(CohortError, match="missing must be one of"):
-        validate_cohort(base_frame(), missing="impute")
+        validate_cohort(base_frame(), missing="guess")
     with pytest.raises(CohortError, match="response_rule must be one of"):
         validate_cohort(base_frame(), response_rule="day7")
     with pytest.raises(CohortError, match="expected a pandas DataFrame"):

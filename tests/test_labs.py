@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 
 import numpy as np
 import pandas as pd
@@ -279,38 +278,22 @@ def test_weights_read_a_long_format_export_as_the_plan_does(tmp_path):
 
 
 def test_run_on_a_long_format_export_reports_the_window_rule(
-    tmp_path, short_plan_file, small_cohort_csv
+    tmp_path, primary_only_plan_text, small_cohort_csv, run_short
 ):
     """End to end: ``cit-bayes run --data PATIENTS --labs LABS`` on an Excel export with dates
     (of the suite's small cohort, whose compiled models the session shares); the results
     record the rule and the counts, and the report and the supplement print them."""
-    import warnings
-
-    from cit_bayes.exceptions import ConvergenceWarning
-
     wide = pd.read_csv(small_cohort_csv)
     patients, labs = _long_format(wide, seed=2)
     write_table(patients, tmp_path / "patients.xlsx")
     write_table(labs, tmp_path / "labs.xlsx")
     (tmp_path / "map.toml").write_text(MAPPING, encoding="utf-8")
-    # the short plan with the primary analysis only (no ATO, robustness variant or prior set)
-    text = short_plan_file.read_text(encoding="utf-8")
-    text, n_estimands = re.subn(r'sensitivity = \["ato"\]', "sensitivity = []", text)
-    text, n_variants = re.subn(r"^variants = \[[^\]]*\]", "variants = []", text, flags=re.M)
-    text, n_sets = re.subn(r"^prior_sets = \[[^\]]*\]", "prior_sets = []", text, flags=re.M)
-    assert n_estimands == n_variants == n_sets == 1
     plan = tmp_path / "plan.toml"
-    plan.write_text(text, encoding="utf-8")
+    plan.write_text(primary_only_plan_text, encoding="utf-8")
     out = tmp_path / "report"
-    command = ["run", "--data", str(tmp_path / "patients.xlsx"), "--labs",
-               str(tmp_path / "labs.xlsx"), "--columns", str(tmp_path / "map.toml"),
-               "--plan", str(plan), "--out", str(out), "--seed", "3", "--draws", "150",
-               "--tune", "150"]  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # short chains
-        code = main(command)
-    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    assert code == (0 if results["meta"]["all_fits_passed"] else 1)  # 1: the banner's case
+    _, results = run_short(["--data", str(tmp_path / "patients.xlsx"), "--labs",
+                            str(tmp_path / "labs.xlsx"), "--columns", str(tmp_path / "map.toml"),
+                            "--plan", str(plan)], out)  # fmt: skip
     recorded = results["meta"]["data"]["labs"]
     assert recorded["source"] == "labs.xlsx" and recorded["window"] == 1
     assert recorded["taken"]["plt_day0"] == 120

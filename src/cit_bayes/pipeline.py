@@ -25,6 +25,7 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -110,6 +111,17 @@ class _Timer:
         self.seconds[name] = time.perf_counter() - start
         self.observer.done(name, self.seconds[name], summary(value))
         return value
+
+    def imputation(self, cohort, plan, seed):
+        """The imputations of a cohort read with ``missing="impute"`` (timed as ``impute``,
+        reported within the weighting step), or None."""
+        from cit_bayes.analyses.imputed import impute_for_plan
+
+        start = time.perf_counter()
+        imputation = impute_for_plan(cohort, plan, seed)
+        if imputation is not None:
+            self.seconds["impute"] = time.perf_counter() - start
+        return imputation
 
     def record(self, staging: Path, command: str, analysis) -> Path:
         """Write ``run.json``: when and how long, kept out of the results (``run_record``)."""
@@ -238,7 +250,7 @@ def run_pipeline(
     --------
     >>> result = run_pipeline(out_dir="reports/latest", seed=1)  # doctest: +SKIP
     """
-    from cit_bayes.analyses import patient
+    from cit_bayes.analyses import imputed, patient
     from cit_bayes.bayes.sampling import progress_bars
     from cit_bayes.cohort import read_cohort
     from cit_bayes.output import staged_folder
@@ -265,17 +277,37 @@ def run_pipeline(
             ),
             _cohort_summary,
         )
-        weighting = step("weight", lambda: patient.weight_cohort(cohort, plan), _weighting_summary)
+        # under --missing impute, the weights, fits and cross-checks run on each imputation
+        imputation = step.imputation(cohort, plan, seed)
+        if imputation is None:
+            weighting = step(
+                "weight", lambda: patient.weight_cohort(cohort, plan), _weighting_summary
+            )
+            fit_work = partial(patient.fit_models, cohort, plan, weighting, seed=seed)
+        else:
+            weightings = step(
+                "weight",
+                lambda: imputed.weight_imputations(imputation, plan),
+                lambda runs: f"imputation 1 of {len(runs)}: {_weighting_summary(runs[0])}",
+            )
+            weighting = weightings[0]
+            fit_work = partial(imputed.fit_imputations, imputation, plan, weightings, seed=seed)
         with warnings.catch_warnings(record=True) as caught, progress_bars(sampler_progress):
             warnings.simplefilter("always", ConvergenceWarning)
-            fits, fit_seconds = step(
-                "fit", lambda: patient.fit_models(cohort, plan, weighting, seed=seed), _fit_summary
-            )
+            fits, fit_seconds = step("fit", fit_work, _fit_summary)
         _reissue(caught)
         analysis = step(
             "compare",
             lambda: patient.compare_arms(
-                cohort, plan, weighting, fits, seed=seed, timings=fit_seconds
+                cohort if imputation is None else imputation.cohorts[0],
+                plan,
+                weighting,
+                fits,
+                seed=seed,
+                timings=fit_seconds,
+                imputation=None
+                if imputation is None
+                else imputed.imputation_summary(imputation, weightings),
             ),
             lambda a: f"{len(a.tables)} tables",
         )

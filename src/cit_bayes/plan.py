@@ -33,6 +33,7 @@ from cit_bayes.bayes.response import ResponsePrior
 from cit_bayes.bayes.safety import SafetyPrior
 from cit_bayes.bayes.sampling import SAMPLERS
 from cit_bayes.bayes.trajectory import TrajectoryPrior
+from cit_bayes.cohort.impute import MAX_IMPUTATIONS
 from cit_bayes.cohort.labs import MAX_LAB_WINDOW
 from cit_bayes.cohort.schema import (
     ARMS,
@@ -324,6 +325,21 @@ class _Labs:
 
 
 @dataclass(frozen=True)
+class ImputationPlan:
+    """How missing baseline covariates are imputed under ``--missing impute`` (section
+    ``[imputation]``, optional; :mod:`cit_bayes.cohort.impute`).
+
+    Examples
+    --------
+    >>> ImputationPlan()
+    ImputationPlan(m=5, iterations=10)
+    """
+
+    m: int = setting(5, low=1, high=MAX_IMPUTATIONS)
+    iterations: int = setting(10, low=1, high=100)
+
+
+@dataclass(frozen=True)
 class _Arms:
     labels: tuple[str, ...] = setting(non_empty=True, distinct=True)
 
@@ -402,6 +418,9 @@ class AnalysisPlan:
         Days either side of a planned day within which a long-format laboratory file's count
         is taken for that day (``[labs] window``, optional, default 1;
         :mod:`cit_bayes.cohort.labs`).
+    imputation : ImputationPlan
+        Imputations and passes of the chained equations under ``--missing impute``
+        (``[imputation] m`` and ``iterations``, optional, default 5 and 10).
 
     Examples
     --------
@@ -437,6 +456,7 @@ class AnalysisPlan:
     group: str = ""
     arms: tuple[str, ...] = ARMS
     lab_window: int = 1
+    imputation: ImputationPlan = field(default_factory=ImputationPlan)
 
     @property
     def outcome_covariates(self) -> tuple[str, ...]:
@@ -662,6 +682,8 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
     priors_table = data.pop("priors", None)
     # [labs] applies only to long-format laboratory files: optional, its defaults stated
     labs = build(_Labs, data.pop("labs", {}), document.source, "labs")
+    # [imputation] applies only under --missing impute: optional, its defaults stated
+    imputation = build(ImputationPlan, data.pop("imputation", {}), document.source, "imputation")
     sections = build_sections(data, document.source, _SECTIONS, complete=True)
     head, estimands, sampler = (sections[n] for n in ("plan", "estimands", "sampler"))
     response, plt = sections["response"], sections["plt"]
@@ -710,4 +732,5 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
         group=sections["covariates"].group,
         arms=arms,
         lab_window=labs.window,
+        imputation=imputation,
     )

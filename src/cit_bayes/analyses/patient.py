@@ -204,8 +204,13 @@ def compare_arms(
     *,
     seed: int | None = None,
     timings: dict[str, float] | None = None,
+    imputation: dict | None = None,
 ) -> PatientAnalysis:
     """Posterior comparisons, frequentist cross-checks and the results document.
+
+    Under multiple imputation, ``cohort`` and ``weighting`` are the first imputation's,
+    ``fits`` the pooled ones and ``imputation`` the summary of
+    :func:`cit_bayes.analyses.imputed.imputation_summary` (``meta.data.imputation``).
 
     Examples
     --------
@@ -246,12 +251,13 @@ def compare_arms(
             if runner.groups is None
             else {"grouping": _grouping_summary(plan.group, runner.groups, runner.codes)}
         )
-        | ({} if cohort.labs is None else {"labs": cohort.labs.as_dict()}),
+        | ({} if cohort.labs is None else {"labs": cohort.labs.as_dict()})
+        | ({} if imputation is None else {"imputation": imputation}),
         analyses=[{"name": a.name, "estimand": a.estimand or "none"} for a in plan.analyses()],
         primary_estimand=plan.primary_estimand,
         noninferiority_margin=plan.margin,
         priors={model: asdict(prior) for model, prior in plan.priors.items()},
-        assumptions=_assumptions(cohort, plan),
+        assumptions=_assumptions(cohort, plan, imputation),
     )
     weight_tables: dict[str, list] = {}
     for analysis in plan.analyses():
@@ -328,12 +334,25 @@ def run_patient_analysis(
     ...
     cit_bayes.exceptions.ModelError: seed must be a non-negative integer, got -1
     """
+    from cit_bayes.analyses import imputed
+
+    imputation = imputed.impute_for_plan(cohort, plan, seed)
     start = time.perf_counter()
-    weighting = weight_cohort(cohort, plan, progress=progress)
-    timings = {"weighting": time.perf_counter() - start}
-    fits, fit_timings = fit_models(cohort, plan, weighting, seed=seed, progress=progress)
+    if imputation is None:
+        weighting = weight_cohort(cohort, plan, progress=progress)
+        timings = {"weighting": time.perf_counter() - start}
+        fits, fit_timings = fit_models(cohort, plan, weighting, seed=seed, progress=progress)
+        summary = None
+    else:
+        weightings = imputed.weight_imputations(imputation, plan, progress=progress)
+        timings = {"weighting": time.perf_counter() - start}
+        fits, fit_timings = imputed.fit_imputations(
+            imputation, plan, weightings, seed=seed, progress=progress
+        )
+        cohort, weighting = imputation.cohorts[0], weightings[0]
+        summary = imputed.imputation_summary(imputation, weightings)
     start = time.perf_counter()
-    result = compare_arms(cohort, plan, weighting, fits, seed=seed)
+    result = compare_arms(cohort, plan, weighting, fits, seed=seed, imputation=summary)
     timings |= fit_timings | {"contrasts": time.perf_counter() - start}
     return PatientAnalysis(
         results=result.results,
@@ -345,7 +364,7 @@ def run_patient_analysis(
     )
 
 
-def _assumptions(cohort: Cohort, plan: AnalysisPlan) -> list[str]:
+def _assumptions(cohort: Cohort, plan: AnalysisPlan, imputation: dict | None = None) -> list[str]:
     out = [
         "No unmeasured confounding: given the covariates "
         f"({', '.join(plan.covariates)}), the arm received is independent of the potential "
@@ -356,6 +375,14 @@ def _assumptions(cohort: Cohort, plan: AnalysisPlan) -> list[str]:
         "Weighted likelihoods use weights rescaled within arm to the Kish effective sample "
         "size (the pseudo-posterior carries about the information of the effective sample).",
     ]
+    if imputation is not None:
+        columns = ", ".join(f"{k} ({v})" for k, v in imputation["imputed_by_column"].items())
+        out.append(
+            f"Missing baseline covariates ({columns} cells) are missing at random given the "
+            "arm, the other covariates, the log baseline count and the outcomes (MAR): they "
+            f"were imputed {imputation['m']} times by chained equations and the posterior "
+            "draws pooled over the imputations."
+        )
     if cohort.synthetic:
         out.insert(
             0,

@@ -30,7 +30,10 @@ def add_cohort_arguments(parser) -> None:
         choices=MISSING_POLICIES,
         default="error",
         help="rows with a missing baseline covariate, baseline count or undeterminable "
-        "response: 'error' (default) lists them; 'drop' drops them and counts them per arm",
+        "response: 'error' (default) lists them; 'drop' drops them and counts them per arm; "
+        "'impute' keeps the rows with missing covariates and imputes them by chained "
+        "equations (the plan's [imputation] m times; baseline count and outcomes are never "
+        "imputed: those rows are dropped and counted)",
     )
     parser.add_argument(
         "--response-rule",
@@ -137,6 +140,16 @@ def run_validate(args) -> int:
         print()
         print("rows dropped (missing values):")
         print(cohort.dropped.to_string(index=False))
+    if cohort.missing == "impute":
+        from cit_bayes.cohort.impute import imputed_columns
+
+        cells = imputed_columns(cohort)
+        print()
+        print(
+            "missing covariate cells to impute (run and fit impute them, the plan's "
+            "[imputation] m times): "
+            + (", ".join(f"{name} {count}" for name, count in cells.items()) or "none")
+        )
     if cohort.notes:
         print()
         print("notes:")

@@ -22,6 +22,7 @@ from cit_bayes.cohort.schema import (
     SAFETY_OUTCOMES,
     STAGES,
 )
+from cit_bayes.exceptions import CohortError
 
 __all__ = ["DROPPED_COLUMNS", "FINGERPRINT_COLUMNS", "Cohort", "fingerprint_frame"]
 
@@ -122,13 +123,16 @@ class Cohort:
     fingerprint : str
         SHA-256 of the canonical data (see :func:`fingerprint_frame`).
     dropped : pandas.DataFrame
-        Rows dropped under ``missing="drop"``, per arm and reason (columns ``arm``, ``reason``,
-        ``n_dropped``); empty when none.
+        Rows dropped under ``missing="drop"`` or ``"impute"``, per arm and reason (columns
+        ``arm``, ``reason``, ``n_dropped``); empty when none.
     notes : tuple of str
         Recodes made, columns ignored or absent, disagreements with an input ``response`` column
         (counts only, never identifiers).
     missing : str
-        The missing-data policy the cohort was validated with.
+        The missing-data policy the cohort was validated with. Under ``"impute"`` the baseline
+        covariates may hold missing values (0/1 and ECOG columns are then float) until
+        :func:`cit_bayes.cohort.impute.impute_cohort` fills them; :meth:`covariates` needs a
+        complete cohort.
     extra_covariates : tuple of str
         Numeric columns beyond the schema read as covariates because the analysis plan names
         them (float columns of ``data`` after the canonical ones; see
@@ -207,6 +211,13 @@ class Cohort:
         """
         read = [name for name in BASELINE_COVARIATES if name not in self.unused_covariates]
         frame = self.data.loc[:, read].copy()
+        gaps = [name for name in (*read, *self.extra_covariates) if self.data[name].isna().any()]
+        if gaps:
+            raise CohortError(
+                f"{self.source}: covariates with missing values ({', '.join(gaps)}), read "
+                "with missing='impute': impute them first (cit_bayes.cohort.impute."
+                "impute_cohort; cit-bayes run and fit do), or read with missing='drop'"
+            )
         for name, categories in CATEGORICAL_COVARIATES.items():
             if name in read:
                 frame[name] = pd.Categorical(

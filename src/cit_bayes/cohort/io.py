@@ -388,7 +388,7 @@ def read_cohort(
     columns : path, dict or ColumnMapping, optional
         Column mapping (TOML file or the same structure as a dict); see
         :mod:`cit_bayes.cohort.mapping`.
-    missing : {"error", "drop"}
+    missing : {"error", "drop", "impute"}
         See :func:`cit_bayes.cohort.validate_cohort`.
     response_rule : {"any", "day14"}
         See :func:`cit_bayes.cohort.derive.derive_response`.

@@ -106,7 +106,7 @@ BMI_RANGE: tuple[float, float] = (10.0, 70.0)
 ECOG_RANGE: tuple[int, int] = (0, 4)
 
 RESPONSE_RULES: tuple[str, ...] = ("any", "day14")
-MISSING_POLICIES: tuple[str, ...] = ("error", "drop")
+MISSING_POLICIES: tuple[str, ...] = ("error", "drop", "impute")
 
 
 @dataclass(frozen=True)

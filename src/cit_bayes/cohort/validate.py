@@ -58,7 +58,15 @@ __all__ = [
 ]
 
 _MAX_NAMES_IN_NOTE = 10
-_DROP_HINT = "missing='drop' (--missing drop) drops such rows and counts them per arm"
+_DROP_HINT = (
+    "missing='drop' (--missing drop) drops such rows and counts them per arm; "
+    "missing='impute' (--missing impute) imputes missing baseline covariates"
+)
+#: Under ``missing="impute"``: what is never imputed, and why (such rows are dropped and counted).
+NOT_IMPUTED = {
+    "plt_day0": "missing plt_day0 (not imputed: the response is defined relative to it)",
+    "group": "missing grouping label (not imputed)",
+}
 
 
 def validate_cohort(
@@ -85,9 +93,12 @@ def validate_cohort(
         How problems name the table (a file name, or a description).
     columns : path, dict or ColumnMapping, optional
         A column mapping (see :mod:`cit_bayes.cohort.mapping`).
-    missing : {"error", "drop"}
+    missing : {"error", "drop", "impute"}
         What a missing baseline covariate, a missing ``plt_day0`` or an undeterminable response
         does: an error listing the rows (default), or the row is dropped and counted per arm.
+        ``"impute"`` keeps the rows whose baseline covariates are missing (their cells stay
+        missing, for :func:`cit_bayes.cohort.impute.impute_cohort`) and drops, counted, those
+        whose ``plt_day0``, grouping label or response is missing: those are never imputed.
     response_rule : {"any", "day14"}
         See :func:`cit_bayes.cohort.derive.derive_response`.
     covariates : sequence of str
@@ -599,8 +610,13 @@ def _check_rows(
         if spec.when_missing != "covariate" or spec.name not in parsed:
             continue
         reason = "missing plt_day0" if spec.name == "plt_day0" else "missing baseline covariate"
+        imputed = missing == "impute" and spec.name != "plt_day0" and spec.kind != "text"
+        if missing == "impute" and not imputed:
+            reason = NOT_IMPUTED["plt_day0" if spec.name == "plt_day0" else "group"]
         for position in np.flatnonzero(parsed[spec.name].missing):
-            if missing == "drop":
+            if imputed:
+                continue  # kept: cit_bayes.cohort.impute fills it, once per imputation
+            if missing in ("drop", "impute"):
                 drop_reason.setdefault(int(position), reason)
             else:
                 log.add_at(position, names[spec.name], None, f"a value ({_DROP_HINT})")
@@ -617,7 +633,7 @@ def _check_rows(
     for position in np.flatnonzero(~determined & ~parsed["plt_day0"].missing):
         if any(invalid[name][position] for name in (*PLT_COLUMNS, "recovery_day")):
             continue  # already reported as an invalid value
-        if missing == "drop":
+        if missing in ("drop", "impute"):
             drop_reason.setdefault(int(position), "response not determinable")
         else:
             need = (
@@ -750,7 +766,8 @@ def _build(
     ).astype({"n_dropped": int})
     if drop_reason:
         notes.append(
-            f"dropped {len(drop_reason)} of {n_rows} rows for missing values (missing='drop'); "
+            f"dropped {len(drop_reason)} of {n_rows} rows for missing values "
+            f"(missing={missing!r}); "
             "see Cohort.dropped for the count per arm and reason"
         )
     present = [arm for arm in arm_labels if arm in set(arms_all[keep])]
@@ -777,7 +794,11 @@ def _build(
         return pd.Series(values, dtype=object)
 
     def number(name: str, dtype) -> np.ndarray:  # a covariate not read is missing (NaN)
-        return column(name).astype(dtype) if name in parsed else np.full(n_kept, np.nan)
+        if name not in parsed:
+            return np.full(n_kept, np.nan)
+        values = column(name).astype(float)
+        # under missing="impute" an integer covariate may hold NaN until it is imputed
+        return values if np.isnan(values).any() else values.astype(dtype)
 
     data = pd.DataFrame(
         {

@@ -28,7 +28,11 @@ from cit_bayes.report.model_equations import (
     PROPORTIONAL_HAZARDS_TEXT,
 )
 from cit_bayes.report.patient_context import ReportContext
-from cit_bayes.report.sections_balance import lab_paragraph, response_rule_text
+from cit_bayes.report.sections_balance import (
+    imputation_paragraph,
+    lab_paragraph,
+    response_rule_text,
+)
 from cit_bayes.report.sections_checks import banners, gates_text
 
 __all__ = ["ENDPOINTS", "supplement_blocks", "supplement_title"]
@@ -121,9 +125,9 @@ def _data_blocks(ctx: ReportContext) -> list:
                  "it is not patient data."]
             )
         )  # fmt: skip
-    labs = lab_paragraph(ctx)
-    if labs is not None:
-        blocks.append(labs)
+    for extra in (lab_paragraph(ctx), imputation_paragraph(ctx)):
+        if extra is not None:
+            blocks.append(extra)
     days = list(ctx.results["plt"][p].get("mean", {}))
     recovery = ctx.results["recovery"][p]
     blocks.append(
