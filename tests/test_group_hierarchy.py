@@ -61,6 +61,7 @@ def test_the_plan_names_a_grouping_column(tmp_path):
         "arms": plan.arms,
         "used_covariates": plan.covariates,
         "lab_window": 1,
+        "days": (0, 3, 7, 14),
     }
     assert load_plan().group == "" and load_plan().outcome_covariates == load_plan().covariates
     for bad, message in [("age", "not categorical"), ("plt_day14", "not categorical")]:

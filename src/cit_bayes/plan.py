@@ -34,12 +34,14 @@ from cit_bayes.bayes.safety import SafetyPrior
 from cit_bayes.bayes.sampling import SAMPLERS
 from cit_bayes.bayes.trajectory import TrajectoryPrior
 from cit_bayes.cohort.impute import MAX_IMPUTATIONS
-from cit_bayes.cohort.labs import MAX_LAB_WINDOW
+from cit_bayes.cohort.labs import MAX_LAB_WINDOW, check_window
 from cit_bayes.cohort.schema import (
     ARMS,
+    MAX_PLANNED_DAY,
     PLAN_COVARIATES,
-    POST_BASELINE_PLT_COLUMNS,
+    PLT_DAYS,
     SAFETY_OUTCOMES,
+    check_planned_days,
 )
 from cit_bayes.cohort.validate import (
     check_arm_labels,
@@ -47,7 +49,7 @@ from cit_bayes.cohort.validate import (
     group_column_specs,
 )
 from cit_bayes.config import build, build_sections, read_toml, setting, where
-from cit_bayes.exceptions import ModelError, PlanError
+from cit_bayes.exceptions import CohortError, ModelError, PlanError
 
 __all__ = [
     "AnalysisPlan",
@@ -70,7 +72,6 @@ _PRIOR_CLASSES = {
     "recovery": RecoveryPrior,
     "safety": SafetyPrior,
 }
-_DAYS = tuple(c.removeprefix("plt_") for c in POST_BASELINE_PLT_COLUMNS)
 _SHARE = {"low": 0.0, "high": 1.0, "open_low": True, "open_high": True}
 
 
@@ -277,17 +278,13 @@ class _Response(ResponseSection):
 
 @dataclass(frozen=True)
 class _Plt:
-    days: tuple[str, ...] = setting(choices=_DAYS, non_empty=True, distinct=True)
-    contrast_days: tuple[str, ...] = setting(choices=_DAYS, non_empty=True, distinct=True)
-
-    def __post_init__(self):
-        if not set(self.contrast_days) <= set(self.days):
-            raise ValueError(f"contrast_days {self.contrast_days} not all among {self.days}")
+    days: tuple[str, ...] = setting(non_empty=True, distinct=True)
+    contrast_days: tuple[str, ...] = setting(non_empty=True, distinct=True)
 
 
 @dataclass(frozen=True)
 class _Recovery:
-    horizon: int = setting(low=3, high=14)
+    horizon: int = setting(low=3, high=MAX_PLANNED_DAY)
     faster_by_days: tuple[float, ...] = setting(non_empty=True, low=0.0)
     reference_arm: str
 
@@ -421,6 +418,11 @@ class AnalysisPlan:
     imputation : ImputationPlan
         Imputations and passes of the chained equations under ``--missing impute``
         (``[imputation] m`` and ``iterations``, optional, default 5 and 10).
+    planned_days : tuple of int
+        The days of the platelet counts a cohort holds (``[plt] planned_days``, optional,
+        default 0, 3, 7, 14): columns ``plt_day<d>``, recovery from day 1 to the last; ``days``
+        and ``contrast_days`` name some of them after the baseline, and the recovery horizon
+        is at most the last.
 
     Examples
     --------
@@ -457,6 +459,7 @@ class AnalysisPlan:
     arms: tuple[str, ...] = ARMS
     lab_window: int = 1
     imputation: ImputationPlan = field(default_factory=ImputationPlan)
+    planned_days: tuple[int, ...] = PLT_DAYS
 
     @property
     def outcome_covariates(self) -> tuple[str, ...]:
@@ -477,9 +480,10 @@ class AnalysisPlan:
         Examples
         --------
         >>> sorted(load_plan().cohort_columns())
-        ['arms', 'covariates', 'group', 'lab_window', 'used_covariates']
+        ['arms', 'covariates', 'days', 'group', 'lab_window', 'used_covariates']
         """
         return {
+            "days": self.planned_days,
             "lab_window": self.lab_window,
             "covariates": self.extra_covariates,
             "group": self.group or None,
@@ -563,7 +567,8 @@ class AnalysisPlan:
         ------
         PlanError
             A covariate beyond the schema that the cohort was not read with (read it with
-            ``read_cohort(..., **plan.cohort_columns())``), or arms that differ.
+            ``read_cohort(..., **plan.cohort_columns())``), arms that differ, or counts on
+            other days than the plan's ``planned_days``.
 
         Examples
         --------
@@ -574,6 +579,13 @@ class AnalysisPlan:
         (40, 12)
         """
         self.check_arms(cohort)
+        days = tuple(getattr(cohort, "days", PLT_DAYS))
+        if days != self.planned_days:
+            raise PlanError(
+                f"the cohort's counts are on days {days}, the plan's on {self.planned_days}: read "
+                "the cohort with days=plan.planned_days (read_cohort(..., "
+                "**plan.cohort_columns()), as the command line does)"
+            )
         table = cohort.covariates().reset_index(drop=True)
         absent = [name for name in self.covariates if name not in table.columns]
         if absent:
@@ -684,10 +696,17 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
     labs = build(_Labs, data.pop("labs", {}), document.source, "labs")
     # [imputation] applies only under --missing impute: optional, its defaults stated
     imputation = build(ImputationPlan, data.pop("imputation", {}), document.source, "imputation")
+    # [plt] planned_days: optional, the CIT study's days 0, 3, 7, 14 unless a plan names others
+    planned_days = _planned_days(data, document.source)
     sections = build_sections(data, document.source, _SECTIONS, complete=True)
     head, estimands, sampler = (sections[n] for n in ("plan", "estimands", "sampler"))
     response, plt = sections["response"], sections["plt"]
     recovery, safety = sections["recovery"], sections["safety"]
+    _check_days(plt, recovery, planned_days, document.source)
+    try:
+        check_window(labs.window, planned_days)
+    except CohortError as error:
+        raise PlanError(f"{where(document.source, 'labs.window')}: {error}") from None
     if priors_table is None:
         raise PlanError(f"{where(document.source, 'priors')}: missing")
     if not isinstance(priors_table, dict):
@@ -733,4 +752,40 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
         arms=arms,
         lab_window=labs.window,
         imputation=imputation,
+        planned_days=planned_days,
     )
+
+
+def _planned_days(data: dict, source: str) -> tuple[int, ...]:
+    """``[plt] planned_days`` taken out of the plan's table (optional; default the study's)."""
+    table = data.get("plt")
+    if not isinstance(table, dict) or "planned_days" not in table:
+        return PLT_DAYS
+    table = dict(table)
+    value = table.pop("planned_days")
+    data["plt"] = table
+    try:
+        return check_planned_days(value if isinstance(value, list) else [value])
+    except ValueError as error:
+        raise PlanError(f"{where(source, 'plt.planned_days')}: {error}") from None
+
+
+def _check_days(plt, recovery, planned: tuple[int, ...], source: str) -> None:
+    """The trajectory's days are planned days after the baseline, the horizon at most the last."""
+    labels = [f"day{day}" for day in planned[1:]]
+    for key in ("days", "contrast_days"):
+        unknown = [day for day in getattr(plt, key) if day not in labels]
+        if unknown:
+            raise PlanError(
+                f"{where(source, f'plt.{key}')}: {unknown} not among the planned days after "
+                f"the baseline {labels} ([plt] planned_days)"
+            )
+    if not set(plt.contrast_days) <= set(plt.days):
+        raise PlanError(
+            f"{where(source, 'plt.contrast_days')}: {plt.contrast_days} not all among {plt.days}"
+        )
+    if recovery.horizon > planned[-1]:
+        raise PlanError(
+            f"{where(source, 'recovery.horizon')}: {recovery.horizon} is after the last planned "
+            f"day {planned[-1]} ([plt] planned_days)"
+        )

@@ -243,6 +243,7 @@ def compare_arms(
             "patients": arm_counts(runner.codes, runner.arms),
             "n_dropped_by_arm": {k: int(v) for k, v in cohort.n_dropped_by_arm().items()},
             "response_rule": cohort.response_rule,
+            "planned_days": list(plan.planned_days),
             "covariates": list(plan.covariates),
             "design_columns": list(runner.design.columns),
         }

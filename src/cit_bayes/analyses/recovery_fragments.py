@@ -44,7 +44,8 @@ INTERCURRENT_EVENTS = (
     "treatment policy: platelet transfusions and other supportive care are part of the regimen "
     "as given, and a count >= 100 x10^9/L reached after a transfusion counts as recovery (the "
     "cohort records whether a transfusion was given, not when, so a hypothetical or composite "
-    "strategy cannot be emulated); death or loss before day 14 censors at the last count"
+    "strategy cannot be emulated); death or loss before the end of follow-up censors at the last "
+    "count"
 )
 
 #: Days at which the shares recovered are contrasted (those within the horizon are used).

@@ -39,7 +39,8 @@ def add_cohort_arguments(parser) -> None:
         "--response-rule",
         choices=RESPONSE_RULES,
         default="any",
-        help="response at any post-baseline count (default) or at day 14 only",
+        help="response at any post-baseline count (default), at day 14 only ('day14'), or "
+        "at the last planned day only ('last': the plan's [plt] planned_days)",
     )
     parser.add_argument(
         "--problems",

@@ -4,27 +4,34 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from cit_bayes.cohort.derive import derive_time_to_recovery
+from cit_bayes.cohort.derive import derive_time_to_recovery_by_day
 from cit_bayes.cohort.labs import LabSummary
 from cit_bayes.cohort.schema import (
     BASELINE_COVARIATES,
     BINARY_COVARIATES,
     CATEGORICAL_COVARIATES,
     COHORT_COLUMNS,
-    PLT_COLUMNS,
-    POST_BASELINE_PLT_COLUMNS,
+    PLT_DAYS,
     SAFETY_OUTCOMES,
     STAGES,
+    plt_columns,
 )
 from cit_bayes.exceptions import CohortError
 
-__all__ = ["DROPPED_COLUMNS", "FINGERPRINT_COLUMNS", "Cohort", "fingerprint_frame"]
+__all__ = [
+    "DROPPED_COLUMNS",
+    "FINGERPRINT_COLUMNS",
+    "Cohort",
+    "fingerprint_frame",
+    "planned_days_of",
+]
 
 #: Columns of ``Cohort.dropped``.
 DROPPED_COLUMNS: tuple[str, ...] = ("arm", "reason", "n_dropped")
@@ -37,6 +44,19 @@ FINGERPRINT_COLUMNS: tuple[str, ...] = tuple(
     if name not in ("response", "delta_plt", "time_to_recovery", "recovered")
 )
 _FINGERPRINT_VERSION = "cit_bayes.cohort/1"
+_DAY_COLUMN = re.compile(r"^plt_day(\d+)$")
+
+
+def planned_days_of(data: pd.DataFrame) -> tuple[int, ...]:
+    """The planned days whose count columns ``data`` holds (``plt_day<d>``), in order.
+
+    Examples
+    --------
+    >>> planned_days_of(pd.DataFrame(columns=["arm", "plt_day21", "plt_day0", "plt_day5"]))
+    (0, 5, 21)
+    """
+    found = (_DAY_COLUMN.match(str(name)) for name in data.columns)
+    return tuple(sorted(int(match.group(1)) for match in found if match))
 
 
 def _column_text(series: pd.Series, as_float: bool) -> list[str]:
@@ -79,9 +99,13 @@ def fingerprint_frame(
     """
     digest = hashlib.sha256(_FINGERPRINT_VERSION.encode())
     columns = [name for name in FINGERPRINT_COLUMNS if name in data.columns]
+    # counts of other planned days (an analysis plan's [plt] planned_days), after the schema's
+    columns += [
+        name for name in data.columns if _DAY_COLUMN.match(str(name)) and name not in columns
+    ]
     columns += [*extra, *labels, *_interval_columns(data)]
     digest.update(("\x1f".join(columns) + "\n").encode())
-    floats = {"age", "bmi", "plt_day0", "plt_day3", "plt_day7", "plt_day14"}
+    floats = {"age", "bmi", *(name for name in columns if _DAY_COLUMN.match(str(name)))}
     texts = [_column_text(data[name], name in floats or name in extra) for name in columns]
     body = "".join("\x1f".join(row) + "\n" for row in zip(*texts, strict=True))
     digest.update(body.encode())
@@ -92,13 +116,13 @@ def _interval_columns(data: pd.DataFrame) -> list[str]:
     """``["recovery_after"]`` when it says more than the recovery day (an interval-censored
     recovery, or a censoring day other than the planned counts'), else nothing: a cohort with
     exact recovery days has the fingerprint it had before the column existed."""
-    needed = {"recovery_after", "recovery_day", *PLT_COLUMNS}
-    if not needed <= set(data.columns):
+    days = planned_days_of(data)
+    if not {"recovery_after", "recovery_day"} <= set(data.columns) or not days or days[0] != 0:
         return []
     after = data["recovery_after"].to_numpy(dtype=float, na_value=np.nan)
-    counts = [data[name].to_numpy(dtype=float, na_value=np.nan) for name in PLT_COLUMNS]
+    counts = {day: data[f"plt_day{day}"].to_numpy(dtype=float, na_value=np.nan) for day in days}
     recovery = data["recovery_day"].to_numpy(dtype=float, na_value=np.nan)
-    time, recovered = derive_time_to_recovery(*counts, recovery)
+    time, recovered = derive_time_to_recovery_by_day(counts, recovery)
     return [] if np.array_equal(after, time - recovered) else ["recovery_after"]
 
 
@@ -146,6 +170,9 @@ class Cohort:
     labs : LabSummary or None
         How a long-format laboratory file became the platelet counts and the recovery (the
         window rule and the counts each window took), or None for a wide file.
+    days : tuple of int
+        The planned days of the counts (columns ``plt_day<d>``; 0, 3, 7, 14 unless an analysis
+        plan's ``[plt] planned_days`` names others); the recovery day runs from 1 to the last.
 
     Examples
     --------
@@ -170,6 +197,7 @@ class Cohort:
     group_column: str = ""
     unused_covariates: tuple[str, ...] = ()
     labs: LabSummary | None = None
+    days: tuple[int, ...] = PLT_DAYS
 
     @property
     def arms(self) -> tuple[str, ...]:
@@ -255,7 +283,7 @@ class Cohort:
                 "n": n,
                 "n_dropped": int(dropped.sum() if arm == "all" else dropped.get(arm, 0)),
             }
-            for column in POST_BASELINE_PLT_COLUMNS:
+            for column in plt_columns(self.days)[1:]:
                 row[f"missing_{column}"] = int(part[column].isna().sum())
             row["missing_safety"] = int(part[list(SAFETY_OUTCOMES)].isna().any(axis=1).sum())
             row["responders"] = int(part["response"].sum())

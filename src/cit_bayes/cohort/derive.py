@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from cit_bayes.cohort.schema import (
-    FOLLOW_UP_DAYS,
     RECOVERY_THRESHOLD,
     RESPONSE_FOLD,
     RESPONSE_RISE,
@@ -19,11 +18,14 @@ from cit_bayes.exceptions import CohortError
 
 __all__ = [
     "derive_delta_plt",
-    "derive_response",
     "derive_recovery_after",
+    "derive_response",
+    "derive_response_by_day",
     "derive_time_to_recovery",
+    "derive_time_to_recovery_by_day",
     "meets_response_criteria",
     "response_determined",
+    "response_determined_by_day",
 ]
 
 _MAX_POSITIONS_NAMED = 20
@@ -37,31 +39,38 @@ def _as_float(values, name: str) -> np.ndarray:
     return np.atleast_1d(array)
 
 
-def _inputs(plt_day0, plt_day3, plt_day7, plt_day14, recovery_day):
-    arrays = [
-        _as_float(values, name)
-        for values, name in (
-            (plt_day0, "plt_day0"),
-            (plt_day3, "plt_day3"),
-            (plt_day7, "plt_day7"),
-            (plt_day14, "plt_day14"),
-        )
-    ]
-    if recovery_day is None:
-        arrays.append(np.full(arrays[0].shape, np.nan))
-    else:
-        arrays.append(_as_float(recovery_day, "recovery_day"))
-    shapes = {array.shape for array in arrays}
-    if len(shapes) != 1 or len(arrays[0].shape) != 1:
+def _by_day(counts, recovery_day) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """The counts as float arrays keyed by day (0 first, then increasing), and the recovery day."""
+    if not counts or 0 not in counts:
+        raise CohortError("the platelet counts need a baseline (day 0)")
+    days = sorted(int(day) for day in counts)
+    arrays = {day: _as_float(counts[day], f"plt_day{day}") for day in days}
+    first = arrays[0]
+    recovery = (
+        np.full(first.shape, np.nan)
+        if recovery_day is None
+        else _as_float(recovery_day, "recovery_day")
+    )
+    shapes = {array.shape for array in (*arrays.values(), recovery)}
+    if len(shapes) != 1 or len(first.shape) != 1:
         raise CohortError(
             f"the platelet arrays must be one-dimensional and of one length: {shapes}"
         )
-    return arrays
+    return arrays, recovery
 
 
-def _check_rule(rule: str) -> None:
+def _default_days(plt_day0, plt_day3, plt_day7, plt_day14) -> dict[int, object]:
+    return {0: plt_day0, 3: plt_day3, 7: plt_day7, 14: plt_day14}
+
+
+def _check_rule(rule: str, days=(0, 3, 7, 14)) -> None:
     if rule not in RESPONSE_RULES:
         raise CohortError(f"unknown response rule {rule!r}; expected one of {RESPONSE_RULES}")
+    if rule == "day14" and 14 not in days:
+        raise CohortError(
+            f"response rule 'day14' needs day 14 among the planned days {tuple(days)}; rule "
+            "'last' looks at the last planned day's count"
+        )
 
 
 def meets_response_criteria(plt_day0, plt_count) -> np.ndarray:
@@ -94,25 +103,84 @@ def meets_response_criteria(plt_day0, plt_count) -> np.ndarray:
     return met & np.isfinite(count) & np.isfinite(baseline)
 
 
-def _response_parts(plt_day0, plt_day3, plt_day7, plt_day14, rule, recovery_day):
-    _check_rule(rule)
-    day0, day3, day7, day14, recovery = _inputs(
-        plt_day0, plt_day3, plt_day7, plt_day14, recovery_day
-    )
-    if rule == "day14":
-        counts = (day14,)
+def _response_parts(counts, rule, recovery_day):
+    arrays, recovery = _by_day(counts, recovery_day)
+    days = tuple(arrays)
+    _check_rule(rule, days)
+    day0 = arrays[0]
+    if rule in ("day14", "last"):
+        looked_at = (arrays[14 if rule == "day14" else days[-1]],)
         recovered = np.zeros(day0.shape, dtype=bool)
     else:
-        counts = (day3, day7, day14)
-        recovered = np.isfinite(recovery) & (recovery >= 1) & (recovery <= FOLLOW_UP_DAYS)
+        looked_at = tuple(arrays[day] for day in days[1:])
+        recovered = np.isfinite(recovery) & (recovery >= 1) & (recovery <= days[-1])
     met = recovered.copy()
     any_observed = np.zeros(day0.shape, dtype=bool)
-    for count in counts:
+    for count in looked_at:
         met |= meets_response_criteria(day0, count)
         any_observed |= np.isfinite(count)
     has_baseline = np.isfinite(day0)
     determined = has_baseline & (met | any_observed)
     return met & has_baseline, determined
+
+
+def response_determined_by_day(counts, rule: str = "any", *, recovery_day=None) -> np.ndarray:
+    """:func:`response_determined` on any planned days: ``counts`` maps each day (0 = the
+    baseline) to its counts.
+
+    Examples
+    --------
+    >>> nan = float("nan")
+    >>> response_determined_by_day({0: [40, 40], 5: [45, nan], 21: [nan, nan]}).tolist()
+    [True, False]
+    """
+    return _response_parts(counts, rule, recovery_day)[1]
+
+
+def derive_response_by_day(counts, rule: str = "any", *, recovery_day=None) -> np.ndarray:
+    """:func:`derive_response` on any planned days: ``counts`` maps each day (0 = the baseline)
+    to its counts; rule ``"last"`` looks at the last day's count, ``"day14"`` at day 14's.
+
+    Examples
+    --------
+    >>> derive_response_by_day({0: [40, 60], 5: [45, 62], 21: [95, 70]}).tolist()
+    [1, 0]
+    >>> derive_response_by_day({0: [40, 60], 5: [95, 62], 21: [70, 70]}, "last").tolist()
+    [0, 0]
+    """
+    met, determined = _response_parts(counts, rule, recovery_day)
+    if not determined.all():
+        positions = np.flatnonzero(~determined)
+        named = ", ".join(str(int(p)) for p in positions[:_MAX_POSITIONS_NAMED])
+        more = len(positions) - _MAX_POSITIONS_NAMED
+        suffix = f" and {more} more" if more > 0 else ""
+        raise CohortError(
+            f"response cannot be determined under rule {rule!r} for {len(positions)} patient(s) "
+            f"(positions {named}{suffix}): the baseline count or every count the rule needs is "
+            "missing"
+        )
+    return met.astype(int)
+
+
+def derive_time_to_recovery_by_day(counts, recovery_day) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`derive_time_to_recovery` on any planned days: ``counts`` maps each day (0 = the
+    baseline) to its counts; without a recovery, censored at the last day with a count.
+
+    Examples
+    --------
+    >>> nan = float("nan")
+    >>> time, event = derive_time_to_recovery_by_day({0: [40, 40], 5: [45, 60], 21: [130, nan]},
+    ...                                              [12, nan])
+    >>> time.tolist(), event.tolist()
+    ([12, 5], [1, 0])
+    """
+    arrays, recovery = _by_day(counts, recovery_day)
+    recovered = np.isfinite(recovery)
+    censor = np.zeros(arrays[0].shape, dtype=int)
+    for day, count in arrays.items():
+        censor = np.where(np.isfinite(count), day, censor)
+    time = np.where(recovered, np.nan_to_num(recovery, nan=0.0), censor).astype(int)
+    return time, recovered.astype(int)
 
 
 def response_determined(
@@ -135,7 +203,8 @@ def response_determined(
     >>> response_determined([40, 40], [45, nan], [nan, nan], [nan, nan]).tolist()
     [True, False]
     """
-    return _response_parts(plt_day0, plt_day3, plt_day7, plt_day14, rule, recovery_day)[1]
+    counts = _default_days(plt_day0, plt_day3, plt_day7, plt_day14)
+    return response_determined_by_day(counts, rule, recovery_day=recovery_day)
 
 
 def derive_response(
@@ -189,18 +258,8 @@ def derive_response(
     >>> derive_response([40, 60], [45, 62], [95, 70], [90, 80], rule="day14").tolist()
     [1, 0]
     """
-    met, determined = _response_parts(plt_day0, plt_day3, plt_day7, plt_day14, rule, recovery_day)
-    if not determined.all():
-        positions = np.flatnonzero(~determined)
-        named = ", ".join(str(int(p)) for p in positions[:_MAX_POSITIONS_NAMED])
-        more = len(positions) - _MAX_POSITIONS_NAMED
-        suffix = f" and {more} more" if more > 0 else ""
-        raise CohortError(
-            f"response cannot be determined under rule {rule!r} for {len(positions)} patient(s) "
-            f"(positions {named}{suffix}): the baseline count or every count the rule needs is "
-            "missing"
-        )
-    return met.astype(int)
+    counts = _default_days(plt_day0, plt_day3, plt_day7, plt_day14)
+    return derive_response_by_day(counts, rule, recovery_day=recovery_day)
 
 
 def derive_delta_plt(plt_day0, plt_day14) -> np.ndarray:
@@ -247,15 +306,8 @@ def derive_time_to_recovery(
     >>> time.tolist(), event.tolist()
     ([7, 3], [1, 0])
     """
-    day0, day3, day7, day14, recovery = _inputs(
-        plt_day0, plt_day3, plt_day7, plt_day14, recovery_day
-    )
-    recovered = np.isfinite(recovery)
-    censor = np.zeros(day0.shape, dtype=int)
-    for day, count in ((3, day3), (7, day7), (14, day14)):
-        censor = np.where(np.isfinite(count), day, censor)
-    time = np.where(recovered, np.nan_to_num(recovery, nan=0.0), censor).astype(int)
-    return time, recovered.astype(int)
+    counts = _default_days(plt_day0, plt_day3, plt_day7, plt_day14)
+    return derive_time_to_recovery_by_day(counts, recovery_day)
 
 
 def derive_recovery_after(time, recovered, recovery_after=None) -> tuple[np.ndarray, np.ndarray]:

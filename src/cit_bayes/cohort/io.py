@@ -26,6 +26,7 @@ from cit_bayes.cohort.dataset import Cohort
 from cit_bayes.cohort.labs import with_lab_counts
 from cit_bayes.cohort.mapping import ColumnMapping, load_mapping
 from cit_bayes.cohort.problems import Problem
+from cit_bayes.cohort.schema import PLT_DAYS
 from cit_bayes.cohort.validate import validate_table
 from cit_bayes.exceptions import CohortError
 
@@ -378,6 +379,7 @@ def read_cohort(
     used_covariates: Sequence[str] | None = None,
     labs: str | Path | None = None,
     lab_window: int = 1,
+    days: Sequence[int] = PLT_DAYS,
 ) -> Cohort:
     """Read a patient-level file and validate it against the cohort schema.
 
@@ -390,8 +392,8 @@ def read_cohort(
         :mod:`cit_bayes.cohort.mapping`.
     missing : {"error", "drop", "impute"}
         See :func:`cit_bayes.cohort.validate_cohort`.
-    response_rule : {"any", "day14"}
-        See :func:`cit_bayes.cohort.derive.derive_response`.
+    response_rule : {"any", "day14", "last"}
+        See :func:`cit_bayes.cohort.derive.derive_response_by_day`.
     covariates : sequence of str
         Numeric columns beyond the schema to read as covariates (an analysis plan's
         :attr:`~cit_bayes.plan.AnalysisPlan.extra_covariates`); see
@@ -412,6 +414,9 @@ def read_cohort(
         (:mod:`cit_bayes.cohort.labs`).
     lab_window : int
         Days either side of a planned day (the plan's ``[labs] window``); only with ``labs``.
+    days : sequence of int
+        The planned days of the counts (the plan's ``[plt] planned_days``; default 0, 3, 7,
+        14); see :func:`cit_bayes.cohort.validate_cohort`.
 
     Returns
     -------
@@ -445,6 +450,7 @@ def read_cohort(
             cohort_rows=raw.row_numbers,
             window=lab_window,
             decimal_comma=lab_table.decimal_comma,
+            days=tuple(days),
         )
     return validate_table(
         frame,
@@ -461,6 +467,7 @@ def read_cohort(
         group=group,
         arms=arms,
         used_covariates=used_covariates,
+        days=days,
     )
 
 

@@ -9,12 +9,14 @@ cohort is validated, by a stated rule:
   (``(date - start)`` in whole days). Dates are date cells (Excel, SPSS, Stata, Parquet) or text
   ``YYYY-MM-DD`` (a time after it is ignored); other text is an error naming the row, never
   guessed (``03/05/2024`` is March or May).
-- **Counts of the planned days** (``plt_day0``, ``plt_day3``, ``plt_day7``, ``plt_day14``):
-  the count measured nearest to the planned day within ``window`` days either side (a tie:
-  the earlier day); the baseline is the last count on days ``-window`` to 0 (before treatment
-  acts). Windows may not overlap (with the days 0, 3, 7, 14: ``window`` <= 1). Several counts
-  on one day are averaged (the number of such days is reported).
-- **Recovery** is read from every count of days 1 to 14, not only the planned days: the
+- **Counts of the planned days** (``plt_day0``, ``plt_day3``, ``plt_day7``, ``plt_day14`` by
+  default; an analysis plan's ``[plt] planned_days`` names others): the count measured
+  nearest to the planned day within ``window`` days either side (a tie: the earlier day); the
+  baseline is the last count on days ``-window`` to 0 (before treatment acts). Windows may not
+  overlap (with the days 0, 3, 7, 14: ``window`` <= 1). Several counts on one day are averaged
+  (the number of such days is reported).
+- **Recovery** is read from every count of days 1 to the last planned day (14 by default), not
+  only the planned days: the
   recovery day is the first day with PLT >= 100 and ``recovery_after`` the last day with a
   count before it (day 0 when none), so that a recovery first seen on day 9 after a count
   below 100 on day 5 happened in (5, 9]: interval-censored, which the recovery model handles
@@ -43,14 +45,15 @@ from cit_bayes.cohort.cells import QUALIFIED_NOTE, is_missing, parse_column
 from cit_bayes.cohort.mapping import ColumnMapping
 from cit_bayes.cohort.problems import ProblemLog
 from cit_bayes.cohort.schema import (
-    FOLLOW_UP_DAYS,
     LAB_COLUMNS,
     PLT_COLUMNS,
     PLT_DAYS,
     RECOVERY_THRESHOLD,
     START_COLUMN,
     ColumnSpec,
+    check_planned_days,
     column_spec,
+    plt_columns,
 )
 from cit_bayes.exceptions import CohortError
 
@@ -59,14 +62,38 @@ __all__ = [
     "MAX_LAB_WINDOW",
     "START_COLUMN",
     "LabSummary",
+    "check_days",
     "check_window",
+    "provided_columns",
     "with_lab_counts",
 ]
 
 #: Largest window a plan may set (days either side of a planned day).
 MAX_LAB_WINDOW = 3
-#: Columns the laboratory file provides; a cohort file given with it may not hold them.
+#: Columns the laboratory file provides (for the study's planned days); a cohort file given
+#: with it may not hold them (:func:`provided_columns` for other planned days).
 PROVIDED_COLUMNS: tuple[str, ...] = (*PLT_COLUMNS, "recovery_day", "recovery_after")
+
+
+def provided_columns(days: tuple[int, ...] = PLT_DAYS) -> tuple[str, ...]:
+    """The columns a laboratory file provides for these planned days.
+
+    Examples
+    --------
+    >>> provided_columns((0, 5, 21))
+    ('plt_day0', 'plt_day5', 'plt_day21', 'recovery_day', 'recovery_after')
+    """
+    return (*plt_columns(days), "recovery_day", "recovery_after")
+
+
+def check_days(days) -> tuple[int, ...]:
+    """:func:`~cit_bayes.cohort.schema.check_planned_days`, as a :class:`CohortError`."""
+    try:
+        return check_planned_days(days)
+    except ValueError as error:
+        raise CohortError(str(error)) from None
+
+
 #: Days a count may lie from day 0 (a count outside is an error: a wrong date or day).
 _DAY_LIMIT = 366
 _ISO_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})(?:[ T].*)?$")
@@ -124,6 +151,7 @@ class LabSummary:
     recovered_exact: int = 0
     recovered_interval: int = 0
     not_recovered: int = 0
+    days: tuple[int, ...] = PLT_DAYS
 
     def rule(self) -> str:
         """The window rule, in words."""
@@ -132,7 +160,7 @@ class LabSummary:
             f"a planned day takes the count measured nearest to it within {self.window} {days} "
             "either side (a tie: the earlier day); the baseline, the last count on day "
             f"-{self.window} to 0; several counts on one day are averaged; the recovery day is "
-            f"the first day (1-{FOLLOW_UP_DAYS}) with a count >= 100, interval-censored after "
+            f"the first day (1-{self.days[-1]}) with a count >= 100, interval-censored after "
             "the last count before it"
         )
 
@@ -144,14 +172,14 @@ class LabSummary:
         """One line for :attr:`Cohort.notes <cit_bayes.cohort.Cohort.notes>`."""
         taken = ", ".join(
             f"{name} {self.taken.get(name, 0)} ({self.off_day.get(name, 0)} off the day)"
-            for name in PLT_COLUMNS
+            for name in plt_columns(self.days)
         )
         days = "days as given" if self.day_from == "day" else "days from treatment start"
         return (
             f"counts from {self.source} ({self.measurements} rows, {days}; "
             f"{self.empty_counts} without a count, left out): {self.rule()}. Over the cohort "
             f"file's patients, before any row is dropped: taken {taken}; {self.not_used} "
-            f"patient-day(s) on no planned day's window and outside days 1-{FOLLOW_UP_DAYS}, "
+            f"patient-day(s) on no planned day's window and outside days 1-{self.days[-1]}, "
             f"not used; {self.averaged_days} "
             f"patient-day(s) with several counts averaged; {self.qualified} qualified count(s) read "
             f"at the limit. Recovery: {self.recovered_exact} exact, {self.recovered_interval} "
@@ -258,6 +286,7 @@ def with_lab_counts(
     cohort_rows: np.ndarray | None = None,
     window: int = 1,
     decimal_comma: bool = False,
+    days: tuple[int, ...] = PLT_DAYS,
 ) -> tuple[pd.DataFrame, LabSummary]:
     """The cohort table with the platelet columns made from a long-format laboratory table.
 
@@ -280,6 +309,9 @@ def with_lab_counts(
         Days either side of a planned day (:func:`check_window`).
     decimal_comma : bool
         The laboratory file uses a decimal comma.
+    days : tuple of int
+        The planned days (an analysis plan's ``[plt] planned_days``; default 0, 3, 7, 14);
+        recovery is read from days 1 to the last.
 
     Returns
     -------
@@ -306,8 +338,9 @@ def with_lab_counts(
     >>> summary.recovered_interval, summary.not_recovered, summary.qualified
     (1, 1, 1)
     """
-    window = check_window(window)
-    target = {name: mapping.columns.get(name, name) for name in PROVIDED_COLUMNS}
+    planned = check_days(days)
+    window = check_window(window, planned)
+    target = {name: mapping.columns.get(name, name) for name in provided_columns(planned)}
     held = [name for name, wanted in target.items() if _locate(cohort, wanted) is not None]
     if held:
         raise CohortError(
@@ -386,7 +419,7 @@ def with_lab_counts(
     )
     averaged = int((daily["size"] > 1).sum())
     daily = daily[["mean", "below"]].reset_index()
-    wide, summary = _wide(daily, len(cohort), window)
+    wide, summary = _wide(daily, len(cohort), window, planned)
     out = cohort.copy()
     for name, values in wide.items():
         out[target[name]] = values
@@ -398,6 +431,7 @@ def with_lab_counts(
         empty_counts=int(empty.sum()),
         averaged_days=averaged,
         qualified=int(counts.recodes.get(QUALIFIED_NOTE, 0)),
+        days=planned,
         **summary,
     )
 
@@ -449,14 +483,15 @@ def _days_from_dates(
     return days
 
 
-def _wide(daily: pd.DataFrame, n: int, window: int) -> tuple[dict, dict]:
+def _wide(daily: pd.DataFrame, n: int, window: int, days_planned) -> tuple[dict, dict]:
     """The planned days' counts and the recovery interval of each patient (module rules)."""
+    columns = plt_columns(days_planned)
     wide = {  # the counts as objects: a "<x" count stays text
-        name: np.full(n, np.nan, dtype=object if name in PLT_COLUMNS else float)
-        for name in PROVIDED_COLUMNS
+        name: np.full(n, np.nan, dtype=object if name in columns else float)
+        for name in provided_columns(days_planned)
     }
-    taken = dict.fromkeys(PLT_COLUMNS, 0)
-    off_day = dict.fromkeys(PLT_COLUMNS, 0)
+    taken = dict.fromkeys(columns, 0)
+    off_day = dict.fromkeys(columns, 0)
     used = np.zeros(len(daily), dtype=bool)
     exact = interval = censored = 0
     for patient, part in daily.groupby("patient", sort=True):
@@ -464,7 +499,7 @@ def _wide(daily: pd.DataFrame, n: int, window: int) -> tuple[dict, dict]:
         values = part["mean"].to_numpy()
         below = part["below"].to_numpy()
         index = part.index.to_numpy()
-        for planned, name in zip(PLT_DAYS, PLT_COLUMNS, strict=True):
+        for planned, name in zip(days_planned, columns, strict=True):
             if planned == 0:  # the baseline: the last count on day -window..0
                 inside = np.flatnonzero((days >= -window) & (days <= 0))
                 pick = inside[-1] if inside.size else None
@@ -477,7 +512,7 @@ def _wide(daily: pd.DataFrame, n: int, window: int) -> tuple[dict, dict]:
                 taken[name] += 1
                 off_day[name] += int(days[pick] != planned)
                 used[index[pick]] = True
-        follow = (days >= 1) & (days <= FOLLOW_UP_DAYS)
+        follow = (days >= 1) & (days <= days_planned[-1])
         used[index[follow]] = True
         high = np.flatnonzero(follow & (values >= RECOVERY_THRESHOLD))
         if high.size:

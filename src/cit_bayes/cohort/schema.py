@@ -8,7 +8,8 @@ human-readable version of the same schema.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, replace
 
 #: Canonical arm labels, in the order the paper prints them.
 ARMS: tuple[str, ...] = ("rhTPO", "hetrombopag", "combination", "rhIL-11")
@@ -64,10 +65,15 @@ CATEGORICAL_COVARIATES: dict[str, tuple[str, ...]] = {
     "stage": STAGES,
 }
 
-#: Days on which the platelet count is recorded, and the matching columns.
+#: Days on which the platelet count is recorded (the CIT study's; an analysis plan's
+#: ``[plt] planned_days`` may name others: :func:`check_planned_days`), and the matching columns.
 PLT_DAYS: tuple[int, ...] = (0, 3, 7, 14)
 PLT_COLUMNS: tuple[str, ...] = tuple(f"plt_day{day}" for day in PLT_DAYS)
 POST_BASELINE_PLT_COLUMNS: tuple[str, ...] = PLT_COLUMNS[1:]
+#: The longest follow-up a plan's planned days may reach (8 weeks: two 28-day cycles).
+MAX_PLANNED_DAY: int = 56
+#: The most planned days (baseline included).
+MAX_PLANNED_DAYS: int = 12
 
 #: Canonical columns of a long-format laboratory file (``[labs]`` of the column mapping
 #: renames them): the patient, the day from the start of treatment or the date, the count
@@ -105,7 +111,7 @@ AGE_RANGE: tuple[float, float] = (18.0, 100.0)
 BMI_RANGE: tuple[float, float] = (10.0, 70.0)
 ECOG_RANGE: tuple[int, int] = (0, 4)
 
-RESPONSE_RULES: tuple[str, ...] = ("any", "day14")
+RESPONSE_RULES: tuple[str, ...] = ("any", "day14", "last")
 MISSING_POLICIES: tuple[str, ...] = ("error", "drop", "impute")
 
 
@@ -228,6 +234,119 @@ COLUMN_SPECS: tuple[ColumnSpec, ...] = (
     ),
 )
 
+
+def plt_columns(days: tuple[int, ...] = PLT_DAYS) -> tuple[str, ...]:
+    """The count columns of planned days: ``plt_day<d>``.
+
+    Examples
+    --------
+    >>> plt_columns((0, 5, 21))
+    ('plt_day0', 'plt_day5', 'plt_day21')
+    """
+    return tuple(f"plt_day{day}" for day in days)
+
+
+def check_planned_days(days) -> tuple[int, ...]:
+    """The planned days of the platelet counts, checked: whole numbers, day 0 (the baseline)
+    first, increasing, at least one after it, the last from 3 to :data:`MAX_PLANNED_DAY`, at
+    most :data:`MAX_PLANNED_DAYS` in all.
+
+    Raises
+    ------
+    ValueError
+        Naming what is wrong.
+
+    Examples
+    --------
+    >>> check_planned_days([0, 5, 10, 21])
+    (0, 5, 10, 21)
+    >>> check_planned_days([0, 7, 3])
+    Traceback (most recent call last):
+    ...
+    ValueError: planned days must start at 0 (the baseline) and increase, got [0, 7, 3]
+    """
+    values = list(days)
+    if any(isinstance(day, bool) or not isinstance(day, int) for day in values):
+        raise ValueError(f"planned days must be whole numbers of days, got {values}")
+    if not values or values[0] != 0 or any(b <= a for a, b in itertools.pairwise(values)):
+        raise ValueError(f"planned days must start at 0 (the baseline) and increase, got {values}")
+    if len(values) < 2 or len(values) > MAX_PLANNED_DAYS:
+        raise ValueError(
+            f"planned days: the baseline and 1 to {MAX_PLANNED_DAYS - 1} days after it, "
+            f"got {values}"
+        )
+    if not 3 <= values[-1] <= MAX_PLANNED_DAY:
+        raise ValueError(
+            f"planned days: the last must lie from day 3 to day {MAX_PLANNED_DAY}, got {values}"
+        )
+    return tuple(values)
+
+
+def column_specs(days: tuple[int, ...] = PLT_DAYS) -> tuple[ColumnSpec, ...]:
+    """The input columns for counts on other planned days: :data:`COLUMN_SPECS` with a count
+    column per planned day, and ``recovery_day``/``recovery_after`` up to the last one.
+
+    Examples
+    --------
+    >>> specs = column_specs((0, 5, 21))
+    >>> [s.name for s in specs if s.kind == "plt"], column_spec("recovery_day").high
+    (['plt_day0', 'plt_day5', 'plt_day21'], 14)
+    >>> next(s for s in specs if s.name == "recovery_day").high
+    21
+    """
+    days = check_planned_days(days)
+    if days == PLT_DAYS:
+        return COLUMN_SPECS
+    last = days[-1]
+    counts = [
+        ColumnSpec(
+            name,
+            "plt",
+            True,
+            "covariate" if day == 0 else "allowed",
+            "x10^9/L",
+            None,
+            0.0,
+            PLT_MAX,
+            "baseline PLT" if day == 0 else f"PLT day {day}",
+        )
+        for day, name in zip(days, plt_columns(days), strict=True)
+    ]
+    out: list[ColumnSpec] = []
+    for spec in COLUMN_SPECS:
+        if spec.kind == "plt":
+            if spec.name == "plt_day0":
+                out.extend(counts)
+            continue
+        if spec.name == "recovery_day":
+            spec = replace(
+                spec,
+                high=last,
+                description=f"first day with PLT >= 100; empty when not reached by day {last}",
+            )
+        elif spec.name == "recovery_after":
+            spec = replace(spec, high=last)
+        out.append(spec)
+    return tuple(out)
+
+
+def cohort_columns(days: tuple[int, ...] = PLT_DAYS) -> tuple[str, ...]:
+    """The columns of ``Cohort.data`` for counts on these planned days (:data:`COHORT_COLUMNS`
+    for the study's).
+
+    Examples
+    --------
+    >>> [c for c in cohort_columns((0, 5, 21)) if c.startswith("plt_")]
+    ['plt_day0', 'plt_day5', 'plt_day21']
+    """
+    names = [spec.name for spec in column_specs(days)]
+    return (
+        tuple(name for name in names if name not in ("response", "synthetic", "recovery_after"))
+        + ("synthetic",)
+        + DERIVED_COLUMNS
+    )
+
+
 INPUT_COLUMNS: tuple[str, ...] = tuple(spec.name for spec in COLUMN_SPECS)
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(spec.name for spec in COLUMN_SPECS if spec.required)
 OPTIONAL_COLUMNS: tuple[str, ...] = tuple(spec.name for spec in COLUMN_SPECS if not spec.required)
@@ -269,9 +388,15 @@ __all__ = [
     "FOLLOW_UP_DAYS",
     "INPUT_COLUMNS",
     "LAB_COLUMNS",
+    "MAX_PLANNED_DAY",
+    "MAX_PLANNED_DAYS",
     "MISSING_POLICIES",
     "OPTIONAL_COLUMNS",
     "PLT_COLUMNS",
+    "check_planned_days",
+    "cohort_columns",
+    "column_specs",
+    "plt_columns",
     "PLT_DAYS",
     "DERIVED_COVARIATES",
     "PLAN_COVARIATES",

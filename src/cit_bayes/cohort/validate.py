@@ -22,11 +22,11 @@ from cit_bayes.cohort.dataset import DROPPED_COLUMNS, Cohort, fingerprint_frame
 from cit_bayes.cohort.derive import (
     derive_delta_plt,
     derive_recovery_after,
-    derive_response,
-    derive_time_to_recovery,
-    response_determined,
+    derive_response_by_day,
+    derive_time_to_recovery_by_day,
+    response_determined_by_day,
 )
-from cit_bayes.cohort.labs import LabSummary, with_lab_counts
+from cit_bayes.cohort.labs import LabSummary, check_days, with_lab_counts
 from cit_bayes.cohort.mapping import ColumnMapping, load_mapping, normalise_key
 from cit_bayes.cohort.problems import Problem, ProblemLog
 from cit_bayes.cohort.schema import (
@@ -37,15 +37,16 @@ from cit_bayes.cohort.schema import (
     COHORT_COLUMNS,
     COLUMN_SPECS,
     DERIVED_COVARIATES,
-    FOLLOW_UP_DAYS,
     INPUT_COLUMNS,
     MISSING_POLICIES,
-    PLT_COLUMNS,
-    POST_BASELINE_PLT_COLUMNS,
+    PLT_DAYS,
     RECOVERY_THRESHOLD,
     RESPONSE_RULES,
     SAFETY_OUTCOMES,
     ColumnSpec,
+    cohort_columns,
+    column_specs,
+    plt_columns,
 )
 from cit_bayes.exceptions import CohortError
 
@@ -80,6 +81,7 @@ def validate_cohort(
     group: str | None = None,
     arms: Sequence[str] | None = None,
     used_covariates: Sequence[str] | None = None,
+    days: Sequence[int] = PLT_DAYS,
     labs: pd.DataFrame | None = None,
     lab_window: int = 1,
 ) -> Cohort:
@@ -128,6 +130,10 @@ def validate_cohort(
     lab_window : int
         Days either side of a planned day within which a laboratory count is taken for it
         (an analysis plan's ``[labs] window``); used only with ``labs``.
+    days : sequence of int
+        The planned days of the platelet counts (an analysis plan's ``[plt] planned_days``;
+        default 0, 3, 7, 14): one count column ``plt_day<d>`` per day, the recovery day from 1
+        to the last (:func:`cit_bayes.cohort.schema.check_planned_days`).
 
     Returns
     -------
@@ -153,7 +159,13 @@ def validate_cohort(
         if not isinstance(labs, pd.DataFrame):
             raise CohortError(f"labs: expected a pandas DataFrame, got {type(labs).__name__}")
         frame, summary = with_lab_counts(
-            frame, labs, mapping, source=source, lab_source="<laboratory table>", window=lab_window
+            frame,
+            labs,
+            mapping,
+            source=source,
+            lab_source="<laboratory table>",
+            window=lab_window,
+            days=tuple(days),
         )
     return validate_table(
         frame,
@@ -166,6 +178,7 @@ def validate_cohort(
         group=group,
         arms=arms,
         used_covariates=used_covariates,
+        days=days,
     )
 
 
@@ -185,6 +198,7 @@ def validate_table(
     used_covariates: Sequence[str] | None = None,
     lab_summary: LabSummary | None = None,
     value_labels: Mapping | None = None,
+    days: Sequence[int] = PLT_DAYS,
 ) -> Cohort:
     """:func:`validate_cohort` with the options readers need (decimal comma, reader notes);
     ``lab_summary``: the platelet columns were made from a laboratory file (windowed counts,
@@ -197,13 +211,19 @@ def validate_table(
         raise CohortError(f"response_rule must be one of {RESPONSE_RULES}, got {response_rule!r}")
     if not isinstance(frame, pd.DataFrame):
         raise CohortError(f"{source}: expected a pandas DataFrame, got {type(frame).__name__}")
+    days = check_days(days)
+    if response_rule == "day14" and 14 not in days:
+        raise CohortError(
+            f"response_rule 'day14' needs day 14 among the planned days {days}; rule 'last' "
+            "looks at the last planned day's count"
+        )
     extra = extra_covariate_specs(covariates)
     labels = group_column_specs(group)
     arm_labels = check_arm_labels(ARMS if arms is None else arms)
     unused = unused_covariates(used_covariates)
     specs = tuple(
         dataclasses.replace(spec, allowed=arm_labels) if spec.name == "arm" else spec
-        for spec in COLUMN_SPECS + extra + labels
+        for spec in column_specs(days) + extra + labels
         if spec.name not in unused
     )
     log = ProblemLog(source)
@@ -254,7 +274,7 @@ def validate_table(
         log.raise_if_any(f"is missing required column(s) {', '.join(map(str, absent))}")
     names = {name: where[0] for name, where in located.items()}
     windowed = lab_summary is not None
-    drop_reason = _check_rows(parsed, names, log, missing, response_rule, specs, windowed)
+    drop_reason = _check_rows(parsed, names, log, missing, response_rule, specs, windowed, days)
     log.raise_if_any()
     if unused:
         notes.append(
@@ -263,7 +283,7 @@ def validate_table(
         )
     if windowed:
         notes.append(lab_summary.note())
-    cohort = _build(parsed, drop_reason, source, missing, response_rule, notes, arm_labels)
+    cohort = _build(parsed, drop_reason, source, missing, response_rule, notes, arm_labels, days)
     if windowed:
         cohort = dataclasses.replace(cohort, labs=lab_summary)
     if unused:
@@ -549,8 +569,10 @@ def _check_rows(
     response_rule: str,
     specs: tuple[ColumnSpec, ...] = COLUMN_SPECS,
     windowed: bool = False,
+    days: tuple[int, ...] = PLT_DAYS,
 ) -> dict[int, str]:
     """Cross-cell checks; return the rows to drop (position -> reason) under ``missing="drop"``."""
+    columns = plt_columns(days)
     n = len(parsed["patient_id"].values)
     invalid = {name: np.zeros(n, dtype=bool) for name in parsed}
     for name, result in parsed.items():
@@ -591,8 +613,8 @@ def _check_rows(
             )
         for position in np.flatnonzero(day0 <= 0):
             log.add_at(position, names["plt_day0"], day0[position], "a baseline count above 0")
-    _check_recovery(parsed, names, invalid, log, windowed)
-    _check_qualified(parsed, names, log, response_rule)
+    _check_recovery(parsed, names, invalid, log, windowed, days)
+    _check_qualified(parsed, names, log, response_rule, days)
     if "synthetic" in parsed:
         flags = parsed["synthetic"].values
         for position in np.flatnonzero(parsed["synthetic"].missing):
@@ -620,26 +642,25 @@ def _check_rows(
                 drop_reason.setdefault(int(position), reason)
             else:
                 log.add_at(position, names[spec.name], None, f"a value ({_DROP_HINT})")
-    counts = {name: parsed[name].values for name in PLT_COLUMNS}
-    determined = response_determined(
-        counts["plt_day0"],
-        counts["plt_day3"],
-        counts["plt_day7"],
-        counts["plt_day14"],
-        response_rule,
-        recovery_day=parsed["recovery_day"].values,
+    counts = {day: parsed[name].values for day, name in zip(days, columns, strict=True)}
+    determined = response_determined_by_day(
+        counts, response_rule, recovery_day=parsed["recovery_day"].values
     )
-    needed = "plt_day14" if response_rule == "day14" else "plt_day3/plt_day7/plt_day14"
+    looked_at = {"day14": ("plt_day14",), "last": columns[-1:]}.get(response_rule, columns[1:])
+    needed = "/".join(looked_at)
     for position in np.flatnonzero(~determined & ~parsed["plt_day0"].missing):
-        if any(invalid[name][position] for name in (*PLT_COLUMNS, "recovery_day")):
+        if any(invalid[name][position] for name in (*columns, "recovery_day")):
             continue  # already reported as an invalid value
         if missing in ("drop", "impute"):
             drop_reason.setdefault(int(position), "response not determinable")
         else:
-            need = (
-                "a day-14 count (rule 'day14')"
-                if response_rule == "day14"
-                else "at least one post-baseline count (day 3, 7 or 14) or a recovery_day"
+            post = ", ".join(str(day) for day in days[1:])
+            need = {
+                "day14": "a day-14 count (rule 'day14')",
+                "last": f"a day-{days[-1]} count (rule 'last')",
+            }.get(
+                response_rule,
+                f"at least one post-baseline count (day {post}) or a recovery_day",
             )
             log.add_at(
                 position,
@@ -651,26 +672,33 @@ def _check_rows(
     return drop_reason
 
 
-def _check_qualified(parsed, names, log: ProblemLog, response_rule: str) -> None:
+def _check_qualified(
+    parsed, names, log: ProblemLog, response_rule: str, days: tuple[int, ...] = PLT_DAYS
+) -> None:
     """A count given as ``<x`` is read at x, which settles PLT >= 100 but not the response's
     other rules (a rise of 50, a doubling of the baseline): a patient whose response differs
     between the lowest and the highest values the qualified counts allow is an error."""
-    below = {name: parsed[name].below for name in PLT_COLUMNS}
+    columns = plt_columns(days)
+    below = {name: parsed[name].below for name in columns}
     if not any(mask is not None and mask.any() for mask in below.values()):
         return
-    counts = {name: parsed[name].values for name in PLT_COLUMNS}
+    counts = {name: parsed[name].values for name in columns}
     low = dict(counts)  # post-baseline counts at their lowest, the baseline at its limit
     high = dict(counts)  # post-baseline counts at their limit, the baseline at its lowest
-    for name in POST_BASELINE_PLT_COLUMNS:
+    for name in columns[1:]:
         low[name] = np.where(below[name], 0.0, counts[name])
     high["plt_day0"] = np.where(below["plt_day0"], 1e-9, counts["plt_day0"])
     recovery = parsed["recovery_day"].values
     lowest, highest = (
-        derive_response(*(c[n] for n in PLT_COLUMNS), response_rule, recovery_day=recovery)
+        derive_response_by_day(
+            {day: c[n] for day, n in zip(days, columns, strict=True)},
+            response_rule,
+            recovery_day=recovery,
+        )
         for c in (low, high)
     )
     for position in np.flatnonzero(lowest != highest):
-        column = next(n for n in PLT_COLUMNS if below[n][position])
+        column = next(n for n in columns if below[n][position])
         log.add_at(
             position,
             names[column],
@@ -680,7 +708,14 @@ def _check_qualified(parsed, names, log: ProblemLog, response_rule: str) -> None
         )
 
 
-def _check_recovery(parsed, names, invalid, log: ProblemLog, windowed: bool = False) -> None:
+def _check_recovery(
+    parsed,
+    names,
+    invalid,
+    log: ProblemLog,
+    windowed: bool = False,
+    days: tuple[int, ...] = PLT_DAYS,
+) -> None:
     """``recovery_day`` must be the first day with PLT >= 100 as far as the counts show, and
     ``recovery_after`` (when given) earlier than it.
 
@@ -706,7 +741,7 @@ def _check_recovery(parsed, names, invalid, log: ProblemLog, windowed: bool = Fa
         return
     if "recovery_after" in parsed:  # a count below 100 on a planned day before the recovery
         after = parsed["recovery_after"].values  # (or without one) bounds the interval's start
-        for day, name in zip((3, 7, 14), POST_BASELINE_PLT_COLUMNS, strict=True):
+        for day, name in zip(days[1:], plt_columns(days)[1:], strict=True):
             count = parsed[name].values
             with np.errstate(invalid="ignore"):
                 early = (count < RECOVERY_THRESHOLD) & ~(recovery <= day) & (after < day)
@@ -718,7 +753,7 @@ def _check_recovery(parsed, names, invalid, log: ProblemLog, windowed: bool = Fa
                     f"a day >= {day}: {name} = {count[position]:g} shows no recovery by day "
                     f"{day} (recovery_after is the last day known without it)",
                 )
-    for day, name in zip((3, 7, 14), POST_BASELINE_PLT_COLUMNS, strict=True):
+    for day, name in zip(days[1:], plt_columns(days)[1:], strict=True):
         count = parsed[name].values
         with np.errstate(invalid="ignore"):
             high = count >= RECOVERY_THRESHOLD
@@ -749,6 +784,7 @@ def _build(
     response_rule: str,
     notes: list[str],
     arm_labels: tuple[str, ...] = ARMS,
+    days: tuple[int, ...] = PLT_DAYS,
 ) -> Cohort:
     n_rows = len(parsed["patient_id"].values)
     keep = np.ones(n_rows, dtype=bool)
@@ -814,7 +850,8 @@ def _build(
     )
     for name in BINARY_COVARIATES:
         data[name] = number(name, np.int64)
-    for name in PLT_COLUMNS:
+    columns = plt_columns(days)
+    for name in columns:
         data[name] = column(name).astype(float)
     data["recovery_day"] = pd.Series(column("recovery_day"), dtype=float).astype("Int64")
     for name in SAFETY_OUTCOMES:
@@ -823,19 +860,21 @@ def _build(
     synthetic = bool("synthetic" in parsed and np.nanmax(parsed["synthetic"].values) == 1)
     data["synthetic"] = np.full(len(data), int(synthetic), dtype=np.int64)
 
-    counts = [data[name].to_numpy(dtype=float) for name in PLT_COLUMNS]
+    counts = {
+        day: data[name].to_numpy(dtype=float) for day, name in zip(days, columns, strict=True)
+    }
     recovery = data["recovery_day"].to_numpy(dtype=float, na_value=np.nan)
-    data["response"] = derive_response(*counts, response_rule, recovery_day=recovery)
-    data["delta_plt"] = derive_delta_plt(counts[0], counts[3])
-    time, recovered = derive_time_to_recovery(*counts, recovery)
+    data["response"] = derive_response_by_day(counts, response_rule, recovery_day=recovery)
+    data["delta_plt"] = derive_delta_plt(counts[0], counts[days[-1]])
+    time, recovered = derive_time_to_recovery_by_day(counts, recovery)
     given = column("recovery_after") if "recovery_after" in parsed else None
     time, after = derive_recovery_after(time, recovered, given)
     data["time_to_recovery"] = time.astype(np.int64)
     data["recovered"] = recovered.astype(np.int64)
     data["recovery_after"] = after.astype(np.int64)
-    data = data.loc[:, list(COHORT_COLUMNS)]
+    data = data.loc[:, list(cohort_columns(days))]
 
-    notes.extend(_outcome_notes(data, parsed, keep, response_rule))
+    notes.extend(_outcome_notes(data, parsed, keep, response_rule, days))
     return Cohort(
         data=data,
         source=source,
@@ -845,25 +884,28 @@ def _build(
         dropped=dropped,
         notes=tuple(notes),
         missing=missing,
+        days=days,
     )
 
 
-def _outcome_notes(data, parsed, keep, response_rule: str) -> list[str]:
+def _outcome_notes(data, parsed, keep, response_rule: str, days=PLT_DAYS) -> list[str]:
     notes = []
-    counts = [data[name].to_numpy(dtype=float) for name in PLT_COLUMNS]
+    counts = [data[name].to_numpy(dtype=float) for name in plt_columns(days)]
     if response_rule == "any":
         incomplete = np.isnan(np.column_stack(counts[1:])).any(axis=1)
         partial = int(((data["response"] == 0).to_numpy() & incomplete).sum())
         if partial:
+            post = ", ".join(str(day) for day in days[1:])
             notes.append(
-                f"{partial} non-response(s) rest on incomplete counts (a day-3, -7 or -14 count "
+                f"{partial} non-response(s) rest on incomplete counts (a count of day {post} "
                 "missing): rule 'any' evaluates the counts recorded"
             )
-    early = int(((data["recovered"] == 0) & (data["time_to_recovery"] < FOLLOW_UP_DAYS)).sum())
+    last = days[-1]
+    early = int(((data["recovered"] == 0) & (data["time_to_recovery"] < last)).sum())
     if early:
         notes.append(
-            f"{early} patient(s) without recovery and without a day-14 count: censored at the "
-            "last day with a recorded count"
+            f"{early} patient(s) without recovery and without a day-{last} count: censored at "
+            "the last day with a recorded count"
         )
     if "response" in parsed:
         given = parsed["response"].values[keep]

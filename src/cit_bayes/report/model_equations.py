@@ -24,7 +24,7 @@ __all__ = [
 #: Section titles of the four models, by endpoint key.
 MODEL_TITLES: dict[str, str] = {
     "response": "Response (binary)",
-    "plt": "Platelet trajectory (days 3, 7, 14)",
+    "plt": "Platelet trajectory",
     "recovery": "Time to platelet recovery (discrete-time hazard)",
     "safety": "Safety events (weighted binomial)",
 }

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cit_bayes.cohort.schema import PLT_DAYS
 from cit_bayes.contrasts import format_threshold
 from cit_bayes.report.ledger import Ledger, Number, pointer
 
@@ -116,6 +117,12 @@ class ReportContext:
             self.num(*path, high, style=style),
             ")",
         ]
+
+    @property
+    def planned_days(self) -> tuple[int, ...]:
+        """The planned days of the counts (``meta.data.planned_days``; the study's by default)."""
+        days = self.results["meta"].get("data", {}).get("planned_days")
+        return tuple(days) if days else PLT_DAYS
 
     def level_text(self) -> str:
         """The credible level as printed (``"95%"``), recorded in the ledger."""

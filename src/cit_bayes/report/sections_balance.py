@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cit_bayes.cohort.schema import RECOVERY_THRESHOLD, RESPONSE_FOLD, RESPONSE_RISE
+from cit_bayes.cohort.schema import PLT_DAYS, RECOVERY_THRESHOLD, RESPONSE_FOLD, RESPONSE_RISE
 from cit_bayes.report.balance_figures import love_plot, overlap_summary_plot
 from cit_bayes.report.document import Code, Figure, Heading, Items, Paragraph, Table
 from cit_bayes.report.ledger import Cell
@@ -60,7 +60,7 @@ def lab_paragraph(ctx: ReportContext) -> Paragraph | None:
          ctx.num("meta", "data", "labs", "measurements", style="int"),
          f" counts in long format; days from {source}): {labs.get('rule', '')}. Counts taken "
          "per planned day (over the file's patients, before any row was dropped): ", *taken,
-         "; patient-days on no planned day's window and outside days 1-14, not used: ",
+         f"; patient-days on no planned day's window and outside days 1-{labs.get('days', PLT_DAYS)[-1]}, not used: ",
          ctx.num("meta", "data", "labs", "not_used", style="int"),
          ". Recovery days exact (a count the day before): ",
          ctx.num("meta", "data", "labs", "recovered_exact", style="int"),
@@ -132,23 +132,29 @@ def slug(name: str) -> str:
     return "_".join(part for part in keep.split("_") if part)
 
 
-def response_rule_text(rule: str) -> str:
-    """The response rule in words (thresholds from :mod:`cit_bayes.cohort.schema`).
+def response_rule_text(rule: str, days=PLT_DAYS) -> str:
+    """The response rule in words (thresholds from :mod:`cit_bayes.cohort.schema`), on the
+    planned days of the counts.
 
     Examples
     --------
     >>> from cit_bayes.report.sections_balance import response_rule_text
     >>> response_rule_text("day14").startswith("the day-14 count meets one of: PLT ≥ 100")
     True
+    >>> response_rule_text("any", (0, 5, 21)).split(" meets")[0]
+    'any post-baseline count (day 5 or 21, or a recorded recovery day)'
     """
     criteria = (
         f"PLT ≥ {RECOVERY_THRESHOLD:g} ×10⁹/L, or a rise of ≥ {RESPONSE_RISE:g} ×10⁹/L over "
         f"baseline, or ≥ {RESPONSE_FOLD:g} times the baseline count"
     )
-    if rule == "day14":
-        return f"the day-14 count meets one of: {criteria}"
+    if rule in ("day14", "last"):
+        day = 14 if rule == "day14" else days[-1]
+        return f"the day-{day} count meets one of: {criteria}"
+    post = [str(day) for day in days[1:]]
+    listed = post[0] if len(post) == 1 else ", ".join(post[:-1]) + " or " + post[-1]
     return (
-        f"any post-baseline count (day 3, 7 or 14, or a recorded recovery day) meets one of: "
+        f"any post-baseline count (day {listed}, or a recorded recovery day) meets one of: "
         f"{criteria}"
     )
 
@@ -220,7 +226,7 @@ def cohort_section(ctx: ReportContext) -> Section:
             ["Patients analysed per arm: ", *patients, ". Rows dropped at validation: ",
              *dropped, ". Data file ", Code(str(data.get("file", "—"))), " (fingerprint ",
              Code(str(data.get("fingerprint", "—"))[:16] + "…"), "). Response (rule ",
-             Code(rule), "): ", response_rule_text(rule), "."]
+             Code(rule), "): ", response_rule_text(rule, ctx.planned_days), "."]
         )
     )  # fmt: skip
     for extra in (lab_paragraph(ctx), imputation_paragraph(ctx)):

@@ -133,7 +133,8 @@ def _data_blocks(ctx: ReportContext) -> list:
     blocks.append(
         Items(
             [
-                [f"Response (rule {rule}): {response_rule_text(rule)}. Patients analysed: ",
+                [f"Response (rule {rule}): {response_rule_text(rule, ctx.planned_days)}. "
+                 "Patients analysed: ",
                  *_per_arm(ctx, "response", p, "n_analysed"), "."],
                 ["Platelet count (×10⁹/L) at baseline and on ", ", ".join(days),
                  "; patients with a follow-up count: ", *_per_arm(ctx, "plt", p, "n_analysed"),
@@ -287,7 +288,12 @@ def _model_blocks(ctx: ReportContext) -> list:
     for endpoint in ENDPOINTS:
         if endpoint not in ctx.results:
             continue
-        blocks += [Heading(3, MODEL_TITLES[endpoint]), Paragraph([MODEL_TEXT[endpoint]])]
+        title = MODEL_TITLES[endpoint]
+        if endpoint == "plt":  # the plan's follow-up days
+            means = ctx.results["plt"][ctx.primary].get("mean", {})
+            days = ", ".join(day.removeprefix("day") for day in means)
+            title = f"{title} (days {days})"
+        blocks += [Heading(3, title), Paragraph([MODEL_TEXT[endpoint]])]
         blocks += list(MODEL_EQUATIONS[endpoint])
         if grouping and endpoint != "safety":
             text = GROUP_TEXT.format(group=grouping["column"], n_groups=grouping["n_groups"])
