@@ -18,7 +18,7 @@ covariates), ``"adjusted"`` (the primary estimand: weights and covariates) and o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal
 
@@ -719,7 +719,11 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
         section = f"priors.{model}"
         if model not in priors_table:
             raise PlanError(f"{where(document.source, section)}: missing")
-        priors[model] = build(cls, priors_table[model], document.source, section, complete=True)
+        table = priors_table[model]
+        if isinstance(table, dict) and any(f.name == "arm_sd_fixed" for f in fields(cls)):
+            # optional, false unless a sceptical prior set fixes the SD of pooled arms
+            table = {"arm_sd_fixed": False} | table
+        priors[model] = build(cls, table, document.source, section, complete=True)
     settings = sampler.settings(document.source)
     margins = tuple(sorted(set(response.noninferiority_margins) | {response.margin}))
     arms = sections["arms"].labels

@@ -6,15 +6,20 @@ the analysis plan's ``[priors.response]``, ``[priors.plt]`` and ``[priors.recove
 covariates (:func:`cit_bayes.analyses.robustness.fit_robustness`), so the report shows how the
 key answers move with the priors on the user's own cohort (BARG: Kruschke 2021).
 
-A set changes prior *values* only, never a model's structure (``pool_arms``,
-``proportional_hazards``, ``rank``, ``intercept_family`` are refused): the values are data of
-the compiled models, so a set costs its sampling, not a compile.
+A set changes prior *values*, which are data of the compiled models, so it costs its sampling,
+not a compile; it may not change the smooth baseline's ``rank``, ``proportional_hazards`` or
+``intercept_family``. One change of structure is allowed, because a prior on the *differences*
+between arms needs it: ``pool_arms = true`` with ``arm_sd_fixed = true`` gives the arms a shared
+level and deviations of a fixed SD (``arm_sd``), so that each pairwise difference is
+N(0, 2 arm_sd^2) a priori, whatever the level (a set that does so compiles those models once).
 
-The published reanalysis has prior sets of its own (``models/priors/*.toml``;
-:mod:`cit_bayes.bayes.priors`) on the aggregate models' scales (a rate, a mean count, mean days
-to recovery), with a shared level and arm deviations. They do not carry over: the patient-level
-models have independent arms on the logit, log-count and log-hazard scales, and a prior on
-differences between arms needs a shared level that these models do not have by design.
+That is how the published reanalysis's sceptical set (``models/priors/skeptical.toml``:
+:mod:`cit_bayes.bayes.priors`, centred on no difference with P(OR > 3) = 5 %) carries over to
+the patient-level models (``models/priors/patient/sceptical.toml``), on their scales (logit,
+log count in within-patient SDs). Its other sets do not carry over as they stand: they are on
+the aggregate models' scales (a rate, a mean count, mean days to recovery), and the
+enthusiastic and literature sets centre each arm on a published rate of another cohort, which
+at the patient level would be the reference patient's rate, a different quantity.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from pathlib import Path
 
 from cit_bayes._paths import models_dir
 from cit_bayes.config import read_toml, where
-from cit_bayes.exceptions import PlanError
+from cit_bayes.exceptions import ModelError, PlanError
 
 __all__ = [
     "MODELS",
@@ -39,9 +44,9 @@ __all__ = [
 #: The models a patient-level prior set may change (safety is not among the key answers).
 MODELS: tuple[str, ...] = ("response", "plt", "recovery")
 #: Prior fields that fix a model's structure: a prior set may not change them.
-STRUCTURE: frozenset[str] = frozenset(
-    {"pool_arms", "proportional_hazards", "rank", "intercept_family"}
-)
+STRUCTURE: frozenset[str] = frozenset({"proportional_hazards", "rank", "intercept_family"})
+#: The structure a prior set may set: arms pooled with a fixed between-arm SD (both true).
+FIXED_POOLING: frozenset[str] = frozenset({"pool_arms", "arm_sd_fixed"})
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ def patient_prior_sets() -> list[str]:
     Examples
     --------
     >>> patient_prior_sets()
-    ['narrow', 'wide']
+    ['narrow', 'sceptical', 'wide']
     """
     return sorted(path.stem for path in patient_prior_sets_dir().glob("*.toml"))
 
@@ -114,7 +119,7 @@ def load_patient_prior_set(name: str) -> PatientPriorSet:
     >>> load_patient_prior_set("vague")
     Traceback (most recent call last):
     ...
-    cit_bayes.exceptions.PlanError: unknown patient-level prior set 'vague'; known: ['narrow', 'wide']
+    cit_bayes.exceptions.PlanError: unknown patient-level prior set 'vague'; known: ['narrow', 'sceptical', 'wide']
     """
     known = patient_prior_sets()
     if name not in known:
@@ -155,18 +160,25 @@ def _check_changes(model: str, table, source: str) -> None:
         raise PlanError(f"{where(source, section)}: a table of prior values")
     names = {f.name for f in dataclasses.fields(prior_class(model))}
     for key in table:
-        if key in STRUCTURE:
+        if key in STRUCTURE or (key == "pool_arms" and model == "recovery"):
             raise PlanError(
                 f"{where(source, f'{section}.{key}')}: fixes the model's structure; a prior set "
-                "changes prior values only"
+                "changes prior values only (or pools the response and trajectory arms with a "
+                "fixed SD: pool_arms and arm_sd_fixed, both true)"
             )
         if key not in names:
             raise PlanError(
                 f"{where(source, f'{section}.{key}')}: not a prior of the {model} model"
             )
+    pooling = {key: table[key] for key in FIXED_POOLING if key in table}
+    if pooling and pooling != dict.fromkeys(FIXED_POOLING, True):
+        raise PlanError(
+            f"{where(source, section)}: pool_arms and arm_sd_fixed go together, both true (arms "
+            f"pooled with a fixed between-arm SD), got {pooling}"
+        )
     try:
         dataclasses.replace(prior_class(model)(), **table)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, ModelError) as error:
         raise PlanError(f"{where(source, section)}: {error}") from None
 
 

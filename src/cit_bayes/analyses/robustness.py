@@ -129,13 +129,14 @@ def fit_robustness(runner, plan: AnalysisPlan, weighting: dict) -> None:
     primary = next(a for a in plan.analyses() if a.adjusted)
     weighted = weighting[primary.name]
     base = runner.patient_data(weighted)
-    for name in prior_sets:  # the primary analysis under each prior set
+    for name in prior_sets:  # the primary analysis under each prior set, the models it changes
+        prior_set = plan.prior_set_values[name]
         runner.fit(
             variant_analysis(prior_row(name), primary),
             weighted,
-            PRIOR_SET_ENDPOINTS,
+            tuple(e for e in PRIOR_SET_ENDPOINTS if e in prior_set.changes),
             data=base,
-            priors=apply_prior_set(plan.priors, plan.prior_set_values[name]),
+            priors=apply_prior_set(plan.priors, prior_set),
         )
     for variant in plan.robustness:
         data, adjust_baseline = base, True

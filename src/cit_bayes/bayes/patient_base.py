@@ -61,6 +61,7 @@ from cit_bayes.exceptions import ModelError
 
 __all__ = [
     "SCALE",
+    "check_fixed_arm_sd",
     "check_prior",
     "PatientData",
     "PatientFit",
@@ -130,6 +131,24 @@ def check_prior(prior) -> None:
         check_fields(prior)
     except ValueError as error:
         raise ModelError(f"{type(prior).__name__}: {error}") from None
+
+
+def check_fixed_arm_sd(prior) -> None:
+    """``arm_sd_fixed`` fixes the SD of pooled arms: it needs ``pool_arms``.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.response import ResponsePrior
+    >>> ResponsePrior(arm_sd_fixed=True)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: ResponsePrior: arm_sd_fixed fixes the between-arm SD of pooled arms: it needs pool_arms = true
+    """
+    if prior.arm_sd_fixed and not prior.pool_arms:
+        raise ModelError(
+            f"{type(prior).__name__}: arm_sd_fixed fixes the between-arm SD of pooled arms: it "
+            "needs pool_arms = true"
+        )
 
 
 def positive(value: float, name: str) -> float:

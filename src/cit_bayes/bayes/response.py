@@ -78,6 +78,7 @@ from cit_bayes.bayes.patient_base import (
     PatientData,
     PatientFit,
     cached_model,
+    check_fixed_arm_sd,
     check_prior,
     fit_cached_model,
     group_intercept,
@@ -124,6 +125,11 @@ class ResponsePrior:
     pool_arms : bool
         False (default): independent arm intercepts. True: arms partially pooled (a sensitivity
         analysis; module docstring). It changes the model's structure, not only its data.
+    arm_sd_fixed : bool
+        Only with ``pool_arms``: the between-arm SD :math:`\tau` is ``arm_sd`` itself, not
+        estimated (a sceptical prior on the differences between arms: each pairwise log odds
+        ratio of the reference patient is N(0, 2 arm_sd^2) a priori, with nothing learned about
+        :math:`\tau` from four arms). It changes the model's structure.
 
     Examples
     --------
@@ -142,14 +148,16 @@ class ResponsePrior:
     intercept_family: Literal["logistic", "normal"] = setting(
         "logistic", choices=("logistic", "normal")
     )
+    arm_sd_fixed: bool = False
 
     def __post_init__(self):
         check_prior(self)
+        check_fixed_arm_sd(self)
 
 
 #: The prior settings that are ``pm.Data`` of the model (``prior_<name>``); ``pool_arms`` and
 #: ``intercept_family`` are not: they fix the model's structure.
-_STRUCTURE = ("pool_arms", "intercept_family")
+_STRUCTURE = ("pool_arms", "intercept_family", "arm_sd_fixed")
 _PRIOR_NAMES = tuple(f.name for f in fields(ResponsePrior) if f.name not in _STRUCTURE)
 _FAMILIES = {"logistic": pm.Logistic, "normal": pm.Normal}
 
@@ -161,6 +169,7 @@ def _build(
     pool_arms: bool,
     family: str,
     groups: tuple[str, ...] = (),
+    fixed: bool = False,
 ) -> pm.Model:
     coords = {
         "arm": list(arms),
@@ -178,7 +187,7 @@ def _build(
         level = _FAMILIES[family]
         if pool_arms:
             intercept = level("intercept", prior["intercept_mean"], prior["intercept_sd"])
-            arm_sd = pm.HalfNormal("arm_sd", prior["arm_sd"])
+            arm_sd = prior["arm_sd"] if fixed else pm.HalfNormal("arm_sd", prior["arm_sd"])
             arm_z = pm.Normal("arm_z", 0.0, 1.0, dims="arm_contrast")
             contrast = pt.as_tensor(zero_sum_basis(len(arms)))  # (arm, arm_contrast)
             arm_logit = pm.Deterministic(
@@ -201,7 +210,7 @@ def _build(
 
 
 def build_response_model(
-    data: PatientData, pool_arms: bool = False, family: str = "logistic"
+    data: PatientData, pool_arms: bool = False, family: str = "logistic", fixed: bool = False
 ) -> pm.Model:
     """The (cached) response model for data of this shape; its ``pm.Data`` are not set.
 
@@ -214,10 +223,13 @@ def build_response_model(
     """
     if family not in _FAMILIES:
         raise ModelError(f"intercept family must be one of {sorted(_FAMILIES)}, got {family!r}")
-    key = ("response", data.n, data.arms, data.covariates, bool(pool_arms), family, data.groups)
+    pooling = (bool(pool_arms), bool(fixed))
+    key = ("response", data.n, data.arms, data.covariates, *pooling, family, data.groups)
     return cached_model(
         key,
-        lambda: _build(data.n, data.arms, data.covariates, bool(pool_arms), family, data.groups),
+        lambda: _build(
+            data.n, data.arms, data.covariates, pooling[0], family, data.groups, pooling[1]
+        ),
     )
 
 
@@ -291,7 +303,7 @@ def fit_response_model(
     """
     prior = ResponsePrior() if prior is None else prior
     values = response_values(response, data, prior)
-    model = build_response_model(data, prior.pool_arms, prior.intercept_family)
+    model = build_response_model(data, prior.pool_arms, prior.intercept_family, prior.arm_sd_fixed)
     return fit_cached_model(
         model,
         values,

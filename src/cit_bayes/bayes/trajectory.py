@@ -117,6 +117,7 @@ from cit_bayes.bayes.patient_base import (
     PatientData,
     PatientFit,
     cached_model,
+    check_fixed_arm_sd,
     check_prior,
     fit_cached_model,
     group_intercept,
@@ -170,6 +171,11 @@ class TrajectoryPrior:
     pool_arms : bool
         False (default): independent arm-by-day levels. True: partially pooled (a sensitivity
         analysis; module docstring). It changes the model's structure, not only its data.
+    arm_sd_fixed : bool
+        Only with ``pool_arms``: the standardised between-arm SD :math:`\tau` is ``arm_sd``
+        itself, not estimated (a sceptical prior on the differences between arms: two arms'
+        levels of a day differ by N(0, 2 arm_sd^2) within-patient SDs a priori). It changes the
+        model's structure.
 
     Examples
     --------
@@ -188,14 +194,18 @@ class TrajectoryPrior:
     residual_sd: float = setting(0.5, **SCALE)
     correlation_eta: float = setting(2.0, **SCALE)
     pool_arms: bool = False
+    arm_sd_fixed: bool = False
 
     def __post_init__(self):
         check_prior(self)
+        check_fixed_arm_sd(self)
 
 
-#: The prior settings that are ``pm.Data`` of the model (``prior_<name>``); ``pool_arms`` is
-#: not: it fixes the model's structure.
-_PRIOR_NAMES = tuple(f.name for f in fields(TrajectoryPrior) if f.name != "pool_arms")
+#: The prior settings that are ``pm.Data`` of the model (``prior_<name>``); ``pool_arms`` and
+#: ``arm_sd_fixed`` are not: they fix the model's structure.
+_PRIOR_NAMES = tuple(
+    f.name for f in fields(TrajectoryPrior) if f.name not in ("pool_arms", "arm_sd_fixed")
+)
 
 
 def observed_patterns(observed: np.ndarray) -> tuple[tuple[bool, ...], ...]:
@@ -212,6 +222,7 @@ def _build(
     patterns: tuple[tuple[tuple[bool, ...], int], ...],
     pool_arms: bool,
     groups: tuple[str, ...] = (),
+    fixed: bool = False,
 ):
     n_days = len(days)
     pairs = [f"{days[j]}-{days[i]}" for i in range(1, n_days) for j in range(i)]
@@ -254,7 +265,7 @@ def _build(
             day_mean = pm.Normal(
                 "day_mean", prior["day_mean_center"], prior["day_mean_sd"], dims="day"
             )
-            arm_sd = pm.HalfNormal("arm_sd", prior["arm_sd"])
+            arm_sd = prior["arm_sd"] if fixed else pm.HalfNormal("arm_sd", prior["arm_sd"])
             arm_z = pm.Normal("arm_z", 0.0, 1.0, dims=("arm_contrast", "day"))
             contrast = pt.as_tensor(zero_sum_basis(len(arms)))  # (arm, arm_contrast)
             arm_day = pm.Deterministic(
@@ -307,7 +318,11 @@ def _build(
 
 
 def build_trajectory_model(
-    data: PatientData, days: Sequence[str], observed: np.ndarray, pool_arms: bool = False
+    data: PatientData,
+    days: Sequence[str],
+    observed: np.ndarray,
+    pool_arms: bool = False,
+    fixed: bool = False,
 ) -> pm.Model:
     """The (cached) trajectory model for data of this shape; its ``pm.Data`` are not set.
 
@@ -329,11 +344,13 @@ def build_trajectory_model(
         (pattern, int(np.sum(np.all(observed == np.array(pattern), axis=1))))
         for pattern in observed_patterns(observed)
     )
-    pool_arms = bool(pool_arms)
-    key = ("trajectory", data.n, data.arms, data.covariates, days, patterns, pool_arms)
+    pool_arms, fixed = bool(pool_arms), bool(fixed)
+    key = ("trajectory", data.n, data.arms, data.covariates, days, patterns, pool_arms, fixed)
     return cached_model(
         (*key, data.groups),
-        lambda: _build(data.n, data.arms, data.covariates, days, patterns, pool_arms, data.groups),
+        lambda: _build(
+            data.n, data.arms, data.covariates, days, patterns, pool_arms, data.groups, fixed
+        ),
     )
 
 
@@ -458,7 +475,9 @@ def fit_trajectory_model(
     values = trajectory_values(
         plt_day0, plt_follow_up, data, prior, adjust_baseline=adjust_baseline
     )
-    model = build_trajectory_model(data, days, values["observed"], prior.pool_arms)
+    model = build_trajectory_model(
+        data, days, values["observed"], prior.pool_arms, prior.arm_sd_fixed
+    )
     return fit_cached_model(
         model,
         values,
