@@ -163,3 +163,20 @@ def test_run_on_other_planned_days_fits_and_reports_them(
         text = (out / name).read_text(encoding="utf-8")
         assert "day 5, 10 or 21" in text, name
     assert "Platelet trajectory (days 5, 10, 21)" in (out / "methods_supplement.md").read_text()
+
+
+def test_mappings_name_other_days_and_their_counts_are_never_covariates(study):
+    """A mapping may rename a planned day's column (``plt_day21 = "PLT D21"``); a count of any
+    planned day is an outcome, never a covariate; the study's file read without the plan's days
+    says which other days it holds."""
+    from cit_bayes.cohort.validate import extra_covariate_specs
+
+    frame = stretched(study).rename(columns={"plt_day21": "PLT D21"})
+    mapped = validate_cohort(frame, days=DAYS, columns={"columns": {"plt_day21": "PLT D21"}})
+    assert mapped.fingerprint == validate_cohort(stretched(study), days=DAYS).fingerprint
+    for name in ("plt_day10", "plt_day28"):
+        with pytest.raises(CohortError, match="never covariates"):
+            extra_covariate_specs([name])
+    with pytest.raises(CohortError) as info:
+        validate_cohort(stretched(study))
+    assert any("[plt] planned_days" in p.expected for p in info.value.problems)

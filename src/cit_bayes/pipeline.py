@@ -308,6 +308,7 @@ def run_pipeline(
                 imputation=None
                 if imputation is None
                 else imputed.imputation_summary(imputation, weightings),
+                design=None if imputation is None else imputed.shared_designs(imputation, plan)[0],
             ),
             lambda a: f"{len(a.tables)} tables",
         )

@@ -44,6 +44,7 @@ from cit_bayes.cohort import Cohort
 from cit_bayes.exceptions import ModelError
 from cit_bayes.plan import Analysis, AnalysisPlan
 from cit_bayes.weighting.cohort_weights import (
+    OutcomeDesign,
     WeightedAnalysis,
     outcome_design,
     weighted_outcomes,
@@ -123,12 +124,20 @@ class EndpointRunner:
     (('rhTPO', 'hetrombopag', 'combination', 'rhIL-11'), (60, 3))
     """
 
-    def __init__(self, cohort: Cohort, plan: AnalysisPlan, seed: int, progress: Progress):
+    def __init__(
+        self,
+        cohort: Cohort,
+        plan: AnalysisPlan,
+        seed: int,
+        progress: Progress,
+        design: OutcomeDesign | None = None,
+    ):
         self.cohort, self.plan, self.seed, self.progress = cohort, plan, seed, progress
         self.data = cohort.data.reset_index(drop=True)
         self.arms = tuple(a for a in plan.arms if a in set(self.data["arm"]))
         self.codes = np.array([self.arms.index(a) for a in self.data["arm"]], dtype="int64")
-        self.design = outcome_design(plan.cohort_covariates(cohort), plan)
+        covariates = plan.cohort_covariates(cohort)  # checks the cohort against the plan
+        self.design = outcome_design(covariates, plan) if design is None else design
         self.groups = plan.cohort_groups(cohort)
         self.fits: dict[str, PatientFit] = {}
         self.tables: dict[str, list] = {}
@@ -462,8 +471,10 @@ def _baseline_means(day0: np.ndarray, data: PatientData, adjusted: bool) -> dict
     return {arm: float(day0[data.arm_codes == j].mean()) for j, arm in enumerate(data.arms)}
 
 
-def endpoint_runner(cohort, plan, seed, progress) -> EndpointRunner:
-    """The runner of a cohort and plan under a checked master seed (default: the plan's).
+def endpoint_runner(cohort, plan, seed, progress, design=None) -> EndpointRunner:
+    """The runner of a cohort and plan under a checked master seed (default: the plan's);
+    ``design``: the outcome models' design when it is not the cohort's own (one encoding shared
+    by every imputation, :func:`cit_bayes.analyses.imputed.shared_designs`).
 
     Examples
     --------
@@ -479,7 +490,7 @@ def endpoint_runner(cohort, plan, seed, progress) -> EndpointRunner:
     seed = plan.seed if seed is None else seed
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ModelError(f"seed must be a non-negative integer, got {seed!r}")
-    runner = EndpointRunner(cohort, plan, int(seed), progress or (lambda message: None))
+    runner = EndpointRunner(cohort, plan, int(seed), progress or (lambda message: None), design)
     if len(runner.arms) < 2:
         raise ModelError(f"need at least two arms, got {runner.arms}")
     return runner

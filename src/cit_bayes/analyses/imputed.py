@@ -22,10 +22,12 @@ the first imputation's, beside the largest |SMD| and smallest Kish ESS over all 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from cit_bayes.analyses.endpoints import Progress
@@ -34,8 +36,9 @@ from cit_bayes.bayes.sampling import Diagnostics
 from cit_bayes.bayes.seeds import derive_seed
 from cit_bayes.cohort import Cohort
 from cit_bayes.cohort.impute import Imputation, impute_cohort, imputed_columns
+from cit_bayes.exceptions import ModelError
 from cit_bayes.plan import AnalysisPlan
-from cit_bayes.weighting.cohort_weights import WeightedAnalysis
+from cit_bayes.weighting.cohort_weights import OutcomeDesign, WeightedAnalysis, outcome_design
 
 __all__ = [
     "imputation_seed",
@@ -43,6 +46,7 @@ __all__ = [
     "impute_for_plan",
     "pool_diagnostics",
     "pool_fits",
+    "shared_designs",
 ]
 
 
@@ -111,8 +115,15 @@ def pool_diagnostics(diagnostics: Sequence[Diagnostics]) -> Diagnostics:
 
 
 def _mixed(arrays: Sequence, dim: str = "chain"):
-    """Concatenate along the chain dimension, chains renumbered 0..K-1."""
-    joined = xr.concat(list(arrays), dim=dim, join="override", combine_attrs="override")
+    """Concatenate along the chain dimension, chains renumbered 0..K-1; every other coordinate
+    must agree (the imputations' fits share one design: :func:`shared_designs`)."""
+    arrays = [a.assign_coords({dim: np.arange(a.sizes[dim])}) for a in arrays]
+    try:
+        joined = xr.concat(arrays, dim=dim, join="exact", combine_attrs="override")
+    except ValueError as error:
+        raise ModelError(
+            f"the imputations' fits cannot be pooled: their coordinates differ ({error})"
+        ) from None
     return joined.assign_coords({dim: np.arange(joined.sizes[dim])})
 
 
@@ -164,6 +175,43 @@ def pool_fits(fits: Sequence[PatientFit]) -> PatientFit:
     return PatientFit(endpoint=first.endpoint, fit=fit, draws=draws)
 
 
+def shared_designs(imputation: Imputation, plan: AnalysisPlan) -> tuple[OutcomeDesign, ...]:
+    """The outcome models' design of each imputed cohort, in one encoding for all of them.
+
+    Each cohort's own encoding takes the most frequent level of a categorical covariate as its
+    reference and pools levels held by fewer than ``rare_level_min`` patients, both of which
+    may change with the imputed values; the imputations' fits would then have different
+    coefficients, which cannot be pooled. The covariates of the M cohorts are encoded once,
+    stacked (reference, pooled levels and the standardisation of numeric covariates from all
+    M x n rows; the rare-level threshold M times the plan's, the same count per cohort), and
+    split back.
+
+    Examples
+    --------
+    >>> from cit_bayes.cohort import validate_cohort
+    >>> from cit_bayes.plan import load_plan
+    >>> from cit_bayes.simulate import simulate_cohort
+    >>> frame = simulate_cohort(60, seed=3).data
+    >>> frame.loc[:14, "stage"] = None
+    >>> imputation = impute_cohort(validate_cohort(frame, missing="impute"), m=3, seed=2)
+    >>> designs = shared_designs(imputation, load_plan())
+    >>> len({d.columns for d in designs}), designs[0].matrix.shape[0]
+    (1, 60)
+    """
+    tables = [plan.cohort_covariates(cohort) for cohort in imputation.cohorts]
+    weighting = dataclasses.replace(
+        plan.weighting, rare_level_min=plan.weighting.rare_level_min * imputation.m
+    )
+    design = outcome_design(
+        pd.concat(tables, ignore_index=True), dataclasses.replace(plan, weighting=weighting)
+    )
+    bounds = np.cumsum([0, *(len(table) for table in tables)])
+    return tuple(
+        OutcomeDesign(design.matrix[a:b], design.columns, dict(design.reference_levels))
+        for a, b in itertools.pairwise(bounds)
+    )
+
+
 def weight_imputations(
     imputation: Imputation, plan: AnalysisPlan, *, progress: Progress | None = None
 ) -> tuple[dict[str, WeightedAnalysis], ...]:
@@ -193,13 +241,19 @@ def fit_imputations(
     say = progress or (lambda message: None)
     per: list[dict[str, PatientFit]] = []
     timings: dict[str, float] = {}
-    for k, (cohort, weighting) in enumerate(
-        zip(imputation.cohorts, weightings, strict=True), start=1
+    designs = shared_designs(imputation, plan)
+    for k, (cohort, weighting, design) in enumerate(
+        zip(imputation.cohorts, weightings, designs, strict=True), start=1
     ):
         say(f"imputation {k} of {imputation.m}")
         start = time.perf_counter()
         fits, seconds = fit_models(
-            cohort, plan, weighting, seed=imputation_seed(base, k), progress=progress
+            cohort,
+            plan,
+            weighting,
+            seed=imputation_seed(base, k),
+            progress=progress,
+            design=design,
         )
         per.append(fits)
         for name, value in seconds.items():
@@ -240,6 +294,7 @@ def imputation_summary(
         "first_imputation_only": [
             "weighting diagnostics (balance tables, Table 1, overlap)",
             "frequentist cross-checks (weighted shares, Kaplan-Meier, Cox)",
+            "the baseline platelet mean of each target population (plt baseline_mean)",
             "posterior predictive checks (pooled draws, the first imputation's covariates)",
         ],
         "balance_by_imputation": balance,

@@ -47,6 +47,7 @@ from cit_bayes.bayes.patient_base import PatientFit
 from cit_bayes.cohort import Cohort
 from cit_bayes.plan import AnalysisPlan
 from cit_bayes.weighting.cohort_weights import (
+    OutcomeDesign,
     WeightedAnalysis,
     weight_analysis,
 )
@@ -173,8 +174,10 @@ def fit_models(
     *,
     seed: int | None = None,
     progress: Progress | None = None,
+    design: OutcomeDesign | None = None,
 ) -> tuple[dict[str, PatientFit], dict[str, float]]:
-    """Fit the four models under every analysis; return the fits and seconds per fit.
+    """Fit the four models under every analysis; return the fits and seconds per fit
+    (``design``: see :func:`~cit_bayes.analyses.endpoints.endpoint_runner`).
 
     Examples
     --------
@@ -189,7 +192,7 @@ def fit_models(
     ...
     cit_bayes.exceptions.ModelError: seed must be a non-negative integer, got -1
     """
-    runner = endpoint_runner(cohort, plan, seed, progress)
+    runner = endpoint_runner(cohort, plan, seed, progress, design)
     for analysis in plan.analyses():
         runner.fit(analysis, weighting.get(analysis.name) if analysis.adjusted else None)
     fit_robustness(runner, plan, weighting)
@@ -205,12 +208,14 @@ def compare_arms(
     seed: int | None = None,
     timings: dict[str, float] | None = None,
     imputation: dict | None = None,
+    design: OutcomeDesign | None = None,
 ) -> PatientAnalysis:
     """Posterior comparisons, frequentist cross-checks and the results document.
 
-    Under multiple imputation, ``cohort`` and ``weighting`` are the first imputation's,
-    ``fits`` the pooled ones and ``imputation`` the summary of
-    :func:`cit_bayes.analyses.imputed.imputation_summary` (``meta.data.imputation``).
+    Under multiple imputation, ``cohort``, ``weighting`` and ``design`` are the first
+    imputation's (the design in the encoding shared by every imputation), ``fits`` the pooled
+    ones and ``imputation`` the summary of :func:`cit_bayes.analyses.imputed.imputation_summary`
+    (``meta.data.imputation``).
 
     Examples
     --------
@@ -225,7 +230,7 @@ def compare_arms(
     ...
     cit_bayes.exceptions.ModelError: seed must be a non-negative integer, got -1
     """
-    runner = endpoint_runner(cohort, plan, seed, None)
+    runner = endpoint_runner(cohort, plan, seed, None, design)
     runner.fits = dict(fits)
     results = new_results(
         source="cohort",
@@ -352,8 +357,11 @@ def run_patient_analysis(
         )
         cohort, weighting = imputation.cohorts[0], weightings[0]
         summary = imputed.imputation_summary(imputation, weightings)
+    design = None if imputation is None else imputed.shared_designs(imputation, plan)[0]
     start = time.perf_counter()
-    result = compare_arms(cohort, plan, weighting, fits, seed=seed, imputation=summary)
+    result = compare_arms(
+        cohort, plan, weighting, fits, seed=seed, imputation=summary, design=design
+    )
     timings |= fit_timings | {"contrasts": time.perf_counter() - start}
     return PatientAnalysis(
         results=result.results,

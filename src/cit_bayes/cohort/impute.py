@@ -19,10 +19,12 @@ R's ``mice``), with their defaults by kind of column:
 
 The bootstrap makes the imputations *proper* (they carry the uncertainty of the imputation
 model's parameters, not only the residual noise). Each column's model uses every other
-covariate (its current values), the arm (indicators), the log baseline count and the outcomes
-that every row has (response, recovery indicator): leaving the outcome out of the imputation
-model would bias the covariate effects toward zero (Moons et al. 2006, *J Clin Epidemiol*
-59:1092). Starting from random draws of each column's observed values, the columns are visited
+covariate (its current values), the arm (indicators), the log baseline count and every outcome
+the analysis models: the response, the log count of each planned day, the recovery indicator
+with the Nelson-Aalen cumulative hazard (White & Royston 2009, *Stat Med* 28:1982) and the
+safety events (an outcome some patients lack at its mean, with a missing indicator). Leaving an
+outcome out of the imputation model would bias the covariate's association with it toward zero
+(Moons et al. 2006, *J Clin Epidemiol* 59:1092). Starting from random draws of each column's observed values, the columns are visited
 ``iterations`` times.
 
 Why not scikit-learn's ``IterativeImputer`` alone: it imputes every column by a regression on
@@ -43,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from cit_bayes.cohort.dataset import Cohort
-from cit_bayes.cohort.schema import BASELINE_COVARIATES, BINARY_COVARIATES
+from cit_bayes.cohort.schema import BASELINE_COVARIATES, BINARY_COVARIATES, SAFETY_OUTCOMES
 from cit_bayes.exceptions import CohortError
 
 __all__ = [
@@ -196,17 +198,43 @@ def impute_cohort(cohort: Cohort, *, m: int = 5, iterations: int = 10, seed: int
 
 
 def _fixed_predictors(cohort: Cohort) -> tuple[np.ndarray, tuple[str, ...]]:
-    """The complete columns every imputation model uses: arm indicators, the log baseline
-    count and the outcomes no row lacks (response, recovery indicator)."""
+    """What every imputation model uses beside the other covariates: the arm (indicators), the
+    log baseline count and every outcome the analysis models, so that the imputations carry the
+    covariates' associations with each (Moons et al. 2006): the response, the log count of each
+    planned day after the baseline, the recovery as its indicator and the Nelson-Aalen
+    cumulative hazard at the patient's time (White & Royston 2009, *Stat Med* 28:1982), and
+    the safety events. An outcome some patients lack enters at its mean with an indicator of
+    being missing (outcomes are not imputed)."""
+    from lifelines import NelsonAalenFitter
+
     data = cohort.data
-    arms = pd.get_dummies(data["arm"], drop_first=True, dtype=float).to_numpy()
-    parts, names = [arms, np.log(data["plt_day0"].to_numpy(dtype=float))[:, None]], ["arm"]
-    names.append("log_plt_day0")
-    for name in ("response", "recovered"):
-        values = data[name].to_numpy(dtype=float)
-        if np.isfinite(values).all():
-            parts.append(values[:, None])
-            names.append(name)
+    parts = [pd.get_dummies(data["arm"], drop_first=True, dtype=float).to_numpy()]
+    names = ["arm"]
+
+    def add(name: str, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=float)
+        known = np.isfinite(values)
+        if not known.any() or np.ptp(values[known]) == 0:
+            return  # nothing to learn from
+        parts.append(np.where(known, values, values[known].mean())[:, None])
+        if not known.all():
+            parts.append((~known).astype(float)[:, None])
+        names.append(name)
+
+    days = cohort.days
+    add("log_plt_day0", np.log(data["plt_day0"].to_numpy(dtype=float)))
+    add("response", data["response"].to_numpy(dtype=float))
+    for day in days[1:]:
+        add(f"log_plt_day{day}", np.log(data[f"plt_day{day}"].to_numpy(dtype=float)))
+    time = data["time_to_recovery"].to_numpy(dtype=float)
+    event = data["recovered"].to_numpy(dtype=float)
+    add("recovered", event)
+    if np.isfinite(time).all() and np.isfinite(event).all() and event.any():
+        fitter = NelsonAalenFitter().fit(time, event_observed=event)
+        add("cumulative_hazard", fitter.cumulative_hazard_at_times(time).to_numpy())
+    for name in SAFETY_OUTCOMES:
+        if name in data:
+            add(name, data[name].to_numpy(dtype=float, na_value=np.nan))
     return _standardise(np.hstack(parts)), tuple(names)
 
 

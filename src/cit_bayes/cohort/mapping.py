@@ -36,6 +36,7 @@ to different values are an error. A number in the file matches its plain text (`
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +129,15 @@ def _fail(source: str, message: str) -> CohortError:
     return CohortError(f"column mapping {source}: {message}")
 
 
+#: A count column of any planned day (an analysis plan's ``[plt] planned_days``).
+PLANNED_DAY_COLUMN = re.compile(r"^plt_day\d{1,2}$")
+
+
+def _is_schema_column(name) -> bool:
+    """A column of the schema, or the count column of a planned day (``plt_day21``)."""
+    return name in INPUT_COLUMNS or bool(PLANNED_DAY_COLUMN.match(str(name)))
+
+
 def load_mapping(columns: str | Path | Mapping | ColumnMapping | None) -> ColumnMapping:
     """Load a column mapping from a TOML path, a dict of the same shape, or pass one through.
 
@@ -180,11 +190,11 @@ def _parse(raw: Mapping, source: str) -> ColumnMapping:
     columns: dict[str, str] = {}
     seen: dict[str, str] = {}
     for canonical, in_file in column_table.items():
-        if canonical not in INPUT_COLUMNS:
+        if not _is_schema_column(canonical):
             raise _fail(
                 source,
                 f"[columns] names {canonical!r}, which is not a schema column; expected one of "
-                f"{', '.join(INPUT_COLUMNS)}",
+                f"{', '.join(INPUT_COLUMNS)}, or plt_day<d> for a plan's other planned days",
             )
         if not isinstance(in_file, str) or not in_file.strip():
             raise _fail(source, f"[columns] {canonical} must be a non-empty column name")
@@ -200,7 +210,7 @@ def _parse(raw: Mapping, source: str) -> ColumnMapping:
         raise _fail(source, "[values] must hold one table per column, e.g. [values.arm]")
     values: dict[str, dict[str, str]] = {}
     for canonical, table in value_table.items():
-        if canonical not in INPUT_COLUMNS:
+        if not _is_schema_column(canonical):
             raise _fail(source, f"[values.{canonical}] is not a schema column")
         if not isinstance(table, Mapping):
             raise _fail(

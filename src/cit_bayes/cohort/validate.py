@@ -27,7 +27,12 @@ from cit_bayes.cohort.derive import (
     response_determined_by_day,
 )
 from cit_bayes.cohort.labs import LabSummary, check_days, with_lab_counts
-from cit_bayes.cohort.mapping import ColumnMapping, load_mapping, normalise_key
+from cit_bayes.cohort.mapping import (
+    PLANNED_DAY_COLUMN,
+    ColumnMapping,
+    load_mapping,
+    normalise_key,
+)
 from cit_bayes.cohort.problems import Problem, ProblemLog
 from cit_bayes.cohort.schema import (
     ARMS,
@@ -271,6 +276,19 @@ def validate_table(
     # With a required column absent, the cells of the columns present are still checked (above),
     # so that one run reports every problem; cross-column checks need the whole schema.
     if absent:
+        other_days = [
+            str(column)
+            for column in frame.columns
+            if PLANNED_DAY_COLUMN.match(str(column).strip().lower())
+            and str(column).strip().lower() not in {s.name for s in specs}
+        ]
+        if other_days and any(name.startswith("plt_day") for name in map(str, absent)):
+            log.add_general(
+                None,
+                f"counts on the planned days {tuple(days)}: the file holds "
+                f"{', '.join(other_days[:6])}, counts of other days, which an analysis plan "
+                "names in [plt] planned_days (pass it with --plan)",
+            )
         log.raise_if_any(f"is missing required column(s) {', '.join(map(str, absent))}")
     names = {name: where[0] for name, where in located.items()}
     windowed = lab_summary is not None
@@ -370,7 +388,7 @@ def extra_covariate_specs(covariates: Sequence[str]) -> tuple[ColumnSpec, ...]:
     specs = []
     for name in dict.fromkeys(names):
         _check_further_name(name, "covariate")
-        if name.lower() in _SCHEMA_NAMES:
+        if name.lower() in _SCHEMA_NAMES or PLANNED_DAY_COLUMN.match(name.lower()):
             raise CohortError(
                 f"covariate {name!r} is a column of the cohort schema (or derived from it), "
                 "not a further covariate: a plan names schema covariates directly, and "
@@ -466,7 +484,7 @@ def group_column_specs(group: str | None) -> tuple[ColumnSpec, ...]:
     if not group or group in CATEGORICAL_COVARIATES:
         return ()
     _check_further_name(group, "grouping column")
-    if group.lower() in _SCHEMA_NAMES:
+    if group.lower() in _SCHEMA_NAMES or PLANNED_DAY_COLUMN.match(group.lower()):
         raise CohortError(
             f"grouping column {group!r} is a schema column that is not categorical: a group "
             f"is one of {sorted(CATEGORICAL_COVARIATES)} or a column of labels beyond the "

@@ -144,7 +144,8 @@ MODEL_TEXT: dict[str, str] = {
         "each patient's log likelihood. Cumulative recovery 1 - S_a(t) and the restricted mean "
         "time to recovery (RMTR, days; a patient not recovered counts the whole horizon) are "
         "g-computation averages over the target population: the marginal contrasts (differences "
-        "in the share recovered by day 7 and 14, in RMTR) come from them. Intercurrent events: "
+        "in the share recovered by day 7, day 14 and the horizon, those within it, and in RMTR) come "
+        "from them. Intercurrent events: "
         "treatment policy (a transfusion is part of the regimen as given; its timing is not "
         "recorded)."
     ),
@@ -221,7 +222,11 @@ GROUP_EQUATION = Equation(
 
 _POOL = "pool_arms (false: independent arms; true: partially pooled, a sensitivity analysis)"
 _GROUP_SD = "s_g (half-normal scale of the group SD sigma_g; used only with a grouping column)"
-_ARM_SD = "s_tau (half-normal scale of the between-arm SD tau; used only with pool_arms)"
+_ARM_SD = (
+    "s_tau (half-normal scale of the between-arm SD tau; used only with pool_arms; with "
+    "arm_sd_fixed, tau itself)"
+)
+_FIXED = "arm_sd_fixed (true: tau = s_tau, not estimated: a sceptical prior on the differences)"
 
 #: For each model, the symbol each field of its prior dataclass (the plan's ``[priors.*]``) sets.
 PRIOR_SYMBOLS: dict[str, dict[str, str]] = {
@@ -234,6 +239,7 @@ PRIOR_SYMBOLS: dict[str, dict[str, str]] = {
         "coefficient_sd": "s_beta (SD of each covariate coefficient)",
         "group_sd": _GROUP_SD,
         "pool_arms": _POOL,
+        "arm_sd_fixed": _FIXED,
     },
     "plt": {
         "day_mean_center": "c_theta (mean of each arm-by-day level theta_ad, log scale)",
@@ -245,6 +251,7 @@ PRIOR_SYMBOLS: dict[str, dict[str, str]] = {
         "residual_sd": "s_s (half-normal scale of each within-patient SD s_ad, per arm and day)",
         "correlation_eta": "eta (LKJ shape of the within-patient correlation R)",
         "pool_arms": _POOL,
+        "arm_sd_fixed": _FIXED,
     },
     "recovery": {
         "intercept_mean": "m_nu (mean of each arm's log hazard nu_a at the middle day)",
