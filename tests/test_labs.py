@@ -275,6 +275,24 @@ def test_weights_read_a_long_format_export_as_the_plan_does(tmp_path):
     assert "bmi" not in settings["covariates"] and len(long) == 160
     assert main(["weights", str(tmp_path / "wide.csv"), "--treatment", "arm", "--labs",
                  str(tmp_path / "labs.csv"), "--out", str(tmp_path / "g")]) == 2  # fmt: skip
+    # a mapping names the export's own columns; --missing drop drops rows, counted
+    renamed = wide.rename(columns={"arm": "Regimen", "age": "Age (y)"})
+    renamed.loc[[0, 1], "Age (y)"] = None
+    write_table(renamed, tmp_path / "renamed.csv")
+    (tmp_path / "map.toml").write_text('[columns]\narm = "Regimen"\nage = "Age (y)"\n')
+    base = [
+        "weights",
+        str(tmp_path / "renamed.csv"),
+        *args,
+        "--columns",
+        str(tmp_path / "map.toml"),
+    ]
+    assert main([*base, "--out", str(tmp_path / "m")]) == 2  # two missing ages: an error
+    assert main([*base, "--missing", "drop", "--out", str(tmp_path / "m")]) == 0
+    mapped = pd.read_csv(tmp_path / "m" / "weights.csv")
+    assert len(mapped) == 158
+    assert main(["weights", str(tmp_path / "wide.csv"), "--treatment", "arm", "--missing", "drop",
+                 "--out", str(tmp_path / "g")]) == 2  # fmt: skip
 
 
 def test_run_on_a_long_format_export_reports_the_window_rule(

@@ -112,6 +112,21 @@ def register(subparsers) -> None:
         help="a CIT cohort's laboratory results in long format (see cit-bayes validate --labs)",
     )
     parser.add_argument(
+        "--columns",
+        metavar="MAP",
+        help="a CIT cohort's column mapping TOML (other column names or value codes; see "
+        "cit-bayes validate --columns)",
+    )
+    parser.add_argument(
+        "--missing",
+        choices=("error", "drop"),
+        default="error",
+        help="a CIT cohort's rows with a missing covariate, baseline count or undeterminable "
+        "response: 'error' (default) lists them, 'drop' drops them and counts them per arm "
+        "(run and fit also impute them: --missing impute; weights of imputed cohorts differ "
+        "per imputation, so this command does not)",
+    )
+    parser.add_argument(
         "--covariates",
         metavar="A,B,C",
         help="comma-separated covariates (default: the cohort's baseline covariates, or every "
@@ -256,7 +271,13 @@ def _cohort_inputs(args, path: Path):
     names = _split(args.covariates)
     if names is not None:
         columns["used_covariates"] = tuple(names)
-    cohort = read_cohort(path, labs=getattr(args, "labs", None), **columns)
+    cohort = read_cohort(
+        path,
+        getattr(args, "columns", None),
+        labs=getattr(args, "labs", None),
+        missing=getattr(args, "missing", "error"),
+        **columns,
+    )
     covariates = cohort.covariates()
     if names is not None:
         unknown = [c for c in names if c not in covariates and c not in cohort.data]
@@ -453,6 +474,13 @@ def run_weights(args) -> int:
             raise WeightingError(
                 "--labs completes a CIT cohort; a generic table read with --treatment takes "
                 "no laboratory file"
+            )
+        if args.treatment and (
+            getattr(args, "columns", None) or getattr(args, "missing", "error") != "error"
+        ):
+            raise WeightingError(
+                "--columns and --missing read a CIT cohort; a generic table read with "
+                "--treatment is read as it is"
             )
         if args.treatment:
             X, arm, y, notes, cohort = _generic_inputs(args, path)
