@@ -290,7 +290,11 @@ def test_weights_read_a_long_format_export_as_the_plan_does(tmp_path):
     assert main([*base, "--out", str(tmp_path / "m")]) == 2  # two missing ages: an error
     assert main([*base, "--missing", "drop", "--out", str(tmp_path / "m")]) == 0
     mapped = pd.read_csv(tmp_path / "m" / "weights.csv")
-    assert len(mapped) == 158
+    assert mapped["row"].tolist() == list(range(3, 161))  # the input's rows 1 and 2 dropped
+    settings = json.loads((tmp_path / "m" / "settings.json").read_text(encoding="utf-8"))
+    assert settings["missing"] == "drop" and settings["columns"] == "map.toml"
+    assert sum(entry["n_dropped"] for entry in settings["dropped"]) == 2
+    assert any("dropped 2 rows" in note for note in settings["notes"])
     assert main(["weights", str(tmp_path / "wide.csv"), "--treatment", "arm", "--missing", "drop",
                  "--out", str(tmp_path / "g")]) == 2  # fmt: skip
 

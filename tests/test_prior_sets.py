@@ -170,3 +170,18 @@ def test_the_sceptical_set_refits_with_pooled_arms_and_pulls_them_together(
         return float(np.std(posterior["arm_logit"].mean(("chain", "draw")).values))
 
     assert spread(sceptical) < spread(independent)
+
+
+def test_a_plan_may_not_fix_the_between_arm_sd_itself(tmp_path):
+    """A fixed between-arm SD is the sceptical set's sensitivity analysis; the plan's own pooled
+    arms (a robustness variant) estimate it, and the supplement's pooled-model text says so."""
+    from cit_bayes._paths import models_dir
+
+    text = (models_dir() / "default.toml").read_text(encoding="utf-8")
+    head, _, tail = text.partition("[priors.response]\n")
+    assert tail.count("pool_arms = false\n") >= 1
+    tail = tail.replace("pool_arms = false\n", "pool_arms = true\narm_sd_fixed = true\n", 1)
+    path = tmp_path / "plan.toml"
+    path.write_text(head + "[priors.response]\n" + tail)
+    with pytest.raises(PlanError, match=r"priors\.response\.arm_sd_fixed\]: a fixed between-arm"):
+        load_plan(path)

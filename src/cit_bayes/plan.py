@@ -724,6 +724,13 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
             # optional, false unless a sceptical prior set fixes the SD of pooled arms
             table = {"arm_sd_fixed": False} | table
         priors[model] = build(cls, table, document.source, section, complete=True)
+        if getattr(priors[model], "arm_sd_fixed", False):
+            raise PlanError(
+                f"{where(document.source, section + '.arm_sd_fixed')}: a fixed between-arm SD "
+                "is a prior set's sensitivity analysis (models/priors/patient/sceptical.toml, "
+                "[robustness] prior_sets), not the plan's model: its pooled arms (pool_arms) "
+                "estimate the SD"
+            )
     settings = sampler.settings(document.source)
     margins = tuple(sorted(set(response.noninferiority_margins) | {response.margin}))
     arms = sections["arms"].labels

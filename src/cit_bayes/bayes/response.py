@@ -289,7 +289,7 @@ def fit_response_model(
     PatientFit
         ``draws["rate"]``: dims ``(chain, draw, arm)``. The posterior also holds
         ``arm_logit`` and ``coefficient`` (dim ``covariate``), and with ``pool_arms``
-        ``intercept``, ``arm_sd`` and ``arm_z``.
+        ``intercept``, ``arm_sd`` (unless ``arm_sd_fixed``) and ``arm_z``.
 
     Examples
     --------

@@ -45,7 +45,7 @@ Written by `cit-bayes weights` (cit_bayes {version}). Settings and provenance: `
 
 | file | content |
 |---|---|
-| `weights.csv` | one row per input row, in input order: `row` (1-based data row number of the input file, header excluded), `arm`, `included` (0 = trimmed), `weight`, and `propensity_<arm>` for every arm |
+| `weights.csv` | one row per input row (but rows dropped by `--missing drop`), in input order: `row` (1-based data row number of the input file, header excluded), `arm`, `included` (0 = trimmed), `weight`, and `propensity_<arm>` for every arm |
 | `balance.csv` | one row per covariate (numeric: mean; categorical: each level's share) and pair of arms: arm means before and after weighting, signed differences (arm_a - arm_b), `smd_denominator`, `smd_unweighted`, `smd_weighted` (absolute), `variance_ratio_unweighted`, `variance_ratio_weighted` (arm_a / arm_b), and the maximum absolute SMD over pairs |
 | `balance_summary.csv` | one row per covariate or level: the largest pairwise absolute SMD before and after weighting and the pair attaining it (the love plot) |
 | `table1_weighted.csv` | a weighted "Table 1": per arm, unweighted and weighted mean (SD) or %, with max absolute SMD |
@@ -294,6 +294,14 @@ def _cohort_inputs(args, path: Path):
             raise WeightingError(f"no outcome column {args.outcome!r} in the cohort")
         outcome = cohort.data[args.outcome]
     notes = [f"synthetic cohort ({cohort.source})"] if cohort.synthetic else []
+    if not cohort.dropped.empty:
+        counts = ", ".join(
+            f"{row.arm} {row.n_dropped} ({row.reason})" for row in cohort.dropped.itertuples()
+        )
+        notes.append(
+            f"dropped {int(cohort.dropped['n_dropped'].sum())} rows for missing values "
+            f"(--missing drop): {counts}; weights.csv's row is the input file's data row"
+        )
     return covariates, cohort.data["arm"], outcome, notes, cohort
 
 
@@ -303,10 +311,11 @@ def _file_sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def _weights_table(weighting: PropensityWeighting) -> pd.DataFrame:
+def _weights_table(weighting: PropensityWeighting, rows=()) -> pd.DataFrame:
+    n = len(weighting.weights_)
     table = pd.DataFrame(
         {
-            "row": np.arange(1, len(weighting.weights_) + 1),
+            "row": np.asarray(rows) if len(rows) == n else np.arange(1, n + 1),
             "arm": weighting.arm_.astype(str).to_numpy(),
             "included": weighting.included_.astype(int).to_numpy(),
             "weight": weighting.weights_.to_numpy(),
@@ -317,7 +326,7 @@ def _weights_table(weighting: PropensityWeighting) -> pd.DataFrame:
     return table
 
 
-def _write_outputs(weighting, outcome_table, out: Path) -> list[Path]:
+def _write_outputs(weighting, outcome_table, out: Path, rows=()) -> list[Path]:
     from cit_bayes.report.balance_figures import love_plot, propensity_overlap_plot
 
     out.mkdir(parents=True, exist_ok=True)
@@ -325,7 +334,7 @@ def _write_outputs(weighting, outcome_table, out: Path) -> list[Path]:
     summary = weighting.balance_summary()
     design = weighting.design_
     tables = {
-        "weights.csv": _weights_table(weighting),
+        "weights.csv": _weights_table(weighting, rows),
         "balance.csv": balance,
         "balance_summary.csv": summary,
         "table1_weighted.csv": weighting.table_one(),
@@ -506,6 +515,11 @@ def run_weights(args) -> int:
         "input_file": path.name,
         "input_sha256": _file_sha256(path),
         "cohort_fingerprint": cohort.fingerprint if cohort is not None else None,
+        "columns": Path(args.columns).name if getattr(args, "columns", None) else None,
+        "missing": getattr(args, "missing", "error"),
+        "dropped": []
+        if cohort is None
+        else cohort.dropped.astype({"n_dropped": int}).to_dict(orient="records"),
         "synthetic": bool(cohort.synthetic) if cohort is not None else None,
         "treatment": args.treatment or "arm",
         "arms": [str(a) for a in weighting.arms_],
@@ -537,7 +551,9 @@ def run_weights(args) -> int:
     entropy = args.method == "entropy"
     out = Path(args.out)
     with staged_folder(out) as staging:
-        written = _write_outputs(weighting, outcome_table, staging)
+        written = _write_outputs(
+            weighting, outcome_table, staging, cohort.rows if cohort is not None else ()
+        )
         (staging / "settings.json").write_text(
             json.dumps(settings, indent=2, default=_json_default)
         )

@@ -173,6 +173,10 @@ class Cohort:
     days : tuple of int
         The planned days of the counts (columns ``plt_day<d>``; 0, 3, 7, 14 unless an analysis
         plan's ``[plt] planned_days`` names others); the recovery day runs from 1 to the last.
+    rows : tuple of int
+        The data row number (1-based, header excluded, as problems name rows) of each row of
+        ``data`` in the file read, so that rows kept after dropping can be matched to the input
+        (``cit-bayes weights`` writes them); empty when the cohort was not read from a table.
 
     Examples
     --------
@@ -198,6 +202,7 @@ class Cohort:
     unused_covariates: tuple[str, ...] = ()
     labs: LabSummary | None = None
     days: tuple[int, ...] = PLT_DAYS
+    rows: tuple[int, ...] = ()
 
     @property
     def arms(self) -> tuple[str, ...]:

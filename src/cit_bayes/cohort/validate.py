@@ -302,6 +302,8 @@ def validate_table(
     if windowed:
         notes.append(lab_summary.note())
     cohort = _build(parsed, drop_reason, source, missing, response_rule, notes, arm_labels, days)
+    kept = np.setdiff1d(np.arange(len(rows)), np.fromiter(drop_reason, dtype=int))
+    cohort = dataclasses.replace(cohort, rows=tuple(int(row) for row in rows[kept]))
     if windowed:
         cohort = dataclasses.replace(cohort, labs=lab_summary)
     if unused:

@@ -186,7 +186,9 @@ def robustness_blocks(ctx: ReportContext) -> list:
             "choices",
             note="Each row is a different analysis of the same cohort (the variants on the "
             "primary estimand's weights); differences are posterior means with 95% credible "
-            "intervals, marginal over each analysis's target population.",
+            "intervals, marginal over each analysis's target population. A blank (—) is an "
+            "answer the row's variant or prior set does not refit (the model stays as in the "
+            "primary analysis).",
         )
     ]  # fmt: skip
     move = section.get("largest_move")

@@ -321,7 +321,8 @@ def _prior_set_blocks(ctx: ReportContext) -> list:
     items = []
     for name, prior_set in sets.items():
         values = "; ".join(
-            f"{model}: " + ", ".join(f"{key} = {value:g}" for key, value in changes.items())
+            f"{model}: "
+            + ", ".join(f"{key} = {prior_value_text(value)}" for key, value in changes.items())
             for model, changes in prior_set.get("changes", {}).items()
         )
         items.append(
@@ -332,10 +333,13 @@ def _prior_set_blocks(ctx: ReportContext) -> list:
     return [
         Heading(3, "Prior sensitivity"),
         Paragraph(
-            ["The primary analysis (its weights and covariates) was refitted under each "
-             "patient-level prior set below; the robustness table of the report shows how the "
-             "key answers move with them. A set changes prior values only, not a model's "
-             "structure."]
+            ["The models of the primary analysis (its weights and covariates) that a "
+             "patient-level prior set below changes were refitted under it; the robustness "
+             "table of the report shows how the key answers move with them (a model a set "
+             "leaves as planned is not refitted, and its answers are blank in that row). A set "
+             "changes prior values, or pools the arms of the response and trajectory models "
+             "with a fixed between-arm SD (pool_arms and arm_sd_fixed: a sceptical prior on "
+             "the differences between arms, tau = s_tau, not estimated)."]
         ),
         Items(items),
     ]  # fmt: skip

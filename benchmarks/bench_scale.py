@@ -1,0 +1,104 @@
+"""How the cost of a patient-level fit grows with the number of patients (issue 17's scale table).
+
+For each size n (default 1,000 and 10,000; ``--sizes 1000,10000,100000`` for more), a simulated
+paper-like cohort is validated and weighted for the primary estimand (the default plan's entropy
+weights), and the response and recovery models of the primary adjusted analysis are fitted as
+``cit-bayes fit`` fits them (the plan's sampler, chains, draws and seed; through
+:class:`cit_bayes.analyses.endpoints.EndpointRunner`), each model in a fresh process whose
+PyTensor and numba caches the same model's smaller size has filled (warm: the compile time left
+is what a warm run pays).
+
+Printed per model and size: seconds to validate + weight; of the fit, what is not sampling
+(building the data and the model, compiling, the diagnostics) and the sampling; the
+smallest bulk ESS over the reported quantities and its rate per second of sampling; the peak
+resident memory of the process; and the ratio of each time to that of the size ten times
+smaller (10 = linear in patients). Usage::
+
+    python benchmarks/bench_scale.py                     # n = 1,000 and 10,000
+    python benchmarks/bench_scale.py --sizes 1000,100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from _common import cold_env, run_python
+
+CODE = """
+import dataclasses, json, resource, time, warnings
+from cit_bayes.analyses.endpoints import endpoint_runner
+from cit_bayes.analyses.patient import weight_cohort
+from cit_bayes.cohort import validate_cohort
+from cit_bayes.exceptions import ConvergenceWarning
+from cit_bayes.plan import load_plan
+from cit_bayes.simulate import simulate_cohort
+
+warnings.simplefilter("ignore", ConvergenceWarning)
+plan = load_plan()
+start = time.perf_counter()
+cohort = validate_cohort(simulate_cohort({n}, seed=11, scenario="paper-like").data)
+plan = dataclasses.replace(plan, sensitivity_estimands=())
+weighting = weight_cohort(cohort, plan)
+prepare = time.perf_counter() - start
+runner = endpoint_runner(cohort, plan, plan.seed, None)
+primary = next(a for a in plan.analyses() if a.adjusted)
+start = time.perf_counter()
+runner.fit(primary, weighting[primary.name], ({model!r},))
+fit = next(iter(runner.fits.values()))
+total = time.perf_counter() - start
+checks = fit.diagnostics
+print(json.dumps({{
+    "prepare": prepare, "fit": total, "compile": fit.fit.compile_seconds or 0.0,
+    "sampling": fit.fit.sampling_seconds, "min_ess_bulk": checks.min_ess_bulk,
+    "passed": bool(fit.passed), "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}}))
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000", help="comma-separated cohort sizes")
+    parser.add_argument("--models", default="response,recovery", help="comma-separated models")
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    models = [m.strip() for m in args.models.split(",")]
+    root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    rows = []
+    try:
+        for model in models:
+            env = cold_env(root / model)
+            run_python(CODE.format(n=min(sizes), model=model), env)  # fills the caches
+            for n in sizes:
+                rows.append((model, n, run_python(CODE.format(n=n, model=model), env)))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"patient-level fits by cohort size ({os.cpu_count()} cores, warm caches)")
+    print(
+        f"{'model':<10}{'n':>8}{'prepare s':>11}{'fit - sampling s':>17}{'sampling s':>12}"
+        f"{'fit s':>8}{'x (10x n)':>10}{'min ESS':>9}{'ESS/s':>8}{'peak MB':>9}  gates"
+    )
+    previous: dict[str, tuple[int, float]] = {}
+    for model, n, result in rows:
+        ratio = ""
+        if model in previous and n == 10 * previous[model][0]:
+            ratio = f"{result['fit'] / previous[model][1]:.1f}"
+        previous[model] = (n, result["fit"])
+        build = result["fit"] - result["sampling"]
+        rate = result["min_ess_bulk"] / max(result["sampling"], 1e-9)
+        print(
+            f"{model:<10}{n:>8}{result['prepare']:>11.1f}{build:>17.1f}"
+            f"{result['sampling']:>12.1f}{result['fit']:>8.1f}{ratio:>10}"
+            f"{result['min_ess_bulk']:>9.0f}{rate:>8.0f}{result['peak_mb']:>9.0f}  "
+            + ("passed" if result["passed"] else "FAILED")
+        )
+    print(json.dumps([{"model": m, "n": n, **r} for m, n, r in rows]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
