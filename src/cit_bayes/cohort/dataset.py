@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -18,6 +17,7 @@ from cit_bayes.cohort.schema import (
     BINARY_COVARIATES,
     CATEGORICAL_COVARIATES,
     COHORT_COLUMNS,
+    PLANNED_DAY_COLUMN,
     PLT_DAYS,
     SAFETY_OUTCOMES,
     STAGES,
@@ -44,7 +44,6 @@ FINGERPRINT_COLUMNS: tuple[str, ...] = tuple(
     if name not in ("response", "delta_plt", "time_to_recovery", "recovered")
 )
 _FINGERPRINT_VERSION = "cit_bayes.cohort/1"
-_DAY_COLUMN = re.compile(r"^plt_day(\d+)$")
 
 
 def planned_days_of(data: pd.DataFrame) -> tuple[int, ...]:
@@ -55,7 +54,7 @@ def planned_days_of(data: pd.DataFrame) -> tuple[int, ...]:
     >>> planned_days_of(pd.DataFrame(columns=["arm", "plt_day21", "plt_day0", "plt_day5"]))
     (0, 5, 21)
     """
-    found = (_DAY_COLUMN.match(str(name)) for name in data.columns)
+    found = (PLANNED_DAY_COLUMN.match(str(name)) for name in data.columns)
     return tuple(sorted(int(match.group(1)) for match in found if match))
 
 
@@ -101,11 +100,11 @@ def fingerprint_frame(
     columns = [name for name in FINGERPRINT_COLUMNS if name in data.columns]
     # counts of other planned days (an analysis plan's [plt] planned_days), after the schema's
     columns += [
-        name for name in data.columns if _DAY_COLUMN.match(str(name)) and name not in columns
+        name for name in data.columns if PLANNED_DAY_COLUMN.match(str(name)) and name not in columns
     ]
     columns += [*extra, *labels, *_interval_columns(data)]
     digest.update(("\x1f".join(columns) + "\n").encode())
-    floats = {"age", "bmi", *(name for name in columns if _DAY_COLUMN.match(str(name)))}
+    floats = {"age", "bmi", *(name for name in columns if PLANNED_DAY_COLUMN.match(str(name)))}
     texts = [_column_text(data[name], name in floats or name in extra) for name in columns]
     body = "".join("\x1f".join(row) + "\n" for row in zip(*texts, strict=True))
     digest.update(body.encode())
@@ -229,6 +228,22 @@ class Cohort:
         totals = self.dropped.groupby("arm", sort=False)["n_dropped"].sum()
         return totals.reindex(arms, fill_value=0).astype(int).rename("n_dropped")
 
+    @property
+    def covariate_columns(self) -> tuple[str, ...]:
+        """The covariate columns of ``data`` the cohort was read with: the schema's baseline
+        covariates the plan uses, then the further numeric ones.
+
+        Examples
+        --------
+        >>> from cit_bayes._paths import data_dir
+        >>> from cit_bayes.cohort import read_cohort
+        >>> cohort = read_cohort(data_dir() / "reconstructed" / "cohort.csv")
+        >>> cohort.covariate_columns[:3]
+        ('sex', 'age', 'bmi')
+        """
+        read = (name for name in BASELINE_COVARIATES if name not in self.unused_covariates)
+        return (*read, *self.extra_covariates)
+
     def covariates(self) -> pd.DataFrame:
         """Baseline covariates ready for a propensity model.
 
@@ -244,7 +259,7 @@ class Cohort:
         """
         read = [name for name in BASELINE_COVARIATES if name not in self.unused_covariates]
         frame = self.data.loc[:, read].copy()
-        gaps = [name for name in (*read, *self.extra_covariates) if self.data[name].isna().any()]
+        gaps = [name for name in self.covariate_columns if self.data[name].isna().any()]
         if gaps:
             raise CohortError(
                 f"{self.source}: covariates with missing values ({', '.join(gaps)}), read "

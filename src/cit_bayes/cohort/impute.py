@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from cit_bayes.cohort.dataset import Cohort
-from cit_bayes.cohort.schema import BASELINE_COVARIATES, BINARY_COVARIATES, SAFETY_OUTCOMES
+from cit_bayes.cohort.schema import BINARY_COVARIATES, SAFETY_OUTCOMES
 from cit_bayes.exceptions import CohortError
 
 __all__ = [
@@ -131,9 +131,7 @@ def imputed_columns(cohort: Cohort) -> dict[str, int]:
     >>> imputed_columns(read_cohort(data_dir() / "reconstructed" / "cohort.csv"))
     {}
     """
-    columns = [c for c in BASELINE_COVARIATES if c not in cohort.unused_covariates]
-    columns += list(cohort.extra_covariates)
-    counts = cohort.data[columns].isna().sum()
+    counts = cohort.data[list(cohort.covariate_columns)].isna().sum()
     return {name: int(count) for name, count in counts.items() if count}
 
 
@@ -179,8 +177,7 @@ def impute_cohort(cohort: Cohort, *, m: int = 5, iterations: int = 10, seed: int
     if not 1 <= int(iterations) <= 100:
         raise CohortError(f"imputations: iterations must be 1 to 100, got {iterations}")
     imputed = imputed_columns(cohort)
-    columns = [c for c in BASELINE_COVARIATES if c not in cohort.unused_covariates]
-    columns += list(cohort.extra_covariates)
+    columns = list(cohort.covariate_columns)
     empty = [name for name in imputed if imputed[name] == cohort.n]
     if empty:
         raise CohortError(f"cannot impute {', '.join(empty)}: no observed value")

@@ -36,13 +36,12 @@ to different values are an error. A number in the file matches its plain text (`
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cit_bayes.cohort.schema import INPUT_COLUMNS, LAB_COLUMNS
+from cit_bayes.cohort.schema import INPUT_COLUMNS, LAB_COLUMNS, PLANNED_DAY_COLUMN
 from cit_bayes.config import read_toml
 from cit_bayes.exceptions import CohortError, PlanError
 
@@ -127,10 +126,6 @@ class ColumnMapping:
 
 def _fail(source: str, message: str) -> CohortError:
     return CohortError(f"column mapping {source}: {message}")
-
-
-#: A count column of any planned day (an analysis plan's ``[plt] planned_days``).
-PLANNED_DAY_COLUMN = re.compile(r"^plt_day\d{1,2}$")
 
 
 def _is_schema_column(name) -> bool:

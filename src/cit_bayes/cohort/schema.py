@@ -9,6 +9,7 @@ human-readable version of the same schema.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, replace
 
 #: Canonical arm labels, in the order the paper prints them.
@@ -235,6 +236,10 @@ COLUMN_SPECS: tuple[ColumnSpec, ...] = (
 )
 
 
+#: The name of a planned day's count column (:func:`plt_columns`); group 1 is the day.
+PLANNED_DAY_COLUMN = re.compile(r"^plt_day(\d+)$")
+
+
 def plt_columns(days: tuple[int, ...] = PLT_DAYS) -> tuple[str, ...]:
     """The count columns of planned days: ``plt_day<d>``.
 
@@ -393,6 +398,7 @@ __all__ = [
     "MISSING_POLICIES",
     "OPTIONAL_COLUMNS",
     "PLT_COLUMNS",
+    "PLANNED_DAY_COLUMN",
     "check_planned_days",
     "cohort_columns",
     "column_specs",

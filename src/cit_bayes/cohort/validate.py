@@ -27,12 +27,7 @@ from cit_bayes.cohort.derive import (
     response_determined_by_day,
 )
 from cit_bayes.cohort.labs import LabSummary, check_days, with_lab_counts
-from cit_bayes.cohort.mapping import (
-    PLANNED_DAY_COLUMN,
-    ColumnMapping,
-    load_mapping,
-    normalise_key,
-)
+from cit_bayes.cohort.mapping import ColumnMapping, load_mapping, normalise_key
 from cit_bayes.cohort.problems import Problem, ProblemLog
 from cit_bayes.cohort.schema import (
     ARMS,
@@ -44,6 +39,7 @@ from cit_bayes.cohort.schema import (
     DERIVED_COVARIATES,
     INPUT_COLUMNS,
     MISSING_POLICIES,
+    PLANNED_DAY_COLUMN,
     PLT_DAYS,
     RECOVERY_THRESHOLD,
     RESPONSE_RULES,
