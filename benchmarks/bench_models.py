@@ -13,7 +13,8 @@ Measured, each in a fresh process (``_common.run_python``):
 1. Per model, nutpie (the plan's sampler): the model alone (the other three fit functions of
    ``cit_bayes.analyses.endpoints`` are replaced by a no-op in the child), first with empty PyTensor and
    numba caches (cold), then again with the caches that run filled (warm). Printed per fit:
-   compile seconds cold and warm (``nutpie.compile_pymc_model``; 0 when the compiled model is
+   compile seconds cold and warm (``cit_bayes.bayes.compiled.compile_model``: warm, the callbacks
+   come from the on-disk cache and what is left is building the graph; 0 when the compiled model is
    re-used), sampling seconds (``nutpie.sample``, warm process), the diagnostics over every
    posterior variable (min bulk and tail ESS, max R-hat, divergences, gates) and bulk ESS per
    second of sampling.

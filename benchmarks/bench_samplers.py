@@ -11,7 +11,8 @@ themselves to ``MODELS``.
 
 PyMC's compile time is that of building its NUTS step (``pm.NUTS(model=...)`` compiles the log
 density and gradient); its sampling time is ``pm.sample`` with that step (process start included,
-cores as in the plan). nutpie's are ``nutpie.compile_pymc_model`` and ``nutpie.sample``.
+cores as in the plan). nutpie's are the package's cached compilation (``cit_bayes.bayes.compiled.compile_model``,
+nutpie's own callbacks built so that a later process loads them from disk) and ``nutpie.sample``.
 
 Usage: ``python benchmarks/bench_samplers.py``. Timings on a shared machine are indicative.
 """
@@ -55,8 +56,9 @@ names = [v for i in items for v in reported_names(i.data.endpoint, i.data.quanti
 sampler = {sampler!r}
 if sampler == "nutpie":
     import nutpie
+    from cit_bayes.bayes.compiled import compile_model
     start = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model)
+    compiled, _ = compile_model(model)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
     idata = nutpie.sample(compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,

@@ -3,8 +3,10 @@
 Each takes a PyMC model, an integer seed and the :class:`~cit_bayes.bayes.sampling.SamplerSettings`
 and returns ArviZ 1.x draws (an :class:`xarray.DataTree` with ``observed_data`` and
 ``constant_data``), the compile seconds (``None`` for PyMC, which compiles inside ``pm.sample``)
-and the sampling seconds. nutpie compiles a model once per process and model object: a model
-sampled again after ``pm.set_data`` reuses the compiled sampler with the new data.
+and the sampling seconds. nutpie's sampler functions are compiled once per machine
+(:mod:`cit_bayes.bayes.compiled`: a later process loads them from the on-disk cache) and kept
+per model object in a process: a model sampled again after ``pm.set_data`` reuses them with the
+new data.
 """
 
 from __future__ import annotations
@@ -116,12 +118,14 @@ def sample_nutpie(model: pm.Model, seed: int, settings):
     """
     import nutpie
 
+    from cit_bayes.bayes.compiled import compile_model
+
     compile_seconds = 0.0
     cached = _NUTPIE_CACHE.get(model)
     if cached is None or cached[0] != _signature(model):
         start = time.perf_counter()
         with _quiet_pymc():
-            compiled = nutpie.compile_pymc_model(model)
+            compiled, _ = compile_model(model)
         compile_seconds = time.perf_counter() - start
         _NUTPIE_CACHE[model] = (_signature(model), compiled)
     else:
