@@ -122,13 +122,15 @@ def small_analysis(small_cohort_csv, short_plan):
         return run_patient_analysis(cohort, short_plan, seed=11)
 
 
-def _evaluate_model(model, values: dict, point: dict, outputs=()):
+def _evaluate_model(model, values: dict, point: dict, outputs=(), targets=None):
     """Set the model's data, then return its log density without Jacobian at ``point``.
 
     ``point`` gives every free variable on its constrained scale (a standard deviation, not
     its log). Returns ``(log_density, {name: value of each output})``: the log density is the
     sum of the priors' log densities and the model's potentials, the quantity a test writes
-    out by hand with scipy.
+    out by hand with scipy. Outputs that are not model variables come from ``targets`` (a
+    model's g-computation on the draws, such as ``response_targets(values, arms)``), applied to
+    a one-draw posterior of every free variable and deterministic at ``point``.
     """
     import pymc as pm
     import pytensor
@@ -145,13 +147,28 @@ def _evaluate_model(model, values: dict, point: dict, outputs=()):
         unconstrained[value_var.name] = x
     log_density = model.compile_logp(jacobian=False, mode="FAST_COMPILE")(unconstrained)
     computed = {}
-    if outputs:
-        graphs = model.replace_rvs_by_values([model[name] for name in outputs])
-        fn = pytensor.function(
-            model.value_vars, graphs, mode="FAST_COMPILE", on_unused_input="ignore"
+    names = [v.name for v in (*model.free_RVs, *model.deterministics)]
+    names += [name for name in outputs if name in model.named_vars and name not in names]
+    graphs = model.replace_rvs_by_values([model[name] for name in names])
+    fn = pytensor.function(model.value_vars, graphs, mode="FAST_COMPILE", on_unused_input="ignore")
+    results = fn(*(unconstrained[v.name] for v in model.value_vars))
+    at_point = dict(zip(names, (np.asarray(r) for r in results), strict=True))
+    derived = [name for name in outputs if name not in model.named_vars]
+    if derived:
+        import xarray as xr
+
+        dims = model.named_vars_to_dims
+        posterior = xr.Dataset(
+            {
+                name: (
+                    ("chain", "draw", *(dims.get(name) or [f"{name}_{i}" for i in range(v.ndim)])),
+                    v[None, None],
+                )
+                for name, v in at_point.items()
+            }
         )
-        results = fn(*(unconstrained[v.name] for v in model.value_vars))
-        computed = dict(zip(outputs, (np.asarray(r) for r in results), strict=True))
+        at_point |= {name: targets(posterior)[name].values[0, 0] for name in derived}
+    computed = {name: at_point[name] for name in outputs}
     return float(log_density), computed
 
 

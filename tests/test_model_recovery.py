@@ -22,6 +22,7 @@ from cit_bayes.bayes.recovery import (
     build_recovery_model,
     fit_recovery_model,
     person_period,
+    recovery_targets,
     recovery_values,
     smooth_basis,
     smooth_centred,
@@ -105,6 +106,7 @@ def test_log_density_is_the_person_period_likelihood(
         values,
         p,
         outputs=("arm_log_hazard", "arm_effect", "cumulative_recovery", "rmtr"),
+        targets=recovery_targets(values, list(model.coords["day"]), data.arms),
     )
 
     day_std, basis = smooth_basis(HORIZON, 4)

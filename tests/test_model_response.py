@@ -19,6 +19,7 @@ from cit_bayes.bayes.response import (
     ResponsePrior,
     build_response_model,
     fit_response_model,
+    response_targets,
     response_values,
 )
 from cit_bayes.exceptions import ModelError
@@ -57,7 +58,8 @@ def test_log_density_is_the_written_model(case, evaluate_model, family, density)
     point = {"arm_logit": np.array([0.4, -0.9, 1.3]), "coefficient": np.array([0.3, -0.8])}
     model = build_response_model(data, family=family)
     assert {rv.name for rv in model.free_RVs} == {"arm_logit", "coefficient"}
-    logp, out = evaluate_model(model, values, point, outputs=("rate",))
+    targets = response_targets(values, data.arms)
+    logp, out = evaluate_model(model, values, point, outputs=("rate",), targets=targets)
 
     arm_logit = point["arm_logit"]
     linear = data.design @ point["coefficient"]
@@ -89,7 +91,8 @@ def test_log_density_of_the_pooled_sensitivity_model(case, evaluate_model):
         "coefficient": np.array([0.3, -0.8]),
     }
     model = build_response_model(data, pool_arms=True)
-    logp, out = evaluate_model(model, values, point, outputs=("arm_logit", "rate"))
+    targets = response_targets(values, data.arms)
+    logp, out = evaluate_model(model, values, point, outputs=("arm_logit", "rate"), targets=targets)
 
     arm_logit = point["intercept"] + point["arm_sd"] * zero_sum_basis(3) @ point["arm_z"]
     linear = data.design @ point["coefficient"]

@@ -21,6 +21,7 @@ from cit_bayes.bayes.trajectory import (
     TrajectoryPrior,
     build_trajectory_model,
     fit_trajectory_model,
+    trajectory_targets,
     trajectory_values,
 )
 from cit_bayes.exceptions import ModelError
@@ -89,7 +90,11 @@ def test_log_density_is_the_written_model(
     p = POOLED_POINT if pool_arms else POINT
     outputs = ("residual_correlation", "mean", "delta_plt")
     logp, out = evaluate_model(
-        model, values, p, outputs=outputs + (("arm_day_effect",) if pool_arms else ())
+        model,
+        values,
+        p,
+        outputs=outputs + (("arm_day_effect",) if pool_arms else ()),
+        targets=trajectory_targets(values, DAYS, data.arms),
     )
 
     s = p["residual_sd"]  # (arm, day)

@@ -533,10 +533,13 @@ def fit_cached_model(
     name: str,
     settings: SamplerSettings | None,
     provenance: Mapping[str, str | int | float] | None,
+    derived: Callable[[xr.Dataset], Mapping[str, xr.DataArray]] | None = None,
 ) -> PatientFit:
     """Set the model's data, sample it through :func:`~cit_bayes.bayes.sampling.sample`.
 
-    The gates cover every posterior variable (parameters and reported quantities). The
+    ``derived`` computes quantities from the stored draws after sampling (the g-computation;
+    see :func:`~cit_bayes.bayes.sampling.sample`). The gates cover every posterior variable
+    (parameters, derived and reported quantities). The
     ``model_data_fingerprint`` provenance attribute hashes the arrays the model saw; the caller
     may pass ``data_fingerprint`` (the cohort's) in ``provenance``.
 
@@ -558,6 +561,7 @@ def fit_cached_model(
         settings=settings,
         name=name,
         provenance=extra | dict(provenance or {}),
+        derived=derived,
     )
     draws = {
         key: fit.idata["posterior"][key].transpose("chain", "draw", ...).copy() for key in reported

@@ -62,6 +62,9 @@ default.
 
 Targets (g-computation)
 -----------------------
+Computed in every posterior draw after sampling, on the stored draws (:func:`recovery_targets`,
+:mod:`cit_bayes.bayes.gcomp`), not by the sampler.
+
 With :math:`\\Lambda_{at} = \\sum_{s \\le t} e^{\\lambda_{as}}`, patient i's probability of not
 having recovered by day t under arm a is :math:`S_{ia}(t) = \\exp(-e^{x_i^\\top\\beta}
 \\Lambda_{at})`; averaged with the target tilting h, :math:`S_a(t) = \\sum_i h_i S_{ia}(t) /
@@ -88,13 +91,20 @@ Methodol* 2013;13:152.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
+from cit_bayes.bayes.gcomp import (
+    as_posterior,
+    average_over_patients,
+    distinct_patients,
+    draws_matrix,
+    linear_predictor,
+)
 from cit_bayes.bayes.patient_base import (
     SCALE,
     PatientData,
@@ -118,6 +128,7 @@ __all__ = [
     "recovery_after",
     "recovery_values",
     "fit_recovery_model",
+    "recovery_targets",
 ]
 
 REPORTED = ("cumulative_recovery", "rmtr", "arm_effect", "arm_log_hazard")
@@ -287,7 +298,7 @@ def _build(
         arm = pm.Data("arm_index", np.zeros(n, dtype="int64"), dims="patient")
         design = pm.Data("design", np.zeros((n, len(covariates))), dims=("patient", "covariate"))
         weight = pm.Data("weight", np.ones(n), dims="patient")
-        tilt = pm.Data("target_tilt", np.ones(n), dims="patient")
+        pm.Data("target_tilt", np.ones(n), dims="patient")  # read by recovery_targets
         time = pm.Data("time_to_recovery", np.zeros(n, dtype="int64"), dims="patient")
         recovered = pm.Data("recovered", np.zeros(n), dims="patient")
         after = pm.Data("recovery_after", np.zeros(n, dtype="int64"), dims="patient")
@@ -318,11 +329,7 @@ def _build(
         gap = pt.switch(recovered > 0, cumulative[time, arm] - before, 1.0)
         loglik = -risk * before + recovered * pt.log1mexp(-risk * gap)
         pm.Potential("weighted_loglik", pt.sum(weight * loglik))
-
-        survival_i = pt.exp(-risk[:, None, None] * cumulative[None, 1:, :])  # (n, day, arm)
-        survival = pt.sum(tilt[:, None, None] * survival_i, axis=0) / pt.sum(tilt)  # (day, arm)
-        pm.Deterministic("cumulative_recovery", 1.0 - survival, dims=("day", "arm"))
-        pm.Deterministic("rmtr", 1.0 + pt.sum(survival[:-1, :], axis=0), dims="arm")
+        # cumulative_recovery and rmtr: g-computation on the stored draws (recovery_targets)
     return model
 
 
@@ -534,4 +541,52 @@ def fit_recovery_model(
         name=name,
         settings=settings,
         provenance=dict(provenance or {}) | {"smooth_parametrisation": shapes},
+        derived=recovery_targets(values, list(model.coords["day"]), data.arms),
     )
+
+
+def recovery_targets(values: Mapping[str, np.ndarray], days: Sequence[str], arms: Sequence[str]):
+    """The g-computation of the recovery model on the stored draws (module docstring).
+
+    Returns a function of the posterior (as :func:`~cit_bayes.bayes.sampling.sample` takes
+    it) giving ``cumulative_recovery`` (dims ``day, arm``) and ``rmtr`` (dim ``arm``) from
+    ``arm_log_hazard``, ``coefficient`` and ``group_effect``: :math:`S_a(t) = \\sum_i h_i
+    \\exp(-e^{x_i^\\top\\beta + u_{g_i}} \\Lambda_{at}) / \\sum_i h_i`, over the distinct
+    patients (:mod:`cit_bayes.bayes.gcomp`).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> hazard = np.log(np.full((1, 1, 3, 2), 0.5))
+    >>> posterior = xr.Dataset(
+    ...     {"arm_log_hazard": (("chain", "draw", "day", "arm"), hazard),
+    ...      "coefficient": (("chain", "draw", "covariate"), np.zeros((1, 1, 0)))})
+    >>> values = {"design": np.zeros((4, 0)), "target_tilt": np.ones(4)}
+    >>> targets = recovery_targets(values, ["day1", "day2", "day3"], ["a", "b"])(posterior)
+    >>> targets["cumulative_recovery"].values[0, 0, :, 0].round(4).tolist()  # 1 - exp(-t / 2)
+    [0.3935, 0.6321, 0.7769]
+    >>> float(targets["rmtr"].values[0, 0, 0].round(4))  # 1 + exp(-1/2) + exp(-1)
+    1.9744
+    """
+    design, tilt, groups = distinct_patients(
+        values["design"], values["target_tilt"], values.get("group_index")
+    )
+    coords = {"day": list(days), "arm": list(arms)}
+
+    def derived(posterior):
+        risk = np.exp(linear_predictor(posterior, design, groups))  # (S, m)
+        log_hazard = draws_matrix(posterior, "arm_log_hazard")  # (S, day, arm)
+        n_draws, n_days, n_arms = log_hazard.shape
+        cumulative = np.cumsum(np.exp(log_hazard), axis=1).reshape(n_draws, -1)
+        survival = average_over_patients(
+            lambda s: np.exp(-risk[s, :, None] * cumulative[s, None, :]),
+            n_draws, len(tilt), n_days * n_arms, tilt,
+        ).reshape(n_draws, n_days, n_arms)  # fmt: skip
+        return {
+            "cumulative_recovery": as_posterior(1.0 - survival, posterior, ("day", "arm"), coords),
+            "rmtr": as_posterior(
+                1.0 + survival[:, :-1, :].sum(axis=1), posterior, ("arm",), {"arm": coords["arm"]}
+            ),
+        }
+
+    return derived

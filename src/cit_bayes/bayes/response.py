@@ -48,7 +48,8 @@ The marginal response rate of arm a in the target population of the estimand,
 
 .. math::  p_a = \\frac{\\sum_i h_i\\, \\mathrm{expit}(\\alpha_a + x_i^\\top\\beta)}{\\sum_i h_i},
 
-computed in every posterior draw (``rate``, dims ``arm``): h = 1 averages over all patients
+computed in every posterior draw after sampling, on the stored draws (``rate``, dims ``arm``;
+:func:`response_targets`, :mod:`cit_bayes.bayes.gcomp`): h = 1 averages over all patients
 (ATE), the overlap tilting over the overlap population (ATO), the focal arm's indicator over its
 patients (ATT). Unadjusted: zero design, unit weights, h = 1, so :math:`p_a =
 \\mathrm{expit}(\\alpha_a)`.
@@ -65,7 +66,7 @@ period. *Math Model* 1986;7:1393-1512 (the g-formula).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Literal
 
@@ -73,6 +74,13 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
+from cit_bayes.bayes.gcomp import (
+    as_posterior,
+    average_over_patients,
+    distinct_patients,
+    draws_matrix,
+    linear_predictor,
+)
 from cit_bayes.bayes.patient_base import (
     SCALE,
     PatientData,
@@ -89,7 +97,13 @@ from cit_bayes.bayes.sampling import SamplerSettings
 from cit_bayes.config import setting
 from cit_bayes.exceptions import ModelError
 
-__all__ = ["ResponsePrior", "build_response_model", "response_values", "fit_response_model"]
+__all__ = [
+    "ResponsePrior",
+    "build_response_model",
+    "response_values",
+    "fit_response_model",
+    "response_targets",
+]
 
 #: Posterior variables of the model (the gates cover all of them).
 REPORTED = ("rate",)
@@ -182,7 +196,7 @@ def _build(
         design = pm.Data("design", np.zeros((n, len(covariates))), dims=("patient", "covariate"))
         outcome = pm.Data("response", np.zeros(n, dtype="int64"), dims="patient")
         weight = pm.Data("weight", np.ones(n), dims="patient")
-        tilt = pm.Data("target_tilt", np.ones(n), dims="patient")
+        pm.Data("target_tilt", np.ones(n), dims="patient")  # read by response_targets
         prior = {name: pm.Data(f"prior_{name}", 1.0) for name in _PRIOR_NAMES}
         level = _FAMILIES[family]
         if pool_arms:
@@ -202,10 +216,7 @@ def _build(
         eta = arm_logit[arm] + linear
         loglik = outcome * eta - pt.softplus(eta)  # log Bernoulli(y | expit(eta))
         pm.Potential("weighted_loglik", pt.sum(weight * loglik))
-        probability = pt.sigmoid(linear[:, None] + arm_logit[None, :])
-        pm.Deterministic(
-            "rate", pt.sum(tilt[:, None] * probability, axis=0) / pt.sum(tilt), dims="arm"
-        )
+        # rate: g-computation on the stored draws (response_targets)
     return model
 
 
@@ -313,4 +324,40 @@ def fit_response_model(
         name=name,
         settings=settings,
         provenance=provenance,
+        derived=response_targets(values, data.arms),
     )
+
+
+def response_targets(values: Mapping[str, np.ndarray], arms: Sequence[str]):
+    """The g-computation of the response model on the stored draws (module docstring).
+
+    Returns a function of the posterior (as :func:`~cit_bayes.bayes.sampling.sample` takes
+    it) giving ``rate`` (dim ``arm``), :math:`p_a = \\sum_i h_i\\, \\mathrm{expit}(\\alpha_a +
+    x_i^\\top\\beta + u_{g_i}) / \\sum_i h_i`, over the distinct patients
+    (:mod:`cit_bayes.bayes.gcomp`).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> posterior = xr.Dataset(
+    ...     {"arm_logit": (("chain", "draw", "arm"), [[[0.0, 1.0]]]),
+    ...      "coefficient": (("chain", "draw", "covariate"), [[[1.0]]])})
+    >>> values = {"design": np.array([[-1.0], [1.0]]), "target_tilt": np.ones(2)}
+    >>> rate = response_targets(values, ["a", "b"])(posterior)["rate"]
+    >>> rate.values[0, 0].round(4).tolist()  # (expit(-1) + expit(1)) / 2, (expit(0) + expit(2)) / 2
+    [0.5, 0.6904]
+    """
+    design, tilt, groups = distinct_patients(
+        values["design"], values["target_tilt"], values.get("group_index")
+    )
+
+    def derived(posterior):
+        linear = linear_predictor(posterior, design, groups)  # (S, m)
+        arm_logit = draws_matrix(posterior, "arm_logit")  # (S, arm)
+        rate = average_over_patients(
+            lambda s: 1.0 / (1.0 + np.exp(-(linear[s, :, None] + arm_logit[s, None, :]))),
+            len(arm_logit), len(tilt), arm_logit.shape[1], tilt,
+        )  # fmt: skip
+        return {"rate": as_posterior(rate, posterior, ("arm",), {"arm": list(arms)})}
+
+    return derived

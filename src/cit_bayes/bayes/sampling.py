@@ -23,7 +23,7 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -240,6 +240,7 @@ def sample(
     name: str,
     var_names: Sequence[str] | None = None,
     provenance: Mapping[str, str | int | float] | None = None,
+    derived: Callable[[xr.Dataset], Mapping[str, xr.DataArray]] | None = None,
 ) -> Fit:
     """Sample a PyMC model and apply the diagnostics gates.
 
@@ -258,6 +259,11 @@ def sample(
     provenance : mapping, optional
         Extra provenance attributes (text or numbers), for example ``prior_set``,
         ``prior_hash``, ``plan_hash`` and ``data_fingerprint``.
+    derived : callable, optional
+        Quantities computed from the stored draws after sampling rather than by the sampler on
+        every draw (the models' g-computation, :mod:`cit_bayes.bayes.gcomp`): called with the
+        posterior (an :class:`xarray.Dataset`), it returns new variables with dims ``(chain,
+        draw, ...)``, which join the posterior before the diagnostics, so the gates cover them.
 
     Returns
     -------
@@ -291,6 +297,9 @@ def sample(
         idata, compile_seconds, sampling_seconds = sample_nutpie(model, int_seed, settings)
     else:
         idata, compile_seconds, sampling_seconds = sample_pymc(model, int_seed, settings)
+    if derived is not None:
+        posterior = idata["posterior"].to_dataset()
+        idata["posterior"] = xr.DataTree(posterior.assign(dict(derived(posterior))))
     if var_names is not None:
         unknown = [v for v in var_names if v not in idata["posterior"].data_vars]
         if unknown:

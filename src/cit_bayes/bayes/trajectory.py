@@ -69,6 +69,9 @@ effective sample size of the patients with a follow-up count
 
 Target (g-computation, natural scale)
 -------------------------------------
+Computed in every posterior draw after sampling, on the stored draws (:func:`trajectory_targets`,
+:mod:`cit_bayes.bayes.gcomp`), not by the sampler.
+
 The mean count of arm a on day d in the target population (tilting h):
 
 .. math::
@@ -112,6 +115,13 @@ from cit_bayes.bayes.correlation import (
     mvn_logpdf,
     pattern_factor,
 )
+from cit_bayes.bayes.gcomp import (
+    as_posterior,
+    average_over_patients,
+    distinct_patients,
+    draws_matrix,
+    linear_predictor,
+)
 from cit_bayes.bayes.patient_base import (
     SCALE,
     PatientData,
@@ -133,6 +143,7 @@ __all__ = [
     "build_trajectory_model",
     "trajectory_values",
     "fit_trajectory_model",
+    "trajectory_targets",
 ]
 
 REPORTED = ("mean", "delta_plt")
@@ -238,12 +249,12 @@ def _build(
         arm = pm.Data("arm_index", np.zeros(n, dtype="int64"), dims="patient")
         design = pm.Data("design", np.zeros((n, len(covariates))), dims=("patient", "covariate"))
         baseline = pm.Data("log_baseline_centred", np.zeros(n), dims="patient")
-        plt_day0 = pm.Data("plt_day0", np.ones(n), dims="patient")
-        reference = pm.Data("baseline_reference", np.ones((n, len(arms))), dims=("patient", "arm"))
+        pm.Data("plt_day0", np.ones(n), dims="patient")  # read by trajectory_targets
+        pm.Data("baseline_reference", np.ones((n, len(arms))), dims=("patient", "arm"))
         pm.Data("log_plt", np.zeros((n, n_days)), dims=("patient", "day"))
         pm.Data("observed", np.zeros((n, n_days)), dims=("patient", "day"))
         weight = pm.Data("weight", np.ones(n), dims="patient")
-        tilt = pm.Data("target_tilt", np.ones(n), dims="patient")
+        pm.Data("target_tilt", np.ones(n), dims="patient")  # read by trajectory_targets
         prior = {name: pm.Data(f"prior_{name}", 1.0) for name in _PRIOR_NAMES}
 
         residual_sd = pm.HalfNormal("residual_sd", prior["residual_sd"], dims=("arm", "day"))
@@ -304,16 +315,7 @@ def _build(
             log_scale = pt.sum(pt.log(scale_p), axis=1)
             loglik.append(pt.sum(weight_p * (density - log_scale)))
         pm.Potential("weighted_loglik", pt.sum(pt.stack(loglik)))
-
-        log_mean = arm_day[None, :, :] + fixed[:, None, :] + 0.5 * residual_sd[None, :, :] ** 2
-        total = pt.sum(tilt)
-        mean = pt.sum(tilt[:, None, None] * pt.exp(log_mean), axis=0) / total  # (arm, day)
-        pm.Deterministic("mean", mean.T, dims=("day", "arm"))
-        reference_weight = tilt[:, None] * reference
-        baseline_mean = pt.sum(reference_weight * plt_day0[:, None], axis=0) / pt.sum(
-            reference_weight, axis=0
-        )
-        pm.Deterministic("delta_plt", mean[:, -1] - baseline_mean, dims="arm")
+        # mean and delta_plt: g-computation on the stored draws (trajectory_targets)
     return model
 
 
@@ -487,4 +489,61 @@ def fit_trajectory_model(
         name=name,
         settings=settings,
         provenance=provenance,
+        derived=trajectory_targets(values, days, data.arms),
     )
+
+
+def trajectory_targets(values: Mapping[str, np.ndarray], days: Sequence[str], arms: Sequence[str]):
+    """The g-computation of the trajectory model on the stored draws (module docstring).
+
+    Returns a function of the posterior (as :func:`~cit_bayes.bayes.sampling.sample` takes
+    it) giving ``mean`` (dims ``day, arm``) and ``delta_plt`` (dim ``arm``). The patient's
+    log-normal mean factorises, :math:`M_{ad} = e^{\\theta_{ad} + s_{ad}^2/2} \\sum_i h_i
+    e^{\\gamma_d b_i + x_i^\\top\\beta + u_{g_i}} / \\sum_i h_i`, so the average over the
+    distinct patients (:mod:`cit_bayes.bayes.gcomp`) is taken once per day, not per arm.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> posterior = xr.Dataset(
+    ...     {"arm_day_effect": (("chain", "draw", "arm", "day"), np.log([[[[100.0], [200.0]]]])),
+    ...      "residual_sd": (("chain", "draw", "arm", "day"), np.zeros((1, 1, 2, 1))),
+    ...      "baseline_slope": (("chain", "draw", "day"), [[[0.0]]]),
+    ...      "coefficient": (("chain", "draw", "covariate"), np.zeros((1, 1, 0)))})
+    >>> values = {"design": np.zeros((2, 0)), "target_tilt": np.ones(2),
+    ...           "log_baseline_centred": np.zeros(2), "plt_day0": np.array([40.0, 60.0]),
+    ...           "baseline_reference": np.ones((2, 2))}
+    >>> targets = trajectory_targets(values, ["day14"], ["a", "b"])(posterior)
+    >>> targets["mean"].values[0, 0].round(6).tolist(), targets["delta_plt"].values[0, 0].round(6).tolist()
+    ([[100.0, 200.0]], [50.0, 150.0])
+    """
+    tilt_all = np.asarray(values["target_tilt"], dtype=float)
+    baseline = np.asarray(values["log_baseline_centred"], dtype=float)
+    design, tilt, groups = distinct_patients(
+        np.column_stack([values["design"], baseline]), tilt_all, values.get("group_index")
+    )
+    design, baseline = design[:, :-1], design[:, -1]
+    reference = tilt_all[:, None] * np.asarray(values["baseline_reference"], dtype=float)
+    baseline_mean = (reference * np.asarray(values["plt_day0"])[:, None]).sum(axis=0) / (
+        reference.sum(axis=0)
+    )  # (arm,): the target population's observed mean baseline count
+    coords = {"day": list(days), "arm": list(arms)}
+
+    def derived(posterior):
+        linear = linear_predictor(posterior, design, groups)  # (S, m)
+        slope = draws_matrix(posterior, "baseline_slope")  # (S, day)
+        level = draws_matrix(posterior, "arm_day_effect")  # (S, arm, day)
+        spread = 0.5 * draws_matrix(posterior, "residual_sd") ** 2  # (S, arm, day)
+        scale = average_over_patients(
+            lambda s: np.exp(linear[s, :, None] + baseline[None, :, None] * slope[s, None, :]),
+            len(linear), len(tilt), slope.shape[1], tilt,
+        )  # (S, day)  # fmt: skip
+        mean = np.exp(level + spread) * scale[:, None, :]  # (S, arm, day)
+        return {
+            "mean": as_posterior(mean.transpose(0, 2, 1), posterior, ("day", "arm"), coords),
+            "delta_plt": as_posterior(
+                mean[:, :, -1] - baseline_mean[None, :], posterior, ("arm",), {"arm": list(arms)}
+            ),
+        }
+
+    return derived
