@@ -144,6 +144,7 @@ def sample_nutpie(model: pm.Model, seed: int, settings):
         save_warmup=False,
         progress_bar=_PROGRESS_BARS.get(),
         target_accept=settings.target_accept,
+        adaptation="low_rank" if settings.mass_matrix == "low-rank" else "diag",
     )
     sampling_seconds = time.perf_counter() - start
     _add_data_groups(idata, model)
