@@ -95,22 +95,34 @@ def distinct_patients(
 
 def linear_predictor(
     posterior: xr.Dataset, design: np.ndarray, group_index: np.ndarray | None = None
-) -> np.ndarray:
-    """Each draw's covariate part of the linear predictor: design @ coefficient (+ the group's
-    intercept), shape (draws, patients).
+) -> Callable[[slice], np.ndarray]:
+    """The covariate part of the linear predictor, design @ coefficient (+ the group's
+    intercept), as a function of a block of draws: ``linear(draws)`` has shape (len(draws),
+    patients). Computed block by block, so that draws x patients never sit in memory at once
+    (8,000 draws of 10^5 patients would take 6.4 GB).
 
     Examples
     --------
     >>> import xarray as xr
     >>> from cit_bayes.bayes.gcomp import linear_predictor
     >>> posterior = xr.Dataset({"coefficient": (("chain", "draw", "covariate"), [[[1.0, 2.0]]])})
-    >>> linear_predictor(posterior, np.array([[1.0, 0.0], [1.0, 1.0]])).tolist()
+    >>> linear = linear_predictor(posterior, np.array([[1.0, 0.0], [1.0, 1.0]]))
+    >>> linear(slice(0, 1)).tolist()
     [[1.0, 3.0]]
     """
     coefficient = draws_matrix(posterior, "coefficient")  # (S, p)
-    linear = coefficient @ np.asarray(design, dtype=float).T
+    design_t = np.ascontiguousarray(np.asarray(design, dtype=float).T)
+    effect = None
     if group_index is not None and "group_effect" in posterior:
-        linear = linear + draws_matrix(posterior, "group_effect")[:, np.asarray(group_index)]
+        effect = draws_matrix(posterior, "group_effect")
+        group_index = np.asarray(group_index)
+
+    def linear(draws: slice) -> np.ndarray:
+        values = coefficient[draws] @ design_t
+        if effect is not None:
+            values += effect[draws][:, group_index]
+        return values
+
     return linear
 
 

@@ -574,12 +574,12 @@ def recovery_targets(values: Mapping[str, np.ndarray], days: Sequence[str], arms
     coords = {"day": list(days), "arm": list(arms)}
 
     def derived(posterior):
-        risk = np.exp(linear_predictor(posterior, design, groups))  # (S, m)
+        linear = linear_predictor(posterior, design, groups)  # linear(draws): (draws, m)
         log_hazard = draws_matrix(posterior, "arm_log_hazard")  # (S, day, arm)
         n_draws, n_days, n_arms = log_hazard.shape
         cumulative = np.cumsum(np.exp(log_hazard), axis=1).reshape(n_draws, -1)
         survival = average_over_patients(
-            lambda s: np.exp(-risk[s, :, None] * cumulative[s, None, :]),
+            lambda s: np.exp(-np.exp(linear(s))[:, :, None] * cumulative[s, None, :]),
             n_draws, len(tilt), n_days * n_arms, tilt,
         ).reshape(n_draws, n_days, n_arms)  # fmt: skip
         return {

@@ -352,10 +352,10 @@ def response_targets(values: Mapping[str, np.ndarray], arms: Sequence[str]):
     )
 
     def derived(posterior):
-        linear = linear_predictor(posterior, design, groups)  # (S, m)
+        linear = linear_predictor(posterior, design, groups)  # linear(draws): (draws, m)
         arm_logit = draws_matrix(posterior, "arm_logit")  # (S, arm)
         rate = average_over_patients(
-            lambda s: 1.0 / (1.0 + np.exp(-(linear[s, :, None] + arm_logit[s, None, :]))),
+            lambda s: 1.0 / (1.0 + np.exp(-(linear(s)[:, :, None] + arm_logit[s, None, :]))),
             len(arm_logit), len(tilt), arm_logit.shape[1], tilt,
         )  # fmt: skip
         return {"rate": as_posterior(rate, posterior, ("arm",), {"arm": list(arms)})}

@@ -530,13 +530,13 @@ def trajectory_targets(values: Mapping[str, np.ndarray], days: Sequence[str], ar
     coords = {"day": list(days), "arm": list(arms)}
 
     def derived(posterior):
-        linear = linear_predictor(posterior, design, groups)  # (S, m)
+        linear = linear_predictor(posterior, design, groups)  # linear(draws): (draws, m)
         slope = draws_matrix(posterior, "baseline_slope")  # (S, day)
         level = draws_matrix(posterior, "arm_day_effect")  # (S, arm, day)
         spread = 0.5 * draws_matrix(posterior, "residual_sd") ** 2  # (S, arm, day)
         scale = average_over_patients(
-            lambda s: np.exp(linear[s, :, None] + baseline[None, :, None] * slope[s, None, :]),
-            len(linear), len(tilt), slope.shape[1], tilt,
+            lambda s: np.exp(linear(s)[:, :, None] + baseline[None, :, None] * slope[s, None, :]),
+            len(slope), len(tilt), slope.shape[1], tilt,
         )  # (S, day)  # fmt: skip
         mean = np.exp(level + spread) * scale[:, None, :]  # (S, arm, day)
         return {
