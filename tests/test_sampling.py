@@ -131,6 +131,20 @@ def test_compute_diagnostics_gates_on_hand_made_draws():
     assert constant.as_dict()["max_rhat"] is None
 
 
+def test_tail_ess_is_that_of_the_5_and_95_percent_quantiles():
+    """Vehtari et al. (2021): not ArviZ 1.x's default 0.89 interval (11 % and 89 %)."""
+    rng = np.random.default_rng(3)
+    draws = np.zeros((4, 1000))
+    for t in range(1, 1000):  # AR(1): the tails mix more slowly than the centre
+        draws[:, t] = 0.9 * draws[:, t - 1] + rng.normal(size=4)
+    checks = compute_diagnostics(idata_from(draws))
+    posterior = idata_from(draws)["posterior"].to_dataset()
+    standard = float(azs.ess(posterior, method="tail", prob=0.95)["theta"])
+    default = float(azs.ess(posterior, method="tail")["theta"])
+    assert checks.min_ess_tail == pytest.approx(standard, rel=1e-12)
+    assert standard != pytest.approx(default, rel=1e-3)  # the two rules differ (367 vs 360)
+
+
 @pytest.mark.parametrize(
     "changes",
     [

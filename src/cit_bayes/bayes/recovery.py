@@ -123,6 +123,7 @@ from cit_bayes.exceptions import ModelError
 __all__ = [
     "RecoveryPrior",
     "smooth_basis",
+    "check_recovery_times",
     "person_period",
     "build_recovery_model",
     "recovery_after",
@@ -239,6 +240,32 @@ def smooth_basis(n_days: int, rank: int) -> tuple[np.ndarray, np.ndarray]:
     return day, basis
 
 
+def check_recovery_times(time, recovered, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Check (time, recovered) as :func:`person_period` reads them; return them as float arrays.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.recovery import check_recovery_times
+    >>> check_recovery_times([2, 0], [1, 1], horizon=14)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: a recovery must happen on day 1 or later
+    """
+    time = np.asarray(time, dtype=float)
+    recovered = np.asarray(recovered, dtype=float)
+    if time.ndim != 1 or recovered.shape != time.shape:
+        raise ModelError("time and recovered must be one-dimensional arrays of one length")
+    if not np.all(np.isfinite(time)) or np.any(time % 1 != 0):
+        raise ModelError("times to recovery must be whole days")
+    if np.any(time < 0) or np.any(time > horizon):
+        raise ModelError(f"times to recovery must lie in 0..{horizon}")
+    if not np.all(np.isin(recovered, (0.0, 1.0))):
+        raise ModelError("recovered must be 0 or 1")
+    if np.any((recovered == 1) & (time < 1)):
+        raise ModelError("a recovery must happen on day 1 or later")
+    return time, recovered
+
+
 def person_period(time, recovered, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Expand (time, recovered) into person-period rows.
 
@@ -255,18 +282,7 @@ def person_period(time, recovered, horizon: int) -> tuple[np.ndarray, np.ndarray
     >>> patient.tolist(), day.tolist(), event.tolist()
     ([0, 0, 2], [0, 1, 0], [0.0, 1.0, 0.0])
     """
-    time = np.asarray(time, dtype=float)
-    recovered = np.asarray(recovered, dtype=float)
-    if time.ndim != 1 or recovered.shape != time.shape:
-        raise ModelError("time and recovered must be one-dimensional arrays of one length")
-    if not np.all(np.isfinite(time)) or np.any(time % 1 != 0):
-        raise ModelError("times to recovery must be whole days")
-    if np.any(time < 0) or np.any(time > horizon):
-        raise ModelError(f"times to recovery must lie in 0..{horizon}")
-    if not np.all(np.isin(recovered, (0.0, 1.0))):
-        raise ModelError("recovered must be 0 or 1")
-    if np.any((recovered == 1) & (time < 1)):
-        raise ModelError("a recovery must happen on day 1 or later")
+    time, recovered = check_recovery_times(time, recovered, horizon)
     counts = time.astype(int)
     patient = np.repeat(np.arange(len(time)), counts)
     day = np.concatenate([np.arange(c) for c in counts]) if counts.sum() else np.zeros(0, int)
@@ -459,8 +475,8 @@ def recovery_values(
     time = np.asarray(time, dtype=float)
     if time.shape != (data.n,):
         raise ModelError(f"time must have shape ({data.n},), got {time.shape}")
-    patient, _, _ = person_period(time, recovered, horizon)  # checks the values
-    if len(patient) == 0:
+    check_recovery_times(time, recovered, horizon)  # as person_period would, without its rows
+    if not np.any(time >= 1):
         raise ModelError("no patient is followed for even one day")
     after = recovery_after(time, recovered, after)
     at_risk = time >= 1
