@@ -146,7 +146,8 @@ def _evaluate_model(model, values: dict, point: dict, outputs=(), targets=None):
             x = transform.forward(pt.as_tensor(x), *rv.owner.inputs).eval()
         unconstrained[value_var.name] = x
     log_density = model.compile_logp(jacobian=False, mode="FAST_COMPILE")(unconstrained)
-    computed = {}
+    if not outputs:
+        return float(log_density), {}
     names = [v.name for v in (*model.free_RVs, *model.deterministics)]
     names += [name for name in outputs if name in model.named_vars and name not in names]
     graphs = model.replace_rvs_by_values([model[name] for name in names])
@@ -167,9 +168,9 @@ def _evaluate_model(model, values: dict, point: dict, outputs=(), targets=None):
                 for name, v in at_point.items()
             }
         )
-        at_point |= {name: targets(posterior)[name].values[0, 0] for name in derived}
-    computed = {name: at_point[name] for name in outputs}
-    return float(log_density), computed
+        found = targets(posterior)
+        at_point |= {name: found[name].values[0, 0] for name in derived}
+    return float(log_density), {name: at_point[name] for name in outputs}
 
 
 @pytest.fixture(scope="session")

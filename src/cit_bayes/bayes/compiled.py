@@ -26,22 +26,24 @@ When PyTensor cannot cache a graph (an operation without a cache key), the model
 ``nutpie.compile_pymc_model`` as before (:attr:`CompiledModelInfo.cached` says which).
 
 The callbacks follow nutpie's C contract (``_make_c_logp_func``, ``_make_c_expand_func``):
-return 0 on success, 3 for a non-finite gradient, 4 for a non-finite log density, 1 (2 for the
+return 0 on success, 3 for a non-finite gradient, 4 for a non-finite log density, 1 (-2 for the
 expansion) for an error inside the compiled graph, -1 for a dimension mismatch.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 from dataclasses import dataclass
 
 import numba
 import numpy as np
+import nutpie
 import pymc as pm
 from numba.core import cgutils, types
 from numba.extending import intrinsic
+from nutpie import compile_pymc as nutpie_internals
+from pymc.initial_point import make_initial_point_fn
 
 __all__ = ["CompiledModelInfo", "compile_model", "WRAPPER_VERSION"]
 
@@ -107,11 +109,12 @@ def _user_data(arrays: list[np.ndarray]) -> np.ndarray:
     return vector
 
 
-def _unpack(arrays: list[np.ndarray], wanted: list[int]) -> tuple[str, list[str]]:
-    """Source lines that view the shared arrays ``wanted`` (positions in ``arrays``)."""
+def _prologue(arrays: list[np.ndarray], wanted: list[int]) -> tuple[str, str]:
+    """Source lines (inside the callback's ``try``) that view the shared arrays ``wanted``
+    (positions in ``arrays``) from the user-data vector, and the call's argument list."""
     offsets, size = _layout(arrays)
-    lines = [f"    data = numba.carray(user_data_, ({size},), np.uint64)"]
-    names = []
+    lines = [f"        data = numba.carray(user_data_, ({size},), np.uint64)"]
+    names = ["x"]
     for position in wanted:
         array, offset = arrays[position], offsets[position]
         dtype = np.dtype(array.dtype).name
@@ -120,21 +123,21 @@ def _unpack(arrays: list[np.ndarray], wanted: list[int]) -> tuple[str, list[str]
         shape = ", ".join(f"data[{offset + 1 + d}]" for d in range(array.ndim))
         shape = f"({shape},)" if array.ndim else "()"
         lines.append(
-            f"    shared{position} = numba.carray(_as_pointer(data[{offset}]), {shape}, np.{dtype})"
+            f"        shared{position} = numba.carray("
+            f"_as_pointer(data[{offset}]), {shape}, np.{dtype})"
         )
         names.append(f"shared{position}")
-    return "\n".join(lines), names
+    return "\n".join(lines), ", ".join(names)
 
 
 def _logp_source(n_dim: int, arrays, wanted) -> str:
-    unpack, names = _unpack(arrays, wanted)
-    arguments = ", ".join(["x", *names])
+    unpack, arguments = _prologue(arrays, wanted)
     return f"""
 def logp_callback(dim, x_, out_, logp_, user_data_):
     if dim != {n_dim}:
         return -1
     try:
-{_indent(unpack)}
+{unpack}
         x = numba.carray(x_, ({n_dim},))
         out = numba.carray(out_, ({n_dim},))
         logp = numba.carray(logp_, (1,))
@@ -155,16 +158,13 @@ def logp_callback(dim, x_, out_, logp_, user_data_):
 
 
 def _expand_source(n_dim: int, n_expanded: int, arrays, wanted) -> str:
-    unpack, names = _unpack(arrays, wanted)
-    arguments = ", ".join(["x", *names])
+    unpack, arguments = _prologue(arrays, wanted)
     return f"""
 def expand_callback(dim, expanded, x_, out_, user_data_):
-    if dim != {n_dim}:
-        return -1
-    if expanded != {n_expanded}:
+    if dim != {n_dim} or expanded != {n_expanded}:
         return -1
     try:
-{_indent(unpack)}
+{unpack}
         x = numba.carray(x_, ({n_dim},))
         out = numba.carray(out_, ({n_expanded},))
         (values,) = inner({arguments})
@@ -176,14 +176,9 @@ def expand_callback(dim, expanded, x_, out_, user_data_):
 """
 
 
-def _indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.splitlines())
-
-
 def _callback(inner, source: str, name: str, signature):
     """The cached ``cfunc`` of ``source`` calling PyTensor's compiled ``inner``; None if
     PyTensor could not key ``inner``."""
-    import nutpie
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
 
     graph_key = CACHED_SRC_FUNCTIONS.get(getattr(inner, "py_func", None))
@@ -207,32 +202,27 @@ def _callback(inner, source: str, name: str, signature):
     return numba.cfunc(signature, cache=True)(function)
 
 
-@functools.cache
-def _compiled_class():
-    """nutpie's compiled-model class with a ``with_data`` for this module's user-data layout."""
-    from nutpie.compile_pymc import CompiledPyMCModel
+@dataclass(frozen=True)
+class _CachedPyMCModel(nutpie_internals.CompiledPyMCModel):
+    """nutpie's compiled model, with a ``with_data`` for this module's user-data layout."""
 
-    @dataclass(frozen=True)
-    class CachedPyMCModel(CompiledPyMCModel):
-        #: Keys of ``shared_data`` in user-data order.
-        shared_order: tuple[str, ...] = ()
+    #: Keys of ``shared_data`` in user-data order.
+    shared_order: tuple[str, ...] = ()
 
-        def with_data(self, **updates):
-            shared_data = dict(self.shared_data)
-            for name, value in updates.items():
-                keys = [key for var, key in self.shared_var_keys.items() if var.name == name]
-                if len(keys) != 1:
-                    raise KeyError(f"unknown or ambiguous shared variable: {name}")
-                old = shared_data[keys[0]]
-                new = np.array(value, dtype=old.dtype, order="C", copy=True)
-                if new.ndim != old.ndim:
-                    raise ValueError(f"shared variable {name} must have rank {old.ndim}")
-                new.flags.writeable = False
-                shared_data[keys[0]] = new
-            user_data = _user_data([shared_data[key] for key in self.shared_order])
-            return dataclasses.replace(self, shared_data=shared_data, user_data=user_data)
-
-    return CachedPyMCModel
+    def with_data(self, **updates):
+        shared_data = dict(self.shared_data)
+        for name, value in updates.items():
+            keys = [key for var, key in self.shared_var_keys.items() if var.name == name]
+            if len(keys) != 1:
+                raise KeyError(f"unknown or ambiguous shared variable: {name}")
+            old = shared_data[keys[0]]
+            new = np.array(value, dtype=old.dtype, order="C", copy=True)
+            if new.ndim != old.ndim:
+                raise ValueError(f"shared variable {name} must have rank {old.ndim}")
+            new.flags.writeable = False
+            shared_data[keys[0]] = new
+        user_data = _user_data([shared_data[key] for key in self.shared_order])
+        return dataclasses.replace(self, shared_data=shared_data, user_data=user_data)
 
 
 def compile_model(model: pm.Model):
@@ -258,10 +248,6 @@ def compile_model(model: pm.Model):
     >>> compiled.n_dim, info.cached
     (1, True)
     """
-    import nutpie
-    from nutpie import compile_pymc as internals
-    from pymc.initial_point import make_initial_point_fn
-
     initial_point = make_initial_point_fn(
         model=model,
         overrides=None,
@@ -270,41 +256,37 @@ def compile_model(model: pm.Model):
         return_transformed=True,
     )
     (n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, reparameterized) = (
-        internals._make_functions(
+        nutpie_internals._make_functions(
             model,
             mode="NUMBA",
             compute_grad=True,
             join_expanded=True,
-            pymc_initial_point_fn=internals._wrap_with_lock(initial_point),
+            pymc_initial_point_fn=nutpie_internals._wrap_with_lock(initial_point),
             var_names=None,
         )
     )
     variables = list(dict.fromkeys([*logp_fn.get_shared(), *expand_fn.get_shared()]))
     keys = {var: f"shared{i}" for i, var in enumerate(variables)}
-    shared_data = {}
-    for var, key in keys.items():
-        array = np.array(var.get_value(), order="C", copy=True)
+    shared_data = {
+        key: np.array(var.get_value(), order="C", copy=True) for var, key in keys.items()
+    }
+    arrays = list(shared_data.values())  # in user-data order
+    for array in arrays:
         array.flags.writeable = False
-        shared_data[key] = array
-    arrays = [shared_data[keys[var]] for var in variables]
     logp_wanted = [variables.index(var) for var in logp_fn.get_shared()]
     expand_wanted = [variables.index(var) for var in expand_fn.get_shared()]
     logp = _callback(
-        logp_fn.vm.jit_fn,
-        _logp_source(n_dim, arrays, logp_wanted),
-        "logp_callback",
+        logp_fn.vm.jit_fn, _logp_source(n_dim, arrays, logp_wanted), "logp_callback",
         _LOGP_SIGNATURE,
-    )
-    expand = _callback(
-        expand_fn.vm.jit_fn,
-        _expand_source(n_dim, n_expanded, arrays, expand_wanted),
-        "expand_callback",
-        _EXPAND_SIGNATURE,
-    )
-    if logp is None or expand is None:
+    )  # fmt: skip
+    expand = None if logp is None else _callback(
+        expand_fn.vm.jit_fn, _expand_source(n_dim, n_expanded, arrays, expand_wanted),
+        "expand_callback", _EXPAND_SIGNATURE,
+    )  # fmt: skip
+    if logp is None or expand is None:  # a graph PyTensor cannot key: nutpie's own compilation
         return nutpie.compile_pymc_model(model), CompiledModelInfo(cached=False, hits=0)
-    dims, coords = internals._prepare_dims_and_coords(model, shape_info, reparameterized)
-    compiled = _compiled_class()(
+    dims, coords = nutpie_internals._prepare_dims_and_coords(model, shape_info, reparameterized)
+    compiled = _CachedPyMCModel(
         _n_dim=n_dim,
         dims=dims,
         _coords=coords,
@@ -320,6 +302,6 @@ def compile_model(model: pm.Model):
         logp_func=logp_fn,
         expand_func=expand_fn,
         reparameterized_names=reparameterized,
-        shared_order=tuple(keys[var] for var in variables),
+        shared_order=tuple(shared_data),
     )
     return compiled, CompiledModelInfo(cached=True, hits=logp._cache_hits + expand._cache_hits)

@@ -80,12 +80,8 @@ def distinct_patients(
     key = design[keep]
     if group_index is not None:
         key = np.column_stack([key, np.asarray(group_index)[keep].astype(float)])
-    if key.shape[1] == 0:
-        return (
-            design[:1] * 0.0,
-            np.array([tilt.sum()]),
-            (None if group_index is None else np.zeros(1, dtype="int64")),
-        )
+    if key.shape[1] == 0:  # no covariate and no grouping: every patient predicts alike
+        return np.zeros((1, 0)), np.array([tilt.sum()]), None
     rows, inverse = np.unique(key, axis=0, return_inverse=True)
     summed = np.bincount(inverse.ravel(), weights=tilt[keep], minlength=len(rows))
     p = design.shape[1]

@@ -314,7 +314,7 @@ def _build(
         arm = pm.Data("arm_index", np.zeros(n, dtype="int64"), dims="patient")
         design = pm.Data("design", np.zeros((n, len(covariates))), dims=("patient", "covariate"))
         weight = pm.Data("weight", np.ones(n), dims="patient")
-        pm.Data("target_tilt", np.ones(n), dims="patient")  # read by recovery_targets
+        pm.Data("target_tilt", np.ones(n), dims="patient")  # recovery_targets
         time = pm.Data("time_to_recovery", np.zeros(n, dtype="int64"), dims="patient")
         recovered = pm.Data("recovered", np.zeros(n), dims="patient")
         after = pm.Data("recovery_after", np.zeros(n, dtype="int64"), dims="patient")

@@ -196,7 +196,7 @@ def _build(
         design = pm.Data("design", np.zeros((n, len(covariates))), dims=("patient", "covariate"))
         outcome = pm.Data("response", np.zeros(n, dtype="int64"), dims="patient")
         weight = pm.Data("weight", np.ones(n), dims="patient")
-        pm.Data("target_tilt", np.ones(n), dims="patient")  # read by response_targets
+        pm.Data("target_tilt", np.ones(n), dims="patient")  # response_targets
         prior = {name: pm.Data(f"prior_{name}", 1.0) for name in _PRIOR_NAMES}
         level = _FAMILIES[family]
         if pool_arms:

@@ -13,8 +13,9 @@ that it survives a netCDF round trip): ``fit_name``, ``seed``, ``sampler``, ``sa
 (JSON), ``package_version``, ``data_fingerprint``, ``created``, plus whatever the caller adds
 (``prior_set``, ``prior_hash``, ``plan_hash``, ...), and the diagnostics as JSON.
 
-nutpie compiles a model once per process: a model sampled again (for example after
-``pm.set_data`` changed its prior parameters) reuses the compiled sampler with the new data.
+nutpie's sampler functions are compiled once per machine (:mod:`cit_bayes.bayes.compiled`) and
+kept per model object in a process: a model sampled again (for example after ``pm.set_data``
+changed its prior parameters) reuses them with the new data.
 """
 
 from __future__ import annotations

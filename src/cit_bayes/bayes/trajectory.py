@@ -249,12 +249,12 @@ def _build(
         arm = pm.Data("arm_index", np.zeros(n, dtype="int64"), dims="patient")
         design = pm.Data("design", np.zeros((n, len(covariates))), dims=("patient", "covariate"))
         baseline = pm.Data("log_baseline_centred", np.zeros(n), dims="patient")
-        pm.Data("plt_day0", np.ones(n), dims="patient")  # read by trajectory_targets
+        pm.Data("plt_day0", np.ones(n), dims="patient")  # trajectory_targets
         pm.Data("baseline_reference", np.ones((n, len(arms))), dims=("patient", "arm"))
         pm.Data("log_plt", np.zeros((n, n_days)), dims=("patient", "day"))
         pm.Data("observed", np.zeros((n, n_days)), dims=("patient", "day"))
         weight = pm.Data("weight", np.ones(n), dims="patient")
-        pm.Data("target_tilt", np.ones(n), dims="patient")  # read by trajectory_targets
+        pm.Data("target_tilt", np.ones(n), dims="patient")  # trajectory_targets
         prior = {name: pm.Data(f"prior_{name}", 1.0) for name in _PRIOR_NAMES}
 
         residual_sd = pm.HalfNormal("residual_sd", prior["residual_sd"], dims=("arm", "day"))
