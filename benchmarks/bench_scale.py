@@ -12,13 +12,16 @@ Printed per model and size: seconds to validate + weight; of the fit, the compil
 that are left (building the graph and loading the compiled functions from the cache, or
 compiling them where the structure is new to the machine), the rest that is not sampling
 (building the data and the model, the g-computation on the draws, the diagnostics) and the
-sampling; the
-smallest bulk ESS over the reported quantities and its rate per second of sampling; the peak
-resident memory of the process; and the ratio of each time to that of the size ten times
-smaller (10 = linear in patients). Usage::
+sampling; the number of likelihood rows (patients with identical inputs merge into one row,
+:mod:`cit_bayes.bayes.sufficient`: with the default plan's numeric covariates nearly every
+patient is a row; ``--categorical`` drops them to show the merged case); the smallest bulk ESS
+over the reported quantities and its rate per second of sampling; the peak resident memory of
+the process; and the ratio of each time to that of the size ten times smaller (10 = linear in
+patients). Usage::
 
     python benchmarks/bench_scale.py                     # n = 1,000 and 10,000
     python benchmarks/bench_scale.py --sizes 1000,100000
+    python benchmarks/bench_scale.py --sizes 1000,100000 --categorical
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ plan = load_plan()
 start = time.perf_counter()
 cohort = validate_cohort(simulate_cohort({n}, seed=11, scenario="paper-like").data)
 plan = dataclasses.replace(plan, sensitivity_estimands=())
+if {categorical!r}:  # the numeric covariates dropped: the likelihood runs over merged rows
+    numeric = ("age", "bmi", "log_plt_day0")
+    plan = dataclasses.replace(
+        plan, covariates=tuple(c for c in plan.covariates if c not in numeric)
+    )
 weighting = weight_cohort(cohort, plan)
 prepare = time.perf_counter() - start
 runner = endpoint_runner(cohort, plan, plan.seed, None)
@@ -55,7 +63,9 @@ runner.fit(primary, weighting[primary.name], ({model!r},))
 fit = next(iter(runner.fits.values()))
 total = time.perf_counter() - start
 checks = fit.diagnostics
+rows = fit.fit.idata["constant_data"]["row_weight"].size
 print(json.dumps({{
+    "rows": int(rows),
     "prepare": prepare, "fit": total, "compile": fit.fit.compile_seconds or 0.0,
     "sampling": fit.fit.sampling_seconds, "min_ess_bulk": checks.min_ess_bulk,
     "passed": bool(fit.passed), "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -67,6 +77,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated cohort sizes")
     parser.add_argument("--models", default="response,recovery", help="comma-separated models")
+    parser.add_argument(
+        "--categorical",
+        action="store_true",
+        help="the default plan's categorical covariates only (age, BMI, log baseline PLT "
+        "dropped), so that identical patients merge into one likelihood row",
+    )
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     models = [m.strip() for m in args.models.split(",")]
@@ -75,15 +91,28 @@ def main() -> int:
     try:
         for model in models:
             env = cold_env(root / model)
-            run_python(CODE.format(n=min(sizes), model=model), env)  # fills the caches
+            run_python(
+                CODE.format(n=min(sizes), model=model, categorical=args.categorical), env
+            )  # fills the caches
             for n in sizes:
-                rows.append((model, n, run_python(CODE.format(n=n, model=model), env)))
+                rows.append(
+                    (
+                        model,
+                        n,
+                        run_python(
+                            CODE.format(n=n, model=model, categorical=args.categorical), env
+                        ),
+                    )
+                )
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"patient-level fits by cohort size ({os.cpu_count()} cores, warm caches)")
+    covariates = (
+        "categorical covariates only" if args.categorical else "the default plan's covariates"
+    )
+    print(f"patient-level fits by cohort size ({os.cpu_count()} cores, warm caches; {covariates})")
     print(
         f"{'model':<10}{'n':>8}{'prepare s':>11}{'compile s':>11}{'other s':>9}{'sampling s':>12}"
-        f"{'fit s':>8}{'x (10x n)':>10}{'min ESS':>9}{'ESS/s':>8}{'peak MB':>9}  gates"
+        f"{'fit s':>8}{'x (10x n)':>10}{'rows':>8}{'min ESS':>9}{'ESS/s':>8}{'peak MB':>9}  gates"
     )
     previous: dict[str, tuple[int, float]] = {}
     for model, n, result in rows:
@@ -95,7 +124,7 @@ def main() -> int:
         rate = result["min_ess_bulk"] / max(result["sampling"], 1e-9)
         print(
             f"{model:<10}{n:>8}{result['prepare']:>11.1f}{result['compile']:>11.1f}{other:>9.1f}"
-            f"{result['sampling']:>12.1f}{result['fit']:>8.1f}{ratio:>10}"
+            f"{result['sampling']:>12.1f}{result['fit']:>8.1f}{ratio:>10}{result['rows']:>8}"
             f"{result['min_ess_bulk']:>9.0f}{rate:>8.0f}{result['peak_mb']:>9.0f}  "
             + ("passed" if result["passed"] else "FAILED")
         )

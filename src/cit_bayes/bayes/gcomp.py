@@ -27,6 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import xarray as xr
 
+from cit_bayes.bayes.sufficient import merge_identical_rows
+
 __all__ = [
     "BLOCK_ELEMENTS",
     "draws_matrix",
@@ -74,19 +76,11 @@ def distinct_patients(
     >>> rows.tolist(), tilt.tolist()
     ([[0.0, 1.0], [2.0, 0.0]], [3.0, 0.5])
     """
-    design = np.asarray(design, dtype=float)
-    tilt = np.asarray(tilt, dtype=float)
-    keep = tilt > 0
-    key = design[keep]
+    columns = {"design": np.asarray(design, dtype=float)}
     if group_index is not None:
-        key = np.column_stack([key, np.asarray(group_index)[keep].astype(float)])
-    if key.shape[1] == 0:  # no covariate and no grouping: every patient predicts alike
-        return np.zeros((1, 0)), np.array([tilt.sum()]), None
-    rows, inverse = np.unique(key, axis=0, return_inverse=True)
-    summed = np.bincount(inverse.ravel(), weights=tilt[keep], minlength=len(rows))
-    p = design.shape[1]
-    groups = None if group_index is None else rows[:, p].astype("int64")
-    return rows[:, :p], summed, groups
+        columns["group"] = np.asarray(group_index).astype("int64")
+    rows, summed = merge_identical_rows(columns, tilt)
+    return rows["design"], summed, rows.get("group")
 
 
 def linear_predictor(

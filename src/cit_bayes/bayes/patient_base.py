@@ -56,6 +56,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from cit_bayes.bayes.sampling import Diagnostics, Fit, SamplerSettings, fingerprint, sample
+from cit_bayes.bayes.sufficient import merge_identical_rows
 from cit_bayes.config import check_fields
 from cit_bayes.exceptions import ModelError
 
@@ -72,7 +73,9 @@ __all__ = [
     "fit_cached_model",
     "group_intercept",
     "group_values",
+    "likelihood_rows",
     "positive",
+    "row_data",
     "zero_sum_basis",
 ]
 
@@ -402,7 +405,9 @@ def _rescale_within_arms(weights, arm_codes, n_arms: int, mask, target) -> np.nd
     return out
 
 
-def group_intercept(groups: Sequence[str], n: int, scale) -> pt.TensorVariable | float:
+def group_intercept(
+    groups: Sequence[str], n: int, scale, rows: bool = False
+) -> pt.TensorVariable | float:
     """Inside a model's context: each patient's random intercept of their group, or 0.0.
 
     :math:`u_{g_i} = \\sigma_g z_{g_i}`, :math:`z \\sim \\mathrm{ZeroSumNormal}(1)`,
@@ -418,7 +423,9 @@ def group_intercept(groups: Sequence[str], n: int, scale) -> pt.TensorVariable |
     (tumour types, centres) are exchangeable units, unlike the arms, so they share
     :math:`\\sigma_g`. The models add it to the linear predictor, so their g-computation
     predicts every patient in their own group: the marginal quantities stay those of the
-    cohort's patients.
+    cohort's patients. With ``rows``, the intercepts are indexed by the likelihood's merged
+    rows (``pm.Data`` ``row_group_index``, :func:`row_data`), and ``group_index`` stays for
+    the g-computation.
 
     Examples
     --------
@@ -434,10 +441,53 @@ def group_intercept(groups: Sequence[str], n: int, scale) -> pt.TensorVariable |
     model = pm.modelcontext(None)
     model.add_coord("group", list(groups))
     index = pm.Data("group_index", np.zeros(n, dtype="int64"), dims="patient")
+    if rows:
+        index = pm.Data("row_group_index", np.zeros(1, dtype="int64"))
     group_sd = pm.HalfNormal("group_sd", scale)
     group_z = pm.ZeroSumNormal("group_z", 1.0, dims="group")
     effect = pm.Deterministic("group_effect", group_sd * group_z, dims="group")
     return effect[index]
+
+
+def row_data(columns: Mapping[str, np.ndarray]) -> dict[str, pt.TensorVariable]:
+    """Inside a model's context: the ``pm.Data`` of the likelihood's merged rows.
+
+    One ``pm.Data`` ``row_<name>`` per column (the given array fixes its dtype and number of
+    dimensions, not its length) and ``row_weight``; their values come from
+    :func:`likelihood_rows`. The models keep each patient's own arrays beside them for the
+    g-computation and the predictive checks.
+
+    Examples
+    --------
+    >>> with pm.Model() as model:
+    ...     row = row_data({"arm_index": np.zeros(1, dtype="int64")})
+    >>> sorted(row), sorted(model.named_vars)
+    (['arm_index', 'weight'], ['row_arm_index', 'row_weight'])
+    """
+    row = {name: pm.Data(f"row_{name}", value) for name, value in columns.items()}
+    return row | {"weight": pm.Data("row_weight", np.ones(1))}
+
+
+def likelihood_rows(values: Mapping[str, np.ndarray], columns: Sequence[str]) -> dict:
+    """The values of :func:`row_data`: the patients with identical likelihood inputs merged.
+
+    The rows of ``values[c]`` for c in ``columns`` (and ``group_index`` when present) that are
+    identical are merged, their ``weight`` summed, and rows of weight 0 left out
+    (:func:`~cit_bayes.bayes.sufficient.merge_identical_rows`): the weighted log-likelihood is
+    the same, exactly.
+
+    Examples
+    --------
+    >>> values = {"arm_index": np.array([0, 0, 1]), "weight": np.array([1.0, 2.0, 0.0])}
+    >>> rows = likelihood_rows(values, ["arm_index"])
+    >>> rows["row_arm_index"].tolist(), rows["row_weight"].tolist()
+    ([0], [3.0])
+    """
+    names = [*columns, *(["group_index"] if "group_index" in values else [])]
+    merged, summed = merge_identical_rows({k: values[k] for k in names}, values["weight"])
+    if not len(summed):
+        raise ModelError("no patient contributes to the likelihood (every weight is 0)")
+    return {f"row_{name}": value for name, value in merged.items()} | {"row_weight": summed}
 
 
 def group_values(data: PatientData) -> dict[str, np.ndarray]:

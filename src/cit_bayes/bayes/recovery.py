@@ -114,6 +114,8 @@ from cit_bayes.bayes.patient_base import (
     fit_cached_model,
     group_intercept,
     group_values,
+    likelihood_rows,
+    row_data,
     zero_sum_basis,
 )
 from cit_bayes.bayes.sampling import SamplerSettings
@@ -311,13 +313,17 @@ def _build(
         "component": np.arange(rank),
     }
     with pm.Model(coords=coords, check_bounds=False) as model:
-        arm = pm.Data("arm_index", np.zeros(n, dtype="int64"), dims="patient")
-        design = pm.Data("design", np.zeros((n, len(covariates))), dims=("patient", "covariate"))
-        weight = pm.Data("weight", np.ones(n), dims="patient")
+        # each patient's arrays (the g-computation and the predictive checks read them) ...
+        pm.Data("arm_index", np.zeros(n, dtype="int64"), dims="patient")
+        pm.Data("design", np.zeros((n, len(covariates))), dims=("patient", "covariate"))
+        pm.Data("weight", np.ones(n), dims="patient")
         pm.Data("target_tilt", np.ones(n), dims="patient")  # recovery_targets
-        time = pm.Data("time_to_recovery", np.zeros(n, dtype="int64"), dims="patient")
-        recovered = pm.Data("recovered", np.zeros(n), dims="patient")
-        after = pm.Data("recovery_after", np.zeros(n, dtype="int64"), dims="patient")
+        pm.Data("time_to_recovery", np.zeros(n, dtype="int64"), dims="patient")
+        pm.Data("recovered", np.zeros(n), dims="patient")
+        pm.Data("recovery_after", np.zeros(n, dtype="int64"), dims="patient")
+        # ... and the likelihood's: identical patients merged, their weights summed
+        row = row_data({name: np.zeros(1, dtype=dtype) for name, dtype in _ROW_DTYPES.items()})
+        row["design"] = pm.Data("row_design", np.zeros((1, len(covariates))))
         prior = {name: pm.Data(f"prior_{name}", 1.0) for name in _PRIOR_NAMES}
 
         if proportional_hazards:
@@ -332,21 +338,33 @@ def _build(
         pm.Deterministic("arm_effect", arm_mean - pt.mean(arm_mean), dims="arm")
         coefficient = pm.Normal("coefficient", 0.0, prior["coefficient_sd"], dims="covariate")
 
-        # (n,): covariates and, with a grouping, the patient's group intercept
-        linear = pt.dot(design, coefficient) + group_intercept(groups, n, prior["group_sd"])
+        # (rows,): covariates and, with a grouping, the row's group intercept
+        group = group_intercept(groups, n, prior["group_sd"], rows=True)
+        linear = pt.dot(row["design"], coefficient) + group
+        arm, recovered = row["arm_index"], row["recovered"]
+        time, after = row["time_to_recovery"], row["recovery_after"]
         hazard = pt.exp(log_hazard)  # (day, arm)
         # cumulative baseline Lambda_a(t), t = 0..horizon (Lambda(0) = 0), dims (day + 1, arm)
         cumulative = pt.concatenate([pt.zeros((1, len(arms))), pt.cumsum(hazard, axis=0)])
         # not recovered by day L (``after``); a recovery in (L, T]: S(L) - S(T) (one day when
         # exact, L = T - 1; longer when interval-censored between two counts)
-        risk = pt.exp(linear)  # (n,)
+        risk = pt.exp(linear)  # (rows,)
         before = cumulative[after, arm]
         # censored patients (L = T) have no interval: a placeholder keeps log1mexp finite
         gap = pt.switch(recovered > 0, cumulative[time, arm] - before, 1.0)
         loglik = -risk * before + recovered * pt.log1mexp(-risk * gap)
-        pm.Potential("weighted_loglik", pt.sum(weight * loglik))
+        pm.Potential("weighted_loglik", pt.sum(row["weight"] * loglik))
         # cumulative_recovery and rmtr: g-computation on the stored draws (recovery_targets)
     return model
+
+
+#: The likelihood's inputs besides the design (merged over identical patients: likelihood_rows).
+_ROW_DTYPES = {
+    "arm_index": "int64",
+    "time_to_recovery": "int64",
+    "recovered": "float64",
+    "recovery_after": "int64",
+}
 
 
 def _shared_shape(prior, day_std, basis, arms, pool_arms):
@@ -491,7 +509,8 @@ def recovery_values(
     }
     for name in _PRIOR_NAMES:
         values[f"prior_{name}"] = np.asarray(float(getattr(prior, name)))
-    return values | group_values(data)
+    values |= group_values(data)
+    return values | likelihood_rows(values, ("design", *_ROW_DTYPES))
 
 
 def fit_recovery_model(

@@ -91,6 +91,8 @@ from cit_bayes.bayes.patient_base import (
     fit_cached_model,
     group_intercept,
     group_values,
+    likelihood_rows,
+    row_data,
     zero_sum_basis,
 )
 from cit_bayes.bayes.sampling import SamplerSettings
@@ -192,11 +194,20 @@ def _build(
         "covariate": list(covariates),
     }
     with pm.Model(coords=coords, check_bounds=False) as model:
-        arm = pm.Data("arm_index", np.zeros(n, dtype="int64"), dims="patient")
-        design = pm.Data("design", np.zeros((n, len(covariates))), dims=("patient", "covariate"))
-        outcome = pm.Data("response", np.zeros(n, dtype="int64"), dims="patient")
-        weight = pm.Data("weight", np.ones(n), dims="patient")
+        # each patient's arrays (the g-computation and the predictive checks read them) ...
+        pm.Data("arm_index", np.zeros(n, dtype="int64"), dims="patient")
+        pm.Data("design", np.zeros((n, len(covariates))), dims=("patient", "covariate"))
+        pm.Data("response", np.zeros(n, dtype="int64"), dims="patient")
+        pm.Data("weight", np.ones(n), dims="patient")
         pm.Data("target_tilt", np.ones(n), dims="patient")  # response_targets
+        # ... and the likelihood's: identical patients merged, their weights summed
+        row = row_data(
+            {
+                "arm_index": np.zeros(1, dtype="int64"),
+                "design": np.zeros((1, len(covariates))),
+                "response": np.zeros(1, dtype="int64"),
+            }
+        )
         prior = {name: pm.Data(f"prior_{name}", 1.0) for name in _PRIOR_NAMES}
         level = _FAMILIES[family]
         if pool_arms:
@@ -212,10 +223,11 @@ def _build(
                 "arm_logit", prior["intercept_mean"], prior["intercept_sd"], dims="arm"
             )
         coefficient = pm.Normal("coefficient", 0.0, prior["coefficient_sd"], dims="covariate")
-        linear = pt.dot(design, coefficient) + group_intercept(groups, n, prior["group_sd"])
-        eta = arm_logit[arm] + linear
-        loglik = outcome * eta - pt.softplus(eta)  # log Bernoulli(y | expit(eta))
-        pm.Potential("weighted_loglik", pt.sum(weight * loglik))
+        group = group_intercept(groups, n, prior["group_sd"], rows=True)
+        # the likelihood runs over the distinct rows of the patients' inputs (likelihood_rows)
+        eta = arm_logit[row["arm_index"]] + pt.dot(row["design"], coefficient) + group
+        loglik = row["response"] * eta - pt.softplus(eta)  # log Bernoulli(y | expit(eta))
+        pm.Potential("weighted_loglik", pt.sum(row["weight"] * loglik))
         # rate: g-computation on the stored draws (response_targets)
     return model
 
@@ -253,6 +265,9 @@ def response_values(response, data: PatientData, prior: ResponsePrior) -> dict[s
     >>> values = response_values([0, 1, 1, 0], data, ResponsePrior(intercept_sd=2.0))
     >>> values["response"].tolist(), float(values["prior_intercept_sd"])
     ([0, 1, 1, 0], 2.0)
+    >>> rows = response_values([1, 1, 1, 0], data, ResponsePrior())  # no covariate: merged
+    >>> rows["row_arm_index"].tolist(), rows["row_response"].tolist(), rows["row_weight"].tolist()
+    ([0, 1, 1], [1, 1, 0], [2.0, 1.0, 1.0])
     """
     outcome = np.asarray(response, dtype=float)
     if outcome.shape != (data.n,):
@@ -261,7 +276,7 @@ def response_values(response, data: PatientData, prior: ResponsePrior) -> dict[s
         raise ModelError("response must be 0 or 1 for every patient (no missing values)")
     if not isinstance(prior, ResponsePrior):
         raise ModelError(f"prior must be a ResponsePrior, got {type(prior).__name__}")
-    return (
+    values = (
         {
             "arm_index": data.arm_codes,
             "design": data.design,
@@ -272,6 +287,7 @@ def response_values(response, data: PatientData, prior: ResponsePrior) -> dict[s
         | {f"prior_{name}": np.asarray(float(getattr(prior, name))) for name in _PRIOR_NAMES}
         | group_values(data)
     )
+    return values | likelihood_rows(values, ("arm_index", "design", "response"))
 
 
 def fit_response_model(
