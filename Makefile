@@ -5,6 +5,11 @@ PYTHON ?= $(shell scripts/find-python.sh)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The peer programs of benchmarks/bench_peers.py (Bambi + nutpie) in a virtual environment of
+# their own, from their own lock: only `make bench` builds it; `make test` and `make run` never.
+PEERS := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed
+PEERS_LOCK := benchmarks/requirements-peers.lock
 SEED ?= 20250101
 
 .PHONY: run test lint bench validate lock clean help
@@ -37,8 +42,20 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+# The peers' environment is built first if it can be; when it cannot (no registry reached),
+# the benchmarks still run and bench_peers.py says that the Bambi rows are skipped.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	-@$(MAKE) --no-print-directory $(PEERS_STAMP) \
+		|| echo "note: $(PEERS) could not be built; bench_peers skips the Bambi rows"
+	CIT_BAYES_PEERS_TRIED=1 $(BIN)/python benchmarks/run_all.py
+
+$(PEERS_STAMP): $(PEERS_LOCK)
+	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 (see scripts/find-python.sh)"; exit 1; }
+	@test -x $(PEERS)/bin/python && $(PEERS)/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
+		|| { rm -rf $(PEERS); $(PYTHON) -m venv $(PEERS); }
+	$(PEERS)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(PEERS_LOCK)
+	@$(PEERS)/bin/python -m pip check
+	@touch $(PEERS_STAMP)
 
 validate: $(STAMP)
 	$(BIN)/python -m pytest -m slow
@@ -50,4 +67,4 @@ lock: $(STAMP)
 		--generate-hashes --upgrade --quiet -o requirements.lock
 
 clean:
-	rm -rf $(VENV) reports/latest reports/audit reports/published
+	rm -rf $(VENV) $(PEERS) reports/latest reports/audit reports/published

@@ -2,7 +2,9 @@
 
 Each script runs in its own process and prints its own ratios and times. Cold timings use a
 fresh, empty PyTensor compile directory and numba cache (see ``_common.cold_env``); warm timings
-reuse the caches the cold run filled. Usage::
+reuse the caches the cold run filled. ``bench_peers`` also runs Bambi + nutpie from
+``.venv-peers`` (``make bench`` builds it from ``benchmarks/requirements-peers.lock``) and brms
+where R has it; a missing peer is skipped with a line saying why. Usage::
 
     python benchmarks/run_all.py            # every benchmark
     python benchmarks/run_all.py response   # those whose name contains "response"
