@@ -14,6 +14,12 @@ here, not in the test suite. Usage::
     python benchmarks/coverage_study.py --replicates 200                 # response, paper-like
     python benchmarks/coverage_study.py --replicates 50 --endpoints response plt recovery
     python benchmarks/coverage_study.py --scenario baseline-confounding --replicates 100
+    python benchmarks/coverage_study.py --replicates 200 --design-draws 20   # + design uncertainty
+
+With ``--design-draws B`` the design-uncertainty analysis (:mod:`cit_bayes.analyses.design_uncertainty`:
+the weights solved again under B Bayesian-bootstrap draws of the patients, the model refitted
+per draw, the draws pooled) is printed as ``design`` beside the fixed-weight ``adjusted`` one;
+it costs B refits per replicate and endpoint.
 
 Exit status 0; the numbers are the result.
 
@@ -42,6 +48,7 @@ import warnings
 
 import numpy as np
 
+from cit_bayes.analyses.design_uncertainty import fit_design_uncertainty
 from cit_bayes.analyses.endpoints import endpoint_runner
 from cit_bayes.cohort import validate_cohort
 from cit_bayes.exceptions import (
@@ -50,7 +57,7 @@ from cit_bayes.exceptions import (
     PositivityWarning,
     WeightingWarning,
 )
-from cit_bayes.plan import load_plan
+from cit_bayes.plan import Analysis, load_plan
 from cit_bayes.simulate import simulate_cohort
 from cit_bayes.weighting.cohort_weights import weight_analysis
 
@@ -80,7 +87,9 @@ def _truth(sim, name: str) -> float:
     return truth["recovery_curve"][a][13] - truth["recovery_curve"][b][13]
 
 
-def _replicate(seed: int, scenario: str, n: int, plan, endpoints) -> dict[str, dict]:
+def _replicate(
+    seed: int, scenario: str, n: int, plan, endpoints, design_draws: int = 0
+) -> dict[str, dict]:
     sim = simulate_cohort(n, seed=seed, scenario=scenario)
     cohort = validate_cohort(sim.data)
     runner = endpoint_runner(cohort, plan, seed, None)
@@ -96,8 +105,16 @@ def _replicate(seed: int, scenario: str, n: int, plan, endpoints) -> dict[str, d
         arms=runner.arms,
     )
     out: dict[str, dict] = {}
-    for label, analysis, weights in (("adjusted", primary, weighted), ("unadjusted", plain, None)):
-        runner.fit(analysis, weights, tuple(endpoints))
+    analyses = [("adjusted", primary, weighted), ("unadjusted", plain, None)]
+    if design_draws:
+        design = Analysis("design uncertainty", primary.estimand)
+        fit_design_uncertainty(
+            runner, design, weighted, runner.patient_data(weighted), endpoints, design_draws
+        )
+        analyses.append(("design", design, None))
+    for label, analysis, weights in analyses:
+        if label != "design":
+            runner.fit(analysis, weights, tuple(endpoints))
         for endpoint in endpoints:
             fit = runner.fits[f"{endpoint}/{analysis.name}"]
             for name, draws in _contrasts(fit, endpoint).items():
@@ -122,6 +139,12 @@ def main(argv=None) -> int:
                         choices=["response", "plt", "recovery"])  # fmt: skip
     parser.add_argument("--first", type=int, default=0, help="seed of the first replicate")
     parser.add_argument("--jsonl", help="also append each replicate's results to this file")
+    parser.add_argument(
+        "--design-draws",
+        type=int,
+        default=0,
+        help="also the design-uncertainty analysis with this many design draws (0: not)",
+    )
     args = parser.parse_args(argv)
     plan = load_plan()
     results: list[dict] = []
@@ -131,7 +154,9 @@ def main(argv=None) -> int:
             "ignore", (BalanceWarning, PositivityWarning, WeightingWarning, ConvergenceWarning)
         )
         for seed in range(args.first, args.first + args.replicates):
-            results.append(_replicate(seed, args.scenario, args.n, plan, args.endpoints))
+            results.append(
+                _replicate(seed, args.scenario, args.n, plan, args.endpoints, args.design_draws)
+            )
             if args.jsonl:
                 with open(args.jsonl, "a", encoding="utf-8") as handle:
                     handle.write(json.dumps({"seed": seed, **results[-1]}) + "\n")
@@ -140,7 +165,7 @@ def main(argv=None) -> int:
     print(f"\n{args.scenario}, n = {args.n}, {len(results)} replicates (contrast {PAIR[0]} - "
           f"{PAIR[1]}; 95 % intervals)")  # fmt: skip
     for name in results[0]:
-        for label in ("adjusted", "unadjusted"):
+        for label in results[0][name]:
             rows = [r[name][label] for r in results]
             error = np.array([r["error"] for r in rows])
             covered = np.array([r["covered"] for r in rows])

@@ -31,6 +31,9 @@ SHORT_DRAWS = 150
 #: entropy weights 400 times per analysis of the small cohort: three quarters of its run time,
 #: measured). The bootstrap itself is tested against the sandwich in test_weighting_outcome.
 SHORT_BOOTSTRAP = 20
+#: Design draws of the "design uncertainty" robustness variant in those tests (each refits the
+#: response, PLT and recovery models).
+SHORT_DESIGN_DRAWS = 2
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +58,9 @@ def short_plan(short_plan_file):
 
 @pytest.fixture(scope="session")
 def short_plan_file(tmp_path_factory) -> Path:
-    """``models/default.toml`` with the short bootstrap, three robustness variants and two prior
-    sets (those that compile nothing of their own), for the command line's ``--plan``."""
+    """``models/default.toml`` with the short bootstrap, four robustness variants (those that
+    compile nothing of their own; the design uncertainty with few design draws) and two prior
+    sets, for the command line's ``--plan``."""
     from cit_bayes._paths import models_dir
 
     text = (models_dir() / "default.toml").read_text(encoding="utf-8")
@@ -66,8 +70,11 @@ def short_plan_file(tmp_path_factory) -> Path:
     assert len(variants) == 1 and '"pooled arms"' in variants[0]
     # the robustness variants that re-use the analyses' compiled models
     text = text.replace(
-        variants[0], 'variants = ["regression only", "weights only", "no Kish rescaling"]'
+        variants[0],
+        'variants = ["regression only", "weights only", "no Kish rescaling", "design uncertainty"]',
     )
+    assert text.count("design_draws = 20\n") == 1
+    text = text.replace("design_draws = 20\n", f"design_draws = {SHORT_DESIGN_DRAWS}\n")
     sets = 'prior_sets = ["wide", "narrow", "sceptical"]'
     assert text.count(sets) == 1  # the sceptical set compiles pooled models: tested on its own
     text = text.replace(sets, 'prior_sets = ["wide", "narrow"]')

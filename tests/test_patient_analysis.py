@@ -35,7 +35,9 @@ def test_results_document_layout(small_analysis, short_plan):
     variants = {f"{e}/robustness: {v}" for v in short_plan.robustness for e in VARIANT_ENDPOINTS[v]}
     variants |= {f"{e}/robustness: prior: {name}" for name in short_plan.prior_sets
                  for e in PRIOR_SET_ENDPOINTS}  # fmt: skip
-    assert short_plan.robustness == ("regression only", "weights only", "no Kish rescaling")
+    assert short_plan.robustness == (
+        "regression only", "weights only", "no Kish rescaling", "design uncertainty"
+    )  # fmt: skip
     assert short_plan.prior_sets == ("wide", "narrow")
     assert (
         set(results["diagnostics"])
@@ -87,8 +89,8 @@ def test_robustness_rows_are_the_analyses_and_the_variants(small_analysis):
     assert robustness["pair"] == "combination-rhTPO" and robustness["last_day"] == "day14"
     rows = robustness["rows"]
     assert list(rows) == ["unadjusted", "adjusted", "adjusted (ATO)", "regression only",
-                          "weights only", "no Kish rescaling", "prior: wide",
-                          "prior: narrow"]  # fmt: skip
+                          "weights only", "no Kish rescaling", "design uncertainty",
+                          "prior: wide", "prior: narrow"]  # fmt: skip
     # the analyses' rows are read from the same draws as their sections
     for name in ("unadjusted", "adjusted"):
         expected = results["response"][name]["risk_difference"]["combination-rhTPO"]["mean"]
@@ -186,7 +188,7 @@ def test_fit_cli_writes_outputs(tmp_path, small_cohort_csv, short_plan_file, cap
     assert results["meta"]["synthetic"] is True
     assert (out / "tables" / "response__rate.csv").is_file()
     saved = sorted((out / "idata").glob("*.nc"))
-    assert len(saved) == 12 + 3 * 3 + 3 * 2  # 4 models x 3 analyses; 3 x 3 variants; 3 x 2 sets
+    assert len(saved) == 12 + 3 * 4 + 3 * 2  # 4 models x 3 analyses; 3 x 4 variants; 3 x 2 sets
     for path in saved:  # posterior, sampler statistics and prior settings; no patient row
         idata = load_idata(path)
         assert "observed_data" not in idata.children

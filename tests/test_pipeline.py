@@ -72,7 +72,7 @@ def test_every_file_exists(report_dir):
         assert (report_dir / name).is_file(), name
     figures = list((report_dir / "figures").glob("*.png"))
     assert figures and all(p.with_suffix(".svg").is_file() for p in figures)
-    assert len(list((report_dir / "idata").glob("*.nc"))) == 12 + 3 * 3 + 3 * 2  # variants, sets
+    assert len(list((report_dir / "idata").glob("*.nc"))) == 12 + 3 * 4 + 3 * 2  # variants, sets
     # not the bundled cohort: no paper-level steps
     assert not (report_dir / "published").exists() and not (report_dir / "audit").exists()
     assert not [p for p in report_dir.parent.iterdir() if p.name.startswith(".")]
@@ -103,7 +103,7 @@ def test_the_same_seed_rewrites_the_same_report_byte_for_byte(
     assert differing == []
     record = json.loads((again / "run.json").read_text())
     assert set(record["step_seconds"]) >= {"validate", "weight", "fit", "compare", "report"}
-    assert len(record["fits"]) == 12 + 3 * 3 + 3 * 2 and record["seed"] == 11
+    assert len(record["fits"]) == 12 + 3 * 4 + 3 * 2 and record["seed"] == 11
     assert all(entry["sampling_seconds"] > 0 for entry in record["fits"].values())
 
 

@@ -183,6 +183,7 @@ ROBUSTNESS_VARIANTS: tuple[str, ...] = (
     "pooled arms",
     "proportional hazards",
     "no Kish rescaling",
+    "design uncertainty",
 )
 
 
@@ -190,6 +191,7 @@ ROBUSTNESS_VARIANTS: tuple[str, ...] = (
 class _Robustness:
     variants: tuple[str, ...] = setting(choices=ROBUSTNESS_VARIANTS, distinct=True)
     prior_sets: tuple[str, ...] = setting(distinct=True)
+    design_draws: int = setting(20, low=2)
 
 
 def _prior_sets(names: tuple[str, ...], source: str) -> dict:
@@ -399,6 +401,9 @@ class AnalysisPlan:
     robustness : tuple of str
         The robustness variants fitted beside the analyses (section ``[robustness]``;
         :data:`ROBUSTNESS_VARIANTS`).
+    design_draws : int
+        Number B of design draws of the "design uncertainty" variant (``[robustness]
+        design_draws``; :mod:`cit_bayes.analyses.design_uncertainty`): B refits of each model.
     prior_sets : tuple of str
         Patient-level prior sets fitted beside them (``[robustness] prior_sets``; bundled in
         ``models/priors/patient``; :mod:`cit_bayes.analyses.prior_sets`): the prior
@@ -453,6 +458,7 @@ class AnalysisPlan:
     safety_events: tuple[str, ...] = ()
     priors: dict = field(default_factory=dict)
     robustness: tuple[str, ...] = ()
+    design_draws: int = 20
     prior_sets: tuple[str, ...] = ()
     prior_set_values: dict = field(default_factory=dict)
     group: str = ""
@@ -757,6 +763,7 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
         safety_events=safety.events,
         priors=priors,
         robustness=sections["robustness"].variants,
+        design_draws=sections["robustness"].design_draws,
         prior_sets=sections["robustness"].prior_sets,
         prior_set_values=_prior_sets(sections["robustness"].prior_sets, document.source),
         group=sections["covariates"].group,

@@ -22,6 +22,13 @@ on the primary estimand's weights:
     ``weight_scale``): the same estimates to first order, narrower intervals that overstate
     what weights that vary a lot can tell.
 
+``design uncertainty``
+    weights and covariates, the weighting step's own uncertainty in the posterior: each model
+    refitted under ``[robustness] design_draws`` Bayesian-bootstrap draws of the design stage
+    and the draws pooled (:mod:`cit_bayes.analyses.design_uncertainty`); each answer then also
+    gives the share of its posterior variance that comes from the design stage
+    (``design_share``).
+
 ``prior: <name>``
     weights and covariates under a patient-level prior set of ``[robustness] prior_sets``
     (:mod:`cit_bayes.analyses.prior_sets`: each replaces some prior values of the plan): the
@@ -41,6 +48,7 @@ import dataclasses
 import numpy as np
 
 from cit_bayes import contrasts
+from cit_bayes.analyses.design_uncertainty import design_share, fit_design_uncertainty
 from cit_bayes.analyses.prior_sets import apply_prior_set
 from cit_bayes.plan import Analysis, AnalysisPlan
 
@@ -60,6 +68,7 @@ VARIANT_ENDPOINTS = {
     "pooled arms": ("response", "plt", "recovery"),
     "proportional hazards": ("recovery",),
     "no Kish rescaling": ("response", "plt", "recovery"),
+    "design uncertainty": ("response", "plt", "recovery"),
 }
 
 #: What moves between two rows of the table, for the sentence under it.
@@ -71,6 +80,7 @@ DRIVERS = (
     ("adjusted", "pooled arms", "pooling the arms"),
     ("adjusted", "proportional hazards", "forcing proportional hazards"),
     ("adjusted", "no Kish rescaling", "rescaling the weights to the arm sizes, not the Kish ESS"),
+    ("adjusted", "design uncertainty", "adding the weighting step's uncertainty"),
 )
 
 
@@ -139,6 +149,16 @@ def fit_robustness(runner, plan: AnalysisPlan, weighting: dict) -> None:
             priors=apply_prior_set(plan.priors, prior_set),
         )
     for variant in plan.robustness:
+        if variant == "design uncertainty":
+            fit_design_uncertainty(
+                runner,
+                variant_analysis(variant, primary),
+                weighted,
+                base,
+                VARIANT_ENDPOINTS[variant],
+                plan.design_draws,
+            )
+            continue
         data, adjust_baseline = base, True
         if variant == "regression only":
             n = base.n
@@ -179,22 +199,37 @@ def _probability(draws, focus: str, reference: str, *, higher_is_better: bool) -
     return float(table["prob"].iloc[0])
 
 
+def _with_share(answer: dict, draws, focus: str, reference: str, fit) -> dict:
+    """The answer, and for a pooled design-draws fit the design stage's variance share."""
+    design_draws = int(fit.fit.attrs.get("design_draws", 0))
+    if design_draws:
+        difference = draws.sel(arm=focus, drop=True) - draws.sel(arm=reference, drop=True)
+        answer = answer | {"design_share": design_share(difference, design_draws)}
+    return answer
+
+
 def _answers(fits: dict, analysis: str, focus: str, reference: str, plan: AnalysisPlan) -> dict:
     out: dict = {}
     level = plan.spec.ci_level
     fit = fits.get(f"response/{analysis}")
     if fit is not None:
         rate = fit.draws["rate"]
-        out["response_difference"] = _difference(rate, focus, reference, level)
+        out["response_difference"] = _with_share(
+            _difference(rate, focus, reference, level), rate, focus, reference, fit
+        )
         out["prob_response_superior"] = _probability(rate, focus, reference, higher_is_better=True)
     fit = fits.get(f"plt/{analysis}")
     if fit is not None:
         mean = fit.draws["mean"].sel(day=plan.days[-1], drop=True)
-        out["plt_difference"] = _difference(mean, focus, reference, level)
+        out["plt_difference"] = _with_share(
+            _difference(mean, focus, reference, level), mean, focus, reference, fit
+        )
     fit = fits.get(f"recovery/{analysis}")
     if fit is not None:
         curve = fit.draws["cumulative_recovery"].isel(day=-1, drop=True)
-        out["recovered_difference"] = _difference(curve, focus, reference, level)
+        out["recovered_difference"] = _with_share(
+            _difference(curve, focus, reference, level), curve, focus, reference, fit
+        )
         out["prob_faster"] = _probability(
             fit.draws["rmtr"], focus, reference, higher_is_better=False
         )
@@ -247,6 +282,8 @@ def robustness_summary(fits: dict, plan: AnalysisPlan, arms) -> dict | None:
         "last_day": plan.days[-1],
         "rows": rows,
     }
+    if "design uncertainty" in plan.robustness:
+        summary["design_draws"] = int(plan.design_draws)
     if sets:
         summary["prior_sets"] = {name: prior_set.as_dict() for name, prior_set in sets.items()}
     if moves:

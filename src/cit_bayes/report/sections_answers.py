@@ -130,6 +130,9 @@ _VARIANT_TEXT = {
     "no Kish rescaling": (
         "weights and covariates, weights summing to each arm's n (not its Kish ESS)"
     ),
+    "design uncertainty": (
+        "weights and covariates, the weighting step's uncertainty in the posterior"
+    ),
 }
 
 
@@ -191,6 +194,29 @@ def robustness_blocks(ctx: ReportContext) -> list:
             "primary analysis).",
         )
     ]  # fmt: skip
+    design = section["rows"].get("design uncertainty")
+    if design:
+        path = ("robustness", "rows", "design uncertainty")
+        shares = [
+            [f"{what} ", ctx.num(*path, key, "design_share", style="pct0")]
+            for key, what in (
+                ("response_difference", "response difference"),
+                ("plt_difference", f"{day} PLT difference"),
+                ("recovered_difference", f"recovered by {day}"),
+            )
+            if "design_share" in design.get(key, {})
+        ]
+        if shares:
+            parts: list = [
+                "Design uncertainty: the entropy-balancing weights were solved again under "
+                f"{section.get('design_draws', 'several')} Bayesian-bootstrap draws of the "
+                "patients, each model refitted with each draw's weights and the draws pooled. "
+                "Share of each difference's posterior variance that comes from the weighting "
+                "step: "
+            ]
+            for k, share in enumerate(shares):
+                parts += ([", "] if k else []) + share
+            blocks.append(Paragraph([*parts, "."]))
     move = section.get("largest_move")
     if move:
         blocks.append(

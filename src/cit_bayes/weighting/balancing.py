@@ -420,6 +420,54 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
             )
         return propensity, logistic_fit
 
+    def design_draw(self, base_weights) -> np.ndarray:
+        """The weights of the fitted patients under the balancing solved with base weights q.
+
+        One draw of the design stage for the Bayesian bootstrap (Rubin 1981): with Dirichlet
+        base weights q, each arm's dual is solved again (targets and arm means weighted by q),
+        giving :math:`\\tilde w_i \\propto q_i \\exp(\\lambda_q^\\top c_i)`; the weights the
+        solution :math:`\\lambda_q` gives the patients themselves are :math:`\\tilde w_i / q_i
+        \\propto \\exp(\\lambda_q^\\top c_i)`, rescaled within each arm to the arm's sum of
+        :attr:`weights_`. So only the design stage's parameters vary from draw to draw, as with
+        draws of a propensity model's parameters (Liao & Zigler 2020); the patients and their
+        outcomes stay as they are. The rare-level pooling depends on counts only, so the design
+        is the same in every draw.
+
+        Parameters
+        ----------
+        base_weights : array-like, shape (n,)
+            Positive base weights q, one per fitted patient.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n,)
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> X = pd.DataFrame({"x": [0.0, 1.0, 2.0, 1.0, 2.0, 3.0]})
+        >>> a = ["a", "a", "a", "b", "b", "b"]
+        >>> weights = BalancingWeights(estimand="ate").fit(X, a)
+        >>> bool(np.allclose(weights.design_draw(np.ones(6)), weights.weights_))  # q = 1
+        True
+        """
+        frame, arm, _ = self._fit_data
+        with warnings.catch_warnings():  # the fit itself has warned about the design already
+            warnings.simplefilter("ignore", WeightingWarning)
+            refit = (
+                clone(self)
+                .set_params(arms=self.arms_)
+                ._fit(frame, arm, diagnose=False, base_weights=base_weights)
+            )
+        ratio = refit.weights_.to_numpy() / refit.base_weights_.to_numpy()
+        fitted = self.weights_.to_numpy()
+        out = np.zeros_like(ratio)
+        for j in range(len(self.arms_)):
+            rows = self._codes == j
+            total = ratio[rows].sum()
+            out[rows] = ratio[rows] * (fitted[rows].sum() / total) if total > 0 else 0.0
+        return out
+
     def _refit_rows(self, rows):
         """A clone fitted on the rows ``rows`` of the fit data, without diagnostics (bootstrap)."""
         frame, arm, base = self._fit_data
