@@ -22,6 +22,21 @@ two steps, as Liao & Zigler (2020) do with draws of a propensity model's paramet
 Every refit is kept in the pooled fit's diagnostics: the pooled fit passes only if all B passed
 (worst R-hat, smallest ESS, summed divergences), and a failed refit is never dropped.
 
+Measured (2 cores, default plan; not yet the primary analysis, issue 18): on the bundled
+(reconstructed, synthetic) cohort with B = 20, the combination - rhTPO response difference goes
+from 0.154 (SD 0.084, P(superior) 0.963) with fixed weights to 0.124 (SD 0.121, 0.861), the
+design stage carrying 19 % of the variance (day-14 PLT 17 %, recovered by day 14 16 %); every
+refit passed its gates; 906 s for the 3 x 20 refits and the analysis. Most of the widening is
+not the between-draw variance but wider refits: the re-solved weights vary more than the fixed
+ones (median Kish ESS over the draws: combination 12.2 against 21.9 fixed, hetrombopag 18.2
+against 30.0), so each refit's posterior is wider and pulled more by the prior. On 40
+paper-like simulated cohorts (n = 187, B = 10, ``benchmarks/coverage_study.py
+--design-draws 10``): bias -0.065 (MC SE 0.013), 95 % coverage 0.975 (0.025), mean posterior
+SD 0.121 against an SD of the estimates of 0.081; fixed weights on the same cohorts: -0.029
+(0.012), 0.950 (0.034), 0.078 against 0.077. So this form is conservative and more biased,
+and stays a robustness variant; a calibrated form (Williams & Savitsky 2021) is the next
+candidate.
+
 Only entropy-balancing weights (the default method) have design draws; the propensity-score
 weights of ``method = "propensity"`` would need a weighted propensity model and are refused.
 The number of draws B trades the design share's precision (its relative Monte Carlo SE is
@@ -34,6 +49,8 @@ analysis. *Stat Med* 2020;39:2265-2290.
 Rubin DB. The Bayesian bootstrap. *Ann Stat* 1981;9:130-134.
 Savitsky TD, Toth D. Bayesian estimation under informative sampling. *Electron J Stat*
 2016;10:1677-1708.
+Williams MR, Savitsky TD. Uncertainty estimation for pseudo-Bayesian inference under complex
+sampling. *Int Stat Rev* 2021;89:72-107.
 """
 
 from __future__ import annotations
