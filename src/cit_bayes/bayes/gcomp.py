@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import xarray as xr
+from threadpoolctl import threadpool_limits
 
 from cit_bayes.bayes.sufficient import merge_identical_rows
 
@@ -156,8 +157,8 @@ def average_over_patients(
     if workers <= 1:
         for start in starts:
             work(start)
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+    else:  # the blocks in threads, one BLAS thread each (no oversubscription of the cores)
+        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
             list(pool.map(work, starts))
     return out
 
