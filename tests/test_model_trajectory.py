@@ -6,7 +6,9 @@ the covariance built from the partial correlations with the textbook recursion, 
 package's Cholesky code), including a patient with a non-leading set of days and one with no
 follow-up count. The C-vine construction is checked against the LKJ marginal distribution of a
 correlation, 2 Beta(eta - 1 + d/2, eta - 1 + d/2) - 1 (Lewandowski, Kurowicka & Joe 2009), by
-simulation. The natural-scale means are checked against a numpy g-computation.
+simulation. The natural-scale means are checked against a numpy g-computation. The log density
+is checked in both forms of the likelihood (one block per set of recorded days, and the masked
+blocks batched over the sets; tests/test_model_trajectory_batched.py compares the two further).
 """
 
 from __future__ import annotations
@@ -75,18 +77,29 @@ POOLED_POINT = COMMON | {
 }
 
 
-@pytest.mark.parametrize("pool_arms", [False, True])
-@pytest.mark.parametrize("adjust_baseline", [True, False])
+@pytest.mark.parametrize(
+    ("pool_arms", "adjust_baseline", "form"),
+    [
+        (False, True, None),
+        (False, False, None),
+        (True, True, None),
+        (True, False, None),
+        (False, True, "batched"),  # the likelihood batched over the sets of recorded days
+        (True, False, "batched"),
+    ],
+)
 def test_log_density_is_the_written_model(
-    case, evaluate_model, kish_by_hand, adjust_baseline, pool_arms
+    case, evaluate_model, kish_by_hand, adjust_baseline, pool_arms, form
 ):
     data, day0, counts = case
     prior = TrajectoryPrior(
         day_mean_center=4.4, day_mean_sd=0.9, arm_sd=0.6, baseline_slope_sd=0.8,
         coefficient_sd=0.4, residual_sd=0.7, correlation_eta=1.5, pool_arms=pool_arms,
     )  # fmt: skip
-    values = trajectory_values(day0, counts, data, prior, adjust_baseline=adjust_baseline)
-    model = build_trajectory_model(data, DAYS, values["observed"], pool_arms)
+    values = trajectory_values(
+        day0, counts, data, prior, adjust_baseline=adjust_baseline, form=form
+    )
+    model = build_trajectory_model(data, DAYS, values["observed"], pool_arms, form=form)
     p = POOLED_POINT if pool_arms else POINT
     outputs = ("residual_correlation", "mean", "delta_plt")
     logp, out = evaluate_model(

@@ -5,7 +5,8 @@ correlation matrix built from its canonical partial correlations (a C-vine); a p
 recorded days give the block of that matrix its likelihood uses. These helpers build the
 Cholesky factor, its blocks and the multivariate normal log density from nested lists of
 scalars (symbolic or float): for matrices of at most days x days, scalar operations compile fast
-and differentiate cheaply.
+and differentiate cheaply. :func:`masked_mvn_logpdf` is the batched alternative, one graph for
+any number of sets of recorded days (masked blocks, factored together).
 
 References
 ----------
@@ -18,7 +19,13 @@ from __future__ import annotations
 import numpy as np
 import pytensor.tensor as pt
 
-__all__ = ["correlation_cholesky", "cpc_shapes", "mvn_logpdf", "pattern_factor"]
+__all__ = [
+    "correlation_cholesky",
+    "cpc_shapes",
+    "masked_mvn_logpdf",
+    "mvn_logpdf",
+    "pattern_factor",
+]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -147,3 +154,67 @@ def pattern_factor(factor: list[list], days: list[int]) -> list[list]:
         for i in days
     ]
     return _cholesky(block)
+
+
+def masked_mvn_logpdf(residual, factor: list[list], masks, index):
+    """Row-wise log N(residual over the row's recorded days | 0, that block of L L^T), batched.
+
+    Row r records the days where ``masks[index[r]]`` is 1 and must be 0 on the others;
+    ``masks`` (sets, k) holds the distinct sets of recorded days as 0/1 rows (any number of
+    rows; unused and empty rows allowed), ``index`` (rows,) each row's set. For the correlation
+    :math:`R = L L^\\top` and a set's diagonal 0/1 matrix :math:`M`, the masked matrix
+    :math:`R_M = M R M + (I - M)` is the recorded block :math:`R_{oo}` bordered by the identity,
+    so :math:`\\det R_M = \\det R_{oo}` and, for a residual r that is 0 on the missing days,
+    :math:`r^\\top R_M^{-1} r = r_o^\\top R_{oo}^{-1} r_o`. The Cholesky factors of the masked
+    matrices and their inverses are computed together, column by column (k steps of array
+    operations with the sets on the last axis), gathered per row, and give every row's density
+    exactly; a row with no recorded day has density 0. The graph has the same operations
+    whatever the number of sets (they are data), unlike one :func:`mvn_logpdf` per set.
+
+    Why not PyTensor's batched ``cholesky`` and ``solve_triangular``: they call LAPACK once per
+    matrix, and with the gradient that cost about 16 us per 9 x 9 matrix against 2 us here (300
+    sets, 3,000 rows, 9 days: 5.0 ms per log density and gradient against 1.0 ms; numba backend,
+    2 shared cores). Nor :func:`mvn_logpdf`'s unrolled scalars applied to vectors of sets: at 9
+    days its fused loop did not compile in 20 minutes.
+
+    Examples
+    --------
+    >>> import pytensor.tensor as pt
+    >>> from scipy import stats
+    >>> from cit_bayes.bayes.correlation import correlation_cholesky, masked_mvn_logpdf
+    >>> factor = correlation_cholesky([0.5, 0.2, 0.3])  # three days
+    >>> masks = np.array([[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]])  # all days; days 2 and 3
+    >>> residual = np.array([[0.1, -0.4, 0.3], [0.0, 0.2, -0.5]])
+    >>> density = masked_mvn_logpdf(pt.as_tensor(residual), factor, masks, np.array([0, 1]))
+    >>> corr = np.array(factor) @ np.array(factor).T
+    >>> expected = stats.multivariate_normal(np.zeros(2), corr[1:, 1:]).logpdf([0.2, -0.5])
+    >>> bool(np.isclose(density.eval()[1], expected))
+    True
+    """
+    k = len(factor)
+    lower = pt.stack([pt.stack([pt.as_tensor(v, dtype="float64") for v in row]) for row in factor])
+    masks = pt.as_tensor(masks, dtype="float64")
+    kept = masks.T  # (k, sets)
+    blocks = kept[:, None, :] * kept[None, :, :] * pt.dot(lower, lower.T)[:, :, None] + (
+        pt.eye(k)[:, :, None] * (1.0 - kept)[:, None, :]
+    )  # (k, k, sets): the masked matrices
+    columns = []  # Cholesky factor, column j (k, sets), zero above the diagonal
+    for j in range(k):
+        column = blocks[:, j, :]
+        if j:
+            previous = pt.stack(columns, axis=1)  # (k, j, sets)
+            column = column - pt.sum(previous * previous[j][None, :, :], axis=1)
+        below = pt.as_tensor((np.arange(k) >= j).astype("float64"))
+        columns.append(column / pt.sqrt(column[j])[None, :] * below[:, None])
+    chol = pt.stack(columns, axis=1)  # (k, k, sets)
+    rows = []  # inverse of the factor, row i (k, sets), by forward substitution
+    for i in range(k):
+        row = pt.as_tensor(np.eye(k)[i])[:, None]
+        if i:
+            row = row - pt.sum(chol[i, :i][:, None, :] * pt.stack(rows, axis=0), axis=0)
+        rows.append(row / chol[i, i][None, :])
+    inverse = pt.stack(rows, axis=0).transpose(2, 0, 1)  # (sets, k, k)
+    diagonal = pt.stack([chol[j, j] for j in range(k)], axis=0)  # (k, sets)
+    constant = 2.0 * pt.sum(pt.log(diagonal), axis=0) + pt.sum(masks, axis=1) * _LOG_2PI
+    standard = pt.sum(inverse[index] * residual[:, None, :], axis=2)  # (rows, k)
+    return -0.5 * (pt.sum(standard**2, axis=1) + constant[index])

@@ -60,12 +60,55 @@ are integrated out (the likelihood is the marginal normal density of each patien
 counts), so the model has no per-patient parameter and no funnel.
 
 Missing counts are left out (missing at random given the patient's arm, covariates and
-recorded counts): patients are grouped by the set of days recorded, and each group's density
-uses the matching block of :math:`\\Sigma_{a_i}`. The weight of a patient multiplies the patient's
+recorded counts): each patient's density is that of the recorded days, the matching block of
+:math:`\\Sigma_{a_i}`. The weight of a patient multiplies the patient's
 whole log density (a level-2 weight, where weights for patient-level treatment belong;
 Pfeffermann et al. 1998, Rabe-Hesketh & Skrondal 2006), after rescaling within arm to the Kish
 effective sample size of the patients with a follow-up count
 (:func:`~cit_bayes.bayes.patient_base.kish_rescale`).
+
+Missing counts: two forms of the same likelihood
+------------------------------------------------
+*Unrolled*: the patients are grouped by their set of recorded days, and each set has its own
+block of the likelihood, with the Cholesky factor of its correlation block written out in
+scalar operations (read off the factor of R for a leading block). The graph, and the model's
+cache key, hold the sets. *Batched*: the sets are data (``pattern_mask``, the distinct sets as
+0/1 rows padded with empty ones to a multiple of :data:`PATTERN_BLOCK`; ``pattern_index``, each
+patient's set): every set's masked correlation :math:`M R M + (I - M)` is factored together
+(:func:`~cit_bayes.bayes.correlation.masked_mvn_logpdf`), which gives each patient the density of
+the recorded days exactly (the same log density and gradient to rounding, tested). The graph
+does not depend on the sets, nor on n, and the cache key holds neither the sets nor their
+counts: a cohort of the same size with other missing counts re-uses the built model, and a
+cohort of any size the compiled sampler (both callbacks loaded from the on-disk cache,
+:func:`~cit_bayes.bayes.compiled.compile_model`; within a process the nutpie backend re-uses
+the compiled model itself while the data keep their shapes, hence the padding).
+
+Which form (:func:`likelihood_form`): unrolled for a cohort with one set of recorded days (no
+missing count), or at most :data:`BATCHED_ABOVE` = 7 sets with at most :data:`UNROLLED_DAYS` = 3
+days (every set three days can make: the bundled cohort, whose graph and draws stay those of
+the unrolled form, bit for bit); batched otherwise. Measured for issue 17 (numba backend, 2 cores
+shared with other work, so within about 30 %; "compile": nutpie's callbacks with PyTensor's cache
+holding other models, "cold" with an empty cache; "gradient": one log density and gradient):
+
+- 3 days, all 7 sets, n = 1,000: unrolled 664 graph nodes, compile 53 s, gradient 0.075 ms;
+  batched 426 nodes, compile 47 s, gradient 0.115 ms. (n = 200, the bundled cohort's size:
+  unrolled compile 58 s, gradient 0.071 ms.)
+- 9 days, n = 1,000, unrolled: one set (no missing count) compile 40 s, gradient 0.11 ms; four
+  sets compile 703 s, gradient 0.53 ms (each block that is not a leading one has its scalar
+  Cholesky factor written out, and numba compiles the large fused loops slowly).
+- 9 days, 20 % of counts missing at random, n = 3,000 (278 sets): unrolled 127,883 nodes, graph
+  built in 24 s, compile not done after 25 minutes (stopped, so no gradient time); batched 1,095
+  nodes, built in 0.1 s, compile 226 s cold and 8.6 s for a cohort with other missing counts
+  (270 sets: both callbacks from the cache), gradient 1.4-1.8 ms.
+- the same at n = 10,000 (377 sets): unrolled 153,497 nodes, built in 26 s; batched built in
+  0.2 s, compile 244 s cold and 9.6 s with the n = 3,000 model's cache entries (the same graph),
+  gradient 4.5-6.0 ms.
+
+With three days the two forms compile alike and the unrolled one evaluates 1.5 times faster;
+with nine days an unrolled block that is not a leading one compiles slowly, and every cohort
+with other sets of recorded days is a new structure for the unrolled form, never for the
+batched one.
+From four days on the batched form is therefore taken as soon as a count is missing.
 
 Target (g-computation, natural scale)
 -------------------------------------
@@ -112,6 +155,7 @@ import pytensor.tensor as pt
 from cit_bayes.bayes.correlation import (
     correlation_cholesky,
     cpc_shapes,
+    masked_mvn_logpdf,
     mvn_logpdf,
     pattern_factor,
 )
@@ -139,14 +183,34 @@ from cit_bayes.config import setting
 from cit_bayes.exceptions import ModelError
 
 __all__ = [
+    "BATCHED_ABOVE",
+    "UNROLLED_DAYS",
     "TrajectoryPrior",
     "build_trajectory_model",
+    "likelihood_form",
     "trajectory_values",
     "fit_trajectory_model",
     "trajectory_targets",
 ]
 
 REPORTED = ("mean", "delta_plt")
+
+#: The likelihood is batched over the sets of recorded days when a cohort of at most
+#: :data:`UNROLLED_DAYS` days has more than this many distinct non-empty sets (7: every set three
+#: days can make, so a three-day cohort keeps the unrolled form), or a cohort of more days more
+#: than one set; unrolled (one block per set) otherwise (module docstring, "Missing counts").
+BATCHED_ABOVE = 7
+
+#: Up to this many days the unrolled form is kept for up to :data:`BATCHED_ABOVE` sets.
+UNROLLED_DAYS = 3
+
+#: The forms of the likelihood: one block per set of recorded days, or masked blocks batched.
+FORMS = ("unrolled", "batched")
+
+#: The batched form's sets of recorded days are padded to a multiple of this many rows, so
+#: that cohorts whose numbers of sets differ a little have data of the same shapes (the nutpie
+#: backend re-uses a compiled model for data of the same shapes).
+PATTERN_BLOCK = 32
 
 
 @dataclass(frozen=True)
@@ -225,16 +289,75 @@ def observed_patterns(observed: np.ndarray) -> tuple[tuple[bool, ...], ...]:
     return tuple(sorted((r for r in rows if any(r)), reverse=True))
 
 
+def likelihood_form(observed: np.ndarray, form: str | None = None) -> str:
+    """The form of the likelihood for these recorded days (``observed``, (n, days) bool).
+
+    ``form`` if given (checked); else ``"unrolled"`` for one set of recorded days, or up to
+    :data:`BATCHED_ABOVE` sets with at most :data:`UNROLLED_DAYS` days, and ``"batched"``
+    otherwise (module docstring, "Missing counts").
+
+    Examples
+    --------
+    >>> observed = np.array([[True, True], [True, False], [False, True]])
+    >>> likelihood_form(observed), likelihood_form(observed, "batched")
+    ('unrolled', 'batched')
+    >>> likelihood_form(np.array([[True] * 4, [True, True, True, False]]))  # 4 days, 2 sets
+    'batched'
+    """
+    observed = np.asarray(observed, dtype=bool)
+    if form is None:
+        limit = BATCHED_ABOVE if observed.shape[1] <= UNROLLED_DAYS else 1
+        return "batched" if len(observed_patterns(observed)) > limit else "unrolled"
+    if form not in FORMS:
+        raise ModelError(f"form must be one of {FORMS}, got {form!r}")
+    return form
+
+
+def pattern_rows(sets: int) -> int:
+    """Rows of the batched form's ``pattern_mask`` for this many distinct sets of recorded
+    days: the next multiple of :data:`PATTERN_BLOCK` (empty rows pad it).
+
+    Examples
+    --------
+    >>> pattern_rows(5), pattern_rows(32), pattern_rows(282)
+    (32, 32, 288)
+    """
+    return PATTERN_BLOCK * max(1, -(-int(sets) // PATTERN_BLOCK))
+
+
+def pattern_values(observed: np.ndarray) -> dict[str, np.ndarray]:
+    """The batched form's ``pm.Data``: the distinct sets of recorded days as 0/1 rows (the
+    empty set among them if a patient has no count), padded with empty rows to
+    :func:`pattern_rows`, and each patient's row.
+
+    Examples
+    --------
+    >>> observed = np.array([[True, True], [True, False], [True, True]])
+    >>> values = pattern_values(observed)
+    >>> values["pattern_mask"][:3].tolist(), values["pattern_mask"].shape
+    ([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]], (32, 2))
+    >>> values["pattern_index"].tolist()
+    [1, 0, 1]
+    """
+    observed = np.asarray(observed, dtype=bool)
+    sets, index = np.unique(observed, axis=0, return_inverse=True)
+    mask = np.zeros((pattern_rows(len(sets)), observed.shape[1]))
+    mask[: len(sets)] = sets
+    return {"pattern_mask": mask, "pattern_index": index.reshape(-1).astype("int64")}
+
+
 def _build(
     n: int,
     arms: tuple[str, ...],
     covariates: tuple[str, ...],
     days: tuple[str, ...],
-    patterns: tuple[tuple[tuple[bool, ...], int], ...],
+    patterns: tuple[tuple[tuple[bool, ...], int], ...] | None,
     pool_arms: bool,
     groups: tuple[str, ...] = (),
     fixed: bool = False,
 ):
+    """The model; ``patterns`` ((set of days, count) pairs) for the unrolled form, None for
+    the batched one."""
     n_days = len(days)
     pairs = [f"{days[j]}-{days[i]}" for i in range(1, n_days) for j in range(i)]
     coords = {
@@ -251,7 +374,7 @@ def _build(
         baseline = pm.Data("log_baseline_centred", np.zeros(n), dims="patient")
         pm.Data("plt_day0", np.ones(n), dims="patient")  # trajectory_targets
         pm.Data("baseline_reference", np.ones((n, len(arms))), dims=("patient", "arm"))
-        pm.Data("log_plt", np.zeros((n, n_days)), dims=("patient", "day"))
+        log_plt = pm.Data("log_plt", np.zeros((n, n_days)), dims=("patient", "day"))
         pm.Data("observed", np.zeros((n, n_days)), dims=("patient", "day"))
         weight = pm.Data("weight", np.ones(n), dims="patient")
         pm.Data("target_tilt", np.ones(n), dims="patient")  # trajectory_targets
@@ -299,6 +422,15 @@ def _build(
         linear = pt.dot(design, coefficient) + group_intercept(groups, n, prior["group_sd"])
         fixed = linear[:, None] + baseline[:, None] * slope[None, :]  # (n, day)
         mu = arm_day[arm] + fixed
+        if patterns is None:  # batched: the sets of recorded days are data
+            masks = pm.Data("pattern_mask", np.zeros((PATTERN_BLOCK, n_days)))
+            index = pm.Data("pattern_index", np.zeros(n, dtype="int64"), dims="patient")
+            recorded = masks[index]  # (n, day) 0/1
+            scale = residual_sd[arm]
+            density = masked_mvn_logpdf(recorded * (log_plt - mu) / scale, factor, masks, index)
+            log_scale = pt.sum(recorded * pt.log(scale), axis=1)
+            pm.Potential("weighted_loglik", pt.sum(weight * (density - log_scale)))
+            return model
         loglik = []
         for p, (pattern, count) in enumerate(patterns):
             days_p = [int(d) for d in np.flatnonzero(pattern)]
@@ -325,12 +457,17 @@ def build_trajectory_model(
     observed: np.ndarray,
     pool_arms: bool = False,
     fixed: bool = False,
+    form: str | None = None,
 ) -> pm.Model:
     """The (cached) trajectory model for data of this shape; its ``pm.Data`` are not set.
 
-    The structure depends on the sets of recorded days (``observed``, (n, days) bool): one
-    block of the likelihood per set. Every prior parameter is data, so a prior change re-uses
-    the compiled model.
+    ``form`` (default :func:`likelihood_form` of ``observed``, (n, days) bool) chooses the
+    likelihood. Unrolled, the structure depends on the sets of recorded days: one block per set,
+    and the cache key holds the sets and their counts. Batched, it does not: the sets are data
+    (``pattern_mask``, ``pattern_index``; :func:`pattern_values`), the key holds n, the arms,
+    covariates, days, pooling and groups only, and a cohort of the same size with other missing
+    counts re-uses the model and its compiled sampler. Every prior parameter is data, so a prior
+    change re-uses the compiled model.
 
     Examples
     --------
@@ -342,11 +479,19 @@ def build_trajectory_model(
     """
     days = tuple(str(d) for d in days)
     observed = np.asarray(observed, dtype=bool)
+    pool_arms, fixed = bool(pool_arms), bool(fixed)
+    if likelihood_form(observed, form) == "batched":
+        key = ("trajectory", data.n, data.arms, data.covariates, days, "batched", pool_arms, fixed)
+        return cached_model(
+            (*key, data.groups),
+            lambda: _build(
+                data.n, data.arms, data.covariates, days, None, pool_arms, data.groups, fixed
+            ),
+        )
     patterns = tuple(
         (pattern, int(np.sum(np.all(observed == np.array(pattern), axis=1))))
         for pattern in observed_patterns(observed)
     )
-    pool_arms, fixed = bool(pool_arms), bool(fixed)
     key = ("trajectory", data.n, data.arms, data.covariates, days, patterns, pool_arms, fixed)
     return cached_model(
         (*key, data.groups),
@@ -363,11 +508,14 @@ def trajectory_values(
     prior: TrajectoryPrior,
     *,
     adjust_baseline: bool = True,
+    form: str | None = None,
 ) -> dict[str, np.ndarray]:
     """The ``pm.Data`` values for this analysis (checked).
 
     ``plt_follow_up`` is (n, days) with NaN for a missing count; ``adjust_baseline=False``
-    (the unadjusted analysis) sets the centred log baseline to zero.
+    (the unadjusted analysis) sets the centred log baseline to zero. ``form`` as for
+    :func:`build_trajectory_model` (the same default): the unrolled form's data hold each set
+    of recorded days' rows and counts, the batched form's the sets (:func:`pattern_values`).
 
     Examples
     --------
@@ -415,11 +563,14 @@ def trajectory_values(
         "weight": data.likelihood_weights(contributes),
         "target_tilt": data.tilt,
     }
-    for p, pattern in enumerate(observed_patterns(observed)):
-        rows = np.flatnonzero(np.all(observed == np.array(pattern), axis=1))
-        if len(rows) < data.n:
-            values[f"rows_{p}"] = rows.astype("int64")
-        values[f"log_plt_{p}"] = log_counts[np.ix_(rows, np.flatnonzero(pattern))]
+    if likelihood_form(observed, form) == "batched":
+        values |= pattern_values(observed)
+    else:
+        for p, pattern in enumerate(observed_patterns(observed)):
+            rows = np.flatnonzero(np.all(observed == np.array(pattern), axis=1))
+            if len(rows) < data.n:
+                values[f"rows_{p}"] = rows.astype("int64")
+            values[f"log_plt_{p}"] = log_counts[np.ix_(rows, np.flatnonzero(pattern))]
     for name in _PRIOR_NAMES:
         values[f"prior_{name}"] = np.asarray(float(getattr(prior, name)))
     return values | group_values(data)
@@ -437,6 +588,7 @@ def fit_trajectory_model(
     name: str = "plt",
     settings: SamplerSettings | None = None,
     provenance: Mapping[str, str | int | float] | None = None,
+    form: str | None = None,
 ) -> PatientFit:
     """Fit the trajectory model; return natural-scale mean counts per day and arm.
 
@@ -453,6 +605,8 @@ def fit_trajectory_model(
     prior : TrajectoryPrior, optional
     adjust_baseline : bool
         False for the unadjusted analysis (no baseline-count covariate).
+    form : {"unrolled", "batched"}, optional
+        The likelihood's form (default: :func:`likelihood_form`; module docstring).
 
     Returns
     -------
@@ -475,10 +629,10 @@ def fit_trajectory_model(
     if len(days) != np.shape(plt_follow_up)[-1] or len(set(days)) != len(days):
         raise ModelError(f"need one distinct day label per column of counts, got {days}")
     values = trajectory_values(
-        plt_day0, plt_follow_up, data, prior, adjust_baseline=adjust_baseline
+        plt_day0, plt_follow_up, data, prior, adjust_baseline=adjust_baseline, form=form
     )
     model = build_trajectory_model(
-        data, days, values["observed"], prior.pool_arms, prior.arm_sd_fixed
+        data, days, values["observed"], prior.pool_arms, prior.arm_sd_fixed, form
     )
     return fit_cached_model(
         model,
