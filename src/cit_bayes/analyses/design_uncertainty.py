@@ -118,13 +118,9 @@ def design_weight_draws(weighted, replicates: int, seed: int) -> np.ndarray:
     )
 
 
-def _stack(arrays: Sequence[xr.DataArray]) -> xr.DataArray:
-    stacked = xr.concat(list(arrays), dim="chain", coords="minimal", compat="override")
-    return stacked.assign_coords(chain=np.arange(stacked.sizes["chain"]))
-
-
-def _stack_dataset(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
-    stacked = xr.concat(list(datasets), dim="chain", coords="minimal", compat="override")
+def _stack(items):
+    """DataArrays or Datasets of the refits, their chains stacked and renumbered."""
+    stacked = xr.concat(list(items), dim="chain", coords="minimal", compat="override")
     return stacked.assign_coords(chain=np.arange(stacked.sizes["chain"]))
 
 
@@ -170,7 +166,7 @@ def pool_fits(fits: Sequence[PatientFit], name: str) -> PatientFit:
     tree = xr.DataTree()
     for group in ("posterior", "sample_stats"):
         if group in first.idata:
-            tree[group] = xr.DataTree(_stack_dataset([f.idata[group].to_dataset() for f in fits]))
+            tree[group] = xr.DataTree(_stack([f.idata[group].to_dataset() for f in fits]))
     if "constant_data" in first.idata:  # the first draw's arrays (only the weights differ)
         tree["constant_data"] = xr.DataTree(first.idata["constant_data"].to_dataset())
     fit = Fit(
