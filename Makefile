@@ -57,8 +57,11 @@ $(PEERS_STAMP): $(PEERS_LOCK)
 	@$(PEERS)/bin/python -m pip check
 	@touch $(PEERS_STAMP)
 
+# The slow checks, then the full calibration of the default plan (docs/calibration.md): hours
+# on a laptop. CALIBRATE_ARGS adds options, e.g. CALIBRATE_ARGS="--scheduler tcp://host:8786".
 validate: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+	$(BIN)/cit-bayes calibrate --out reports/calibration $(CALIBRATE_ARGS)
 
 # The one command that updates the lock: newest versions allowed by pyproject.toml, every
 # platform, with hashes. Run it, then `make test` and `make run`, and commit both files.

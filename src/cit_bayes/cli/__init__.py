@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "reanalyse",
     "fit",
     "run",
+    "calibrate",
 )
 
 EXIT_OK = 0

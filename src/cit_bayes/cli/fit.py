@@ -28,6 +28,13 @@ DEFAULT_OUT = "reports/fit"
 
 def add_common_arguments(parser) -> None:
     """Arguments shared by ``fit`` and ``run``: plan, seed, sampler, cohort reading."""
+    add_plan_arguments(parser)
+    add_cohort_arguments(parser)
+
+
+def add_plan_arguments(parser) -> None:
+    """The plan and its overrides: ``--plan``, ``--seed``, ``--estimand``, ``--sampler``,
+    ``--draws``, ``--tune``, ``--target-accept`` (``fit``, ``run``, ``calibrate``)."""
     parser.add_argument(
         "--plan", metavar="TOML", help="analysis plan (default models/default.toml)"
     )
@@ -56,7 +63,6 @@ def add_common_arguments(parser) -> None:
         "plan's per-model values; a higher value (0.95, 0.99) takes smaller steps, which is "
         "what helps against divergent transitions",
     )
-    add_cohort_arguments(parser)
 
 
 def register(subparsers) -> None:
