@@ -220,7 +220,7 @@ def test_calibrate_on_a_hand_started_dask_cluster_resumes_and_matches_this_proce
         bin_dir / "cit-bayes", "calibrate", "--plan", str(short_plan_file),
         "--draws", str(SHORT_DRAWS), "--tune", str(SHORT_DRAWS), "--seed", "5",
         "--scenarios", SCENARIO, "--n", str(SMALL_COHORT_N), "--replicates", "3",
-        "--endpoints", "response", "--analyses", "unadjusted", "fixed weights",
+        "--endpoints", "response", "--analyses", "unadjusted", "fixed weights", "--sbc", "0",
         "--scheduler", address, "--out", str(out),
     ]  # fmt: skip
     try:

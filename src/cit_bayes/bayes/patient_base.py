@@ -48,7 +48,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pymc as pm
@@ -66,6 +66,7 @@ __all__ = [
     "check_prior",
     "PatientData",
     "PatientFit",
+    "ModelInputs",
     "WEIGHT_SCALES",
     "arm_size_rescale",
     "kish_rescale",
@@ -522,6 +523,29 @@ def cached_model(key: tuple, build: Callable[[], pm.Model]) -> pm.Model:
     else:
         _MODELS.move_to_end(key)
     return model
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """A patient-level model with the data of one fit, before sampling (inside ``bayes/``).
+
+    Attributes
+    ----------
+    model : pymc.Model
+        The cached model of this data's shape (:func:`cached_model`); its ``pm.Data`` are set
+        from ``values`` by :func:`fit_cached_model`.
+    values : dict of str to numpy.ndarray
+        The ``pm.Data`` values.
+    derived : callable
+        The g-computation of the reported quantities on draws (``derived(posterior)``).
+    provenance : dict
+        Attributes the fit records beside the caller's (the parametrisation chosen).
+    """
+
+    model: pm.Model
+    values: Mapping[str, np.ndarray]
+    derived: Callable[[xr.Dataset], Mapping[str, xr.DataArray]]
+    provenance: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,7 @@ from cit_bayes.bayes.gcomp import (
 )
 from cit_bayes.bayes.patient_base import (
     SCALE,
+    ModelInputs,
     PatientData,
     PatientFit,
     cached_model,
@@ -131,6 +132,7 @@ __all__ = [
     "recovery_after",
     "recovery_values",
     "fit_recovery_model",
+    "recovery_inputs",
     "recovery_targets",
 ]
 
@@ -560,6 +562,32 @@ def fit_recovery_model(
     ...
     cit_bayes.exceptions.ModelError: horizon must be an integer of at least 3 days, got 2
     """
+    inputs = recovery_inputs(time, recovered, data, horizon=horizon, prior=prior, after=after)
+    return fit_cached_model(
+        inputs.model,
+        inputs.values,
+        endpoint="recovery",
+        reported=REPORTED,
+        seed=seed,
+        name=name,
+        settings=settings,
+        provenance=dict(provenance or {}) | dict(inputs.provenance),
+        derived=inputs.derived,
+    )
+
+
+def recovery_inputs(
+    time, recovered, data: PatientData, *, horizon: int, prior=None, after=None
+) -> ModelInputs:
+    """The recovery model, its data and its g-computation for one fit (not sampled).
+
+    Examples
+    --------
+    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    >>> inputs = recovery_inputs([3, 14, 5, 14], [1, 0, 1, 0], data, horizon=14)
+    >>> len(inputs.model.coords["day"]), dict(inputs.provenance)
+    (14, {'smooth_parametrisation': 'non-centred'})
+    """
     prior = RecoveryPrior() if prior is None else prior
     if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 3:
         raise ModelError(f"horizon must be an integer of at least 3 days, got {horizon!r}")
@@ -567,16 +595,11 @@ def fit_recovery_model(
     centred = smooth_centred(values["weight"], data.arm_codes, data.n_arms)
     model = build_recovery_model(data, horizon, prior, centred)
     shapes = "centred" if centred and not prior.proportional_hazards else "non-centred"
-    return fit_cached_model(
+    return ModelInputs(
         model,
         values,
-        endpoint="recovery",
-        reported=REPORTED,
-        seed=seed,
-        name=name,
-        settings=settings,
-        provenance=dict(provenance or {}) | {"smooth_parametrisation": shapes},
-        derived=recovery_targets(values, list(model.coords["day"]), data.arms),
+        recovery_targets(values, list(model.coords["day"]), data.arms),
+        {"smooth_parametrisation": shapes},
     )
 
 

@@ -83,6 +83,7 @@ from cit_bayes.bayes.gcomp import (
 )
 from cit_bayes.bayes.patient_base import (
     SCALE,
+    ModelInputs,
     PatientData,
     PatientFit,
     cached_model,
@@ -104,6 +105,7 @@ __all__ = [
     "build_response_model",
     "response_values",
     "fit_response_model",
+    "response_inputs",
     "response_targets",
 ]
 
@@ -328,20 +330,34 @@ def fit_response_model(
     ...
     cit_bayes.exceptions.ModelError: response must be 0 or 1 for every patient (no missing values)
     """
-    prior = ResponsePrior() if prior is None else prior
-    values = response_values(response, data, prior)
-    model = build_response_model(data, prior.pool_arms, prior.intercept_family, prior.arm_sd_fixed)
+    inputs = response_inputs(response, data, prior)
     return fit_cached_model(
-        model,
-        values,
+        inputs.model,
+        inputs.values,
         endpoint="response",
         reported=REPORTED,
         seed=seed,
         name=name,
         settings=settings,
         provenance=provenance,
-        derived=response_targets(values, data.arms),
+        derived=inputs.derived,
     )
+
+
+def response_inputs(response, data: PatientData, prior: ResponsePrior | None = None) -> ModelInputs:
+    """The response model, its data and its g-computation for one fit (not sampled).
+
+    Examples
+    --------
+    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    >>> inputs = response_inputs([0, 1, 1, 0], data)
+    >>> list(inputs.model.coords["arm"]), inputs.values["response"].tolist()
+    (['a', 'b'], [0, 1, 1, 0])
+    """
+    prior = ResponsePrior() if prior is None else prior
+    values = response_values(response, data, prior)
+    model = build_response_model(data, prior.pool_arms, prior.intercept_family, prior.arm_sd_fixed)
+    return ModelInputs(model, values, response_targets(values, data.arms))
 
 
 def response_targets(values: Mapping[str, np.ndarray], arms: Sequence[str]):

@@ -168,6 +168,7 @@ from cit_bayes.bayes.gcomp import (
 )
 from cit_bayes.bayes.patient_base import (
     SCALE,
+    ModelInputs,
     PatientData,
     PatientFit,
     cached_model,
@@ -190,6 +191,7 @@ __all__ = [
     "likelihood_form",
     "trajectory_values",
     "fit_trajectory_model",
+    "trajectory_inputs",
     "trajectory_targets",
 ]
 
@@ -624,6 +626,43 @@ def fit_trajectory_model(
     ...
     cit_bayes.exceptions.ModelError: need one distinct day label per column of counts, got ('day7',)
     """
+    inputs = trajectory_inputs(
+        plt_day0, plt_follow_up, data, days=days, prior=prior,
+        adjust_baseline=adjust_baseline, form=form,
+    )  # fmt: skip
+    return fit_cached_model(
+        inputs.model,
+        inputs.values,
+        endpoint="plt",
+        reported=REPORTED,
+        seed=seed,
+        name=name,
+        settings=settings,
+        provenance=provenance,
+        derived=inputs.derived,
+    )
+
+
+def trajectory_inputs(
+    plt_day0,
+    plt_follow_up,
+    data: PatientData,
+    *,
+    days: Sequence[str] = ("day3", "day7", "day14"),
+    prior: TrajectoryPrior | None = None,
+    adjust_baseline: bool = True,
+    form: str | None = None,
+) -> ModelInputs:
+    """The trajectory model, its data and its g-computation for one fit (not sampled).
+
+    Examples
+    --------
+    >>> data = PatientData(("a", "b"), [0, 0, 1, 1], np.zeros((4, 0)), (), np.ones(4), np.ones(4))
+    >>> counts = np.array([[60.0, 90.0], [50.0, 80.0], [70.0, 120.0], [40.0, 100.0]])
+    >>> inputs = trajectory_inputs([30.0, 40.0, 35.0, 20.0], counts, data, days=("day7", "day14"))
+    >>> list(inputs.model.coords["day"])
+    ['day7', 'day14']
+    """
     prior = TrajectoryPrior() if prior is None else prior
     days = tuple(str(d) for d in days)
     if len(days) != np.shape(plt_follow_up)[-1] or len(set(days)) != len(days):
@@ -634,17 +673,7 @@ def fit_trajectory_model(
     model = build_trajectory_model(
         data, days, values["observed"], prior.pool_arms, prior.arm_sd_fixed, form
     )
-    return fit_cached_model(
-        model,
-        values,
-        endpoint="plt",
-        reported=REPORTED,
-        seed=seed,
-        name=name,
-        settings=settings,
-        provenance=provenance,
-        derived=trajectory_targets(values, days, data.arms),
-    )
+    return ModelInputs(model, values, trajectory_targets(values, days, data.arms))
 
 
 def trajectory_targets(values: Mapping[str, np.ndarray], days: Sequence[str], arms: Sequence[str]):

@@ -32,12 +32,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from cit_bayes import __version__
+from cit_bayes.calibration.sbc import SBC_PREFIX, pit_matrix, sbc_bands, sbc_table
 from cit_bayes.calibration.setup import CalibrationSetup
 from cit_bayes.calibration.store import CalibrationStore
 from cit_bayes.calibration.summary import coverage_table, fit_counts, replicate_counts, verdicts
 from cit_bayes.exceptions import PlanError
 
-__all__ = ["CalibrationRun", "default_workers", "run_calibration", "summarise"]
+__all__ = [
+    "CalibrationRun",
+    "default_workers",
+    "run_calibration",
+    "sbc_verdicts",
+    "summarise",
+]
 
 
 class CalibrationRun:
@@ -185,6 +192,7 @@ def summarise(setup: CalibrationSetup, store: CalibrationStore):
     records = store.records(setup)
     coverage = coverage_table(records, setup.levels)
     fits = fit_counts(records)
+    sbc = sbc_table(records, [g for g in setup.groups() if g.startswith(SBC_PREFIX)], setup.seed)
     summary = {
         "what": (
             "coverage of the analyses' credible intervals over cohorts simulated with a known "
@@ -205,12 +213,75 @@ def summarise(setup: CalibrationSetup, store: CalibrationStore):
             "replicate_total": round(sum(r["seconds"] for r in records), 1),
         },
         "verdicts": verdicts(coverage, 0.95) if 0.95 in setup.levels else [],
+        "sbc_verdicts": sbc_verdicts(sbc),
         "fits": fits.to_dict("records"),
         "coverage": coverage.to_dict("records"),
+        "sbc": sbc.to_dict("records"),
+        "synthetic": (
+            "every number here comes from simulated cohorts (models/scenarios) and, for SBC, "
+            "from data drawn from the models' own priors: they describe the analyses' "
+            "behaviour, not any patient"
+        ),
     }
     coverage.to_csv(store.folder / "coverage.csv", index=False)
+    if not sbc.empty:
+        sbc.to_csv(store.folder / "sbc.csv", index=False)
+        _sbc_figures(records, sbc, store.folder / "figures", setup.seed)
     store.write_json("summary.json", summary)
     return coverage, summary
+
+
+def sbc_verdicts(table) -> list[str]:
+    """One sentence per model: did every test quantity's PIT ECDF stay in its band?
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"model": ["response"] * 2, "quantity": ["a", "b"],
+    ...     "replicates": [200, 200], "band_prob": [0.975, 0.975],
+    ...     "inside_band": [True, False], "fits_missing_a_gate": [0, 0]})
+    >>> print(sbc_verdicts(table)[0])
+    SBC of the response model (200 replicates, 2 test quantities, simultaneous 97.5 % bands: 95 % family-wise): outside its band: b.
+    """
+    out = []
+    if table.empty:
+        return out
+    for model, group in table.groupby("model", sort=False):
+        replicates = int(group["replicates"].min())
+        band = float(group["band_prob"].iloc[0])
+        sentence = (
+            f"SBC of the {model} model ({replicates} replicates, {len(group)} test quantities, "
+            f"simultaneous {band * 100:.3g} % bands: 95 % family-wise):"
+        )
+        outside = group.loc[~group["inside_band"], "quantity"].tolist()
+        sentence += (
+            f" outside its band: {', '.join(outside)}."
+            if outside
+            else " every PIT ECDF within its band: no sign of miscalibration."
+        )
+        missed = int(group["fits_missing_a_gate"].iloc[0])
+        if missed:
+            sentence += f" {missed} fit(s) missed a gate (kept)."
+        if replicates < 100:
+            sentence += " Fewer than 100 replicates: little power."
+        out.append(sentence)
+    return out
+
+
+def _sbc_figures(records, table, folder, seed) -> None:
+    from cit_bayes.report.calibration_figures import sbc_figure
+    from cit_bayes.report.figure_files import save_figure
+
+    for model, group in table.groupby("model", sort=False):
+        pits = pit_matrix(records, f"{SBC_PREFIX}{model}")
+        band_prob = float(group["band_prob"].iloc[0])
+        figure = sbc_figure(
+            sbc_bands(pits, band_prob, seed, f"{SBC_PREFIX}{model}"),
+            len(pits),
+            band_prob,
+            f"Simulation-based calibration of the {model} model (synthetic data from its prior)",
+        )
+        save_figure(figure, folder / f"sbc_{model}.png")
 
 
 def _mean(values) -> float | None:

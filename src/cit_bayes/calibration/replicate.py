@@ -22,6 +22,7 @@ import numpy as np
 from cit_bayes.analyses.design_uncertainty import fit_design_uncertainty
 from cit_bayes.analyses.endpoints import EndpointRunner, fit_name
 from cit_bayes.bayes.seeds import derive_seed
+from cit_bayes.calibration.sbc import SBC_PREFIX, run_sbc_replicate
 from cit_bayes.calibration.setup import CalibrationSetup
 from cit_bayes.calibration.truth import estimand_truth
 from cit_bayes.cohort import validate_cohort
@@ -52,6 +53,9 @@ def replicate_seed(seed: int, scenario: str, index: int) -> int:
 def run_replicate(setup: CalibrationSetup, scenario: str, index: int) -> dict:
     """Run replicate ``index`` of ``scenario`` and return its record (plain data).
 
+    ``scenario`` may be an SBC group (``sbc-<model>``): the record then holds that model's SBC
+    replicate (:func:`cit_bayes.calibration.sbc.run_sbc_replicate`).
+
     Examples
     --------
     A replicate that cannot be analysed (here: the plan adjusts for a covariate the simulated
@@ -71,7 +75,11 @@ def run_replicate(setup: CalibrationSetup, scenario: str, index: int) -> dict:
     record: dict = {"scenario": setup.scenario_name(scenario), "index": index, "seed": seed}
     with _ONE_AT_A_TIME:
         try:
-            record |= _compare(setup, scenario, seed)
+            if scenario.startswith(SBC_PREFIX):
+                endpoint = scenario.removeprefix(SBC_PREFIX)
+                record |= run_sbc_replicate(setup, endpoint, index, seed)
+            else:
+                record |= _compare(setup, scenario, seed)
             record["status"] = "done"
         except Exception as error:  # counted as a failed replicate by the summary
             record |= {"status": "failed", "error": f"{type(error).__name__}: {error}"}

@@ -53,6 +53,9 @@ class CalibrationSetup:
         Design draws of the design-uncertainty analysis (default: the plan's).
     levels : tuple of float
         Credible levels checked.
+    sbc : int
+        Simulation-based-calibration replicates of each model in ``endpoints`` (0: none;
+        :mod:`cit_bayes.calibration.sbc`).
 
     Examples
     --------
@@ -75,6 +78,7 @@ class CalibrationSetup:
     analyses: tuple[str, ...] = ANALYSES
     design_draws: int | None = None
     levels: tuple[float, ...] = LEVELS
+    sbc: int = 0
     scenario_hashes: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -86,8 +90,11 @@ class CalibrationSetup:
             raise PlanError("calibrate: a scenario is named twice")
         if self.n < 20:
             raise PlanError(f"calibrate: n must be at least 20 patients, got {self.n}")
-        if self.replicates < 1:
-            raise PlanError(f"calibrate: replicates must be at least 1, got {self.replicates}")
+        if self.replicates < 0 or self.sbc < 0 or self.replicates + self.sbc == 0:
+            raise PlanError(
+                "calibrate: replicates and SBC replicates must be >= 0 and not both 0, got "
+                f"{self.replicates} and {self.sbc}"
+            )
         if not self.levels or not all(0 < level < 1 for level in self.levels):
             raise PlanError(f"calibrate: levels must lie in (0, 1), got {self.levels}")
         if self.design_draws is None:
@@ -110,8 +117,30 @@ class CalibrationSetup:
             object.__setattr__(self, "scenario_hashes", hashes)
 
     def scenario_name(self, scenario: str) -> str:
-        """The scenario's own name (its file's stem for a path)."""
+        """The scenario's own name (its file's stem for a path); an SBC group's own name."""
+        if scenario.startswith("sbc-"):
+            return scenario
         return self.scenario_hashes[scenario]["name"]
+
+    def tasks(self) -> list[tuple[str, int]]:
+        """Every replicate as (scenario or SBC group, index): the coverage replicates of each
+        scenario, then the SBC replicates of each model (group ``sbc-<model>``).
+
+        Examples
+        --------
+        >>> from cit_bayes.plan import load_plan
+        >>> CalibrationSetup(load_plan(), scenarios=("null",), replicates=1, sbc=1,
+        ...                  endpoints=("response",)).tasks()
+        [('null', 0), ('sbc-response', 0)]
+        """
+        coverage = [(s, i) for s in self.scenarios for i in range(self.replicates)]
+        sbc = [(f"sbc-{e}", i) for e in self.endpoints for i in range(self.sbc)]
+        return coverage + sbc
+
+    def groups(self) -> list[str]:
+        """The scenarios, then the SBC groups (those with replicates)."""
+        sbc = [f"sbc-{e}" for e in self.endpoints] if self.sbc else []
+        return [*(self.scenarios if self.replicates else ()), *sbc]
 
     def fingerprint(self) -> dict:
         """Everything that decides a replicate's numbers (all but the number of replicates).
@@ -138,6 +167,7 @@ class CalibrationSetup:
             "analyses": list(self.analyses),
             "design_draws": self.design_draws if "design uncertainty" in self.analyses else 0,
             "levels": list(self.levels),
+            "sbc_design": {"scenario": "paper-like", "n": self.n} if self.sbc else None,
         }
 
 

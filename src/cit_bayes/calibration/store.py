@@ -89,22 +89,21 @@ class CalibrationStore:
         _write_json(path, record)
 
     def pending(self, setup: CalibrationSetup) -> list[tuple[str, int]]:
-        """(scenario, index) of the setup's replicates that have no record yet."""
+        """(scenario or SBC group, index) of the setup's replicates that have no record yet."""
         return [
-            (scenario, index)
-            for scenario in setup.scenarios
-            for index in range(setup.replicates)
-            if not self.path(setup.scenario_name(scenario), index).is_file()
+            (group, index)
+            for group, index in setup.tasks()
+            if not self.path(setup.scenario_name(group), index).is_file()
         ]
 
     def records(self, setup: CalibrationSetup) -> list[dict]:
-        """The stored records of the setup's replicates (scenario order, then index)."""
+        """The stored records of the setup's replicates (in :meth:`CalibrationSetup.tasks`
+        order)."""
         out = []
-        for scenario in setup.scenarios:
-            for index in range(setup.replicates):
-                path = self.path(setup.scenario_name(scenario), index)
-                if path.is_file():
-                    out.append(json.loads(path.read_text(encoding="utf-8")))
+        for group, index in setup.tasks():
+            path = self.path(setup.scenario_name(group), index)
+            if path.is_file():
+                out.append(json.loads(path.read_text(encoding="utf-8")))
         return out
 
     def write_json(self, name: str, content: dict) -> Path:

@@ -41,7 +41,7 @@ def _rows(records: list[dict]) -> pd.DataFrame:
         {"scenario": r["scenario"], "index": r["index"], **q}
         for r in records
         if r.get("status") == "done"
-        for q in r["quantities"]
+        for q in r.get("quantities", ())
     ]
     return pd.DataFrame(rows)
 
@@ -90,27 +90,30 @@ def coverage_table(records: list[dict], levels) -> pd.DataFrame:
 
 
 def replicate_counts(records: list[dict], setup) -> dict:
-    """Per scenario: replicates asked for, done, failed (with their errors), not yet run.
+    """Per scenario and SBC group: replicates asked for, done, failed (with their errors),
+    not yet run.
 
     Examples
     --------
     >>> from types import SimpleNamespace
-    >>> setup = SimpleNamespace(scenarios=("s",), replicates=3, scenario_name=lambda s: s)
+    >>> setup = SimpleNamespace(groups=lambda: ["s"], replicates=3, sbc=0,
+    ...                         scenario_name=lambda s: s)
     >>> records = [{"scenario": "s", "index": 0, "status": "done"},
     ...            {"scenario": "s", "index": 1, "status": "failed", "error": "E: x"}]
     >>> replicate_counts(records, setup)
     {'s': {'asked': 3, 'done': 1, 'failed': 1, 'not run': 1, 'errors': {'E: x': 1}}}
     """
     out = {}
-    for scenario in setup.scenarios:
-        name = setup.scenario_name(scenario)
+    for group in setup.groups():
+        name = setup.scenario_name(group)
+        asked = setup.sbc if group.startswith("sbc-") else setup.replicates
         mine = [r for r in records if r["scenario"] == name]
         status = Counter(r["status"] for r in mine)
         out[name] = {
-            "asked": setup.replicates,
+            "asked": asked,
             "done": status["done"],
             "failed": status["failed"],
-            "not run": setup.replicates - len(mine),
+            "not run": asked - len(mine),
             "errors": dict(Counter(r["error"] for r in mine if r["status"] == "failed")),
         }
     return out
@@ -123,7 +126,7 @@ def fit_counts(records: list[dict]) -> pd.DataFrame:
         {"scenario": r["scenario"], **fit}
         for r in records
         if r.get("status") == "done"
-        for fit in r["fits"]
+        for fit in r.get("fits", ())
     ]
     if not rows:
         return pd.DataFrame()

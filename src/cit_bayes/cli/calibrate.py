@@ -3,7 +3,8 @@
 A thin face over :func:`cit_bayes.calibration.engine.run_calibration`: simulates ``--replicates``
 cohorts of ``--n`` patients under each scenario, fits the unadjusted, fixed-weight and
 design-uncertainty analyses of the plan on each, and writes per-replicate records,
-``coverage.csv`` and ``summary.json`` into ``--out``. Replicates run on a local Dask cluster
+``coverage.csv``, ``summary.json`` and, with ``--sbc S``, S simulation-based-calibration
+replicates of each model (``sbc.csv``, ``figures/sbc_<model>.png``) into ``--out``. Replicates run on a local Dask cluster
 (``--workers``, default one per core), on an existing one (``--scheduler``), or in this process
 (``--workers 0``). Interrupted, the same command resumes where it stopped. Exit code 0 when
 every replicate ran (failed replicates are counted in the summary), 130 when interrupted.
@@ -30,8 +31,8 @@ def register(subparsers) -> None:
     >>> parser = argparse.ArgumentParser(prog="cit-bayes")
     >>> register(parser.add_subparsers())
     >>> args = parser.parse_args(["calibrate", "--replicates", "5", "--workers", "0"])
-    >>> args.replicates, args.workers, args.scenarios, args.out
-    (5, 0, ['paper-like', 'null', 'strong-confounding'], 'reports/calibration')
+    >>> args.replicates, args.sbc, args.workers, args.scenarios, args.out
+    (5, 200, 0, ['paper-like', 'null', 'strong-confounding'], 'reports/calibration')
     """
     from cit_bayes.cli.fit import add_plan_arguments
 
@@ -62,6 +63,10 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--analyses", nargs="+", choices=ANALYSES, default=list(ANALYSES),
         help="analyses compared (default: all three)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sbc", type=int, default=200, metavar="S",
+        help="simulation-based-calibration replicates of each model (default 200; 0: none)",
     )  # fmt: skip
     parser.add_argument(
         "--design-draws", type=int, metavar="B",
@@ -99,6 +104,7 @@ def run_calibrate(args) -> int:
         endpoints=tuple(args.endpoints),
         analyses=tuple(args.analyses),
         design_draws=args.design_draws,
+        sbc=args.sbc,
     )
     with _ProgressBar() as bar:
         run = run_calibration(
@@ -110,7 +116,7 @@ def run_calibrate(args) -> int:
             f"{name}: {count['done']} done, {count['failed']} failed, {count['not run']} not run "
             f"(of {count['asked']}; {run.computed} run now)"
         )
-    for sentence in run.summary["verdicts"]:
+    for sentence in run.summary["verdicts"] + run.summary["sbc_verdicts"]:
         print(sentence)
     print(f"wrote {run.folder}/coverage.csv and summary.json")
     return 0 if all(c["not run"] == 0 for c in counts.values()) else 1
