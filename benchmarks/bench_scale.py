@@ -73,6 +73,22 @@ print(json.dumps({{
 """
 
 
+def _print_row(model: str, n: int, result: dict, previous: dict) -> None:
+    ratio = ""
+    if model in previous and n == 10 * previous[model][0]:
+        ratio = f"{result['fit'] / previous[model][1]:.1f}"
+    previous[model] = (n, result["fit"])
+    other = result["fit"] - result["sampling"] - result["compile"]
+    rate = result["min_ess_bulk"] / max(result["sampling"], 1e-9)
+    print(
+        f"{model:<10}{n:>8}{result['prepare']:>11.1f}{result['compile']:>11.1f}{other:>9.1f}"
+        f"{result['sampling']:>12.1f}{result['fit']:>8.1f}{ratio:>10}{result['rows']:>8}"
+        f"{result['min_ess_bulk']:>9.0f}{rate:>8.0f}{result['peak_mb']:>9.0f}  "
+        + ("passed" if result["passed"] else "FAILED"),
+        flush=True,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated cohort sizes")
@@ -87,7 +103,17 @@ def main() -> int:
     sizes = sorted(int(s) for s in args.sizes.split(","))
     models = [m.strip() for m in args.models.split(",")]
     root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    covariates = (
+        "categorical covariates only" if args.categorical else "the default plan's covariates"
+    )
+    print(f"patient-level fits by cohort size ({os.cpu_count()} cores, warm caches; {covariates})")
+    print(
+        f"{'model':<10}{'n':>8}{'prepare s':>11}{'compile s':>11}{'other s':>9}{'sampling s':>12}"
+        f"{'fit s':>8}{'x (10x n)':>10}{'rows':>8}{'min ESS':>9}{'ESS/s':>8}{'peak MB':>9}  gates",
+        flush=True,
+    )
     rows = []
+    previous: dict[str, tuple[int, float]] = {}
     try:
         for model in models:
             env = cold_env(root / model)
@@ -95,39 +121,13 @@ def main() -> int:
                 CODE.format(n=min(sizes), model=model, categorical=args.categorical), env
             )  # fills the caches
             for n in sizes:
-                rows.append(
-                    (
-                        model,
-                        n,
-                        run_python(
-                            CODE.format(n=n, model=model, categorical=args.categorical), env
-                        ),
-                    )
+                result = run_python(
+                    CODE.format(n=n, model=model, categorical=args.categorical), env
                 )
+                rows.append((model, n, result))
+                _print_row(model, n, result, previous)  # as it comes: a 10^5 run takes minutes
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    covariates = (
-        "categorical covariates only" if args.categorical else "the default plan's covariates"
-    )
-    print(f"patient-level fits by cohort size ({os.cpu_count()} cores, warm caches; {covariates})")
-    print(
-        f"{'model':<10}{'n':>8}{'prepare s':>11}{'compile s':>11}{'other s':>9}{'sampling s':>12}"
-        f"{'fit s':>8}{'x (10x n)':>10}{'rows':>8}{'min ESS':>9}{'ESS/s':>8}{'peak MB':>9}  gates"
-    )
-    previous: dict[str, tuple[int, float]] = {}
-    for model, n, result in rows:
-        ratio = ""
-        if model in previous and n == 10 * previous[model][0]:
-            ratio = f"{result['fit'] / previous[model][1]:.1f}"
-        previous[model] = (n, result["fit"])
-        other = result["fit"] - result["sampling"] - result["compile"]
-        rate = result["min_ess_bulk"] / max(result["sampling"], 1e-9)
-        print(
-            f"{model:<10}{n:>8}{result['prepare']:>11.1f}{result['compile']:>11.1f}{other:>9.1f}"
-            f"{result['sampling']:>12.1f}{result['fit']:>8.1f}{ratio:>10}{result['rows']:>8}"
-            f"{result['min_ess_bulk']:>9.0f}{rate:>8.0f}{result['peak_mb']:>9.0f}  "
-            + ("passed" if result["passed"] else "FAILED")
-        )
     print(json.dumps([{"model": m, "n": n, **r} for m, n, r in rows]))
     return 0
 
