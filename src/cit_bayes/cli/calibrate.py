@@ -13,6 +13,7 @@ every replicate ran (failed replicates are counted in the summary), 130 when int
 from __future__ import annotations
 
 import sys
+import time
 
 from cit_bayes.calibration.setup import ANALYSES, ENDPOINTS, SCENARIOS
 
@@ -126,6 +127,7 @@ class _ProgressBar:
     """Replicates done and failed with the estimated time left (rich; plain lines in a log)."""
 
     def __enter__(self):
+        self.started = time.perf_counter()
         self.interactive = sys.stderr.isatty()
         self.progress = None
         self.task = None
@@ -134,7 +136,12 @@ class _ProgressBar:
     def update(self, done: int, failed: int, total: int) -> None:
         if not self.interactive:
             if done == total or done % 10 == 0:
-                print(f"{done}/{total} replicates ({failed} failed)", file=sys.stderr, flush=True)
+                left = (time.perf_counter() - self.started) / done * (total - done)
+                print(
+                    f"{done}/{total} replicates ({failed} failed), about {left / 60:.0f} min left",
+                    file=sys.stderr,
+                    flush=True,
+                )
             return
         if self.progress is None:
             from rich.progress import (
