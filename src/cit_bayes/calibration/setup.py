@@ -54,8 +54,10 @@ class CalibrationSetup:
     levels : tuple of float
         Credible levels checked.
     sbc : int
-        Simulation-based-calibration replicates of each model in ``endpoints`` (0: none;
+        Simulation-based-calibration replicates of each model in ``sbc_endpoints`` (0: none;
         :mod:`cit_bayes.calibration.sbc`).
+    sbc_endpoints : tuple of str, optional
+        The models SBC checks (default: ``endpoints``).
 
     Examples
     --------
@@ -79,10 +81,14 @@ class CalibrationSetup:
     design_draws: int | None = None
     levels: tuple[float, ...] = LEVELS
     sbc: int = 0
+    sbc_endpoints: tuple[str, ...] | None = None
     scenario_hashes: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
         _subset("endpoint", self.endpoints, ENDPOINTS)
+        if self.sbc_endpoints is None:
+            object.__setattr__(self, "sbc_endpoints", tuple(self.endpoints))
+        _subset("SBC endpoint", self.sbc_endpoints, ENDPOINTS)
         _subset("analysis", self.analyses, ANALYSES)
         if not self.scenarios:
             raise PlanError("calibrate: no scenario")
@@ -132,14 +138,17 @@ class CalibrationSetup:
         >>> CalibrationSetup(load_plan(), scenarios=("null",), replicates=1, sbc=1,
         ...                  endpoints=("response",)).tasks()
         [('null', 0), ('sbc-response', 0)]
+        >>> CalibrationSetup(load_plan(), scenarios=("null",), replicates=1, sbc=1,
+        ...                  endpoints=("response",), sbc_endpoints=("plt", "recovery")).tasks()
+        [('null', 0), ('sbc-plt', 0), ('sbc-recovery', 0)]
         """
         coverage = [(s, i) for s in self.scenarios for i in range(self.replicates)]
-        sbc = [(f"sbc-{e}", i) for e in self.endpoints for i in range(self.sbc)]
+        sbc = [(f"sbc-{e}", i) for e in self.sbc_endpoints for i in range(self.sbc)]
         return coverage + sbc
 
     def groups(self) -> list[str]:
         """The scenarios, then the SBC groups (those with replicates)."""
-        sbc = [f"sbc-{e}" for e in self.endpoints] if self.sbc else []
+        sbc = [f"sbc-{e}" for e in self.sbc_endpoints] if self.sbc else []
         return [*(self.scenarios if self.replicates else ()), *sbc]
 
     def fingerprint(self) -> dict:
@@ -168,6 +177,7 @@ class CalibrationSetup:
             "design_draws": self.design_draws if "design uncertainty" in self.analyses else 0,
             "levels": list(self.levels),
             "sbc_design": {"scenario": "paper-like", "n": self.n} if self.sbc else None,
+            "sbc_endpoints": list(self.sbc_endpoints) if self.sbc else [],
         }
 
 

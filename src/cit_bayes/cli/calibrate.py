@@ -70,6 +70,10 @@ def register(subparsers) -> None:
         help="simulation-based-calibration replicates of each model (default 200; 0: none)",
     )  # fmt: skip
     parser.add_argument(
+        "--sbc-endpoints", nargs="+", choices=ENDPOINTS, metavar="MODEL",
+        help="the models SBC checks (default: --endpoints)",
+    )  # fmt: skip
+    parser.add_argument(
         "--design-draws", type=int, metavar="B",
         help="design draws of the design-uncertainty analysis (default: the plan's)",
     )  # fmt: skip
@@ -106,6 +110,7 @@ def run_calibrate(args) -> int:
         analyses=tuple(args.analyses),
         design_draws=args.design_draws,
         sbc=args.sbc,
+        sbc_endpoints=None if args.sbc_endpoints is None else tuple(args.sbc_endpoints),
     )
     with _ProgressBar() as bar:
         run = run_calibration(
