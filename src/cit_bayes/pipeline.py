@@ -14,6 +14,12 @@ Layout of the output folder: ``report.html``, ``methods_supplement.md`` and ``.t
 ``results.json`` (shared layout), ``idata/`` (fits as netCDF), ``tables/`` (CSV, including
 ``report_numbers.csv``: every number the reports print and its key), ``figures/`` (PNG 300 dpi
 and SVG), and on the bundled data ``published/`` and ``audit/`` (see ``reports/README.md``).
+
+The calibration of the intervals (``cit-bayes calibrate``, ``docs/calibration.md``) that the
+report shows is read before anything runs: the one shipped with the package
+(``data/calibration/default/``) unless another folder is named (``calibration``); it becomes the
+``calibration`` block of ``results.json``
+(:func:`cit_bayes.calibration.report_block.calibration_block`).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cit_bayes._paths import data_dir
+from cit_bayes.calibration.report_block import calibration_block, calibration_folder
 from cit_bayes.exceptions import ConvergenceWarning
 
 __all__ = ["BUNDLED_COHORT", "PipelineResult", "Steps", "STEPS", "run_pipeline"]
@@ -210,6 +217,7 @@ def run_pipeline(
     sampler_progress: bool = False,
     command: str = "",
     published_sampler: str | None = None,
+    calibration: str | Path | bool | None = None,
 ) -> PipelineResult:
     """Run every step and write the report folder.
 
@@ -236,6 +244,10 @@ def run_pipeline(
         The command line, recorded in the reproducibility section.
     published_sampler : str, optional
         Sampler of the published reanalysis (default: its plan's).
+    calibration : path or False, optional
+        A ``cit-bayes calibrate`` output folder, shown in the report and recorded in
+        ``results.json``; default the shipped one (``data/calibration/default/``) when present;
+        ``False``: none (:func:`cit_bayes.calibration.report_block.calibration_folder`).
 
     Returns
     -------
@@ -244,7 +256,8 @@ def run_pipeline(
     Raises
     ------
     CitBayesError
-        On bad input (the cohort fails validation, a malformed plan): nothing is written.
+        On bad input (the cohort fails validation, a malformed plan, a calibration folder
+        without ``summary.json``): nothing is written.
 
     Examples
     --------
@@ -261,6 +274,8 @@ def run_pipeline(
     bundled = is_bundled(data)
     path = data_dir() / BUNDLED_COHORT if data is None else Path(data)
     plan = load_plan() if plan is None else plan
+    calibration_dir = calibration_folder(calibration)
+    calibrated = None if calibration_dir is None else calibration_block(calibration_dir, plan)
     with (
         staged_folder(out_dir) as staging,
         _paper_steps(bundled, staging, published_sampler, seed) as paper,
@@ -312,6 +327,8 @@ def run_pipeline(
             ),
             lambda a: f"{len(a.tables)} tables",
         )
+        if calibrated is not None:
+            analysis.results["calibration"] = calibrated
         files: dict[str, object] = {"fit": patient.write_fit_outputs(analysis, staging)}
         audit_records, published = step.paper(paper)
         files["report"] = step(

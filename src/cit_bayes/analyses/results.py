@@ -5,7 +5,7 @@ numbers into one document with the same layout, documented key by key in
 ``docs/results-schema.md``::
 
     {"meta": {...}, "response": {"<analysis name>": {...}}, "plt": {...}, "recovery": {...},
-     "safety": {...}, "weighting": {...}, "robustness": {...},
+     "safety": {...}, "weighting": {...}, "robustness": {...}, "calibration": {...},
      "diagnostics": {"<fit name>": {"max_rhat": r, "min_ess_bulk": e, "min_ess_tail": e,
                                     "divergences": d, "passed": true, ...}}}
 
@@ -13,8 +13,9 @@ Under each endpoint, analyses are keyed by name (a prior set such as ``"flat"``,
 run such as ``"flat (± as SD)"``, ``"adjusted"``, ``"unadjusted"``). Keys of contrasts
 follow :mod:`cit_bayes.contrasts` (``"A-B"``, ``"A/B"``, ``"A>B"``, ``"A vs B @ 0.10"``,
 ``"A-B > 0.05"``). :func:`validate_results` checks the required keys, that every arm named in a key
-is a canonical label, that probabilities lie in [0, 1] and that every number is finite; it reports
-every problem at once.
+is a canonical label, that probabilities lie in [0, 1] and that every number is finite, and that a
+``calibration`` block (the calibration a run shows, ``cit_bayes.calibration.report_block.calibration_block``)
+has its keys and coverages in [0, 1]; it reports every problem at once.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ SCHEMA_VERSION = "1.3"
 #: Endpoint sections, each a dict of analyses keyed by analysis name.
 ENDPOINT_KEYS: tuple[str, ...] = ("response", "plt", "recovery", "safety")
 #: Every top-level key the layout knows, in the order written.
-TOP_LEVEL_KEYS = ("meta", *ENDPOINT_KEYS, "weighting", "robustness", "diagnostics")
+TOP_LEVEL_KEYS = ("meta", *ENDPOINT_KEYS, "weighting", "robustness", "calibration", "diagnostics")
 REQUIRED_META_KEYS: tuple[str, ...] = (
     "schema_version",
     "source",
@@ -71,6 +72,8 @@ REQUIRED_META_KEYS: tuple[str, ...] = (
     "synthetic",
 )
 _REQUIRED_DIAGNOSTICS = ("max_rhat", "min_ess_bulk", "min_ess_tail", "divergences", "passed")
+_REQUIRED_CALIBRATION = ("source", "path", "what", "synthetic", "plan", "same_plan", "verdicts",
+                         "sbc_verdicts", "coverage", "sbc")  # fmt: skip
 _INTERVAL_KEYS = ("mean", "ci_low", "ci_high")
 _THRESHOLD = r"-?\d+\.\d{2}"
 
@@ -317,7 +320,35 @@ def validation_problems(results: Mapping, arms: Sequence[str] | None = None) -> 
                 continue
             for field, value in analysis.items():
                 problems += _check_field(field, value, f"{where}.{field}", patterns)
+    if "calibration" in results:
+        problems += _check_calibration(results["calibration"])
     problems += _check_numbers(results, "", allow_none=False)
+    return problems
+
+
+def _check_calibration(block: Any, where: str = "calibration") -> list[str]:
+    """Keys of the ``calibration`` block; every ``coverage`` and ``mc_se`` a share in [0, 1].
+
+    Examples
+    --------
+    >>> _check_calibration({"source": "user", "coverage": {"s": {"coverage": 1.2}}})[-1]
+    'calibration.coverage.s.coverage: 1.2 is not a share in [0, 1]'
+    """
+    if not isinstance(block, Mapping):
+        return [f"{where}: not a mapping"] if where == "calibration" else []
+    problems = []
+    if where == "calibration":
+        problems += [f"{where}: missing {k!r}" for k in _REQUIRED_CALIBRATION if k not in block]
+        if block.get("source", "user") not in ("shipped", "user"):
+            problems.append(f"{where}.source: {block['source']!r} is not 'shipped' or 'user'")
+    for key, item in block.items():
+        if key in ("coverage", "mc_se") and not isinstance(item, Mapping):
+            if not _is_probability(item):
+                problems.append(f"{where}.{key}: {item!r} is not a share in [0, 1]")
+        elif key in ("same_plan", "same_estimand") and not isinstance(item, bool):
+            problems.append(f"{where}.{key} must be true or false")
+        else:
+            problems += _check_calibration(item, f"{where}.{key}")
     return problems
 
 

@@ -14,6 +14,10 @@ credible intervals cover the truth of the plan's primary estimand. The modules:
     Running the replicates: in this process or on Dask workers (a local cluster or a scheduler).
 :mod:`~cit_bayes.calibration.summary`
     Coverage, bias and decision rates with their Monte Carlo errors.
+:mod:`~cit_bayes.calibration.sbc`
+    Simulation-based calibration replicates (:mod:`cit_bayes.bayes.sbc`) and their uniformity.
+:mod:`~cit_bayes.calibration.report_block`
+    The calibration a ``cit-bayes run`` report shows (``results.json``'s ``calibration``).
 
 This package imports nothing heavy itself: Dask workers import
 :mod:`cit_bayes.calibration.workers` before PyTensor, to give each worker its compile directory.

@@ -5,7 +5,12 @@ audit and published reanalysis (on the bundled data only), report. In a terminal
 its start and the samplers' progress bars; in a log (not a terminal) each step prints one line
 when it ends. Exit code 0 when every fit met the diagnostics gates, 1 when the report was
 written but some fit missed a gate (the report says so in a banner), 2 on bad input (validation
-errors are listed and no report folder is written).
+errors are listed and no report folder is written; a ``--calibration`` folder without
+``summary.json`` is bad input too).
+
+The report shows a calibration of the intervals (``cit-bayes calibrate``): the one shipped with
+the package (``data/calibration/default/``) by default, a user's own with ``--calibration DIR``,
+none with ``--no-calibration``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ def register(subparsers) -> None:
     >>> args = parser.parse_args(["run", "--data", "cohort.csv", "--sampler", "pymc"])
     >>> args.data, args.sampler, args.out
     ('cohort.csv', 'pymc', 'reports/latest')
+    >>> args.calibration, args.no_calibration
+    (None, False)
+    >>> parser.parse_args(["run", "--calibration", "reports/calibration"]).calibration
+    'reports/calibration'
     """
     parser = subparsers.add_parser(
         "run",
@@ -51,6 +60,16 @@ def register(subparsers) -> None:
     add_common_arguments(parser)
     parser.add_argument(
         "--out", metavar="DIR", default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})"
+    )
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--calibration",
+        metavar="DIR",
+        help="a `cit-bayes calibrate` output folder to show in the report (default: the one "
+        "shipped with the package, data/calibration/default/, when present)",
+    )
+    shown.add_argument(
+        "--no-calibration", action="store_true", help="show no calibration of the intervals"
     )
     parser.set_defaults(func=run_run)
 
@@ -91,6 +110,7 @@ def run_run(args) -> int:
         sampler_progress=printer.interactive,
         command=command,
         published_sampler=args.sampler,
+        calibration=False if args.no_calibration else args.calibration,
     )
     total = time.perf_counter() - start
     if result.synthetic:

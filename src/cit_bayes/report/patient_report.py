@@ -10,8 +10,9 @@ nothing names a patient or prints a row of the cohort.
 
 Sections of the page, in order: key answers (the plan's questions, primary analysis), cohort and
 balance, response, platelet trajectories, recovery, safety, prior and estimand sensitivity, the
-audit's findings (bundled data), diagnostics, reproducibility. Banners on top: synthetic data,
-failed fits (named), weighting warnings.
+audit's findings (bundled data), the calibration of the intervals (the ``calibration`` block of
+``results.json``, or one sentence that there is none), diagnostics, reproducibility. Banners on
+top: synthetic data, failed fits (named), weighting warnings.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from cit_bayes.report.patient_context import RESULTS_DOC, ReportContext, build_c
 from cit_bayes.report.render import render_html, render_latex_document, render_markdown_document
 from cit_bayes.report.sections_answers import key_answers_section
 from cit_bayes.report.sections_balance import cohort_section
+from cit_bayes.report.sections_calibration import calibration_section
 from cit_bayes.report.sections_checks import (
     banners,
     diagnostics_section,
@@ -137,6 +139,7 @@ def write_report(
     if has_audit:
         sections.append(audit_section(page.ledger))
     sections += [
+        calibration_section(page),
         diagnostics_section(page, published=has_published),
         reproducibility_section(page, command=command),
     ]

@@ -6,7 +6,8 @@ prior values are read from the analysis plan that was run (``PatientAnalysis.pla
 supplement says so and names the plan file and its hash); the equations are
 :mod:`cit_bayes.report.model_equations`. The text changes with the run: the estimands and
 analyses, the weighting method, the diagnostics achieved, the failed fits, whether the data are
-synthetic.
+synthetic, and the calibration of the intervals shown with the run
+(:mod:`cit_bayes.report.sections_calibration`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from cit_bayes.report.sections_balance import (
     lab_paragraph,
     response_rule_text,
 )
+from cit_bayes.report.sections_calibration import calibration_blocks
 from cit_bayes.report.sections_checks import banners, gates_text
 
 __all__ = ["ENDPOINTS", "supplement_blocks", "supplement_title"]
@@ -533,6 +535,7 @@ def supplement_blocks(ctx: ReportContext, *, published: Mapping | None = None) -
         *_model_blocks(ctx),
         *_estimand_blocks(ctx),
         *_computation_blocks(ctx),
+        *calibration_blocks(ctx, heading=2),
         *_software_blocks(ctx),
         *_limitations_blocks(ctx),
         *references,
