@@ -81,7 +81,12 @@ def test_sbc_replicate_ranks_the_prior_draw_and_its_log_likelihood(short_plan):
     assert {"arm_logit[a]", "coefficient[x2]", "rate[b]", "rate b - a", "log-likelihood"} <= set(
         pit
     )
-    assert all(0.0 <= p <= 1.0 for p in pit.values())
+    assert all(0.0 < p < 1.0 for p in pit.values())
+    for name, p in pit.items():  # the randomised PIT lies within one draw of the rank's share
+        rank, size = result["rank"][name], result["draws"][name]
+        assert rank / (size + 1) < p < (rank + 1) / (size + 1)
+    assert result["draws"]["log-likelihood"] == 1000
+    assert result["draws"]["arm_logit[a]"] == settings.chains * settings.draws
     parameters = {
         "arm_logit": np.array([truth["arm_logit[a]"], truth["arm_logit[b]"]]),
         "coefficient": np.array([truth["coefficient[x1]"], truth["coefficient[x2]"]]),

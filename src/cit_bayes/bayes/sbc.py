@@ -7,7 +7,8 @@ covariates, baseline counts, unit weights):
    compiled model the fits use: the prior sampled is exactly the one fitted);
 2. draw outcomes from the model given those parameters (:func:`simulate_outcomes`);
 3. fit the model to them with the plan's sampler, as every fit is made;
-4. for each test quantity, the fraction of posterior draws below its true value (the PIT).
+4. for each test quantity, the rank of its true value among the posterior draws, made a PIT by
+   :func:`randomised_pit`.
 
 Test quantities: every scalar of every free parameter; the reported quantities' true values
 computed by the model's own g-computation from the prior draw (response rates; mean PLT per
@@ -45,7 +46,7 @@ from cit_bayes.bayes.seeds import derive_seed
 from cit_bayes.bayes.trajectory import fit_trajectory_model, trajectory_inputs
 from cit_bayes.exceptions import ModelError
 
-__all__ = ["SBC_ENDPOINTS", "sbc_replicate", "simulate_outcomes"]
+__all__ = ["SBC_ENDPOINTS", "randomised_pit", "sbc_replicate", "simulate_outcomes"]
 
 #: The models SBC checks.
 SBC_ENDPOINTS: tuple[str, ...] = ("response", "plt", "recovery")
@@ -197,6 +198,25 @@ def _loglik_function(model):
     return function, names
 
 
+def randomised_pit(rank: Mapping[str, int], draws: Mapping[str, int], seed: int) -> dict:
+    """The PIT of each quantity from its rank among S posterior draws: (rank + U) / (S + 1),
+    U uniform on (0, 1) (seeded from ``seed``, one per quantity in order).
+
+    The rank of the true value among S draws is uniform on 0..S for a calibrated model (Talts
+    et al. 2018); adding U makes it uniform on (0, 1) exactly, with no PIT of exactly 0 or 1 (a
+    true value beyond every draw, which happens by chance once in about S replicates, would
+    otherwise set the ``pot_c`` test's p-value to 0).
+
+    Examples
+    --------
+    >>> pit = randomised_pit({"a": 0, "b": 8000}, {"a": 8000, "b": 8000}, seed=1)
+    >>> 0 < pit["a"] < 1 / 8001 < 8000 / 8001 < pit["b"] < 1
+    True
+    """
+    rng = np.random.default_rng(derive_seed(seed, "pit"))
+    return {k: float((rank[k] + rng.random()) / (draws[k] + 1)) for k in rank}
+
+
 def _scalars(name: str, array: xr.DataArray) -> dict[str, np.ndarray]:
     """Each scalar of a (chain, draw, ...) DataArray, labelled ``name[coord, ...]``, flattened
     over the chains and draws."""
@@ -241,8 +261,9 @@ def sbc_replicate(
     Returns
     -------
     dict
-        ``pit`` (quantity -> fraction of posterior draws below the true value), ``truth``
-        (quantity -> true value), ``passed`` and the fit's diagnostics.
+        ``pit`` (quantity -> randomised PIT), ``rank`` (draws below the true value) and
+        ``draws`` (how many), ``truth`` (quantity -> true value), ``passed`` and the fit's
+        diagnostics.
     """
     if endpoint not in SBC_ENDPOINTS:
         raise ModelError(f"no SBC for model {endpoint!r}; expected one of {SBC_ENDPOINTS}")
@@ -289,8 +310,12 @@ def sbc_replicate(
     truth["log-likelihood"] = float(function(*[parameters[n] for n in names]))
     draws["log-likelihood"] = loglik
     checks = fit.fit.diagnostics
+    rank = {k: int(np.sum(draws[k] < truth[k])) for k in truth}
+    size = {k: len(draws[k]) for k in truth}
     return {
-        "pit": {k: float(np.mean(draws[k] < truth[k])) for k in truth},
+        "pit": randomised_pit(rank, size, seed),
+        "rank": rank,
+        "draws": size,
         "truth": truth,
         "passed": bool(fit.passed),
         "max_rhat": float(checks.max_rhat),
