@@ -32,7 +32,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from cit_bayes import __version__
-from cit_bayes.calibration.sbc import SBC_PREFIX, pit_matrix, sbc_bands, sbc_table
+from cit_bayes.calibration.sbc import SBC_PREFIX, band_prob, pit_matrix, sbc_bands, sbc_table
 from cit_bayes.calibration.setup import CalibrationSetup
 from cit_bayes.calibration.store import CalibrationStore
 from cit_bayes.calibration.summary import coverage_table, fit_counts, replicate_counts, verdicts
@@ -192,7 +192,13 @@ def summarise(setup: CalibrationSetup, store: CalibrationStore):
     records = store.records(setup)
     coverage = coverage_table(records, setup.levels)
     fits = fit_counts(records)
-    sbc = sbc_table(records, [g for g in setup.groups() if g.startswith(SBC_PREFIX)], setup.seed)
+    groups = [g for g in setup.groups() if g.startswith(SBC_PREFIX)]
+    bands = {}
+    for group in groups:
+        pits = pit_matrix(records, group)
+        if not pits.empty:
+            bands[group] = sbc_bands(pits, band_prob(pits.shape[1]), setup.seed, group)
+    sbc = sbc_table(records, groups, setup.seed, bands)
     summary = {
         "what": (
             "coverage of the analyses' credible intervals over cohorts simulated with a known "
@@ -226,7 +232,7 @@ def summarise(setup: CalibrationSetup, store: CalibrationStore):
     coverage.to_csv(store.folder / "coverage.csv", index=False)
     if not sbc.empty:
         sbc.to_csv(store.folder / "sbc.csv", index=False)
-        _sbc_figures(records, sbc, store.folder / "figures", setup.seed)
+        _sbc_figures(sbc, bands, store.folder / "figures")
     store.write_json("summary.json", summary)
     return coverage, summary
 
@@ -268,17 +274,15 @@ def sbc_verdicts(table) -> list[str]:
     return out
 
 
-def _sbc_figures(records, table, folder, seed) -> None:
+def _sbc_figures(table, bands, folder) -> None:
     from cit_bayes.report.calibration_figures import sbc_figure
     from cit_bayes.report.figure_files import save_figure
 
     for model, group in table.groupby("model", sort=False):
-        pits = pit_matrix(records, f"{SBC_PREFIX}{model}")
-        band_prob = float(group["band_prob"].iloc[0])
         figure = sbc_figure(
-            sbc_bands(pits, band_prob, seed, f"{SBC_PREFIX}{model}"),
-            len(pits),
-            band_prob,
+            bands[f"{SBC_PREFIX}{model}"],
+            int(group["replicates"].min()),
+            float(group["band_prob"].iloc[0]),
             f"Simulation-based calibration of the {model} model (synthetic data from its prior)",
         )
         save_figure(figure, folder / f"sbc_{model}.png")

@@ -31,6 +31,7 @@ from cit_bayes.bayes.seeds import derive_seed
 __all__ = [
     "FAMILY_ALPHA",
     "SBC_PREFIX",
+    "band_prob",
     "pit_matrix",
     "run_sbc_replicate",
     "sbc_design",
@@ -101,6 +102,11 @@ def pit_matrix(records: list[dict], group: str) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").sort_index()
 
 
+def band_prob(quantities: int) -> float:
+    """The level of each quantity's band: 1 - :data:`FAMILY_ALPHA` / K (Bonferroni)."""
+    return 1 - FAMILY_ALPHA / quantities
+
+
 def sbc_bands(pits: pd.DataFrame, band_prob: float, seed: int, group: str) -> dict:
     """Per quantity: (points, ECDF, lower, upper) of its PITs and simultaneous band
     (``arviz_stats.ecdf_utils.ecdf_pit``; each band's simulations seeded from ``seed``, the
@@ -115,9 +121,12 @@ def sbc_bands(pits: pd.DataFrame, band_prob: float, seed: int, group: str) -> di
     return out
 
 
-def sbc_table(records: list[dict], groups, seed: int = 0) -> pd.DataFrame:
+def sbc_table(
+    records: list[dict], groups, seed: int = 0, bands: dict | None = None
+) -> pd.DataFrame:
     """Per SBC group (model) and test quantity: replicates, whether the PIT ECDF stays in its
-    simultaneous band, the ``pot_c`` p-value, and the fits that missed a gate.
+    simultaneous band, the ``pot_c`` p-value, and the fits that missed a gate. ``bands`` (group
+    -> :func:`sbc_bands`) spares computing the bands again.
 
     Examples
     --------
@@ -140,7 +149,7 @@ def sbc_table(records: list[dict], groups, seed: int = 0) -> pd.DataFrame:
             for r in records
             if r["scenario"] == group and r["status"] == "done"
         )
-        band_prob = 1 - FAMILY_ALPHA / pits.shape[1]
+        level = band_prob(pits.shape[1])
         dataset = xr.Dataset(
             {
                 str(k): (("chain", "draw"), pits.iloc[:, [k]].to_numpy().T)
@@ -148,17 +157,17 @@ def sbc_table(records: list[dict], groups, seed: int = 0) -> pd.DataFrame:
             }
         )
         p_values = dataset.azstats.uniformity_test(dim=["chain", "draw"], method="pot_c")[0]
-        bands = sbc_bands(pits, band_prob, seed, group)
+        mine = (bands or {}).get(group) or sbc_bands(pits, level, seed, group)
         for k, quantity in enumerate(pits.columns):
             values = pits[quantity].dropna().to_numpy()
-            _, ecdf, lower, upper = bands[quantity]
+            _, ecdf, lower, upper = mine[quantity]
             difference = ecdf - np.linspace(0, 1, len(ecdf))
             out.append(
                 {
                     "model": group.removeprefix(SBC_PREFIX),
                     "quantity": quantity,
                     "replicates": len(values),
-                    "band_prob": band_prob,
+                    "band_prob": level,
                     "inside_band": bool(np.all((ecdf >= lower) & (ecdf <= upper))),
                     "max_abs_ecdf_difference": float(np.max(np.abs(difference))),
                     "pot_c_p_value": float(p_values[str(k)]),
