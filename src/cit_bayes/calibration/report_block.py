@@ -147,28 +147,6 @@ def _inside_project(folder: Path) -> str:
         return resolved.as_posix()
 
 
-def _coverage_status(group, column: str) -> str:
-    """The verdict of ``calibration.summary.verdicts`` as a word: the same rule, on the same
-    Wilson intervals (``coverage_interval``), goal and minimum of replicates."""
-    from cit_bayes.calibration.summary import (
-        COVERAGE_GOAL,
-        VERDICT_REPLICATES,
-        coverage_interval,
-    )
-
-    if int(group["replicates"].min()) < VERDICT_REPLICATES:
-        return "no verdict"
-    bounds = [
-        coverage_interval(c, int(r))
-        for c, r in zip(group[column], group["replicates"], strict=True)
-    ]
-    if any(high < COVERAGE_GOAL[0] for _, high in bounds):
-        return "too narrow"
-    if any(low > COVERAGE_GOAL[1] for low, _ in bounds):
-        return "conservative"
-    return "face value"
-
-
 def _quantity(row) -> str:
     """``"plt day7: combination - rhTPO"``: a coverage row's endpoint, day and label."""
     return f"{row['endpoint']}{' ' + row['day'] if row['day'] else ''}: {row['label']}"
@@ -176,7 +154,11 @@ def _quantity(row) -> str:
 
 def _coverage_block(table, plan) -> dict:
     """Per scenario and analysis: the focus pairs' coverage, the lowest and the highest."""
-    from cit_bayes.calibration.summary import COVERAGE_GOAL, VERDICT_REPLICATES
+    from cit_bayes.calibration.summary import (
+        COVERAGE_GOAL,
+        VERDICT_REPLICATES,
+        coverage_verdict,
+    )
 
     level = CALIBRATION_LEVEL
     column, se = f"coverage {level:g}", f"mc_se {level:g}"
@@ -202,7 +184,7 @@ def _coverage_block(table, plan) -> dict:
         block["scenarios"].setdefault(str(scenario), {})[str(analysis)] = {
             "quantities": len(group),
             "replicates": int(group["replicates"].min()),
-            "status": _coverage_status(group, column),
+            "status": coverage_verdict(group, level)[0],
             "min": {"coverage": low[column], "quantity": _quantity(low)},
             "max": {"coverage": high[column], "quantity": _quantity(high)},
             "focus": focus,

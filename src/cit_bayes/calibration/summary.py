@@ -25,7 +25,15 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-__all__ = ["COVERAGE_GOAL", "coverage_table", "fit_counts", "replicate_counts", "verdicts"]
+__all__ = [
+    "COVERAGE_GOAL",
+    "coverage_interval",
+    "coverage_table",
+    "coverage_verdict",
+    "fit_counts",
+    "replicate_counts",
+    "verdicts",
+]
 
 #: The range a 95 % interval's coverage should fall in to be read at face value.
 COVERAGE_GOAL = (0.93, 0.97)
@@ -166,11 +174,39 @@ def coverage_interval(share: float, replicates: int) -> tuple[float, float]:
     return float(interval.low), float(interval.high)
 
 
+def coverage_verdict(
+    group: pd.DataFrame, level: float = 0.95
+) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    """The verdict on one scenario and analysis's ``level`` intervals: ``"no verdict"`` below
+    :data:`VERDICT_REPLICATES` replicates, else ``"too narrow"`` when some quantity's Wilson
+    interval (:func:`coverage_interval`) lies below :data:`COVERAGE_GOAL`, ``"conservative"``
+    when some lies above it (and none below), ``"face value"`` otherwise; with the rows below
+    and above the goal. The one rule the summary's sentences and ``results.json`` use.
+
+    Examples
+    --------
+    >>> group = pd.DataFrame({"replicates": [200, 200], "coverage 0.95": [0.95, 0.80]})
+    >>> status, below, above = coverage_verdict(group)
+    >>> status, below["coverage 0.95"].tolist(), len(above)
+    ('too narrow', [0.8], 0)
+    """
+    column = f"coverage {level:g}"
+    if int(group["replicates"].min()) < VERDICT_REPLICATES:
+        return "no verdict", group.iloc[:0], group.iloc[:0]
+    bounds = [
+        coverage_interval(c, int(r))
+        for c, r in zip(group[column], group["replicates"], strict=True)
+    ]
+    below = group[[high < COVERAGE_GOAL[0] for _, high in bounds]]
+    above = group[[low > COVERAGE_GOAL[1] for low, _ in bounds]]
+    status = "too narrow" if len(below) else "conservative" if len(above) else "face value"
+    return status, below, above
+
+
 def verdicts(table: pd.DataFrame, level: float = 0.95) -> list[str]:
     """One plain sentence per scenario and analysis on whether the ``level`` intervals can be
-    read at face value: every quantity's coverage within :data:`COVERAGE_GOAL` allowing for
-    Monte Carlo error (its Wilson interval, :func:`coverage_interval`, overlaps the goal).
-    Below :data:`VERDICT_REPLICATES` replicates no verdict is given and nothing is listed.
+    read at face value (:func:`coverage_verdict`); below :data:`VERDICT_REPLICATES` replicates
+    no verdict is given and nothing is listed.
 
     Examples
     --------
@@ -181,35 +217,32 @@ def verdicts(table: pd.DataFrame, level: float = 0.95) -> list[str]:
     >>> print(verdicts(table)[0])
     s, a: the 95 % intervals of 2 quantities covered the truth in 0.80-0.95 of 200 replicates (Monte Carlo SE up to 0.028). Below 93 %: response difference A - B (0.80). Not to be read at face value.
     """
-    low_goal, high_goal = COVERAGE_GOAL
-    out = []
-    if table.empty:
-        return out
+    low_goal, high_goal = (f"{100 * g:g} %" for g in COVERAGE_GOAL)
+    endings = {
+        "no verdict": f" Fewer than {VERDICT_REPLICATES} replicates: no verdict.",
+        "too narrow": " Not to be read at face value.",
+        "conservative": " Conservative: wider than needed.",
+        "face value": (
+            f" Within {low_goal.removesuffix(' %')}-{high_goal} allowing for Monte Carlo "
+            "error: can be read at face value."
+        ),
+    }
     column, se = f"coverage {level:g}", f"mc_se {level:g}"
+    out = []
     for (scenario, analysis), group in table.groupby(["scenario", "analysis"], sort=False):
-        replicates = int(group["replicates"].min())
+        status, below, above = coverage_verdict(group, level)
         sentence = (
-            f"{scenario}, {analysis}: the {level:.0%} intervals of {len(group)} quantities "
+            f"{scenario}, {analysis}: the {100 * level:g} % intervals of {len(group)} quantities "
             f"covered the truth in {group[column].min():.2f}-{group[column].max():.2f} of "
-            f"{replicates} replicates (Monte Carlo SE up to {group[se].max():.3f})."
-        ).replace(f"{level:.0%}", f"{level * 100:g} %")
-        if replicates < VERDICT_REPLICATES:
-            out.append(sentence + f" Fewer than {VERDICT_REPLICATES} replicates: no verdict.")
-            continue
-        bounds = [coverage_interval(r[column], r["replicates"]) for _, r in group.iterrows()]
-        below = group[[high < low_goal for _, high in bounds]]
-        above = group[[low > high_goal for low, _ in bounds]]
-        if len(below):
-            listed = ", ".join(f"{_name(r)} ({r[column]:.2f})" for _, r in below.iterrows())
-            sentence += f" Below {low_goal:.0%}: {listed}.".replace("%", " %")
-        if len(above):
-            listed = ", ".join(f"{_name(r)} ({r[column]:.2f})" for _, r in above.iterrows())
-            sentence += f" Above {high_goal:.0%} (conservative): {listed}.".replace("%", " %")
-        if len(below):
-            sentence += " Not to be read at face value."
-        elif len(above):
-            sentence += " Conservative: wider than needed."
-        else:
-            sentence += " Within 93-97 % allowing for Monte Carlo error: can be read at face value."
-        out.append(sentence)
+            f"{int(group['replicates'].min())} replicates (Monte Carlo SE up to "
+            f"{group[se].max():.3f})."
+        )
+        for rows, words in (
+            (below, f"Below {low_goal}"),
+            (above, f"Above {high_goal} (conservative)"),
+        ):
+            if len(rows):
+                listed = ", ".join(f"{_name(r)} ({r[column]:.2f})" for _, r in rows.iterrows())
+                sentence += f" {words}: {listed}."
+        out.append(sentence + endings[status])
     return out
