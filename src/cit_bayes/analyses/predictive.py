@@ -39,6 +39,8 @@ import pandas as pd
 import xarray as xr
 from scipy.special import expit
 
+from cit_bayes.bayes.correlation import correlation_matrix
+
 __all__ = ["MAX_DRAWS", "FAILURE_P", "predictive_check"]
 
 #: Posterior draws used for the replicates (evenly spaced over the chains).
@@ -98,16 +100,6 @@ def _response(idata, arms, keep, rng) -> dict:
     }
 
 
-def _correlation(pairs: np.ndarray, n_days: int) -> np.ndarray:
-    """Correlation matrices (draw, day, day) from the model's lower-triangle pairs, row-wise."""
-    matrix = np.tile(np.eye(n_days), (pairs.shape[0], 1, 1))
-    rows, cols = np.tril_indices(n_days, k=-1)
-    order = np.lexsort((cols, rows))  # the model stacks (1,0), (2,0), (2,1), ...
-    matrix[:, rows[order], cols[order]] = pairs
-    matrix[:, cols[order], rows[order]] = pairs
-    return matrix
-
-
 def _plt(idata, arms, keep, rng) -> dict:
     arm = _data(idata, "arm_index")
     baseline = _data(idata, "log_baseline_centred")
@@ -119,7 +111,7 @@ def _plt(idata, arms, keep, rng) -> dict:
     mu = mu + _linear(idata, keep, len(arm))[:, :, None]
     sd = _draws(idata, "residual_sd", ("arm", "day"), keep)  # (draw, arm, day)
     if n_days > 1:
-        correlation = _correlation(
+        correlation = correlation_matrix(
             _draws(idata, "residual_correlation", ("day_pair",), keep), n_days
         )
     else:

@@ -20,6 +20,7 @@ import numpy as np
 import pytensor.tensor as pt
 
 __all__ = [
+    "correlation_matrix",
     "correlation_cholesky",
     "cpc_shapes",
     "masked_mvn_logpdf",
@@ -77,6 +78,28 @@ def correlation_cholesky(cpc: list) -> list[list]:
             used = used + value**2
         factor[i][i] = (1.0 - used) ** 0.5
     return factor
+
+
+def correlation_matrix(pairs: np.ndarray, n_days: int) -> np.ndarray:
+    """Correlation matrices from the model's ``residual_correlation`` (its lower-triangle
+    pairs stacked row-wise: (1,0), (2,0), (2,1), ...), for any leading draw dimensions:
+    ``pairs`` of shape (..., n_days (n_days - 1) / 2) gives (..., n_days, n_days).
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.correlation import correlation_matrix
+    >>> correlation_matrix(np.array([0.6, 0.3, 0.5]), 3).tolist()
+    [[1.0, 0.6, 0.3], [0.6, 1.0, 0.5], [0.3, 0.5, 1.0]]
+    >>> correlation_matrix(np.zeros((5, 1)), 2).shape
+    (5, 2, 2)
+    """
+    pairs = np.asarray(pairs, dtype=float)
+    matrix = np.broadcast_to(np.eye(n_days), (*pairs.shape[:-1], n_days, n_days)).copy()
+    rows, cols = np.tril_indices(n_days, k=-1)
+    order = np.lexsort((cols, rows))  # row-wise, as the model stacks them
+    matrix[..., rows[order], cols[order]] = pairs
+    matrix[..., cols[order], rows[order]] = pairs
+    return matrix
 
 
 def cpc_shapes(n_days: int) -> np.ndarray:

@@ -39,6 +39,7 @@ import pytensor
 import xarray as xr
 from pytensor.graph.replace import clone_replace
 
+from cit_bayes.bayes.correlation import correlation_matrix
 from cit_bayes.bayes.patient_base import ModelInputs, PatientData
 from cit_bayes.bayes.recovery import fit_recovery_model, recovery_inputs
 from cit_bayes.bayes.response import fit_response_model, response_inputs
@@ -62,16 +63,6 @@ def _linear(parameters: Mapping[str, np.ndarray], values: Mapping[str, np.ndarra
     if "group_index" in values and "group_effect" in parameters:
         linear = linear + np.asarray(parameters["group_effect"])[values["group_index"]]
     return linear
-
-
-def _correlation(pairs: np.ndarray, n_days: int) -> np.ndarray:
-    """The correlation matrix from the model's lower-triangle pairs (row-wise order)."""
-    matrix = np.eye(n_days)
-    rows, cols = np.tril_indices(n_days, k=-1)
-    order = np.lexsort((cols, rows))
-    matrix[rows[order], cols[order]] = pairs
-    matrix[cols[order], rows[order]] = pairs
-    return matrix
 
 
 def simulate_outcomes(
@@ -122,7 +113,7 @@ def simulate_outcomes(
         mu = level + slope[None, :] * np.asarray(values["log_baseline_centred"])[:, None]
         mu = mu + linear[:, None]
         pairs = np.asarray(parameters.get("residual_correlation", np.zeros(0)))
-        cholesky = np.linalg.cholesky(_correlation(pairs, n_days))
+        cholesky = np.linalg.cholesky(correlation_matrix(pairs, n_days))
         noise = rng.standard_normal((len(arm), n_days)) @ cholesky.T
         sd = np.asarray(parameters["residual_sd"])[arm]
         return {"plt": np.exp(mu + sd * noise)}
