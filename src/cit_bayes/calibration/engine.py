@@ -29,10 +29,21 @@ import logging
 import os
 import platform
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
 
 from cit_bayes import __version__
-from cit_bayes.calibration.sbc import SBC_PREFIX, band_prob, pit_matrix, sbc_bands, sbc_table
+from cit_bayes.calibration.sbc import (
+    SBC_PREFIX,
+    band_prob,
+    pit_matrix,
+    sbc_bands,
+    sbc_table,
+    sbc_verdicts,
+)
 from cit_bayes.calibration.setup import CalibrationSetup
 from cit_bayes.calibration.store import CalibrationStore
 from cit_bayes.calibration.summary import coverage_table, fit_counts, replicate_counts, verdicts
@@ -42,11 +53,11 @@ __all__ = [
     "CalibrationRun",
     "default_workers",
     "run_calibration",
-    "sbc_verdicts",
     "summarise",
 ]
 
 
+@dataclass(frozen=True)
 class CalibrationRun:
     """What :func:`run_calibration` did and found (plain data).
 
@@ -61,13 +72,10 @@ class CalibrationRun:
         What ``summary.json`` holds.
     """
 
-    def __init__(self, folder, computed, coverage, summary):
-        self.folder, self.computed, self.coverage, self.summary = (
-            folder,
-            computed,
-            coverage,
-            summary,
-        )
+    folder: Path
+    computed: int
+    coverage: pd.DataFrame
+    summary: dict
 
 
 def default_workers() -> int:
@@ -235,43 +243,6 @@ def summarise(setup: CalibrationSetup, store: CalibrationStore):
         _sbc_figures(sbc, bands, store.folder / "figures")
     store.write_json("summary.json", summary)
     return coverage, summary
-
-
-def sbc_verdicts(table) -> list[str]:
-    """One sentence per model: did every test quantity's PIT ECDF stay in its band?
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> table = pd.DataFrame({"model": ["response"] * 2, "quantity": ["a", "b"],
-    ...     "replicates": [200, 200], "band_prob": [0.975, 0.975],
-    ...     "inside_band": [True, False], "fits_missing_a_gate": [0, 0]})
-    >>> print(sbc_verdicts(table)[0])
-    SBC of the response model (200 replicates, 2 test quantities, simultaneous 97.5 % bands: 95 % family-wise): outside its band: b.
-    """
-    out = []
-    if table.empty:
-        return out
-    for model, group in table.groupby("model", sort=False):
-        replicates = int(group["replicates"].min())
-        band = float(group["band_prob"].iloc[0])
-        sentence = (
-            f"SBC of the {model} model ({replicates} replicates, {len(group)} test quantities, "
-            f"simultaneous {band * 100:.3g} % bands: 95 % family-wise):"
-        )
-        outside = group.loc[~group["inside_band"], "quantity"].tolist()
-        sentence += (
-            f" outside its band: {', '.join(outside)}."
-            if outside
-            else " every PIT ECDF within its band: no sign of miscalibration."
-        )
-        missed = int(group["fits_missing_a_gate"].iloc[0])
-        if missed:
-            sentence += f" {missed} fit(s) missed a gate (kept)."
-        if replicates < 100:
-            sentence += " Fewer than 100 replicates: little power."
-        out.append(sentence)
-    return out
 
 
 def _sbc_figures(table, bands, folder) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "run_sbc_replicate",
     "sbc_design",
     "sbc_table",
+    "sbc_verdicts",
 ]
 
 #: Folder (and task) names of SBC replicates: ``sbc-<model>``.
@@ -150,15 +151,10 @@ def sbc_table(
             if r["scenario"] == group and r["status"] == "done"
         )
         level = band_prob(pits.shape[1])
-        dataset = xr.Dataset(
-            {
-                str(k): (("chain", "draw"), pits.iloc[:, [k]].to_numpy().T)
-                for k in range(pits.shape[1])
-            }
-        )
+        dataset = xr.Dataset({q: (("chain", "draw"), pits[[q]].to_numpy().T) for q in pits})
         p_values = dataset.azstats.uniformity_test(dim=["chain", "draw"], method="pot_c")[0]
         mine = (bands or {}).get(group) or sbc_bands(pits, level, seed, group)
-        for k, quantity in enumerate(pits.columns):
+        for quantity in pits.columns:
             values = pits[quantity].dropna().to_numpy()
             _, ecdf, lower, upper = mine[quantity]
             difference = ecdf - np.linspace(0, 1, len(ecdf))
@@ -170,8 +166,45 @@ def sbc_table(
                     "band_prob": level,
                     "inside_band": bool(np.all((ecdf >= lower) & (ecdf <= upper))),
                     "max_abs_ecdf_difference": float(np.max(np.abs(difference))),
-                    "pot_c_p_value": float(p_values[str(k)]),
+                    "pot_c_p_value": float(p_values[quantity]),
                     "fits_missing_a_gate": missed,
                 }
             )
     return pd.DataFrame(out)
+
+
+def sbc_verdicts(table) -> list[str]:
+    """One sentence per model: did every test quantity's PIT ECDF stay in its band?
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"model": ["response"] * 2, "quantity": ["a", "b"],
+    ...     "replicates": [200, 200], "band_prob": [0.975, 0.975],
+    ...     "inside_band": [True, False], "fits_missing_a_gate": [0, 0]})
+    >>> print(sbc_verdicts(table)[0])
+    SBC of the response model (200 replicates, 2 test quantities, simultaneous 97.5 % bands: 95 % family-wise): outside its band: b.
+    """
+    out = []
+    if table.empty:
+        return out
+    for model, group in table.groupby("model", sort=False):
+        replicates = int(group["replicates"].min())
+        band = float(group["band_prob"].iloc[0])
+        sentence = (
+            f"SBC of the {model} model ({replicates} replicates, {len(group)} test quantities, "
+            f"simultaneous {band * 100:.3g} % bands: 95 % family-wise):"
+        )
+        outside = group.loc[~group["inside_band"], "quantity"].tolist()
+        sentence += (
+            f" outside its band: {', '.join(outside)}."
+            if outside
+            else " every PIT ECDF within its band: no sign of miscalibration."
+        )
+        missed = int(group["fits_missing_a_gate"].iloc[0])
+        if missed:
+            sentence += f" {missed} fit(s) missed a gate (kept)."
+        if replicates < 100:
+            sentence += " Fewer than 100 replicates: little power."
+        out.append(sentence)
+    return out
