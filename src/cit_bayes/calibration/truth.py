@@ -7,7 +7,10 @@ weighted mean over the simulated patients of their potential outcomes (a sample 
 * ``ate``: every patient weight 1 (the cohort as it is);
 * ``ato``: the overlap weight :math:`h(x) = 1 / \\sum_k 1 / e_k(x)` of the true propensities
   (Li & Li 2019, the multi-arm generalisation of Li, Morgan & Zaslavsky 2018);
-* ``att``: the patients who received the target arm, weight 1.
+* ``att``: the patients who received the target arm, weight 1 (the sample ATT).
+
+ATE and ATO use the weighting layer's own tilting function
+(:func:`cit_bayes.weighting.cohort_weights.tilt`) on the true propensities.
 
 The same truth judges every analysis of a replicate (an unadjusted analysis is judged against
 the primary estimand's truth, which is what makes its confounding bias visible).
@@ -19,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cit_bayes.exceptions import PlanError
+from cit_bayes.weighting.cohort_weights import tilt
 
 __all__ = ["estimand_weights", "estimand_truth"]
 
@@ -37,17 +41,13 @@ def estimand_weights(sim, estimand: str, att_arm: str | None = None) -> np.ndarr
     >>> int(estimand_weights(sim, "att", "rhTPO").sum()) == int((sim.data["arm"] == "rhTPO").sum())
     True
     """
-    ids = sim.data["patient_id"]
-    if estimand == "ate":
-        return np.ones(len(ids))
-    if estimand == "ato":
-        propensity = sim.propensity.loc[ids].to_numpy(dtype=float)
-        return 1.0 / (1.0 / propensity).sum(axis=1)
     if estimand == "att":
         if att_arm is None:
             raise PlanError("the ATT's truth needs its target arm")
         return (sim.data["arm"] == att_arm).to_numpy(dtype=float)
-    raise PlanError(f"no truth for estimand {estimand!r}; expected ate, ato or att")
+    if estimand not in ("ate", "ato"):
+        raise PlanError(f"no truth for estimand {estimand!r}; expected ate, ato or att")
+    return tilt(estimand, sim.propensity.loc[sim.data["patient_id"]])
 
 
 def estimand_truth(
