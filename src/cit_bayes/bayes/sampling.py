@@ -40,6 +40,7 @@ from cit_bayes.bayes.seeds import as_int_seed, derive_seed, fingerprint
 from cit_bayes.exceptions import ConvergenceWarning, ModelError
 
 __all__ = [
+    "GATE_VALUES",
     "SAMPLERS",
     "DEFAULT_SAMPLER",
     "SamplerSettings",
@@ -63,6 +64,8 @@ SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
 #: (60 s for the hierarchical model at target_accept 0.99), on every fit. ``reanalyse
 #: --published``: nutpie about 60 s warm, PyMC about twice that.
 DEFAULT_SAMPLER = "nutpie"
+#: What a fit's gates look at, and their verdict (:meth:`Diagnostics.gate_values`).
+GATE_VALUES = ("max_rhat", "min_ess_bulk", "min_ess_tail", "divergences", "passed")
 #: The central probability whose quantiles define the tail ESS (Vehtari et al. 2021: 5 % and 95 %).
 TAIL_PROB = 0.95
 #: nutpie's mass-matrix adaptations (:attr:`SamplerSettings.mass_matrix`).
@@ -194,6 +197,17 @@ class Diagnostics:
                 "stays high, look for a multimodal or weakly identified posterior"
             )
         return tuple(out)
+
+    def gate_values(self) -> dict:
+        """The gated values and the verdict: ``max_rhat``, ``min_ess_bulk``, ``min_ess_tail``,
+        ``divergences``, ``passed`` (JSON-safe, as in :meth:`as_dict`).
+
+        Examples
+        --------
+        >>> Diagnostics(1.002, 850.0, float("nan"), divergences=0, passed=False).gate_values()
+        {'max_rhat': 1.002, 'min_ess_bulk': 850.0, 'min_ess_tail': None, 'divergences': 0, 'passed': False}
+        """
+        return {k: v for k, v in self.as_dict().items() if k in GATE_VALUES}
 
     def as_dict(self) -> dict:
         """JSON-safe dict (non-finite numbers become ``None``)."""

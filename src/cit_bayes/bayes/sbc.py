@@ -300,7 +300,6 @@ def sbc_replicate(
     loglik = np.array([float(function(*[flat[n][s] for n in names])) for s in keep])
     truth["log-likelihood"] = float(function(*[parameters[n] for n in names]))
     draws["log-likelihood"] = loglik
-    checks = fit.fit.diagnostics
     rank = {k: int(np.sum(draws[k] < truth[k])) for k in truth}
     size = {k: len(draws[k]) for k in truth}
     return {
@@ -308,9 +307,5 @@ def sbc_replicate(
         "rank": rank,
         "draws": size,
         "truth": truth,
-        "passed": bool(fit.passed),
-        "max_rhat": float(checks.max_rhat),
-        "min_ess_bulk": float(checks.min_ess_bulk),
-        "min_ess_tail": float(checks.min_ess_tail),
-        "divergences": int(checks.divergences),
+        **fit.fit.diagnostics.gate_values(),
     }

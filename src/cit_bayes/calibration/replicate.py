@@ -115,7 +115,9 @@ def _compare(setup: CalibrationSetup, scenario: str, seed: int) -> dict:
             analysis = _fit(runner, label, primary, weighted, endpoints, setup.design_draws)
             for endpoint in endpoints:
                 fit = runner.fits[fit_name(endpoint, analysis.name)]
-                fits.append({"analysis": label, "endpoint": endpoint, **_diagnostics(fit)})
+                fits.append(
+                    {"analysis": label, "endpoint": endpoint} | fit.fit.diagnostics.gate_values()
+                )
                 for row in _quantities(fit, endpoint, runner.arms, plan, truth, setup.levels):
                     quantities.append({"analysis": label, **row})
     counts = Counter(w.category.__name__ for w in caught)
@@ -152,17 +154,6 @@ def _fit(runner, label, primary, weighted, endpoints, design_draws) -> Analysis:
         data = runner.patient_data(weighted)
         fit_design_uncertainty(runner, analysis, weighted, data, endpoints, design_draws)
     return analysis
-
-
-def _diagnostics(fit) -> dict:
-    checks = fit.fit.diagnostics
-    return {
-        "passed": bool(fit.passed),
-        "max_rhat": float(checks.max_rhat),
-        "min_ess_bulk": float(checks.min_ess_bulk),
-        "min_ess_tail": float(checks.min_ess_tail),
-        "divergences": int(checks.divergences),
-    }
 
 
 def _per_arm_draws(fit, endpoint: str, plan) -> dict[str, object]:
