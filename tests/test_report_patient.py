@@ -153,7 +153,7 @@ def test_every_file_is_written_and_figures_are_300_dpi_png_with_svg(report):
     figures = {k: v for k, v in written.items() if k.startswith("figure:")}
     expected = {"response_rates", "plt_trajectories", "recovery_curves", "safety_rates",
                 "predictive_checks",
-                "overlap", "love_plot_adjusted"}  # fmt: skip
+                "overlap", "love_plot_adjusted", "tipping_point"}  # fmt: skip
     assert {k.removeprefix("figure:") for k in figures} == expected
     for png in figures.values():
         assert png.parent == out / "figures" and png.with_suffix(".svg").is_file()

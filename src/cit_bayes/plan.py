@@ -49,6 +49,7 @@ from cit_bayes.cohort.validate import (
     group_column_specs,
 )
 from cit_bayes.config import build, build_sections, read_toml, setting, where
+from cit_bayes.confounding.bias import ConfoundingPrior
 from cit_bayes.exceptions import CohortError, ModelError, PlanError
 
 __all__ = [
@@ -428,6 +429,9 @@ class AnalysisPlan:
         default 0, 3, 7, 14): columns ``plt_day<d>``, recovery from day 1 to the last; ``days``
         and ``contrast_days`` name some of them after the baseline, and the recovery horizon
         is at most the last.
+    confounding : ConfoundingPrior
+        Priors of the latent unmeasured confounder U of the bias analysis
+        (``[unmeasured_confounding]``, optional; :mod:`cit_bayes.confounding.bias`).
 
     Examples
     --------
@@ -466,6 +470,7 @@ class AnalysisPlan:
     lab_window: int = 1
     imputation: ImputationPlan = field(default_factory=ImputationPlan)
     planned_days: tuple[int, ...] = PLT_DAYS
+    confounding: ConfoundingPrior = field(default_factory=ConfoundingPrior)
 
     @property
     def outcome_covariates(self) -> tuple[str, ...]:
@@ -702,6 +707,14 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
     labs = build(_Labs, data.pop("labs", {}), document.source, "labs")
     # [imputation] applies only under --missing impute: optional, its defaults stated
     imputation = build(ImputationPlan, data.pop("imputation", {}), document.source, "imputation")
+    # [unmeasured_confounding]: optional, the priors of the latent confounder U stated in
+    # cit_bayes.confounding.bias.ConfoundingPrior
+    confounding = build(
+        ConfoundingPrior,
+        data.pop("unmeasured_confounding", {}),
+        document.source,
+        "unmeasured_confounding",
+    )
     # [plt] planned_days: optional, the CIT study's days 0, 3, 7, 14 unless a plan names others
     planned_days = _planned_days(data, document.source)
     sections = build_sections(data, document.source, _SECTIONS, complete=True)
@@ -771,6 +784,7 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
         lab_window=labs.window,
         imputation=imputation,
         planned_days=planned_days,
+        confounding=confounding,
     )
 
 

@@ -45,6 +45,7 @@ from cit_bayes.analyses.results import (
 from cit_bayes.analyses.robustness import fit_robustness, robustness_summary
 from cit_bayes.bayes.patient_base import PatientFit
 from cit_bayes.cohort import Cohort
+from cit_bayes.confounding.summary import confounding_summary
 from cit_bayes.plan import AnalysisPlan
 from cit_bayes.weighting.cohort_weights import (
     OutcomeDesign,
@@ -258,6 +259,7 @@ def compare_arms(
             else {"grouping": _grouping_summary(plan.group, runner.groups, runner.codes)}
         )
         | ({} if cohort.labs is None else {"labs": cohort.labs.as_dict()})
+        | ({} if cohort.provenance is None else {"provenance": cohort.provenance})
         | ({} if imputation is None else {"imputation": imputation}),
         analyses=[{"name": a.name, "estimand": a.estimand or "none"} for a in plan.analyses()],
         primary_estimand=plan.primary_estimand,
@@ -282,6 +284,10 @@ def compare_arms(
     robustness = robustness_summary(runner.fits, plan, runner.arms)
     if robustness is not None:
         results["robustness"] = robustness
+    primary = next(a for a in plan.analyses() if a.adjusted)
+    confounding = confounding_summary(runner.fits, plan, runner, primary.name)
+    if confounding is not None:
+        results["unmeasured_confounding"] = confounding
     results["meta"]["all_fits_passed"] = all(f.passed for f in runner.fits.values())
     tables = {
         key: pd.concat(frames, ignore_index=True)

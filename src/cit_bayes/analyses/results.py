@@ -5,7 +5,8 @@ numbers into one document with the same layout, documented key by key in
 ``docs/results-schema.md``::
 
     {"meta": {...}, "response": {"<analysis name>": {...}}, "plt": {...}, "recovery": {...},
-     "safety": {...}, "weighting": {...}, "robustness": {...}, "calibration": {...},
+     "safety": {...}, "weighting": {...}, "robustness": {...}, "unmeasured_confounding": {...},
+     "calibration": {...},
      "diagnostics": {"<fit name>": {"max_rhat": r, "min_ess_bulk": e, "min_ess_tail": e,
                                     "divergences": d, "passed": true, ...}}}
 
@@ -63,7 +64,15 @@ SCHEMA_VERSION = "1.3"
 #: Endpoint sections, each a dict of analyses keyed by analysis name.
 ENDPOINT_KEYS: tuple[str, ...] = ("response", "plt", "recovery", "safety")
 #: Every top-level key the layout knows, in the order written.
-TOP_LEVEL_KEYS = ("meta", *ENDPOINT_KEYS, "weighting", "robustness", "calibration", "diagnostics")
+TOP_LEVEL_KEYS = (
+    "meta",
+    *ENDPOINT_KEYS,
+    "weighting",
+    "robustness",
+    "unmeasured_confounding",
+    "calibration",
+    "diagnostics",
+)
 REQUIRED_META_KEYS: tuple[str, ...] = (
     "schema_version",
     "source",

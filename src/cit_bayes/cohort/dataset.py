@@ -176,6 +176,10 @@ class Cohort:
         The data row number (1-based, header excluded, as problems name rows) of each row of
         ``data`` in the file read, so that rows kept after dropping can be matched to the input
         (``cit-bayes weights`` writes them); empty when the cohort was not read from a table.
+    provenance : dict or None
+        How a synthetic cohort was made, from the sidecar ``<stem>.provenance.json`` beside the
+        file (:mod:`cit_bayes.cohort.provenance`): the reconstruction plan's name and hash,
+        the seed and draw, and every assumption the cohort rests on. None for a file without one.
 
     Examples
     --------
@@ -202,6 +206,7 @@ class Cohort:
     labs: LabSummary | None = None
     days: tuple[int, ...] = PLT_DAYS
     rows: tuple[int, ...] = ()
+    provenance: dict | None = None
 
     @property
     def arms(self) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ file that cannot be read as a table (binary, wrong encoding, corrupt) raises
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import stat
 import warnings
@@ -26,6 +27,7 @@ from cit_bayes.cohort.dataset import Cohort
 from cit_bayes.cohort.labs import with_lab_counts
 from cit_bayes.cohort.mapping import ColumnMapping, load_mapping
 from cit_bayes.cohort.problems import Problem
+from cit_bayes.cohort.provenance import read_provenance
 from cit_bayes.cohort.schema import PLT_DAYS
 from cit_bayes.cohort.validate import validate_table
 from cit_bayes.exceptions import CohortError
@@ -452,7 +454,7 @@ def read_cohort(
             decimal_comma=lab_table.decimal_comma,
             days=tuple(days),
         )
-    return validate_table(
+    cohort = validate_table(
         frame,
         lab_summary=summary,
         value_labels=raw.value_labels,
@@ -469,6 +471,11 @@ def read_cohort(
         used_covariates=used_covariates,
         days=days,
     )
+    provenance, note = read_provenance(path, cohort.fingerprint)
+    if provenance is None and note is None:
+        return cohort
+    notes = cohort.notes + ((note,) if note else ())
+    return dataclasses.replace(cohort, provenance=provenance, notes=notes)
 
 
 #: Extensions :func:`write_table` can write.

@@ -75,6 +75,7 @@ import numpy as np
 import pandas as pd
 
 from cit_bayes.cohort import Cohort, validate_cohort
+from cit_bayes.cohort.provenance import sidecar_path, write_provenance
 from cit_bayes.cohort.schema import INPUT_COLUMNS
 from cit_bayes.exceptions import CohortError, PlanError, ReconstructionError
 from cit_bayes.output import claimed_files
@@ -157,6 +158,9 @@ class ReconstructedCohort:
     plan_hash: str
     attempts: dict[str, int]
     seconds: float
+    assumptions: dict | None = None
+    plan_file: str = ""
+    drawn: dict | None = None
 
     @property
     def passed(self) -> bool:
@@ -171,6 +175,32 @@ class ReconstructedCohort:
             f"seed {self.seed}, draw {self.draw}, plan {self.plan_name!r} "
             f"(sha256 {self.plan_hash[:12]})"
         )
+
+    def provenance(self) -> dict:
+        """The cohort's provenance sidecar (:mod:`cit_bayes.cohort.provenance`): plan, seed,
+        draw, the assumptions it rests on and, for a draw of the reconstruction's
+        uncertainty, which prior they were drawn from; no row of the data.
+
+        Examples
+        --------
+        >>> from cit_bayes.reconstruct import reconstruct_cohort
+        >>> reconstruct_cohort(draw=1).provenance()["assumptions"]["recovered"]["combination"]
+        30
+        """
+        from cit_bayes import __version__
+
+        return {
+            "kind": "reconstruction",
+            "synthetic": True,
+            "plan": {"name": self.plan_name, "sha256": self.plan_hash, "file": self.plan_file},
+            "seed": self.seed,
+            "draw": self.draw,
+            "assumptions": self.assumptions or {},
+            "drawn": self.drawn,
+            "fidelity_passed": self.passed,
+            "data_fingerprint": self.cohort.fingerprint,
+            "package_version": __version__,
+        }
 
     def fidelity_text(self) -> str:
         """The fidelity report as plain text, headed by the synthetic statement."""
@@ -343,6 +373,8 @@ def reconstruct_cohort(
         plan_hash=plan.plan_hash,
         attempts=attempts,
         seconds=time.perf_counter() - start,
+        assumptions=plan.assumptions(),
+        plan_file=plan.source,
     )
 
 
@@ -387,7 +419,9 @@ def write_reconstruction(results: list[ReconstructedCohort], out: str | Path) ->
     out : str or Path
         The cohort file (``.csv``). With several draws, draw k goes to ``<stem>_draw<k>.csv``.
         The fidelity table goes to ``fidelity.csv`` and its text to ``fidelity.txt`` in the same
-        folder (with the draw and seed as columns). None of these files may exist already
+        folder (with the draw and seed as columns), and each cohort's provenance beside it
+        (``<stem>.provenance.json``, :meth:`ReconstructedCohort.provenance`, which
+        :func:`cit_bayes.cohort.read_cohort` picks up). None of these files may exist already
         unless cit-bayes wrote it (:func:`cit_bayes.output.claimed_files`).
 
     Returns
@@ -416,7 +450,9 @@ def write_reconstruction(results: list[ReconstructedCohort], out: str | Path) ->
     }
     fidelity_path = path.with_name("fidelity.csv")
     text_path = path.with_name("fidelity.txt")
+    sidecars = {draw: sidecar_path(target) for draw, target in targets.items()}
     names = [p.name for p in targets.values()] + [fidelity_path.name, text_path.name]
+    names += [p.name for p in sidecars.values()]
     written: dict[str, Path] = {}
     with claimed_files(path.parent, names, make_folder=True):
         tables, texts = [], []
@@ -424,6 +460,7 @@ def write_reconstruction(results: list[ReconstructedCohort], out: str | Path) ->
             target = targets[result.draw]
             _csv_frame(result.data).to_csv(target, index=False, lineterminator="\n")
             written[f"draw{result.draw}"] = target
+            write_provenance(target, result.provenance())
             table = result.fidelity.copy()
             table.insert(0, "draw", result.draw)
             table.insert(0, "seed", result.seed)

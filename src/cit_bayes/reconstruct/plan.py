@@ -206,6 +206,25 @@ class ReconstructionPlan:
         """Whether any prognostic log-weight is non-zero."""
         return any(value != 0.0 for value in self.prognosis.values())
 
+    def assumptions(self) -> dict:
+        """The values the published tables leave open and this plan chooses (JSON-safe): the
+        prognostic log odds ratios, the copula loadings, the recovered patients per arm, the
+        order noise, and how Table 4's ± is read (fixed: a standard error, which Table 6's
+        quartiles require; see ``models/reconstruction.toml``).
+
+        Examples
+        --------
+        >>> load_reconstruction_plan().assumptions()["prognosis"]["stage_iv"]
+        -0.5
+        """
+        return {
+            "prognosis": {k: float(v) for k, v in self.prognosis.items()},
+            "loadings": {k: float(v) for k, v in self.loadings.items()},
+            "recovered": {k: int(v) for k, v in self.recovered.items()},
+            "order_noise": float(self.order_noise),
+            "plusminus_read_as": "standard error",
+        }
+
 
 def default_plan_path() -> Path:
     """The default plan, ``models/reconstruction.toml``.

@@ -33,6 +33,7 @@ from cit_bayes.report.sections_checks import (
     reproducibility_section,
     sensitivity_section,
 )
+from cit_bayes.report.sections_confounding import confounding_section
 from cit_bayes.report.sections_patient import (
     plt_section,
     response_section,
@@ -135,6 +136,7 @@ def write_report(
         safety_section(page),
         predictive_section(page),
         sensitivity_section(page, published=has_published),
+        confounding_section(page),
     ]
     if has_audit:
         sections.append(audit_section(page.ledger))

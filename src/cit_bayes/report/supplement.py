@@ -36,6 +36,7 @@ from cit_bayes.report.sections_balance import (
 )
 from cit_bayes.report.sections_calibration import calibration_blocks
 from cit_bayes.report.sections_checks import banners, gates_text
+from cit_bayes.report.sections_confounding import confounding_blocks
 
 __all__ = ["ENDPOINTS", "supplement_blocks", "supplement_title"]
 
@@ -536,6 +537,7 @@ def supplement_blocks(ctx: ReportContext, *, published: Mapping | None = None) -
         *_estimand_blocks(ctx),
         *_computation_blocks(ctx),
         *calibration_blocks(ctx, heading=2),
+        *confounding_blocks(ctx, heading=2),
         *_software_blocks(ctx),
         *_limitations_blocks(ctx),
         *references,
