@@ -37,7 +37,7 @@ from typing import Protocol
 
 from cit_bayes._paths import data_dir
 from cit_bayes.calibration.report_block import calibration_block, calibration_folder
-from cit_bayes.exceptions import ConvergenceWarning
+from cit_bayes.exceptions import ConvergenceWarning, ModelError
 
 __all__ = ["BUNDLED_COHORT", "PipelineResult", "Steps", "STEPS", "run_pipeline"]
 
@@ -218,6 +218,8 @@ def run_pipeline(
     command: str = "",
     published_sampler: str | None = None,
     calibration: str | Path | bool | None = None,
+    reconstructions: int | None = None,
+    reconstruction_uncertainty: str | Path | None = None,
 ) -> PipelineResult:
     """Run every step and write the report folder.
 
@@ -248,6 +250,11 @@ def run_pipeline(
         A ``cit-bayes calibrate`` output folder, shown in the report and recorded in
         ``results.json``; default the shipped one (``data/calibration/default/``) when present;
         ``False``: none (:func:`cit_bayes.calibration.report_block.calibration_folder`).
+    reconstructions : int, optional
+        Instead of the bundled cohort, M cohorts reconstructed with their open choices drawn
+        from ``reconstruction_uncertainty`` (default ``models/reconstruction-uncertainty.toml``),
+        each analysed and the fits pooled by mixing
+        (:mod:`cit_bayes.analyses.reconstructions`); bundled data only.
 
     Returns
     -------
@@ -264,6 +271,7 @@ def run_pipeline(
     >>> result = run_pipeline(out_dir="reports/latest", seed=1)  # doctest: +SKIP
     """
     from cit_bayes.analyses import imputed, patient
+    from cit_bayes.analyses.reconstructions import as_imputation
     from cit_bayes.bayes.sampling import progress_bars
     from cit_bayes.cohort import read_cohort
     from cit_bayes.output import staged_folder
@@ -272,6 +280,12 @@ def run_pipeline(
 
     step = _Timer(steps or _Silent())
     bundled = is_bundled(data)
+    if reconstructions is not None and (not bundled or not isinstance(reconstructions, int)
+                                        or reconstructions < 1):  # fmt: skip
+        raise ModelError(
+            "reconstructions: a whole number >= 1 of cohorts reconstructed from the paper's "
+            "tables; it replaces the bundled cohort and does not apply to a cohort file (--data)"
+        )
     path = data_dir() / BUNDLED_COHORT if data is None else Path(data)
     plan = load_plan() if plan is None else plan
     calibration_dir = calibration_folder(calibration)
@@ -280,20 +294,33 @@ def run_pipeline(
         staged_folder(out_dir) as staging,
         _paper_steps(bundled, staging, published_sampler, seed) as paper,
     ):
-        cohort = step(
-            "validate",
-            lambda: read_cohort(
-                path,
-                columns,
-                labs=labs,
-                missing=missing,
-                response_rule=response_rule,
-                **plan.cohort_columns(),
-            ),
-            _cohort_summary,
-        )
-        # under --missing impute, the weights, fits and cross-checks run on each imputation
-        imputation = step.imputation(cohort, plan, seed)
+        drawn = None
+        if reconstructions is None:
+            cohort = step(
+                "validate",
+                lambda: read_cohort(
+                    path,
+                    columns,
+                    labs=labs,
+                    missing=missing,
+                    response_rule=response_rule,
+                    **plan.cohort_columns(),
+                ),
+                _cohort_summary,
+            )
+            # under --missing impute, the weights, fits and cross-checks run on each imputation
+            imputation = step.imputation(cohort, plan, seed)
+        else:  # the M reconstructed cohorts take the place of M imputations
+            drawn = step(
+                "validate",
+                lambda: _reconstruct(reconstructions, reconstruction_uncertainty),
+                lambda run: (
+                    f"{len(run[0])} cohorts reconstructed, {len(run[2])} failed draw(s) replaced"
+                ),
+            )
+            imputation = as_imputation(drawn[0], drawn[0][0].seed)
+            cohort = imputation.cohorts[0]
+        unit = "imputation" if drawn is None else "reconstruction"
         if imputation is None:
             weighting = step(
                 "weight", lambda: patient.weight_cohort(cohort, plan), _weighting_summary
@@ -303,10 +330,12 @@ def run_pipeline(
             weightings = step(
                 "weight",
                 lambda: imputed.weight_imputations(imputation, plan),
-                lambda runs: f"imputation 1 of {len(runs)}: {_weighting_summary(runs[0])}",
+                lambda runs: f"{unit} 1 of {len(runs)}: {_weighting_summary(runs[0])}",
             )
             weighting = weightings[0]
-            fit_work = partial(imputed.fit_imputations, imputation, plan, weightings, seed=seed)
+            fit_work = partial(
+                imputed.fit_imputations, imputation, plan, weightings, seed=seed, unit=unit
+            )
         with warnings.catch_warnings(record=True) as caught, progress_bars(sampler_progress):
             warnings.simplefilter("always", ConvergenceWarning)
             fits, fit_seconds = step("fit", fit_work, _fit_summary)
@@ -321,12 +350,14 @@ def run_pipeline(
                 seed=seed,
                 timings=fit_seconds,
                 imputation=None
-                if imputation is None
+                if imputation is None or drawn is not None
                 else imputed.imputation_summary(imputation, weightings),
                 design=None if imputation is None else imputed.shared_designs(imputation, plan)[0],
             ),
             lambda a: f"{len(a.tables)} tables",
         )
+        if drawn is not None:
+            _add_reconstructions(analysis, drawn, fits, plan)
         if calibrated is not None:
             analysis.results["calibration"] = calibrated
         files: dict[str, object] = {"fit": patient.write_fit_outputs(analysis, staging)}
@@ -342,6 +373,39 @@ def run_pipeline(
     failed = _failed_fits(analysis, published)
     extra = (bool(cohort.synthetic), bundled, step.seconds, files, tuple(analysis.failed_checks))
     return PipelineResult(Path(out_dir), not failed, failed, *extra)
+
+
+def _reconstruct(m: int, uncertainty) -> tuple[list, object, list]:
+    """M reconstructed cohorts with drawn assumptions (the shipped cohort's base seed)."""
+    from cit_bayes.reconstruct.cohorts import DEFAULT_SEED
+    from cit_bayes.reconstruct.uncertainty import (
+        load_reconstruction_uncertainty,
+        reconstruct_drawn_cohorts,
+    )
+
+    priors = load_reconstruction_uncertainty(uncertainty)
+    cohorts, failures = reconstruct_drawn_cohorts(m, DEFAULT_SEED, uncertainty=priors)
+    return cohorts, priors, failures
+
+
+def _add_reconstructions(analysis, drawn, fits, plan) -> None:
+    """``meta.data.reconstructions`` in place of the first cohort's provenance, and the
+    assumption it adds."""
+    from cit_bayes.analyses.reconstructions import reconstruction_summary
+
+    cohorts, priors, failures = drawn
+    primary = next(a for a in plan.analyses() if a.adjusted)
+    data = analysis.results["meta"]["data"]
+    data.pop("provenance", None)
+    data["reconstructions"] = reconstruction_summary(
+        cohorts, failures, priors, fits, plan, primary.name
+    )
+    analysis.results["meta"]["assumptions"].append(
+        f"The cohort is {len(cohorts)} synthetic cohorts reconstructed from the paper's tables, "
+        f"their open choices (prognostic effects, copula loadings, recovered counts, order "
+        f"noise) drawn from the priors of {priors.source}; the posterior draws are pooled by "
+        "mixing over the cohorts, so the intervals include the reconstruction's uncertainty."
+    )
 
 
 def _all_passed(document: dict) -> bool:

@@ -85,8 +85,8 @@ def impute_for_plan(cohort: Cohort, plan: AnalysisPlan, seed: int | None) -> Imp
     )
 
 
-def pool_diagnostics(diagnostics: Sequence[Diagnostics]) -> Diagnostics:
-    """The gates of fits pooled over imputations: each must pass.
+def pool_diagnostics(diagnostics: Sequence[Diagnostics], unit: str = "imputation") -> Diagnostics:
+    """The gates of fits pooled over imputations (or reconstructions, ``unit``): each must pass.
 
     Examples
     --------
@@ -104,7 +104,7 @@ def pool_diagnostics(diagnostics: Sequence[Diagnostics]) -> Diagnostics:
         divergences=sum(d.divergences for d in diagnostics),
         passed=all(d.passed for d in diagnostics),
         failures=tuple(
-            f"imputation {k}: {failure}"
+            f"{unit} {k}: {failure}"
             for k, d in enumerate(diagnostics, start=1)
             for failure in d.failures
         ),
@@ -141,7 +141,7 @@ def _pooled_tree(trees: Sequence[xr.DataTree], attrs: dict) -> xr.DataTree:
     return tree
 
 
-def pool_fits(fits: Sequence[PatientFit]) -> PatientFit:
+def pool_fits(fits: Sequence[PatientFit], unit: str = "imputation") -> PatientFit:
     """One fit from the same fit on each imputed cohort: draws mixed, gates of each.
 
     Examples
@@ -164,7 +164,7 @@ def pool_fits(fits: Sequence[PatientFit]) -> PatientFit:
     fit = dataclasses.replace(
         first.fit,
         idata=_pooled_tree([f.idata for f in fits], attrs),
-        diagnostics=pool_diagnostics([f.diagnostics for f in fits]),
+        diagnostics=pool_diagnostics([f.diagnostics for f in fits], unit),
         compile_seconds=None
         if first.fit.compile_seconds is None
         else sum(f.fit.compile_seconds or 0.0 for f in fits),
@@ -233,8 +233,11 @@ def fit_imputations(
     *,
     seed: int | None = None,
     progress: Progress | None = None,
+    unit: str = "imputation",
 ) -> tuple[dict[str, PatientFit], dict[str, float]]:
-    """Every fit of the plan on each imputed cohort, pooled by name; seconds per fit (summed)."""
+    """Every fit of the plan on each imputed cohort, pooled by name; seconds per fit (summed).
+    ``unit`` names the cohorts in progress lines and gate failures (``"reconstruction"`` for
+    :mod:`cit_bayes.analyses.reconstructions`)."""
     from cit_bayes.analyses.patient import fit_models
 
     base = plan.seed if seed is None else int(seed)
@@ -245,7 +248,7 @@ def fit_imputations(
     for k, (cohort, weighting, design) in enumerate(
         zip(imputation.cohorts, weightings, designs, strict=True), start=1
     ):
-        say(f"imputation {k} of {imputation.m}")
+        say(f"{unit} {k} of {imputation.m}")
         start = time.perf_counter()
         fits, seconds = fit_models(
             cohort,
@@ -258,8 +261,8 @@ def fit_imputations(
         per.append(fits)
         for name, value in seconds.items():
             timings[name] = timings.get(name, 0.0) + value
-        timings[f"imputation {k}"] = time.perf_counter() - start
-    pooled = {name: pool_fits([fits[name] for fits in per]) for name in per[0]}
+        timings[f"{unit} {k}"] = time.perf_counter() - start
+    pooled = {name: pool_fits([fits[name] for fits in per], unit) for name in per[0]}
     return pooled, timings
 
 

@@ -41,6 +41,8 @@ def register(subparsers) -> None:
     (None, False)
     >>> parser.parse_args(["run", "--calibration", "reports/calibration"]).calibration
     'reports/calibration'
+    >>> parser.parse_args(["run", "--reconstructions", "5"]).reconstructions
+    5
     """
     parser = subparsers.add_parser(
         "run",
@@ -61,6 +63,20 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--out", metavar="DIR", default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})"
     )
+    parser.add_argument(
+        "--reconstructions",
+        type=_count,
+        metavar="M",
+        help="instead of the bundled cohort, M cohorts reconstructed from the paper's tables "
+        "with their open choices drawn from models/reconstruction-uncertainty.toml, each "
+        "analysed and the posterior draws pooled (bundled data only)",
+    )
+    parser.add_argument(
+        "--reconstruction-uncertainty",
+        metavar="FILE",
+        help="the priors of the reconstruction's open choices (TOML; default "
+        "models/reconstruction-uncertainty.toml); with --reconstructions",
+    )
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument(
         "--calibration",
@@ -72,6 +88,19 @@ def register(subparsers) -> None:
         "--no-calibration", action="store_true", help="show no calibration of the intervals"
     )
     parser.set_defaults(func=run_run)
+
+
+def _count(text: str) -> int:
+    """A whole number >= 1 (the argument of ``--reconstructions``)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def run_run(args) -> int:
@@ -111,6 +140,8 @@ def run_run(args) -> int:
         command=command,
         published_sampler=args.sampler,
         calibration=False if args.no_calibration else args.calibration,
+        reconstructions=args.reconstructions,
+        reconstruction_uncertainty=args.reconstruction_uncertainty,
     )
     total = time.perf_counter() - start
     if result.synthetic:

@@ -24,6 +24,7 @@ from cit_bayes.reconstruct.targets import Tolerances
 __all__ = [
     "COPULA_CHARACTERISTICS",
     "PROGNOSTIC_TERMS",
+    "PlanHead",
     "ReconstructionPlan",
     "default_plan_path",
     "load_reconstruction_plan",
@@ -61,7 +62,15 @@ _ADVERSE_EVENT_COLUMNS = ("ae_transaminase", "ae_bilirubin", "ae_fatigue", "ae_h
 
 # The sections of the file as the loader reads them (defaults where a key may be left out).
 @dataclass(frozen=True)
-class _Head:
+class PlanHead:
+    """The ``[plan]`` table of a reconstruction file: a name and a description.
+
+    Examples
+    --------
+    >>> PlanHead().name
+    'unnamed'
+    """
+
     name: str = "unnamed"
     description: str = ""
 
@@ -127,7 +136,7 @@ class _Search:
 
 
 _SECTIONS = {
-    "plan": _Head,
+    "plan": PlanHead,
     "tolerances": Tolerances,
     "baseline": _Baseline,
     "prognosis": _Prognosis,
