@@ -68,3 +68,24 @@ def test_the_shipped_cohort_carries_what_the_code_writes():
     on_disk = json.loads(sidecar_path(shipped).read_text(encoding="utf-8"))
     assert on_disk == json.loads(json.dumps(reconstruct_cohort().provenance()))
     assert read_cohort(shipped).provenance == on_disk
+
+
+def _nulls(value, where=""):
+    if value is None:
+        return [where]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _nulls(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [p for k, v in enumerate(value) for p in _nulls(v, f"{where}[{k}]")]
+    return []
+
+
+def test_the_provenance_fits_the_results_layout():
+    """results.json allows no null outside its diagnostics: the sidecar, copied into
+    meta.data.provenance, has none (a drawn cohort's too)."""
+    from cit_bayes.reconstruct.uncertainty import reconstruct_drawn_cohorts
+
+    shipped = read_cohort(data_dir() / "reconstructed" / "cohort.csv").provenance
+    assert "drawn" not in shipped and _nulls(shipped) == []
+    cohorts, _ = reconstruct_drawn_cohorts(1, 3)
+    assert _nulls(cohorts[0].provenance()) == []

@@ -119,3 +119,14 @@ def test_run_with_reconstructions_pools_them_and_traces_every_cohort(
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "How much the reconstruction" in page and "What each pooled cohort rested on" in page
     json.dumps(results)  # plain data throughout
+
+
+def test_reconstructions_apply_to_the_bundled_data_only(tmp_path, small_cohort_csv):
+    from cit_bayes.exceptions import ModelError
+    from cit_bayes.pipeline import run_pipeline
+
+    with pytest.raises(ModelError, match="does not apply to a cohort file"):
+        run_pipeline(data=small_cohort_csv, out_dir=tmp_path / "out", reconstructions=2)
+    with pytest.raises(ModelError, match="whole number >= 1"):
+        run_pipeline(out_dir=tmp_path / "out", reconstructions=0)
+    assert not (tmp_path / "out").exists()  # nothing written

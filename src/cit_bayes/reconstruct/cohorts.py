@@ -178,8 +178,8 @@ class ReconstructedCohort:
 
     def provenance(self) -> dict:
         """The cohort's provenance sidecar (:mod:`cit_bayes.cohort.provenance`): plan, seed,
-        draw, the assumptions it rests on and, for a draw of the reconstruction's
-        uncertainty, which prior they were drawn from; no row of the data.
+        draw, the assumptions it rests on and, only for a draw of the reconstruction's
+        uncertainty, ``drawn``: which priors they were drawn from; no row of the data.
 
         Examples
         --------
@@ -196,11 +196,10 @@ class ReconstructedCohort:
             "seed": self.seed,
             "draw": self.draw,
             "assumptions": self.assumptions or {},
-            "drawn": self.drawn,
             "fidelity_passed": self.passed,
             "data_fingerprint": self.cohort.fingerprint,
             "package_version": __version__,
-        }
+        } | ({} if self.drawn is None else {"drawn": self.drawn})
 
     def fidelity_text(self) -> str:
         """The fidelity report as plain text, headed by the synthetic statement."""

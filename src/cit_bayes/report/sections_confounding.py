@@ -236,14 +236,26 @@ def _tipping(ctx: ReportContext, a: str, b: str) -> list:
         ratios = tipping[endpoint]["tipping_odds_ratio"]["0.95"]
         j = min(range(len(differences)), key=lambda k: abs(differences[k] - 0.2))
         shown = ratios[j]
-        words += [
-            f"For {_ENDPOINTS[endpoint]}, a U 20 points commoner in {a} than in {b} brings "
-            f"P({a} > {b}) below 0.95 from an odds ratio of ",
-            _num(ctx, "tipping", endpoint, "tipping_odds_ratio", "0.95", j, style="f2")
-            if not isinstance(shown, str)
-            else str(shown),
-            ". ",
-        ]
+        lead = f"For {_ENDPOINTS[endpoint]}, a U 20 points commoner in {a} than in {b} "
+        if isinstance(shown, str):  # no odds ratio on the grid brings it below 0.95
+            words += [
+                lead + f"keeps P({a} > {b}) at 0.95 or above up to the largest odds ratio shown (",
+                _num(
+                    ctx,
+                    "tipping",
+                    endpoint,
+                    "odds_ratios",
+                    len(tipping[endpoint]["odds_ratios"]) - 1,
+                    style="f2",
+                ),  # fmt: skip
+                "). ",
+            ]
+        else:
+            words += [
+                lead + f"brings P({a} > {b}) below 0.95 from an odds ratio of ",
+                _num(ctx, "tipping", endpoint, "tipping_odds_ratio", "0.95", j, style="f2"),
+                ". ",
+            ]
         marks = ctx.value(_BLOCK, "benchmarks").get(endpoint, [])
         if marks:
             words += [
