@@ -130,3 +130,10 @@ def test_reconstructions_apply_to_the_bundled_data_only(tmp_path, small_cohort_c
     with pytest.raises(ModelError, match="whole number >= 1"):
         run_pipeline(out_dir=tmp_path / "out", reconstructions=0)
     assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_the_command_line_default_is_the_measured_one():
+    from cit_bayes.analyses import reconstructions
+    from cit_bayes.cli import run
+
+    assert run.DEFAULT_RECONSTRUCTIONS == reconstructions.DEFAULT_RECONSTRUCTIONS

@@ -20,6 +20,10 @@ import time
 
 from cit_bayes.cli.fit import add_common_arguments, command_line, load_plan_from_args
 
+#: M of ``--reconstructions`` without a number (``cit_bayes.analyses.reconstructions``, where it
+#: is measured; repeated here so that the CLI's help needs no model import).
+DEFAULT_RECONSTRUCTIONS = 20
+
 __all__ = ["register", "run_run"]
 
 DEFAULT_OUT = "reports/latest"
@@ -43,6 +47,8 @@ def register(subparsers) -> None:
     'reports/calibration'
     >>> parser.parse_args(["run", "--reconstructions", "5"]).reconstructions
     5
+    >>> parser.parse_args(["run", "--reconstructions"]).reconstructions
+    20
     """
     parser = subparsers.add_parser(
         "run",
@@ -66,10 +72,13 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--reconstructions",
         type=_count,
+        nargs="?",
+        const=DEFAULT_RECONSTRUCTIONS,
         metavar="M",
-        help="instead of the bundled cohort, M cohorts reconstructed from the paper's tables "
-        "with their open choices drawn from models/reconstruction-uncertainty.toml, each "
-        "analysed and the posterior draws pooled (bundled data only)",
+        help="instead of the bundled cohort, M cohorts (default when given without a number: "
+        f"{DEFAULT_RECONSTRUCTIONS}) reconstructed from the paper's tables with their open "
+        "choices drawn from models/reconstruction-uncertainty.toml, each analysed and the "
+        "posterior draws pooled (bundled data only)",
     )
     parser.add_argument(
         "--reconstruction-uncertainty",
