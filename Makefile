@@ -12,14 +12,14 @@ PEERS_STAMP := $(PEERS)/.installed
 PEERS_LOCK := benchmarks/requirements-peers.lock
 SEED ?= 20250101
 
-.PHONY: run test lint bench validate lock clean help
+.PHONY: run test lint bench slow lock clean help
 
 help:
 	@echo "make run       the whole reanalysis on the bundled data"
 	@echo "make test      the fast test suite (what CI runs)"
 	@echo "make lint      ruff check and format check"
 	@echo "make bench     performance benchmarks (cold and warm)"
-	@echo "make validate  slow statistical validation (long MCMC, SBC, simulations)"
+	@echo "make slow      slow statistical checks (long MCMC, SBC, the calibration; hours)"
 	@echo "make lock      re-resolve requirements.lock from pyproject.toml (newest versions)"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -58,8 +58,8 @@ $(PEERS_STAMP): $(PEERS_LOCK)
 	@touch $(PEERS_STAMP)
 
 # The slow checks, then the full calibration of the default plan (docs/calibration.md): hours
-# on a laptop. CALIBRATE_ARGS adds options, e.g. CALIBRATE_ARGS="--scheduler tcp://host:8786".
-validate: $(STAMP)
+# on a laptop. (Named `slow`, not `validate`: `cit-bayes validate` checks a cohort file.) CALIBRATE_ARGS adds options, e.g. CALIBRATE_ARGS="--scheduler tcp://host:8786".
+slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
 	$(BIN)/cit-bayes calibrate --out reports/calibration $(CALIBRATE_ARGS)
 

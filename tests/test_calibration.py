@@ -2,7 +2,7 @@
 
 The replicates here are real (simulated cohorts of 120 patients, models fitted with short
 chains); they check the machinery and its bookkeeping, not the coverage itself, which needs
-hundreds of replicates (``make validate``; the measured figures are in
+hundreds of replicates (``make slow``; the measured figures are in
 ``docs/calibration.md``).
 """
 

@@ -131,9 +131,9 @@ def test_flat_safety_matches_the_beta_closed_form_with_zero_cells(flat):
     assert rates["fatigue"]["hetrombopag"]["mean"] == pytest.approx(1 / 39, abs=0.005)
     harm = flat.results["safety"]["flat"]["prob_difference_exceeds"]["transaminase"]
     assert set(harm) == {
-        "hetrombopag-rhTPO > 0.05",
-        "combination-rhTPO > 0.05",
-        "rhIL-11-rhTPO > 0.05",
+        f"{arm}-rhTPO > {d}"
+        for arm in ("hetrombopag", "combination", "rhIL-11")
+        for d in ("0.00", "0.05")
     }
 
 

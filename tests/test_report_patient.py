@@ -340,3 +340,29 @@ def test_prior_symbols_name_every_field_of_every_models_prior():
     for endpoint, prior in classes.items():
         assert set(PRIOR_SYMBOLS[endpoint]) == {f.name for f in fields(prior)}, endpoint
         assert MODEL_TEXT[endpoint] and MODEL_EQUATIONS[endpoint]
+
+
+def test_every_figure_and_table_of_a_synthetic_run_says_so(tmp_path, report, small_analysis):
+    """Issue 20, item 4: the figures carry the stamp as visible text (in the SVG, matplotlib
+    writes each text beside its glyphs), every CSV a ``synthetic`` column of 1s; a run on real
+    data (meta.synthetic false on disk) carries neither."""
+    out, written = report
+    figures = [v for k, v in written.items() if k.startswith("figure:")]
+    assert figures
+    for png in figures:
+        assert "SYNTHETIC DATA" in png.with_suffix(".svg").read_text(encoding="utf-8"), png.name
+    tables = sorted((out / "tables").glob("*.csv"))
+    assert len(tables) > 10
+    for path in tables:
+        with path.open(encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        assert rows and all(row["synthetic"] == "1" for row in rows), path.name
+
+    def real(results):
+        results["meta"]["synthetic"] = False
+
+    plain, _, _ = _variant(tmp_path, small_analysis, real)
+    for svg in (plain / "figures").glob("*.svg"):
+        assert "SYNTHETIC DATA" not in svg.read_text(encoding="utf-8"), svg.name
+    with (plain / "tables" / "report_numbers.csv").open(encoding="utf-8") as handle:
+        assert "synthetic" not in next(csv.reader(handle))

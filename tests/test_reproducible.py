@@ -7,7 +7,7 @@ run ("warm"). Each run is a new Python process with its own ``base_compiledir``,
 does not depend on, or disturb, the cache of the user running it.
 
 The fast test uses one small model (two processes, about 20 s each); the slow one
-(``make validate``) runs the whole published reanalysis cold and warm, which is where fast-math
+(``make slow``) runs the whole published reanalysis cold and warm, which is where fast-math
 code once gave different last bits and a different hierarchical posterior.
 """
 

@@ -127,7 +127,7 @@ def test_sbc_runs_through_the_calibration_engine(short_plan, tmp_path):
 @pytest.mark.slow
 def test_response_model_passes_sbc(tmp_path):
     """200 SBC replicates of the response model (default plan and sampler): no PIT ECDF outside
-    its simultaneous band (``make validate``)."""
+    its simultaneous band (``make slow``)."""
     from cit_bayes.plan import load_plan
 
     setup = CalibrationSetup(load_plan(), scenarios=("paper-like",), replicates=0, sbc=200,

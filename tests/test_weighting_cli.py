@@ -164,6 +164,11 @@ def test_cohort_schema_needs_no_options(tmp_path, capsys):
     for file in out.iterdir():
         if file.suffix in {".csv", ".json", ".md", ".svg"}:
             assert "SIM0" not in file.read_text(), file.name
+    # a synthetic cohort's every table and figure says so (issue 20, item 4)
+    for file in out.glob("*.csv"):
+        assert (pd.read_csv(file)["synthetic"] == 1).all(), file.name
+    for file in out.glob("*.svg"):
+        assert "SYNTHETIC DATA" in file.read_text(), file.name
 
 
 @pytest.mark.parametrize("suffix", [".xlsx", ".parquet"])

@@ -272,7 +272,7 @@ def run_pipeline(
     """
     from cit_bayes.analyses import imputed, patient
     from cit_bayes.analyses.reconstructions import as_imputation
-    from cit_bayes.bayes.sampling import progress_bars
+    from cit_bayes.bayes.sampling import fit_events, progress_bars
     from cit_bayes.cohort import read_cohort
     from cit_bayes.output import staged_folder
     from cit_bayes.plan import load_plan
@@ -336,7 +336,11 @@ def run_pipeline(
             fit_work = partial(
                 imputed.fit_imputations, imputation, plan, weightings, seed=seed, unit=unit
             )
-        with warnings.catch_warnings(record=True) as caught, progress_bars(sampler_progress):
+        with (
+            warnings.catch_warnings(record=True) as caught,
+            progress_bars(sampler_progress),
+            fit_events(getattr(steps, "fit_event", None)),  # a log's line per fit
+        ):
             warnings.simplefilter("always", ConvergenceWarning)
             fits, fit_seconds = step("fit", fit_work, _fit_summary)
         _reissue(caught)

@@ -283,6 +283,7 @@ class EndpointRunner:
         fragment, tables = response_analysis(fits["response"].draws["rate"], spec)
         fragment = self._common(analysis, fits["response"]) | fragment
         fragment["n_analysed"] = arm_counts(self.codes[keep], self.arms)
+        fragment["n_events"] = _event_counts(y["response"], self.codes, self.arms)
         if weighted is None:
             outcome = _plain_outcomes(
                 y["response"][keep], self.codes[keep], self.arms, spec.ci_level
@@ -355,6 +356,10 @@ class EndpointRunner:
         fragment = self._common(analysis, fit) | fragment
         fragment["n_recorded"] = {
             event: arm_counts(self.codes[np.isfinite(y["events"][:, e])], self.arms)
+            for e, event in enumerate(plan.safety_events)
+        }
+        fragment["n_events"] = {
+            event: _event_counts(y["events"][:, e], self.codes, self.arms)
             for e, event in enumerate(plan.safety_events)
         }
         self._store("safety", analysis, fragment, tables, results)
@@ -469,6 +474,20 @@ def _baseline_means(day0: np.ndarray, data: PatientData, adjusted: bool) -> dict
         value = float(np.sum(data.tilt * day0) / np.sum(data.tilt))
         return dict.fromkeys(data.arms, value)
     return {arm: float(day0[data.arm_codes == j].mean()) for j, arm in enumerate(data.arms)}
+
+
+def _event_counts(outcome: np.ndarray, codes: np.ndarray, arms) -> dict[str, int]:
+    """Patients with the event (outcome 1) per arm, among those with it recorded: the raw
+    count beside every modelled rate.
+
+    Examples
+    --------
+    >>> _event_counts(np.array([1.0, 0.0, np.nan, 1.0]), np.array([0, 0, 1, 1]), ("A", "B"))
+    {'A': 1, 'B': 1}
+    """
+    outcome = np.asarray(outcome, dtype=float)
+    hit = np.isfinite(outcome) & (outcome == 1.0)
+    return {arm: int(np.sum(hit & (codes == j))) for j, arm in enumerate(arms)}
 
 
 def endpoint_runner(cohort, plan, seed, progress, design=None) -> EndpointRunner:

@@ -224,7 +224,8 @@ def recovery_analysis(
 def safety_analysis(
     draws: xr.DataArray, spec: ContrastSpec
 ) -> tuple[dict, dict[str, pd.DataFrame]]:
-    """Rate per event and arm; difference from the reference arm and P(higher by >= threshold).
+    """Rate per event and arm; difference from the reference arm, P(higher risk) (difference
+    > 0) and P(higher by more than the harm threshold).
 
     Examples
     --------
@@ -232,7 +233,7 @@ def safety_analysis(
     >>> v = np.random.default_rng(0).uniform([[0.3, 0.1]], [[0.4, 0.2]], (400, 1, 2))
     >>> da = xr.DataArray(v, {"event": ["fatigue"], "arm": ["A", "B"]}, ("sample", "event", "arm"))
     >>> safety_analysis(da, spec)[0]["prob_difference_exceeds"]
-    {'fatigue': {'A-B > 0.05': 1.0}}
+    {'fatigue': {'A-B > 0.00': 1.0, 'A-B > 0.05': 1.0}}
     """
     events = [str(e) for e in draws["event"].values]
     pairs = contrasts.pairs_against(spec.arms, spec.safety_reference)
@@ -242,7 +243,8 @@ def safety_analysis(
         data = contrasts.as_draws(event_draws, spec.arms)
         summary = contrasts.summarise(data, ci_level=spec.ci_level)
         difference = contrasts.pairwise(data, pairs=pairs, ci_level=spec.ci_level)
-        harm = contrasts.prob_exceeds(data, pairs=pairs, thresholds=[spec.harm_threshold])
+        thresholds = sorted({0.0, float(spec.harm_threshold)})  # higher at all; by the threshold
+        harm = contrasts.prob_exceeds(data, pairs=pairs, thresholds=thresholds)
         rates[event] = contrasts.interval_fragment(summary)
         differences[event] = contrasts.interval_fragment(difference)
         harms[event] = contrasts.probability_fragment(harm)

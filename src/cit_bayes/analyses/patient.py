@@ -412,7 +412,8 @@ def _is_prior_setting(name: str) -> bool:
 
 
 def write_fit_outputs(analysis: PatientAnalysis, out_dir: str | Path) -> dict[str, object]:
-    """Write ``results.json``, ``idata/*.nc`` and ``tables/*.csv`` under ``out_dir``.
+    """Write ``results.json``, ``idata/*.nc`` and ``tables/*.csv`` under ``out_dir`` (each table
+    of a synthetic cohort with a column ``synthetic`` = 1).
 
     Only aggregate numbers are written (no patient identifier, no row-level value): the
     InferenceData keep the posterior, the sampler statistics and the prior settings of the
@@ -437,11 +438,14 @@ def write_fit_outputs(analysis: PatientAnalysis, out_dir: str | Path) -> dict[st
     ]
     tables = out / "tables"
     tables.mkdir(exist_ok=True)
+    synthetic = bool(analysis.results["meta"].get("synthetic"))
     paths = []
     for key, table in sorted(analysis.tables.items()):
         if key.endswith("/difference_draws"):  # posterior draws: in idata, not a summary table
             continue
         path = tables / f"{file_stem(key)}.csv"
+        if synthetic:  # every table of a synthetic cohort says so, row by row
+            table = table.assign(synthetic=1)
         table.to_csv(path, index=False)
         paths.append(path)
     written["tables"] = paths

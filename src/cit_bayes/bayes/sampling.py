@@ -20,11 +20,13 @@ changed its prior parameters) reuses them with the new data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -50,6 +52,7 @@ __all__ = [
     "compute_diagnostics",
     "fingerprint",
     "fit_attributes",
+    "fit_events",
     "derive_seed",
     "progress_bars",
     "group_names",
@@ -266,6 +269,33 @@ class Fit:
         return str(self.attrs.get("sampler", self.settings.sampler))
 
 
+#: Who hears of each fit's start and end (:func:`fit_events`); None: nobody.
+_FIT_OBSERVER: ContextVar[Callable[..., None] | None] = ContextVar(
+    "cit_bayes_fit_observer", default=None
+)
+
+
+@contextlib.contextmanager
+def fit_events(observer: Callable[..., None] | None) -> Iterator[None]:
+    """Within the block, :func:`sample` calls ``observer("start", name)`` before each fit and
+    ``observer("done", name, seconds=..., passed=...)`` after it (a log's one line per fit:
+    :class:`cit_bayes.cli.progress.StepPrinter`). None: no observer.
+
+    Examples
+    --------
+    >>> heard = []
+    >>> with fit_events(lambda event, name, **info: heard.append((event, name))):
+    ...     _FIT_OBSERVER.get()("start", "response/adjusted")
+    >>> heard, _FIT_OBSERVER.get() is None
+    ([('start', 'response/adjusted')], True)
+    """
+    token = _FIT_OBSERVER.set(observer)
+    try:
+        yield
+    finally:
+        _FIT_OBSERVER.reset(token)
+
+
 def sample(
     model: pm.Model,
     *,
@@ -327,6 +357,9 @@ def sample(
     for key, value in extra.items():
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ModelError(f"provenance {key!r} must be text or a number, got {value!r}")
+    observer = _FIT_OBSERVER.get()
+    if observer is not None:
+        observer("start", name)
     if settings.sampler == "nutpie":
         idata, compile_seconds, sampling_seconds = sample_nutpie(model, int_seed, settings)
     else:
@@ -342,6 +375,13 @@ def sample(
     fingerprint_ = extra.pop("data_fingerprint", None) or _model_fingerprint(model)
     attrs = fit_attributes(name, int_seed, settings, diagnostics, fingerprint_, extra)
     idata["posterior"].attrs.update(attrs)
+    if observer is not None:
+        observer(
+            "done",
+            name,
+            seconds=float((compile_seconds or 0.0) + sampling_seconds),
+            passed=diagnostics.passed,
+        )
     if not diagnostics.passed:
         warnings.warn(
             f"fit {name!r} missed the diagnostics gates: {'; '.join(diagnostics.failures)}. "

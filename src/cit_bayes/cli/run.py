@@ -135,23 +135,26 @@ def run_run(args) -> int:
     plan = load_plan_from_args(args)
     printer = StepPrinter(total=len(STEPS))
     command = command_line(args, "run")
-    result = run_pipeline(
-        data=args.data,
-        plan=plan,
-        out_dir=args.out,
-        seed=args.seed,
-        columns=args.columns,
-        labs=args.labs,
-        missing=args.missing,
-        response_rule=args.response_rule,
-        steps=printer,
-        sampler_progress=printer.interactive,
-        command=command,
-        published_sampler=args.sampler,
-        calibration=False if args.no_calibration else args.calibration,
-        reconstructions=args.reconstructions,
-        reconstruction_uncertainty=args.reconstruction_uncertainty,
-    )
+    try:
+        result = run_pipeline(
+            data=args.data,
+            plan=plan,
+            out_dir=args.out,
+            seed=args.seed,
+            columns=args.columns,
+            labs=args.labs,
+            missing=args.missing,
+            response_rule=args.response_rule,
+            steps=printer,
+            sampler_progress=printer.interactive,
+            command=command,
+            published_sampler=args.sampler,
+            calibration=False if args.no_calibration else args.calibration,
+            reconstructions=args.reconstructions,
+            reconstruction_uncertainty=args.reconstruction_uncertainty,
+        )
+    finally:
+        printer.stop()  # no heartbeat outlives the run, however it ends
     total = time.perf_counter() - start
     if result.synthetic:
         print("NOTE: the cohort is synthetic; the report's numbers illustrate the method only.")

@@ -326,8 +326,13 @@ def _weights_table(weighting: PropensityWeighting, rows=()) -> pd.DataFrame:
     return table
 
 
-def _write_outputs(weighting, outcome_table, out: Path, rows=()) -> list[Path]:
+def _write_outputs(
+    weighting, outcome_table, out: Path, rows=(), *, synthetic: bool = False
+) -> list[Path]:
+    """Every table and figure; a synthetic cohort's with a ``synthetic`` column of 1s and the
+    figures stamped (:func:`cit_bayes.report.figure_files.stamped`)."""
     from cit_bayes.report.balance_figures import love_plot, propensity_overlap_plot
+    from cit_bayes.report.figure_files import SYNTHETIC_STAMP, stamped
 
     out.mkdir(parents=True, exist_ok=True)
     balance = weighting.balance()
@@ -353,14 +358,15 @@ def _write_outputs(weighting, outcome_table, out: Path, rows=()) -> list[Path]:
         tables["balancing_lambda.csv"] = weighting.lambda_.reset_index()
     written = []
     for name, table in tables.items():
-        table.to_csv(out / name, index=False)
+        (table.assign(synthetic=1) if synthetic else table).to_csv(out / name, index=False)
         written.append(out / name)
-    written += love_plot(summary, out / "love_plot", title=f"Balance ({_describe(weighting)})")
-    written += propensity_overlap_plot(
-        tables["weights.csv"].drop(columns=["row", "included", "weight"]),
-        out / "propensity_overlap",
-        arms=[str(a) for a in weighting.arms_],
-    )
+    with stamped(SYNTHETIC_STAMP if synthetic else None):
+        written += love_plot(summary, out / "love_plot", title=f"Balance ({_describe(weighting)})")
+        written += propensity_overlap_plot(
+            tables["weights.csv"].drop(columns=["row", "included", "weight"]),
+            out / "propensity_overlap",
+            arms=[str(a) for a in weighting.arms_],
+        )
     return written
 
 
@@ -552,7 +558,11 @@ def run_weights(args) -> int:
     out = Path(args.out)
     with staged_folder(out) as staging:
         written = _write_outputs(
-            weighting, outcome_table, staging, cohort.rows if cohort is not None else ()
+            weighting,
+            outcome_table,
+            staging,
+            cohort.rows if cohort is not None else (),
+            synthetic=cohort is not None and bool(cohort.synthetic),
         )
         (staging / "settings.json").write_text(
             json.dumps(settings, indent=2, default=_json_default)

@@ -8,7 +8,9 @@ rewrites identical files.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 
 import matplotlib
@@ -16,12 +18,45 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["DPI", "require_columns", "dodged_intervals", "save_figure"]
+__all__ = [
+    "DPI",
+    "SYNTHETIC_STAMP",
+    "dodged_intervals",
+    "require_columns",
+    "save_figure",
+    "stamped",
+]
 
 #: Resolution of every PNG the package writes.
 DPI = 300
 #: Salt of the SVG element ids (fixed, so that the same figure gives the same file).
 _SVG_SALT = "cit-bayes"
+#: The line every figure of a synthetic run carries, visibly, under its plot.
+SYNTHETIC_STAMP = (
+    "SYNTHETIC DATA, not patients: the cohort was simulated or reconstructed; its assumptions "
+    "are in results.json (meta.data) and the report"
+)
+_STAMP: ContextVar[str | None] = ContextVar("cit_bayes_figure_stamp", default=None)
+
+
+@contextlib.contextmanager
+def stamped(text: str | None) -> Iterator[None]:
+    """Within the block, every figure :func:`save_figure` writes carries ``text`` under its
+    plot (None: no stamp), e.g. :data:`SYNTHETIC_STAMP` for a synthetic cohort's report.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp, stamped("SYNTHETIC"):
+    ...     png, svg = save_figure(Figure(figsize=(2, 1)), f"{tmp}/one")
+    ...     print("SYNTHETIC" in svg.read_text(encoding="utf-8"))
+    True
+    """
+    token = _STAMP.set(text)
+    try:
+        yield
+    finally:
+        _STAMP.reset(token)
 
 
 def save_figure(fig: Figure, path) -> tuple[Path, Path]:
@@ -44,6 +79,10 @@ def save_figure(fig: Figure, path) -> tuple[Path, Path]:
         stem = stem.with_suffix("")
     stem.parent.mkdir(parents=True, exist_ok=True)
     png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
+    stamp = _STAMP.get()
+    if stamp:  # below everything drawn: the tight bounding box takes it in
+        fig.text(0.99, -0.01, stamp, ha="right", va="top", fontsize=6.5, color="#b00020",
+                 wrap=True)  # fmt: skip
     with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT}):
         fig.savefig(png, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
         fig.savefig(svg, bbox_inches="tight", metadata={"Date": None})

@@ -232,13 +232,17 @@ class Ledger:
         self.entries.append(entry)
         return entry
 
-    def write_csv(self, path: str | Path) -> Path:
-        """Write the ledger (document, key, style, text) as CSV."""
+    def write_csv(self, path: str | Path, *, synthetic: bool = False) -> Path:
+        """Write the ledger (document, key, style, text) as CSV; for a synthetic cohort's
+        report with a last column ``synthetic`` = 1 on every row."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        extra = [1] if synthetic else []
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(["document", "key", "style", "text"])
+            writer.writerow(
+                ["document", "key", "style", "text"] + (["synthetic"] if synthetic else [])
+            )
             for entry in self.entries:
-                writer.writerow([entry.document, entry.key, entry.style, entry.text])
+                writer.writerow([entry.document, entry.key, entry.style, entry.text, *extra])
         return path

@@ -9,6 +9,7 @@ from __future__ import annotations
 from cit_bayes.report.document import Paragraph, Table
 from cit_bayes.report.patient_context import ReportContext
 from cit_bayes.report.render import Section
+from cit_bayes.report.sections_patient import raw_count, split_pair
 
 __all__ = ["key_answers_section", "robustness_blocks"]
 
@@ -76,6 +77,7 @@ def key_answers_section(ctx: ReportContext) -> Section:
             [
                 arm,
                 ctx.num("meta", "data", "patients", arm, style="int"),
+                raw_count(ctx, "response", p, arm=arm),
                 ctx.interval("response", p, "rate", arm, style="pct1"),
                 ctx.num("response", p, "prob_best", arm, style="prob"),
                 ctx.interval("recovery", p, "rmtr", arm, style="f1"),
@@ -90,6 +92,7 @@ def key_answers_section(ctx: ReportContext) -> Section:
             [
                 "arm",
                 "patients",
+                "responders / analysed",
                 f"response rate ({level} CrI)",
                 "P(best response)",
                 "RMTR, days",
@@ -100,9 +103,48 @@ def key_answers_section(ctx: ReportContext) -> Section:
             caption=f"Per arm ({ctx.label(p)})",
         )
     )
+    blocks += _safety_answers(ctx, p, level)
     blocks.append(Paragraph(_about(ctx, p)))
     blocks += robustness_blocks(ctx)
     return Section("key-answers", "Key answers", blocks, css="key-answers")
+
+
+def _safety_answers(ctx: ReportContext, p: str, level: str) -> list:
+    """The focus arm's harms against the safety reference: raw counts, difference, P(higher)."""
+    if not ctx.has("safety", p, "risk_difference"):
+        return []
+    section = ctx.results["safety"][p]
+    rows, reference = [], None
+    for event, pairs in section["risk_difference"].items():
+        key = next((k for k in pairs if split_pair(k, ctx.arms, "-")[0] == ctx.focus), None)
+        if key is None:
+            continue
+        reference = split_pair(key, ctx.arms, "-")[1]
+        rows.append(
+            [event.removeprefix("ae_"),
+             raw_count(ctx, "safety", p, event, arm=ctx.focus, total="n_recorded"),
+             raw_count(ctx, "safety", p, event, arm=reference, total="n_recorded"),
+             [*ctx.interval("safety", p, "risk_difference", event, key, style="points"), " pp"],
+             ctx.num("safety", p, "prob_difference_exceeds", event, f"{key} > 0.00",
+                     style="prob")]
+        )  # fmt: skip
+    if not rows:
+        return []
+    return [
+        Table(
+            [
+                "event",
+                f"{ctx.focus}: with event / recorded",
+                f"{reference}: with event / recorded",
+                f"difference ({level} CrI)",
+                f"P({ctx.focus} has the higher risk)",
+            ],
+            rows,
+            caption=f"Safety: {ctx.focus} against {reference} ({ctx.label(p)})",
+            note="Raw counts are patients; the differences and probabilities are the "
+            "weighted model's (marginal in the estimand's target population).",
+        )  # fmt: skip
+    ]
 
 
 def _about(ctx: ReportContext, p: str) -> list:

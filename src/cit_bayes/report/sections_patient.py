@@ -18,6 +18,7 @@ from cit_bayes.report.render import Section
 
 __all__ = [
     "plt_section",
+    "raw_count",
     "response_section",
     "safety_section",
 ]
@@ -40,6 +41,30 @@ def figure_block(
     png = paths[0]
     ctx.figure_files[name] = png
     return Figure(png, caption, relative_to=ctx.out_dir, css_class="wide" if wide else "")
+
+
+def raw_count(
+    ctx: ReportContext, endpoint: str, analysis: str, *block, arm: str, total: str = "n_analysed"
+) -> list:
+    """``k/n``: the patients with the event and those counted, from ``n_events`` and ``total``
+    (``n_analysed`` or, for safety, ``n_recorded``) of ``results.json``; ``block`` is the
+    event for safety.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.ledger import Ledger
+    >>> from cit_bayes.report.patient_context import build_context
+    >>> meta = {"analyses": [{"name": "x"}], "data": {"arms": ["A", "B"]}}
+    >>> r = {"x": {"n_events": {"A": 3}, "n_analysed": {"A": 9}}}
+    >>> ctx = build_context(Ledger({"results": {"meta": meta, "response": r}}), {}, None, ".")
+    >>> [str(part) for part in raw_count(ctx, "response", "x", arm="A")]
+    ['3', '/', '9']
+    """  # fmt: skip
+    return [
+        ctx.num(endpoint, analysis, "n_events", *block, arm, style="int"),
+        "/",
+        ctx.num(endpoint, analysis, total, *block, arm, style="int"),
+    ]
 
 
 def threshold_keys(keys, prefix: str) -> list[str]:
@@ -334,10 +359,18 @@ def safety_section(ctx: ReportContext) -> Section:
     ]
     rows = [
         [event.removeprefix("ae_")]
-        + [ctx.interval("safety", p, "rate", event, arm, style="pct1") for arm in ctx.arms]
+        + [[*ctx.interval("safety", p, "rate", event, arm, style="pct1"), "; ",
+            *raw_count(ctx, "safety", p, event, arm=arm, total="n_recorded")]
+           for arm in ctx.arms]
         for event in events
-    ]
-    blocks.append(Table(["event", *ctx.arms], rows, caption=f"Event rate per arm ({level} CrI)"))
+    ]  # fmt: skip
+    blocks.append(
+        Table(
+            ["event", *ctx.arms],
+            rows,
+            caption=f"Event rate per arm ({level} CrI; patients with the event / recorded)",
+        )
+    )
     rows = []
     for event in events:
         for key in section.get("risk_difference", {}).get(event, {}):
@@ -354,11 +387,13 @@ def safety_section(ctx: ReportContext) -> Section:
                     ],
                 ]
             )  # fmt: skip
-    harm = next(iter(next(iter(section.get("prob_difference_exceeds", {}).values()), {})), "")
+    first = next(iter(section.get("prob_difference_exceeds", {}).values()), {})
+    pair = next(iter(first), "").rpartition(" > ")[0]
+    thresholds = [k.rpartition(" > ")[2] for k in first if k.startswith(pair + " > ")]
     blocks.append(
         Table(
             ["event", "comparison", f"risk difference ({level} CrI)",
-             f"P(excess > {harm.rpartition(' > ')[2]})"],
+             *("P(higher risk)" if float(t) == 0 else f"P(excess > {t})" for t in thresholds)],
             rows,
             caption="Differences from the reference arm (excess risk as a proportion)",
         )
