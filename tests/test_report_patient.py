@@ -366,3 +366,20 @@ def test_every_figure_and_table_of_a_synthetic_run_says_so(tmp_path, report, sma
         assert "SYNTHETIC DATA" not in svg.read_text(encoding="utf-8"), svg.name
     with (plain / "tables" / "report_numbers.csv").open(encoding="utf-8") as handle:
         assert "synthetic" not in next(csv.reader(handle))
+
+
+def test_the_supplement_carries_the_barg_checklist_filled_from_the_run(report):
+    """Issue 20, item 1 (BARG part): every item listed, with this run's worst R-hat and its
+    fit, and the sections it points to present in the supplement."""
+    out, _ = report
+    markdown = (out / "methods_supplement.md").read_text(encoding="utf-8")
+    assert "## Reporting checklist: Bayesian Analysis Reporting Guidelines (BARG)" in markdown
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    worst = max(results["diagnostics"], key=lambda n: results["diagnostics"][n]["max_rhat"])
+    value = f"{results['diagnostics'][worst]['max_rhat']:.4f}"
+    assert f"| 2b. Convergence: R-hat (worst over every fit) | {value} ({worst}) |" in markdown
+    for item in ("1a.", "1b.", "1c.", "2a.", "2c.", "2d.", "3a.", "3b.", "3c.", "4.", "5.",
+                 "6a.", "6b."):  # fmt: skip
+        assert f"| {item} " in markdown, item
+    for heading in ("Models and priors", "Computation and diagnostics achieved", "Software"):
+        assert f"## {heading}" in markdown

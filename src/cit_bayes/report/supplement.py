@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import fields
 
+from cit_bayes.report.checklists import barg_blocks
 from cit_bayes.report.document import Code, Heading, Items, Paragraph, Table
 from cit_bayes.report.model_equations import (
     GROUP_EQUATION,
@@ -83,6 +84,15 @@ _REFERENCES = [
     "and extended onion method. J Multivar Anal 2009;100:1989-2001.",
     "Vehtari A, Gelman A, Simpson D, Carpenter B, Bürkner P-C. Rank-normalization, folding, "
     "and localization: an improved R-hat. Bayesian Anal 2021;16:667-718.",
+    "VanderWeele TJ, Ding P. Sensitivity analysis in observational research: introducing the "
+    "E-value. Ann Intern Med 2017;167:268-274.",
+    "McCandless LC, Gustafson P, Levy A. Bayesian sensitivity analysis for unmeasured "
+    "confounding in observational studies. Stat Med 2007;26:2331-2347.",
+    "Gustafson P. On model expansion, model contraction, identifiability and prior information. "
+    "Stat Sci 2005;20:111-140.",
+    "Zhou X, Reiter JP. A note on Bayesian inference after multiple imputation. Am Stat "
+    "2010;64:159-163.",
+    "Kruschke JK. Bayesian analysis reporting guidelines. Nat Hum Behav 2021;5:1282-1291.",
 ]
 
 
@@ -540,5 +550,6 @@ def supplement_blocks(ctx: ReportContext, *, published: Mapping | None = None) -
         *confounding_blocks(ctx, heading=2),
         *_software_blocks(ctx),
         *_limitations_blocks(ctx),
+        *barg_blocks(ctx),
         *references,
     ]
