@@ -137,3 +137,31 @@ def test_the_command_line_default_is_the_measured_one():
     from cit_bayes.cli import run
 
     assert run.DEFAULT_RECONSTRUCTIONS == reconstructions.DEFAULT_RECONSTRUCTIONS
+
+
+@pytest.mark.filterwarnings("ignore::cit_bayes.exceptions.ConvergenceWarning")  # short chains
+def test_cohorts_fitted_on_a_dask_cluster_equal_those_fitted_here(tmp_path, primary_only_plan_text):
+    """Large M runs on the calibration's Dask engine: one task per cohort on a local cluster of
+    two worker processes (each compiling in its own directory) gives the same draws as this
+    process, since each cohort's seeds do not depend on where it is fitted."""
+    from cit_bayes.analyses.imputed import fit_imputations, weight_imputations
+    from cit_bayes.analyses.reconstructions import as_imputation
+    from cit_bayes.plan import load_plan
+
+    path = tmp_path / "plan.toml"
+    path.write_text(primary_only_plan_text, encoding="utf-8")
+    plan = load_plan(path).with_sampler(draws=100, tune=100)
+    results, _ = reconstruct_drawn_cohorts(2, 20250101)
+    imputation = as_imputation(results, 20250101)
+    weightings = weight_imputations(imputation, plan)
+    here, _ = fit_imputations(imputation, plan, weightings, seed=5, unit="reconstruction")
+    there, timings = fit_imputations(
+        imputation, plan, weightings, seed=5, unit="reconstruction", workers=2
+    )
+    assert sorted(here) == sorted(there) and "reconstruction 2" in timings
+    for name, fit in here.items():
+        for key, values in fit.draws.items():
+            np.testing.assert_array_equal(
+                values.values, there[name].draws[key].values, err_msg=name
+            )
+        assert fit.diagnostics.chains == there[name].diagnostics.chains == 2 * 4

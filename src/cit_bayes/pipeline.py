@@ -220,6 +220,8 @@ def run_pipeline(
     calibration: str | Path | bool | None = None,
     reconstructions: int | None = None,
     reconstruction_uncertainty: str | Path | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> PipelineResult:
     """Run every step and write the report folder.
 
@@ -255,6 +257,10 @@ def run_pipeline(
         from ``reconstruction_uncertainty`` (default ``models/reconstruction-uncertainty.toml``),
         each analysed and the fits pooled by mixing
         (:mod:`cit_bayes.analyses.reconstructions`); bundled data only.
+    workers, scheduler : optional
+        Fit the reconstructed (or imputed) cohorts on a Dask cluster: a local one of
+        ``workers`` processes, or an existing scheduler's (one task per cohort, the same
+        numbers as in this process; :func:`cit_bayes.analyses.imputed.fit_imputations`).
 
     Returns
     -------
@@ -334,7 +340,14 @@ def run_pipeline(
             )
             weighting = weightings[0]
             fit_work = partial(
-                imputed.fit_imputations, imputation, plan, weightings, seed=seed, unit=unit
+                imputed.fit_imputations,
+                imputation,
+                plan,
+                weightings,
+                seed=seed,
+                unit=unit,
+                workers=workers,
+                scheduler=scheduler,
             )
         with (
             warnings.catch_warnings(record=True) as caught,

@@ -226,6 +226,15 @@ def weight_imputations(
     return tuple(out)
 
 
+def _fit_one(cohort, plan, weighting, design, seed: int, progress=None):
+    """One completed cohort's fits and their seconds, and the wall time (a worker's task)."""
+    from cit_bayes.analyses.patient import fit_models
+
+    start = time.perf_counter()
+    fits, seconds = fit_models(cohort, plan, weighting, seed=seed, progress=progress, design=design)
+    return fits, seconds, time.perf_counter() - start
+
+
 def fit_imputations(
     imputation: Imputation,
     plan: AnalysisPlan,
@@ -234,34 +243,50 @@ def fit_imputations(
     seed: int | None = None,
     progress: Progress | None = None,
     unit: str = "imputation",
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> tuple[dict[str, PatientFit], dict[str, float]]:
     """Every fit of the plan on each imputed cohort, pooled by name; seconds per fit (summed).
     ``unit`` names the cohorts in progress lines and gate failures (``"reconstruction"`` for
-    :mod:`cit_bayes.analyses.reconstructions`)."""
-    from cit_bayes.analyses.patient import fit_models
+    :mod:`cit_bayes.analyses.reconstructions`).
 
+    With ``workers`` (> 0) or a ``scheduler`` address the cohorts are fitted on a Dask cluster,
+    one task per cohort (:func:`cit_bayes.calibration.workers.dask_client`: a local cluster of
+    single-threaded worker processes, each compiling in its own directory, or an existing
+    scheduler's workers); each cohort's seeds are the same as in this process, so the numbers
+    are the same wherever they are computed. By default (None or 0) this process fits them one
+    after another."""
     base = plan.seed if seed is None else int(seed)
     say = progress or (lambda message: None)
+    designs = shared_designs(imputation, plan)
+    jobs = [
+        (cohort, weighting, design, imputation_seed(base, k))
+        for k, (cohort, weighting, design) in enumerate(
+            zip(imputation.cohorts, weightings, designs, strict=True), start=1
+        )
+    ]
+    if workers or scheduler:
+        from cit_bayes.calibration.workers import dask_client
+
+        say(f"{len(jobs)} {unit}s on a Dask cluster")
+        with dask_client(workers, scheduler) as client:
+            futures = [
+                client.submit(_fit_one, cohort, plan, weighting, design, k_seed, pure=False)
+                for cohort, weighting, design, k_seed in jobs
+            ]
+            outcomes = client.gather(futures)
+    else:
+        outcomes = []
+        for k, (cohort, weighting, design, k_seed) in enumerate(jobs, start=1):
+            say(f"{unit} {k} of {imputation.m}")
+            outcomes.append(_fit_one(cohort, plan, weighting, design, k_seed, progress))
     per: list[dict[str, PatientFit]] = []
     timings: dict[str, float] = {}
-    designs = shared_designs(imputation, plan)
-    for k, (cohort, weighting, design) in enumerate(
-        zip(imputation.cohorts, weightings, designs, strict=True), start=1
-    ):
-        say(f"{unit} {k} of {imputation.m}")
-        start = time.perf_counter()
-        fits, seconds = fit_models(
-            cohort,
-            plan,
-            weighting,
-            seed=imputation_seed(base, k),
-            progress=progress,
-            design=design,
-        )
+    for k, (fits, seconds, wall) in enumerate(outcomes, start=1):
         per.append(fits)
         for name, value in seconds.items():
             timings[name] = timings.get(name, 0.0) + value
-        timings[f"{unit} {k}"] = time.perf_counter() - start
+        timings[f"{unit} {k}"] = wall
     pooled = {name: pool_fits([fits[name] for fits in per], unit) for name in per[0]}
     return pooled, timings
 

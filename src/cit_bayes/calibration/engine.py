@@ -25,8 +25,6 @@ back as they finish.
 
 from __future__ import annotations
 
-import logging
-import os
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +45,7 @@ from cit_bayes.calibration.sbc import (
 from cit_bayes.calibration.setup import CalibrationSetup
 from cit_bayes.calibration.store import CalibrationStore
 from cit_bayes.calibration.summary import coverage_table, fit_counts, replicate_counts, verdicts
+from cit_bayes.calibration.workers import default_workers
 from cit_bayes.exceptions import PlanError
 
 __all__ = [
@@ -76,14 +75,6 @@ class CalibrationRun:
     computed: int
     coverage: pd.DataFrame
     summary: dict
-
-
-def default_workers() -> int:
-    """Worker processes of a local cluster: the cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def run_calibration(
@@ -153,24 +144,13 @@ def _in_process(setup, store, pending, report) -> int:
 
 
 def _on_dask(setup, store, pending, report, workers, scheduler, compile_root) -> int:
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
     from cit_bayes.calibration.replicate import run_replicate
-    from cit_bayes.calibration.workers import CompileDirectory
+    from cit_bayes.calibration.workers import dask_client
 
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=workers or default_workers(),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
-    client = Client(scheduler if scheduler is not None else cluster)
     done = failed = 0
-    try:
-        client.register_plugin(CompileDirectory(compile_root))
+    with dask_client(workers, scheduler, compile_root) as client:
         shared = client.scatter(setup, broadcast=True)
         futures = [
             client.submit(run_replicate, shared, scenario, index, pure=False)
@@ -187,10 +167,6 @@ def _on_dask(setup, store, pending, report, workers, scheduler, compile_root) ->
             done += 1
             failed += record["status"] == "failed"
             report(done, failed, len(pending))
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
     return done
 
 

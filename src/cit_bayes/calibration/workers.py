@@ -11,13 +11,16 @@ models again in a later calibration.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import sys
+from collections.abc import Iterator
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-__all__ = ["CompileDirectory", "worker_compile_dir"]
+__all__ = ["CompileDirectory", "dask_client", "default_workers", "worker_compile_dir"]
 
 
 def worker_compile_dir(name: str, root: str | None = None) -> str:
@@ -72,3 +75,52 @@ class CompileDirectory(WorkerPlugin):
             return
         flags = os.environ.get("PYTENSOR_FLAGS", "")
         os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, f"base_compiledir={path}") if f)
+
+
+def default_workers() -> int:
+    """Worker processes of a local cluster: the cores this process may use.
+
+    Examples
+    --------
+    >>> default_workers() >= 1
+    True
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def dask_client(
+    workers: int | None = None, scheduler: str | None = None, compile_root: str | None = None
+) -> Iterator:
+    """A Dask client: on a local cluster of ``workers`` single-threaded processes (default one
+    per core), or at an existing ``scheduler``'s address; every worker with its own compile
+    directory (:class:`CompileDirectory`). Closed (and a local cluster shut down) on exit.
+
+    Examples
+    --------
+    >>> with dask_client(scheduler="tcp://127.0.0.1:1", workers=1) as client:  # doctest: +SKIP
+    ...     client.submit(sum, [1, 2]).result()
+    3
+    """
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(
+            n_workers=workers or default_workers(),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # any free port: never "8787 already in use"
+            silence_logs=logging.ERROR,
+        )
+    client = Client(scheduler if scheduler is not None else cluster)
+    try:
+        client.register_plugin(CompileDirectory(compile_root))
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

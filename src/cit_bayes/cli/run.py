@@ -86,6 +86,19 @@ def register(subparsers) -> None:
         help="the priors of the reconstruction's open choices (TOML; default "
         "models/reconstruction-uncertainty.toml); with --reconstructions",
     )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=_count,
+        metavar="K",
+        help="with --reconstructions or --missing impute: fit the cohorts on a local Dask "
+        "cluster of K worker processes (default: one after another in this process)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="... or on an existing Dask scheduler's workers (e.g. tcp://127.0.0.1:8786)",
+    )
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument(
         "--calibration",
@@ -152,6 +165,8 @@ def run_run(args) -> int:
             calibration=False if args.no_calibration else args.calibration,
             reconstructions=args.reconstructions,
             reconstruction_uncertainty=args.reconstruction_uncertainty,
+            workers=args.workers,
+            scheduler=args.scheduler,
         )
     finally:
         printer.stop()  # no heartbeat outlives the run, however it ends
