@@ -36,6 +36,7 @@ EXPECTED = [
     "report.html",
     "methods_supplement.md",
     "methods_supplement.tex",
+    "methods_supplement.docx",
     "results.json",
     "run.json",
     "tables/report_numbers.csv",

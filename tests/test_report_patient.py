@@ -383,3 +383,25 @@ def test_the_supplement_carries_the_barg_checklist_filled_from_the_run(report):
         assert f"| {item} " in markdown, item
     for heading in ("Models and priors", "Computation and diagnostics achieved", "Software"):
         assert f"## {heading}" in markdown
+
+
+def test_the_supplement_opens_in_word_with_its_headings_tables_and_figures(report):
+    """Issue 20, item 3: methods_supplement.docx, opened with python-docx, has the Markdown
+    supplement's headings, as many tables, every figure, and numbered captions."""
+    import docx
+
+    out, written = report
+    assert written["supplement_docx"] == out / "methods_supplement.docx"
+    document = docx.Document(str(written["supplement_docx"]))
+    markdown = (out / "methods_supplement.md").read_text(encoding="utf-8")
+    headings = [p.text for p in document.paragraphs if p.style.name.startswith("Heading")]
+    expected = [
+        line.lstrip("#").strip() for line in markdown.splitlines() if line.startswith("## ")
+    ]
+    assert expected and all(h in headings for h in expected)
+    tables = sum(1 for line in markdown.splitlines() if line.startswith("|---"))
+    assert len(document.tables) == tables
+    figures = markdown.count("![")
+    assert figures and len(document.inline_shapes) == figures
+    captions = [p.text for p in document.paragraphs if p.text.startswith(("Table ", "Figure "))]
+    assert f"Table {tables}." in " ".join(captions) and f"Figure {figures}." in " ".join(captions)

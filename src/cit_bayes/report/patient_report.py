@@ -21,6 +21,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from cit_bayes.report.docx_render import write_docx
 from cit_bayes.report.figure_files import SYNTHETIC_STAMP, stamped
 from cit_bayes.report.ledger import Ledger
 from cit_bayes.report.patient_context import RESULTS_DOC, ReportContext, build_context
@@ -112,7 +113,7 @@ def write_report(
     Returns
     -------
     dict of str to Path
-        ``html``, ``supplement_md``, ``supplement_tex``, ``report_numbers``,
+        ``html``, ``supplement_md``, ``supplement_tex``, ``supplement_docx``, ``report_numbers``,
         ``supplement_numbers`` and ``figure:<name>`` for each figure (PNG; the SVG is beside it).
 
     Examples
@@ -183,6 +184,9 @@ def write_report(
         written["supplement_tex"] = out_dir / "methods_supplement.tex"
         written["supplement_tex"].write_text(
             render_latex_document(heading, blocks), encoding="utf-8"
+        )
+        written["supplement_docx"] = write_docx(
+            heading, blocks, out_dir / "methods_supplement.docx"
         )
         written["supplement_numbers"] = supplement.ledger.write_csv(
             out_dir / "tables" / "supplement_numbers.csv", synthetic=synthetic
