@@ -5,10 +5,15 @@
 needed): headings, paragraphs with monospace names, bulleted lists, notices, numbered tables
 with their captions and notes, numbered figures (the PNGs, 6 inches wide) with their captions,
 and equations as text. Nothing is computed here.
+
+Like every file of the report, the same numbers give the same bytes: the document's
+properties carry a fixed date (no clock time) and the archive's entries fixed timestamps.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +31,19 @@ from cit_bayes.report.document import (
 __all__ = ["write_docx"]
 
 _MONO = "Courier New"
+#: The date a document's properties and archive entries carry (no clock time in the report).
+_FIXED = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def _fixed_archive(path: Path) -> None:
+    """Rewrite the .docx (a zip) with fixed entry timestamps, in the same order."""
+    with zipfile.ZipFile(path) as source:
+        entries = [(info.filename, source.read(info.filename)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(info, data)
 
 
 def _runs(paragraph, runs) -> None:
@@ -58,7 +76,10 @@ def write_docx(title: str, blocks: Sequence, path: str | Path) -> Path:
     ...           Table(["arm", "n"], [["A", "12"]], caption="Arms")]
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     document = docx.Document(write_docx("Supplement", blocks, f"{tmp}/s.docx"))
+    ...     first = write_docx("Supplement", blocks, f"{tmp}/one.docx").read_bytes()
+    ...     print(first == write_docx("Supplement", blocks, f"{tmp}/two.docx").read_bytes())
     ...     [p.text for p in document.paragraphs], document.tables[0].cell(1, 1).text
+    True
     (['Supplement', 'Data', '187 patients.', 'Table 1. Arms'], '12')
     """
     import docx
@@ -105,6 +126,11 @@ def write_docx(title: str, blocks: Sequence, path: str | Path) -> Path:
             paragraph.add_run(block.plain or block.latex).font.name = _MONO
         else:
             raise TypeError(f"cannot render {type(block).__name__}")
+    properties = document.core_properties
+    properties.title, properties.author, properties.last_modified_by = title, "cit-bayes", ""
+    properties.created = properties.modified = _FIXED
+    properties.revision = 1
     path = Path(path)
     document.save(path)
+    _fixed_archive(path)
     return path
