@@ -48,8 +48,9 @@ def test_evalues_equal_the_published_examples():
     assert out["evalue_point"] == pytest.approx(1.81, abs=0.005)
     assert out["evalue_limit"] == pytest.approx(1.43, abs=0.005)
     assert out["limit"] == "ci_high"
+    # exact: 1 is the constant the function sets when the interval contains 1
     assert interval_evalues(1.2, 0.9, 1.6)["evalue_limit"] == 1.0
-    assert evalue(1.0) == 1.0
+    assert evalue(1.0) == pytest.approx(1.0, abs=1e-12)
 
 
 def test_conversions_follow_vanderweele_and_ding():
@@ -102,6 +103,7 @@ def test_zero_strength_gives_back_the_reported_draws():
     focus, reference = rng.beta(60, 40, 2000), rng.beta(50, 50, 2000)
     none = ConfoundingPrior(log_odds_ratio_mean=0.0, log_odds_ratio_sd=0.0)
     f, r = bias_adjusted(focus, reference, draw_bias_parameters(none, 2000, rng))
+    # exact: zero strength returns the input draws themselves (np.where), by design
     np.testing.assert_array_equal(f, focus)
     np.testing.assert_array_equal(r, reference)
     same = ConfoundingPrior(prevalence_difference=(0.0, 0.0))
@@ -172,6 +174,7 @@ def test_plan_reads_the_priors(tmp_path):
         "log_odds_ratio_mean = 1.1\n"
     )
     prior = load_plan(path).confounding
+    # exact: the values are parsed from the TOML text, not computed
     assert prior.prevalence_difference == (0.0, 0.3) and prior.log_odds_ratio_mean == 1.1
     assert load_plan().confounding == ConfoundingPrior()
     path.write_text(text + "\n[unmeasured_confounding]\nlog_odds_ratio_sd = -1\n")
@@ -198,7 +201,7 @@ def test_results_evalues_equal_the_closed_form_of_the_reported_numbers(small_ana
             ratio = entry["ratio"]
             assert entry["evalue_point"] == pytest.approx(_closed_form(ratio["median"]), rel=1e-12)
             if ratio["ci_low"] <= 1 <= ratio["ci_high"]:
-                assert entry["evalue_limit"] == 1.0
+                assert entry["evalue_limit"] == 1.0  # exact: the constant set for such intervals
             else:
                 near = ratio["ci_low"] if ratio["median"] > 1 else ratio["ci_high"]
                 assert entry["evalue_limit"] == pytest.approx(_closed_form(near), rel=1e-12)
@@ -225,6 +228,7 @@ def test_zero_strength_bias_analysis_of_a_fit_gives_back_its_posterior(small_ana
     block = confounding_summary(small_analysis.fits, plan, runner)
     for endpoint in ("response", "recovery"):
         for entry in block["bias_analysis"][endpoint].values():
+            # exact: a U of zero strength returns the very draws (np.where), not recomputed ones
             assert entry["prob_superior_bias_adjusted"] == entry["prob_superior"]
             assert entry["difference_bias_adjusted"] == entry["difference"]
     again = confounding_summary(small_analysis.fits, small_analysis.plan, runner)

@@ -19,6 +19,7 @@ import sys
 import time
 
 from cit_bayes.cli.fit import add_common_arguments, command_line, load_plan_from_args
+from cit_bayes.cli.reconstruct import _draws as _count  # a whole number >= 1: one parser
 
 #: M of ``--reconstructions`` without a number (``cit_bayes.analyses.reconstructions``, where it
 #: is measured; repeated here so that the CLI's help needs no model import).
@@ -110,19 +111,6 @@ def register(subparsers) -> None:
         "--no-calibration", action="store_true", help="show no calibration of the intervals"
     )
     parser.set_defaults(func=run_run)
-
-
-def _count(text: str) -> int:
-    """A whole number >= 1 (the argument of ``--reconstructions``)."""
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def run_run(args) -> int:

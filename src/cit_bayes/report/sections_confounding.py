@@ -14,7 +14,7 @@ from cit_bayes.report.confounding_figures import tipping_point_figure
 from cit_bayes.report.document import Heading, Paragraph, Table
 from cit_bayes.report.patient_context import ReportContext
 from cit_bayes.report.render import Section
-from cit_bayes.report.sections_patient import figure_block
+from cit_bayes.report.sections_patient import figure_block, split_pair
 
 __all__ = ["TITLE", "confounding_blocks", "confounding_section"]
 
@@ -344,9 +344,7 @@ def _pooled_reconstruction_blocks(ctx: ReportContext) -> list:
     path = ("meta", "data", "reconstructions")
     block = ctx.value(*path)
     m = block["m"]
-    a, b = (
-        block["pair"].split("-", 1) if block["pair"].count("-") == 1 else (ctx.focus, ctx.reference)
-    )
+    a, b = split_pair(block["pair"], ctx.arms, "-")
     rows = []
     for name in block["key_answers"]:
         what, style = _ANSWER_NAMES.get(name, (name, "f2"))
