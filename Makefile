@@ -35,7 +35,13 @@ run: $(STAMP)
 	$(BIN)/cit-bayes run
 
 test: $(STAMP)
-	@scripts/ensure-chromium.sh
+	@scripts/ensure-debian-packages.sh "the report's browser test" CIT_BAYES_BROWSER_TEST \
+		"command -v chromium" "command -v chromedriver" -- chromium chromium-driver
+	@scripts/ensure-debian-packages.sh "the PDF supplement's test" CIT_BAYES_PDF_TEST \
+		"command -v pdflatex" "command -v pdftotext" "kpsewhich lmodern.sty | grep -q ." \
+		"kpsewhich longtable.sty | grep -q ." "kpsewhich microtype.sty | grep -q ." \
+		-- texlive-latex-base texlive-latex-recommended texlive-fonts-recommended lmodern \
+		poppler-utils
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -98,7 +98,7 @@ def _run_short(arguments: list[str], out: Path) -> tuple[int, dict]:
     from cit_bayes.cli import main
     from cit_bayes.exceptions import ConvergenceWarning
 
-    command = ["run", *arguments, "--out", str(out), "--seed", "3",
+    command = ["run", *arguments, "--out", str(out), "--seed", "3", "--no-pdf",
                "--draws", str(SHORT_DRAWS), "--tune", str(SHORT_DRAWS)]  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # short chains

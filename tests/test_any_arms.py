@@ -76,7 +76,7 @@ def _run(plan, frame, tmp_path):
         analysis = run_patient_analysis(cohort, plan, seed=5)
     out = tmp_path / "out"
     write_fit_outputs(analysis, out)
-    write_report(out, analysis)
+    write_report(out, analysis, pdf=False)
     return analysis.results, (out / "report.html").read_text(encoding="utf-8")
 
 

@@ -6,7 +6,7 @@ report and the methods supplement print is compared with the value at its JSON p
 JSON files written beside them (``results.json``), formatted with the same style.
 
 The browser check opens ``report.html`` in headless Chromium (Debian's ``chromium`` and
-``chromium-driver``, installed by ``scripts/ensure-chromium.sh`` from ``make test``) through
+``chromium-driver``, installed by ``scripts/ensure-debian-packages.sh`` from ``make test``) through
 Selenium, and checks that the page renders with its figures and without console errors.
 Set ``CIT_BAYES_BROWSER_TEST=off`` only where Chromium cannot exist; the test then fails loudly
 instead of passing silently unless that variable is set.
@@ -54,7 +54,7 @@ def report_dir(tmp_path_factory, small_cohort_csv, short_plan, small_analysis):
     out = tmp_path_factory.mktemp("run") / "report"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        result = run_pipeline(data=small_cohort_csv, plan=short_plan, out_dir=out, seed=11)
+        result = run_pipeline(data=small_cohort_csv, plan=short_plan, out_dir=out, seed=11, pdf=False)
     assert result.out_dir == out
     return out
 
@@ -96,7 +96,7 @@ def test_the_same_seed_rewrites_the_same_report_byte_for_byte(
     again = tmp_path / "report"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        run_pipeline(data=small_cohort_csv, plan=short_plan, out_dir=again, seed=11)
+        run_pipeline(data=small_cohort_csv, plan=short_plan, out_dir=again, seed=11, pdf=False)
     files = sorted(p.relative_to(report_dir) for p in report_dir.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     compared = [f for f in files if f.name != "run.json" and f.suffix != ".nc"]
@@ -180,7 +180,7 @@ def test_report_renders_in_a_real_browser(report_dir, tmp_path):
     if os.environ.get("CIT_BAYES_BROWSER_TEST") == "off":
         pytest.skip("CIT_BAYES_BROWSER_TEST=off: the browser check was switched off explicitly")
     assert Path("/usr/bin/chromium").exists() or shutil.which("chromium"), (
-        "Chromium is missing: `make test` installs it (scripts/ensure-chromium.sh)"
+        "Chromium is missing: `make test` installs it (scripts/ensure-debian-packages.sh)"
     )
     browser = _chrome()
     try:

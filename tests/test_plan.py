@@ -163,3 +163,28 @@ def test_missing_section_and_bad_toml(tmp_path, raw):
         load_plan(_write(tmp_path, "[plan\nname = 1"))
     with pytest.raises(PlanError, match="not found"):
         load_plan(tmp_path / "absent.toml")
+
+
+def test_the_target_trial_is_read_from_the_plans_sidecar_and_leaves_its_hash_alone(tmp_path):
+    """The default plan's sidecar states every component; a copy of the plan without it states
+    none and has the same hash; a sidecar with an unknown component or a non-string value is
+    a PlanError naming the file and the key."""
+    from cit_bayes.target_trial import COMPONENTS, target_trial_path
+
+    default = load_plan()
+    assert default.target_trial.stated() == tuple(COMPONENTS)
+    assert "18-80" in default.target_trial.eligibility  # the paper's inclusion criteria
+    plan = tmp_path / "plan.toml"
+    plan.write_bytes((models_dir() / "default.toml").read_bytes())
+    bare = load_plan(plan)
+    assert bare.target_trial.stated() == () and bare.sha256 == default.sha256
+    sidecar = target_trial_path(plan)
+    sidecar.write_text('[target_trial]\ntime_zero = "the first dose"\n', encoding="utf-8")
+    stated = load_plan(plan)
+    assert stated.target_trial.stated() == ("time_zero",) and stated.sha256 == default.sha256
+    sidecar.write_text('[target_trial]\ntime_zeroo = "x"\n', encoding="utf-8")
+    with pytest.raises(PlanError, match=r"plan\.target-trial\.toml.*time_zeroo"):
+        load_plan(plan)
+    sidecar.write_text("[target_trial]\nfollow_up = 14\n", encoding="utf-8")
+    with pytest.raises(PlanError, match="follow_up"):
+        load_plan(plan)

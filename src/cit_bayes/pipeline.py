@@ -194,6 +194,11 @@ def _fit_summary(result) -> str:
     )
 
 
+def _report_summary(written: dict) -> str:
+    pdf = "with methods_supplement.pdf" if "supplement_pdf" in written else "no PDF"
+    return f"{len(written)} files, {pdf}"
+
+
 def _failed_fits(analysis, published: dict | None) -> tuple[str, ...]:
     failed = tuple(analysis.failed_fits)
     if published is not None:
@@ -222,6 +227,7 @@ def run_pipeline(
     reconstruction_uncertainty: str | Path | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    pdf: bool = True,
 ) -> PipelineResult:
     """Run every step and write the report folder.
 
@@ -261,6 +267,9 @@ def run_pipeline(
         Fit the reconstructed (or imputed) cohorts on a Dask cluster: a local one of
         ``workers`` processes, or an existing scheduler's (one task per cohort, the same
         numbers as in this process; :func:`cit_bayes.analyses.imputed.fit_imputations`).
+    pdf : bool
+        Compile the methods supplement to PDF where pdflatex is installed
+        (:func:`cit_bayes.report.pdf.compile_pdf`; a warning when it is not).
 
     Returns
     -------
@@ -382,9 +391,14 @@ def run_pipeline(
         files["report"] = step(
             "report",
             lambda: write_report(
-                staging, analysis, published=published, audit=audit_records, command=command
+                staging,
+                analysis,
+                published=published,
+                audit=audit_records,
+                command=command,
+                pdf=pdf,
             ),
-            lambda written: f"{len(written)} files",
+            _report_summary,
         )
         files["run"] = step.record(staging, command, analysis)
     failed = _failed_fits(analysis, published)

@@ -51,6 +51,7 @@ from cit_bayes.cohort.validate import (
 from cit_bayes.config import build, build_sections, read_toml, setting, where
 from cit_bayes.confounding.bias import ConfoundingPrior
 from cit_bayes.exceptions import CohortError, ModelError, PlanError
+from cit_bayes.target_trial import TargetTrial, load_target_trial
 
 __all__ = [
     "AnalysisPlan",
@@ -432,6 +433,10 @@ class AnalysisPlan:
     confounding : ConfoundingPrior
         Priors of the latent unmeasured confounder U of the bias analysis
         (``[unmeasured_confounding]``, optional; :mod:`cit_bayes.confounding.bias`).
+    target_trial : TargetTrial
+        The target trial the analysis emulates, in the authors' words, for the supplement's
+        TARGET table: the plan's sidecar ``<plan>.target-trial.toml`` when there is one
+        (:func:`cit_bayes.target_trial.load_target_trial`), else nothing stated.
 
     Examples
     --------
@@ -471,6 +476,7 @@ class AnalysisPlan:
     imputation: ImputationPlan = field(default_factory=ImputationPlan)
     planned_days: tuple[int, ...] = PLT_DAYS
     confounding: ConfoundingPrior = field(default_factory=ConfoundingPrior)
+    target_trial: TargetTrial = field(default_factory=TargetTrial)
 
     @property
     def outcome_covariates(self) -> tuple[str, ...]:
@@ -715,6 +721,7 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
         document.source,
         "unmeasured_confounding",
     )
+    target_trial = load_target_trial(path)  # the sidecar <plan>.target-trial.toml, if any
     # [plt] planned_days: optional, the CIT study's days 0, 3, 7, 14 unless a plan names others
     planned_days = _planned_days(data, document.source)
     sections = build_sections(data, document.source, _SECTIONS, complete=True)
@@ -785,6 +792,7 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
         imputation=imputation,
         planned_days=planned_days,
         confounding=confounding,
+        target_trial=target_trial,
     )
 
 

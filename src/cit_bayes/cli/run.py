@@ -100,6 +100,11 @@ def register(subparsers) -> None:
         metavar="ADDRESS",
         help="... or on an existing Dask scheduler's workers (e.g. tcp://127.0.0.1:8786)",
     )
+    parser.add_argument(
+        "--no-pdf",
+        action="store_true",
+        help="do not compile methods_supplement.pdf (it is compiled where pdflatex is installed)",
+    )
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument(
         "--calibration",
@@ -155,6 +160,7 @@ def run_run(args) -> int:
             reconstruction_uncertainty=args.reconstruction_uncertainty,
             workers=args.workers,
             scheduler=args.scheduler,
+            pdf=not args.no_pdf,
         )
     finally:
         printer.stop()  # no heartbeat outlives the run, however it ends

@@ -25,8 +25,11 @@ __all__ = [
     "Figure",
     "Heading",
     "Items",
+    "Math",
     "Paragraph",
     "Table",
+    "math_plain",
+    "prose",
     "tex_escape",
     "to_html",
     "to_latex",
@@ -50,7 +53,70 @@ class Code:
     text: str
 
 
-Inline = Sequence[Run | Code]
+#: LaTeX commands of the inline mathematics used here, and how plain text writes them.
+_MATH_PLAIN = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "eta": "η", "theta": "θ",
+    "lambda": "λ", "mu": "μ", "nu": "ν", "sigma": "σ", "tau": "τ", "Delta": "Δ",
+    "Lambda": "Λ", "Sigma": "Σ", "geq": "≥", "leq": "≤", "times": "×", "sim": "~",
+    "cdot": "·", "top": "ᵀ", "pm": "±", "infty": "∞", "ne": "≠", "le": "≤", "ge": "≥",
+}  # fmt: skip
+
+
+def math_plain(latex: str) -> str:
+    r"""The plain-text form of a little inline LaTeX (Greek letters and relations as Unicode).
+
+    Subscripts and superscripts keep their ``_`` and ``^`` (the HTML page sets them as such).
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import math_plain
+    >>> math_plain(r"\operatorname{expit}(\alpha_a)"), math_plain(r"\mathrm{PLT} \geq 100")
+    ('expit(α_a)', 'PLT ≥ 100')
+    """
+    text = re.sub(r"\\(?:operatorname|mathrm|text|mathit|mathbf)\{([^{}]*)\}", r"\1", latex)
+    text = re.sub(r"\\(?:quad|qquad|,|;|!| )", " ", text)
+    text = re.sub(r"\\([A-Za-z]+)", lambda m: _MATH_PLAIN.get(m.group(1), m.group(1)), text)
+    text = re.sub(r"_\{([^{}]*)\}", r"_\1", text)
+    text = re.sub(r"\^\{([^{}]*)\}", r"^\1", text)
+    return re.sub(r" {2,}", " ", text.replace("{", "").replace("}", ""))
+
+
+@dataclass(frozen=True)
+class Math:
+    """Inline mathematics: LaTeX in the PDF and Markdown, plain text (Unicode) on the page and
+    in Word; ``plain`` defaults to :func:`math_plain` of ``latex``.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import Math, Paragraph, to_latex
+    >>> to_latex([Paragraph(["rate ", Math(r"p_a")])])
+    'rate $p_a$\\n'
+    """
+
+    latex: str
+    plain: str = ""
+
+    def text(self) -> str:
+        """The plain-text form."""
+        return self.plain or math_plain(self.latex)
+
+
+def prose(text: str) -> list:
+    r"""Runs of ``text`` in which ``$...$`` marks inline mathematics (:class:`Math`).
+
+    Examples
+    --------
+    >>> from cit_bayes.report.document import prose, to_markdown, Paragraph
+    >>> to_markdown([Paragraph(prose(r"intercepts $\alpha_a$, one per arm"))])
+    'intercepts $\\alpha_a$, one per arm\n'
+    """
+    parts = text.split("$")
+    if len(parts) % 2 == 0:
+        raise ValueError(f"unbalanced $ in {text!r}")
+    return [Math(part) if i % 2 else part for i, part in enumerate(parts) if part]
+
+
+Inline = Sequence[Run | Code | Math]
 
 
 @dataclass(frozen=True)
@@ -170,7 +236,7 @@ class Equation:
 
 # ----------------------------------------------------------------------------------------- HTML
 def _html_runs(runs) -> str:
-    if isinstance(runs, str | Number | Cell | Code):
+    if isinstance(runs, str | Number | Cell | Code | Math):
         runs = [runs]
     out = []
     for run in runs:
@@ -178,9 +244,20 @@ def _html_runs(runs) -> str:
             out.append(run.html())
         elif isinstance(run, Code):
             out.append(f"<code>{html.escape(run.text)}</code>")
+        elif isinstance(run, Math):
+            out.append(_html_math(run.text()))
         else:
-            out.append(html.escape(str(run)))
+            for i, piece in enumerate(_TYPOGRAPHY.split(str(run))):
+                out.append(_TYPOGRAPHY_HTML[piece] if i % 2 else html.escape(piece))
     return "".join(out)
+
+
+def _html_math(plain: str) -> str:
+    """Plain mathematics in italics, ``_x`` and ``^x`` set as sub- and superscripts."""
+    text = html.escape(plain)
+    text = re.sub(r"_([\w·α-ωΑ-Ω,]+)", r"<sub>\1</sub>", text)
+    text = re.sub(r"\^([\w·α-ωΑ-Ω−-]+)", r"<sup>\1</sup>", text)
+    return f'<span class="math">{text}</span>'
 
 
 def _slug(text: str) -> str:
@@ -247,12 +324,14 @@ def _md_escape_cell(text: str) -> str:
 
 
 def _md_runs(runs) -> str:
-    if isinstance(runs, str | Number | Cell | Code):
+    if isinstance(runs, str | Number | Cell | Code | Math):
         runs = [runs]
     out = []
     for run in runs:
         if isinstance(run, Code):
             out.append(f"`{run.text}`")
+        elif isinstance(run, Math):
+            out.append(f"${run.latex}$")
         else:
             out.append(str(run))
     return "".join(out)
@@ -366,20 +445,140 @@ def tex_escape(text: str) -> str:
     return "".join(out)
 
 
+#: ASCII relations and the count unit in plain text (``PLT >= 100 x10^9/L``), set as mathematics.
+_TYPOGRAPHY = re.compile(r"(>=|<=|\bx ?10\^9)")
+_TYPOGRAPHY_TEX = {
+    ">=": r"$\geq$",
+    "<=": r"$\leq$",
+    "x10^9": r"$\times 10^9$",
+    "x 10^9": r"$\times 10^9$",
+}
+_TYPOGRAPHY_HTML = {">=": "≥", "<=": "≤", "x10^9": "×10<sup>9</sup>", "x 10^9": "×10<sup>9</sup>"}
+
+
+def _tex_breakable(text: str, *, code: bool = False) -> str:
+    """Escaped text that may break after ``_``, and after ``/`` before 3 or more characters (a
+    path, not ``x10^9/L``), inside a word; in code (``code``) after any ``_``, ``/``, ``.``, ``-``
+    and every 8 characters of a run of 13 or more (SHA-256 fingerprints).
+    Ordinary words are left to TeX's hyphenation."""
+    separators = r"(?<=[_/.\-])(?=\S)" if code else r"(?<=_)(?=\S)|(?<=/)(?=[^\s/]{3,})"
+    out = []
+    for token in re.split(separators, text):
+        if code and len(token) > 12 and not re.search(r"\s", token):
+            pieces = [token[i : i + 8] for i in range(0, len(token), 8)]
+            out.append(r"\allowbreak{}".join(tex_escape(piece) for piece in pieces))
+        else:
+            out.append(tex_escape(token))
+    return r"\allowbreak{}".join(out)
+
+
 def _tex_runs(runs) -> str:
-    if isinstance(runs, str | Number | Cell | Code):
+    if isinstance(runs, str | Number | Cell | Code | Math):
         runs = [runs]
     out = []
     for run in runs:
         if isinstance(run, Code):
-            out.append(r"\texttt{" + tex_escape(run.text) + "}")
+            out.append(r"\texttt{" + _tex_breakable(run.text, code=True) + "}")
+        elif isinstance(run, Math):
+            out.append(f"${run.latex}$")
         else:
-            out.append(tex_escape(str(run)))
+            for i, piece in enumerate(_TYPOGRAPHY.split(str(run))):
+                out.append(_TYPOGRAPHY_TEX[piece] if i % 2 else _tex_breakable(piece))
     return "".join(out)
 
 
+#: Table font sizes, smallest last, with about how many characters of average width fit across
+#: the text (A4, 2.2 cm margins, 11 pt document) less 2 per column for the column gaps.
+_TABLE_SIZES = (("small", 92), ("footnotesize", 104), ("scriptsize", 118))
+_COLUMN = r">{\raggedright\arraybackslash\hspace{0pt}}p{\dimexpr %.4f\linewidth-2\tabcolsep\relax}"
+
+
+def _width(text: str) -> float:
+    """A text's width in average characters (capitals and ``m``/``w`` wider, ``i``/``l`` and
+    punctuation narrower), enough to size a table's columns."""
+    wide = sum(1 for ch in text if ch.isupper() or ch in "mwMW%")
+    narrow = sum(1 for ch in text if ch in "ijlft.,;:!|'()[] ")
+    return len(text) + 0.5 * wide - 0.3 * narrow
+
+
+def _fill_widths(natural: list[float], floors: list[float], budget: int) -> list[float]:
+    """Column widths (characters) summing to ``budget``: each column gets its natural width up to
+    a common cap (water filling), never less than its floor."""
+    low, high = 0.0, float(max(natural))
+    for _ in range(60):
+        cap = (low + high) / 2
+        total = sum(max(f, min(n, cap)) for n, f in zip(natural, floors, strict=True))
+        low, high = (cap, high) if total < budget else (low, cap)
+    widths = [max(f, min(n, low)) for n, f in zip(natural, floors, strict=True)]
+    scale = budget / sum(widths)
+    return [w * scale for w in widths]
+
+
+def _table_size(natural: list[float], floors: list[float]) -> tuple[str, int, bool]:
+    """The largest font at which the columns fit at their natural widths (``True``) or at least
+    their longest words fit (``False``); the smallest font when neither does."""
+    for size, per_line in _TABLE_SIZES:
+        budget = per_line - 2 * len(natural)
+        if sum(natural) <= budget:
+            return size, budget, True
+        if sum(floors) <= budget:
+            return size, budget, False
+    return size, budget, False
+
+
+def _tex_table(block: Table, caption: str) -> str:
+    """A numbered ``longtable`` (breaks across pages, head repeated) whose columns wrap to the
+    text width: natural widths where they fit, else widths shared by water filling; the font
+    steps down from small to scriptsize (8 pt) only as far as the longest words need. Widths
+    are in fractions of the text width (each less the column gaps)."""
+    n = len(block.columns)
+    cells = [list(block.columns), *([_md_runs(c) for c in row] for row in block.rows)]
+    natural = [max(_width(row[j]) for row in cells) + 1 for j in range(n)]
+    words = [
+        max((_width(w) for row in cells for w in row[j].split()), default=1.0) for j in range(n)
+    ]
+    floors = [min(w, 14.0) + 1 for w in words]
+    size, budget, fits = _table_size(natural, floors)
+    # fixed column widths throughout (no ``l`` columns), so longtable needs no second pass to
+    # agree on them
+    if fits:  # each column its natural width and its gap: the table narrower than the text
+        fractions = [(w + 2) / (budget + 2 * n) for w in natural]
+    else:  # the text width shared by water filling, gaps included
+        widths = _fill_widths(natural, floors, budget)
+        fractions = [w / sum(widths) for w in widths]
+    spec = "".join(_COLUMN % f for f in fractions)
+    head = " & ".join(_tex_runs(c) for c in block.columns) + r" \\"
+    body = "\n".join(" & ".join(_tex_runs(c) for c in row) + r" \\" for row in block.rows)
+    lines = [
+        "{\\" + size + r"\setlength{\tabcolsep}{4pt}",
+        f"\\begin{{longtable}}{{@{{}}{spec}@{{}}}}",
+        f"\\caption{{{tex_escape(caption)}}}\\\\" if caption else "",
+        r"\toprule", head, r"\midrule", r"\endfirsthead",
+        f"\\multicolumn{{{n}}}{{@{{}}l}}{{\\emph{{(continued)}}}}\\\\",
+        r"\toprule", head, r"\midrule", r"\endhead",
+        r"\bottomrule", r"\endlastfoot",
+        body,
+        r"\end{longtable}}",
+    ]  # fmt: skip
+    if block.note:
+        lines.append(r"{\footnotesize\noindent " + _tex_runs(block.note) + r"\par}")
+    return "\n".join(line for line in lines if line)
+
+
+def _tex_equation(latex: str) -> str:
+    """A displayed equation; a statement of several parts (joined by ``,\\quad``) is set one
+    part per line (``gather*``) so that no line runs past the margin."""
+    parts = [part.strip() for part in re.split(r",\s*\\quad\s*", latex)]
+    if len(parts) == 1:
+        return "\\begin{equation*}\n" + latex + "\n\\end{equation*}"
+    return "\\begin{gather*}\n" + ",\\\\\n".join(parts) + "\n\\end{gather*}"
+
+
 def to_latex(blocks: Sequence) -> str:
-    """Render blocks as a LaTeX body (for ``\\begin{document}``; needs booktabs, graphicx).
+    """Render blocks as a LaTeX body (for ``\\begin{document}``; the packages are those of
+    :func:`cit_bayes.report.render.render_latex_document`).
+
+    Tables and figures are numbered; a table without a caption takes the heading above it.
 
     Examples
     --------
@@ -391,10 +590,12 @@ def to_latex(blocks: Sequence) -> str:
     """
     commands = {1: "section*", 2: "section", 3: "subsection", 4: "subsubsection"}
     parts: list[str] = []
+    heading = ""
     for block in blocks:
         if isinstance(block, Heading):
             command = commands.get(block.level, "paragraph")
             parts.append(f"\\{command}{{{tex_escape(block.text)}}}")
+            heading = block.text
         elif isinstance(block, Paragraph):
             parts.append(_tex_runs(block.runs))
         elif isinstance(block, Items):
@@ -402,38 +603,24 @@ def to_latex(blocks: Sequence) -> str:
             parts.append("\\begin{itemize}\n" + items + "\n\\end{itemize}")
         elif isinstance(block, Banner):
             parts.append(
-                r"\noindent\fbox{\parbox{\linewidth}{\textbf{"
+                r"\noindent\fbox{\parbox{\dimexpr\linewidth-2\fboxsep-2\fboxrule\relax}{\textbf{"
                 + tex_escape(block.kind.upper())
                 + ".} "
                 + _tex_runs(block.runs)
-                + "}}"
+                + "}}\\par\\smallskip"
             )
         elif isinstance(block, Table):
-            spec = "l" * len(block.columns)
-            head = " & ".join(tex_escape(c) for c in block.columns) + r" \\"
-            body = "\n".join(" & ".join(_tex_runs(c) for c in row) + r" \\" for row in block.rows)
-            caption = f"\\caption*{{{tex_escape(block.caption)}}}\n" if block.caption else ""
-            note = f"\n\\par\\footnotesize {tex_escape(block.note)}" if block.note else ""
-            parts.append(
-                "\\begin{table}[htbp]\n\\centering\\small\n"
-                + caption
-                + f"\\resizebox{{\\linewidth}}{{!}}{{\\begin{{tabular}}{{{spec}}}\n\\toprule\n"
-                + head
-                + "\n\\midrule\n"
-                + body
-                + "\n\\bottomrule\n\\end{tabular}}"
-                + note
-                + "\n\\end{table}"
-            )
+            parts.append(_tex_table(block, block.caption or heading))
         elif isinstance(block, Figure):
             path = _relative(block.png, block.relative_to)
             parts.append(
                 "\\begin{figure}[htbp]\n\\centering\n"
-                f"\\includegraphics[width=0.9\\linewidth]{{{path}}}\n"
-                f"\\caption*{{{tex_escape(block.caption)}}}\n\\end{{figure}}"
+                f"\\includegraphics[width=0.9\\linewidth,height=0.7\\textheight,"
+                f"keepaspectratio]{{{path}}}\n"
+                f"\\caption{{{_tex_runs(block.caption)}}}\n\\end{{figure}}"
             )
         elif isinstance(block, Equation):
-            parts.append("\\begin{equation*}\n" + block.latex + "\n\\end{equation*}")
+            parts.append(_tex_equation(block.latex))
         else:
             raise TypeError(f"cannot render {type(block).__name__}")
     return "\n\n".join(parts) + "\n"

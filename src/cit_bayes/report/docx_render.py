@@ -24,6 +24,7 @@ from cit_bayes.report.document import (
     Figure,
     Heading,
     Items,
+    Math,
     Paragraph,
     Table,
 )
@@ -47,12 +48,14 @@ def _fixed_archive(path: Path) -> None:
 
 
 def _runs(paragraph, runs) -> None:
-    """Add runs (text, numbers, :class:`Code`) to a python-docx paragraph."""
-    if isinstance(runs, str | Code) or not isinstance(runs, Sequence):
+    """Add runs (text, numbers, :class:`Code`, :class:`Math` as plain text) to a paragraph."""
+    if isinstance(runs, str | Code | Math) or not isinstance(runs, Sequence):
         runs = [runs]
     for run in runs:
         if isinstance(run, Code):
             paragraph.add_run(run.text).font.name = _MONO
+        elif isinstance(run, Math):
+            paragraph.add_run(run.text()).italic = True
         elif isinstance(run, Sequence) and not isinstance(run, str):
             _runs(paragraph, run)
         else:

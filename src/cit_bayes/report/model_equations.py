@@ -105,43 +105,43 @@ MODEL_EQUATIONS: dict[str, tuple[Equation, ...]] = {
 MODEL_TEXT: dict[str, str] = {
     "response": (
         "Response (the cohort's response rule) is modelled as Bernoulli with a logit link: arm "
-        "intercepts alpha independent across arms (the regimens are not exchangeable, so no arm "
+        "intercepts $\\alpha_a$ independent across arms (the regimens are not exchangeable, so no arm "
         "is pulled toward the others; by default a logistic prior, flat on the rate of the "
-        "reference patient), covariate coefficients beta "
-        "on the standardised design x. Weights enter as a weighted log-likelihood, rescaled "
+        "reference patient), covariate coefficients $\\beta$ "
+        "on the standardised design $x$. Weights enter as a weighted log-likelihood, rescaled "
         "within each arm so that they sum to the arm's Kish effective sample size (so the "
         "pseudo-likelihood carries about the information of that many patients). The reported "
-        "rate of arm a is the g-computation average over the target population (tilting h: 1 for "
+        "rate of arm $a$ is the g-computation average over the target population (tilting $h$: 1 for "
         "all patients under the ATE, the overlap tilting under the ATO); in the unadjusted "
-        "analysis there are no covariates and no weights, and p_a = expit(alpha_a)."
+        "analysis there are no covariates and no weights, and $p_a = \\operatorname{expit}(\\alpha_a)$."
     ),
     "plt": (
         "Log platelet counts on the follow-up days are multivariate normal per patient: arm-by-day "
-        "levels theta independent across arms and days; a day-specific slope gamma on the centred "
-        "log baseline count b (zero in the unadjusted analysis); covariates; and an unstructured "
-        "within-patient covariance Sigma (day-specific SDs s, LKJ correlation R), which holds the "
+        "levels $\\theta_{ad}$ independent across arms and days; a day-specific slope $\\gamma_d$ on the centred "
+        "log baseline count $b$ (zero in the unadjusted analysis); covariates; and an unstructured "
+        "within-patient covariance $\\Sigma_a$ (day-specific SDs $s_{ad}$, LKJ correlation $R$), which holds the "
         "random-intercept model as a special case. Patient effects are integrated out (each "
         "patient contributes the marginal normal density of the counts recorded), so the model "
         "has no per-patient parameter. Missing counts are left out (missing at random). A "
         "patient's weight multiplies the patient's whole log density, after rescaling within arm "
         "to the Kish effective sample size of the patients with a follow-up count. The "
-        "natural-scale mean M is the log-normal mean averaged over the target population; Delta "
+        "natural-scale mean $M_{ad}$ is the log-normal mean averaged over the target population; $\\Delta_a$ "
         "is the change from the target population's observed mean baseline count to the last "
         "day (each arm's own baseline mean in the unadjusted analysis)."
     ),
     "recovery": (
-        "Time to PLT >= 100 x10^9/L within the horizon is analysed in person-period form (one row "
+        "Time to $\\mathrm{PLT} \\geq 100 \\times 10^9$/L within the horizon is analysed in person-period form (one row "
         "per patient and day at risk; right-censored at the horizon or at the last recorded "
         "count) with a discrete-time hazard and complementary log-log link. Each arm has its own "
-        "baseline hazard over the days (independent across arms): a level nu_a, a line delta_a "
-        "in the standardised day s and a low-rank second-order random walk (Z, r components, "
-        "scaled so that sigma is the typical SD around the line; only sigma, the smoothness, is "
+        "baseline hazard over the days (independent across arms): a level $\\nu_a$, a line $\\delta_a$ "
+        "in the standardised day $s_t$ and a low-rank second-order random walk ($Z$, $r$ components, "
+        "scaled so that $\\sigma$ is the typical SD around the line; only $\\sigma$, the smoothness, is "
         "one parameter for all arms), non-centred. Hazards are therefore not forced to be "
-        "proportional between arms; covariates act proportionally within arm. exp(eta_a - eta_b) "
+        "proportional between arms; covariates act proportionally within arm. $\\exp(\\eta_a - \\eta_b)$ "
         "is a day-averaged hazard ratio conditional on the covariates, and the report checks how "
         "far it changes between the first and second half of the follow-up. Weights, rescaled "
         "within arm to the Kish effective sample size of the patients at risk on day 1, multiply "
-        "each patient's log likelihood. Cumulative recovery 1 - S_a(t) and the restricted mean "
+        "each patient's log likelihood. Cumulative recovery $1 - S_a(t)$ and the restricted mean "
         "time to recovery (RMTR, days; a patient not recovered counts the whole horizon) are "
         "g-computation averages over the target population: the marginal contrasts (differences "
         "in the share recovered by day 7, day 14 and the horizon, those within it, and in RMTR) come "
@@ -151,10 +151,10 @@ MODEL_TEXT: dict[str, str] = {
     ),
     "safety": (
         "Each harm has a rate per arm with a Beta prior and a weighted binomial likelihood "
-        "(weighted pseudo-counts Y and N of the patients with the event recorded, weights "
+        "(weighted pseudo-counts $Y_{ea}$ and $N_{ea}$ of the patients with the event recorded, weights "
         "rescaled within arm, per event, to the Kish effective sample size); zero cells are "
         "ordinary data. Safety rates are adjusted by weighting alone (too few events for an "
-        "outcome model with covariates); with unit weights the posterior is Beta(a0 + Y, b0 + N)."
+        "outcome model with covariates); with unit weights the posterior is $\\mathrm{Beta}(a_0 + Y_{ea}, b_0 + N_{ea})$."
     ),
 }
 
@@ -164,7 +164,7 @@ POOLED_TEXT: dict[str, str] = {
     endpoint: (
         "In this run the plan pools the arms of this model (pool_arms = true), a sensitivity "
         "analysis: the arm effects are partially pooled toward a common level, with a between-arm "
-        "SD tau learned from the arms themselves (non-centred, H the orthonormal zero-sum basis). "
+        "SD $\\tau$ learned from the arms themselves (non-centred, $H$ the orthonormal zero-sum basis). "
         "The arms are then shrunk toward each other, more so the less data (or the smaller the "
         "Kish effective sample size) an arm has."
     )
@@ -195,8 +195,8 @@ POOLED_EQUATIONS: dict[str, Equation] = {
 #: model's per-arm shapes by one shared shape.
 PROPORTIONAL_HAZARDS_TEXT = (
     "In this run the plan sets proportional_hazards = true, a sensitivity analysis: one "
-    "baseline shape g (a line delta s plus sigma Z u) is shared by all arms, which differ only by "
-    "their levels nu_a, so exp(eta_a - eta_b) is a constant hazard ratio (conditional on the "
+    "baseline shape $g$ (a line $\\delta s$ plus $\\sigma Z u$) is shared by all arms, which differ only by "
+    "their levels $\\nu_a$, so $\\exp(\\eta_a - \\eta_b)$ is a constant hazard ratio (conditional on the "
     "covariates)."
 )
 PROPORTIONAL_HAZARDS_EQUATION = Equation(
@@ -209,8 +209,8 @@ PROPORTIONAL_HAZARDS_EQUATION = Equation(
 GROUP_TEXT = (
     "In this run the plan groups the patients by {group} ({n_groups} groups): the adjusted "
     "analyses' response, PLT and recovery models add to their linear predictor a random "
-    "intercept u of the patient's group, zero-sum over the groups and non-centred, with an SD "
-    "sigma_g learned from the groups (the groups, unlike the arms, are taken as exchangeable). "
+    "intercept $u_g$ of the patient's group, zero-sum over the groups and non-centred, with an SD "
+    "$\\sigma_g$ learned from the groups (the groups, unlike the arms, are taken as exchangeable). "
     "The g-computation predicts every patient in their own group, so the marginal rates, means "
     "and curves remain those of the cohort's patients. The unadjusted analysis has no grouping."
 )
@@ -221,46 +221,53 @@ GROUP_EQUATION = Equation(
 )
 
 _POOL = "pool_arms (false: independent arms; true: partially pooled, a sensitivity analysis)"
-_GROUP_SD = "s_g (half-normal scale of the group SD sigma_g; used only with a grouping column)"
-_ARM_SD = (
-    "s_tau (half-normal scale of the between-arm SD tau; used only with pool_arms; with "
-    "arm_sd_fixed, tau itself)"
+_GROUP_SD = (
+    "$s_g$ (half-normal scale of the group SD $\\sigma_g$; used only with a grouping column)"
 )
-_FIXED = "arm_sd_fixed (true: tau = s_tau, not estimated: a sceptical prior on the differences)"
+_ARM_SD = (
+    "$s_\\tau$ (half-normal scale of the between-arm SD $\\tau$; used only with pool_arms; with "
+    "arm_sd_fixed, $\\tau$ itself)"
+)
+_FIXED = (
+    "arm_sd_fixed (true: $\\tau = s_\\tau$, not estimated: a sceptical prior on the differences)"
+)
 
-#: For each model, the symbol each field of its prior dataclass (the plan's ``[priors.*]``) sets.
+#: For each model, the symbol each field of its prior dataclass (the plan's ``[priors.*]``) sets
+#: (``$...$`` marks mathematics: :func:`cit_bayes.report.document.prose`).
 PRIOR_SYMBOLS: dict[str, dict[str, str]] = {
     "response": {
-        "intercept_family": "F (the family of alpha_a's prior: logistic, whose (0, 1) is the "
+        "intercept_family": "$F$ (the family of $\\alpha_a$'s prior: logistic, whose (0, 1) is the "
         "uniform prior on the reference patient's rate, or normal)",
-        "intercept_mean": "m_alpha (location of each arm's intercept alpha_a; of mu when pooled)",
-        "intercept_sd": "s_alpha (scale of alpha_a: the SD if normal; of mu when pooled)",
+        "intercept_mean": "$m_\\alpha$ (location of each arm's intercept $\\alpha_a$; of $\\mu$ "
+        "when pooled)",
+        "intercept_sd": "$s_\\alpha$ (scale of $\\alpha_a$: the SD if normal; of $\\mu$ when pooled)",
         "arm_sd": _ARM_SD,
-        "coefficient_sd": "s_beta (SD of each covariate coefficient)",
+        "coefficient_sd": "$s_\\beta$ (SD of each covariate coefficient)",
         "group_sd": _GROUP_SD,
         "pool_arms": _POOL,
         "arm_sd_fixed": _FIXED,
     },
     "plt": {
-        "day_mean_center": "c_theta (mean of each arm-by-day level theta_ad, log scale)",
-        "day_mean_sd": "s_theta (SD of theta_ad; of the common level m_d when pooled)",
+        "day_mean_center": "$c_\\theta$ (mean of each arm-by-day level $\\theta_{ad}$, log scale)",
+        "day_mean_sd": "$s_\\theta$ (SD of $\\theta_{ad}$; of the common level $m_d$ when pooled)",
         "arm_sd": _ARM_SD,
-        "baseline_slope_sd": "s_gamma (SD of each baseline slope gamma_d)",
-        "coefficient_sd": "s_beta (SD of each covariate coefficient)",
+        "baseline_slope_sd": "$s_\\gamma$ (SD of each baseline slope $\\gamma_d$)",
+        "coefficient_sd": "$s_\\beta$ (SD of each covariate coefficient)",
         "group_sd": _GROUP_SD,
-        "residual_sd": "s_s (half-normal scale of each within-patient SD s_ad, per arm and day)",
-        "correlation_eta": "eta (LKJ shape of the within-patient correlation R)",
+        "residual_sd": "$s_s$ (half-normal scale of each within-patient SD $s_{ad}$, per arm and "
+        "day)",
+        "correlation_eta": "$\\eta$ (LKJ shape of the within-patient correlation $R$)",
         "pool_arms": _POOL,
         "arm_sd_fixed": _FIXED,
     },
     "recovery": {
-        "intercept_mean": "m_nu (mean of each arm's log hazard nu_a at the middle day)",
-        "intercept_sd": "s_nu (SD of nu_a; of the common lambda_0 when pooled)",
-        "trend_sd": "s_delta (SD of each arm's linear trend delta_a per SD of the day)",
-        "smooth_sd": "s_sigma (half-normal scale of the smooth SD sigma)",
-        "rank": "r (number of smooth components)",
+        "intercept_mean": "$m_\\nu$ (mean of each arm's log hazard $\\nu_a$ at the middle day)",
+        "intercept_sd": "$s_\\nu$ (SD of $\\nu_a$; of the common $\\lambda_0$ when pooled)",
+        "trend_sd": "$s_\\delta$ (SD of each arm's linear trend $\\delta_a$ per SD of the day)",
+        "smooth_sd": "$s_\\sigma$ (half-normal scale of the smooth SD $\\sigma$)",
+        "rank": "$r$ (number of smooth components)",
         "arm_sd": _ARM_SD,
-        "coefficient_sd": "s_beta (SD of each covariate coefficient)",
+        "coefficient_sd": "$s_\\beta$ (SD of each covariate coefficient)",
         "group_sd": _GROUP_SD,
         "pool_arms": _POOL + "; needs proportional_hazards",
         "proportional_hazards": (
@@ -269,7 +276,7 @@ PRIOR_SYMBOLS: dict[str, dict[str, str]] = {
         ),
     },
     "safety": {
-        "a": "a0 (first Beta shape)",
-        "b": "b0 (second Beta shape)",
+        "a": "$a_0$ (first Beta shape)",
+        "b": "$b_0$ (second Beta shape)",
     },
 }

@@ -18,6 +18,7 @@ top: synthetic data, failed fits (named), weighting warnings.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from cit_bayes.report.docx_render import write_docx
 from cit_bayes.report.figure_files import SYNTHETIC_STAMP, stamped
 from cit_bayes.report.ledger import Ledger
 from cit_bayes.report.patient_context import RESULTS_DOC, ReportContext, build_context
+from cit_bayes.report.pdf import OVERFULL_TOLERANCE_PT, compile_pdf
 from cit_bayes.report.render import render_html, render_latex_document, render_markdown_document
 from cit_bayes.report.sections_answers import key_answers_section
 from cit_bayes.report.sections_balance import cohort_section
@@ -89,8 +91,10 @@ def write_report(
     published: dict | None = None,
     audit: list | None = None,
     command: str = "",
+    pdf: bool = True,
 ) -> dict[str, Path]:
-    """Write ``report.html``, ``methods_supplement.md``/``.tex``, figures and the number ledgers.
+    """Write ``report.html``, ``methods_supplement.md``/``.tex``/``.docx`` (and ``.pdf`` where
+    pdflatex is installed), figures and the number ledgers.
 
     Parameters
     ----------
@@ -109,12 +113,16 @@ def write_report(
         The command line, for the reproducibility section. The page holds no clock time
         (when the run was made and how long it took are in ``run.json``, written by the
         pipeline), so the same seed writes the same page.
+    pdf : bool
+        Compile the supplement to ``methods_supplement.pdf`` (:func:`cit_bayes.report.pdf.compile_pdf`)
+        when pdflatex is installed; without it a warning says how to install it.
 
     Returns
     -------
     dict of str to Path
-        ``html``, ``supplement_md``, ``supplement_tex``, ``supplement_docx``, ``report_numbers``,
-        ``supplement_numbers`` and ``figure:<name>`` for each figure (PNG; the SVG is beside it).
+        ``html``, ``supplement_md``, ``supplement_tex``, ``supplement_docx``, ``supplement_pdf``
+        (when compiled), ``report_numbers``, ``supplement_numbers`` and ``figure:<name>`` for
+        each figure (PNG; the SVG is beside it).
 
     Examples
     --------
@@ -191,7 +199,28 @@ def write_report(
         written["supplement_numbers"] = supplement.ledger.write_csv(
             out_dir / "tables" / "supplement_numbers.csv", synthetic=synthetic
         )
-        return written
+    if pdf:
+        built = _supplement_pdf(written["supplement_tex"])
+        if built is not None:
+            written["supplement_pdf"] = built
+    return written
+
+
+def _supplement_pdf(tex: Path) -> Path | None:
+    """Compile the supplement; warn (not fail) without TeX or when a box runs over the margin."""
+    try:
+        build = compile_pdf(tex)
+    except FileNotFoundError as missing:
+        warnings.warn(f"methods_supplement.pdf not written: {missing}", stacklevel=3)
+        return None
+    over = [points for points, _ in build.overfull if points > OVERFULL_TOLERANCE_PT]
+    if over:
+        warnings.warn(
+            f"methods_supplement.pdf: {len(over)} overfull box(es) run past the margin by up to "
+            f"{max(over):.1f} pt",
+            stacklevel=3,
+        )
+    return build.pdf
 
 
 def _listing(names) -> str:

@@ -106,20 +106,33 @@ def render_markdown_document(title: str, blocks: Sequence) -> str:
     return f"# {title}\n\n" + to_markdown(blocks)
 
 
-_PREAMBLE = r"""\documentclass[11pt]{article}
+_PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 \usepackage[utf8]{inputenc}
 \usepackage[T1]{fontenc}
+\usepackage{lmodern}
 \usepackage[margin=2.2cm]{geometry}
 \usepackage{amsmath,amssymb}
-\usepackage{booktabs}
+\usepackage{array,booktabs,longtable}
 \usepackage{graphicx}
-\usepackage{caption}
+\usepackage[font=small,labelfont=bf]{caption}
+\usepackage{microtype}
 \usepackage[hidelinks]{hyperref}
+\setlength{\emergencystretch}{3em}
+\setlength{\LTcapwidth}{\linewidth}
+\setlength{\LTpre}{0.5\baselineskip}
+\setlength{\LTpost}{0.5\baselineskip}
+\ifdefined\pdftrailerid\pdftrailerid{}\fi
 """
+
+#: The TeX Live packages (Debian) the document needs: pdflatex, the LaTeX packages of
+#: :data:`_PREAMBLE` and the Latin Modern fonts (Type 1, not bitmaps).
+TEX_PACKAGES = ("texlive-latex-base", "texlive-latex-recommended", "texlive-fonts-recommended",
+                "lmodern")  # fmt: skip
 
 
 def render_latex_document(title: str, blocks: Sequence) -> str:
-    """A complete LaTeX document (article class; booktabs, graphicx, amsmath, caption).
+    """A complete LaTeX document (article class, A4; booktabs, longtable, graphicx, amsmath,
+    caption, microtype, Latin Modern; see :data:`TEX_PACKAGES`).
 
     Examples
     --------

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import fields
 
-from cit_bayes.report.checklists import barg_blocks
-from cit_bayes.report.document import Code, Heading, Items, Paragraph, Table
+from cit_bayes.report.checklists import barg_blocks, target_blocks
+from cit_bayes.report.document import Code, Heading, Items, Paragraph, Table, prose
 from cit_bayes.report.model_equations import (
     GROUP_EQUATION,
     GROUP_TEXT,
@@ -93,6 +93,10 @@ _REFERENCES = [
     "Zhou X, Reiter JP. A note on Bayesian inference after multiple imputation. Am Stat "
     "2010;64:159-163.",
     "Kruschke JK. Bayesian analysis reporting guidelines. Nat Hum Behav 2021;5:1282-1291.",
+    "Hernán MA, Robins JM. Using big data to emulate a target trial when a randomized trial is "
+    "not available. Am J Epidemiol 2016;183:758-764.",
+    "Cashin AG, Hansford HJ, Hernán MA, et al. Transparent reporting of observational studies "
+    "emulating a target trial: the TARGET statement. JAMA 2025 (doi:10.1001/jama.2025.13350).",
 ]
 
 
@@ -276,7 +280,7 @@ def _prior_table(ctx: ReportContext, endpoint: str) -> Table | Paragraph:
         return Paragraph(["(The plan's prior values were not available to the report.)"])
     symbols = PRIOR_SYMBOLS.get(endpoint, {})
     rows = [
-        [Code(f.name), symbols.get(f.name, ""), prior_value_text(getattr(prior, f.name))]
+        [Code(f.name), prose(symbols.get(f.name, "")), prior_value_text(getattr(prior, f.name))]
         for f in fields(prior)
     ]
     return Table(
@@ -306,7 +310,7 @@ def _model_blocks(ctx: ReportContext) -> list:
             means = ctx.results["plt"][ctx.primary].get("mean", {})
             days = ", ".join(day.removeprefix("day") for day in means)
             title = f"{title} (days {days})"
-        blocks += [Heading(3, title), Paragraph([MODEL_TEXT[endpoint]])]
+        blocks += [Heading(3, title), Paragraph(prose(MODEL_TEXT[endpoint]))]
         blocks += list(MODEL_EQUATIONS[endpoint])
         if grouping and endpoint != "safety":
             text = GROUP_TEXT.format(group=grouping["column"], n_groups=grouping["n_groups"])
@@ -314,14 +318,14 @@ def _model_blocks(ctx: ReportContext) -> list:
                 text += (
                     f" {grouping['groups_in_one_arm']} of the groups hold patients of one arm "
                     "only: for them the arm and the group effect are told apart by the spread "
-                    "sigma_g alone, not by the data."
+                    "$\\sigma_g$ alone, not by the data."
                 )
-            blocks += [Paragraph([text]), GROUP_EQUATION]
+            blocks += [Paragraph(prose(text)), GROUP_EQUATION]
         prior = (getattr(ctx.plan, "priors", None) or {}).get(endpoint)
         if getattr(prior, "proportional_hazards", False):
-            blocks += [Paragraph([PROPORTIONAL_HAZARDS_TEXT]), PROPORTIONAL_HAZARDS_EQUATION]
+            blocks += [Paragraph(prose(PROPORTIONAL_HAZARDS_TEXT)), PROPORTIONAL_HAZARDS_EQUATION]
         if getattr(prior, "pool_arms", False):
-            blocks += [Paragraph([POOLED_TEXT[endpoint]]), POOLED_EQUATIONS[endpoint]]
+            blocks += [Paragraph(prose(POOLED_TEXT[endpoint])), POOLED_EQUATIONS[endpoint]]
         blocks.append(_prior_table(ctx, endpoint))
     return blocks + _prior_set_blocks(ctx)
 
@@ -502,6 +506,10 @@ def _limitations_blocks(ctx: ReportContext) -> list:
         "Missing follow-up platelet counts are assumed missing at random given the arm, the "
         "covariates and the recorded counts, and a patient whose counts stop early is censored "
         "at the last recorded day (non-informative censoring).",
+        "Time zero is not in the data: the cohort file holds no dates, and day 0 (the "
+        "baseline count) is taken as the start of treatment. A patient who became eligible "
+        "before starting an arm, or started it before the baseline count, would bring "
+        "immortal-time or prevalent-user bias that the design cannot rule out.",
         _pooling_limitation(ctx),
     ]
     if ctx.failed_fits():
@@ -550,6 +558,7 @@ def supplement_blocks(ctx: ReportContext, *, published: Mapping | None = None) -
         *confounding_blocks(ctx, heading=2),
         *_software_blocks(ctx),
         *_limitations_blocks(ctx),
+        *target_blocks(ctx),
         *barg_blocks(ctx),
         *references,
     ]

@@ -507,8 +507,8 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
                     f"best reachable largest imbalance is {row.best_imbalance_sd:.3g} SD)"
                 )
             warnings.warn(
-                f"arm {row.arm!r} cannot be balanced exactly: {reason}; {detail}. "
-                "See constraints_ and solver_",
+                f"arm {row.arm!r} cannot be balanced exactly: {reason}; {detail} (the "
+                "balancing constraints table lists every function, targets and achieved means)",
                 WeightingWarning,
                 stacklevel=4,
             )
