@@ -54,7 +54,9 @@ def report_dir(tmp_path_factory, small_cohort_csv, short_plan, small_analysis):
     out = tmp_path_factory.mktemp("run") / "report"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        result = run_pipeline(data=small_cohort_csv, plan=short_plan, out_dir=out, seed=11, pdf=False)
+        result = run_pipeline(
+            data=small_cohort_csv, plan=short_plan, out_dir=out, seed=11, pdf=False
+        )
     assert result.out_dir == out
     return out
 
