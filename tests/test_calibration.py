@@ -149,6 +149,50 @@ def _as_read(frame: pd.DataFrame, out: Path) -> pd.DataFrame:
         path.unlink()
 
 
+def test_calibrations_of_one_design_and_different_models_merge_into_one(
+    in_process, short_plan, tmp_path
+):
+    """Two calibrations of the same design (here the response one and a copy relabelled as the
+    PLT model's, with fewer replicates done) stack into one folder the report reads: every
+    coverage row kept, the verdicts recomputed over the stacked table, a scenario done as often
+    as every source finished it; a different design or overlapping models are refused."""
+    import shutil
+
+    from cit_bayes.calibration.merge import merge_calibrations
+    from cit_bayes.calibration.report_block import calibration_block, read_calibration_table
+    from cit_bayes.calibration.summary import verdicts
+
+    out, run = in_process
+    plt = tmp_path / "plt"
+    plt.mkdir()
+    table = read_calibration_table(out / "coverage.csv")
+    table.assign(endpoint="plt", day="day14").to_csv(plt / "coverage.csv", index=False)
+    summary = json.loads((out / "summary.json").read_text())
+    summary["setup"]["endpoints"] = ["plt"]
+    summary["replicates"][SCENARIO]["done"] = 1
+    (plt / "summary.json").write_text(json.dumps(summary))
+    merged = merge_calibrations([out, plt], tmp_path / "merged")
+    assert merged["setup"]["endpoints"] == ["response", "plt"]
+    stacked = read_calibration_table(tmp_path / "merged" / "coverage.csv")
+    assert len(stacked) == 2 * len(table)
+    assert stacked[stacked["endpoint"] == "response"].reset_index(drop=True).equals(table)
+    assert merged["verdicts"] == verdicts(stacked)
+    assert merged["replicates"][SCENARIO]["done"] == 1
+    assert [m["endpoints"] for m in merged["merged_from"]] == [["response"], ["plt"]]
+    block = calibration_block(tmp_path / "merged", short_plan)
+    assert block["endpoints"] == ["response", "plt"] and block["same_plan"] is True
+
+    with pytest.raises(PlanError, match="models overlap"):
+        merge_calibrations([out, out], tmp_path / "twice")
+    summary["setup"]["seed"] = 6
+    (plt / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(PlanError, match="'seed'"):
+        merge_calibrations([out, plt], tmp_path / "other")
+    with pytest.raises(PlanError, match="exists"):
+        merge_calibrations([out, plt], tmp_path / "merged")
+    shutil.rmtree(plt)
+
+
 def test_a_calibration_resumes_and_never_mixes_setups(in_process, setup):
     out, _ = in_process
     before = {p.name: p.read_bytes() for p in (out / "replicates" / SCENARIO).glob("*.json")}

@@ -139,6 +139,7 @@ def test_the_command_line_default_is_the_measured_one():
     assert run.DEFAULT_RECONSTRUCTIONS == reconstructions.DEFAULT_RECONSTRUCTIONS
 
 
+@pytest.mark.slow  # two worker processes compiling the models afresh: about a minute on 2 cores
 @pytest.mark.filterwarnings("ignore::cit_bayes.exceptions.ConvergenceWarning")  # short chains
 def test_cohorts_fitted_on_a_dask_cluster_equal_those_fitted_here(tmp_path, primary_only_plan_text):
     """Large M runs on the calibration's Dask engine: one task per cohort on a local cluster of

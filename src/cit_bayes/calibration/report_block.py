@@ -15,7 +15,13 @@ from pathlib import Path
 from cit_bayes._paths import data_dir, project_root
 from cit_bayes.exceptions import PlanError
 
-__all__ = ["CALIBRATION_LEVEL", "SHIPPED_CALIBRATION", "calibration_block", "calibration_folder"]
+__all__ = [
+    "CALIBRATION_LEVEL",
+    "SHIPPED_CALIBRATION",
+    "calibration_block",
+    "calibration_folder",
+    "read_calibration_table",
+]
 
 #: The calibration of the default plan shipped with the package, relative to the data folder.
 SHIPPED_CALIBRATION = Path("calibration") / "default"
@@ -93,8 +99,8 @@ def calibration_block(folder: str | Path, plan) -> dict:
     try:
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         setup, groups = summary["setup"], summary["replicates"]
-        coverage = _coverage_block(_calibration_table(folder / "coverage.csv"), plan)
-        sbc = _sbc_block(_calibration_table(folder / "sbc.csv"), folder)
+        coverage = _coverage_block(read_calibration_table(folder / "coverage.csv"), plan)
+        sbc = _sbc_block(read_calibration_table(folder / "sbc.csv"), folder)
         shipped = folder.resolve() == (data_dir() / SHIPPED_CALIBRATION).resolve()
         return {
             "source": "shipped" if shipped else "user",
@@ -128,8 +134,16 @@ def calibration_block(folder: str | Path, plan) -> dict:
         ) from error
 
 
-def _calibration_table(path: Path):
-    """A calibration's CSV (empty when absent); ``null`` is a scenario's name, not a NaN."""
+def read_calibration_table(path: Path):
+    """A calibration's CSV (empty when absent); ``null`` is a scenario's name, not a NaN.
+
+    Examples
+    --------
+    >>> from cit_bayes._paths import data_dir
+    >>> table = read_calibration_table(data_dir() / "calibration/default/coverage.csv")
+    >>> sorted(set(table["scenario"]))
+    ['null', 'paper-like', 'strong-confounding']
+    """
     import pandas as pd
 
     if not path.is_file():
