@@ -124,7 +124,8 @@ def merge_calibrations(folders, out: str | Path) -> dict:
     sbc_source = summaries[with_sbc[0]] if with_sbc else None
     merged = {
         "what": summaries[0]["what"],
-        "run_on": summaries[0]["run_on"] | {"written": datetime.now(UTC).isoformat(timespec="seconds")},
+        "run_on": summaries[0]["run_on"]
+        | {"written": datetime.now(UTC).isoformat(timespec="seconds")},
         "setup": {
             **first,
             "endpoints": endpoints,
