@@ -459,8 +459,10 @@ _TYPOGRAPHY_HTML = {">=": "≥", "<=": "≤", "x10^9": "×10<sup>9</sup>", "x 10
 def _tex_breakable(text: str, *, code: bool = False) -> str:
     """Escaped text that may break after ``_``, and after ``/`` before 3 or more characters (a
     path, not ``x10^9/L``), inside a word; in code (``code``) after any ``_``, ``/``, ``.``, ``-``
-    and every 8 characters of a run of 13 or more (SHA-256 fingerprints).
-    Ordinary words are left to TeX's hyphenation."""
+    and every 8 characters of a run of 13 or more (SHA-256 fingerprints). Texts of 16
+    characters or fewer are left whole; ordinary words are left to TeX's hyphenation."""
+    if len(text) <= 16:  # short enough never to run past a margin
+        return tex_escape(text)
     separators = r"(?<=[_/.\-])(?=\S)" if code else r"(?<=_)(?=\S)|(?<=/)(?=[^\s/]{3,})"
     out = []
     for token in re.split(separators, text):
