@@ -61,12 +61,12 @@ _METHODS = {
 
 _ESTIMANDS = {
     "none": "no weights, no covariates: each arm's own patients (the paper's comparison)",
-    "ate": "average treatment effect over all patients of the cohort (tilting h = 1)",
+    "ate": "average treatment effect over all patients of the cohort (tilting $h = 1$)",
     "ato": (
         "average effect in the overlap population, the patients who could plausibly have "
-        "received any arm (h = 1 over the sum over arms k of 1/e_k(x); Li & Li 2019)"
+        "received any arm ($h = 1 / \\sum_k 1/e_k(x)$; Li & Li 2019)"
     ),
-    "att": "average effect among the patients of one arm (h = e_t(x))",
+    "att": "average effect among the patients of one arm ($h = e_t(x)$)",
 }
 
 _REFERENCES = [
@@ -350,13 +350,13 @@ def _prior_set_blocks(ctx: ReportContext) -> list:
     return [
         Heading(3, "Prior sensitivity"),
         Paragraph(
-            ["The models of the primary analysis (its weights and covariates) that a "
+            prose("The models of the primary analysis (its weights and covariates) that a "
              "patient-level prior set below changes were refitted under it; the robustness "
              "table of the report shows how the key answers move with them (a model a set "
              "leaves as planned is not refitted, and its answers are blank in that row). A set "
              "changes prior values, or pools the arms of the response and trajectory models "
              "with a fixed between-arm SD (pool_arms and arm_sd_fixed: a sceptical prior on "
-             "the differences between arms, tau = s_tau, not estimated)."]
+             "the differences between arms, $\\tau = s_\\tau$, not estimated).")
         ),
         Items(items),
     ]  # fmt: skip
@@ -369,7 +369,12 @@ def _estimand_blocks(ctx: ReportContext) -> list:
         estimand = ctx.estimands.get(analysis, "none")
         mark = " (primary)" if analysis == ctx.primary else ""
         items.append(
-            [Code(analysis), f"{mark}: ", _ESTIMANDS.get(estimand, f"estimand {estimand}"), "."]
+            [
+                Code(analysis),
+                f"{mark}: ",
+                *prose(_ESTIMANDS.get(estimand, f"estimand {estimand}")),
+                ".",
+            ]
         )
     return [
         Heading(2, "Estimands and g-computation"),
