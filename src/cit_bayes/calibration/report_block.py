@@ -148,7 +148,7 @@ def read_calibration_table(path: Path):
 
     if not path.is_file():
         return pd.DataFrame()
-    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""], float_precision="round_trip")
     return table.fillna({"day": ""}) if "day" in table else table
 
 
