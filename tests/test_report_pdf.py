@@ -155,3 +155,20 @@ def test_a_tex_error_is_an_error_and_leaves_no_build_folder(tmp_path):
     with pytest.raises(RuntimeError, match="Undefined control sequence"):
         compile_pdf(tex)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.tex"]
+
+
+def test_without_tex_the_run_warns_and_writes_the_other_documents(tmp_path, monkeypatch):
+    """No pdflatex on PATH: a DocumentWarning naming the Debian packages, no PDF, no build
+    folder; compile_pdf itself raises FileNotFoundError."""
+    from cit_bayes.exceptions import DocumentWarning
+    from cit_bayes.report import pdf
+    from cit_bayes.report.patient_report import _supplement_pdf
+
+    tex = tmp_path / "methods_supplement.tex"
+    tex.write_text(render_latex_document("Demo", [Paragraph(["Hello."])]), encoding="utf-8")
+    monkeypatch.setattr(pdf.shutil, "which", lambda name: None)
+    with pytest.warns(DocumentWarning, match="texlive-latex-base.*lmodern"):
+        assert _supplement_pdf(tex) is None
+    with pytest.raises(FileNotFoundError, match="pdflatex not found"):
+        compile_pdf(tex)
+    assert [p.name for p in tmp_path.iterdir()] == ["methods_supplement.tex"]

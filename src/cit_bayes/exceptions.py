@@ -22,6 +22,7 @@ __all__ = [
     "BalanceWarning",
     "WeightingWarning",
     "SyntheticDataWarning",
+    "DocumentWarning",
 ]
 
 
@@ -99,3 +100,8 @@ class WeightingWarning(CitBayesWarning):
 
 class SyntheticDataWarning(CitBayesWarning):
     """Results are built on a synthetic (reconstructed or simulated) cohort."""
+
+
+class DocumentWarning(CitBayesWarning):
+    """A document of the report was not written as asked (no TeX for the PDF supplement), or
+    its layout needs attention (a box past the margin)."""

@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
+from cit_bayes.exceptions import DocumentWarning
 from cit_bayes.report.docx_render import write_docx
 from cit_bayes.report.figure_files import SYNTHETIC_STAMP, stamped
 from cit_bayes.report.ledger import Ledger
@@ -211,13 +212,16 @@ def _supplement_pdf(tex: Path) -> Path | None:
     try:
         build = compile_pdf(tex)
     except FileNotFoundError as missing:
-        warnings.warn(f"methods_supplement.pdf not written: {missing}", stacklevel=3)
+        warnings.warn(
+            f"methods_supplement.pdf not written: {missing}", DocumentWarning, stacklevel=3
+        )
         return None
     over = [points for points, _ in build.overfull if points > OVERFULL_TOLERANCE_PT]
     if over:
         warnings.warn(
             f"methods_supplement.pdf: {len(over)} overfull box(es) run past the margin by up to "
             f"{max(over):.1f} pt",
+            DocumentWarning,
             stacklevel=3,
         )
     return build.pdf
