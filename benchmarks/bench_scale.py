@@ -17,7 +17,8 @@ sampling; the number of likelihood rows (patients with identical inputs merge in
 patient is a row; ``--categorical`` drops them to show the merged case); the smallest bulk ESS
 over the reported quantities and its rate per second of sampling; the peak resident memory of
 the process; and the ratio of each time to that of the size ten times smaller (10 = linear in
-patients). Usage::
+patients). ``--models plt`` times the trajectory model (one likelihood row per patient; the
+default plan's four planned days). Usage::
 
     python benchmarks/bench_scale.py                     # n = 1,000 and 10,000
     python benchmarks/bench_scale.py --sizes 1000,100000
@@ -63,7 +64,8 @@ runner.fit(primary, weighting[primary.name], ({model!r},))
 fit = next(iter(runner.fits.values()))
 total = time.perf_counter() - start
 checks = fit.diagnostics
-rows = fit.fit.idata["constant_data"]["row_weight"].size
+data = fit.fit.idata["constant_data"]
+rows = data["row_weight"].size if "row_weight" in data else {n}  # the trajectory: one per patient
 print(json.dumps({{
     "rows": int(rows),
     "prepare": prepare, "fit": total, "compile": fit.fit.compile_seconds or 0.0,
