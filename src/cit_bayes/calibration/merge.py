@@ -21,6 +21,7 @@ coverage over a simulator's scenarios.
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from datetime import UTC, datetime
@@ -54,7 +55,7 @@ def _merged_counts(summaries: list[dict]) -> dict:
     for summary in summaries:
         for group, count in summary["replicates"].items():
             if group not in counts:
-                counts[group] = json.loads(json.dumps(count))
+                counts[group] = copy.deepcopy(count)
                 continue
             merged = counts[group]
             merged["asked"] = max(merged["asked"], count["asked"])

@@ -20,7 +20,7 @@ the row says "not reported" and why.
 from __future__ import annotations
 
 from cit_bayes.report.document import Heading, Paragraph, Table
-from cit_bayes.report.patient_context import ReportContext
+from cit_bayes.report.patient_context import ReportContext, listing
 from cit_bayes.target_trial import COMPONENTS, TargetTrial, target_trial_path
 
 __all__ = ["BARG_TITLE", "TARGET_TITLE", "barg_blocks", "target_blocks"]
@@ -139,11 +139,6 @@ def barg_blocks(ctx: ReportContext) -> list:
     ]
 
 
-def _listing(names) -> str:
-    names = [str(n) for n in names]
-    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
-
-
 def _emulation(ctx: ReportContext) -> dict[str, list]:
     """How this run emulated each protocol component (runs, numbers from the ledger)."""
     meta, p = ctx.results["meta"], ctx.primary
@@ -164,7 +159,7 @@ def _emulation(ctx: ReportContext) -> dict[str, list]:
         assignment = [
             "not randomised: each patient's arm as chosen in practice. Emulated by conditional "
             f"exchangeability: {weighting.get('method', '—')} weights on the covariates "
-            f"({_listing(data.get('covariates', []))}) toward "
+            f"({listing(data.get('covariates', []))}) toward "
             f"{weighting.get('target_population', '—')}; largest |SMD| ",
             ctx.num("weighting", p, "max_abs_smd_unweighted", style="f2"), " before, ",
             ctx.num("weighting", p, "max_abs_smd_weighted", style="f2"), " after",
@@ -181,7 +176,7 @@ def _emulation(ctx: ReportContext) -> dict[str, list]:
     return {
         "eligibility": eligibility,
         "treatment_strategies": [
-            f"the arm recorded for each patient ({_listing(ctx.arms)}); doses, adherence and "
+            f"the arm recorded for each patient ({listing(ctx.arms)}); doses, adherence and "
             "switching are not in the data, and the strategies are taken as given"
         ],
         "assignment": assignment,
@@ -234,7 +229,7 @@ def _target_rows(ctx: ReportContext, trial: TargetTrial) -> list[list]:
         ["Introduction", "Why a target trial is emulated (why no randomised trial answers "
          "the question)", authors, "—"],
         ["Introduction", "The causal question", [f"the arms' effects on response, platelet "
-         f"counts, recovery and safety: {_listing(ctx.arms)}"], "Key answers (report)"],
+         f"counts, recovery and safety: {listing(ctx.arms)}"], "Key answers (report)"],
         ["Methods", "Data source and its fitness for the question",
          ["the cohort file and its fingerprint; its provenance where it has one"
           + (" (synthetic: reconstructed from published tables)" if meta.get("synthetic")

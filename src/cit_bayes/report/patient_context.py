@@ -20,7 +20,7 @@ from cit_bayes.cohort.schema import PLT_DAYS
 from cit_bayes.contrasts import format_threshold
 from cit_bayes.report.ledger import Ledger, Number, pointer
 
-__all__ = ["RESULTS_DOC", "ReportContext", "build_context"]
+__all__ = ["RESULTS_DOC", "ReportContext", "build_context", "listing"]
 
 #: Name of the run's own results document (``results.json`` beside the report).
 RESULTS_DOC = "results"
@@ -219,3 +219,15 @@ def build_context(
         margin_key=margin_key,
         reference=reference,
     )
+
+
+def listing(names) -> str:
+    """``a, b and c`` (empty for no names).
+
+    Examples
+    --------
+    >>> listing(["rhTPO", "hetrombopag", "combination"]), listing(["rhTPO"]), listing([])
+    ('rhTPO, hetrombopag and combination', 'rhTPO', '')
+    """
+    names = [str(name) for name in names]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)

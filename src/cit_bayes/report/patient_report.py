@@ -26,7 +26,12 @@ from cit_bayes.exceptions import DocumentWarning
 from cit_bayes.report.docx_render import write_docx
 from cit_bayes.report.figure_files import SYNTHETIC_STAMP, stamped
 from cit_bayes.report.ledger import Ledger
-from cit_bayes.report.patient_context import RESULTS_DOC, ReportContext, build_context
+from cit_bayes.report.patient_context import (
+    RESULTS_DOC,
+    ReportContext,
+    build_context,
+    listing,
+)
 from cit_bayes.report.pdf import OVERFULL_TOLERANCE_PT, compile_pdf
 from cit_bayes.report.render import render_html, render_latex_document, render_markdown_document
 from cit_bayes.report.sections_answers import key_answers_section
@@ -162,7 +167,7 @@ def write_report(
         meta = page.results["meta"]
         title = getattr(analysis.plan, "title", None) or "Adjusted Bayesian reanalysis"
         subtitle = [
-            f"{_listing(page.arms)}: Bayesian, confounding-adjusted comparison of the arms.",
+            f"{listing(page.arms)}: Bayesian, confounding-adjusted comparison of the arms.",
             f"Primary analysis: {page.label(page.primary)}. Data: {meta['data']['file']}"
             + (" (synthetic)." if meta.get("synthetic") else "."),
         ]
@@ -225,15 +230,3 @@ def _supplement_pdf(tex: Path) -> Path | None:
             stacklevel=3,
         )
     return build.pdf
-
-
-def _listing(names) -> str:
-    """``a, b and c``.
-
-    Examples
-    --------
-    >>> _listing(["rhTPO", "hetrombopag", "combination"])
-    'rhTPO, hetrombopag and combination'
-    """
-    names = [str(name) for name in names]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
