@@ -75,32 +75,44 @@ POOLED_POINT = COMMON | {
     "arm_sd": 0.8,
     "arm_z": np.array([[0.3, -1.0, 0.5], [1.2, 0.4, -0.7]]),
 }
+#: arm-specific slopes: the deviations' standard normals (arm_contrast, covariate / day)
+SLOPES = {
+    "coefficient_deviation_z": np.array([[0.7, -1.3], [0.2, 1.1]]),
+    "baseline_slope_deviation_z": np.array([[-0.4, 0.9, 1.6], [0.5, -0.8, 0.3]]),
+}
 
 
 @pytest.mark.parametrize(
-    ("pool_arms", "adjust_baseline", "form"),
+    ("pool_arms", "adjust_baseline", "form", "arm_slopes"),
     [
-        (False, True, None),
-        (False, False, None),
-        (True, True, None),
-        (True, False, None),
-        (False, True, "batched"),  # the likelihood batched over the sets of recorded days
-        (True, False, "batched"),
+        (False, True, None, False),
+        (False, False, None, False),
+        (True, True, None, False),
+        (True, False, None, False),
+        (False, True, "batched", False),  # the likelihood batched over the sets of recorded days
+        (True, False, "batched", False),
+        (False, True, None, True),  # each arm its own covariate and baseline slopes
+        (False, True, "batched", True),
     ],
 )
 def test_log_density_is_the_written_model(
-    case, evaluate_model, kish_by_hand, adjust_baseline, pool_arms, form
+    case, evaluate_model, kish_by_hand, adjust_baseline, pool_arms, form, arm_slopes
 ):
     data, day0, counts = case
     prior = TrajectoryPrior(
         day_mean_center=4.4, day_mean_sd=0.9, arm_sd=0.6, baseline_slope_sd=0.8,
         coefficient_sd=0.4, residual_sd=0.7, correlation_eta=1.5, pool_arms=pool_arms,
+        slope_deviation_sd=0.3, arm_slopes=arm_slopes,
     )  # fmt: skip
     values = trajectory_values(
         day0, counts, data, prior, adjust_baseline=adjust_baseline, form=form
     )
-    model = build_trajectory_model(data, DAYS, values["observed"], pool_arms, form=form)
+    model = build_trajectory_model(
+        data, DAYS, values["observed"], pool_arms, form=form, arm_slopes=arm_slopes
+    )
     p = POOLED_POINT if pool_arms else POINT
+    if arm_slopes:
+        p = p | SLOPES
     outputs = ("residual_correlation", "mean", "delta_plt")
     logp, out = evaluate_model(
         model,
@@ -126,8 +138,18 @@ def test_log_density_is_the_written_model(
         arm_prior = stats.norm(4.4, 0.9).logpdf(theta).sum()
     log_day0 = np.log(day0)
     b = log_day0 - log_day0.mean() if adjust_baseline else np.zeros(data.n)
-    linear = data.design @ p["coefficient"]
-    mu = theta[data.arm_codes] + b[:, None] * p["baseline_slope"][None, :] + linear[:, None]
+    # per arm (rows) and patient: the covariates' and the baseline's slopes
+    coefficient = np.tile(p["coefficient"], (3, 1))
+    slope = np.tile(p["baseline_slope"], (3, 1))
+    if arm_slopes:  # average slope + 0.3 x (zero-sum basis @ z), written out
+        helmert = np.array([[1, 1], [-1, 1], [0, -2]]) / np.array([np.sqrt(2), np.sqrt(6)])
+        coefficient = coefficient + 0.3 * helmert @ p["coefficient_deviation_z"]
+        slope = slope + 0.3 * helmert @ p["baseline_slope_deviation_z"]
+        arm_prior += stats.norm.logpdf(p["coefficient_deviation_z"]).sum()
+        arm_prior += stats.norm.logpdf(p["baseline_slope_deviation_z"]).sum()
+    codes = data.arm_codes
+    linear = np.einsum("np,np->n", data.design, coefficient[codes])
+    mu = theta[codes] + b[:, None] * slope[codes] + linear[:, None]
 
     observed = np.isfinite(counts)
     has_count = observed.any(axis=1)
@@ -156,17 +178,24 @@ def test_log_density_is_the_written_model(
     np.testing.assert_allclose(out["residual_correlation"], [corr[1, 0], corr[2, 0], corr[2, 1]])
 
     # g-computation on the natural scale: log-normal mean of each patient's count, per arm
-    fixed = b[:, None] * p["baseline_slope"][None, :] + linear[:, None]
+    # every patient under arm a, with arm a's slopes
     h = data.tilt
     mean = np.array(
         [
             [
-                np.sum(h * np.exp(theta[a, d] + fixed[:, d] + s[a, d] ** 2 / 2)) / h.sum()
+                np.sum(
+                    h
+                    * np.exp(
+                        theta[a, d] + b * slope[a, d] + data.design @ coefficient[a]
+                        + s[a, d] ** 2 / 2
+                    )
+                )
+                / h.sum()
                 for a in range(3)
             ]
             for d in range(3)
         ]
-    )
+    )  # fmt: skip
     np.testing.assert_allclose(out["mean"], mean, rtol=1e-12)
     if adjust_baseline:  # one target-population baseline for every arm
         baseline = np.full(3, np.sum(h * day0) / h.sum())

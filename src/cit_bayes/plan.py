@@ -184,6 +184,7 @@ ROBUSTNESS_VARIANTS: tuple[str, ...] = (
     "weights only",
     "pooled arms",
     "proportional hazards",
+    "arm-specific slopes",
     "no Kish rescaling",
     "design uncertainty",
 )

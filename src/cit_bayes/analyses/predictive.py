@@ -109,6 +109,11 @@ def _plt(idata, arms, keep, rng) -> dict:
     mu = _draws(idata, "arm_day_effect", ("arm", "day"), keep)[:, arm, :]
     mu = mu + _draws(idata, "baseline_slope", ("day",), keep)[:, None, :] * baseline[None, :, None]
     mu = mu + _linear(idata, keep, len(arm))[:, :, None]
+    if "coefficient_deviation" in idata["posterior"]:  # arm-specific slopes
+        deviation = _draws(idata, "coefficient_deviation", ("arm", "covariate"), keep)
+        mu = mu + np.einsum("snp,np->sn", deviation[:, arm, :], _data(idata, "design"))[..., None]
+        slope = _draws(idata, "baseline_slope_deviation", ("arm", "day"), keep)[:, arm, :]
+        mu = mu + slope * baseline[None, :, None]
     sd = _draws(idata, "residual_sd", ("arm", "day"), keep)  # (draw, arm, day)
     if n_days > 1:
         correlation = correlation_matrix(

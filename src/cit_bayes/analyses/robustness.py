@@ -16,6 +16,10 @@ on the primary estimand's weights:
     model; recovery then with one shared baseline shape, which pooling needs);
 ``proportional hazards``
     weights and covariates, the recovery model with proportional hazards (recovery only);
+``arm-specific slopes``
+    weights and covariates, the PLT model with each arm's own covariate and baseline slopes
+    (``arm_slopes``; PLT only): whether a covariate that acts differently under each regimen
+    moves the answer;
 ``no Kish rescaling``
     weights and covariates, each arm's weights rescaled to sum to its number of patients
     instead of its Kish effective sample size (:class:`~cit_bayes.bayes.patient_base.PatientData`
@@ -67,6 +71,7 @@ VARIANT_ENDPOINTS = {
     "weights only": ("response", "plt", "recovery"),
     "pooled arms": ("response", "plt", "recovery"),
     "proportional hazards": ("recovery",),
+    "arm-specific slopes": ("plt",),
     "no Kish rescaling": ("response", "plt", "recovery"),
     "design uncertainty": ("response", "plt", "recovery"),
 }
@@ -79,6 +84,7 @@ DRIVERS = (
     ("regression only", "adjusted", "adding the weights to the covariates"),
     ("adjusted", "pooled arms", "pooling the arms"),
     ("adjusted", "proportional hazards", "forcing proportional hazards"),
+    ("adjusted", "arm-specific slopes", "giving each arm its own covariate slopes (PLT)"),
     ("adjusted", "no Kish rescaling", "rescaling the weights to the arm sizes, not the Kish ESS"),
     ("adjusted", "design uncertainty", "adding the weighting step's uncertainty"),
 )
@@ -120,6 +126,8 @@ def _variant_priors(variant: str, plan: AnalysisPlan) -> dict:
         )
     if variant == "proportional hazards":
         priors["recovery"] = dataclasses.replace(priors["recovery"], proportional_hazards=True)
+    if variant == "arm-specific slopes":
+        priors["plt"] = dataclasses.replace(priors["plt"], arm_slopes=True)
     return priors
 
 

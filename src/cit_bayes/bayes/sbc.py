@@ -80,7 +80,8 @@ def simulate_outcomes(
     endpoint : {"response", "plt", "recovery"}
     parameters : mapping
         One draw of the model's variables (``arm_logit``; ``arm_day_effect``,
-        ``baseline_slope``, ``residual_sd``, ``residual_correlation``; ``arm_log_hazard``
+        ``baseline_slope``, ``residual_sd``, ``residual_correlation`` and, with arm-specific
+        slopes, ``coefficient_deviation`` and ``baseline_slope_deviation``; ``arm_log_hazard``
         with dims ``day, arm``; ``coefficient``), as numpy arrays.
     values : mapping
         The model's data (``arm_index``, ``design``, ``log_baseline_centred``...).
@@ -112,6 +113,12 @@ def simulate_outcomes(
         slope = np.asarray(parameters.get("baseline_slope", np.zeros(n_days)))
         mu = level + slope[None, :] * np.asarray(values["log_baseline_centred"])[:, None]
         mu = mu + linear[:, None]
+        if "coefficient_deviation" in parameters:  # arm-specific slopes
+            design = np.asarray(values["design"], dtype=float)
+            deviation = np.asarray(parameters["coefficient_deviation"])[arm]  # (patient, p)
+            mu = mu + np.sum(design * deviation, axis=1)[:, None]
+            day_deviation = np.asarray(parameters["baseline_slope_deviation"])[arm]
+            mu = mu + day_deviation * np.asarray(values["log_baseline_centred"])[:, None]
         pairs = np.asarray(parameters.get("residual_correlation", np.zeros(0)))
         cholesky = np.linalg.cholesky(correlation_matrix(pairs, n_days))
         noise = rng.standard_normal((len(arm), n_days)) @ cholesky.T

@@ -41,6 +41,29 @@ from K arms, so it rests on its prior, and the product :math:`\\tau \\bar s_d z`
 NUTS crossed slowly (one divergence in 8,000 at the default seed of ``make run``; R-hat 1.012
 at n = 2,000; measured for issue 13). Hence not the default.
 
+Arm-specific slopes (``arm_slopes=True``, a sensitivity analysis: the robustness variant
+"arm-specific slopes"): each arm gets its own covariate and baseline slopes,
+:math:`\\mu_{id} = \\theta_{a_i d} + (\\gamma_d + \\zeta_{a_i d}) b_i + x_i^\\top(\\beta +
+\\xi_{a_i})`, with the deviations summing to zero over the arms, :math:`\\xi_{\\cdot j} =
+s_\\xi H z_{\\cdot j}` and :math:`\\zeta_{\\cdot d} = s_\\xi H z'_{\\cdot d}`, z standard normal
+(``slope_deviation_sd`` :math:`s_\\xi` = 0.25 by default: two arms' slopes differ by
+N(0, 2 x 0.25^2) a priori, so a covariate's effect on the log count differs between two arms by
+less than 0.7 with probability 0.95). The scale is fixed, not learned from K arms (it would rest
+on its prior, as :math:`\\tau` above), and the average slopes stay ``coefficient`` and
+``baseline_slope``. Its g-computed means average each arm's own factor over the target
+population. Why it is not the primary: measured on the simulator's ``strong-confounding``
+scenario (fixed weights, the first 39 of the shipped calibration's cohorts of 187), where the
+confounders' effects on the log scale differ between arms, it moved the combination - rhTPO
+day-14 difference's bias from -3.8 to -0.3 x10^9/L but hetrombopag - rhTPO's from +5.6 to +11.3,
+and it doubled hetrombopag's day-14 posterior SD (8.8 to 17.2 against an estimator SD of 11.4):
+it trades one arm's bias for another's and for width. On the simulator's potential
+outcomes (60,000 patients, true-propensity weights, least squares on the log counts, g-computed
+with each arm's residual variance) one set of slopes misses the arms' day-14 means by at most
+2 x10^9/L in either scenario, and arm-specific slopes barely change that: the strong-confounding
+bias of the PLT model comes from weights that cannot balance there (propensities below 0.01,
+bone metastasis left 0.5 SD apart), so the outcome model extrapolates, which no slope structure
+fixes.
+
 :math:`R` is built from its canonical partial correlations: under LKJ(:math:`\\eta`) those of
 the C-vine are independent, :math:`(\\rho + 1)/2 \\sim \\mathrm{Beta}(\\beta_k, \\beta_k)` at
 tree level k with :math:`\\beta_k = \\eta + (D - 1 - k)/2` for D days (Lewandowski et al. 2009,
@@ -270,19 +293,20 @@ class TrajectoryPrior:
     group_sd: float = setting(0.5, **SCALE)
     residual_sd: float = setting(0.5, **SCALE)
     correlation_eta: float = setting(2.0, **SCALE)
+    slope_deviation_sd: float = setting(0.25, **SCALE)
     pool_arms: bool = False
     arm_sd_fixed: bool = False
+    arm_slopes: bool = False
 
     def __post_init__(self):
         check_prior(self)
         check_fixed_arm_sd(self)
 
 
-#: The prior settings that are ``pm.Data`` of the model (``prior_<name>``); ``pool_arms`` and
-#: ``arm_sd_fixed`` are not: they fix the model's structure.
-_PRIOR_NAMES = tuple(
-    f.name for f in fields(TrajectoryPrior) if f.name not in ("pool_arms", "arm_sd_fixed")
-)
+#: The prior settings that are ``pm.Data`` of the model (``prior_<name>``); ``pool_arms``,
+#: ``arm_sd_fixed`` and ``arm_slopes`` are not: they fix the model's structure.
+STRUCTURE = ("pool_arms", "arm_sd_fixed", "arm_slopes")
+_PRIOR_NAMES = tuple(f.name for f in fields(TrajectoryPrior) if f.name not in STRUCTURE)
 
 
 def observed_patterns(observed: np.ndarray) -> tuple[tuple[bool, ...], ...]:
@@ -357,6 +381,7 @@ def _build(
     pool_arms: bool,
     groups: tuple[str, ...] = (),
     fixed: bool = False,
+    arm_slopes: bool = False,
 ):
     """The model; ``patterns`` ((set of days, count) pairs) for the unrolled form, None for
     the batched one."""
@@ -383,47 +408,23 @@ def _build(
         prior = {name: pm.Data(f"prior_{name}", 1.0) for name in _PRIOR_NAMES}
 
         residual_sd = pm.HalfNormal("residual_sd", prior["residual_sd"], dims=("arm", "day"))
-        shape = prior["correlation_eta"] + cpc_shapes(n_days)
-        if pairs:
-            cpc_unit = pm.Beta("residual_cpc_unit", shape, shape, dims="day_pair")
-            cpc = 2.0 * cpc_unit - 1.0
-            factor = correlation_cholesky([cpc[p] for p in range(len(pairs))])
-        else:
-            factor = [[1.0]]
-        correlation = [
-            sum((factor[i][m] * factor[j][m] for m in range(j + 1)), start=0.0)
-            for i in range(1, n_days)
-            for j in range(i)
-        ]
-        if pairs:
-            pm.Deterministic("residual_correlation", pt.stack(correlation), dims="day_pair")
-        if pool_arms:
-            day_mean = pm.Normal(
-                "day_mean", prior["day_mean_center"], prior["day_mean_sd"], dims="day"
-            )
-            arm_sd = prior["arm_sd"] if fixed else pm.HalfNormal("arm_sd", prior["arm_sd"])
-            arm_z = pm.Normal("arm_z", 0.0, 1.0, dims=("arm_contrast", "day"))
-            contrast = pt.as_tensor(zero_sum_basis(len(arms)))  # (arm, arm_contrast)
-            arm_day = pm.Deterministic(
-                "arm_day_effect",
-                day_mean[None, :]
-                + arm_sd * pt.mean(residual_sd, axis=0)[None, :] * pt.dot(contrast, arm_z),
-                dims=("arm", "day"),
-            )
-        else:
-            arm_day = pm.Normal(
-                "arm_day_effect",
-                prior["day_mean_center"],
-                prior["day_mean_sd"],
-                dims=("arm", "day"),
-            )
+        factor = _residual_correlation(prior["correlation_eta"], n_days, pairs)
+        arm_day = _arm_levels(prior, residual_sd, len(arms), pool_arms, fixed)
         slope = pm.Normal("baseline_slope", 0.0, prior["baseline_slope_sd"], dims="day")
         coefficient = pm.Normal("coefficient", 0.0, prior["coefficient_sd"], dims="covariate")
 
         # (n,): covariates and, with a grouping, the patient's group intercept
         linear = pt.dot(design, coefficient) + group_intercept(groups, n, prior["group_sd"])
-        fixed = linear[:, None] + baseline[:, None] * slope[None, :]  # (n, day)
-        mu = arm_day[arm] + fixed
+        shift = linear[:, None] + baseline[:, None] * slope[None, :]  # (n, day)
+        if arm_slopes:  # each arm's slopes: the average slope + a zero-sum deviation
+            deviation, baseline_deviation = _slope_deviations(
+                len(arms), prior["slope_deviation_sd"]
+            )
+            shift = shift + (
+                pt.sum(design * deviation[arm], axis=1)[:, None]
+                + baseline[:, None] * baseline_deviation[arm]
+            )
+        mu = arm_day[arm] + shift
         if patterns is None:  # batched: the sets of recorded days are data
             masks = pm.Data("pattern_mask", np.zeros((PATTERN_BLOCK, n_days)))
             index = pm.Data("pattern_index", np.zeros(n, dtype="int64"), dims="patient")
@@ -453,6 +454,62 @@ def _build(
     return model
 
 
+def _residual_correlation(eta, n_days: int, pairs: list[str]):
+    """The Cholesky factor of R (nested lists of scalars) from its canonical partial
+    correlations under LKJ(eta), and R's off-diagonal ``residual_correlation``."""
+    if not pairs:
+        return [[1.0]]
+    shape = eta + cpc_shapes(n_days)
+    cpc_unit = pm.Beta("residual_cpc_unit", shape, shape, dims="day_pair")
+    cpc = 2.0 * cpc_unit - 1.0
+    factor = correlation_cholesky([cpc[p] for p in range(len(pairs))])
+    correlation = [
+        sum((factor[i][m] * factor[j][m] for m in range(j + 1)), start=0.0)
+        for i in range(1, n_days)
+        for j in range(i)
+    ]
+    pm.Deterministic("residual_correlation", pt.stack(correlation), dims="day_pair")
+    return factor
+
+
+def _arm_levels(prior, residual_sd, n_arms: int, pool_arms: bool, fixed: bool):
+    """The arm-by-day levels θ (``arm_day_effect``): independent a priori, or partially
+    pooled (``pool_arms``; the between-arm SD a constant when ``fixed``)."""
+    if not pool_arms:
+        return pm.Normal(
+            "arm_day_effect", prior["day_mean_center"], prior["day_mean_sd"], dims=("arm", "day")
+        )
+    day_mean = pm.Normal("day_mean", prior["day_mean_center"], prior["day_mean_sd"], dims="day")
+    arm_sd = prior["arm_sd"] if fixed else pm.HalfNormal("arm_sd", prior["arm_sd"])
+    arm_z = pm.Normal("arm_z", 0.0, 1.0, dims=("arm_contrast", "day"))
+    contrast = pt.as_tensor(zero_sum_basis(n_arms))  # (arm, arm_contrast)
+    return pm.Deterministic(
+        "arm_day_effect",
+        day_mean[None, :]
+        + arm_sd * pt.mean(residual_sd, axis=0)[None, :] * pt.dot(contrast, arm_z),
+        dims=("arm", "day"),
+    )
+
+
+def _slope_deviations(n_arms: int, sd):
+    """Each arm's deviations from the average covariate and baseline slopes (arm_slopes):
+    :math:`\\xi_{\\cdot j} = s_\\xi H z_{\\cdot j}` (covariate j) and :math:`\\zeta_{\\cdot d} =
+    s_\\xi H z'_{\\cdot d}` (day d), z standard normal, H the zero-sum basis, so the deviations of
+    a slope sum to zero over the arms (the average slope is ``coefficient`` /
+    ``baseline_slope`` alone: no ridge between it and the deviations) and two arms' slopes differ
+    by N(0, 2 s_ξ^2) a priori. Non-centred with a fixed scale: no funnel."""
+    basis = pt.as_tensor(zero_sum_basis(n_arms))  # (arm, arm_contrast)
+    z = pm.Normal("coefficient_deviation_z", 0.0, 1.0, dims=("arm_contrast", "covariate"))
+    z_day = pm.Normal("baseline_slope_deviation_z", 0.0, 1.0, dims=("arm_contrast", "day"))
+    deviation = pm.Deterministic(
+        "coefficient_deviation", sd * pt.dot(basis, z), dims=("arm", "covariate")
+    )
+    baseline_deviation = pm.Deterministic(
+        "baseline_slope_deviation", sd * pt.dot(basis, z_day), dims=("arm", "day")
+    )
+    return deviation, baseline_deviation
+
+
 def build_trajectory_model(
     data: PatientData,
     days: Sequence[str],
@@ -460,6 +517,7 @@ def build_trajectory_model(
     pool_arms: bool = False,
     fixed: bool = False,
     form: str | None = None,
+    arm_slopes: bool = False,
 ) -> pm.Model:
     """The (cached) trajectory model for data of this shape; its ``pm.Data`` are not set.
 
@@ -481,26 +539,23 @@ def build_trajectory_model(
     """
     days = tuple(str(d) for d in days)
     observed = np.asarray(observed, dtype=bool)
-    pool_arms, fixed = bool(pool_arms), bool(fixed)
+    pool_arms, fixed, arm_slopes = bool(pool_arms), bool(fixed), bool(arm_slopes)
     if likelihood_form(observed, form) == "batched":
-        key = ("trajectory", data.n, data.arms, data.covariates, days, "batched", pool_arms, fixed)
-        return cached_model(
-            (*key, data.groups),
-            lambda: _build(
-                data.n, data.arms, data.covariates, days, None, pool_arms, data.groups, fixed
-            ),
+        patterns = None
+    else:
+        patterns = tuple(
+            (pattern, int(np.sum(np.all(observed == np.array(pattern), axis=1))))
+            for pattern in observed_patterns(observed)
         )
-    patterns = tuple(
-        (pattern, int(np.sum(np.all(observed == np.array(pattern), axis=1))))
-        for pattern in observed_patterns(observed)
-    )
-    key = ("trajectory", data.n, data.arms, data.covariates, days, patterns, pool_arms, fixed)
+    structure = (pool_arms, fixed, data.groups) + (("arm_slopes",) if arm_slopes else ())
+    key = ("trajectory", data.n, data.arms, data.covariates, days, patterns or "batched")
     return cached_model(
-        (*key, data.groups),
+        (*key, *structure),
         lambda: _build(
-            data.n, data.arms, data.covariates, days, patterns, pool_arms, data.groups, fixed
+            data.n, data.arms, data.covariates, days, patterns, pool_arms, data.groups, fixed,
+            arm_slopes,
         ),
-    )
+    )  # fmt: skip
 
 
 def trajectory_values(
@@ -671,7 +726,7 @@ def trajectory_inputs(
         plt_day0, plt_follow_up, data, prior, adjust_baseline=adjust_baseline, form=form
     )
     model = build_trajectory_model(
-        data, days, values["observed"], prior.pool_arms, prior.arm_sd_fixed, form
+        data, days, values["observed"], prior.pool_arms, prior.arm_sd_fixed, form, prior.arm_slopes
     )
     return ModelInputs(model, values, trajectory_targets(values, days, data.arms))
 
@@ -717,11 +772,27 @@ def trajectory_targets(values: Mapping[str, np.ndarray], days: Sequence[str], ar
         slope = draws_matrix(posterior, "baseline_slope")  # (S, day)
         level = draws_matrix(posterior, "arm_day_effect")  # (S, arm, day)
         spread = 0.5 * draws_matrix(posterior, "residual_sd") ** 2  # (S, arm, day)
-        scale = average_over_patients(
-            lambda s: np.exp(linear(s)[:, :, None] + baseline[None, :, None] * slope[s, None, :]),
-            len(slope), len(tilt), slope.shape[1], tilt,
-        )  # (S, day)  # fmt: skip
-        mean = np.exp(level + spread) * scale[:, None, :]  # (S, arm, day)
+        n_draws, n_arms, n_days = level.shape
+        if "coefficient_deviation" in posterior:  # arm_slopes: a patient's factor per arm
+            deviation = draws_matrix(posterior, "coefficient_deviation")  # (S, arm, p)
+            slopes = slope[:, None, :] + draws_matrix(posterior, "baseline_slope_deviation")
+
+            def per_patient(s):  # (draws, m, arm x day)
+                by_arm = linear(s)[:, :, None] + np.einsum("sap,mp->sma", deviation[s], design)
+                log_factor = by_arm[..., None] + baseline[None, :, None, None] * slopes[s][:, None]
+                return np.exp(log_factor).reshape(len(log_factor), len(tilt), -1)
+
+            scale = average_over_patients(
+                per_patient, n_draws, len(tilt), n_arms * n_days, tilt
+            ).reshape(n_draws, n_arms, n_days)
+        else:  # one factor for every arm: the average over patients once per day
+            scale = average_over_patients(
+                lambda s: np.exp(
+                    linear(s)[:, :, None] + baseline[None, :, None] * slope[s, None, :]
+                ),
+                n_draws, len(tilt), n_days, tilt,
+            )[:, None, :]  # fmt: skip
+        mean = np.exp(level + spread) * scale  # (S, arm, day)
         return {
             "mean": as_posterior(mean.transpose(0, 2, 1), posterior, ("day", "arm"), coords),
             "delta_plt": as_posterior(

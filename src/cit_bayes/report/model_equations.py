@@ -11,6 +11,8 @@ from __future__ import annotations
 from cit_bayes.report.document import Equation
 
 __all__ = [
+    "ARM_SLOPES_EQUATION",
+    "ARM_SLOPES_TEXT",
     "GROUP_EQUATION",
     "GROUP_TEXT",
     "MODEL_EQUATIONS",
@@ -204,6 +206,23 @@ PROPORTIONAL_HAZARDS_EQUATION = Equation(
     "lambda[a,t] = nu[a] + g[t], g = delta s + sigma Z u, u ~ N(0, I_r)",
 )
 
+#: A plan with ``arm_slopes = true`` in ``[priors.plt]`` gives each arm its own covariate and
+#: baseline slopes in the trajectory model.
+ARM_SLOPES_TEXT = (
+    "In this run the plan sets arm_slopes = true: each arm has its own covariate slopes "
+    "$\\beta + \\xi_a$ and baseline slopes $\\gamma_d + \\zeta_{ad}$ (the average slope and a deviation "
+    "that sums to zero over the arms, non-centred, $H$ the orthonormal zero-sum basis), so a "
+    "covariate may change counts by a different factor under each regimen; the g-computation "
+    "predicts every patient under each arm with that arm's slopes. Two arms' slopes differ by "
+    "$N(0, 2 s_\\xi^2)$ a priori."
+)
+ARM_SLOPES_EQUATION = Equation(
+    r"\mu_{id} = \theta_{a_i d} + (\gamma_d + \zeta_{a_i d}) b_i + x_i^\top(\beta + \xi_{a_i}),\quad "
+    r"\xi = s_\xi H z,\ \zeta_{\cdot d} = s_\xi H z'_{\cdot d},\ z, z' \sim N(0, I)",
+    "mu[i,d] = theta[a_i,d] + (gamma[d] + zeta[a_i,d]) b_i + x_i' (beta + xi[a_i]);  "
+    "xi = s_xi H z, zeta[., d] = s_xi H z'[., d], z, z' ~ N(0, I)",
+)
+
 #: A plan with a grouping column (``[covariates] group``) adds a random intercept of the
 #: patient's group to the linear predictor of the response, PLT and recovery models.
 GROUP_TEXT = (
@@ -257,8 +276,12 @@ PRIOR_SYMBOLS: dict[str, dict[str, str]] = {
         "residual_sd": "$s_s$ (half-normal scale of each within-patient SD $s_{ad}$, per arm and "
         "day)",
         "correlation_eta": "$\\eta$ (LKJ shape of the within-patient correlation $R$)",
+        "slope_deviation_sd": "$s_\\xi$ (SD of each arm's deviation from the average covariate "
+        "and baseline slopes; used only with arm_slopes)",
         "pool_arms": _POOL,
         "arm_sd_fixed": _FIXED,
+        "arm_slopes": "arm_slopes (false: one slope per covariate for all arms; true: each arm "
+        "its own slopes, $\\beta + \\xi_a$ and $\\gamma_d + \\zeta_{ad}$)",
     },
     "recovery": {
         "intercept_mean": "$m_\\nu$ (mean of each arm's log hazard $\\nu_a$ at the middle day)",

@@ -169,6 +169,7 @@ _VARIANT_TEXT = {
     "weights only": "weights, no covariates",
     "pooled arms": "weights and covariates, arms partially pooled",
     "proportional hazards": "weights and covariates, recovery with proportional hazards",
+    "arm-specific slopes": "weights and covariates, PLT model with each arm's own slopes",
     "no Kish rescaling": (
         "weights and covariates, weights summing to each arm's n (not its Kish ESS)"
     ),

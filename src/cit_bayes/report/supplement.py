@@ -18,6 +18,8 @@ from dataclasses import fields
 from cit_bayes.report.checklists import barg_blocks, target_blocks
 from cit_bayes.report.document import Code, Heading, Items, Paragraph, Table, prose
 from cit_bayes.report.model_equations import (
+    ARM_SLOPES_EQUATION,
+    ARM_SLOPES_TEXT,
     GROUP_EQUATION,
     GROUP_TEXT,
     MODEL_EQUATIONS,
@@ -326,6 +328,8 @@ def _model_blocks(ctx: ReportContext) -> list:
             blocks += [Paragraph(prose(PROPORTIONAL_HAZARDS_TEXT)), PROPORTIONAL_HAZARDS_EQUATION]
         if getattr(prior, "pool_arms", False):
             blocks += [Paragraph(prose(POOLED_TEXT[endpoint])), POOLED_EQUATIONS[endpoint]]
+        if getattr(prior, "arm_slopes", False):
+            blocks += [Paragraph(prose(ARM_SLOPES_TEXT)), ARM_SLOPES_EQUATION]
         blocks.append(_prior_table(ctx, endpoint))
     return blocks + _prior_set_blocks(ctx)
 
