@@ -188,3 +188,22 @@ def test_the_target_trial_is_read_from_the_plans_sidecar_and_leaves_its_hash_alo
     sidecar.write_text("[target_trial]\nfollow_up = 14\n", encoding="utf-8")
     with pytest.raises(PlanError, match="follow_up"):
         load_plan(plan)
+
+
+def test_the_shipped_calibrations_were_run_on_the_default_plan_as_it_reads():
+    # The report shows the shipped calibration as the default plan's only while the plan's
+    # content hash is the one it was run on: a change of the plan's content needs the
+    # calibration run again (or the report says it was run on another plan). A sensitivity
+    # structure added later (arm_slopes) is optional, so the plan's content did not change.
+    from cit_bayes._paths import data_dir
+
+    plan = load_plan()
+    for name in ("default", "plt-recovery", "design-uncertainty"):
+        summary = json.loads((data_dir() / "calibration" / name / "summary.json").read_text())
+        assert summary["setup"]["plan"] == {"name": "default", "sha256": plan.sha256}, name
+    assert (
+        "arm_slopes"
+        not in tomllib.loads((models_dir() / "default.toml").read_text())["priors"]["plt"]
+    )
+    assert plan.priors["plt"].arm_slopes is False
+    assert plan.priors["plt"].slope_deviation_sd == pytest.approx(0.25)

@@ -68,6 +68,13 @@ ESTIMANDS = ("ate", "ato", "att")
 #: The four patient-level models, in the order they are fitted.
 MODELS = ("response", "plt", "recovery", "safety")
 METHODS = ("entropy", "propensity")
+#: Prior fields a plan may leave out (every other one is written out): structures of the
+#: sensitivity analyses, off unless set (``arm_sd_fixed``: a sceptical prior set fixes the SD
+#: of pooled arms; ``arm_slopes`` and its ``slope_deviation_sd``: the robustness variant
+#: "arm-specific slopes"), so that a plan written before they existed reads as it did, with
+#: the same content hash.
+OPTIONAL_PRIORS: frozenset[str] = frozenset({"arm_sd_fixed", "arm_slopes", "slope_deviation_sd"})
+
 _PRIOR_CLASSES = {
     "response": ResponsePrior,
     "plt": TrajectoryPrior,
@@ -747,9 +754,8 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
         if model not in priors_table:
             raise PlanError(f"{where(document.source, section)}: missing")
         table = priors_table[model]
-        if isinstance(table, dict) and any(f.name == "arm_sd_fixed" for f in fields(cls)):
-            # optional, false unless a sceptical prior set fixes the SD of pooled arms
-            table = {"arm_sd_fixed": False} | table
+        if isinstance(table, dict):  # the sensitivity structures a plan may leave out
+            table = {f.name: f.default for f in fields(cls) if f.name in OPTIONAL_PRIORS} | table
         priors[model] = build(cls, table, document.source, section, complete=True)
         if getattr(priors[model], "arm_sd_fixed", False):
             raise PlanError(
