@@ -51,18 +51,21 @@ N(0, 2 x 0.25^2) a priori, so a covariate's effect on the log count differs betw
 less than 0.7 with probability 0.95). The scale is fixed, not learned from K arms (it would rest
 on its prior, as :math:`\\tau` above), and the average slopes stay ``coefficient`` and
 ``baseline_slope``. Its g-computed means average each arm's own factor over the target
-population. Why it is not the primary: measured on the simulator's ``strong-confounding``
-scenario (fixed weights, the first 39 of the shipped calibration's cohorts of 187), where the
-confounders' effects on the log scale differ between arms, it moved the combination - rhTPO
-day-14 difference's bias from -3.8 to -0.3 x10^9/L but hetrombopag - rhTPO's from +5.6 to +11.3,
-and it doubled hetrombopag's day-14 posterior SD (8.8 to 17.2 against an estimator SD of 11.4):
-it trades one arm's bias for another's and for width. On the simulator's potential
-outcomes (60,000 patients, true-propensity weights, least squares on the log counts, g-computed
-with each arm's residual variance) one set of slopes misses the arms' day-14 means by at most
-2 x10^9/L in either scenario, and arm-specific slopes barely change that: the strong-confounding
-bias of the PLT model comes from weights that cannot balance there (propensities below 0.01,
-bone metastasis left 0.5 SD apart), so the outcome model extrapolates, which no slope structure
-fixes.
+population. Why it is not the primary (``data/calibration/arm-slopes/``: fixed weights, the
+same 200 simulated cohorts of 187 per scenario as the one-slope model's calibration): on
+``strong-confounding``, where the confounders' effects on the log scale differ between arms, it
+left the worst bias as it was (combination - rhIL-11 day 14: -17.8 -> -18.3 x10^9/L) and raised
+coverage (0.635-0.980 -> 0.765-0.985) mostly by widening the intervals; on ``paper-like`` it
+made the day-14 differences more biased (combination - rhTPO +3.4 -> +9.0, hetrombopag - rhTPO
++5.3 -> +9.6) with posterior SDs 25-50 % wider: each arm's slopes rest on that arm's few
+effective patients and are carried over the whole target population, and the natural-scale
+mean of uncertain slopes is pulled upward. On the simulator's potential outcomes (60,000
+patients, true-propensity weights, least squares on the log counts, g-computed with each arm's
+residual variance) one set of slopes misses the arms' day-14 means by at most 2 x10^9/L in
+either scenario, and arm-specific slopes barely change that: the strong-confounding bias of the
+PLT model comes from weights that cannot balance there (propensities below 0.01; in a typical
+cohort bone metastasis stays about 0.5 SD off its target in the hetrombopag arm), so the outcome
+model extrapolates, which no slope structure fixes.
 
 :math:`R` is built from its canonical partial correlations: under LKJ(:math:`\\eta`) those of
 the C-vine are independent, :math:`(\\rho + 1)/2 \\sim \\mathrm{Beta}(\\beta_k, \\beta_k)` at
@@ -268,6 +271,10 @@ class TrajectoryPrior:
         LKJ shape of the within-patient correlation matrix (2: mildly favours weaker
         correlations; 1 is uniform over correlation matrices). With three days each
         correlation then has the marginal prior 2 Beta(2.5, 2.5) - 1.
+    slope_deviation_sd : float
+        Used only when ``arm_slopes``: :math:`s_\\xi`, the SD of each arm's deviation from the
+        average covariate and baseline slopes (0.25: two arms' slopes differ by less than 0.7
+        on the log scale with prior probability 0.95). Optional in a plan.
     pool_arms : bool
         False (default): independent arm-by-day levels. True: partially pooled (a sensitivity
         analysis; module docstring). It changes the model's structure, not only its data.
@@ -276,6 +283,10 @@ class TrajectoryPrior:
         itself, not estimated (a sceptical prior on the differences between arms: two arms'
         levels of a day differ by N(0, 2 arm_sd^2) within-patient SDs a priori). It changes the
         model's structure.
+    arm_slopes : bool
+        False (default): one slope per covariate and per day's baseline for all arms. True:
+        each arm its own (a sensitivity analysis, not the primary: module docstring, "Arm-specific
+        slopes"). It changes the model's structure; optional in a plan.
 
     Examples
     --------
