@@ -133,3 +133,94 @@ def test_the_supplement_states_the_arm_slopes_model_only_when_the_plan_sets_it()
     assert ARM_SLOPES_EQUATION in stated
     # after the trajectory model's own equations, before its prior table
     assert stated.index(ARM_SLOPES_EQUATION) == len(stated) - 2
+
+
+def _arm_slopes_case(with_deviations: bool):
+    """Counts from arm-specific slopes (covariate slopes +-0.8 around an average of 0, baseline
+    slopes 0.4 +- 0.3) and a "posterior" of the true values, with or without the deviations."""
+    import xarray as xr
+
+    rng = np.random.default_rng(5)
+    n, arms, days = 400, ["a", "b", "c", "d"], ["day3", "day7", "day14"]
+    arm = np.repeat(np.arange(4), n // 4)
+    x, b = rng.normal(size=n), rng.normal(0.0, 0.5, n)
+    theta = np.log([[40, 60, 90], [45, 80, 120], [50, 110, 160], [40, 55, 85]])  # (arm, day)
+    deviation = np.array([[0.8], [-0.8], [0.8], [-0.8]])  # (arm, covariate): sums to 0
+    day_deviation = np.repeat([[0.3], [-0.3], [0.3], [-0.3]], 3, axis=1)  # (arm, day)
+    sd = 0.4
+    mu = theta[arm] + (deviation[arm, 0] * x)[:, None] + b[:, None] * (0.4 + day_deviation[arm])
+    log_plt = mu + sd * rng.standard_normal((n, 3))
+    shape = (2, 200)
+
+    def repeated(value, dims):
+        value = np.asarray(value, dtype=float)
+        return (("chain", "draw", *dims), np.broadcast_to(value, (*shape, *value.shape)).copy())
+
+    variables = {
+        "arm_day_effect": repeated(theta, ("arm", "day")),
+        "baseline_slope": repeated(np.full(3, 0.4), ("day",)),
+        "coefficient": repeated(np.zeros(1), ("covariate",)),
+        "residual_sd": repeated(np.full((4, 3), sd), ("arm", "day")),
+        "residual_correlation": repeated(np.zeros(3), ("day_pair",)),
+    }
+    if with_deviations:
+        variables["coefficient_deviation"] = repeated(deviation, ("arm", "covariate"))
+        variables["baseline_slope_deviation"] = repeated(day_deviation, ("arm", "day"))
+    posterior = xr.Dataset(variables, coords={"arm": arms, "day": days})
+    data = xr.Dataset(
+        {
+            "arm_index": ("patient", arm),
+            "design": (("patient", "covariate"), x[:, None]),
+            "log_baseline_centred": ("patient", b),
+            "log_plt": (("patient", "day"), log_plt),
+            "observed": (("patient", "day"), np.ones((n, 3))),
+        }
+    )
+    return xr.DataTree.from_dict({"posterior": posterior, "constant_data": data})
+
+
+def test_the_predictive_check_replicates_each_arms_slopes():
+    from cit_bayes.analyses.predictive import predictive_check
+
+    # the model that generated the counts (its arms' own slopes) passes ...
+    fragment, table = predictive_check("plt", _arm_slopes_case(True), seed=3)
+    assert fragment["passed"], fragment["failures"]
+    assert np.sum(table["p_value"].to_numpy() < 0.05) <= 2, table
+    # ... and the same values with one slope for all arms (the deviations dropped) fail: every
+    # arm's slope is 0.8 away from the average, so its mean count is e^(0.8^2 / 2) = 1.38 times
+    # what one slope predicts
+    wrong, _ = predictive_check("plt", _arm_slopes_case(False), seed=3)
+    assert not wrong["passed"]
+    assert {f"day14 {arm}" for arm in "abcd"} <= set(wrong["failures"])
+
+
+def test_the_sbc_simulator_adds_each_arms_slope_deviations():
+    from cit_bayes.bayes.sbc import simulate_outcomes
+
+    rng = np.random.default_rng(2)
+    n = 30
+    values = {
+        "arm_index": np.arange(n) % 3,
+        "design": rng.normal(size=(n, 2)),
+        "log_baseline_centred": rng.normal(0.0, 0.4, n),
+    }
+    parameters = {
+        "arm_day_effect": np.log([[40.0, 80.0], [50.0, 90.0], [45.0, 70.0]]),
+        "baseline_slope": np.array([0.5, 0.3]),
+        "coefficient": np.array([0.2, -0.1]),
+        "residual_sd": np.full((3, 2), 0.4),
+        "residual_correlation": np.array([0.5]),
+    }
+    deviation = np.array([[0.3, -0.2], [-0.1, 0.4], [-0.2, -0.2]])  # (arm, covariate)
+    day_deviation = np.array([[0.1, -0.2], [0.0, 0.3], [-0.1, -0.1]])  # (arm, day)
+    sloped = parameters | {
+        "coefficient_deviation": deviation,
+        "baseline_slope_deviation": day_deviation,
+    }
+    common = simulate_outcomes("plt", parameters, values, np.random.default_rng(7))["plt"]
+    by_arm = simulate_outcomes("plt", sloped, values, np.random.default_rng(7))["plt"]
+    arm = values["arm_index"]
+    # the same noise: the log counts differ by exactly x_i' xi_a + zeta_ad b_i
+    expected = np.sum(values["design"] * deviation[arm], axis=1)[:, None]
+    expected = expected + day_deviation[arm] * values["log_baseline_centred"][:, None]
+    np.testing.assert_allclose(np.log(by_arm) - np.log(common), expected, atol=1e-10)
