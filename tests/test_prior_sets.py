@@ -50,6 +50,7 @@ def test_the_bundled_sets_change_prior_values_only():
     [
         ("[priors.recovery]\nproportional_hazards = true\n", "structure"),
         ("[priors.recovery]\npool_arms = true\n", "structure"),
+        ("[priors.plt]\narm_slopes = true\n", "structure"),  # the robustness variant's
         ("[priors.response]\npool_arms = true\n", "go together, both true"),
         ("[priors.plt]\npool_arms = true\narm_sd_fixed = false\n", "go together, both true"),
         ("[priors.response]\nslope_sd = 1.0\n", "not a prior of the response model"),

@@ -40,6 +40,7 @@ import xarray as xr
 from scipy.special import expit
 
 from cit_bayes.bayes.correlation import correlation_matrix
+from cit_bayes.bayes.trajectory import slope_deviation_terms
 
 __all__ = ["MAX_DRAWS", "FAILURE_P", "predictive_check"]
 
@@ -110,10 +111,11 @@ def _plt(idata, arms, keep, rng) -> dict:
     mu = mu + _draws(idata, "baseline_slope", ("day",), keep)[:, None, :] * baseline[None, :, None]
     mu = mu + _linear(idata, keep, len(arm))[:, :, None]
     if "coefficient_deviation" in idata["posterior"]:  # arm-specific slopes
-        deviation = _draws(idata, "coefficient_deviation", ("arm", "covariate"), keep)
-        mu = mu + np.einsum("snp,np->sn", deviation[:, arm, :], _data(idata, "design"))[..., None]
-        slope = _draws(idata, "baseline_slope_deviation", ("arm", "day"), keep)[:, arm, :]
-        mu = mu + slope * baseline[None, :, None]
+        mu = mu + slope_deviation_terms(
+            _draws(idata, "coefficient_deviation", ("arm", "covariate"), keep),
+            _draws(idata, "baseline_slope_deviation", ("arm", "day"), keep),
+            _data(idata, "design"), baseline, arm,
+        )  # fmt: skip
     sd = _draws(idata, "residual_sd", ("arm", "day"), keep)  # (draw, arm, day)
     if n_days > 1:
         correlation = correlation_matrix(

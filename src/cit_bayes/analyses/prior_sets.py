@@ -44,7 +44,9 @@ __all__ = [
 #: The models a patient-level prior set may change (safety is not among the key answers).
 MODELS: tuple[str, ...] = ("response", "plt", "recovery")
 #: Prior fields that fix a model's structure: a prior set may not change them.
-STRUCTURE: frozenset[str] = frozenset({"proportional_hazards", "rank", "intercept_family"})
+STRUCTURE: frozenset[str] = frozenset(
+    {"proportional_hazards", "rank", "intercept_family", "arm_slopes"}
+)
 #: The structure a prior set may set: arms pooled with a fixed between-arm SD (both true).
 FIXED_POOLING: frozenset[str] = frozenset({"pool_arms", "arm_sd_fixed"})
 

@@ -44,7 +44,11 @@ from cit_bayes.bayes.patient_base import ModelInputs, PatientData
 from cit_bayes.bayes.recovery import fit_recovery_model, recovery_inputs
 from cit_bayes.bayes.response import fit_response_model, response_inputs
 from cit_bayes.bayes.seeds import derive_seed
-from cit_bayes.bayes.trajectory import fit_trajectory_model, trajectory_inputs
+from cit_bayes.bayes.trajectory import (
+    fit_trajectory_model,
+    slope_deviation_terms,
+    trajectory_inputs,
+)
 from cit_bayes.exceptions import ModelError
 
 __all__ = ["SBC_ENDPOINTS", "randomised_pit", "sbc_replicate", "simulate_outcomes"]
@@ -114,11 +118,10 @@ def simulate_outcomes(
         mu = level + slope[None, :] * np.asarray(values["log_baseline_centred"])[:, None]
         mu = mu + linear[:, None]
         if "coefficient_deviation" in parameters:  # arm-specific slopes
-            design = np.asarray(values["design"], dtype=float)
-            deviation = np.asarray(parameters["coefficient_deviation"])[arm]  # (patient, p)
-            mu = mu + np.sum(design * deviation, axis=1)[:, None]
-            day_deviation = np.asarray(parameters["baseline_slope_deviation"])[arm]
-            mu = mu + day_deviation * np.asarray(values["log_baseline_centred"])[:, None]
+            mu = mu + slope_deviation_terms(
+                parameters["coefficient_deviation"], parameters["baseline_slope_deviation"],
+                values["design"], values["log_baseline_centred"], arm,
+            )  # fmt: skip
         pairs = np.asarray(parameters.get("residual_correlation", np.zeros(0)))
         cholesky = np.linalg.cholesky(correlation_matrix(pairs, n_days))
         noise = rng.standard_normal((len(arm), n_days)) @ cholesky.T

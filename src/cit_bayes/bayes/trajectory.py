@@ -215,6 +215,7 @@ __all__ = [
     "TrajectoryPrior",
     "build_trajectory_model",
     "likelihood_form",
+    "slope_deviation_terms",
     "trajectory_values",
     "fit_trajectory_model",
     "trajectory_inputs",
@@ -316,8 +317,8 @@ class TrajectoryPrior:
 
 #: The prior settings that are ``pm.Data`` of the model (``prior_<name>``); ``pool_arms``,
 #: ``arm_sd_fixed`` and ``arm_slopes`` are not: they fix the model's structure.
-STRUCTURE = ("pool_arms", "arm_sd_fixed", "arm_slopes")
-_PRIOR_NAMES = tuple(f.name for f in fields(TrajectoryPrior) if f.name not in STRUCTURE)
+_STRUCTURE = ("pool_arms", "arm_sd_fixed", "arm_slopes")
+_PRIOR_NAMES = tuple(f.name for f in fields(TrajectoryPrior) if f.name not in _STRUCTURE)
 
 
 def observed_patterns(observed: np.ndarray) -> tuple[tuple[bool, ...], ...]:
@@ -519,6 +520,37 @@ def _slope_deviations(n_arms: int, sd):
         "baseline_slope_deviation", sd * pt.dot(basis, z_day), dims=("arm", "day")
     )
     return deviation, baseline_deviation
+
+
+def slope_deviation_terms(deviation, baseline_deviation, design, baseline, arm) -> np.ndarray:
+    """What arm-specific slopes add to each patient's log-count mean under their own arm:
+    :math:`x_i^\\top \\xi_{a_i} + \\zeta_{a_i d} b_i`, shape (..., patient, day), for one draw or
+    for leading draw dimensions (the predictive checks and the SBC simulator).
+
+    Parameters
+    ----------
+    deviation : array, shape (..., arm, covariate)
+        ``coefficient_deviation``.
+    baseline_deviation : array, shape (..., arm, day)
+        ``baseline_slope_deviation``.
+    design : array, shape (patient, covariate)
+    baseline : array, shape (patient,)
+        The centred log baseline count.
+    arm : array of int, shape (patient,)
+
+    Examples
+    --------
+    >>> terms = slope_deviation_terms(
+    ...     np.array([[0.5], [-0.5]]), np.array([[0.1, 0.2], [-0.1, -0.2]]),
+    ...     np.array([[1.0], [2.0]]), np.array([0.0, 1.0]), np.array([0, 1]),
+    ... )
+    >>> terms.round(2).tolist()
+    [[0.5, 0.5], [-1.1, -1.2]]
+    """
+    deviation, baseline_deviation = np.asarray(deviation), np.asarray(baseline_deviation)
+    design, baseline = np.asarray(design, dtype=float), np.asarray(baseline, dtype=float)
+    covariate_part = np.einsum("...np,np->...n", deviation[..., arm, :], design)
+    return covariate_part[..., None] + baseline_deviation[..., arm, :] * baseline[:, None]
 
 
 def build_trajectory_model(
