@@ -285,10 +285,7 @@ def run_pipeline(
     --------
     >>> result = run_pipeline(out_dir="reports/latest", seed=1)  # doctest: +SKIP
     """
-    from cit_bayes.analyses import imputed, patient
-    from cit_bayes.analyses.reconstructions import as_imputation
-    from cit_bayes.bayes.sampling import fit_events, progress_bars
-    from cit_bayes.cohort import read_cohort
+    from cit_bayes.analyses import patient
     from cit_bayes.output import staged_folder
     from cit_bayes.plan import load_plan
     from cit_bayes.report.patient_report import write_report
@@ -301,7 +298,6 @@ def run_pipeline(
             "reconstructions: a whole number >= 1 of cohorts reconstructed from the paper's "
             "tables; it replaces the bundled cohort and does not apply to a cohort file (--data)"
         )
-    path = data_dir() / BUNDLED_COHORT if data is None else Path(data)
     plan = load_plan() if plan is None else plan
     calibration_dir = calibration_folder(calibration)
     calibrated = None if calibration_dir is None else calibration_block(calibration_dir, plan)
@@ -309,79 +305,23 @@ def run_pipeline(
         staged_folder(out_dir) as staging,
         _paper_steps(bundled, staging, published_sampler, seed) as paper,
     ):
-        drawn = None
         if reconstructions is None:
-            cohort = step(
-                "validate",
-                lambda: read_cohort(
-                    path,
-                    columns,
-                    labs=labs,
-                    missing=missing,
-                    response_rule=response_rule,
-                    **plan.cohort_columns(),
-                ),
-                _cohort_summary,
-            )
-            # under --missing impute, the weights, fits and cross-checks run on each imputation
-            imputation = step.imputation(cohort, plan, seed)
+            read = dict(columns=columns, labs=labs, missing=missing, response_rule=response_rule)
+            cohort, imputation, drawn = _read_step(step, data, read, plan, seed)
         else:  # the M reconstructed cohorts take the place of M imputations
-            drawn = step(
-                "validate",
-                lambda: _reconstruct(reconstructions, reconstruction_uncertainty),
-                lambda run: (
-                    f"{len(run[0])} cohorts reconstructed, {len(run[2])} failed draw(s) replaced"
-                ),
+            cohort, imputation, drawn = _reconstruct_step(
+                step, reconstructions, reconstruction_uncertainty
             )
-            imputation = as_imputation(drawn[0], drawn[0][0].seed)
-            cohort = imputation.cohorts[0]
-        unit = "imputation" if drawn is None else "reconstruction"
-        if imputation is None:
-            weighting = step(
-                "weight", lambda: patient.weight_cohort(cohort, plan), _weighting_summary
-            )
-            fit_work = partial(patient.fit_models, cohort, plan, weighting, seed=seed)
-        else:
-            weightings = step(
-                "weight",
-                lambda: imputed.weight_imputations(imputation, plan),
-                lambda runs: f"{unit} 1 of {len(runs)}: {_weighting_summary(runs[0])}",
-            )
-            weighting = weightings[0]
-            fit_work = partial(
-                imputed.fit_imputations,
-                imputation,
-                plan,
-                weightings,
-                seed=seed,
-                unit=unit,
-                workers=workers,
-                scheduler=scheduler,
-            )
-        with (
-            warnings.catch_warnings(record=True) as caught,
-            progress_bars(sampler_progress),
-            fit_events(getattr(steps, "fit_event", None)),  # a log's line per fit
-        ):
-            warnings.simplefilter("always", ConvergenceWarning)
-            fits, fit_seconds = step("fit", fit_work, _fit_summary)
-        _reissue(caught)
-        analysis = step(
-            "compare",
-            lambda: patient.compare_arms(
-                cohort if imputation is None else imputation.cohorts[0],
-                plan,
-                weighting,
-                fits,
-                seed=seed,
-                timings=fit_seconds,
-                imputation=None
-                if imputation is None or drawn is not None
-                else imputed.imputation_summary(imputation, weightings),
-                design=None if imputation is None else imputed.shared_designs(imputation, plan)[0],
-            ),
-            lambda a: f"{len(a.tables)} tables",
-        )
+        weighting, weightings, fit_work = _weight_step(
+            step, cohort, imputation, plan, seed=seed,
+            unit="imputation" if drawn is None else "reconstruction",
+            workers=workers, scheduler=scheduler,
+        )  # fmt: skip
+        fits, fit_seconds = _fit_step(step, fit_work, steps, sampler_progress)
+        analysis = _compare_step(
+            step, cohort, plan, weighting, fits, fit_seconds, seed=seed,
+            imputation=imputation, weightings=weightings, reconstructed=drawn is not None,
+        )  # fmt: skip
         if drawn is not None:
             _add_reconstructions(analysis, drawn, fits, plan)
         if calibrated is not None:
@@ -404,6 +344,94 @@ def run_pipeline(
     failed = _failed_fits(analysis, published)
     extra = (bool(cohort.synthetic), bundled, step.seconds, files, tuple(analysis.failed_checks))
     return PipelineResult(Path(out_dir), not failed, failed, *extra)
+
+
+def _read_step(step: _Timer, data, read: dict, plan, seed):
+    """The ``validate`` step on a cohort file: (cohort, its imputations or None, None).
+
+    Under ``missing="impute"`` the weights, fits and cross-checks run on each imputation.
+    """
+    from cit_bayes.cohort import read_cohort
+
+    path = data_dir() / BUNDLED_COHORT if data is None else Path(data)
+    cohort = step(
+        "validate", lambda: read_cohort(path, **read, **plan.cohort_columns()), _cohort_summary
+    )
+    return cohort, step.imputation(cohort, plan, seed), None
+
+
+def _reconstruct_step(step: _Timer, m: int, uncertainty):
+    """The ``validate`` step of ``--reconstructions M``: (the first cohort, the M cohorts as
+    imputations, what :func:`_reconstruct` drew)."""
+    from cit_bayes.analyses.reconstructions import as_imputation
+
+    drawn = step(
+        "validate",
+        lambda: _reconstruct(m, uncertainty),
+        lambda run: f"{len(run[0])} cohorts reconstructed, {len(run[2])} failed draw(s) replaced",
+    )
+    imputation = as_imputation(drawn[0], drawn[0][0].seed)
+    return imputation.cohorts[0], imputation, drawn
+
+
+def _weight_step(step: _Timer, cohort, imputation, plan, *, seed, unit, workers, scheduler):
+    """The ``weight`` step: (the first cohort's weighting, every cohort's or None, the fit
+    step's work)."""
+    from cit_bayes.analyses import imputed, patient
+
+    if imputation is None:
+        weighting = step("weight", lambda: patient.weight_cohort(cohort, plan), _weighting_summary)
+        return weighting, None, partial(patient.fit_models, cohort, plan, weighting, seed=seed)
+    weightings = step(
+        "weight",
+        lambda: imputed.weight_imputations(imputation, plan),
+        lambda runs: f"{unit} 1 of {len(runs)}: {_weighting_summary(runs[0])}",
+    )
+    fit_work = partial(
+        imputed.fit_imputations, imputation, plan, weightings,
+        seed=seed, unit=unit, workers=workers, scheduler=scheduler,
+    )  # fmt: skip
+    return weightings[0], weightings, fit_work
+
+
+def _fit_step(step: _Timer, fit_work, steps, sampler_progress: bool):
+    """The ``fit`` step: its fits and their times; convergence warnings re-issued once each."""
+    from cit_bayes.bayes.sampling import fit_events, progress_bars
+
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        progress_bars(sampler_progress),
+        fit_events(getattr(steps, "fit_event", None)),  # a log's line per fit
+    ):
+        warnings.simplefilter("always", ConvergenceWarning)
+        result = step("fit", fit_work, _fit_summary)
+    _reissue(caught)
+    return result
+
+
+def _compare_step(
+    step: _Timer, cohort, plan, weighting, fits, fit_seconds, *, seed, imputation, weightings,
+    reconstructed: bool,
+):  # fmt: skip
+    """The ``compare`` step: the patient-level analysis (imputations summarised, if any)."""
+    from cit_bayes.analyses import imputed, patient
+
+    return step(
+        "compare",
+        lambda: patient.compare_arms(
+            cohort if imputation is None else imputation.cohorts[0],
+            plan,
+            weighting,
+            fits,
+            seed=seed,
+            timings=fit_seconds,
+            imputation=None
+            if imputation is None or reconstructed
+            else imputed.imputation_summary(imputation, weightings),
+            design=None if imputation is None else imputed.shared_designs(imputation, plan)[0],
+        ),
+        lambda a: f"{len(a.tables)} tables",
+    )
 
 
 def _reconstruct(m: int, uncertainty) -> tuple[list, object, list]:
