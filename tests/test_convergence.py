@@ -37,10 +37,11 @@ def _arviz(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _assert_equal_to_arviz(draws: np.ndarray) -> None:
     ours = convergence(draws, tail_prob=0.95)
-    for name, theirs, mine in zip(
-        ("rhat", "ess_bulk", "ess_tail"), _arviz(draws), (ours.rhat, ours.ess_bulk, ours.ess_tail)
+    mine = (ours.rhat, ours.ess_bulk, ours.ess_tail)
+    for name, theirs, value in zip(
+        ("rhat", "ess_bulk", "ess_tail"), _arviz(draws), mine, strict=True
     ):
-        np.testing.assert_allclose(mine, theirs, rtol=RTOL, equal_nan=True, err_msg=name)
+        np.testing.assert_allclose(value, theirs, rtol=RTOL, equal_nan=True, err_msg=name)
 
 
 @pytest.mark.parametrize("phi", [-0.9, 0.0, 0.6, 0.99])

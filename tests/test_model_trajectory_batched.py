@@ -3,16 +3,16 @@
 The batched form (masked blocks of the correlation matrix factored together,
 :func:`~cit_bayes.bayes.correlation.masked_mvn_logpdf`) must be the same model as the unrolled
 one (one block per set of recorded days): the same log density and gradient to rounding at
-random points, and the same posterior within Monte Carlo error in a short real fit. Its graph
-and the shapes of its data must not depend on the sets of recorded days, so that a cohort with
-other missing counts re-uses the built model and its compiled sampler.
+random points (hence the same posterior under NUTS), and a short real fit through it recovers
+simulated levels. Its graph and the shapes of its data must not depend on the sets of recorded
+days, so that a cohort with other missing counts re-uses the built model and its compiled
+sampler.
 """
 
 from __future__ import annotations
 
 import warnings
 
-import arviz as az
 import numpy as np
 import pymc as pm
 import pytest
@@ -161,21 +161,21 @@ def test_the_form_is_chosen_by_the_number_of_sets_of_days():
         likelihood_form(np.ones((3, 2), dtype=bool), "scalar")
 
 
-def test_a_short_batched_fit_matches_the_unrolled_fit_within_monte_carlo_error():
-    # the same posterior sampled through either form: the means differ by Monte Carlo error
+def test_a_short_batched_fit_recovers_the_simulated_levels():
+    # The batched and unrolled forms have the same log density and gradient to rounding (above),
+    # so NUTS samples the same posterior through either; the g-computed means are taken from
+    # the draws outside the sampler, whatever the form. What is left to test is a real fit
+    # through the batched form: no divergence, and the arm-by-day levels of the simulation
+    # (weights and baselines unrelated to the counts) within the posterior's reach.
     data, day0, counts = cohort(seed=9, n=150, n_days=3, missing=0.25, grouped=False)
     settings = SamplerSettings(draws=400, tune=400, chains=2, cores=1)
-    posterior = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # short chains: gates may fail
-        for form in ("unrolled", "batched"):
-            fit = fit_trajectory_model(
-                day0, counts, data, seed=21, name=f"plt/{form}", settings=settings, form=form
-            )
-            assert fit.fit.diagnostics.divergences == 0
-            posterior[form] = fit.fit.idata["posterior"].to_dataset()
-    for name in ("arm_day_effect", "mean"):  # (arm, day) levels; (day, arm) natural-scale means
-        means = {f: p[name].mean(("chain", "draw")).values for f, p in posterior.items()}
-        errors = {f: az.mcse(p[[name]], method="mean")[name].values for f, p in posterior.items()}
-        z = (means["batched"] - means["unrolled"]) / np.hypot(errors["batched"], errors["unrolled"])
-        assert np.max(np.abs(z)) < 4.0, (name, z)  # 9 comparisons each (largest here: 2.8)
+        fit = fit_trajectory_model(
+            day0, counts, data, seed=21, name="plt/batched", settings=settings, form="batched"
+        )
+    assert fit.fit.diagnostics.divergences == 0
+    effect = fit.fit.idata["posterior"]["arm_day_effect"]  # (arm, day), log scale
+    truth = np.array([[4.0, 4.4, 4.6], [4.3, 4.8, 5.0], [3.9, 4.3, 4.5]])
+    z = (effect.mean(("chain", "draw")).values - truth) / effect.std(("chain", "draw")).values
+    assert np.max(np.abs(z)) < 3.5, z  # 9 levels, posterior SDs 0.06-0.09 (largest |z| here 1.3)
