@@ -341,18 +341,7 @@ def with_lab_counts(
     planned = check_days(days)
     window = check_window(window, planned)
     target = {name: mapping.columns.get(name, name) for name in provided_columns(planned)}
-    held = [name for name, wanted in target.items() if _locate(cohort, wanted) is not None]
-    if held:
-        raise CohortError(
-            f"{source} holds {', '.join(held)}, which the laboratory file {lab_source} "
-            "provides: remove them from the cohort file, or read it without the laboratory file"
-        )
-    id_column = _locate(cohort, mapping.columns.get("patient_id", "patient_id"))
-    if id_column is None:
-        raise CohortError(
-            f"{source} lacks the patient_id column that joins it to {lab_source} "
-            "([columns] patient_id of the mapping names another)"
-        )
+    id_column = _join_column(cohort, mapping, target, source, lab_source)
     log = ProblemLog(lab_source)
     log.rows = np.arange(1, len(labs) + 1) if lab_rows is None else np.asarray(lab_rows)
     columns = _lab_columns(labs, mapping, lab_source)
@@ -380,16 +369,7 @@ def with_lab_counts(
     empty = counts.missing
 
     if "day" in columns:
-        day_spec = ColumnSpec(
-            "day", "integer", True, "error", "day", None, -_DAY_LIMIT, _DAY_LIMIT, "day"
-        )
-        parsed_days = parse_column(day_spec, labs.iloc[:, columns["day"]], None)
-        for position, raw, expected in parsed_days.errors:
-            log.add_at(position, names["day"], raw, f"{expected} from the start of treatment")
-        for position in np.flatnonzero(parsed_days.missing & ~empty):
-            log.add_at(position, names["day"], None, "a day from the start of treatment")
-        days = parsed_days.values
-        day_from = "day"
+        days, day_from = _days_given(labs, columns, names, log, empty), "day"
     else:
         days = _days_from_dates(
             cohort, labs, columns, names, lab_ids.values, position_of, mapping, source, log,
@@ -404,21 +384,9 @@ def with_lab_counts(
         )
     log.raise_if_any("does not meet the laboratory-file schema")
 
-    keep = ~empty
-    table = pd.DataFrame(
-        {
-            "patient": [position_of[i] for i in lab_ids.values[keep]],
-            "day": np.asarray(days, dtype=float)[keep].astype(int),
-            "count": counts.values[keep],
-            "below": counts.below[keep],
-        }
+    daily, averaged = _daily_means(
+        [position_of[i] for i in lab_ids.values[~empty]], days, counts, keep=~empty
     )
-    # a day's mean with a "<x" count among its counts is itself only an upper bound
-    daily = table.groupby(["patient", "day"], sort=True).agg(
-        mean=("count", "mean"), size=("count", "size"), below=("below", "any")
-    )
-    averaged = int((daily["size"] > 1).sum())
-    daily = daily[["mean", "below"]].reset_index()
     wide, summary = _wide(daily, len(cohort), window, planned)
     out = cohort.copy()
     for name, values in wide.items():
@@ -434,6 +402,55 @@ def with_lab_counts(
         days=planned,
         **summary,
     )
+
+
+def _join_column(cohort, mapping: ColumnMapping, target: dict, source: str, lab_source: str):
+    """The position of the cohort's patient_id column; an error if the cohort has none or
+    already holds a column the laboratory file provides."""
+    held = [name for name, wanted in target.items() if _locate(cohort, wanted) is not None]
+    if held:
+        raise CohortError(
+            f"{source} holds {', '.join(held)}, which the laboratory file {lab_source} "
+            "provides: remove them from the cohort file, or read it without the laboratory file"
+        )
+    id_column = _locate(cohort, mapping.columns.get("patient_id", "patient_id"))
+    if id_column is None:
+        raise CohortError(
+            f"{source} lacks the patient_id column that joins it to {lab_source} "
+            "([columns] patient_id of the mapping names another)"
+        )
+    return id_column
+
+
+def _days_given(labs, columns, names, log: ProblemLog, empty: np.ndarray) -> np.ndarray:
+    """Each count's day from the start of treatment, from a day column (problems logged)."""
+    day_spec = ColumnSpec(
+        "day", "integer", True, "error", "day", None, -_DAY_LIMIT, _DAY_LIMIT, "day"
+    )
+    parsed = parse_column(day_spec, labs.iloc[:, columns["day"]], None)
+    for position, raw, expected in parsed.errors:
+        log.add_at(position, names["day"], raw, f"{expected} from the start of treatment")
+    for position in np.flatnonzero(parsed.missing & ~empty):
+        log.add_at(position, names["day"], None, "a day from the start of treatment")
+    return parsed.values
+
+
+def _daily_means(patients: list[int], days, counts, *, keep: np.ndarray):
+    """Each patient's mean count per day (``patient``, ``day``, ``mean``, ``below``) and how
+    many patient-days averaged more than one count. A day's mean with a "<x" count among its
+    counts is itself only an upper bound (``below``)."""
+    table = pd.DataFrame(
+        {
+            "patient": patients,
+            "day": np.asarray(days, dtype=float)[keep].astype(int),
+            "count": counts.values[keep],
+            "below": counts.below[keep],
+        }
+    )
+    daily = table.groupby(["patient", "day"], sort=True).agg(
+        mean=("count", "mean"), size=("count", "size"), below=("below", "any")
+    )
+    return daily[["mean", "below"]].reset_index(), int((daily["size"] > 1).sum())
 
 
 def _days_from_dates(
