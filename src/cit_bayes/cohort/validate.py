@@ -240,52 +240,13 @@ def validate_table(
     if len(absent) < len(log.problems):  # duplicate names: which column is meant is unknowable
         log.raise_if_any("has duplicate column names")
 
-    parsed: dict[str, ParsedColumn] = {}
-    read_as: dict[str, list[str]] = {"labels": [], "codes": []}
-    for spec in specs:
-        if spec.name not in located:
-            continue
-        file_column = located[spec.name]
-        series = frame.iloc[:, file_column[1]]
-        codes = (value_labels or {}).get(file_column[0])
-        if codes:
-            series, by_label = _label_or_code(spec, series, codes, mapping)
-            read_as["labels" if by_label else "codes"].append(spec.name)
-        result = parse_column(spec, series, mapping, decimal_comma=decimal_comma)
-        parsed[spec.name] = result
-        for position, raw, expected in result.errors:
-            log.add_at(position, file_column[0], raw, expected)
-        for description, count in sorted(result.recodes.items()):
-            notes.append(f"{spec.name}: {description} ({count} cell{'s' if count > 1 else ''})")
-
+    parsed = _parse_cells(frame, specs, located, log, notes, value_labels, mapping, decimal_comma)
     if "patient_id" in parsed:
         _hint_long_format(parsed["patient_id"], located["patient_id"][0], log)
-    if read_as["labels"] or read_as["codes"]:
-        notes.append(
-            "value labels: labels read for "
-            + (", ".join(read_as["labels"]) or "no column")
-            + "; codes read for "
-            + (", ".join(read_as["codes"]) or "no column")
-            + " (ordinal scores, whose labels describe the codes, or labels turned off); a "
-            "mapping key may name a code or a label"
-        )
     # With a required column absent, the cells of the columns present are still checked (above),
     # so that one run reports every problem; cross-column checks need the whole schema.
     if absent:
-        other_days = [
-            str(column)
-            for column in frame.columns
-            if PLANNED_DAY_COLUMN.match(str(column).strip().lower())
-            and str(column).strip().lower() not in {s.name for s in specs}
-        ]
-        if other_days and any(name.startswith("plt_day") for name in map(str, absent)):
-            log.add_general(
-                None,
-                f"counts on the planned days {tuple(days)}: the file holds "
-                f"{', '.join(other_days[:6])}, counts of other days, which an analysis plan "
-                "names in [plt] planned_days (pass it with --plan)",
-            )
-        log.raise_if_any(f"is missing required column(s) {', '.join(map(str, absent))}")
+        _raise_for_absent_columns(frame, absent, specs, days, log)
     names = {name: where[0] for name, where in located.items()}
     windowed = lab_summary is not None
     drop_reason = _check_rows(parsed, names, log, missing, response_rule, specs, windowed, days)
@@ -308,6 +269,57 @@ def validate_table(
         return cohort
     names = tuple(s.name for s in extra)
     return _with_extra_columns(cohort, parsed, drop_reason, names, labels[0].name if labels else "")
+
+
+def _parse_cells(frame, specs, located, log, notes, value_labels, mapping, decimal_comma):
+    """Every located column parsed by its spec: problems go to ``log``, recodes (and how value
+    labels were read) to ``notes``. Returns {column name: ParsedColumn}."""
+    parsed: dict[str, ParsedColumn] = {}
+    read_as: dict[str, list[str]] = {"labels": [], "codes": []}
+    for spec in specs:
+        if spec.name not in located:
+            continue
+        file_column = located[spec.name]
+        series = frame.iloc[:, file_column[1]]
+        codes = (value_labels or {}).get(file_column[0])
+        if codes:
+            series, by_label = _label_or_code(spec, series, codes, mapping)
+            read_as["labels" if by_label else "codes"].append(spec.name)
+        result = parse_column(spec, series, mapping, decimal_comma=decimal_comma)
+        parsed[spec.name] = result
+        for position, raw, expected in result.errors:
+            log.add_at(position, file_column[0], raw, expected)
+        for description, count in sorted(result.recodes.items()):
+            notes.append(f"{spec.name}: {description} ({count} cell{'s' if count > 1 else ''})")
+    if read_as["labels"] or read_as["codes"]:
+        notes.append(
+            "value labels: labels read for "
+            + (", ".join(read_as["labels"]) or "no column")
+            + "; codes read for "
+            + (", ".join(read_as["codes"]) or "no column")
+            + " (ordinal scores, whose labels describe the codes, or labels turned off); a "
+            "mapping key may name a code or a label"
+        )
+    return parsed
+
+
+def _raise_for_absent_columns(frame, absent, specs, days, log: ProblemLog) -> None:
+    """Raise for the absent required columns, with every problem found so far, and a hint
+    when the file holds counts of other days than the planned ones."""
+    other_days = [
+        str(column)
+        for column in frame.columns
+        if PLANNED_DAY_COLUMN.match(str(column).strip().lower())
+        and str(column).strip().lower() not in {s.name for s in specs}
+    ]
+    if other_days and any(name.startswith("plt_day") for name in map(str, absent)):
+        log.add_general(
+            None,
+            f"counts on the planned days {tuple(days)}: the file holds "
+            f"{', '.join(other_days[:6])}, counts of other days, which an analysis plan "
+            "names in [plt] planned_days (pass it with --plan)",
+        )
+    log.raise_if_any(f"is missing required column(s) {', '.join(map(str, absent))}")
 
 
 #: Column kinds whose SPSS/Stata value labels are read: all but the ordinal scores (ECOG),
