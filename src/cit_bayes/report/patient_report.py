@@ -140,75 +140,83 @@ def write_report(
     FileNotFoundError
     """
     out_dir = Path(out_dir)
-    has_published, has_audit = published is not None, audit is not None
-    documents = read_documents(out_dir, published=has_published, audit=has_audit)
+    documents = read_documents(out_dir, published=published is not None, audit=audit is not None)
     page = _context(out_dir, analysis, documents)
     synthetic = bool(page.results["meta"].get("synthetic"))
     # every figure of a synthetic cohort's report says so on the image itself
     with stamped(SYNTHETIC_STAMP if synthetic else None):
-        sections = [
-            key_answers_section(page),
-            cohort_section(page),
-            response_section(page),
-            plt_section(page),
-            recovery_section(page),
-            safety_section(page),
-            predictive_section(page),
-            sensitivity_section(page, published=has_published),
-            confounding_section(page),
-        ]
-        if has_audit:
-            sections.append(audit_section(page.ledger))
-        sections += [
-            calibration_section(page),
-            diagnostics_section(page, published=has_published),
-            reproducibility_section(page, command=command),
-        ]
-        meta = page.results["meta"]
-        title = getattr(analysis.plan, "title", None) or "Adjusted Bayesian reanalysis"
-        subtitle = [
-            f"{listing(page.arms)}: Bayesian, confounding-adjusted comparison of the arms.",
-            f"Primary analysis: {page.label(page.primary)}. Data: {meta['data']['file']}"
-            + (" (synthetic)." if meta.get("synthetic") else "."),
-        ]
-        html = render_html(
-            title=title,
-            subtitle=subtitle,
-            banners=banners(page, published=documents.get(PUBLISHED_DOC)),
-            sections=sections,
-            version=str(meta.get("package_version", "")),
-            has_published=has_published,
-            has_audit=has_audit,
-        )
-        written: dict[str, Path] = {"html": out_dir / "report.html"}
-        written["html"].write_text(html, encoding="utf-8")
-        written["report_numbers"] = page.ledger.write_csv(
-            out_dir / "tables" / "report_numbers.csv", synthetic=synthetic
-        )
-        for name, png in page.figure_files.items():
-            written[f"figure:{name}"] = png
-
-        supplement = _context(out_dir, analysis, documents)
-        blocks = supplement_blocks(supplement, published=documents.get(PUBLISHED_DOC))
-        heading = supplement_title(supplement)
-        written["supplement_md"] = out_dir / "methods_supplement.md"
-        written["supplement_md"].write_text(
-            render_markdown_document(heading, blocks), encoding="utf-8"
-        )
-        written["supplement_tex"] = out_dir / "methods_supplement.tex"
-        written["supplement_tex"].write_text(
-            render_latex_document(heading, blocks), encoding="utf-8"
-        )
-        written["supplement_docx"] = write_docx(
-            heading, blocks, out_dir / "methods_supplement.docx"
-        )
-        written["supplement_numbers"] = supplement.ledger.write_csv(
-            out_dir / "tables" / "supplement_numbers.csv", synthetic=synthetic
+        written = _write_page(out_dir, analysis, page, documents, command, synthetic)
+        written |= _write_supplement(
+            out_dir, _context(out_dir, analysis, documents), documents, synthetic
         )
     if pdf:
         built = _supplement_pdf(written["supplement_tex"])
         if built is not None:
             written["supplement_pdf"] = built
+    return written
+
+
+def _write_page(out_dir: Path, analysis, page, documents, command: str, synthetic: bool):
+    """``report.html`` and its number ledger; the figures its sections drew."""
+    has_published, has_audit = PUBLISHED_DOC in documents, AUDIT_DOC in documents
+    sections = [
+        key_answers_section(page),
+        cohort_section(page),
+        response_section(page),
+        plt_section(page),
+        recovery_section(page),
+        safety_section(page),
+        predictive_section(page),
+        sensitivity_section(page, published=has_published),
+        confounding_section(page),
+    ]
+    if has_audit:
+        sections.append(audit_section(page.ledger))
+    sections += [
+        calibration_section(page),
+        diagnostics_section(page, published=has_published),
+        reproducibility_section(page, command=command),
+    ]
+    meta = page.results["meta"]
+    title = getattr(analysis.plan, "title", None) or "Adjusted Bayesian reanalysis"
+    subtitle = [
+        f"{listing(page.arms)}: Bayesian, confounding-adjusted comparison of the arms.",
+        f"Primary analysis: {page.label(page.primary)}. Data: {meta['data']['file']}"
+        + (" (synthetic)." if meta.get("synthetic") else "."),
+    ]
+    html = render_html(
+        title=title,
+        subtitle=subtitle,
+        banners=banners(page, published=documents.get(PUBLISHED_DOC)),
+        sections=sections,
+        version=str(meta.get("package_version", "")),
+        has_published=has_published,
+        has_audit=has_audit,
+    )
+    written: dict[str, Path] = {"html": out_dir / "report.html"}
+    written["html"].write_text(html, encoding="utf-8")
+    written["report_numbers"] = page.ledger.write_csv(
+        out_dir / "tables" / "report_numbers.csv", synthetic=synthetic
+    )
+    for name, png in page.figure_files.items():
+        written[f"figure:{name}"] = png
+    return written
+
+
+def _write_supplement(out_dir: Path, supplement, documents, synthetic: bool):
+    """The methods supplement as Markdown, LaTeX and Word, and its number ledger."""
+    blocks = supplement_blocks(supplement, published=documents.get(PUBLISHED_DOC))
+    heading = supplement_title(supplement)
+    written = {
+        "supplement_md": out_dir / "methods_supplement.md",
+        "supplement_tex": out_dir / "methods_supplement.tex",
+    }
+    written["supplement_md"].write_text(render_markdown_document(heading, blocks), encoding="utf-8")
+    written["supplement_tex"].write_text(render_latex_document(heading, blocks), encoding="utf-8")
+    written["supplement_docx"] = write_docx(heading, blocks, out_dir / "methods_supplement.docx")
+    written["supplement_numbers"] = supplement.ledger.write_csv(
+        out_dir / "tables" / "supplement_numbers.csv", synthetic=synthetic
+    )
     return written
 
 
