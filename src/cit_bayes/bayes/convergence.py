@@ -5,8 +5,9 @@ with ``method="bulk"`` and ``method="tail"``; Vehtari et al. 2021), to floating-
 (tests/test_convergence.py compares them on autocorrelated, anticorrelated, discrete, constant and
 non-finite draws). Why our own: ArviZ 1.x computes them one scalar component at a time in a
 Python loop (ranks, an FFT and Geyer's truncation per component), which cost 0.48 s a fit
-and 15.7 s of a warm ``cit-bayes run`` (33 fits); here ranks, FFTs and the truncation act on
-all components together.
+and 15.7 s of a warm ``cit-bayes run`` (33 fits, 4 x 2000 draws); here one sort per component
+gives its ranks (normal scores read from one table), and the FFTs and the truncation act on all
+components together: 5.8 s in the same run (0.18 s a fit).
 
 References
 ----------
