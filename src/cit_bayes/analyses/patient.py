@@ -242,42 +242,14 @@ def compare_arms(
         software=software_versions(),
         plan={"file": Path(plan.path).name, "sha256": plan.sha256, "name": plan.name},
         sampler=plan.sampler.as_dict() | {"target_accept_by_model": plan.target_accept_by_model},
-        data={
-            "file": cohort.source,
-            "fingerprint": cohort.fingerprint,
-            "arms": list(runner.arms),
-            "patients": arm_counts(runner.codes, runner.arms),
-            "n_dropped_by_arm": {k: int(v) for k, v in cohort.n_dropped_by_arm().items()},
-            "response_rule": cohort.response_rule,
-            "planned_days": list(plan.planned_days),
-            "covariates": list(plan.covariates),
-            "design_columns": list(runner.design.columns),
-        }
-        | (
-            {}
-            if runner.groups is None
-            else {"grouping": _grouping_summary(plan.group, runner.groups, runner.codes)}
-        )
-        | ({} if cohort.labs is None else {"labs": cohort.labs.as_dict()})
-        | ({} if cohort.provenance is None else {"provenance": cohort.provenance})
-        | ({} if imputation is None else {"imputation": imputation}),
+        data=_data_block(cohort, plan, runner, imputation),
         analyses=[{"name": a.name, "estimand": a.estimand or "none"} for a in plan.analyses()],
         primary_estimand=plan.primary_estimand,
         noninferiority_margin=plan.margin,
         priors={model: asdict(prior) for model, prior in plan.priors.items()},
         assumptions=_assumptions(cohort, plan, imputation),
     )
-    weight_tables: dict[str, list] = {}
-    for analysis in plan.analyses():
-        weighted = weighting.get(analysis.name) if analysis.adjusted else None
-        if weighted is not None:
-            summary = weighted.summary(plan.weighting.balance_threshold)
-            add_analysis(results, "weighting", analysis.name, summary)
-            for name in WEIGHTING_TABLES:
-                frame = getattr(weighted, name).copy()
-                frame.insert(0, "analysis", analysis.name)
-                weight_tables.setdefault(f"weighting/{name}", []).append(frame)
-        runner.compare(analysis, weighted, results)
+    weight_tables = _compare_analyses(runner, plan, weighting, results)
     for name, fit in runner.fits.items():
         if name not in results["diagnostics"]:  # the robustness variants' fits
             runner.store_diagnostics(fit, results)
@@ -301,6 +273,47 @@ def compare_arms(
         timings=dict(timings or {}),
         plan=plan,
     )
+
+
+def _data_block(cohort: Cohort, plan: AnalysisPlan, runner, imputation: dict | None) -> dict:
+    """``meta.data`` of the results: the cohort analysed, as counts and names (no row)."""
+    block = {
+        "file": cohort.source,
+        "fingerprint": cohort.fingerprint,
+        "arms": list(runner.arms),
+        "patients": arm_counts(runner.codes, runner.arms),
+        "n_dropped_by_arm": {k: int(v) for k, v in cohort.n_dropped_by_arm().items()},
+        "response_rule": cohort.response_rule,
+        "planned_days": list(plan.planned_days),
+        "covariates": list(plan.covariates),
+        "design_columns": list(runner.design.columns),
+    }
+    if runner.groups is not None:
+        block["grouping"] = _grouping_summary(plan.group, runner.groups, runner.codes)
+    if cohort.labs is not None:
+        block["labs"] = cohort.labs.as_dict()
+    if cohort.provenance is not None:
+        block["provenance"] = cohort.provenance
+    if imputation is not None:
+        block["imputation"] = imputation
+    return block
+
+
+def _compare_analyses(runner, plan: AnalysisPlan, weighting, results: dict) -> dict[str, list]:
+    """Each analysis of the plan compared into ``results`` (its weighting summary first, for an
+    adjusted one); returns the weighting tables, by table name, one frame per analysis."""
+    weight_tables: dict[str, list] = {}
+    for analysis in plan.analyses():
+        weighted = weighting.get(analysis.name) if analysis.adjusted else None
+        if weighted is not None:
+            summary = weighted.summary(plan.weighting.balance_threshold)
+            add_analysis(results, "weighting", analysis.name, summary)
+            for name in WEIGHTING_TABLES:
+                frame = getattr(weighted, name).copy()
+                frame.insert(0, "analysis", analysis.name)
+                weight_tables.setdefault(f"weighting/{name}", []).append(frame)
+        runner.compare(analysis, weighted, results)
+    return weight_tables
 
 
 WEIGHTING_TABLES = ("balance", "balance_pairs", "ess", "table_one", "overlap", "weight_summary")
