@@ -485,18 +485,7 @@ def run_weights(args) -> int:
     reference_for_model = args.reference if args.estimand == "att" else None
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")
-        if args.treatment and getattr(args, "labs", None):
-            raise WeightingError(
-                "--labs completes a CIT cohort; a generic table read with --treatment takes "
-                "no laboratory file"
-            )
-        if args.treatment and (
-            getattr(args, "columns", None) or getattr(args, "missing", "error") != "error"
-        ):
-            raise WeightingError(
-                "--columns and --missing read a CIT cohort; a generic table read with "
-                "--treatment is read as it is"
-            )
+        _check_generic_options(args)
         if args.treatment:
             X, arm, y, notes, cohort = _generic_inputs(args, path)
         else:
@@ -516,7 +505,58 @@ def run_weights(args) -> int:
                 random_state=args.seed,
             )
     caught = [f"{r.category.__name__}: {r.message}" for r in records]
-    settings = {
+    settings = _settings(args, path, weighting, cohort, notes, caught)
+    sandwich = (
+        outcome_table["sandwich_method"].iloc[0] if outcome_table is not None else "not computed"
+    )
+    entropy = args.method == "entropy"
+    out = Path(args.out)
+    with staged_folder(out) as staging:
+        written = _write_outputs(
+            weighting,
+            outcome_table,
+            staging,
+            cohort.rows if cohort is not None else (),
+            synthetic=cohort is not None and bool(cohort.synthetic),
+        )
+        (staging / "settings.json").write_text(
+            json.dumps(settings, indent=2, default=_json_default)
+        )
+        (staging / "README.md").write_text(
+            README.format(
+                title="Entropy-balancing weights" if entropy else "Propensity-score weighting",
+                version=__version__,
+                sandwich=sandwich,
+                entropy_files=ENTROPY_FILES if entropy else "",
+                weight_definition=ENTROPY_DEFINITION if entropy else PROPENSITY_DEFINITION,
+            )
+        )
+        written += [staging / "settings.json", staging / "README.md"]
+        written = [out / p.relative_to(staging) for p in written]
+    _print_summary(weighting, outcome_table, notes, caught, written, out)
+    return 0
+
+
+def _check_generic_options(args) -> None:
+    """A generic table (``--treatment``) is read as it is: no laboratory file, column mapping
+    or missing-value policy, which read a CIT cohort."""
+    if args.treatment and getattr(args, "labs", None):
+        raise WeightingError(
+            "--labs completes a CIT cohort; a generic table read with --treatment takes "
+            "no laboratory file"
+        )
+    if args.treatment and (
+        getattr(args, "columns", None) or getattr(args, "missing", "error") != "error"
+    ):
+        raise WeightingError(
+            "--columns and --missing read a CIT cohort; a generic table read with "
+            "--treatment is read as it is"
+        )
+
+
+def _settings(args, path: Path, weighting, cohort, notes, caught) -> dict:
+    """``settings.json``: the inputs (file hash, no row), every option and what was noted."""
+    return {
         "cit_bayes_version": __version__,
         "input_file": path.name,
         "input_sha256": _file_sha256(path),
@@ -551,35 +591,6 @@ def run_weights(args) -> int:
         "notes": notes,
         "warnings": caught,
     }
-    sandwich = (
-        outcome_table["sandwich_method"].iloc[0] if outcome_table is not None else "not computed"
-    )
-    entropy = args.method == "entropy"
-    out = Path(args.out)
-    with staged_folder(out) as staging:
-        written = _write_outputs(
-            weighting,
-            outcome_table,
-            staging,
-            cohort.rows if cohort is not None else (),
-            synthetic=cohort is not None and bool(cohort.synthetic),
-        )
-        (staging / "settings.json").write_text(
-            json.dumps(settings, indent=2, default=_json_default)
-        )
-        (staging / "README.md").write_text(
-            README.format(
-                title="Entropy-balancing weights" if entropy else "Propensity-score weighting",
-                version=__version__,
-                sandwich=sandwich,
-                entropy_files=ENTROPY_FILES if entropy else "",
-                weight_definition=ENTROPY_DEFINITION if entropy else PROPENSITY_DEFINITION,
-            )
-        )
-        written += [staging / "settings.json", staging / "README.md"]
-        written = [out / p.relative_to(staging) for p in written]
-    _print_summary(weighting, outcome_table, notes, caught, written, out)
-    return 0
 
 
 def _json_default(value):
