@@ -600,13 +600,24 @@ def _check_rows(
     days: tuple[int, ...] = PLT_DAYS,
 ) -> dict[int, str]:
     """Cross-cell checks; return the rows to drop (position -> reason) under ``missing="drop"``."""
-    columns = plt_columns(days)
     n = len(parsed["patient_id"].values)
     invalid = {name: np.zeros(n, dtype=bool) for name in parsed}
     for name, result in parsed.items():
         for position, _, _ in result.errors:
             invalid[name][position] = True
+    _check_identifiers(parsed, names, log, specs)
+    _check_baseline(parsed, names, log)
+    _check_recovery(parsed, names, invalid, log, windowed, days)
+    _check_qualified(parsed, names, log, response_rule, days)
+    if "synthetic" in parsed:
+        _check_synthetic_flag(parsed, names, log)
+    drop_reason = _missing_covariates(parsed, names, log, missing, specs)
+    _undetermined_responses(parsed, names, log, missing, response_rule, days, invalid, drop_reason)
+    return drop_reason
 
+
+def _check_identifiers(parsed, names, log: ProblemLog, specs) -> None:
+    """Every row has a patient identifier, unique, and an arm."""
     for name in ("patient_id", "arm"):
         what = (
             "a patient identifier"
@@ -629,6 +640,9 @@ def _check_rows(
         else:
             seen[identifier] = position
 
+
+def _check_baseline(parsed, names, log: ProblemLog) -> None:
+    """The baseline count is above 0 and below 100 x10^9/L (the definition of CIT)."""
     day0 = parsed["plt_day0"].values
     with np.errstate(invalid="ignore"):
         for position in np.flatnonzero(day0 >= RECOVERY_THRESHOLD):
@@ -641,20 +655,25 @@ def _check_rows(
             )
         for position in np.flatnonzero(day0 <= 0):
             log.add_at(position, names["plt_day0"], day0[position], "a baseline count above 0")
-    _check_recovery(parsed, names, invalid, log, windowed, days)
-    _check_qualified(parsed, names, log, response_rule, days)
-    if "synthetic" in parsed:
-        flags = parsed["synthetic"].values
-        for position in np.flatnonzero(parsed["synthetic"].missing):
-            log.add_at(position, names["synthetic"], None, "0 or 1 on every row")
-        known = flags[np.isfinite(flags)]
-        if known.size and known.min() != known.max():
-            log.add_general(
-                names["synthetic"],
-                f"the same flag on every row (found {int((known == 1).sum())} rows with 1 and "
-                f"{int((known == 0).sum())} with 0)",
-            )
 
+
+def _check_synthetic_flag(parsed, names, log: ProblemLog) -> None:
+    """The synthetic flag is 0 or 1, the same on every row."""
+    flags = parsed["synthetic"].values
+    for position in np.flatnonzero(parsed["synthetic"].missing):
+        log.add_at(position, names["synthetic"], None, "0 or 1 on every row")
+    known = flags[np.isfinite(flags)]
+    if known.size and known.min() != known.max():
+        log.add_general(
+            names["synthetic"],
+            f"the same flag on every row (found {int((known == 1).sum())} rows with 1 and "
+            f"{int((known == 0).sum())} with 0)",
+        )
+
+
+def _missing_covariates(parsed, names, log: ProblemLog, missing: str, specs) -> dict[int, str]:
+    """Missing baseline covariates and plt_day0: an error, or the rows to drop (position ->
+    reason); under ``missing="impute"`` the imputable cells are kept for the imputation."""
     drop_reason: dict[int, str] = {}
     for spec in specs:
         if spec.when_missing != "covariate" or spec.name not in parsed:
@@ -670,6 +689,14 @@ def _check_rows(
                 drop_reason.setdefault(int(position), reason)
             else:
                 log.add_at(position, names[spec.name], None, f"a value ({_DROP_HINT})")
+    return drop_reason
+
+
+def _undetermined_responses(
+    parsed, names, log: ProblemLog, missing: str, response_rule: str, days, invalid, drop_reason
+) -> None:
+    """Rows whose response the rule cannot determine: an error, or dropped (``drop_reason``)."""
+    columns = plt_columns(days)
     counts = {day: parsed[name].values for day, name in zip(days, columns, strict=True)}
     determined = response_determined_by_day(
         counts, response_rule, recovery_day=parsed["recovery_day"].values
@@ -697,7 +724,6 @@ def _check_rows(
                 f"{need}: the response cannot be determined otherwise and is never assumed to "
                 f"be a non-response ({_DROP_HINT})",
             )
-    return drop_reason
 
 
 def _check_qualified(
