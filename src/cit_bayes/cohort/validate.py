@@ -844,16 +844,7 @@ def _build(
     keep = np.ones(n_rows, dtype=bool)
     keep[list(drop_reason)] = False
     arms_all = parsed["arm"].values
-    dropped_counts = Counter((arms_all[p], reason) for p, reason in drop_reason.items())
-    dropped = pd.DataFrame(
-        [
-            {"arm": arm, "reason": reason, "n_dropped": count}
-            for (arm, reason), count in sorted(
-                dropped_counts.items(), key=lambda item: (arm_labels.index(item[0][0]), item[0][1])
-            )
-        ],
-        columns=list(DROPPED_COLUMNS),
-    ).astype({"n_dropped": int})
+    dropped = _dropped_table(drop_reason, arms_all, arm_labels)
     if drop_reason:
         notes.append(
             f"dropped {len(drop_reason)} of {n_rows} rows for missing values "
@@ -914,19 +905,8 @@ def _build(
     synthetic = bool("synthetic" in parsed and np.nanmax(parsed["synthetic"].values) == 1)
     data["synthetic"] = np.full(len(data), int(synthetic), dtype=np.int64)
 
-    counts = {
-        day: data[name].to_numpy(dtype=float) for day, name in zip(days, columns, strict=True)
-    }
-    recovery = data["recovery_day"].to_numpy(dtype=float, na_value=np.nan)
-    data["response"] = derive_response_by_day(counts, response_rule, recovery_day=recovery)
-    data["delta_plt"] = derive_delta_plt(counts[0], counts[days[-1]])
-    time, recovered = derive_time_to_recovery_by_day(counts, recovery)
     given = column("recovery_after") if "recovery_after" in parsed else None
-    time, after = derive_recovery_after(time, recovered, given)
-    data["time_to_recovery"] = time.astype(np.int64)
-    data["recovered"] = recovered.astype(np.int64)
-    data["recovery_after"] = after.astype(np.int64)
-    data = data.loc[:, list(cohort_columns(days))]
+    data = _with_outcomes(data, response_rule, days, given)
 
     notes.extend(_outcome_notes(data, parsed, keep, response_rule, days))
     return Cohort(
@@ -940,6 +920,38 @@ def _build(
         missing=missing,
         days=days,
     )
+
+
+def _dropped_table(drop_reason: dict[int, str], arms, arm_labels) -> pd.DataFrame:
+    """Rows dropped per arm and reason (``Cohort.dropped``), arms in their stated order."""
+    counts = Counter((arms[p], reason) for p, reason in drop_reason.items())
+    return pd.DataFrame(
+        [
+            {"arm": arm, "reason": reason, "n_dropped": count}
+            for (arm, reason), count in sorted(
+                counts.items(), key=lambda item: (arm_labels.index(item[0][0]), item[0][1])
+            )
+        ],
+        columns=list(DROPPED_COLUMNS),
+    ).astype({"n_dropped": int})
+
+
+def _with_outcomes(data: pd.DataFrame, response_rule: str, days, given_after) -> pd.DataFrame:
+    """``data`` with the derived outcomes (response, delta_plt, time_to_recovery, recovered,
+    recovery_after), its columns in the schema's order."""
+    counts = {
+        day: data[name].to_numpy(dtype=float)
+        for day, name in zip(days, plt_columns(days), strict=True)
+    }
+    recovery = data["recovery_day"].to_numpy(dtype=float, na_value=np.nan)
+    data["response"] = derive_response_by_day(counts, response_rule, recovery_day=recovery)
+    data["delta_plt"] = derive_delta_plt(counts[0], counts[days[-1]])
+    time, recovered = derive_time_to_recovery_by_day(counts, recovery)
+    time, after = derive_recovery_after(time, recovered, given_after)
+    data["time_to_recovery"] = time.astype(np.int64)
+    data["recovered"] = recovered.astype(np.int64)
+    data["recovery_after"] = after.astype(np.int64)
+    return data.loc[:, list(cohort_columns(days))]
 
 
 def _outcome_notes(data, parsed, keep, response_rule: str, days=PLT_DAYS) -> list[str]:
