@@ -268,17 +268,20 @@ class EndpointRunner:
 
     def compare(self, analysis: Analysis, weighted: WeightedAnalysis | None, results: dict) -> None:
         """Posterior comparisons and frequentist cross-checks of one fitted analysis."""
-        plan, data, spec, y = (
-            self.plan,
-            self.patient_data(weighted),
-            self.plan.spec,
-            self.outcomes(),
-        )
         fits = {
             e: self.fits[fit_name(e, analysis.name)]
             for e in ("response", "plt", "recovery", "safety")
         }
-        # response
+        y = self.outcomes()
+        self._store("response", analysis, *self._response(analysis, fits, weighted, y), results)
+        self._store("plt", analysis, *self._plt(analysis, fits, weighted, y), results)
+        self._store("recovery", analysis, *self._recovery(analysis, fits, weighted, y), results)
+        self._store("safety", analysis, *self._safety(analysis, fits, y), results)
+
+    def _response(self, analysis: Analysis, fits, weighted, y):
+        """The response's fragment and tables: posterior rates and contrasts, and the weighted
+        (or plain) frequentist cross-check."""
+        spec = self.plan.spec
         keep = np.isfinite(y["response"])
         fragment, tables = response_analysis(fits["response"].draws["rate"], spec)
         fragment = self._common(analysis, fits["response"]) | fragment
@@ -292,7 +295,7 @@ class EndpointRunner:
             outcome = weighted_outcomes(
                 weighted,
                 y["response"],
-                plan=plan,
+                plan=self.plan,
                 seed=derive_seed(self.seed, "bootstrap", analysis.name),
             )
         else:
@@ -300,18 +303,27 @@ class EndpointRunner:
         if outcome is not None:
             fragment["frequentist"] = frequentist_response_fragment(outcome, spec.pairs)
             tables["frequentist"] = outcome
-        self._store("response", analysis, fragment, tables, results)
-        # platelet trajectory
+        return fragment, tables
+
+    def _plt(self, analysis: Analysis, fits, weighted, y):
+        """The platelet trajectory's fragment and tables, with the observed means per day."""
         fit = fits["plt"]
-        baseline = _baseline_means(y["day0"], data, analysis.adjusted)
-        fragment, tables = plt_fragment(fit.draws["mean"], fit.draws["delta_plt"], baseline, spec)
+        baseline = _baseline_means(y["day0"], self.patient_data(weighted), analysis.adjusted)
+        fragment, tables = plt_fragment(
+            fit.draws["mean"], fit.draws["delta_plt"], baseline, self.plan.spec
+        )
         fragment = self._common(analysis, fit) | fragment
         recorded = np.isfinite(y["plt"])
         fragment["n_analysed"] = arm_counts(self.codes[recorded.any(axis=1)], self.arms)
-        tables["observed"] = _observed_plt(y["day0"], y["plt"], self.codes, self.arms, plan.days)
-        self._store("plt", analysis, fragment, tables, results)
-        # recovery
-        fit = fits["recovery"]
+        tables["observed"] = _observed_plt(
+            y["day0"], y["plt"], self.codes, self.arms, self.plan.days
+        )
+        return fragment, tables
+
+    def _recovery(self, analysis: Analysis, fits, weighted, y):
+        """The recovery's fragment and tables: posterior contrasts, and the weighted Kaplan-Meier
+        and Cox cross-checks."""
+        plan, spec, fit = self.plan, self.plan.spec, fits["recovery"]
         keep = np.isfinite(y["time"]) & np.isfinite(y["recovered"])
         fragment, tables = recovery_fragment(
             fit.draws["cumulative_recovery"],
@@ -349,20 +361,22 @@ class EndpointRunner:
             km, medians, cox, spec.pairs, spec.ci_level
         )
         tables |= {"kaplan_meier": km, "kaplan_meier_median": medians, "cox": cox}
-        self._store("recovery", analysis, fragment, tables, results)
-        # safety
-        fit = fits["safety"]
-        fragment, tables = safety_analysis(fit.draws["rate"], spec)
+        return fragment, tables
+
+    def _safety(self, analysis: Analysis, fits, y):
+        """The safety events' fragment and tables, with the patients recorded per event."""
+        fit, events = fits["safety"], self.plan.safety_events
+        fragment, tables = safety_analysis(fit.draws["rate"], self.plan.spec)
         fragment = self._common(analysis, fit) | fragment
         fragment["n_recorded"] = {
             event: arm_counts(self.codes[np.isfinite(y["events"][:, e])], self.arms)
-            for e, event in enumerate(plan.safety_events)
+            for e, event in enumerate(events)
         }
         fragment["n_events"] = {
             event: _event_counts(y["events"][:, e], self.codes, self.arms)
-            for e, event in enumerate(plan.safety_events)
+            for e, event in enumerate(events)
         }
-        self._store("safety", analysis, fragment, tables, results)
+        return fragment, tables
 
     def store_diagnostics(self, fit: PatientFit, results: dict, extra: dict | None = None) -> None:
         """Add a fit's gates, sampler and target acceptance to ``results["diagnostics"]``."""
