@@ -472,10 +472,10 @@ def compute_diagnostics(
     -----
     R-hat and ESS follow Vehtari et al. (2021) and equal ArviZ's (computed by
     :func:`cit_bayes.bayes.convergence.convergence`, on all components at once); the maximum
-    R-hat and the minimum ESS are taken over every scalar component of the reported parameters. The tail ESS
-    is the smaller ESS of the indicators of the 5 % and 95 % quantiles (:data:`TAIL_PROB`), as
-    in the paper: ArviZ 1.x would otherwise use its default interval probability, 0.89 (the 11 %
-    and 89 % quantiles), a less demanding gate. An undefined
+    R-hat and the minimum ESS are taken over every scalar component of the reported
+    parameters. The tail ESS is the smaller ESS of the indicators of the 5 % and 95 % quantiles
+    (:data:`TAIL_PROB`), as in the paper: ArviZ 1.x would otherwise use its default interval
+    probability, 0.89 (the 11 % and 89 % quantiles), a less demanding gate. An undefined
     statistic (for example R-hat of constant draws) fails its gate.
 
     References
