@@ -95,6 +95,7 @@ EXPECTED_SUBPACKAGES = {
         "fit_name",
         "run_patient_analysis",
         "weight_cohort",
+        "write_fit_draws",
         "write_fit_outputs",
     },
     "cit_bayes.weighting.survival": {"km_medians", "weighted_kaplan_meier"},

@@ -172,3 +172,29 @@ def test_without_tex_the_run_warns_and_writes_the_other_documents(tmp_path, monk
     with pytest.raises(FileNotFoundError, match="pdflatex not found"):
         compile_pdf(tex)
     assert [p.name for p in tmp_path.iterdir()] == ["methods_supplement.tex"]
+
+
+def test_the_callers_work_runs_while_pdflatex_compiles_and_without_tex(tmp_path, monkeypatch):
+    """``alongside`` (the pipeline writes the fits' draws there) runs once, in this thread,
+    while a worker thread waits on pdflatex's process; without TeX it runs all the same."""
+    import threading
+
+    from cit_bayes.exceptions import DocumentWarning
+    from cit_bayes.report import pdf
+    from cit_bayes.report.patient_report import _supplement_pdf
+
+    tex = tmp_path / "methods_supplement.tex"
+    tex.write_text(render_latex_document("Demo", [Paragraph(["Hello."])]), encoding="utf-8")
+    calls = []
+
+    def alongside():
+        calls.append(threading.current_thread() is threading.main_thread())
+
+    with monkeypatch.context() as without_tex:
+        without_tex.setattr(pdf.shutil, "which", lambda name: None)
+        with pytest.warns(DocumentWarning, match="pdflatex not found"):
+            assert _supplement_pdf(tex, alongside) is None
+    assert calls == [True]
+    _needs_tex()
+    assert _supplement_pdf(tex, alongside).name == "methods_supplement.pdf"
+    assert calls == [True, True]

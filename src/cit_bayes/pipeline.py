@@ -51,7 +51,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("compare", "posterior comparisons and frequentist cross-checks"),
     ("audit", "audit of the paper's reported statistics"),
     ("published", "Bayesian reanalysis of the published tables"),
-    ("report", "report.html, methods supplement, figures, tables"),
+    ("report", "report.html, methods supplement, figures; the fits' draws (idata/)"),
 )
 
 
@@ -326,8 +326,13 @@ def run_pipeline(
             _add_reconstructions(analysis, drawn, fits, plan)
         if calibrated is not None:
             analysis.results["calibration"] = calibrated
-        files: dict[str, object] = {"fit": patient.write_fit_outputs(analysis, staging)}
+        fit_files = patient.write_fit_outputs(analysis, staging, draws=False)
+        files: dict[str, object] = {"fit": fit_files}
         audit_records, published = step.paper(paper)
+
+        def write_draws() -> None:  # idata/, while pdflatex compiles in a process of its own
+            fit_files["idata"] = patient.write_fit_draws(analysis, staging)
+
         files["report"] = step(
             "report",
             lambda: write_report(
@@ -337,6 +342,7 @@ def run_pipeline(
                 audit=audit_records,
                 command=command,
                 pdf=pdf,
+                alongside=write_draws,
             ),
             _report_summary,
         )

@@ -60,6 +60,7 @@ __all__ = [
     "fit_name",
     "run_patient_analysis",
     "weight_cohort",
+    "write_fit_draws",
     "write_fit_outputs",
 ]
 
@@ -424,9 +425,12 @@ def _is_prior_setting(name: str) -> bool:
     return name.startswith("prior_")
 
 
-def write_fit_outputs(analysis: PatientAnalysis, out_dir: str | Path) -> dict[str, object]:
+def write_fit_outputs(
+    analysis: PatientAnalysis, out_dir: str | Path, *, draws: bool = True
+) -> dict[str, object]:
     """Write ``results.json``, ``idata/*.nc`` and ``tables/*.csv`` under ``out_dir`` (each table
-    of a synthetic cohort with a column ``synthetic`` = 1).
+    of a synthetic cohort with a column ``synthetic`` = 1); ``draws=False`` leaves ``idata/``
+    to :func:`write_fit_draws` (the pipeline writes them while pdflatex runs).
 
     Only aggregate numbers are written (no patient identifier, no row-level value): the
     InferenceData keep the posterior, the sampler statistics and the prior settings of the
@@ -445,10 +449,8 @@ def write_fit_outputs(analysis: PatientAnalysis, out_dir: str | Path) -> dict[st
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, object] = {"results": write_results(analysis.results, out / "results.json")}
-    written["idata"] = [
-        save_fit(fit.fit, out / "idata" / f"{file_stem(name)}.nc", keep_data=_is_prior_setting)
-        for name, fit in analysis.fits.items()
-    ]
+    if draws:
+        written["idata"] = write_fit_draws(analysis, out)
     tables = out / "tables"
     tables.mkdir(exist_ok=True)
     synthetic = bool(analysis.results["meta"].get("synthetic"))
@@ -463,3 +465,22 @@ def write_fit_outputs(analysis: PatientAnalysis, out_dir: str | Path) -> dict[st
         paths.append(path)
     written["tables"] = paths
     return written
+
+
+def write_fit_draws(analysis: PatientAnalysis, out_dir: str | Path) -> list[Path]:
+    """Write each fit's InferenceData to ``idata/<fit>.nc`` under ``out_dir``: the posterior,
+    the sampler statistics and the prior settings, no row of the cohort.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> results = new_results(source="cohort", seed=1, package_version="0.1", synthetic=True)
+    >>> with tempfile.TemporaryDirectory() as out:  # no fit: nothing written
+    ...     write_fit_draws(PatientAnalysis(results, {}, {}, {}), out)
+    []
+    """
+    out = Path(out_dir)
+    return [
+        save_fit(fit.fit, out / "idata" / f"{file_stem(name)}.nc", keep_data=_is_prior_setting)
+        for name, fit in analysis.fits.items()
+    ]

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from cit_bayes.exceptions import DocumentWarning
@@ -98,6 +99,7 @@ def write_report(
     audit: list | None = None,
     command: str = "",
     pdf: bool = True,
+    alongside: Callable[[], object] | None = None,
 ) -> dict[str, Path]:
     """Write ``report.html``, ``methods_supplement.md``/``.tex``/``.docx`` (and ``.pdf`` where
     pdflatex is installed), figures and the number ledgers.
@@ -122,6 +124,9 @@ def write_report(
     pdf : bool
         Compile the supplement to ``methods_supplement.pdf`` (:func:`cit_bayes.report.pdf.compile_pdf`)
         when pdflatex is installed; without it a warning says how to install it.
+    alongside : callable, optional
+        Work of the caller's done while pdflatex compiles (it runs in a process of its own),
+        or at the end without a PDF (the pipeline writes the fits' draws then).
 
     Returns
     -------
@@ -150,9 +155,11 @@ def write_report(
             out_dir, _context(out_dir, analysis, documents), documents, synthetic
         )
     if pdf:
-        built = _supplement_pdf(written["supplement_tex"])
+        built = _supplement_pdf(written["supplement_tex"], alongside)
         if built is not None:
             written["supplement_pdf"] = built
+    elif alongside is not None:
+        alongside()
     return written
 
 
@@ -220,10 +227,15 @@ def _write_supplement(out_dir: Path, supplement, documents, synthetic: bool):
     return written
 
 
-def _supplement_pdf(tex: Path) -> Path | None:
-    """Compile the supplement; warn (not fail) without TeX or when a box runs over the margin."""
+def _supplement_pdf(tex: Path, alongside: Callable[[], object] | None = None) -> Path | None:
+    """Compile the supplement (``alongside`` runs meanwhile, here); warn (not fail) without TeX
+    or when a box runs over the margin."""
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the thread waits on pdflatex's process
+        compiling = pool.submit(compile_pdf, tex)
+        if alongside is not None:
+            alongside()
     try:
-        build = compile_pdf(tex)
+        build = compiling.result()
     except FileNotFoundError as missing:
         warnings.warn(
             f"methods_supplement.pdf not written: {missing}", DocumentWarning, stacklevel=3
