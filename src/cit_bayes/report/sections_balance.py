@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from cit_bayes.analyses.results import file_stem
 from cit_bayes.cohort.schema import PLT_DAYS, RECOVERY_THRESHOLD, RESPONSE_FOLD, RESPONSE_RISE
 from cit_bayes.report.balance_figures import love_plot, overlap_summary_plot
 from cit_bayes.report.document import Code, Figure, Heading, Items, Paragraph, Table
@@ -25,7 +26,6 @@ __all__ = [
     "imputation_paragraph",
     "lab_paragraph",
     "response_rule_text",
-    "slug",
 ]
 
 #: Where the weighted Table 1 is written (by ``write_fit_outputs``), relative to the report.
@@ -117,19 +117,6 @@ def imputation_paragraph(ctx: ReportContext) -> Paragraph | None:
          "the imputations: ", *balance, ". The balance tables, the frequentist cross-checks "
          "and the posterior predictive checks shown are the first imputation's."]
     )  # fmt: skip
-
-
-def slug(name: str) -> str:
-    """A file-name form of an analysis name: ``"adjusted (ATO)"`` -> ``"adjusted_ATO"``.
-
-    Examples
-    --------
-    >>> from cit_bayes.report.sections_balance import slug
-    >>> slug("adjusted (ATO)"), slug("ATE, trimmed 5%")
-    ('adjusted_ATO', 'ATE_trimmed_5')
-    """
-    keep = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
-    return "_".join(part for part in keep.split("_") if part)
 
 
 def response_rule_text(rule: str, days=PLT_DAYS) -> str:
@@ -300,7 +287,7 @@ def _balance_figures(ctx: ReportContext, adjusted: list[str]) -> list:
             summary = balance[balance["analysis"] == analysis]
             if summary.empty:
                 continue
-            name = f"love_plot_{slug(analysis)}"
+            name = f"love_plot_{file_stem(analysis)}"
             png, _ = love_plot(
                 summary,
                 ctx.figures / name,
