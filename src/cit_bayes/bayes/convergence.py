@@ -76,14 +76,13 @@ def convergence(draws: np.ndarray, tail_prob: float = 0.95) -> Convergence:
     finite = np.all(np.isfinite(draws), axis=(1, 2))
     draws[~finite] = 0.0
     split = _split_chains(draws)
-    z_split, ordered = _z_scale(split)
-    middle = ordered.shape[1] // 2  # an even count: np.median's mean of the middle two
-    folded = np.abs(split - ((ordered[:, middle - 1] + ordered[:, middle]) / 2)[:, None, None])
+    z_split = _z_scale(split)
+    folded = np.abs(split - np.median(split, axis=(1, 2), keepdims=True))
     with np.errstate(divide="ignore", invalid="ignore"):
         if chains < 2:
             rhat = nan
         else:
-            bulk_rhat, tail_rhat = _rhat(z_split), _rhat(_z_scale(folded)[0])
+            bulk_rhat, tail_rhat = _rhat(z_split), _rhat(_z_scale(folded))
             # ArviZ takes Python's max(bulk, tail): the tail one only where it is larger.
             rhat = np.where(tail_rhat > bulk_rhat, tail_rhat, bulk_rhat)
         bulk = _ess(z_split)
@@ -106,12 +105,12 @@ def _split_chains(draws: np.ndarray) -> np.ndarray:
     return np.concatenate([first, second], axis=1).astype(float)
 
 
-def _z_scale(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Normal scores of the ranks pooled over chains (ties get their average rank).
+def _z_scale(draws: np.ndarray) -> np.ndarray:
+    """Normal scores of the ranks pooled over chains (ties get their average rank), shaped as
+    ``draws``.
 
-    Returns the scores, shaped as ``draws``, and each component's sorted draws. The average
-    rank of a run of equal values is (first + last position) / 2 + 1, so twice it is an
-    integer and the scores are read from one table instead of calling the normal quantile
+    The average rank of a run of equal values is (first + last position) / 2 + 1, so twice it
+    is an integer and the scores are read from one table instead of calling the normal quantile
     function on every draw.
     """
     k = draws.shape[0]
@@ -130,7 +129,7 @@ def _z_scale(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     table = stats.norm.ppf((twice_rank - _BLOM) / (size - 2 * _BLOM + 1))
     scores = np.empty((k, size))
     np.put_along_axis(scores, order, table[first + last + 2], axis=1)
-    return scores.reshape(draws.shape), ordered
+    return scores.reshape(draws.shape)
 
 
 def _rhat(draws: np.ndarray) -> np.ndarray:
@@ -174,7 +173,6 @@ def _ess(draws: np.ndarray) -> np.ndarray:
     kept = (pairs[stop, columns] >= 0) | (rho_stop > 0)
     tau = -1.0 + 2.0 * np.where(before, monotone, 0.0).sum(axis=0) + np.where(kept, rho_stop, 0.0)
     tau = np.maximum(tau, 1 / np.log10(size))
-    used = np.arange(rho.shape[0])[:, None] <= 2 * stop[None, :] + 1
-    undefined = np.any(np.isnan(rho) & used, axis=0) | ~np.isfinite(var_plus)
-    ess = np.where(undefined, np.nan, size / tau)
+    # undefined (NaN, as in ArviZ) only where the pooled variance is: non-finite draws
+    ess = np.where(np.isfinite(var_plus) & (var_plus > 0), size / tau, np.nan)
     return np.where(constant, float(size), ess)
