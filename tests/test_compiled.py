@@ -13,6 +13,7 @@ import nutpie
 import pymc as pm
 import pytest
 
+from cit_bayes.bayes import compiled as compiled_module
 from cit_bayes.bayes.compiled import compile_model
 
 
@@ -76,7 +77,7 @@ _CHILD = textwrap.dedent(
     compiled, info = compile_model(model)
     idata = nutpie.sample(compiled, draws=200, tune=200, chains=2, cores=1, seed=9,
                           progress_bar=False)
-    print(json.dumps({"cached": info.cached, "hits": info.hits,
+    print(json.dumps({"cached": info.cached, "hits": info.hits, "stored": info.stored,
                       "draws": idata["posterior"]["rate"].values.ravel().tolist()}))
     """
 )
@@ -92,6 +93,48 @@ def test_a_second_process_loads_the_callbacks_from_the_cache(tmp_path):
         )
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     assert [run["hits"] for run in runs] == [0, 2]
+    assert [run["stored"] for run in runs] == [False, True]  # no rewrites in the second
     assert all(run["cached"] for run in runs)
     # exact: same seed, cold and warm: the cached machine code is the code compiled cold
     assert runs[0]["draws"] == runs[1]["draws"]
+
+
+def test_the_store_keeps_the_functions_without_the_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(compiled_module, "_store_directory", lambda: tmp_path)
+    marker = 271828.18281828  # a value no graph holds
+    y = np.full(5, marker)
+    model = _normal_mean_model(y)
+    _, info = compile_model(model)
+    assert not info.stored
+    (path,) = tmp_path.glob("*.pkl")
+    assert np.float64(marker).tobytes() not in path.read_bytes()
+    np.testing.assert_array_equal(model["y"].get_value(), y)  # put back after pickling
+    # the same structure with other data (another length too): loaded, not rewritten, and the
+    # draws are those of nutpie's own compilation of that model, bit for bit
+    other = _normal_mean_model(np.array([0.5, -1.0, 2.5]))
+    loaded, info = compile_model(other)
+    assert info.stored and info.cached
+    np.testing.assert_array_equal(_draws(loaded), _draws(nutpie.compile_pymc_model(other)))
+    assert len(list(tmp_path.glob("*.pkl"))) == 1
+
+
+def test_another_structure_is_stored_apart_and_a_damaged_file_is_replaced(tmp_path, monkeypatch):
+    monkeypatch.setattr(compiled_module, "_store_directory", lambda: tmp_path)
+    _, first = compile_model(_normal_mean_model(np.zeros(3)))
+    with pm.Model() as changed:  # the same but for the deterministic: another structure
+        prior_sd = pm.Data("prior_sd", 1.0)
+        mu = pm.Normal("mu", 0.0, prior_sd)
+        pm.Normal("obs", mu, 1.0, observed=pm.Data("y", np.zeros(3)))
+        pm.Deterministic("mu_twice", 3.0 * mu)
+    _, second = compile_model(changed)
+    assert not first.stored and not second.stored
+    paths = sorted(tmp_path.glob("*.pkl"))
+    assert len(paths) == 2
+    for path in paths:
+        path.write_bytes(b"not a pickle")
+    model = _normal_mean_model(np.array([1.0, 2.0]))
+    recompiled, info = compile_model(model)
+    assert not info.stored  # compiled anew ...
+    _, info = compile_model(model)
+    assert info.stored  # ... and the file replaced
+    np.testing.assert_array_equal(_draws(recompiled), _draws(nutpie.compile_pymc_model(model)))

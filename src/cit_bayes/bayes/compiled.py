@@ -22,6 +22,20 @@ changed model (another graph, another number of parameters) compiles anew, a cha
 or cohort of the same structure does not. Measured on the same model: 9.5 s with empty caches,
 0.3 s in every later process; draws identical to nutpie's own wrappers, bit for bit.
 
+That still left PyTensor's own work in every process: the logp graph canonicalised, the
+gradient built and both functions rewritten before PyTensor could look their numba code up (0.7 s
+of the 0.73 s a warm process took on that model). The two compiled PyTensor functions are
+therefore kept too, pickled in a store beside PyTensor's caches (``<compiledir>/cit_bayes_functions``),
+under the digest of the model's graph *before* any rewrite (:mod:`cit_bayes.bayes.graph_key`:
+operations, constants, shapes, the names and types of the shared variables, the versions and
+settings above) and loaded instead of rebuilt when the same structure comes again (0.36 s in a
+fresh process, most of it numba's loading of the callbacks). A pickled function would carry its
+shared variables' values, the cohort among them: they are set to empty arrays while it is
+pickled (:func:`_without_values`) and to the model's values when it is loaded, so the store holds
+code and graph, never data. A graph without an exact digest is compiled as before and not stored;
+an unreadable file is compiled anew and replaced; files are written whole (``os.replace``), so a
+process alongside reads the old file or the new one.
+
 When PyTensor cannot cache a graph (an operation without a cache key), the model is compiled by
 ``nutpie.compile_pymc_model`` as before (:attr:`CompiledModelInfo.cached` says which).
 
@@ -32,23 +46,35 @@ expansion) for an error inside the compiled graph, -1 for a dimension mismatch.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import os
+import pickle
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numba
 import numpy as np
 import nutpie
 import pymc as pm
+import pytensor
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 from nutpie import compile_pymc as nutpie_internals
 from pymc.initial_point import make_initial_point_fn
 
+from cit_bayes.bayes.graph_key import GraphDigest, graph_digest
+
 __all__ = ["CompiledModelInfo", "compile_model", "WRAPPER_VERSION"]
 
 #: Bumped whenever the generated callback source changes meaning (part of the cache key).
 WRAPPER_VERSION = "1"
+
+#: Bumped whenever what the store holds for a model changes (part of its key).
+STORE_VERSION = "1"
 
 _LOGP_SIGNATURE = types.int64(
     types.uint64,
@@ -84,10 +110,14 @@ class CompiledModelInfo:
         PyTensor could not key the graph and nutpie's own compilation was used.
     hits : int
         How many of the two callbacks were loaded from the cache (0, 1 or 2).
+    stored : bool
+        True when PyTensor's compiled functions were loaded from the store (no rewrites, no
+        gradient built: :func:`_structure` found the model's structure there).
     """
 
     cached: bool
     hits: int
+    stored: bool = False
 
 
 def _layout(arrays: list[np.ndarray]) -> tuple[list[int], int]:
@@ -225,6 +255,94 @@ class _CachedPyMCModel(nutpie_internals.CompiledPyMCModel):
         return dataclasses.replace(self, shared_data=shared_data, user_data=user_data)
 
 
+def _store_directory() -> Path:
+    """Where the models' compiled PyTensor functions are kept: beside PyTensor's own caches."""
+    from pytensor import config
+
+    return Path(config.compiledir) / "cit_bayes_functions"
+
+
+def _structure(model: pm.Model) -> GraphDigest | None:
+    """The digest of everything the two compiled functions depend on but the data (None: none)."""
+    from pytensor import config
+
+    shapes = nutpie_internals._compute_shapes(model)
+    values = [model.rvs_to_values[rv] for rv in model.free_RVs]
+    return graph_digest(
+        values,
+        [model.logp(), *model.unobserved_value_vars],
+        f"store {STORE_VERSION}, wrapper {WRAPPER_VERSION}",
+        f"nutpie {nutpie.__version__}, numba {numba.__version__}, numpy {np.__version__}",
+        f"pymc {pm.__version__}, pytensor {pytensor.__version__}",
+        f"floatX {config.floatX}, fastmath {config.numba__fastmath}, check_bounds "
+        f"{model.check_bounds}",
+        "shapes " + repr(sorted((name, tuple(shape)) for name, shape in shapes.items())),
+    )
+
+
+def _functions(model: pm.Model, initial_point) -> tuple:
+    """nutpie's ``_make_functions``: PyTensor's rewrites, the gradient and the numba linking."""
+    return nutpie_internals._make_functions(
+        model,
+        mode="NUMBA",
+        compute_grad=True,
+        join_expanded=True,
+        pymc_initial_point_fn=nutpie_internals._wrap_with_lock(initial_point),
+        var_names=None,
+    )
+
+
+@contextlib.contextmanager
+def _without_values(functions) -> Iterator[None]:
+    """Inside, every shared variable of ``functions`` holds zeros of size 0 (or of its fixed
+    shape), so that a pickle of them holds no data; the values are put back on leaving."""
+    variables = list(dict.fromkeys(var for f in functions for var in f.get_shared()))
+    kept = [var.get_value(borrow=True) for var in variables]
+    try:
+        for var in variables:
+            shape = tuple(0 if size is None else size for size in var.type.shape)
+            var.set_value(np.zeros(shape, dtype=var.type.dtype), borrow=True)
+        yield
+    finally:
+        for var, value in zip(variables, kept, strict=True):
+            var.set_value(value, borrow=True)
+
+
+def _save(path: Path, made: tuple) -> None:
+    """Store ``_make_functions``' result but its initial-point function, without shared values."""
+    n_dim, n_expanded, logp_fn, expand_fn, _, shape_info, reparameterized = made
+    with _without_values((logp_fn, expand_fn)):
+        blob = pickle.dumps(
+            (n_dim, n_expanded, logp_fn, expand_fn, shape_info, reparameterized),
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".partial", delete=False) as out:
+        out.write(blob)
+    os.replace(out.name, path)  # atomic: a process alongside reads the old file or the new one
+
+
+def _load(path: Path, model: pm.Model, structure: GraphDigest, initial_point) -> tuple | None:
+    """``_make_functions``' result from the store, its shared variables set to the model's
+    current values; None when there is none or it cannot be read (it is then compiled anew)."""
+    try:
+        n_dim, n_expanded, logp_fn, expand_fn, shape_info, reparameterized = pickle.loads(
+            path.read_bytes()
+        )
+        for function in (logp_fn, expand_fn):
+            for var in function.get_shared():
+                var.set_value(structure.shared[var.name].get_value(borrow=True), borrow=True)
+    except Exception:  # none yet, or a damaged file: compiled anew and replaced
+        return None
+    n_free = len(model.free_RVs)
+    flat_initial_point = nutpie_internals._rv_dict_to_flat_array_wrapper(
+        nutpie_internals._wrap_with_lock(initial_point),
+        names=list(shape_info[0][:n_free]),
+        shapes=list(shape_info[2][:n_free]),
+    )
+    return (n_dim, n_expanded, logp_fn, expand_fn, flat_initial_point, shape_info, reparameterized)
+
+
 def compile_model(model: pm.Model):
     """Compile ``model`` for ``nutpie.sample``, through the on-disk cache where PyTensor allows.
 
@@ -255,16 +373,13 @@ def compile_model(model: pm.Model):
         jitter_rvs=set(model.free_RVs),
         return_transformed=True,
     )
-    (n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, reparameterized) = (
-        nutpie_internals._make_functions(
-            model,
-            mode="NUMBA",
-            compute_grad=True,
-            join_expanded=True,
-            pymc_initial_point_fn=nutpie_internals._wrap_with_lock(initial_point),
-            var_names=None,
-        )
-    )
+    structure = _structure(model)
+    path = None if structure is None else _store_directory() / f"{structure.hexdigest}.pkl"
+    made = None if path is None else _load(path, model, structure, initial_point)
+    stored = made is not None
+    if made is None:
+        made = _functions(model, initial_point)
+    (n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, reparameterized) = made
     variables = list(dict.fromkeys([*logp_fn.get_shared(), *expand_fn.get_shared()]))
     keys = {var: f"shared{i}" for i, var in enumerate(variables)}
     shared_data = {
@@ -284,7 +399,10 @@ def compile_model(model: pm.Model):
         "expand_callback", _EXPAND_SIGNATURE,
     )  # fmt: skip
     if logp is None or expand is None:  # a graph PyTensor cannot key: nutpie's own compilation
-        return nutpie.compile_pymc_model(model), CompiledModelInfo(cached=False, hits=0)
+        info = CompiledModelInfo(cached=False, hits=0, stored=False)
+        return nutpie.compile_pymc_model(model), info
+    if path is not None and not stored:
+        _save(path, made)
     dims, coords = nutpie_internals._prepare_dims_and_coords(model, shape_info, reparameterized)
     compiled = _CachedPyMCModel(
         _n_dim=n_dim,
@@ -304,4 +422,5 @@ def compile_model(model: pm.Model):
         reparameterized_names=reparameterized,
         shared_order=tuple(shared_data),
     )
-    return compiled, CompiledModelInfo(cached=True, hits=logp._cache_hits + expand._cache_hits)
+    hits = logp._cache_hits + expand._cache_hits
+    return compiled, CompiledModelInfo(cached=True, hits=hits, stored=stored)
