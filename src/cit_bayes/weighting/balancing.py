@@ -21,7 +21,7 @@ from cit_bayes.weighting.balancing_dual import (
     solution_report,
     solve_arm,
 )
-from cit_bayes.weighting.design import as_covariate_frame
+from cit_bayes.weighting.design import as_covariate_frame, covariate_columns
 from cit_bayes.weighting.diagnostics import SEPARATION_BOUND, WeightingDiagnostics
 from cit_bayes.weighting.propensity import fit_multinomial_logistic, single_thread_if_small
 from cit_bayes.weighting.weights import tilting
@@ -310,15 +310,19 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
             raise WeightingError("base weights must be finite and positive")
         return values / values.mean()
 
-    def _fit(self, X, a, *, diagnose: bool, base_weights=None):
+    def _fit(self, X, a, *, diagnose: bool, base_weights=None, covariates=None):
         """``fit``. ``diagnose=False`` (bootstrap refits, which need only ``weights_``) skips the
         warnings, the reports (``lambda_``, ``solver_``, ``constraints_``, ``target_``) and, for
-        ATE and ATT, the propensity model (diagnostics only there; ``propensity_`` is None)."""
+        ATE and ATT, the propensity model (diagnostics only there; ``propensity_`` is None).
+        ``covariates``: ``X`` already checked and read (:class:`~cit_bayes.weighting.design.CovariateColumns`;
+        a refit passes its resample's rows of the fit's)."""
         frame = as_covariate_frame(X)
         arm_values, codes, arms, focal, _ = self._checked_arms(frame, a, "balancing weights")
         base = self._base(base_weights, len(codes))
+        if covariates is None:
+            covariates = covariate_columns(frame)
         design = encode_for_balancing(
-            frame,
+            covariates,
             codes,
             len(arms),
             rare_level_min=self.rare_level_min,
@@ -372,6 +376,7 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
         self._codes = codes
         self._focal = focal
         self._fit_data = (frame, pd.Series(arm_values, index=index), base)
+        self._covariates = covariates
         self._state = BalancingState(matrix, base, tilt, target, focal, tuple(solutions))
         if diagnose:
             self._record(columns, matrix, target, weights, solutions)
@@ -457,7 +462,13 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
             refit = (
                 clone(self)
                 .set_params(arms=self.arms_)
-                ._fit(frame, arm, diagnose=False, base_weights=base_weights)
+                ._fit(
+                    frame,
+                    arm,
+                    diagnose=False,
+                    base_weights=base_weights,
+                    covariates=self._covariates,
+                )
             )
         ratio = refit.weights_.to_numpy() / refit.base_weights_.to_numpy()
         fitted = self.weights_.to_numpy()
@@ -473,7 +484,11 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
         frame, arm, base = self._fit_data
         template = clone(self).set_params(arms=self.arms_)
         return template._fit(
-            frame.iloc[rows], arm.iloc[rows], diagnose=False, base_weights=base[rows]
+            frame.iloc[rows],
+            arm.iloc[rows],
+            diagnose=False,
+            base_weights=base[rows],
+            covariates=self._covariates.take(rows),
         )
 
     # ------------------------------------------------------------------ reporting

@@ -77,7 +77,11 @@ import numpy as np
 import pandas as pd
 
 from cit_bayes.exceptions import WeightingWarning
-from cit_bayes.weighting.design import encode_covariates
+from cit_bayes.weighting.design import (
+    CovariateColumns,
+    covariate_columns,
+    encode_columns,
+)
 
 __all__ = [
     "ArmSolution",
@@ -163,6 +167,7 @@ def constraint_matrix(design, moments: int = 1) -> tuple[np.ndarray, list[dict]]
 
     Examples
     --------
+    >>> from cit_bayes.weighting.design import encode_covariates
     >>> constraint_matrix(encode_covariates(pd.DataFrame({"age": [50, 60, 70, 80]})), 2)[0].shape
     (4, 2)
     """
@@ -229,26 +234,30 @@ def _absent_level_map(design, codes, n_arms, minimum: int = 1) -> dict:
 
 
 def encode_for_balancing(
-    frame, codes, n_arms: int, *, rare_level_min: int, pool_absent: bool, arm_level_min: int = 0
+    columns, codes, n_arms: int, *, rare_level_min: int, pool_absent: bool, arm_level_min: int = 0
 ):
     """:func:`~cit_bayes.weighting.design.encode_covariates`, then pool levels an arm lacks.
 
+    ``columns`` is a covariate table or the :class:`~cit_bayes.weighting.design.CovariateColumns`
+    read from one (a bootstrap refit passes its resample's, so that the table is not read again).
     Returns the design; with ``pool_absent`` its ``pooled`` table gains the poolings of levels
     that some arm lacks, or holds in fewer than ``arm_level_min`` patients, and a ``rule``
     column (``"rare level"`` or ``"absent from an arm"``).
     """
+    if not isinstance(columns, CovariateColumns):
+        columns = covariate_columns(columns)
     if not pool_absent:
-        return encode_covariates(frame, rare_level_min=rare_level_min)
+        return encode_columns(columns, rare_level_min=rare_level_min)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WeightingWarning)  # issued by the final encoding
-        first = encode_covariates(frame, rare_level_min=rare_level_min)
+        first = encode_columns(columns, rare_level_min=rare_level_min)
     mapping = _absent_level_map(first, codes, n_arms, max(1, arm_level_min))
-    recoded = frame.copy()
+    recoded = columns
     records = []
     for covariate, pooled in mapping.items():
-        raw = frame[covariate].astype(object).map(str).to_numpy()
-        columns = first.balance_columns
-        group = columns[(columns["covariate"] == covariate) & (columns["kind"] == "level")]
+        raw = columns.values[columns.names.index(covariate)]
+        table = first.balance_columns
+        group = table[(table["covariate"] == covariate) & (table["kind"] == "level")]
         indicators = first.balance_matrix[:, group.index.to_numpy()]
         design_levels = list(group["level"])
         final = {}
@@ -263,10 +272,9 @@ def encode_for_balancing(
                      "rule": "absent from an arm" if in_design in pooled else "rare level"}
                 )  # fmt: skip
         order = dict.fromkeys(pooled.get(level, level) for level in design_levels)
-        recoded[covariate] = pd.Series(
-            pd.Categorical([final[v] for v in raw], categories=list(order)), index=frame.index
-        )
-    design = encode_covariates(recoded, rare_level_min=rare_level_min)
+        labels = np.array([final[v] for v in raw], dtype=object)
+        recoded = recoded.with_levels(covariate, labels, list(order))
+    design = encode_columns(recoded, rare_level_min=rare_level_min)
     kept = first.pooled[~first.pooled["covariate"].isin(list(mapping))].assign(rule="rare level")
     pooled_table = pd.concat([kept, pd.DataFrame(records, columns=kept.columns)])
     return dataclasses.replace(design, pooled=pooled_table.reset_index(drop=True))

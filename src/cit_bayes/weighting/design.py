@@ -2,7 +2,11 @@
 
 Generic: any table of covariates, no knowledge of the CIT cohort. One function,
 :func:`encode_covariates`, validates the table and returns a :class:`CovariateDesign` holding two
-encodings of the same patients:
+encodings of the same patients (in two steps, :func:`covariate_columns`, which checks the table
+and reads it into arrays, and :func:`encode_columns`; a bootstrap refit encodes
+:meth:`CovariateColumns.take` of its resample's rows instead of reading the resampled table
+again: the bootstraps of the bundled cohort's two weighted analyses, 2 x 200 refits, 10.8 ->
+7.1 s, the same designs value for value):
 
 * the **model matrix** (numeric columns standardised, categorical columns one-hot with the most
   frequent level as the omitted reference, rare levels pooled), the input of the propensity model;
@@ -36,6 +40,7 @@ Rules for degenerate input
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 
@@ -44,7 +49,14 @@ import pandas as pd
 
 from cit_bayes.exceptions import WeightingError, WeightingWarning
 
-__all__ = ["CovariateDesign", "as_covariate_frame", "encode_covariates"]
+__all__ = [
+    "CovariateColumns",
+    "CovariateDesign",
+    "as_covariate_frame",
+    "covariate_columns",
+    "encode_columns",
+    "encode_covariates",
+]
 
 LEVEL_SEPARATOR = "="
 
@@ -164,14 +176,106 @@ def _check_types_and_missing(frame: pd.DataFrame) -> None:
         )
 
 
-def _levels(series: pd.Series) -> tuple[list[str], np.ndarray]:
-    """Observed levels (in a stated order) and each patient's level as text."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        observed = set(series.astype(object))
-        levels = [str(c) for c in series.cat.categories if c in observed]
-    else:
-        levels = sorted({str(v) for v in series})
-    return levels, series.astype(object).map(str).to_numpy()
+@dataclass(frozen=True)
+class CovariateColumns:
+    """A checked covariate table read into arrays once: what :func:`encode_covariates` takes
+    from pandas. :meth:`take` gives the same for a subset of rows (a bootstrap resample) without
+    reading the table again, and :func:`encode_columns` of it equals :func:`encode_covariates` of
+    the table's rows, value for value.
+
+    Attributes
+    ----------
+    names : tuple of str
+        The covariates, in table order.
+    values : tuple of numpy.ndarray
+        Per covariate: float values (numeric), or each patient's level as text (categorical).
+    codes : tuple of (numpy.ndarray or None)
+        Per categorical covariate, each patient's position in ``orders``; None for numeric ones.
+    orders : tuple of (tuple of str or None)
+        Per categorical covariate, the order of its possible levels (a ``Categorical``'s
+        categories; otherwise its observed levels sorted as text); None for numeric ones.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"age": [50.0, 60.0, 70.0], "sex": ["m", "f", "m"]})
+    >>> columns = covariate_columns(X)
+    >>> columns.levels(1), columns.take([0, 2]).levels(1)
+    (['f', 'm'], ['m'])
+    """
+
+    names: tuple[str, ...]
+    values: tuple[np.ndarray, ...]
+    codes: tuple[np.ndarray | None, ...]
+    orders: tuple[tuple[str, ...] | None, ...]
+
+    @property
+    def n(self) -> int:
+        """The number of rows."""
+        return len(self.values[0]) if self.values else 0
+
+    def levels(self, j: int) -> list[str]:
+        """The observed levels of categorical covariate ``j``, in its order."""
+        present = np.zeros(len(self.orders[j]), dtype=bool)
+        present[self.codes[j]] = True
+        return [level for level, seen in zip(self.orders[j], present, strict=True) if seen]
+
+    def take(self, rows) -> CovariateColumns:
+        """The same covariates for the rows ``rows`` (positions; repeats allowed)."""
+        rows = np.asarray(rows)
+        return dataclasses.replace(
+            self,
+            values=tuple(values[rows] for values in self.values),
+            codes=tuple(None if codes is None else codes[rows] for codes in self.codes),
+        )
+
+    def with_levels(self, name: str, labels: np.ndarray, order: list[str]) -> CovariateColumns:
+        """Covariate ``name`` replaced by the categorical ``labels`` with the level ``order``."""
+        j = self.names.index(name)
+        position = {level: i for i, level in enumerate(order)}
+        codes = np.array([position[label] for label in labels], dtype=np.int64)
+        labels = np.asarray(labels, dtype=object)
+        return dataclasses.replace(
+            self,
+            values=(*self.values[:j], labels, *self.values[j + 1 :]),
+            codes=(*self.codes[:j], codes, *self.codes[j + 1 :]),
+            orders=(*self.orders[:j], tuple(order), *self.orders[j + 1 :]),
+        )
+
+
+def covariate_columns(X) -> CovariateColumns:
+    """Check a covariate table (:func:`encode_covariates`' rules) and read it into arrays.
+
+    Raises
+    ------
+    WeightingError
+        As :func:`encode_covariates`.
+    """
+    frame = as_covariate_frame(X)
+    if len(frame) == 0:
+        raise WeightingError("the covariate table has no rows")
+    if frame.shape[1] == 0:
+        raise WeightingError("the covariate table has no columns")
+    _check_types_and_missing(frame)
+    values, codes, orders = [], [], []
+    for name in frame.columns:
+        series = frame[name]
+        if not _is_categorical(series):
+            values.append(series.to_numpy(dtype=float))
+            codes.append(None)
+            orders.append(None)
+            continue
+        labels = series.astype(object).map(str).to_numpy()
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            order = tuple(str(c) for c in series.cat.categories)
+            position = series.cat.codes.to_numpy(dtype=np.int64)
+        else:
+            order = tuple(sorted(set(labels)))
+            index = {level: i for i, level in enumerate(order)}
+            position = np.array([index[label] for label in labels], dtype=np.int64)
+        values.append(labels)
+        codes.append(position)
+        orders.append(order)
+    return CovariateColumns(tuple(frame.columns), tuple(values), tuple(codes), tuple(orders))
 
 
 def _pool_rare(
@@ -216,8 +320,7 @@ class _DesignParts:
     dropped_records: list = field(default_factory=list)
     references: dict = field(default_factory=dict)
 
-    def add_categorical(self, name, series, rare_level_min: int) -> None:
-        levels, labels = _levels(series)
+    def add_categorical(self, name, labels, levels, rare_level_min: int) -> None:
         labels, levels, records = _pool_rare(name, labels, levels, rare_level_min)
         self.pooled_records.extend(records)
         if len(levels) < 2:
@@ -242,8 +345,7 @@ class _DesignParts:
                     }
                 )
 
-    def add_numeric(self, name, series) -> None:
-        values = series.to_numpy(dtype=float)
+    def add_numeric(self, name, values) -> None:
         if np.ptp(values) == 0:
             self.dropped_records.append({"covariate": name, "reason": "constant (one value)"})
             return
@@ -297,20 +399,25 @@ def encode_covariates(X, *, rare_level_min: int = 5) -> CovariateDesign:
     >>> encode_covariates(X, rare_level_min=0).model_columns["design_column"].tolist()
     ['age', 'sex=m']
     """
-    frame = as_covariate_frame(X)
-    if len(frame) == 0:
-        raise WeightingError("the covariate table has no rows")
-    if frame.shape[1] == 0:
-        raise WeightingError("the covariate table has no columns")
-    _check_types_and_missing(frame)
+    return encode_columns(covariate_columns(X), rare_level_min=rare_level_min)
 
+
+def encode_columns(columns: CovariateColumns, *, rare_level_min: int = 5) -> CovariateDesign:
+    """:func:`encode_covariates` of covariates already read (:func:`covariate_columns`).
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"age": [50, 60, 70, 80], "sex": ["f", "m", "f", "f"]})
+    >>> design = encode_columns(covariate_columns(X).take([0, 1, 1, 3]), rare_level_min=0)
+    >>> design.balance_matrix.tolist()
+    [[50.0, 1.0, 0.0], [60.0, 0.0, 1.0], [60.0, 0.0, 1.0], [80.0, 1.0, 0.0]]
+    """
     parts = _DesignParts()
-    for name in frame.columns:
-        series = frame[name]
-        if _is_categorical(series):
-            parts.add_categorical(name, series, rare_level_min)
+    for j, name in enumerate(columns.names):
+        if columns.orders[j] is None:
+            parts.add_numeric(name, columns.values[j])
         else:
-            parts.add_numeric(name, series)
+            parts.add_categorical(name, columns.values[j], columns.levels(j), rare_level_min)
     model_parts, model_rows = parts.model_parts, parts.model_rows
     balance_parts, balance_rows = parts.balance_parts, parts.balance_rows
     pooled_records, dropped_records = parts.pooled_records, parts.dropped_records
@@ -321,11 +428,11 @@ def encode_covariates(X, *, rare_level_min: int = 5) -> CovariateDesign:
             f"covariate {record['covariate']!r} is {record['reason']} and was dropped from the "
             "propensity model and the balance table",
             WeightingWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of encode_covariates
         )
     if not model_parts:
         raise WeightingError("no usable covariate is left (every covariate is constant)")
-    n = len(frame)
+    n = columns.n
     return CovariateDesign(
         model_matrix=np.column_stack(model_parts).reshape(n, -1),
         model_columns=pd.DataFrame(model_rows),
