@@ -249,6 +249,13 @@ def covariate_columns(X) -> CovariateColumns:
     ------
     WeightingError
         As :func:`encode_covariates`.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"age": [50, 60], "stage": pd.Categorical(["IV", "II"], ["II", "IV"])})
+    >>> columns = covariate_columns(X)
+    >>> columns.names, columns.orders, columns.codes[1].tolist()
+    (('age', 'stage'), (None, ('II', 'IV')), [1, 0])
     """
     frame = as_covariate_frame(X)
     if len(frame) == 0:
