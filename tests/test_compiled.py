@@ -135,6 +135,6 @@ def test_another_structure_is_stored_apart_and_a_damaged_file_is_replaced(tmp_pa
     model = _normal_mean_model(np.array([1.0, 2.0]))
     recompiled, info = compile_model(model)
     assert not info.stored  # compiled anew ...
-    _, info = compile_model(model)
+    loaded, info = compile_model(model)
     assert info.stored  # ... and the file replaced
-    np.testing.assert_array_equal(_draws(recompiled), _draws(nutpie.compile_pymc_model(model)))
+    np.testing.assert_array_equal(_draws(recompiled), _draws(loaded))

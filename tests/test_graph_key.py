@@ -82,7 +82,6 @@ def test_graphs_without_an_exact_description_have_no_digest():
 
 _CHILD = textwrap.dedent(
     """
-    import numpy as np
     from cit_bayes.bayes.compiled import _structure
     from cit_bayes.bayes.response import _build
     model = _build(30, ("a", "b"), ("age",), pool_arms=True, family="logistic")
@@ -92,12 +91,11 @@ _CHILD = textwrap.dedent(
 
 
 def test_the_digest_is_the_same_in_every_process():
-    """Python salts str hashes per process: the digest must not depend on them."""
-    digests = set()
-    for salt in ("1", "2"):
-        env = dict(os.environ, PYTHONHASHSEED=salt)
-        done = subprocess.run(
-            [sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, check=True
-        )
-        digests.add(done.stdout.strip().splitlines()[-1])
-    assert len(digests) == 1
+    """Python salts str hashes per process: the digest must not depend on them (this process's
+    salt is random, the child's fixed)."""
+    here = _structure(_build(30, ("a", "b"), ("age",), pool_arms=True, family="logistic"))
+    env = dict(os.environ, PYTHONHASHSEED="1")
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == here.hexdigest
