@@ -14,8 +14,9 @@ Measured, each in a fresh process (``_common.run_python``):
    ``cit_bayes.analyses.endpoints`` are replaced by a no-op in the child), first with empty PyTensor and
    numba caches (cold), then again with the caches that run filled (warm). Printed per fit:
    compile seconds cold and warm (``cit_bayes.bayes.compiled.compile_model``: warm, the callbacks
-   come from the on-disk cache and what is left is building the graph; 0 when the compiled model is
-   re-used), sampling seconds (``nutpie.sample``, warm process), the diagnostics over every
+   come from the on-disk cache and PyTensor's compiled functions from the store beside it, and
+   what is left is building the graph and its digest and loading them; 0 when the compiled model
+   is re-used), sampling seconds (``nutpie.sample``, warm process), the diagnostics over every
    posterior variable (min bulk and tail ESS, max R-hat, divergences, gates) and bulk ESS per
    second of sampling.
 2. Per model, PyMC's NUTS (``plan.with_sampler(sampler="pymc")``), in a warm process: its caches
