@@ -159,13 +159,16 @@ def graph_digest(
         var: f"input{i}[{_describe_type(var.type)}]" for i, var in enumerate(inputs)
     }
     lines = list(extra)
+    ops: dict[int, str] = {}  # by identity: one Op object serves many nodes of a large graph
     try:
         for position, node in enumerate(io_toposort(list(inputs), list(outputs))):
             for variable in node.inputs:
                 if variable not in ids:
                     ids[variable] = _root(variable, shared)
             arguments = ",".join(ids[variable] for variable in node.inputs)
-            lines.append(f"{position}={_describe(node.op)}({arguments})")
+            if id(node.op) not in ops:
+                ops[id(node.op)] = _describe(node.op)
+            lines.append(f"{position}={ops[id(node.op)]}({arguments})")
             for k, output in enumerate(node.outputs):
                 ids[output] = f"node{position}.{k}"
         for output in outputs:
