@@ -138,3 +138,15 @@ def test_another_structure_is_stored_apart_and_a_damaged_file_is_replaced(tmp_pa
     loaded, info = compile_model(model)
     assert info.stored  # ... and the file replaced
     np.testing.assert_array_equal(_draws(recompiled), _draws(loaded))
+
+
+def test_a_store_that_cannot_take_the_file_leaves_the_fit_compiled(tmp_path, monkeypatch):
+    blocked = tmp_path / "a file, not a folder"
+    blocked.write_text("")
+    monkeypatch.setattr(compiled_module, "_store_directory", lambda: blocked / "store")
+    model = _normal_mean_model(np.array([0.5, 1.5]))
+    compiled, info = compile_model(model)
+    assert info.cached and not info.stored
+    np.testing.assert_array_equal(model["y"].get_value(), [0.5, 1.5])  # data put back
+    assert _draws(compiled).shape == (2, 500)
+    assert blocked.read_text() == ""

@@ -308,18 +308,33 @@ def _without_values(functions) -> Iterator[None]:
             var.set_value(value, borrow=True)
 
 
-def _save(path: Path, made: tuple) -> None:
-    """Store ``_make_functions``' result but its initial-point function, without shared values."""
+def _save(path: Path, made: tuple) -> bool:
+    """Store ``_make_functions``' result but its initial-point function, without shared values.
+
+    Returns whether it was stored: a graph that does not pickle, or a compile directory that
+    cannot take the file (full, read-only), leaves the fit as it is, compiled, and nothing stored.
+    """
     n_dim, n_expanded, logp_fn, expand_fn, _, shape_info, reparameterized = made
-    with _without_values((logp_fn, expand_fn)):
-        blob = pickle.dumps(
-            (n_dim, n_expanded, logp_fn, expand_fn, shape_info, reparameterized),
-            protocol=pickle.HIGHEST_PROTOCOL,
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".partial", delete=False) as out:
-        out.write(blob)
-    os.replace(out.name, path)  # atomic: a process alongside reads the old file or the new one
+    try:
+        with _without_values((logp_fn, expand_fn)):
+            blob = pickle.dumps(
+                (n_dim, n_expanded, logp_fn, expand_fn, shape_info, reparameterized),
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
+    except Exception:  # an Op that does not pickle: this structure is compiled in every process
+        return False
+    partial = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".partial", delete=False) as out:
+            partial = out.name
+            out.write(blob)
+        os.replace(partial, path)  # atomic: a process alongside reads the old file or the new one
+    except OSError:
+        if partial is not None:
+            Path(partial).unlink(missing_ok=True)  # our own temporary file, nothing else
+        return False
+    return True
 
 
 def _load(path: Path, model: pm.Model, structure: GraphDigest, initial_point) -> tuple | None:
