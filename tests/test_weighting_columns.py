@@ -83,7 +83,7 @@ def test_resampled_columns_encode_as_the_resampled_table(seed):
                         arm_level_min=minimum,
                     ),
                     encode_for_balancing(
-                        frame.iloc[rows],
+                        covariate_columns(frame.iloc[rows]),
                         arm[rows],
                         3,
                         rare_level_min=5,

@@ -257,15 +257,12 @@ class _CachedPyMCModel(nutpie_internals.CompiledPyMCModel):
 
 def _store_directory() -> Path:
     """Where the models' compiled PyTensor functions are kept: beside PyTensor's own caches."""
-    from pytensor import config
-
-    return Path(config.compiledir) / "cit_bayes_functions"
+    return Path(pytensor.config.compiledir) / "cit_bayes_functions"
 
 
 def _structure(model: pm.Model) -> GraphDigest | None:
     """The digest of everything the two compiled functions depend on but the data (None: none)."""
-    from pytensor import config
-
+    config = pytensor.config
     shapes = nutpie_internals._compute_shapes(model)
     values = [model.rvs_to_values[rv] for rv in model.free_RVs]
     return graph_digest(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import types as pytypes
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from pytensor.compile.sharedvalue import SharedVariable
@@ -47,6 +48,7 @@ class _Undescribable(Exception):
     """Raised inside the description when a part of the graph cannot be described exactly."""
 
 
+@dataclass(frozen=True)
 class GraphDigest:
     """The digest of a graph and its shared variables by name.
 
@@ -58,9 +60,8 @@ class GraphDigest:
         The graph's shared variables by name (their values are not part of the digest).
     """
 
-    def __init__(self, hexdigest: str, shared: dict[str, SharedVariable]):
-        self.hexdigest = hexdigest
-        self.shared = shared
+    hexdigest: str
+    shared: dict[str, SharedVariable]
 
 
 def _qualified(kind: type) -> str:

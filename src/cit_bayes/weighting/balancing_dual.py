@@ -77,11 +77,7 @@ import numpy as np
 import pandas as pd
 
 from cit_bayes.exceptions import WeightingWarning
-from cit_bayes.weighting.design import (
-    CovariateColumns,
-    covariate_columns,
-    encode_columns,
-)
+from cit_bayes.weighting.design import CovariateColumns, encode_columns
 
 __all__ = [
     "ArmSolution",
@@ -234,18 +230,23 @@ def _absent_level_map(design, codes, n_arms, minimum: int = 1) -> dict:
 
 
 def encode_for_balancing(
-    columns, codes, n_arms: int, *, rare_level_min: int, pool_absent: bool, arm_level_min: int = 0
+    columns: CovariateColumns,
+    codes,
+    n_arms: int,
+    *,
+    rare_level_min: int,
+    pool_absent: bool,
+    arm_level_min: int = 0,
 ):
     """:func:`~cit_bayes.weighting.design.encode_covariates`, then pool levels an arm lacks.
 
-    ``columns`` is a covariate table or the :class:`~cit_bayes.weighting.design.CovariateColumns`
-    read from one (a bootstrap refit passes its resample's, so that the table is not read again).
+    ``columns``: the covariates as :func:`~cit_bayes.weighting.design.covariate_columns` read
+    them (a bootstrap refit passes its resample's rows of the fit's, so that the table is not
+    read again).
     Returns the design; with ``pool_absent`` its ``pooled`` table gains the poolings of levels
     that some arm lacks, or holds in fewer than ``arm_level_min`` patients, and a ``rule``
     column (``"rare level"`` or ``"absent from an arm"``).
     """
-    if not isinstance(columns, CovariateColumns):
-        columns = covariate_columns(columns)
     if not pool_absent:
         return encode_columns(columns, rare_level_min=rare_level_min)
     with warnings.catch_warnings():
