@@ -159,7 +159,7 @@ def test_arms_that_differ_from_the_plan_stop_the_run_before_any_fit(tmp_path):
 
 @pytest.mark.parametrize("label", ["drug>placebo", "A/B", "eltrombopag vs rhTPO", "x @ 1"])
 def test_arm_labels_may_not_hold_the_text_of_comparisons(label):
-    from cit_bayes.cohort.validate import check_arm_labels
+    from cit_bayes.cohort.plan_columns import check_arm_labels
 
     with pytest.raises(CohortError, match="may not contain"):
         check_arm_labels([label, "rhTPO"])

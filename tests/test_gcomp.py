@@ -8,9 +8,9 @@ import xarray as xr
 from scipy.special import expit
 
 from cit_bayes.bayes import gcomp
-from cit_bayes.bayes.recovery import recovery_targets
+from cit_bayes.bayes.recovery_targets import recovery_targets
 from cit_bayes.bayes.response import response_targets
-from cit_bayes.bayes.trajectory import trajectory_targets
+from cit_bayes.bayes.trajectory_targets import trajectory_targets
 
 RNG = np.random.default_rng(17)
 CHAINS, DRAWS, N, P, ARMS, GROUPS = 2, 7, 60, 3, 3, 4

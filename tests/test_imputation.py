@@ -149,7 +149,7 @@ def test_impute_policy_never_imputes_outcomes_or_the_baseline_count(holed):
 def test_pooled_fit_mixes_chains_and_needs_every_imputation_to_pass():
     """Pooling by mixing: the draws of M fits side by side (chains renumbered), the idata's
     sampled groups concatenated and its data groups the first's."""
-    from cit_bayes.bayes.patient_base import PatientFit
+    from cit_bayes.bayes.patient_fit import PatientFit
     from cit_bayes.bayes.sampling import Diagnostics, Fit, SamplerSettings
 
     def fit(value: float, passed: bool, seed: int) -> PatientFit:

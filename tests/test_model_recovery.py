@@ -15,18 +15,17 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cit_bayes.bayes.patient_base import PatientData, zero_sum_basis
+from cit_bayes.bayes.patient_base import PatientData
+from cit_bayes.bayes.patient_blocks import zero_sum_basis
 from cit_bayes.bayes.recovery import (
-    CENTRED_MIN_WEIGHT,
     RecoveryPrior,
     build_recovery_model,
     fit_recovery_model,
-    person_period,
-    recovery_targets,
     recovery_values,
-    smooth_basis,
-    smooth_centred,
 )
+from cit_bayes.bayes.recovery_baseline import CENTRED_MIN_WEIGHT, smooth_basis, smooth_centred
+from cit_bayes.bayes.recovery_targets import recovery_targets
+from cit_bayes.bayes.recovery_times import person_period
 from cit_bayes.exceptions import ModelError
 
 ARMS = ("rhTPO", "hetrombopag", "combination", "rhIL-11")

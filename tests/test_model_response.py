@@ -14,7 +14,8 @@ import pymc as pm
 import pytest
 from scipy import special, stats
 
-from cit_bayes.bayes.patient_base import PatientData, zero_sum_basis
+from cit_bayes.bayes.patient_base import PatientData
+from cit_bayes.bayes.patient_blocks import zero_sum_basis
 from cit_bayes.bayes.response import (
     ResponsePrior,
     build_response_model,

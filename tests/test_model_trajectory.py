@@ -18,14 +18,12 @@ import pytest
 from scipy import stats
 
 from cit_bayes.bayes.correlation import correlation_cholesky, cpc_shapes
-from cit_bayes.bayes.patient_base import PatientData, zero_sum_basis
-from cit_bayes.bayes.trajectory import (
-    TrajectoryPrior,
-    build_trajectory_model,
-    fit_trajectory_model,
-    trajectory_targets,
-    trajectory_values,
-)
+from cit_bayes.bayes.patient_base import PatientData
+from cit_bayes.bayes.patient_blocks import zero_sum_basis
+from cit_bayes.bayes.trajectory import build_trajectory_model, fit_trajectory_model
+from cit_bayes.bayes.trajectory_data import trajectory_values
+from cit_bayes.bayes.trajectory_prior import TrajectoryPrior
+from cit_bayes.bayes.trajectory_targets import trajectory_targets
 from cit_bayes.exceptions import ModelError
 
 ARMS = ("rhTPO", "combination", "rhIL-11")

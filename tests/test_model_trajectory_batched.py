@@ -21,16 +21,15 @@ from pytensor.graph.traversal import ancestors
 from cit_bayes.bayes.backends import _signature
 from cit_bayes.bayes.patient_base import PatientData
 from cit_bayes.bayes.sampling import SamplerSettings
-from cit_bayes.bayes.trajectory import (
+from cit_bayes.bayes.trajectory import build_trajectory_model, fit_trajectory_model
+from cit_bayes.bayes.trajectory_data import (
     BATCHED_ABOVE,
     UNROLLED_DAYS,
-    TrajectoryPrior,
-    build_trajectory_model,
-    fit_trajectory_model,
     likelihood_form,
     observed_patterns,
     trajectory_values,
 )
+from cit_bayes.bayes.trajectory_prior import TrajectoryPrior
 from cit_bayes.exceptions import ConvergenceWarning, ModelError
 
 ARMS = ("rhTPO", "combination", "rhIL-11")

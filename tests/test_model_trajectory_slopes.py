@@ -21,7 +21,8 @@ from scipy.special import expit
 
 from cit_bayes.bayes.patient_base import PatientData
 from cit_bayes.bayes.sampling import SamplerSettings
-from cit_bayes.bayes.trajectory import TrajectoryPrior, fit_trajectory_model
+from cit_bayes.bayes.trajectory import fit_trajectory_model
+from cit_bayes.bayes.trajectory_prior import TrajectoryPrior
 
 SLOPE = np.array([-0.2, 0.7])  # the covariate's slope in arms A and B (log scale)
 LEVEL = np.array([[4.2, 4.6], [4.5, 5.0]])  # arm x day
@@ -116,7 +117,7 @@ def test_the_supplement_states_the_arm_slopes_model_only_when_the_plan_sets_it()
 
     from cit_bayes.plan import load_plan
     from cit_bayes.report.model_equations import ARM_SLOPES_EQUATION
-    from cit_bayes.report.supplement import _model_blocks
+    from cit_bayes.report.supplement_models import model_blocks
 
     plan = load_plan()
     results = {"meta": {"plan": {}}, "plt": {"adjusted": {"mean": {"day7": {}, "day14": {}}}}}
@@ -125,7 +126,7 @@ def test_the_supplement_states_the_arm_slopes_model_only_when_the_plan_sets_it()
         ctx = SimpleNamespace(
             results=results, primary="adjusted", plan=SimpleNamespace(priors=priors)
         )
-        return _model_blocks(ctx)
+        return model_blocks(ctx)
 
     assert ARM_SLOPES_EQUATION not in blocks(plan.priors)
     sloped = dict(plan.priors, plt=dataclasses.replace(plan.priors["plt"], arm_slopes=True))

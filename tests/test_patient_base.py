@@ -11,13 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cit_bayes.bayes.patient_base import (
-    PatientData,
-    arm_size_rescale,
-    cached_model,
-    kish_rescale,
-    zero_sum_basis,
-)
+from cit_bayes.bayes.patient_base import PatientData, arm_size_rescale, kish_rescale
+from cit_bayes.bayes.patient_blocks import zero_sum_basis
+from cit_bayes.bayes.patient_fit import cached_model
 from cit_bayes.bayes.response import fit_response_model
 from cit_bayes.bayes.sampling import SamplerSettings
 from cit_bayes.exceptions import ModelError

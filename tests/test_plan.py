@@ -17,7 +17,7 @@ from cit_bayes._paths import models_dir
 from cit_bayes.bayes.recovery import RecoveryPrior
 from cit_bayes.bayes.response import ResponsePrior
 from cit_bayes.bayes.safety import SafetyPrior
-from cit_bayes.bayes.trajectory import TrajectoryPrior
+from cit_bayes.bayes.trajectory_prior import TrajectoryPrior
 from cit_bayes.cohort.schema import PLAN_COVARIATES, SAFETY_OUTCOMES
 from cit_bayes.exceptions import PlanError
 from cit_bayes.plan import load_plan

@@ -170,7 +170,7 @@ def test_mappings_name_other_days_and_their_counts_are_never_covariates(study):
     """A mapping may rename a planned day's column (``plt_day21 = "PLT D21"``); a count of any
     planned day is an outcome, never a covariate; the study's file read without the plan's days
     says which other days it holds."""
-    from cit_bayes.cohort.validate import extra_covariate_specs
+    from cit_bayes.cohort.plan_columns import extra_covariate_specs
 
     frame = stretched(study).rename(columns={"plt_day21": "PLT D21"})
     mapped = validate_cohort(frame, days=DAYS, columns={"columns": {"plt_day21": "PLT D21"}})

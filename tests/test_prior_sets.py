@@ -106,7 +106,8 @@ def test_the_sceptical_set_fixes_the_spread_of_the_differences_between_arms():
 
     from cit_bayes.bayes.patient_base import PatientData
     from cit_bayes.bayes.response import build_response_model, response_values
-    from cit_bayes.bayes.trajectory import build_trajectory_model, trajectory_values
+    from cit_bayes.bayes.trajectory import build_trajectory_model
+    from cit_bayes.bayes.trajectory_data import trajectory_values
 
     plan = load_plan()
     priors = apply_prior_set(plan.priors, load_patient_prior_set("sceptical"))

@@ -29,7 +29,7 @@ from cit_bayes.analyses.patient import write_fit_outputs
 from cit_bayes.bayes.recovery import RecoveryPrior
 from cit_bayes.bayes.response import ResponsePrior
 from cit_bayes.bayes.safety import SafetyPrior
-from cit_bayes.bayes.trajectory import TrajectoryPrior
+from cit_bayes.bayes.trajectory_prior import TrajectoryPrior
 from cit_bayes.report.document import tex_escape
 from cit_bayes.report.ledger import format_value, pointer, resolve
 from cit_bayes.report.model_equations import (
@@ -40,7 +40,7 @@ from cit_bayes.report.model_equations import (
     PRIOR_SYMBOLS,
 )
 from cit_bayes.report.patient_report import write_report
-from cit_bayes.report.supplement import prior_value_text
+from cit_bayes.report.supplement_models import prior_value_text
 
 SPAN = re.compile(
     r'<span class="num" data-doc="([^"]*)" data-key="([^"]*)" data-style="([^"]*)">([^<]*)</span>'

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cit_bayes.exceptions import WeightingError
-from cit_bayes.weighting.balancing_dual import encode_for_balancing
+from cit_bayes.weighting.balance_functions import encode_for_balancing
 from cit_bayes.weighting.design import covariate_columns, encode_columns, encode_covariates
 
 

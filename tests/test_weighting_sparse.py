@@ -21,7 +21,7 @@ from cit_bayes.exceptions import WeightingError
 from cit_bayes.plan import load_plan
 from cit_bayes.simulate import simulate_cohort
 from cit_bayes.weighting import BalancingWeights
-from cit_bayes.weighting.balancing_dual import arm_constraints
+from cit_bayes.weighting.balance_functions import arm_constraints
 from cit_bayes.weighting.cohort_weights import weight_analysis
 
 EXACT = 1e-9

@@ -63,7 +63,8 @@ import numpy as np
 import xarray as xr
 
 from cit_bayes.analyses.endpoints import fit_name
-from cit_bayes.bayes.patient_base import PatientData, PatientFit
+from cit_bayes.bayes.patient_base import PatientData
+from cit_bayes.bayes.patient_fit import PatientFit
 from cit_bayes.bayes.sampling import Fit
 from cit_bayes.bayes.seeds import derive_seed
 from cit_bayes.exceptions import ModelError, WeightingError

@@ -4,9 +4,10 @@
 analysis of the plan (unadjusted, or adjusted with an estimand's weights) it fits the response,
 platelet-trajectory, recovery and safety models on the same compiled graphs (only ``pm.Data``
 change), then turns their draws into results fragments (:mod:`cit_bayes.analyses.fragments`)
-beside the frequentist cross-checks (weighted shares, weighted Kaplan-Meier and Cox). Patients
-whose outcome is not determined are left out of that endpoint's model only, and counted
-(``n_analysed``).
+beside the frequentist cross-checks (weighted shares, weighted Kaplan-Meier and Cox; the
+model-free numbers and the unweighted and Cox cross-checks are computed in
+:mod:`cit_bayes.analyses.observed`). Patients whose outcome is not determined are left out of
+that endpoint's model only, and counted (``n_analysed``).
 """
 
 from __future__ import annotations
@@ -16,13 +17,19 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import pandas as pd
 
 from cit_bayes.analyses.fragments import (
     frequentist_response_fragment,
     plt_fragment,
     response_analysis,
     safety_analysis,
+)
+from cit_bayes.analyses.observed import (
+    baseline_means,
+    cox_or_note,
+    event_counts,
+    observed_plt,
+    plain_outcomes,
 )
 from cit_bayes.analyses.predictive import predictive_check
 from cit_bayes.analyses.recovery_fragments import (
@@ -35,7 +42,8 @@ from cit_bayes.analyses.results import (
 )
 from cit_bayes.bayes import derive_seed
 from cit_bayes.bayes.conjugate import EXACT
-from cit_bayes.bayes.patient_base import PatientData, PatientFit
+from cit_bayes.bayes.patient_base import PatientData
+from cit_bayes.bayes.patient_fit import PatientFit
 from cit_bayes.bayes.recovery import fit_recovery_model
 from cit_bayes.bayes.response import fit_response_model
 from cit_bayes.bayes.safety import fit_safety_model
@@ -49,7 +57,6 @@ from cit_bayes.weighting.cohort_weights import (
     outcome_design,
     weighted_outcomes,
 )
-from cit_bayes.weighting.cox import weighted_cox
 from cit_bayes.weighting.survival import km_medians, weighted_kaplan_meier
 
 __all__ = ["EndpointRunner", "Progress", "arm_counts", "endpoint_runner", "fit_name"]
@@ -286,9 +293,9 @@ class EndpointRunner:
         fragment, tables = response_analysis(fits["response"].draws["rate"], spec)
         fragment = self._common(analysis, fits["response"]) | fragment
         fragment["n_analysed"] = arm_counts(self.codes[keep], self.arms)
-        fragment["n_events"] = _event_counts(y["response"], self.codes, self.arms)
+        fragment["n_events"] = event_counts(y["response"], self.codes, self.arms)
         if weighted is None:
-            outcome = _plain_outcomes(
+            outcome = plain_outcomes(
                 y["response"][keep], self.codes[keep], self.arms, spec.ci_level
             )
         elif keep.all():
@@ -308,14 +315,14 @@ class EndpointRunner:
     def _plt(self, analysis: Analysis, fits, weighted, y):
         """The platelet trajectory's fragment and tables, with the observed means per day."""
         fit = fits["plt"]
-        baseline = _baseline_means(y["day0"], self.patient_data(weighted), analysis.adjusted)
+        baseline = baseline_means(y["day0"], self.patient_data(weighted), analysis.adjusted)
         fragment, tables = plt_fragment(
             fit.draws["mean"], fit.draws["delta_plt"], baseline, self.plan.spec
         )
         fragment = self._common(analysis, fit) | fragment
         recorded = np.isfinite(y["plt"])
         fragment["n_analysed"] = arm_counts(self.codes[recorded.any(axis=1)], self.arms)
-        tables["observed"] = _observed_plt(
+        tables["observed"] = observed_plt(
             y["day0"], y["plt"], self.codes, self.arms, self.plan.days
         )
         return fragment, tables
@@ -347,7 +354,7 @@ class EndpointRunner:
             horizon=plan.horizon,
             ci_level=spec.ci_level,
         )
-        cox = _cox_or_note(
+        cox = cox_or_note(
             y["time"][keep],
             y["recovered"][keep],
             labels,
@@ -373,7 +380,7 @@ class EndpointRunner:
             for e, event in enumerate(events)
         }
         fragment["n_events"] = {
-            event: _event_counts(y["events"][:, e], self.codes, self.arms)
+            event: event_counts(y["events"][:, e], self.codes, self.arms)
             for e, event in enumerate(events)
         }
         return fragment, tables
@@ -406,102 +413,6 @@ class EndpointRunner:
         add_analysis(results, endpoint, analysis.name, fragment)
         self.store_diagnostics(fit, results, extra)
         _tag(tables, endpoint, analysis.name, self.tables)
-
-
-def _plain_outcomes(y: np.ndarray, codes: np.ndarray, arms, ci_level: float) -> pd.DataFrame:
-    """Unweighted response rate per arm and differences (Wald CIs), in weighted_outcome's shape."""
-    from scipy.stats import norm
-
-    z = norm.ppf(0.5 + ci_level / 2)
-    rows = []
-    rates = {}
-    for j, arm in enumerate(arms):
-        values = y[codes == j]
-        p, n = values.mean(), len(values)
-        se = np.sqrt(p * (1 - p) / n)
-        rates[arm] = (p, se)
-        rows.append(("arm_mean", arm, "", p, se))
-    for a in range(len(arms)):
-        for b in range(a + 1, len(arms)):
-            (pb, sb), (pa, sa) = rates[arms[b]], rates[arms[a]]
-            rows.append(("difference", arms[b], arms[a], pb - pa, np.hypot(sa, sb)))
-    frame = pd.DataFrame(rows, columns=["quantity", "arm", "comparator", "estimate", "se"])
-    return frame.assign(
-        ci_low_sandwich=frame["estimate"] - z * frame["se"],
-        ci_high_sandwich=frame["estimate"] + z * frame["se"],
-        n_bootstrap=0,
-        confidence=ci_level,
-        method=f"share of responders per arm, Wald {round(100 * ci_level)}% CI (unweighted)",
-    )
-
-
-def _cox_or_note(time, recovered, labels, weights, *, arms, reference, ci_level) -> pd.DataFrame:
-    """The weighted Cox rows; when the model cannot be fitted, NaN rows that say why.
-
-    A Cox failure (separation, no convergence) must not stop the Bayesian analysis it only
-    cross-checks; the reason is kept in the ``note`` column and in ``results.json``.
-    """
-    try:
-        return weighted_cox(
-            time, recovered, labels, weights, arms=arms, reference=reference, ci_level=ci_level
-        )
-    except ModelError as error:
-        return pd.DataFrame(
-            {
-                "key": f"{arm}/{reference}",
-                "arm": arm,
-                "reference": reference,
-                "hazard_ratio": np.nan,
-                "ci_low": np.nan,
-                "ci_high": np.nan,
-                "p_value": np.nan,
-                "note": f"not estimable: {error}",
-            }
-            for arm in arms
-            if arm != reference
-        )
-
-
-def _observed_plt(day0, counts, codes, arms, days) -> pd.DataFrame:
-    """Observed (unweighted) mean count per arm and day, with n: aggregate numbers only."""
-    rows = []
-    values = np.column_stack([day0, counts])
-    for j, arm in enumerate(arms):
-        for k, day in enumerate(("day0", *days)):
-            column = values[codes == j, k]
-            column = column[np.isfinite(column)]
-            rows.append(
-                {
-                    "arm": arm,
-                    "day": int(day.removeprefix("day")),
-                    "n": int(column.size),
-                    "observed_mean": float(column.mean()) if column.size else float("nan"),
-                    "observed_sd": float(column.std(ddof=1)) if column.size > 1 else float("nan"),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def _baseline_means(day0: np.ndarray, data: PatientData, adjusted: bool) -> dict[str, float]:
-    """Observed mean day-0 count: of the target population (adjusted) or of each arm."""
-    if adjusted:
-        value = float(np.sum(data.tilt * day0) / np.sum(data.tilt))
-        return dict.fromkeys(data.arms, value)
-    return {arm: float(day0[data.arm_codes == j].mean()) for j, arm in enumerate(data.arms)}
-
-
-def _event_counts(outcome: np.ndarray, codes: np.ndarray, arms) -> dict[str, int]:
-    """Patients with the event (outcome 1) per arm, among those with it recorded: the raw
-    count beside every modelled rate.
-
-    Examples
-    --------
-    >>> _event_counts(np.array([1.0, 0.0, np.nan, 1.0]), np.array([0, 0, 1, 1]), ("A", "B"))
-    {'A': 1, 'B': 1}
-    """
-    outcome = np.asarray(outcome, dtype=float)
-    hit = np.isfinite(outcome) & (outcome == 1.0)
-    return {arm: int(np.sum(hit & (codes == j))) for j, arm in enumerate(arms)}
 
 
 def endpoint_runner(cohort, plan, seed, progress, design=None) -> EndpointRunner:

@@ -31,7 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from cit_bayes.analyses.endpoints import Progress
-from cit_bayes.bayes.patient_base import PatientFit
+from cit_bayes.bayes.patient_fit import PatientFit
 from cit_bayes.bayes.sampling import Diagnostics
 from cit_bayes.bayes.seeds import derive_seed
 from cit_bayes.cohort import Cohort

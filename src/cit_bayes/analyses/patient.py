@@ -43,7 +43,7 @@ from cit_bayes.analyses.results import (
     write_results,
 )
 from cit_bayes.analyses.robustness import fit_robustness, robustness_summary
-from cit_bayes.bayes.patient_base import PatientFit
+from cit_bayes.bayes.patient_fit import PatientFit
 from cit_bayes.cohort import Cohort
 from cit_bayes.confounding.summary import confounding_summary
 from cit_bayes.plan import AnalysisPlan

@@ -40,7 +40,7 @@ import xarray as xr
 from scipy.special import expit
 
 from cit_bayes.bayes.correlation import correlation_matrix
-from cit_bayes.bayes.trajectory import slope_deviation_terms
+from cit_bayes.bayes.trajectory_targets import slope_deviation_terms
 
 __all__ = ["MAX_DRAWS", "FAILURE_P", "predictive_check"]
 

@@ -18,7 +18,7 @@ from cit_bayes.bayes import SamplerSettings
 from cit_bayes.cohort.schema import ARMS
 from cit_bayes.config import build_sections, read_toml, setting, where
 from cit_bayes.exceptions import ModelError, PlanError
-from cit_bayes.plan import (
+from cit_bayes.plan_sections import (
     ContrastsSection,
     HeadSection,
     ResponseSection,

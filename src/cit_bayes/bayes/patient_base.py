@@ -1,4 +1,4 @@
-"""The shared base of the patient-level outcome models: arrays in, checked; weights; caching.
+"""The shared base of the patient-level outcome models: arrays in, checked; weights.
 
 The four models (:mod:`~cit_bayes.bayes.response`, :mod:`~cit_bayes.bayes.trajectory`,
 :mod:`~cit_bayes.bayes.recovery`, :mod:`~cit_bayes.bayes.safety`) take plain arrays, never a
@@ -31,9 +31,10 @@ a weighted likelihood is not a proper posterior and its spread is only approxima
 A robustness variant (``weight_scale="arm size"``) rescales instead to the arm's size
 :math:`n_a`, which lets weights that vary a lot speak with the full arm's information.
 
-Models are built once per structure (model kind, sizes, labels) and kept, like the aggregate
-models, so that a second analysis of the same cohort (another estimand, the unadjusted one)
-changes only ``pm.Data`` and re-uses nutpie's compiled sampler.
+The building blocks the models add to their PyMC model (the zero-sum basis of arm effects, a
+grouping's random intercept, the merged likelihood rows) are in
+:mod:`~cit_bayes.bayes.patient_blocks`; the model cache and the fit of a built model in
+:mod:`~cit_bayes.bayes.patient_fit`.
 
 References
 ----------
@@ -46,20 +47,21 @@ sampling. *Int Stat Rev* 2021;89:72-107.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import pymc as pm
-import pytensor.tensor as pt
-import xarray as xr
 
-from cit_bayes.bayes.sampling import Diagnostics, Fit, SamplerSettings, fingerprint, sample
-from cit_bayes.bayes.sufficient import merge_identical_rows
+from cit_bayes.bayes.patient_blocks import (
+    group_intercept,
+    likelihood_rows,
+    row_data,
+    zero_sum_basis,
+)
+from cit_bayes.bayes.patient_fit import ModelInputs, PatientFit, cached_model, fit_cached_model
 from cit_bayes.config import check_fields
 from cit_bayes.exceptions import ModelError
 
+# __all__ keeps the names that now live in patient_blocks and patient_fit (imported above)
 __all__ = [
     "SCALE",
     "check_fixed_arm_sd",
@@ -80,40 +82,8 @@ __all__ = [
     "zero_sum_basis",
 ]
 
-#: How many built models are kept per process (oldest dropped first).
-MODEL_CACHE_SIZE = 16
 #: What an arm's likelihood weights may be rescaled to sum to (:attr:`PatientData.weight_scale`).
 WEIGHT_SCALES: tuple[str, ...] = ("kish", "arm size")
-
-_MODELS: OrderedDict[tuple, pm.Model] = OrderedDict()
-
-
-def zero_sum_basis(k: int) -> np.ndarray:
-    """Orthonormal basis (k, k - 1) of the vectors of length k that sum to zero (Helmert).
-
-    With :math:`u \\sim N(0, I_{k-1})`, :math:`H u` has the distribution of k independent
-    standard normals centred at their mean, :math:`N(0, I_k - J_k / k)` (PyMC's
-    ``ZeroSumNormal``), as a plain matrix product. The models use it for arm effects: every
-    difference between two arms has the prior of a difference of independent N(0, 1) effects,
-    while the overall level belongs to the intercept alone (no ridge between the intercept and
-    the mean of the arm effects; see the models' Notes).
-
-    Examples
-    --------
-    >>> from cit_bayes.bayes.patient_base import zero_sum_basis
-    >>> basis = zero_sum_basis(3)
-    >>> basis.shape, bool(np.allclose(basis.sum(axis=0), 0.0))
-    ((3, 2), True)
-    """
-    if k < 2:
-        raise ModelError(f"a zero-sum basis needs at least 2 levels, got {k}")
-    basis = np.zeros((k, k - 1))
-    for j in range(1, k):
-        basis[:j, j - 1] = 1.0
-        basis[j, j - 1] = -float(j)
-        basis[:, j - 1] /= np.sqrt(j * (j + 1.0))
-    return basis
-
 
 #: The limits of a prior scale (an SD, a shape): a finite number above zero.
 SCALE = {"low": 0.0, "open_low": True}
@@ -406,91 +376,6 @@ def _rescale_within_arms(weights, arm_codes, n_arms: int, mask, target) -> np.nd
     return out
 
 
-def group_intercept(
-    groups: Sequence[str], n: int, scale, rows: bool = False
-) -> pt.TensorVariable | float:
-    """Inside a model's context: each patient's random intercept of their group, or 0.0.
-
-    :math:`u_{g_i} = \\sigma_g z_{g_i}`, :math:`z \\sim \\mathrm{ZeroSumNormal}(1)`,
-    :math:`\\sigma_g \\sim \\mathrm{HalfNormal}(s_g)` (variables ``group_sd``, ``group_z``
-    and the deterministic ``group_effect``, dims ``group``; the patients' groups are the
-    ``pm.Data`` ``group_index``). Non-centred: a grouping has few levels and little data in
-    some, where the centred form makes the funnel NUTS diverges in (Betancourt & Girolami
-    2015). Zero-sum: the arms' own intercepts carry the level, so the mean of the group effects
-    would otherwise trade off against every arm's intercept along a ridge (measured on 400
-    simulated patients, 5 groups, 4 x 1000 draws: smallest bulk ESS 452 and R-hat 1.0099 with
-    independent normal z; 870 and 1.0044 zero-sum). :math:`\\sigma_g` is then the SD of the effects about their mean
-    (each effect's prior SD is :math:`\\sigma_g \\sqrt{1 - 1/G}` for G groups). Groups
-    (tumour types, centres) are exchangeable units, unlike the arms, so they share
-    :math:`\\sigma_g`. The models add it to the linear predictor, so their g-computation
-    predicts every patient in their own group: the marginal quantities stay those of the
-    cohort's patients. With ``rows``, the intercepts are indexed by the likelihood's merged
-    rows (``pm.Data`` ``row_group_index``, :func:`row_data`), and ``group_index`` stays for
-    the g-computation.
-
-    Examples
-    --------
-    >>> with pm.Model() as model:
-    ...     shift = group_intercept(("lung", "breast"), n=3, scale=1.0)
-    >>> sorted(model.named_vars), list(model.coords["group"])
-    (['group_effect', 'group_index', 'group_sd', 'group_z'], ['lung', 'breast'])
-    >>> group_intercept((), n=3, scale=1.0)
-    0.0
-    """
-    if not groups:
-        return 0.0
-    model = pm.modelcontext(None)
-    model.add_coord("group", list(groups))
-    index = pm.Data("group_index", np.zeros(n, dtype="int64"), dims="patient")
-    if rows:
-        index = pm.Data("row_group_index", np.zeros(1, dtype="int64"))
-    group_sd = pm.HalfNormal("group_sd", scale)
-    group_z = pm.ZeroSumNormal("group_z", 1.0, dims="group")
-    effect = pm.Deterministic("group_effect", group_sd * group_z, dims="group")
-    return effect[index]
-
-
-def row_data(columns: Mapping[str, np.ndarray]) -> dict[str, pt.TensorVariable]:
-    """Inside a model's context: the ``pm.Data`` of the likelihood's merged rows.
-
-    One ``pm.Data`` ``row_<name>`` per column (the given array fixes its dtype and number of
-    dimensions, not its length) and ``row_weight``; their values come from
-    :func:`likelihood_rows`. The models keep each patient's own arrays beside them for the
-    g-computation and the predictive checks.
-
-    Examples
-    --------
-    >>> with pm.Model() as model:
-    ...     row = row_data({"arm_index": np.zeros(1, dtype="int64")})
-    >>> sorted(row), sorted(model.named_vars)
-    (['arm_index', 'weight'], ['row_arm_index', 'row_weight'])
-    """
-    row = {name: pm.Data(f"row_{name}", value) for name, value in columns.items()}
-    return row | {"weight": pm.Data("row_weight", np.ones(1))}
-
-
-def likelihood_rows(values: Mapping[str, np.ndarray], columns: Sequence[str]) -> dict:
-    """The values of :func:`row_data`: the patients with identical likelihood inputs merged.
-
-    The rows of ``values[c]`` for c in ``columns`` (and ``group_index`` when present) that are
-    identical are merged, their ``weight`` summed, and rows of weight 0 left out
-    (:func:`~cit_bayes.bayes.sufficient.merge_identical_rows`): the weighted log-likelihood is
-    the same, exactly.
-
-    Examples
-    --------
-    >>> values = {"arm_index": np.array([0, 0, 1]), "weight": np.array([1.0, 2.0, 0.0])}
-    >>> rows = likelihood_rows(values, ["arm_index"])
-    >>> rows["row_arm_index"].tolist(), rows["row_weight"].tolist()
-    ([0], [3.0])
-    """
-    names = [*columns, *(["group_index"] if "group_index" in values else [])]
-    merged, summed = merge_identical_rows({k: values[k] for k in names}, values["weight"])
-    if not len(summed):
-        raise ModelError("no patient contributes to the likelihood (every weight is 0)")
-    return {f"row_{name}": value for name, value in merged.items()} | {"row_weight": summed}
-
-
 def group_values(data: PatientData) -> dict[str, np.ndarray]:
     """The ``pm.Data`` of :func:`group_intercept` for these patients (empty without groups).
 
@@ -502,142 +387,3 @@ def group_values(data: PatientData) -> dict[str, np.ndarray]:
     ([1, 0, 1], {})
     """
     return {} if not data.groups else {"group_index": data.group_codes}
-
-
-def cached_model(key: tuple, build: Callable[[], pm.Model]) -> pm.Model:
-    """Return the model built for ``key`` in this process, building it on first use.
-
-    Examples
-    --------
-    >>> from cit_bayes.bayes.patient_base import cached_model
-    >>> model = cached_model(("example", 1), pm.Model)
-    >>> cached_model(("example", 1), pm.Model) is model
-    True
-    """
-    model = _MODELS.get(key)
-    if model is None:
-        model = build()
-        _MODELS[key] = model
-        while len(_MODELS) > MODEL_CACHE_SIZE:
-            _MODELS.popitem(last=False)
-    else:
-        _MODELS.move_to_end(key)
-    return model
-
-
-@dataclass(frozen=True)
-class ModelInputs:
-    """A patient-level model with the data of one fit, before sampling (inside ``bayes/``).
-
-    Attributes
-    ----------
-    model : pymc.Model
-        The cached model of this data's shape (:func:`cached_model`); its ``pm.Data`` are set
-        from ``values`` by :func:`fit_cached_model`.
-    values : dict of str to numpy.ndarray
-        The ``pm.Data`` values.
-    derived : callable
-        The g-computation of the reported quantities on draws (``derived(posterior)``).
-    provenance : dict
-        Attributes the fit records beside the caller's (the parametrisation chosen).
-    """
-
-    model: pm.Model
-    values: Mapping[str, np.ndarray]
-    derived: Callable[[xr.Dataset], Mapping[str, xr.DataArray]]
-    provenance: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class PatientFit:
-    """A patient-level model fitted to one analysis's data.
-
-    Attributes
-    ----------
-    endpoint : str
-        ``"response"``, ``"plt"``, ``"recovery"`` or ``"safety"``.
-    fit : Fit
-        The sampler run: ArviZ DataTree (posterior, sample_stats, constant_data with the weights,
-        design and outcomes), diagnostics, settings, seed, timings, provenance.
-    draws : mapping of str to xarray.DataArray
-        The reported quantities, dims ``(chain, draw, ...)`` with labelled ``arm`` (and ``day``
-        or ``event``) coordinates.
-
-    Examples
-    --------
-    >>> from cit_bayes.bayes.sampling import Diagnostics, Fit, SamplerSettings
-    >>> checks = Diagnostics(1.002, 850.0, 790.0, divergences=0, passed=True)
-    >>> fit = Fit("response/ATE", xr.DataTree(), checks, SamplerSettings(), seed=7)
-    >>> PatientFit("response", fit, draws={}).passed
-    True
-    """
-
-    endpoint: str
-    fit: Fit
-    draws: Mapping[str, xr.DataArray]
-
-    @property
-    def name(self) -> str:
-        """The fit's name."""
-        return self.fit.name
-
-    @property
-    def idata(self) -> xr.DataTree:
-        """The fit's draws (ArviZ DataTree)."""
-        return self.fit.idata
-
-    @property
-    def diagnostics(self) -> Diagnostics:
-        """The fit's diagnostics (gates over every posterior variable)."""
-        return self.fit.diagnostics
-
-    @property
-    def passed(self) -> bool:
-        """Whether every gate was met."""
-        return self.fit.passed
-
-
-def fit_cached_model(
-    model: pm.Model,
-    values: Mapping[str, np.ndarray],
-    *,
-    endpoint: str,
-    reported: Sequence[str],
-    seed: int | np.random.Generator,
-    name: str,
-    settings: SamplerSettings | None,
-    provenance: Mapping[str, str | int | float] | None,
-    derived: Callable[[xr.Dataset], Mapping[str, xr.DataArray]] | None = None,
-) -> PatientFit:
-    """Set the model's data, sample it through :func:`~cit_bayes.bayes.sampling.sample`.
-
-    ``derived`` computes quantities from the stored draws after sampling (the g-computation;
-    see :func:`~cit_bayes.bayes.sampling.sample`). The gates cover every posterior variable
-    (parameters, derived and reported quantities). The
-    ``model_data_fingerprint`` provenance attribute hashes the arrays the model saw; the caller
-    may pass ``data_fingerprint`` (the cohort's) in ``provenance``.
-
-    Examples
-    --------
-    Sampling takes seconds; the arguments are checked first:
-
-    >>> fit_cached_model(pm.Model(), {}, endpoint="response", reported=("rate",), seed=1,
-    ...                  name="", settings=None, provenance=None)
-    Traceback (most recent call last):
-    ...
-    cit_bayes.exceptions.ModelError: a fit needs a non-empty name
-    """
-    pm.set_data(dict(values), model=model)
-    extra = {"model": endpoint, "model_data_fingerprint": fingerprint(dict(values))}
-    fit = sample(
-        model,
-        seed=seed,
-        settings=settings,
-        name=name,
-        provenance=extra | dict(provenance or {}),
-        derived=derived,
-    )
-    draws = {
-        key: fit.idata["posterior"][key].transpose("chain", "draw", ...).copy() for key in reported
-    }
-    return PatientFit(endpoint=endpoint, fit=fit, draws=draws)

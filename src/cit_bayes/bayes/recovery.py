@@ -36,18 +36,9 @@ each arm at x = 0 (``arm_log_hazard``, dims ``day, arm``) and the day-averaged a
 Weights (rescaled within arm to the Kish ESS of the patients at risk on day 1) multiply each
 patient's log likelihood.
 
-The smooth parts are non-centred (:math:`u_a \\sim N(0, I_r)` scaled by sigma) when the arms
-carry little information and centred (:math:`\\sigma u_a \\sim N(0, \\sigma^2 I_r)`, variable
-``arm_smooth``) when every arm carries much (:func:`smooth_centred`: each arm's likelihood
-weights over the patients at risk, as the analysis rescales them (Kish ESS by default, the
-arm's size in the "no Kish rescaling" variant, counts unweighted), sum to at least
-:data:`CENTRED_MIN_WEIGHT`), the classic
-choice by the strength of the data (Betancourt & Girolami 2015): the same model, another
-geometry. Measured with the default plan (4 x 2000 draws; max R-hat, min bulk ESS): non-centred
-missed the R-hat gate on a 1,000-patient baseline-confounding cohort (1.0120, ESS 1035; 1.0099 at
-2,000 patients), where centred gave 1.0032, 1641 (2,000 patients: <= 1.0037, >= 1092); at 60 to
-187 patients non-centred mixes better (bulk ESS 2161-3483 against 521-1976 centred; both pass).
-``arm_smooth`` (sigma u_a) is in the posterior under both.
+The arms' smooth parts are centred or non-centred by the strength of the data: the same model,
+another geometry (:func:`~cit_bayes.bayes.recovery_baseline.smooth_centred`, where the choice is
+measured). ``arm_smooth`` (sigma u_a) is in the posterior under both.
 
 Proportional hazards (``proportional_hazards=True``, a sensitivity analysis): one shape
 :math:`g = \\delta s + \\sigma Z u` shared by the arms, :math:`\\lambda_{at} = \\nu_a + g_t`, so
@@ -60,20 +51,9 @@ prior; the ridge between :math:`\\tau` and z gave divergences (one or two per 8,
 simulated cohorts; measured for issue 13), and it pulls the arms toward each other. Hence not the
 default.
 
-Targets (g-computation)
------------------------
-Computed in every posterior draw after sampling, on the stored draws (:func:`recovery_targets`,
-:mod:`cit_bayes.bayes.gcomp`), not by the sampler.
-
-With :math:`\\Lambda_{at} = \\sum_{s \\le t} e^{\\lambda_{as}}`, patient i's probability of not
-having recovered by day t under arm a is :math:`S_{ia}(t) = \\exp(-e^{x_i^\\top\\beta}
-\\Lambda_{at})`; averaged with the target tilting h, :math:`S_a(t) = \\sum_i h_i S_{ia}(t) /
-\\sum_i h_i`. Reported: ``cumulative_recovery`` :math:`1 - S_a(t)` (dims ``day, arm``), the
-restricted mean time to recovery over the horizon T, :math:`\\mathrm{RMTR}_a = \\sum_{t=0}^{T-1}
-S_a(t)` (``rmtr``; a patient not recovered counts T days), ``arm_effect`` and
-``arm_log_hazard``. The marginal contrasts (differences in the share recovered by a day, in
-RMTR), the day-averaged hazard ratios and the check of proportionality are computed from these
-draws by the analysis layer.
+Reported beside ``arm_log_hazard`` and ``arm_effect``: the cumulative recovery of each arm by day
+and the restricted mean time to recovery, g-computed on the stored draws after sampling
+(:mod:`~cit_bayes.bayes.recovery_targets`).
 
 References
 ----------
@@ -84,45 +64,34 @@ and the timing of events. *J Educ Stat* 1993;18:155-195.
 Ruppert D, Wand MP, Carroll RJ. *Semiparametric Regression*. Cambridge University Press, 2003.
 Sorbye SH, Rue H. Scaling intrinsic Gaussian Markov random field priors in spatial modelling.
 *Spat Stat* 2014;8:39-51.
-Royston P, Parmar MKB. Restricted mean survival time: an alternative to the hazard ratio for
-the design and analysis of randomized trials with a time-to-event outcome. *BMC Med Res
-Methodol* 2013;13:152.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from cit_bayes.bayes.gcomp import (
-    as_posterior,
-    average_over_patients,
-    distinct_patients,
-    draws_matrix,
-    linear_predictor,
+from cit_bayes.bayes.patient_base import SCALE, PatientData, check_prior, group_values
+from cit_bayes.bayes.patient_blocks import group_intercept, likelihood_rows, row_data
+from cit_bayes.bayes.patient_fit import ModelInputs, PatientFit, cached_model, fit_cached_model
+from cit_bayes.bayes.recovery_baseline import (
+    arm_shapes,
+    shared_shape,
+    smooth_basis,
+    smooth_centred,
 )
-from cit_bayes.bayes.patient_base import (
-    SCALE,
-    ModelInputs,
-    PatientData,
-    PatientFit,
-    cached_model,
-    check_prior,
-    fit_cached_model,
-    group_intercept,
-    group_values,
-    likelihood_rows,
-    row_data,
-    zero_sum_basis,
-)
+from cit_bayes.bayes.recovery_targets import recovery_targets
+from cit_bayes.bayes.recovery_times import check_recovery_times, person_period, recovery_after
 from cit_bayes.bayes.sampling import SamplerSettings
 from cit_bayes.config import setting
 from cit_bayes.exceptions import ModelError
 
+# __all__ keeps the names that now live in recovery_baseline, recovery_times and
+# recovery_targets (imported above)
 __all__ = [
     "RecoveryPrior",
     "smooth_basis",
@@ -165,7 +134,7 @@ class RecoveryPrior:
         Used only when the data carry a grouping (``PatientData.groups``): half-normal scale of
         the SD of the groups' random intercepts on the log hazard (at an SD of 0.5 a group's
         hazard lies within a factor e^1 of the average group's at the 95 % edge;
-        :func:`~cit_bayes.bayes.patient_base.group_intercept`).
+        :func:`~cit_bayes.bayes.patient_blocks.group_intercept`).
     pool_arms : bool
         False (default): independent arm levels. True: partially pooled (a sensitivity
         analysis; module docstring). It changes the model's structure, not only its data.
@@ -208,92 +177,6 @@ _STRUCTURE = ("rank", "pool_arms", "proportional_hazards")
 _PRIOR_NAMES = tuple(f.name for f in fields(RecoveryPrior) if f.name not in _STRUCTURE)
 
 
-def smooth_basis(n_days: int, rank: int) -> tuple[np.ndarray, np.ndarray]:
-    """Standardised day and the scaled low-rank RW2 basis (module docstring).
-
-    Returns
-    -------
-    day : numpy.ndarray, shape (n_days,)
-        (t - mean) / SD for t = 1..n_days.
-    basis : numpy.ndarray, shape (n_days, rank)
-        Eigenvectors of the RW2 precision :math:`D_2^\\top D_2` for its ``rank`` smallest
-        non-zero eigenvalues, each divided by the square root of its eigenvalue, then all
-        scaled so that the mean of the diagonal of ``basis @ basis.T`` is 1.
-
-    Examples
-    --------
-    >>> from cit_bayes.bayes.recovery import smooth_basis
-    >>> day, basis = smooth_basis(14, rank=6)
-    >>> day.shape, basis.shape, round(float(np.mean(np.sum(basis**2, axis=1))), 3)
-    ((14,), (14, 6), 1.0)
-    """
-    if n_days < 3:
-        raise ModelError(f"a smooth baseline needs at least 3 days, got {n_days}")
-    if rank > n_days - 2:
-        raise ModelError(f"rank {rank} exceeds the {n_days - 2} smooth components of {n_days} days")
-    days = np.arange(1, n_days + 1, dtype=float)
-    day = (days - days.mean()) / days.std(ddof=1)
-    second = np.diff(np.eye(n_days), n=2, axis=0)
-    values, vectors = np.linalg.eigh(second.T @ second)
-    order = np.argsort(values)[2:]  # drop the null space (constant and linear)
-    chosen = order[:rank]
-    basis = vectors[:, chosen] / np.sqrt(values[chosen])[None, :]
-    # a deterministic sign for each column (eigh's signs are arbitrary)
-    basis *= np.where(basis[-1] < 0, -1.0, 1.0)[None, :]
-    basis /= np.sqrt(np.mean(np.sum(basis**2, axis=1)))
-    return day, basis
-
-
-def check_recovery_times(time, recovered, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Check (time, recovered) as :func:`person_period` reads them; return them as float arrays.
-
-    Examples
-    --------
-    >>> from cit_bayes.bayes.recovery import check_recovery_times
-    >>> check_recovery_times([2, 0], [1, 1], horizon=14)
-    Traceback (most recent call last):
-    ...
-    cit_bayes.exceptions.ModelError: a recovery must happen on day 1 or later
-    """
-    time = np.asarray(time, dtype=float)
-    recovered = np.asarray(recovered, dtype=float)
-    if time.ndim != 1 or recovered.shape != time.shape:
-        raise ModelError("time and recovered must be one-dimensional arrays of one length")
-    if not np.all(np.isfinite(time)) or np.any(time % 1 != 0):
-        raise ModelError("times to recovery must be whole days")
-    if np.any(time < 0) or np.any(time > horizon):
-        raise ModelError(f"times to recovery must lie in 0..{horizon}")
-    if not np.all(np.isin(recovered, (0.0, 1.0))):
-        raise ModelError("recovered must be 0 or 1")
-    if np.any((recovered == 1) & (time < 1)):
-        raise ModelError("a recovery must happen on day 1 or later")
-    return time, recovered
-
-
-def person_period(time, recovered, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Expand (time, recovered) into person-period rows.
-
-    Returns
-    -------
-    patient, day, event : numpy.ndarray
-        One row per patient and day at risk: the patient's position, the day index (0 for
-        day 1) and 1 on the recovery day (0 otherwise).
-
-    Examples
-    --------
-    >>> from cit_bayes.bayes.recovery import person_period
-    >>> patient, day, event = person_period([2, 0, 1], [1, 0, 0], horizon=14)
-    >>> patient.tolist(), day.tolist(), event.tolist()
-    ([0, 0, 2], [0, 1, 0], [0.0, 1.0, 0.0])
-    """
-    time, recovered = check_recovery_times(time, recovered, horizon)
-    counts = time.astype(int)
-    patient = np.repeat(np.arange(len(time)), counts)
-    day = np.concatenate([np.arange(c) for c in counts]) if counts.sum() else np.zeros(0, int)
-    event = ((day + 1) == counts[patient]) & (recovered[patient] == 1)
-    return patient.astype("int64"), day.astype("int64"), event.astype(float)
-
-
 def _build(
     n: int,
     arms: tuple[str, ...],
@@ -329,9 +212,9 @@ def _build(
         prior = {name: pm.Data(f"prior_{name}", 1.0) for name in _PRIOR_NAMES}
 
         if proportional_hazards:
-            log_hazard = _shared_shape(prior, day_std, basis, arms, pool_arms)  # (day, arm)
+            log_hazard = shared_shape(prior, day_std, basis, arms, pool_arms)  # (day, arm)
         else:
-            log_hazard = _arm_shapes(prior, day_std, basis, centred)
+            log_hazard = arm_shapes(prior, day_std, basis, centred)
         pm.Deterministic("arm_log_hazard", log_hazard, dims=("day", "arm"))
         # the day-averaged log hazard of each arm, centred over the arms (day_std and the
         # smooth basis average to zero over the days, so this is the arm's level minus the
@@ -369,55 +252,6 @@ _ROW_DTYPES = {
 }
 
 
-def _shared_shape(prior, day_std, basis, arms, pool_arms):
-    """Proportional hazards: one baseline shape, arm levels (independent or pooled)."""
-    trend = pm.Normal("baseline_trend", 0.0, prior["trend_sd"])
-    smooth_sd = pm.HalfNormal("baseline_smooth_sd", prior["smooth_sd"])
-    smooth_z = pm.Normal("baseline_z", 0.0, 1.0, dims="component")
-    day_shape = trend * day_std + smooth_sd * pt.dot(basis, smooth_z)
-    if pool_arms:
-        intercept = pm.Normal("baseline_intercept", prior["intercept_mean"], prior["intercept_sd"])
-        arm_sd = pm.HalfNormal("arm_sd", prior["arm_sd"])
-        arm_z = pm.Normal("arm_z", 0.0, 1.0, dims="arm_contrast")
-        level = intercept + arm_sd * pt.dot(pt.as_tensor(zero_sum_basis(len(arms))), arm_z)
-    else:
-        level = pm.Normal("arm_level", prior["intercept_mean"], prior["intercept_sd"], dims="arm")
-    return day_shape[:, None] + level[None, :]
-
-
-def _arm_shapes(prior, day_std, basis, centred: bool = False):
-    """Arm-specific baseline hazards: each arm its own level, trend and smooth part; only the
-    smoothness (the SD of the departure from a straight line) is one parameter for all arms."""
-    level = pm.Normal("arm_level", prior["intercept_mean"], prior["intercept_sd"], dims="arm")
-    trend = pm.Normal("arm_trend", 0.0, prior["trend_sd"], dims="arm")
-    smooth_sd = pm.HalfNormal("baseline_smooth_sd", prior["smooth_sd"])
-    if centred:
-        smooth = pm.Normal("arm_smooth", 0.0, smooth_sd, dims=("component", "arm"))
-    else:
-        smooth_z = pm.Normal("arm_z", 0.0, 1.0, dims=("component", "arm"))
-        smooth = pm.Deterministic("arm_smooth", smooth_sd * smooth_z, dims=("component", "arm"))
-    return level[None, :] + day_std[:, None] * trend[None, :] + pt.dot(basis, smooth)
-
-
-#: Each arm's likelihood weights (as rescaled, patients at risk) must sum to at least this for
-#: the centred smooth parts (module docstring: measured at 60 to 2,000 patients).
-CENTRED_MIN_WEIGHT = 150.0
-
-
-def smooth_centred(weights, arm_codes, n_arms: int) -> bool:
-    """Whether every arm carries enough information for the centred smooth parts.
-
-    Examples
-    --------
-    >>> smooth_centred(np.ones(400), np.repeat([0, 1], 200), 2)
-    True
-    >>> smooth_centred(np.ones(400), np.repeat([0, 1], [300, 100]), 2)
-    False
-    """
-    totals = np.bincount(np.asarray(arm_codes), weights=np.asarray(weights), minlength=n_arms)
-    return bool(np.all(totals >= CENTRED_MIN_WEIGHT))
-
-
 def build_recovery_model(
     data: PatientData, horizon: int, prior: RecoveryPrior, centred: bool = False
 ) -> pm.Model:
@@ -441,38 +275,6 @@ def build_recovery_model(
         key,
         lambda: _build(data.n, data.arms, data.covariates, horizon, *structure, centred),
     )
-
-
-def recovery_after(time, recovered, after=None) -> np.ndarray:
-    """The last day each patient is known not to have recovered (checked), as int64.
-
-    A recovery observed on day T happened in (L, T]: L = T - 1 when the count was recorded
-    daily (the default when ``after`` is None), earlier when the day before T had no count
-    (interval-censored, as when recovery is derived from sparse laboratory draws:
-    :mod:`cit_bayes.cohort.labs`). A patient not recovered was followed to T: L = T.
-
-    Examples
-    --------
-    >>> recovery_after([3, 14, 7], [1, 0, 1]).tolist()
-    [2, 14, 6]
-    >>> recovery_after([3, 14, 7], [1, 0, 1], [2, 14, 3]).tolist()  # the third in (3, 7]
-    [2, 14, 3]
-    """
-    time = np.asarray(time, dtype=float)
-    recovered = np.asarray(recovered, dtype=float)
-    if after is None:
-        return (time - recovered).astype("int64")
-    after = np.asarray(after, dtype=float)
-    if after.shape != time.shape:
-        raise ModelError(f"recovery_after must have shape {time.shape}, got {after.shape}")
-    if not np.all(np.isfinite(after)) or np.any(after % 1 != 0):
-        raise ModelError("recovery_after must be whole days")
-    event = recovered == 1
-    if np.any(event & ((after < 0) | (after >= time))):
-        raise ModelError("a recovery on day T needs a last day without it in 0..T-1")
-    if np.any(~event & (after != time)):
-        raise ModelError("a patient not recovered is known not recovered up to the censoring day")
-    return after.astype("int64")
 
 
 def recovery_values(
@@ -601,50 +403,3 @@ def recovery_inputs(
         recovery_targets(values, list(model.coords["day"]), data.arms),
         {"smooth_parametrisation": shapes},
     )
-
-
-def recovery_targets(values: Mapping[str, np.ndarray], days: Sequence[str], arms: Sequence[str]):
-    """The g-computation of the recovery model on the stored draws (module docstring).
-
-    Returns a function of the posterior (as :func:`~cit_bayes.bayes.sampling.sample` takes
-    it) giving ``cumulative_recovery`` (dims ``day, arm``) and ``rmtr`` (dim ``arm``) from
-    ``arm_log_hazard``, ``coefficient`` and ``group_effect``: :math:`S_a(t) = \\sum_i h_i
-    \\exp(-e^{x_i^\\top\\beta + u_{g_i}} \\Lambda_{at}) / \\sum_i h_i`, over the distinct
-    patients (:mod:`cit_bayes.bayes.gcomp`).
-
-    Examples
-    --------
-    >>> import xarray as xr
-    >>> hazard = np.log(np.full((1, 1, 3, 2), 0.5))
-    >>> posterior = xr.Dataset(
-    ...     {"arm_log_hazard": (("chain", "draw", "day", "arm"), hazard),
-    ...      "coefficient": (("chain", "draw", "covariate"), np.zeros((1, 1, 0)))})
-    >>> values = {"design": np.zeros((4, 0)), "target_tilt": np.ones(4)}
-    >>> targets = recovery_targets(values, ["day1", "day2", "day3"], ["a", "b"])(posterior)
-    >>> targets["cumulative_recovery"].values[0, 0, :, 0].round(4).tolist()  # 1 - exp(-t / 2)
-    [0.3935, 0.6321, 0.7769]
-    >>> float(targets["rmtr"].values[0, 0, 0].round(4))  # 1 + exp(-1/2) + exp(-1)
-    1.9744
-    """
-    design, tilt, groups = distinct_patients(
-        values["design"], values["target_tilt"], values.get("group_index")
-    )
-    coords = {"day": list(days), "arm": list(arms)}
-
-    def derived(posterior):
-        linear = linear_predictor(posterior, design, groups)  # linear(draws): (draws, m)
-        log_hazard = draws_matrix(posterior, "arm_log_hazard")  # (S, day, arm)
-        n_draws, n_days, n_arms = log_hazard.shape
-        cumulative = np.cumsum(np.exp(log_hazard), axis=1).reshape(n_draws, -1)
-        survival = average_over_patients(
-            lambda s: np.exp(-np.exp(linear(s))[:, :, None] * cumulative[s, None, :]),
-            n_draws, len(tilt), n_days * n_arms, tilt,
-        ).reshape(n_draws, n_days, n_arms)  # fmt: skip
-        return {
-            "cumulative_recovery": as_posterior(1.0 - survival, posterior, ("day", "arm"), coords),
-            "rmtr": as_posterior(
-                1.0 + survival[:, :-1, :].sum(axis=1), posterior, ("arm",), {"arm": coords["arm"]}
-            ),
-        }
-
-    return derived

@@ -83,19 +83,18 @@ from cit_bayes.bayes.gcomp import (
 )
 from cit_bayes.bayes.patient_base import (
     SCALE,
-    ModelInputs,
     PatientData,
-    PatientFit,
-    cached_model,
     check_fixed_arm_sd,
     check_prior,
-    fit_cached_model,
-    group_intercept,
     group_values,
+)
+from cit_bayes.bayes.patient_blocks import (
+    group_intercept,
     likelihood_rows,
     row_data,
     zero_sum_basis,
 )
+from cit_bayes.bayes.patient_fit import ModelInputs, PatientFit, cached_model, fit_cached_model
 from cit_bayes.bayes.sampling import SamplerSettings
 from cit_bayes.config import setting
 from cit_bayes.exceptions import ModelError

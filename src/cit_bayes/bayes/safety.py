@@ -36,7 +36,8 @@ import numpy as np
 import xarray as xr
 
 from cit_bayes.bayes.conjugate import beta_draws, exact_fit, exact_rng
-from cit_bayes.bayes.patient_base import SCALE, PatientData, PatientFit, check_prior, kish_rescale
+from cit_bayes.bayes.patient_base import SCALE, PatientData, check_prior, kish_rescale
+from cit_bayes.bayes.patient_fit import PatientFit
 from cit_bayes.bayes.sampling import SamplerSettings
 from cit_bayes.bayes.seeds import as_int_seed, fingerprint
 from cit_bayes.config import setting

@@ -40,15 +40,13 @@ import xarray as xr
 from pytensor.graph.replace import clone_replace
 
 from cit_bayes.bayes.correlation import correlation_matrix
-from cit_bayes.bayes.patient_base import ModelInputs, PatientData
+from cit_bayes.bayes.patient_base import PatientData
+from cit_bayes.bayes.patient_fit import ModelInputs
 from cit_bayes.bayes.recovery import fit_recovery_model, recovery_inputs
 from cit_bayes.bayes.response import fit_response_model, response_inputs
 from cit_bayes.bayes.seeds import derive_seed
-from cit_bayes.bayes.trajectory import (
-    fit_trajectory_model,
-    slope_deviation_terms,
-    trajectory_inputs,
-)
+from cit_bayes.bayes.trajectory import fit_trajectory_model, trajectory_inputs
+from cit_bayes.bayes.trajectory_targets import slope_deviation_terms
 from cit_bayes.exceptions import ModelError
 
 __all__ = ["SBC_ENDPOINTS", "randomised_pit", "sbc_replicate", "simulate_outcomes"]

@@ -1,10 +1,12 @@
 """The methods supplement (``methods_supplement.md`` and ``.tex``), written from what was run.
 
 Every result number (patients, balance, ESS, diagnostics, settings recorded in ``results.json``)
-is looked up through a ledger of its own, written as ``tables/supplement_numbers.csv``. The
-prior values are read from the analysis plan that was run (``PatientAnalysis.plan.priors``; the
-supplement says so and names the plan file and its hash); the equations are
-:mod:`cit_bayes.report.model_equations`. The text changes with the run: the estimands and
+is looked up through a ledger of its own, written as ``tables/supplement_numbers.csv``. This
+module assembles the supplement and writes its sections on the data and derived outcomes, the
+weighting and balance achieved, the estimands, the software and the limitations; the models and
+priors (read from the analysis plan that was run) are
+:mod:`cit_bayes.report.supplement_models`, the sampling and diagnostics
+:mod:`cit_bayes.report.supplement_computation`. The text changes with the run: the estimands and
 analyses, the weighting method, the diagnostics achieved, the failed fits, whether the data are
 synthetic, and the calibration of the intervals shown with the run
 (:mod:`cit_bayes.report.sections_calibration`).
@@ -13,24 +15,9 @@ synthetic, and the calibration of the intervals shown with the run
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields
 
 from cit_bayes.report.checklists import barg_blocks, target_blocks
 from cit_bayes.report.document import Code, Heading, Items, Paragraph, Table, prose
-from cit_bayes.report.model_equations import (
-    ARM_SLOPES_EQUATION,
-    ARM_SLOPES_TEXT,
-    GROUP_EQUATION,
-    GROUP_TEXT,
-    MODEL_EQUATIONS,
-    MODEL_TEXT,
-    MODEL_TITLES,
-    POOLED_EQUATIONS,
-    POOLED_TEXT,
-    PRIOR_SYMBOLS,
-    PROPORTIONAL_HAZARDS_EQUATION,
-    PROPORTIONAL_HAZARDS_TEXT,
-)
 from cit_bayes.report.patient_context import ReportContext
 from cit_bayes.report.sections_balance import (
     imputation_paragraph,
@@ -38,13 +25,12 @@ from cit_bayes.report.sections_balance import (
     response_rule_text,
 )
 from cit_bayes.report.sections_calibration import calibration_blocks
-from cit_bayes.report.sections_checks import banners, gates_text
+from cit_bayes.report.sections_checks import banners
 from cit_bayes.report.sections_confounding import confounding_blocks
+from cit_bayes.report.supplement_computation import computation_blocks
+from cit_bayes.report.supplement_models import ENDPOINTS, model_blocks
 
 __all__ = ["ENDPOINTS", "supplement_blocks", "supplement_title"]
-
-#: The patient-level models, in the order the supplement describes them.
-ENDPOINTS = ("response", "plt", "recovery", "safety")
 
 _METHODS = {
     "entropy": (
@@ -241,131 +227,6 @@ def _pooling_limitation(ctx: ReportContext) -> str:
     )
 
 
-def _arm_structure_text(ctx: ReportContext) -> str:
-    priors = getattr(ctx.plan, "priors", None) or {}
-    pooled = [name for name, prior in priors.items() if getattr(prior, "pool_arms", False)]
-    text = (
-        "Arm effects are independent across arms (no partial pooling of regimens)"
-        if not pooled
-        else "Arm effects are partially pooled (non-centred) in the "
-        + ", ".join(pooled)
-        + " model(s), as the plan sets; independent elsewhere"
-    )
-    text += "; the smooth recovery baselines are non-centred."
-    exact = sorted(
-        {name.split("/")[0] for name, entry in ctx.results.get("diagnostics", {}).items()
-         if entry.get("sampler") == "exact"}
-    )  # fmt: skip
-    if exact:
-        text += (
-            f" The {', '.join(exact)} posterior is known in closed form (Beta, by conjugacy) and "
-            'was drawn directly, without a sampler (sampler "exact"); its R-hat and ESS are '
-            "those of independent draws."
-        )
-    return text
-
-
-def prior_value_text(value) -> str:
-    """A plan's prior setting as the TOML that sets it: ``true``/``false``, a quoted word, or a
-    number (%g)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    return f"{value:g}"
-
-
-def _prior_table(ctx: ReportContext, endpoint: str) -> Table | Paragraph:
-    priors = getattr(ctx.plan, "priors", None) or {}
-    prior = priors.get(endpoint)
-    if prior is None:
-        return Paragraph(["(The plan's prior values were not available to the report.)"])
-    symbols = PRIOR_SYMBOLS.get(endpoint, {})
-    rows = [
-        [Code(f.name), prose(symbols.get(f.name, "")), prior_value_text(getattr(prior, f.name))]
-        for f in fields(prior)
-    ]
-    return Table(
-        ["plan field", "sets", "value"],
-        rows,
-        caption=f"Priors of the {endpoint} model (plan section [priors.{endpoint}])",
-    )
-
-
-def _model_blocks(ctx: ReportContext) -> list:
-    plan = ctx.results["meta"].get("plan", {})
-    blocks: list = [
-        Heading(2, "Models and priors"),
-        Paragraph(
-            ["The same four models were fitted under every analysis (unadjusted: no weights, no "
-             "covariates). The prior values below are those of the analysis plan as run (",
-             Code(str(plan.get("file", "—"))), ", SHA-256 ", Code(str(plan.get("sha256", "—"))),
-             "), read from the plan itself; the plan's comments explain each choice."]
-        ),
-    ]  # fmt: skip
-    grouping = ctx.results["meta"].get("data", {}).get("grouping")
-    for endpoint in ENDPOINTS:
-        if endpoint not in ctx.results:
-            continue
-        title = MODEL_TITLES[endpoint]
-        if endpoint == "plt":  # the plan's follow-up days
-            means = ctx.results["plt"][ctx.primary].get("mean", {})
-            days = ", ".join(day.removeprefix("day") for day in means)
-            title = f"{title} (days {days})"
-        blocks += [Heading(3, title), Paragraph(prose(MODEL_TEXT[endpoint]))]
-        blocks += list(MODEL_EQUATIONS[endpoint])
-        if grouping and endpoint != "safety":
-            text = GROUP_TEXT.format(group=grouping["column"], n_groups=grouping["n_groups"])
-            if grouping.get("groups_in_one_arm"):
-                text += (
-                    f" {grouping['groups_in_one_arm']} of the groups hold patients of one arm "
-                    "only: for them the arm and the group effect are told apart by the spread "
-                    "$\\sigma_g$ alone, not by the data."
-                )
-            blocks += [Paragraph(prose(text)), GROUP_EQUATION]
-        prior = (getattr(ctx.plan, "priors", None) or {}).get(endpoint)
-        if getattr(prior, "proportional_hazards", False):
-            blocks += [Paragraph(prose(PROPORTIONAL_HAZARDS_TEXT)), PROPORTIONAL_HAZARDS_EQUATION]
-        if getattr(prior, "pool_arms", False):
-            blocks += [Paragraph(prose(POOLED_TEXT[endpoint])), POOLED_EQUATIONS[endpoint]]
-        if getattr(prior, "arm_slopes", False):
-            blocks += [Paragraph(prose(ARM_SLOPES_TEXT)), ARM_SLOPES_EQUATION]
-        blocks.append(_prior_table(ctx, endpoint))
-    return blocks + _prior_set_blocks(ctx)
-
-
-def _prior_set_blocks(ctx: ReportContext) -> list:
-    """Prior sensitivity: the patient-level prior sets refitted, with their values."""
-    sets = ctx.results.get("robustness", {}).get("prior_sets", {})
-    if not sets:
-        return []
-    items = []
-    for name, prior_set in sets.items():
-        values = "; ".join(
-            f"{model}: "
-            + ", ".join(f"{key} = {prior_value_text(value)}" for key, value in changes.items())
-            for model, changes in prior_set.get("changes", {}).items()
-        )
-        items.append(
-            [f"{name} (", Code(str(prior_set.get("file", "—"))), ", SHA-256 ",
-             Code(str(prior_set.get("sha256", "—"))), f"): {prior_set.get('title', '')}. "
-             f"{prior_set.get('rationale', '')} Values replacing the plan's: {values}."]
-        )  # fmt: skip
-    return [
-        Heading(3, "Prior sensitivity"),
-        Paragraph(
-            prose("The models of the primary analysis (its weights and covariates) that a "
-             "patient-level prior set below changes were refitted under it; the robustness "
-             "table of the report shows how the key answers move with them (a model a set "
-             "leaves as planned is not refitted, and its answers are blank in that row). A set "
-             "changes prior values, or pools the arms of the response and trajectory models "
-             "with a fixed between-arm SD (pool_arms and arm_sd_fixed: a sceptical prior on "
-             "the differences between arms, $\\tau = s_\\tau$, not estimated).")
-        ),
-        Items(items),
-    ]  # fmt: skip
-
-
 def _estimand_blocks(ctx: ReportContext) -> list:
     level = ctx.level_text()
     items = []
@@ -411,69 +272,6 @@ def _cross_check_blocks(ctx: ReportContext) -> list:
         Paragraph(["Frequentist cross-checks reported beside the posteriors (same weights):"]),
         Items(items),
     ]
-
-
-def _worst(ctx: ReportContext, names: list[str], field: str, largest: bool) -> list:
-    values = {n: ctx.value("diagnostics", n, field) for n in names}
-    known = {n: v for n, v in values.items() if v is not None}
-    if not known:
-        return ["—"]
-    pick = (max if largest else min)(known, key=known.get)
-    style = {"max_rhat": "rhat", "divergences": "int"}.get(field, "f0")
-    return [ctx.num("diagnostics", pick, field, style=style), f" ({pick.split('/', 1)[1]})"]
-
-
-def _computation_blocks(ctx: ReportContext) -> list:
-    sampler = ctx.results["meta"].get("sampler", {})
-    accept: list = []
-    for i, model in enumerate(sampler.get("target_accept_by_model", {})):
-        accept += [", " if i else "", f"{model} ",
-                   ctx.num("meta", "sampler", "target_accept_by_model", model, style="f2")]  # fmt: skip
-    rows = []
-    for endpoint in ENDPOINTS:
-        names = [n for n in ctx.fits() if n.startswith(endpoint + "/")]
-        if not names:
-            continue
-        failed = [n.split("/", 1)[1] for n in names if n in ctx.failed_fits()]
-        rows.append(
-            [
-                endpoint,
-                _worst(ctx, names, "max_rhat", largest=True),
-                _worst(ctx, names, "min_ess_bulk", largest=False),
-                _worst(ctx, names, "min_ess_tail", largest=False),
-                _worst(ctx, names, "divergences", largest=True),
-                "all passed" if not failed else "FAILED: " + ", ".join(failed),
-            ]
-        )
-    failed = ctx.failed_fits()
-    return [
-        Heading(2, "Computation and diagnostics achieved"),
-        Paragraph(
-            ["Posteriors were sampled with ", Code(str(sampler.get("sampler", "—"))), " (NUTS): ",
-             ctx.num("meta", "sampler", "chains", style="int"), " chains of ",
-             ctx.num("meta", "sampler", "draws", style="int"), " draws after ",
-             ctx.num("meta", "sampler", "tune", style="int"), " tuning steps, target acceptance ",
-             *(accept or [ctx.num("meta", "sampler", "target_accept", style="f2")]),
-             ". Every fit had to meet: ", *gates_text(ctx), " (rank-normalised split R-hat, bulk "
-             "and tail effective sample size over every model parameter; Vehtari et al. 2021). ",
-             _arm_structure_text(ctx), " Seeds: master seed ",
-             ctx.num("meta", "seed", style="int"), ", each fit's derived from it and its name."]
-        ),
-        Table(
-            ["model", "worst R-hat (analysis)", "smallest bulk ESS", "smallest tail ESS",
-             "most divergences", "gates"],
-            rows,
-            caption="Diagnostics achieved, worst over the analyses",
-        ),
-        Paragraph(
-            ["Fits that missed a gate: " + ", ".join(failed) + ". Their results are reported but "
-             "flagged and should not be used until they pass: divergent transitions call for a "
-             "higher target acceptance or a reparameterisation (longer chains do not remove "
-             "them); a high R-hat or a low ESS for longer chains. The diagnostics table says "
-             "which gate each fit missed."]
-            if failed else ["Every fit met every gate."]
-        ),
-    ]  # fmt: skip
 
 
 def _software_blocks(ctx: ReportContext) -> list:
@@ -560,9 +358,9 @@ def supplement_blocks(ctx: ReportContext, *, published: Mapping | None = None) -
         intro,
         *_data_blocks(ctx),
         *_weighting_blocks(ctx),
-        *_model_blocks(ctx),
+        *model_blocks(ctx),
         *_estimand_blocks(ctx),
-        *_computation_blocks(ctx),
+        *computation_blocks(ctx),
         *calibration_blocks(ctx, heading=2),
         *confounding_blocks(ctx, heading=2),
         *_software_blocks(ctx),

@@ -1,50 +1,38 @@
 """Entropy-balancing weights for any number (>= 2) of arms (scikit-learn style).
 
-See :class:`BalancingWeights`; the numeric core is :mod:`cit_bayes.weighting.balancing_dual`.
+See :class:`BalancingWeights`. Its parts: the balance functions
+(:mod:`cit_bayes.weighting.balance_functions`), the target population
+(:mod:`cit_bayes.weighting.balancing_target`), the dual of each arm
+(:mod:`cit_bayes.weighting.balancing_dual`) and the tables and warnings of what the arms'
+solutions achieved (:mod:`cit_bayes.weighting.balancing_report`).
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
-from cit_bayes.exceptions import PositivityWarning, WeightingError, WeightingWarning
-from cit_bayes.weighting.balancing_dual import (
-    BALANCED_SD,
+from cit_bayes.exceptions import WeightingError, WeightingWarning
+from cit_bayes.weighting.balance_functions import (
     arm_constraints,
     constraint_matrix,
     encode_for_balancing,
-    solution_report,
-    solve_arm,
+)
+from cit_bayes.weighting.balancing_dual import BalancingState, solve_arm
+from cit_bayes.weighting.balancing_report import solution_report, warn_about_solutions
+from cit_bayes.weighting.balancing_target import (
+    checked_base_weights,
+    fit_target_propensity,
+    target_tilt,
 )
 from cit_bayes.weighting.design import as_covariate_frame, covariate_columns
-from cit_bayes.weighting.diagnostics import SEPARATION_BOUND, WeightingDiagnostics
-from cit_bayes.weighting.propensity import fit_multinomial_logistic, single_thread_if_small
-from cit_bayes.weighting.weights import tilting
+from cit_bayes.weighting.diagnostics import WeightingDiagnostics
+from cit_bayes.weighting.propensity import single_thread_if_small
 
 __all__ = ["BalancingWeights"]
-
-
-@dataclass(frozen=True)
-class BalancingState:
-    """What the variance of :func:`cit_bayes.weighting.weighted_outcome` needs (plain arrays).
-
-    ``matrix`` the standardised balance functions (n, p); ``base`` the base weights (mean 1);
-    ``tilt`` the target population's tilting h_i (1 for ATE, 1{a_i = focal} for ATT, h(e(x_i))
-    for ATO and matching); ``target`` the target means (p,); ``focal`` the focal arm's code
-    (ATT) or None; ``solutions`` one :class:`ArmSolution` per arm (None for the focal arm).
-    """
-
-    matrix: np.ndarray
-    base: np.ndarray
-    tilt: np.ndarray
-    target: np.ndarray
-    focal: int | None
-    solutions: tuple
 
 
 class BalancingWeights(WeightingDiagnostics, BaseEstimator):
@@ -89,7 +77,7 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
         :mod:`cit_bayes.weighting.design`).
     pool_absent_levels : bool, default False
         Pool the levels of a categorical covariate that some arm lacks (rule in
-        :mod:`cit_bayes.weighting.balancing_dual`; listed in ``design_.pooled`` with their
+        :mod:`cit_bayes.weighting.balance_functions`; listed in ``design_.pooled`` with their
         ``rule``), so that the pooled level can be balanced in every arm. By default such a
         level is instead left out of the lacking arm's constraints (Notes): that balances more
         finely (the other arms still match the level's own share) and keeps the level's
@@ -97,7 +85,7 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
     arm_level_min : int, default 0
         A level indicator or 0/1 covariate is left out of an arm's constraints when fewer than
         this many of the arm's patients hold its rarer value (rule of
-        :func:`~cit_bayes.weighting.balancing_dual.arm_constraints`): balance it cannot reach
+        :func:`~cit_bayes.weighting.balance_functions.arm_constraints`): balance it cannot reach
         without resting on those few patients; the imbalance is reported as structural
         (``constraints_``) and left to the outcome model. 0 keeps every function.
     positivity_bound : float, default 0.01
@@ -167,7 +155,7 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
 
     Notes
     -----
-    Balance functions c(x) (:func:`~cit_bayes.weighting.balancing_dual.constraint_matrix`): the
+    Balance functions c(x) (:func:`~cit_bayes.weighting.balance_functions.constraint_matrix`): the
     columns of the propensity model matrix (numeric covariates, an indicator for every
     non-reference level), and with ``moments=2`` the squares of non-binary numeric covariates,
     each standardised over all patients. With base weights :math:`q_i` and target means
@@ -300,16 +288,6 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
         with single_thread_if_small(len(X)):
             return self._fit(X, a, diagnose=True, base_weights=base_weights)
 
-    def _base(self, base_weights, n: int) -> np.ndarray:
-        if base_weights is None:
-            return np.ones(n)
-        values = np.asarray(base_weights, dtype=float)
-        if values.shape != (n,):
-            raise WeightingError(f"expected {n} base weights; got shape {values.shape}")
-        if not np.all(np.isfinite(values)) or np.any(values <= 0):
-            raise WeightingError("base weights must be finite and positive")
-        return values / values.mean()
-
     def _fit(self, X, a, *, diagnose: bool, base_weights=None, covariates=None):
         """``fit``. ``diagnose=False`` (bootstrap refits, which need only ``weights_``) skips the
         warnings, the reports (``lambda_``, ``solver_``, ``constraints_``, ``target_``) and, for
@@ -318,7 +296,7 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
         a refit passes its resample's rows of the fit's)."""
         frame = as_covariate_frame(X)
         arm_values, codes, arms, focal, _ = self._checked_arms(frame, a, "balancing weights")
-        base = self._base(base_weights, len(codes))
+        base = checked_base_weights(base_weights, len(codes))
         if covariates is None:
             covariates = covariate_columns(frame)
         design = encode_for_balancing(
@@ -331,9 +309,17 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
         )
         propensity, logistic_fit = None, None
         if diagnose or self.estimand in ("ato", "matching"):
-            propensity, logistic_fit = self._fit_propensity(design, codes, arms, diagnose)
+            propensity, logistic_fit = fit_target_propensity(
+                design,
+                codes,
+                arms,
+                estimand=self.estimand,
+                penalty=self.penalty,
+                positivity_bound=self.positivity_bound,
+                diagnose=diagnose,
+            )
         matrix, columns = constraint_matrix(design, int(self.moments))
-        tilt = self._tilt(propensity, codes, focal)
+        tilt = target_tilt(self.estimand, propensity, codes, focal)
         scaled = base * tilt
         target = scaled @ matrix / scaled.sum()
 
@@ -379,51 +365,12 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
         self._covariates = covariates
         self._state = BalancingState(matrix, base, tilt, target, focal, tuple(solutions))
         if diagnose:
-            self._record(columns, matrix, target, weights, solutions)
-            self._warn_about_solutions()
+            self.target_, self.lambda_, self.solver_, self.constraints_ = solution_report(
+                design, codes, arms, (columns, matrix, target), weights, solutions
+            )
+            warn_about_solutions(self.solver_, self.constraints_)
             self._warn_about_result()
         return self
-
-    def _tilt(self, propensity, codes, focal) -> np.ndarray:
-        if self.estimand == "ate":
-            return np.ones(len(codes))
-        if self.estimand == "att":
-            return (codes == focal).astype(float)
-        with np.errstate(divide="ignore"):  # a propensity that underflows to 0 gives h = 0
-            return tilting(propensity, self.estimand)
-
-    def _fit_propensity(self, design, codes, arms, diagnose):
-        penalty = float(self.penalty)
-        logistic_fit, propensity = fit_multinomial_logistic(
-            design.model_matrix, codes, len(arms), penalty=penalty
-        )
-        tilted = self.estimand in ("ato", "matching")
-        if tilted and penalty == 0 and propensity.min() < SEPARATION_BOUND:
-            raise WeightingError(
-                f"the unpenalised propensity model that defines the {self.estimand.upper()} "
-                f"target separates the arms (fitted propensities below {SEPARATION_BOUND:g}); "
-                "use penalty > 0"
-            )
-        if diagnose and not logistic_fit.converged:
-            warnings.warn(
-                "the logistic propensity model did not converge (largest score component "
-                f"{logistic_fit.max_abs_score:.2g})"
-                + ("; the target means may be inaccurate" if tilted else ""),
-                WeightingWarning,
-                stacklevel=4,
-            )
-        if diagnose and propensity.min() < self.positivity_bound:
-            low = propensity < self.positivity_bound
-            which = [str(arms[k]) for k in range(len(arms)) if low[:, k].any()]
-            warnings.warn(
-                f"{int(low.any(axis=1).sum())} patient(s) have a propensity below "
-                f"{self.positivity_bound:g} for arm(s) {', '.join(which)} (smallest "
-                f"{propensity.min():.2g}): limited overlap; balancing weights of such patients "
-                "can be large",
-                PositivityWarning,
-                stacklevel=4,
-            )
-        return propensity, logistic_fit
 
     def design_draw(self, base_weights) -> np.ndarray:
         """The weights of the fitted patients under the balancing solved with base weights q.
@@ -490,40 +437,3 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
             base_weights=base[rows],
             covariates=self._covariates.take(rows),
         )
-
-    # ------------------------------------------------------------------ reporting
-    def _record(self, columns, matrix, target, weights, solutions) -> None:
-        self.target_, self.lambda_, self.solver_, self.constraints_ = solution_report(
-            self.design_, self._codes, self.arms_, (columns, matrix, target), weights, solutions
-        )
-
-    def _warn_about_solutions(self) -> None:
-        table = self.constraints_
-        for row in self.solver_.itertuples(index=False):
-            arm_rows = table[table["arm"] == row.arm]
-            off = arm_rows[np.abs(arm_rows["imbalance_sd"]) > BALANCED_SD]
-            if row.status == "focal" or off.empty:
-                continue
-            worst = off.loc[off["imbalance_sd"].abs().idxmax()]
-            detail = (
-                f"{len(off)} of {row.n_constraints} balance function(s) off target, the largest "
-                f"{worst['constraint']} by {worst['imbalance_sd']:+.3g} SD"
-            )
-            if row.status == "partial":
-                reason = (
-                    f"the arm does not vary in {row.n_constraints - row.n_directions} "
-                    "direction(s) of the covariates (a level absent from the arm, a covariate "
-                    "constant in it, or levels that cover it); those were left as they are"
-                )
-            else:
-                reason = (
-                    "the target lies outside what reweighting the arm can reach (the dual "
-                    f"diverges); approximate balancing weights with ridge {row.ridge:.3g} (the "
-                    f"best reachable largest imbalance is {row.best_imbalance_sd:.3g} SD)"
-                )
-            warnings.warn(
-                f"arm {row.arm!r} cannot be balanced exactly: {reason}; {detail} (the "
-                "balancing constraints table lists every function, targets and achieved means)",
-                WeightingWarning,
-                stacklevel=4,
-            )

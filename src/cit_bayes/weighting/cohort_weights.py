@@ -35,7 +35,7 @@ import pandas as pd
 from cit_bayes.exceptions import PlanError
 from cit_bayes.plan import AnalysisPlan
 from cit_bayes.weighting import BalancingWeights, PropensityWeighting, weighted_outcome
-from cit_bayes.weighting.balancing_dual import BALANCED_SD
+from cit_bayes.weighting.balancing_report import BALANCED_SD
 from cit_bayes.weighting.design import encode_covariates
 
 __all__ = ["WeightedAnalysis", "OutcomeDesign", "outcome_design", "weight_analysis", "tilt"]

@@ -1,0 +1,115 @@
+"""What each endpoint's data show without its outcome model, beside the posterior.
+
+Patients with the event per arm (the raw count beside every modelled rate), the observed
+platelet means per arm and day, the observed baseline mean, and the frequentist cross-checks that
+:class:`~cit_bayes.analyses.endpoints.EndpointRunner` sets beside the Bayesian fragments: the
+unweighted share of responders per arm with Wald intervals, and the weighted Cox model of
+recovery, or rows that say why it could not be fitted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cit_bayes.bayes.patient_base import PatientData
+from cit_bayes.exceptions import ModelError
+from cit_bayes.weighting.cox import weighted_cox
+
+__all__ = ["baseline_means", "cox_or_note", "event_counts", "observed_plt", "plain_outcomes"]
+
+
+def plain_outcomes(y: np.ndarray, codes: np.ndarray, arms, ci_level: float) -> pd.DataFrame:
+    """Unweighted response rate per arm and differences (Wald CIs), in weighted_outcome's shape."""
+    from scipy.stats import norm
+
+    z = norm.ppf(0.5 + ci_level / 2)
+    rows = []
+    rates = {}
+    for j, arm in enumerate(arms):
+        values = y[codes == j]
+        p, n = values.mean(), len(values)
+        se = np.sqrt(p * (1 - p) / n)
+        rates[arm] = (p, se)
+        rows.append(("arm_mean", arm, "", p, se))
+    for a in range(len(arms)):
+        for b in range(a + 1, len(arms)):
+            (pb, sb), (pa, sa) = rates[arms[b]], rates[arms[a]]
+            rows.append(("difference", arms[b], arms[a], pb - pa, np.hypot(sa, sb)))
+    frame = pd.DataFrame(rows, columns=["quantity", "arm", "comparator", "estimate", "se"])
+    return frame.assign(
+        ci_low_sandwich=frame["estimate"] - z * frame["se"],
+        ci_high_sandwich=frame["estimate"] + z * frame["se"],
+        n_bootstrap=0,
+        confidence=ci_level,
+        method=f"share of responders per arm, Wald {round(100 * ci_level)}% CI (unweighted)",
+    )
+
+
+def cox_or_note(time, recovered, labels, weights, *, arms, reference, ci_level) -> pd.DataFrame:
+    """The weighted Cox rows; when the model cannot be fitted, NaN rows that say why.
+
+    A Cox failure (separation, no convergence) must not stop the Bayesian analysis it only
+    cross-checks; the reason is kept in the ``note`` column and in ``results.json``.
+    """
+    try:
+        return weighted_cox(
+            time, recovered, labels, weights, arms=arms, reference=reference, ci_level=ci_level
+        )
+    except ModelError as error:
+        return pd.DataFrame(
+            {
+                "key": f"{arm}/{reference}",
+                "arm": arm,
+                "reference": reference,
+                "hazard_ratio": np.nan,
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "p_value": np.nan,
+                "note": f"not estimable: {error}",
+            }
+            for arm in arms
+            if arm != reference
+        )
+
+
+def observed_plt(day0, counts, codes, arms, days) -> pd.DataFrame:
+    """Observed (unweighted) mean count per arm and day, with n: aggregate numbers only."""
+    rows = []
+    values = np.column_stack([day0, counts])
+    for j, arm in enumerate(arms):
+        for k, day in enumerate(("day0", *days)):
+            column = values[codes == j, k]
+            column = column[np.isfinite(column)]
+            rows.append(
+                {
+                    "arm": arm,
+                    "day": int(day.removeprefix("day")),
+                    "n": int(column.size),
+                    "observed_mean": float(column.mean()) if column.size else float("nan"),
+                    "observed_sd": float(column.std(ddof=1)) if column.size > 1 else float("nan"),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def baseline_means(day0: np.ndarray, data: PatientData, adjusted: bool) -> dict[str, float]:
+    """Observed mean day-0 count: of the target population (adjusted) or of each arm."""
+    if adjusted:
+        value = float(np.sum(data.tilt * day0) / np.sum(data.tilt))
+        return dict.fromkeys(data.arms, value)
+    return {arm: float(day0[data.arm_codes == j].mean()) for j, arm in enumerate(data.arms)}
+
+
+def event_counts(outcome: np.ndarray, codes: np.ndarray, arms) -> dict[str, int]:
+    """Patients with the event (outcome 1) per arm, among those with it recorded: the raw
+    count beside every modelled rate.
+
+    Examples
+    --------
+    >>> event_counts(np.array([1.0, 0.0, np.nan, 1.0]), np.array([0, 0, 1, 1]), ("A", "B"))
+    {'A': 1, 'B': 1}
+    """
+    outcome = np.asarray(outcome, dtype=float)
+    hit = np.isfinite(outcome) & (outcome == 1.0)
+    return {arm: int(np.sum(hit & (codes == j))) for j, arm in enumerate(arms)}
