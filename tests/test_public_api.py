@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 
 import pytest
 
@@ -178,3 +179,32 @@ def test_exceptions_are_named_and_rooted():
     for name in exceptions.__all__:
         obj = getattr(exceptions, name)
         assert issubclass(obj, exceptions.CitBayesError | exceptions.CitBayesWarning)
+
+
+def _without_examples(module_name: str) -> list[str]:
+    """The pinned functions and classes of ``module_name`` whose docstring has no example
+    (exceptions and warnings are named in ``exceptions`` and documented there by their names)."""
+    module = importlib.import_module(module_name)
+    missing = []
+    for name in sorted(EXPECTED_SUBPACKAGES[module_name]):
+        obj = getattr(module, name)
+        if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+            continue
+        if inspect.isclass(obj) and issubclass(obj, BaseException):
+            continue
+        if ">>>" not in (inspect.getdoc(obj) or ""):
+            missing.append(name)
+    return missing
+
+
+@pytest.mark.parametrize("module_name", sorted(EXPECTED_SUBPACKAGES))
+def test_public_api_has_examples(module_name):
+    # The examples run as doctests in `make test` (pyproject's --doctest-modules).
+    assert _without_examples(module_name) == []
+
+
+def test_a_public_function_without_an_example_is_found(monkeypatch):
+    from cit_bayes import contrasts
+
+    monkeypatch.setattr(contrasts.prob_best, "__doc__", "P(best) per arm; no example.")
+    assert _without_examples("cit_bayes.contrasts") == ["prob_best"]

@@ -50,7 +50,22 @@ STEPS: tuple[tuple[str, str], ...] = (
 
 
 class Steps(Protocol):
-    """What observes a run (``cit_bayes.cli.progress.StepPrinter`` fits)."""
+    """What observes a run (``cit_bayes.cli.progress.StepPrinter`` fits).
+
+    Examples
+    --------
+    >>> class Recorder:  # an observer that keeps the steps' summaries
+    ...     def __init__(self):
+    ...         self.done_steps = []
+    ...     def start(self, step, description): pass
+    ...     def done(self, step, seconds, summary): self.done_steps.append((step, summary))
+    ...     def skipped(self, step, reason): pass
+    >>> recorder = Recorder()
+    >>> StepTimer(recorder)("validate", lambda: 187, lambda n: f"{n} patients")
+    187
+    >>> recorder.done_steps
+    [('validate', '187 patients')]
+    """
 
     def start(self, step: str, description: str) -> None: ...
 

@@ -339,6 +339,19 @@ def weighted_outcome(
     References
     ----------
     Lunceford JK, Davidian M (2004). Statistics in Medicine 23(19):2937-2960.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.weighting import PropensityWeighting
+    >>> X, a = pd.DataFrame({"age": [50, 62, 55, 70, 58, 66, 61, 73]}), list("aabbabab")
+    >>> fitted = PropensityWeighting("ato", penalty=0).fit(X, a)  # exact balance of age
+    >>> table = weighted_outcome(fitted, [0, 1, 1, 1, 0, 1, 0, 1])
+    >>> difference = table[table["quantity"] == "difference"].iloc[0]
+    >>> difference["arm"], difference["comparator"], round(float(difference["estimate"]), 3)
+    ('b', 'a', 0.619)
+    >>> float(difference["unweighted_estimate"])  # 4/4 - 1/4 responders, before weighting
+    0.75
     """
     if not hasattr(weighting, "weights_"):
         raise NotFittedError("weighted_outcome needs a fitted weighting estimator: call fit first")
