@@ -22,6 +22,7 @@ from cit_bayes.paper.audit_rules import (
     identify,
     judge,
     tested_record,
+    unrecomputable_record,
 )
 from cit_bayes.paper.statistics_summary import (
     anova_from_summary,
@@ -411,16 +412,13 @@ def within_arm_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecord]:
             else:
                 plausibility = "no correlation can give it: implausible"
         records.append(
-            AuditRecord(
+            unrecomputable_record(
                 table="table4",
                 row=f"{row.label} ({DAY_NAMES['day0']} vs {DAY_NAMES[day]})",
                 comparison=f"within {row.arm}: {DAY_NAMES['day0']} vs {DAY_NAMES[day]}",
                 test="paired comparison (test not stated)",
                 reported_statistic="",
                 reported_p=row.printed_p,
-                recomputed_statistic=None,
-                recomputed_p=None,
-                verdict="not_recomputable",
                 note=(
                     "Needs paired patient-level data (the within-patient correlation is not "
                     f"reported). Plausibility: the mean rises by {difference:.2f}; an unpaired "

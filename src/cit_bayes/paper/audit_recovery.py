@@ -27,6 +27,7 @@ from cit_bayes.paper.audit_rules import (
     identify,
     judge,
     matches,
+    unrecomputable_record,
 )
 from cit_bayes.paper.recovery_analysis_sizes import ci_procedure_solutions
 from cit_bayes.paper.statistics_summary import (
@@ -207,16 +208,13 @@ def recovery_pairwise_checks(tables: dict[str, pd.DataFrame]) -> list[AuditRecor
         records.append(_pairwise_p_record(row, s, a, b, comparison, counts, counts_text))
     for row in pairs[pairs["block"] == "delta_plt"].itertuples():
         records.append(
-            AuditRecord(
+            unrecomputable_record(
                 table="table7",
                 row=row.label,
                 comparison=f"{row.arm_a} vs {row.arm_b}",
                 test="pairwise rank test (not stated; e.g. Mann-Whitney or Dunn)",
                 reported_statistic="",
                 reported_p=row.printed_p,
-                recomputed_statistic=None,
-                recomputed_p=None,
-                verdict="not_recomputable",
                 note=(
                     "ΔPLT is summarised by median (P25, P75); a rank test needs patient-level "
                     "data. Only the agreement with the text can be checked (see the text records)."
@@ -266,16 +264,13 @@ def _interval_record(row, s, a, b, comparison, counts, counts_text, procedures) 
         f"(LSD, Tukey, Bonferroni, Scheffé) {procedures['common_mse']}."
     )
     if counts is None:
-        return AuditRecord(
+        return unrecomputable_record(
             table="table7",
             row="Mean Difference (95%CI), recovery time",
             comparison=comparison,
             test="two-sample t interval",
             reported_statistic=row.printed_effect,
             reported_p="",
-            recomputed_statistic=None,
-            recomputed_p=None,
-            verdict="not_recomputable",
             note="The number of recovered patients per arm is not reported. " + procedure_note,
             check="summary statistics -> 95% CI",
         )
@@ -327,16 +322,13 @@ def _interval_record(row, s, a, b, comparison, counts, counts_text, procedures) 
 
 def _pairwise_p_record(row, s, a, b, comparison, counts, counts_text) -> AuditRecord:
     if counts is None:
-        return AuditRecord(
+        return unrecomputable_record(
             table="table7",
             row="Median Time-to-Platelet-Recovery P-value",
             comparison=comparison,
             test="pairwise comparison of means",
             reported_statistic="",
             reported_p=row.printed_p,
-            recomputed_statistic=None,
-            recomputed_p=None,
-            verdict="not_recomputable",
             note="The number of recovered patients per arm is not reported.",
             check="summary statistics -> p",
         )

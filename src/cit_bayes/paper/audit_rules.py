@@ -46,6 +46,7 @@ __all__ = [
     "AuditRecord",
     "Candidate",
     "tested_record",
+    "unrecomputable_record",
     "describe",
     "format_p",
     "half_unit",
@@ -184,6 +185,25 @@ def tested_record(best: Candidate, **fields) -> AuditRecord:
         recomputed_p=best.p_value,
         p_method=best.p_method,
         **fields,
+    )
+
+
+def unrecomputable_record(**fields) -> AuditRecord:
+    """The record of a check the published numbers cannot recompute (patient-level data needed,
+    a count not reported): verdict ``not_recomputable``, no recomputed statistic or p; every
+    other field of :class:`AuditRecord` is given by keyword.
+
+    Examples
+    --------
+    >>> from cit_bayes.paper.audit_rules import unrecomputable_record
+    >>> record = unrecomputable_record(table="table7", row="ΔPLT", comparison="a vs b",
+    ...     test="rank test", reported_statistic="", reported_p="0.03",
+    ...     note="needs patient-level data", check="none possible")
+    >>> record.verdict, record.recomputed_statistic, record.recomputed_p
+    ('not_recomputable', None, None)
+    """
+    return AuditRecord(
+        recomputed_statistic=None, recomputed_p=None, verdict="not_recomputable", **fields
     )
 
 
