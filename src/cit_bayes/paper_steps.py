@@ -30,6 +30,16 @@ def paper_steps(bundled: bool, staging: Path, sampler: str | None, seed: int | N
     child writes into the same staging folder; its errors surface when its result is read.
     ``seed`` (``run --seed``) is the master seed of the audit and the published reanalysis
     too; ``None`` leaves each its own plan's.
+
+    Examples
+    --------
+    On the bundled cohort it yields the child's future (the audit and the published
+    reanalysis: minutes of sampling); on any other cohort there is nothing to run:
+
+    >>> from pathlib import Path
+    >>> with paper_steps(False, Path("staging"), None, None) as paper:  # nothing is written
+    ...     print(paper)
+    None
     """
     if not bundled:
         yield None

@@ -25,7 +25,24 @@ MIN_GROUP_SIZE = 5
 class CohortChecks:
     """The methods of :class:`~cit_bayes.plan.AnalysisPlan` that meet a cohort (a base class
     of the plan; it reads the plan's ``arms``, ``covariates``, ``group``, ``lab_window`` and
-    ``planned_days``)."""
+    ``planned_days``).
+
+    Examples
+    --------
+    >>> from cit_bayes.plan import load_plan
+    >>> isinstance(load_plan(), CohortChecks)
+    True
+    >>> class Plan(CohortChecks):  # the five fields of a plan that these methods read
+    ...     arms = ("A", "B")
+    ...     covariates = ("age", "weight_kg")
+    ...     group = "centre"
+    ...     lab_window = 1
+    ...     planned_days = (0, 3, 7, 14)
+    >>> Plan().extra_covariates  # age is a schema column; weight_kg is read by its name
+    ('weight_kg',)
+    >>> Plan().cohort_columns()["used_covariates"]  # the covariates, then the grouping column
+    ('age', 'weight_kg', 'centre')
+    """
 
     def cohort_columns(self) -> dict:
         """What a cohort must be read with for this plan (``read_cohort(path, **...)``): the

@@ -100,7 +100,17 @@ _ARM_KEYS = (
 
 
 def check_arm_keys(sections: dict, arms: tuple[str, ...], source: str) -> None:
-    """Raise :class:`PlanError` naming the first key that names an arm outside ``arms``."""
+    """Raise :class:`PlanError` naming the first key that names an arm outside ``arms``.
+
+    Examples
+    --------
+    >>> sections = {"contrasts": ContrastsSection(pairs=(("C", "A"),), focus_arm="C")}
+    >>> check_arm_keys(sections, ("A", "B", "C"), "plan.toml")  # every arm named is the plan's
+    >>> check_arm_keys(sections, ("A", "B"), "plan.toml")
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.PlanError: plan.toml: key contrasts.pairs: arm(s) ['C'] are not among ...
+    """
     for section, key in _ARM_KEYS:
         value = getattr(sections.get(section), key, None)
         if value is None:
@@ -117,6 +127,20 @@ def check_arm_keys(sections: dict, arms: tuple[str, ...], source: str) -> None:
 # The sections of the file as the loader reads them; load_plan assembles the AnalysisPlan.
 @dataclass(frozen=True)
 class HeadSection:
+    """The plan's name, title, seed and credible-interval level (section ``[plan]``).
+
+    Examples
+    --------
+    >>> from cit_bayes.config import build
+    >>> table = {"name": "demo", "title": "A demo plan", "seed": 1, "ci_level": 0.9}
+    >>> build(HeadSection, table, "plan.toml", "plan").ci_level
+    0.9
+    >>> build(HeadSection, table | {"ci_level": 1}, "plan.toml", "plan")  # a level in (0.5, 1)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.PlanError: plan.toml: key plan.ci_level: 1.0 is outside (0.5, 1)
+    """
+
     name: str
     title: str
     seed: int = setting(low=0)
@@ -166,6 +190,22 @@ class _Estimands:
 
 @dataclass(frozen=True)
 class SamplerSection:
+    """The sampler's keys (section ``[sampler]``), turned into :class:`SamplerSettings`.
+
+    Examples
+    --------
+    >>> section = SamplerSection("nutpie", chains=4, draws=2000, tune=1000, target_accept=0.9)
+    >>> settings = section.settings("plan.toml")
+    >>> settings.draws, settings.max_rhat  # the gates are SamplerSettings' defaults
+    (2000, 1.01)
+    >>> SamplerSection("nutpie", chains=0, draws=2000, tune=1000, target_accept=0.9).settings(
+    ...     "plan.toml"
+    ... )  # made in code, so the file's limits were not checked: the settings refuse it
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.PlanError: plan.toml: table [sampler]: chains must be a positive ...
+    """
+
     sampler: str = setting(choices=SAMPLERS)
     chains: int = setting(low=1)
     draws: int = setting(low=1)
@@ -198,6 +238,19 @@ class _Sampler(SamplerSection):
 
 @dataclass(frozen=True)
 class ContrastsSection:
+    """The pairwise contrasts, oriented "A vs B", and the focus arm (section ``[contrasts]``).
+
+    Examples
+    --------
+    >>> from cit_bayes.config import build
+    >>> build(ContrastsSection, {"pairs": [["B", "A"]], "focus_arm": "B"}, "plan.toml", "contrasts")
+    ContrastsSection(pairs=(('B', 'A'),), focus_arm='B')
+    >>> ContrastsSection(pairs=(("B", "B"),), focus_arm="B")
+    Traceback (most recent call last):
+    ...
+    ValueError: pairs: expected pairs of two different arms, got 'B' twice
+    """
+
     pairs: tuple[tuple[str, str], ...] = setting(non_empty=True)
     focus_arm: str
 
@@ -207,6 +260,23 @@ class ContrastsSection:
 
 @dataclass(frozen=True)
 class ResponseSection:
+    """The response's non-inferiority pairs and margins and the thresholds of its differences
+    (section ``[response]``, less the key answers' ``margin``).
+
+    Examples
+    --------
+    >>> from cit_bayes.config import build
+    >>> table = {"noninferiority_pairs": [["B", "A"]], "noninferiority_margins": [0.1],
+    ...          "difference_thresholds": [0.0, 0.1]}
+    >>> build(ResponseSection, table, "plan.toml", "response").noninferiority_pairs
+    (('B', 'A'),)
+    >>> build(ResponseSection, table | {"noninferiority_margins": [0.1, 1.0]}, "plan.toml",
+    ...       "response")  # a margin is a share of patients, strictly between 0 and 1
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.PlanError: plan.toml: key response.noninferiority_margins: 1.0 is ...
+    """
+
     noninferiority_pairs: tuple[tuple[str, str], ...] = setting(non_empty=True)
     noninferiority_margins: tuple[float, ...] = setting(non_empty=True, **_SHARE)
     difference_thresholds: tuple[float, ...] = setting(non_empty=True)
@@ -243,7 +313,23 @@ class _Safety:
 def contrast_spec(
     sections: dict, margins: tuple[float, ...], arms: tuple[str, ...] = ARMS
 ) -> ContrastSpec:
-    """The comparisons a plan asks for, from its sections (shared by both plans' loaders)."""
+    """The comparisons a plan asks for, from its sections (shared by both plans' loaders).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> sections = {
+    ...     "plan": HeadSection("demo", "A demo plan", seed=1, ci_level=0.9),
+    ...     "contrasts": ContrastsSection(pairs=(("C", "A"),), focus_arm="C"),
+    ...     "response": ResponseSection((("C", "A"),), (0.1,), (0.0,)),
+    ...     "plt": SimpleNamespace(contrast_days=("day14",)),
+    ...     "recovery": SimpleNamespace(faster_by_days=(1.0,)),
+    ...     "safety": SimpleNamespace(reference_arm="A", harm_threshold=0.05),
+    ... }
+    >>> spec = contrast_spec(sections, (0.05, 0.1), arms=("A", "B", "C"))
+    >>> spec.focus_pairs, spec.ci_level, spec.noninferiority_margins  # the margins are the caller's
+    ([('C', 'A'), ('C', 'B')], 0.9, (0.05, 0.1))
+    """
     contrasts, response, plt = sections["contrasts"], sections["response"], sections["plt"]
     return ContrastSpec(
         arms=tuple(arms),
@@ -286,7 +372,20 @@ SECTIONS = {
 
 
 def take_planned_days(data: dict, source: str) -> tuple[int, ...]:
-    """``[plt] planned_days`` taken out of the plan's table (optional; default the study's)."""
+    """``[plt] planned_days`` taken out of the plan's table (optional; default the study's).
+
+    Examples
+    --------
+    >>> data = {"plt": {"days": ["day5", "day21"], "planned_days": [0, 5, 10, 21]}}
+    >>> take_planned_days(data, "plan.toml"), data["plt"]  # taken out of [plt]
+    ((0, 5, 10, 21), {'days': ['day5', 'day21']})
+    >>> take_planned_days({"plt": {"days": ["day7"]}}, "plan.toml")  # absent: the study's days
+    (0, 3, 7, 14)
+    >>> take_planned_days({"plt": {"planned_days": [0, 7, 3]}}, "plan.toml")
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.PlanError: plan.toml: key plt.planned_days: planned days must start ...
+    """
     table = data.get("plt")
     if not isinstance(table, dict) or "planned_days" not in table:
         return PLT_DAYS
@@ -296,25 +395,36 @@ def take_planned_days(data: dict, source: str) -> tuple[int, ...]:
     try:
         return check_planned_days(value if isinstance(value, list) else [value])
     except ValueError as error:
-        raise PlanError(f"{where(source, 'plt.planned_days')}: {error}") from None
+        raise PlanError(f"{where(source, 'plt', 'planned_days')}: {error}") from None
 
 
 def check_days(plt, recovery, planned: tuple[int, ...], source: str) -> None:
-    """The trajectory's days are planned days after the baseline, the horizon at most the last."""
+    """The trajectory's days are planned days after the baseline, the horizon at most the last.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> plt = SimpleNamespace(days=("day3", "day7", "day14"), contrast_days=("day14",))
+    >>> check_days(plt, SimpleNamespace(horizon=14), (0, 3, 7, 14), "plan.toml")  # consistent
+    >>> check_days(plt, SimpleNamespace(horizon=21), (0, 3, 7, 14), "plan.toml")
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.PlanError: plan.toml: key recovery.horizon: 21 is after the last ...
+    """
     labels = [f"day{day}" for day in planned[1:]]
     for key in ("days", "contrast_days"):
         unknown = [day for day in getattr(plt, key) if day not in labels]
         if unknown:
             raise PlanError(
-                f"{where(source, f'plt.{key}')}: {unknown} not among the planned days after "
+                f"{where(source, 'plt', key)}: {unknown} not among the planned days after "
                 f"the baseline {labels} ([plt] planned_days)"
             )
     if not set(plt.contrast_days) <= set(plt.days):
         raise PlanError(
-            f"{where(source, 'plt.contrast_days')}: {plt.contrast_days} not all among {plt.days}"
+            f"{where(source, 'plt', 'contrast_days')}: {plt.contrast_days} not all among {plt.days}"
         )
     if recovery.horizon > planned[-1]:
         raise PlanError(
-            f"{where(source, 'recovery.horizon')}: {recovery.horizon} is after the last planned "
+            f"{where(source, 'recovery', 'horizon')}: {recovery.horizon} is after the last planned "
             f"day {planned[-1]} ([plt] planned_days)"
         )

@@ -75,7 +75,29 @@ class Steps(Protocol):
 
 
 class StepTimer:
-    """Times each step and tells the observer when it starts and ends."""
+    """Times each step and tells the observer when it starts and ends.
+
+    Examples
+    --------
+    >>> class Recorder:  # an observer that logs what it is told
+    ...     def __init__(self):
+    ...         self.log = []
+    ...     def start(self, step, description): self.log.append((step, description))
+    ...     def done(self, step, seconds, summary): self.log.append((step, summary))
+    ...     def skipped(self, step, reason): self.log.append((step, "skipped"))
+    >>> recorder = Recorder()
+    >>> timer = StepTimer(recorder)
+    >>> timer("fit", lambda: {"response/adjusted": None}, lambda fits: f"{len(fits)} fits")
+    {'response/adjusted': None}
+    >>> list(timer.seconds), timer.seconds["fit"] >= 0
+    (['fit'], True)
+    >>> timer.paper(None)  # not the bundled cohort: no audit, no published reanalysis
+    (None, None)
+    >>> recorder.log[:2]  # the step's description from STEPS, then its summary
+    [('fit', 'Bayesian models under each analysis'), ('fit', '1 fits')]
+    >>> recorder.log[2:]
+    [('audit', 'skipped'), ('published', 'skipped')]
+    """
 
     def __init__(self, observer: Steps):
         self.observer = observer
@@ -173,6 +195,17 @@ def read_step(step: StepTimer, data, read: dict, plan, seed):
     """The ``validate`` step on a cohort file: (cohort, its imputations or None, None).
 
     Under ``missing="impute"`` the weights, fits and cross-checks run on each imputation.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from cit_bayes.plan import load_plan
+    >>> observer = SimpleNamespace(start=lambda step, description: None,
+    ...                            done=lambda step, seconds, summary: print(step, summary))
+    >>> cohort, imputation, drawn = read_step(StepTimer(observer), None, {}, load_plan(), 1)
+    validate 187 patients in 4 arms (synthetic)
+    >>> imputation, drawn  # no missing="impute"; a file, not reconstructed cohorts
+    (None, None)
     """
     from cit_bayes.cohort import read_cohort
 
@@ -185,13 +218,26 @@ def read_step(step: StepTimer, data, read: dict, plan, seed):
 
 def reconstruct_step(step: StepTimer, m: int, uncertainty):
     """The ``validate`` step of ``--reconstructions M``: (the first cohort, the M cohorts as
-    imputations, what :func:`_reconstruct` drew)."""
+    imputations, what :func:`_reconstruct` drew).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> observer = SimpleNamespace(start=lambda step, description: None,
+    ...                            done=lambda step, seconds, summary: print(step, summary))
+    >>> cohort, imputation, drawn = reconstruct_step(StepTimer(observer), 1, None)  # about 1 s
+    validate 1 cohort reconstructed, 0 failed draw(s) replaced
+    >>> cohort.n, len(imputation.cohorts), drawn[1].source  # the priors the choices came from
+    (187, 1, 'reconstruction-uncertainty.toml')
+    """
     from cit_bayes.analyses.reconstructions import as_imputation
 
     drawn = step(
         "validate",
         lambda: _reconstruct(m, uncertainty),
-        lambda run: f"{len(run[0])} cohorts reconstructed, {len(run[2])} failed draw(s) replaced",
+        lambda run: (
+            f"{_count(len(run[0]), 'cohort')} reconstructed, {len(run[2])} failed draw(s) replaced"
+        ),
     )
     imputation = as_imputation(drawn[0], drawn[0][0].seed)
     return imputation.cohorts[0], imputation, drawn
@@ -199,7 +245,27 @@ def reconstruct_step(step: StepTimer, m: int, uncertainty):
 
 def weight_step(step: StepTimer, cohort, imputation, plan, *, seed, unit, workers, scheduler):
     """The ``weight`` step: (the first cohort's weighting, every cohort's or None, the fit
-    step's work)."""
+    step's work).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from cit_bayes._paths import data_dir
+    >>> from cit_bayes.cohort import read_cohort
+    >>> from cit_bayes.plan import load_plan
+    >>> plan = load_plan()
+    >>> cohort = read_cohort(data_dir() / BUNDLED_COHORT, **plan.cohort_columns())
+    >>> quiet = SimpleNamespace(start=lambda *told: None, done=lambda *told: None)
+    >>> weighting, weightings, fit_work = weight_step(
+    ...     StepTimer(quiet), cohort, None, plan, seed=1, unit="imputation", workers=None,
+    ...     scheduler=None)
+    >>> sorted(weighting), weightings  # the adjusted analyses' weights; no imputations
+    (['adjusted', 'adjusted (ATO)'], None)
+    >>> round(weighting["adjusted"].max_smd_balanceable, 2)  # exact balance where it can
+    0.0
+    >>> fit_work.func.__name__  # the fit step's work, not yet run
+    'fit_models'
+    """
     from cit_bayes.analyses import imputed, patient
 
     if imputation is None:
@@ -218,7 +284,29 @@ def weight_step(step: StepTimer, cohort, imputation, plan, *, seed, unit, worker
 
 
 def fit_step(step: StepTimer, fit_work, steps, sampler_progress: bool):
-    """The ``fit`` step: its fits and their times; convergence warnings re-issued once each."""
+    """The ``fit`` step: its fits and their times; warnings other than convergence warnings
+    (which the report shows) re-issued.
+
+    Examples
+    --------
+    A real ``fit_work`` is :func:`cit_bayes.analyses.patient.fit_models` (minutes of sampling);
+    this one fits nothing and warns as a fit that missed its gates would:
+
+    >>> import warnings
+    >>> from types import SimpleNamespace
+    >>> observer = SimpleNamespace(start=lambda step, description: None,
+    ...                            done=lambda step, seconds, summary: print(step, summary))
+    >>> def fit_work():
+    ...     warnings.warn("response/adjusted: R-hat 1.02", ConvergenceWarning)
+    ...     return {}, {}
+    >>> with warnings.catch_warnings(record=True) as shown:
+    ...     warnings.simplefilter("always")
+    ...     fit_step(StepTimer(observer), fit_work, observer, sampler_progress=False)
+    fit 0 fits, all passed the gates
+    ({}, {})
+    >>> len(shown)  # the ConvergenceWarning is not shown again (the report states it)
+    0
+    """
     from cit_bayes.bayes.sampling import fit_events, progress_bars
 
     with (
@@ -236,7 +324,24 @@ def compare_step(
     step: StepTimer, cohort, plan, weighting, fits, fit_seconds, *, seed, imputation, weightings,
     reconstructed: bool,
 ):  # fmt: skip
-    """The ``compare`` step: the patient-level analysis (imputations summarised, if any)."""
+    """The ``compare`` step: the patient-level analysis (imputations summarised, if any).
+
+    Examples
+    --------
+    It needs the fits of :func:`fit_step` (minutes of sampling); the seed is checked first:
+
+    >>> from types import SimpleNamespace
+    >>> from cit_bayes.cohort import validate_cohort
+    >>> from cit_bayes.plan import load_plan
+    >>> from cit_bayes.simulate import simulate_cohort
+    >>> cohort = validate_cohort(simulate_cohort(60, seed=1).data)
+    >>> quiet = SimpleNamespace(start=lambda *told: None, done=lambda *told: None)
+    >>> compare_step(StepTimer(quiet), cohort, load_plan(), {}, {}, {}, seed=-1,
+    ...              imputation=None, weightings=None, reconstructed=False)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: seed must be a non-negative integer, got -1
+    """
     from cit_bayes.analyses import imputed, patient
 
     return step(
@@ -259,7 +364,26 @@ def compare_step(
 
 def report_step(step: StepTimer, staging: Path, analysis, paper, *, command: str, pdf: bool):
     """The fits' outputs written, the paper-level steps waited for, then the ``report`` step
-    and ``run.json``: (the files written, the published reanalysis's results or None)."""
+    and ``run.json``: (the files written, the published reanalysis's results or None).
+
+    Examples
+    --------
+    It needs the analysis of :func:`compare_step`; ``results.json`` is checked against its
+    layout before anything is reported or written:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from types import SimpleNamespace
+    >>> from cit_bayes.analyses.patient import PatientAnalysis
+    >>> observer = SimpleNamespace(start=print, done=print, skipped=print)
+    >>> analysis = PatientAnalysis(results={"diagnostics": {}}, tables={}, fits={}, weighting={})
+    >>> with tempfile.TemporaryDirectory() as staging:
+    ...     report_step(StepTimer(observer), Path(staging), analysis, None,
+    ...                 command="cit-bayes run", pdf=False)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ResultsSchemaError: results do not follow the layout: missing 'meta' block
+    """
     from cit_bayes.analyses import patient
     from cit_bayes.report.patient_report import write_report
 
@@ -302,22 +426,48 @@ def _reconstruct(m: int, uncertainty) -> tuple[list, object, list]:
 
 def add_reconstructions(analysis, drawn, fits, plan) -> None:
     """``meta.data.reconstructions`` in place of the first cohort's provenance, and the
-    assumption it adds."""
+    assumption it adds.
+
+    Examples
+    --------
+    On one reconstructed cohort and no fits (a real run passes the pooled fits, whose key
+    answers are then followed across the cohorts):
+
+    >>> from types import SimpleNamespace
+    >>> from cit_bayes.analyses.patient import PatientAnalysis
+    >>> from cit_bayes.analyses.results import new_results
+    >>> from cit_bayes.plan import load_plan
+    >>> quiet = SimpleNamespace(start=lambda *told: None, done=lambda *told: None)
+    >>> drawn = reconstruct_step(StepTimer(quiet), 1, None)[2]  # about 1 s
+    >>> results = new_results(source="cohort", seed=1, package_version="0.1", synthetic=True,
+    ...                       data={"provenance": {}}, assumptions=[])
+    >>> analysis = PatientAnalysis(results, {}, {}, {})
+    >>> add_reconstructions(analysis, drawn, {}, load_plan())
+    >>> data = analysis.results["meta"]["data"]
+    >>> list(data), data["reconstructions"]["m"], data["reconstructions"]["key_answers"]
+    (['reconstructions'], 1, {})
+    >>> len(analysis.results["meta"]["assumptions"])
+    1
+    """
     from cit_bayes.analyses.reconstructions import reconstruction_summary
 
     cohorts, priors, failures = drawn
     primary = next(a for a in plan.analyses() if a.adjusted)
-    data = analysis.results["meta"]["data"]
+    summary = reconstruction_summary(cohorts, failures, priors, fits, plan, primary.name)
+    data = analysis.results["meta"]["data"]  # changed only once the summary stands
     data.pop("provenance", None)
-    data["reconstructions"] = reconstruction_summary(
-        cohorts, failures, priors, fits, plan, primary.name
-    )
+    data["reconstructions"] = summary
     analysis.results["meta"]["assumptions"].append(
-        f"The cohort is {len(cohorts)} synthetic cohorts reconstructed from the paper's tables, "
-        f"their open choices (prognostic effects, copula loadings, recovered counts, order "
-        f"noise) drawn from the priors of {priors.source}; the posterior draws are pooled by "
-        "mixing over the cohorts, so the intervals include the reconstruction's uncertainty."
+        f"The cohort is {_count(len(cohorts), 'synthetic cohort')} reconstructed from the "
+        "paper's tables, their open choices (prognostic effects, copula loadings, recovered "
+        f"counts, order noise) drawn from the priors of {priors.source}; the posterior draws are "
+        "pooled by mixing over the cohorts, so the intervals include the reconstruction's "
+        "uncertainty."
     )
+
+
+def _count(m: int, noun: str) -> str:
+    return f"{m} {noun}" + ("" if m == 1 else "s")
 
 
 def _all_passed(document: dict) -> bool:
@@ -325,7 +475,21 @@ def _all_passed(document: dict) -> bool:
 
 
 def reissue(caught) -> None:
-    """ConvergenceWarnings are shown in the report; re-issue any other warning."""
+    """ConvergenceWarnings are shown in the report; re-issue any other warning.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:  # as fit_step catches them
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("response/adjusted: R-hat 1.02", ConvergenceWarning)
+    ...     warnings.warn("an option is deprecated", FutureWarning)
+    >>> with warnings.catch_warnings(record=True) as shown:
+    ...     warnings.simplefilter("always")
+    ...     reissue(caught)
+    >>> [(w.category.__name__, str(w.message)) for w in shown]
+    [('FutureWarning', 'an option is deprecated')]
+    """
     for warning in caught:
         if not issubclass(warning.category, ConvergenceWarning):
             warnings.warn_explicit(

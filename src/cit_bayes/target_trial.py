@@ -49,6 +49,15 @@ class TargetTrial:
     causal_contrast, analysis : str
         The target trial's component as its authors would write it in a protocol ("" when the
         plan does not state it).
+
+    Examples
+    --------
+    >>> from cit_bayes.target_trial import TargetTrial
+    >>> trial = TargetTrial(follow_up="from the first dose to day 14",
+    ...                     eligibility="adults with a platelet count below 100 x10^9/L",
+    ...                     outcomes="  ")
+    >>> trial.stated()  # in the table's order; blank words state nothing
+    ('eligibility', 'follow_up')
     """
 
     eligibility: str = ""

@@ -20,7 +20,18 @@ __all__ = ["baseline_means", "cox_or_note", "event_counts", "observed_plt", "pla
 
 
 def plain_outcomes(y: np.ndarray, codes: np.ndarray, arms, ci_level: float) -> pd.DataFrame:
-    """Unweighted response rate per arm and differences (Wald CIs), in weighted_outcome's shape."""
+    """Unweighted response rate per arm and differences (Wald CIs), in weighted_outcome's shape.
+
+    Examples
+    --------
+    >>> from cit_bayes.analyses.observed import plain_outcomes
+    >>> y, codes = np.array([1.0, 0.0, 1.0, 1.0]), np.array([0, 0, 1, 1])
+    >>> frame = plain_outcomes(y, codes, ("A", "B"), 0.95)
+    >>> frame["quantity"].tolist(), frame["estimate"].tolist()  # A: 1/2, B: 2/2, B - A
+    (['arm_mean', 'arm_mean', 'difference'], [0.5, 1.0, 0.5])
+    >>> frame["se"].round(4).tolist()  # sqrt(0.5 * 0.5 / 2), 0, and the two combined
+    [0.3536, 0.0, 0.3536]
+    """
     from scipy.stats import norm
 
     z = norm.ppf(0.5 + ci_level / 2)
@@ -51,6 +62,19 @@ def cox_or_note(time, recovered, labels, weights, *, arms, reference, ci_level) 
 
     A Cox failure (separation, no convergence) must not stop the Bayesian analysis it only
     cross-checks; the reason is kept in the ``note`` column and in ``results.json``.
+
+    Examples
+    --------
+    Every patient of arm "b" recovers before any of arm "a" (complete separation): the
+    Cox model does not converge, and its row says so instead of stopping the analysis.
+
+    >>> from cit_bayes.analyses.observed import cox_or_note
+    >>> rows = cox_or_note([1, 2, 3, 4], [1, 1, 1, 1], list("bbaa"), None, arms=("a", "b"),
+    ...                    reference="a", ci_level=0.95)
+    >>> rows["key"].tolist(), rows["hazard_ratio"].isna().tolist()
+    (['b/a'], [True])
+    >>> rows["note"][0].startswith("not estimable: the weighted Cox model did not converge")
+    True
     """
     try:
         return weighted_cox(
@@ -74,7 +98,19 @@ def cox_or_note(time, recovered, labels, weights, *, arms, reference, ci_level) 
 
 
 def observed_plt(day0, counts, codes, arms, days) -> pd.DataFrame:
-    """Observed (unweighted) mean count per arm and day, with n: aggregate numbers only."""
+    """Observed (unweighted) mean count per arm and day, with n: aggregate numbers only.
+
+    Examples
+    --------
+    >>> from cit_bayes.analyses.observed import observed_plt
+    >>> day0 = np.array([10.0, 20.0, 30.0])
+    >>> counts = np.array([[15.0], [np.nan], [40.0]])  # day 7; one count missing in arm A
+    >>> frame = observed_plt(day0, counts, np.array([0, 0, 1]), ("A", "B"), ("day7",))
+    >>> frame["arm"].tolist(), frame["day"].tolist(), frame["n"].tolist()
+    (['A', 'A', 'B', 'B'], [0, 7, 0, 7], [2, 1, 1, 1])
+    >>> frame["observed_mean"].tolist()
+    [15.0, 15.0, 30.0, 40.0]
+    """
     rows = []
     values = np.column_stack([day0, counts])
     for j, arm in enumerate(arms):
@@ -94,7 +130,19 @@ def observed_plt(day0, counts, codes, arms, days) -> pd.DataFrame:
 
 
 def baseline_means(day0: np.ndarray, data: PatientData, adjusted: bool) -> dict[str, float]:
-    """Observed mean day-0 count: of the target population (adjusted) or of each arm."""
+    """Observed mean day-0 count: of the target population (adjusted) or of each arm.
+
+    Examples
+    --------
+    >>> from cit_bayes.analyses.observed import baseline_means
+    >>> from cit_bayes.bayes.patient_base import PatientData
+    >>> data = PatientData(("a", "b"), [0, 0, 1], np.zeros((3, 0)), (), np.ones(3), [1, 3, 0])
+    >>> day0 = np.array([10.0, 30.0, 50.0])
+    >>> baseline_means(day0, data, adjusted=False)  # (10 + 30) / 2 and 50
+    {'a': 20.0, 'b': 50.0}
+    >>> baseline_means(day0, data, adjusted=True)  # tilted: (10 + 3 * 30) / 4, for every arm
+    {'a': 25.0, 'b': 25.0}
+    """
     if adjusted:
         value = float(np.sum(data.tilt * day0) / np.sum(data.tilt))
         return dict.fromkeys(data.arms, value)

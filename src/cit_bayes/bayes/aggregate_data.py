@@ -83,6 +83,24 @@ class MeanData:
 
 @dataclass(frozen=True)
 class Prepared:
+    """One endpoint's aggregates checked against its prior, as arrays (:func:`prepare`).
+
+    Examples
+    --------
+    Two blocks (days) of means: ``first`` holds the means and ``second`` the standard errors,
+    blocks x arms in the order asked for.
+
+    >>> from cit_bayes.bayes.aggregate_data import MeanData, prepare
+    >>> from cit_bayes.bayes.prior_families import NormalPrior
+    >>> from cit_bayes.bayes.priors import EndpointPrior
+    >>> prior = EndpointPrior("plt", NormalPrior("natural", 100.0, 0.0, 50.0), "wide")
+    >>> means = pd.DataFrame({"a": [40.0, 80.0], "b": [50.0, 120.0]}, index=["day3", "day7"])
+    >>> errors = pd.DataFrame({"a": [8.0, 9.0], "b": [7.0, 10.0]}, index=["day3", "day7"])
+    >>> item = prepare(MeanData("plt", means, errors, "day"), prior, ["b", "a"])
+    >>> item.single, item.blocks, item.first.tolist()
+    (False, ['day3', 'day7'], [[50.0, 40.0], [120.0, 80.0]])
+    """
+
     data: CountData | MeanData
     prior: EndpointPrior
     blocks: list[str]
@@ -95,6 +113,23 @@ class Prepared:
 
 
 def prepare(data, prior: EndpointPrior, arms: list[str]) -> Prepared:
+    """Check ``data`` against its prior and shape it as arrays in the order of ``arms``.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.aggregate_data import CountData, prepare
+    >>> from cit_bayes.bayes.prior_families import BetaPrior, NormalPrior
+    >>> from cit_bayes.bayes.priors import EndpointPrior
+    >>> data = CountData("response", pd.Series({"a": 3, "b": 5}), pd.Series({"a": 10, "b": 10}))
+    >>> item = prepare(data, EndpointPrior("response", BetaPrior(1.0, 1.0), "uniform"), ["a", "b"])
+    >>> item.single, item.blocks, item.first.tolist(), item.second.tolist()
+    (True, ['response'], [3, 5], [10, 10])
+    >>> wrong = EndpointPrior("response", NormalPrior("natural", 0.5, 0.0, 1.0), "a mean's")
+    >>> prepare(data, wrong, ["a", "b"])
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: response: a rate needs a beta prior or one on the logit scale
+    """
     if not isinstance(data, CountData | MeanData):
         raise ModelError(f"expected CountData or MeanData, got {type(data).__name__}")
     if not _ENDPOINT_NAME.match(data.endpoint):
@@ -146,13 +181,41 @@ def prepare(data, prior: EndpointPrior, arms: list[str]) -> Prepared:
 
 
 def conjugate(item: Prepared) -> bool:
-    """Beta prior of a rate, or independent normal prior of a mean: a closed-form posterior."""
+    """Beta prior of a rate, or independent normal prior of a mean: a closed-form posterior.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.aggregate_data import CountData, conjugate, prepare
+    >>> from cit_bayes.bayes.prior_families import BetaPrior, HierarchicalPrior
+    >>> from cit_bayes.bayes.priors import EndpointPrior
+    >>> data = CountData("response", pd.Series({"a": 3, "b": 5}), pd.Series({"a": 10, "b": 10}))
+    >>> beta = EndpointPrior("response", BetaPrior(1.0, 1.0), "uniform")
+    >>> pooled = EndpointPrior("response", HierarchicalPrior("logit", 0.0, 1.5, 1.0), "pooled")
+    >>> conjugate(prepare(data, beta, ["a", "b"])), conjugate(prepare(data, pooled, ["a", "b"]))
+    (True, False)
+    """
     structure = structure_of(item.prior)
     return structure == "beta" or (structure == "normal-independent" and not item.data.binary)
 
 
 def exact_draws(item: Prepared, arms, rng, settings) -> xr.DataArray:
-    """Closed-form posterior draws of a conjugate endpoint (module docstring's Notes)."""
+    """Closed-form posterior draws of a conjugate endpoint (module docstring's Notes).
+
+    Examples
+    --------
+    3 of 10 and 5 of 10 under Beta(1, 1): posteriors Beta(4, 8) and Beta(6, 6), means 1/3, 1/2.
+
+    >>> from cit_bayes.bayes.aggregate_data import CountData, exact_draws, prepare
+    >>> from cit_bayes.bayes.prior_families import BetaPrior
+    >>> from cit_bayes.bayes.priors import EndpointPrior
+    >>> from cit_bayes.bayes.sampling import SamplerSettings
+    >>> data = CountData("response", pd.Series({"a": 3, "b": 5}), pd.Series({"a": 10, "b": 10}))
+    >>> item = prepare(data, EndpointPrior("response", BetaPrior(1.0, 1.0), "uniform"), ["a", "b"])
+    >>> draws = exact_draws(item, ["a", "b"], np.random.default_rng(1), SamplerSettings(draws=2000))
+    >>> means = draws.mean(("chain", "draw")).values
+    >>> draws.dims, draws.shape, bool(np.abs(means - [1 / 3, 1 / 2]).max() < 0.01)
+    (('chain', 'draw', 'arm'), (4, 2000, 2), True)
+    """
     dims = ("arm",) if item.single else (item.data.block_dim, "arm")
     coords = {"arm": arms} | ({} if item.single else {item.data.block_dim: item.blocks})
     params = prior_data(item.prior, arms, item.blocks, item.single)

@@ -113,6 +113,17 @@ class CompiledModelInfo:
     stored : bool
         True when PyTensor's compiled functions were loaded from the store (no rewrites, no
         gradient built: :func:`_structure` found the model's structure there).
+
+    Examples
+    --------
+    What :func:`compile_model` reports when PyTensor could not key the graph (nutpie compiled
+    it, nothing came from a cache):
+
+    >>> import dataclasses
+    >>> from cit_bayes.bayes.compiled import CompiledModelInfo
+    >>> info = CompiledModelInfo(cached=False, hits=0)
+    >>> info.stored, dataclasses.replace(info, cached=True, hits=2).hits
+    (False, 2)
     """
 
     cached: bool

@@ -58,6 +58,21 @@ class GraphDigest:
         SHA-256 of the description (64 hexadecimal characters).
     shared : dict[str, SharedVariable]
         The graph's shared variables by name (their values are not part of the digest).
+
+    Examples
+    --------
+    A new value of a shared variable (the data, a prior scale) leaves the digest as it was:
+
+    >>> import pytensor.tensor as pt
+    >>> from pytensor import shared
+    >>> from cit_bayes.bayes.graph_key import graph_digest
+    >>> x, scale = pt.dvector("x"), shared(2.0, name="scale")
+    >>> digest = graph_digest([x], [(x * scale).sum()])
+    >>> len(digest.hexdigest), digest.shared["scale"] is scale
+    (64, True)
+    >>> scale.set_value(5.0)
+    >>> graph_digest([x], [(x * scale).sum()]).hexdigest == digest.hexdigest
+    True
     """
 
     hexdigest: str

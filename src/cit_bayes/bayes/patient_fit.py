@@ -63,6 +63,19 @@ class ModelInputs:
         The g-computation of the reported quantities on draws (``derived(posterior)``).
     provenance : dict
         Attributes the fit records beside the caller's (the parametrisation chosen).
+
+    Examples
+    --------
+    A model kind's ``*_inputs`` function builds these; by hand, with an empty model (nothing
+    sampled) and a ``derived`` that averages the arms:
+
+    >>> from cit_bayes.bayes.patient_fit import ModelInputs
+    >>> inputs = ModelInputs(pm.Model(), {"y": np.array([0.0, 1.0])},
+    ...                      lambda posterior: {"mean": posterior["rate"].mean("arm")})
+    >>> posterior = xr.Dataset({"rate": (("chain", "draw", "arm"), [[[0.2, 0.4]]])})
+    >>> mean = inputs.derived(posterior)["mean"]
+    >>> mean.dims, mean.round(3).values.tolist(), inputs.provenance
+    (('chain', 'draw'), [[0.3]], {})
     """
 
     model: pm.Model

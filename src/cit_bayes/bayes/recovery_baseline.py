@@ -73,7 +73,24 @@ def smooth_basis(n_days: int, rank: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def shared_shape(prior, day_std, basis, arms, pool_arms):
-    """Proportional hazards: one baseline shape, arm levels (independent or pooled)."""
+    """Proportional hazards: one baseline shape, arm levels (independent or pooled).
+
+    Examples
+    --------
+    Building the terms in a model (nothing compiled or sampled): pooled arm levels are a mean,
+    an SD and one standardised contrast fewer than the arms.
+
+    >>> import pymc as pm
+    >>> from cit_bayes.bayes.recovery_baseline import shared_shape, smooth_basis
+    >>> day, basis = smooth_basis(5, rank=2)
+    >>> prior = {"trend_sd": 1.0, "smooth_sd": 1.0, "intercept_mean": -2.0,
+    ...          "intercept_sd": 1.0, "arm_sd": 0.5}
+    >>> coords = {"component": [0, 1], "arm": ["a", "b", "c"], "arm_contrast": [0, 1]}
+    >>> with pm.Model(coords=coords) as model:
+    ...     log_hazard = shared_shape(prior, day, basis, ["a", "b", "c"], pool_arms=True)
+    >>> [variable.name for variable in model.free_RVs], log_hazard.type.shape  # (day, arm)
+    (['baseline_trend', 'baseline_smooth_sd', 'baseline_z', 'baseline_intercept', 'arm_sd', 'arm_z'], (5, 3))
+    """
     trend = pm.Normal("baseline_trend", 0.0, prior["trend_sd"])
     smooth_sd = pm.HalfNormal("baseline_smooth_sd", prior["smooth_sd"])
     smooth_z = pm.Normal("baseline_z", 0.0, 1.0, dims="component")
@@ -90,7 +107,24 @@ def shared_shape(prior, day_std, basis, arms, pool_arms):
 
 def arm_shapes(prior, day_std, basis, centred: bool = False):
     """Arm-specific baseline hazards: each arm its own level, trend and smooth part; only the
-    smoothness (the SD of the departure from a straight line) is one parameter for all arms."""
+    smoothness (the SD of the departure from a straight line) is one parameter for all arms.
+
+    Examples
+    --------
+    The same terms in either geometry (nothing compiled or sampled): ``arm_smooth`` is a free
+    variable when centred, a deterministic of ``arm_z`` when not.
+
+    >>> import pymc as pm
+    >>> from cit_bayes.bayes.recovery_baseline import arm_shapes, smooth_basis
+    >>> day, basis = smooth_basis(5, rank=2)
+    >>> prior = {"trend_sd": 1.0, "smooth_sd": 1.0, "intercept_mean": -2.0, "intercept_sd": 1.0}
+    >>> for centred in (False, True):
+    ...     with pm.Model(coords={"component": [0, 1], "arm": ["a", "b"]}) as model:
+    ...         log_hazard = arm_shapes(prior, day, basis, centred=centred)
+    ...     print([v.name for v in model.free_RVs], [v.name for v in model.deterministics])
+    ['arm_level', 'arm_trend', 'baseline_smooth_sd', 'arm_z'] ['arm_smooth']
+    ['arm_level', 'arm_trend', 'baseline_smooth_sd', 'arm_smooth'] []
+    """
     level = pm.Normal("arm_level", prior["intercept_mean"], prior["intercept_sd"], dims="arm")
     trend = pm.Normal("arm_trend", 0.0, prior["trend_sd"], dims="arm")
     smooth_sd = pm.HalfNormal("baseline_smooth_sd", prior["smooth_sd"])

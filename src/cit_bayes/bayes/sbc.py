@@ -263,6 +263,19 @@ def sbc_replicate(
         ``pit`` (quantity -> randomised PIT), ``rank`` (draws below the true value) and
         ``draws`` (how many), ``truth`` (quantity -> true value), ``passed`` and the fit's
         diagnostics.
+
+    Examples
+    --------
+    A replicate samples the prior and fits the model (seconds to minutes); a model without SBC
+    is refused before anything runs:
+
+    >>> from cit_bayes.bayes.patient_base import PatientData
+    >>> from cit_bayes.bayes.sbc import sbc_replicate
+    >>> data = PatientData(("a", "b"), [0, 1], np.zeros((2, 0)), (), np.ones(2), np.ones(2))
+    >>> sbc_replicate("safety", data, prior=None, spec={}, seed=1)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: no SBC for model 'safety'; expected one of ('response', 'plt', 'recovery')
     """
     if endpoint not in SBC_ENDPOINTS:
         raise ModelError(f"no SBC for model {endpoint!r}; expected one of {SBC_ENDPOINTS}")

@@ -85,7 +85,15 @@ PATTERN_BLOCK = 32
 
 
 def observed_patterns(observed: np.ndarray) -> tuple[tuple[bool, ...], ...]:
-    """The distinct sets of recorded days (rows of the mask), in a fixed order, none empty."""
+    """The distinct sets of recorded days (rows of the mask), in a fixed order, none empty.
+
+    Examples
+    --------
+    >>> from cit_bayes.bayes.trajectory_data import observed_patterns
+    >>> observed = np.array([[True, False], [True, True], [False, False], [True, True]])
+    >>> observed_patterns(observed)  # two sets; the patient with no count is in none
+    ((True, True), (True, False))
+    """
     rows = {tuple(bool(v) for v in row) for row in np.asarray(observed, dtype=bool)}
     return tuple(sorted((r for r in rows if any(r)), reverse=True))
 

@@ -112,7 +112,24 @@ PRIOR_NAMES = tuple(f.name for f in fields(TrajectoryPrior) if f.name not in _ST
 
 def residual_correlation(eta, n_days: int, pairs: list[str]):
     """The Cholesky factor of R (nested lists of scalars) from its canonical partial
-    correlations under LKJ(eta), and R's off-diagonal ``residual_correlation``."""
+    correlations under LKJ(eta), and R's off-diagonal ``residual_correlation``.
+
+    Examples
+    --------
+    One day has no pair: R is [[1]] and no variable is added. Three days (nothing compiled or
+    sampled): three partial correlations, and a 3 x 3 lower-triangular factor whose first row
+    is (1, 0, 0).
+
+    >>> import pymc as pm
+    >>> from cit_bayes.bayes.trajectory_prior import residual_correlation
+    >>> residual_correlation(2.0, 1, [])
+    [[1.0]]
+    >>> pairs = ["day3-day7", "day3-day14", "day7-day14"]
+    >>> with pm.Model(coords={"day_pair": pairs}) as model:
+    ...     factor = residual_correlation(2.0, 3, pairs)
+    >>> [v.name for v in model.free_RVs], [v.name for v in model.deterministics], factor[0]
+    (['residual_cpc_unit'], ['residual_correlation'], [1.0, 0.0, 0.0])
+    """
     if not pairs:
         return [[1.0]]
     shape = eta + cpc_shapes(n_days)
@@ -130,7 +147,25 @@ def residual_correlation(eta, n_days: int, pairs: list[str]):
 
 def arm_levels(prior, residual_sd, n_arms: int, pool_arms: bool, fixed: bool):
     """The arm-by-day levels θ (``arm_day_effect``): independent a priori, or partially
-    pooled (``pool_arms``; the between-arm SD a constant when ``fixed``)."""
+    pooled (``pool_arms``; the between-arm SD a constant when ``fixed``).
+
+    Examples
+    --------
+    The variables each form adds to a model (nothing compiled or sampled):
+
+    >>> import pymc as pm
+    >>> from cit_bayes.bayes.trajectory_prior import arm_levels
+    >>> prior = {"day_mean_center": 4.6, "day_mean_sd": 1.0, "arm_sd": 0.5}
+    >>> coords = {"arm": ["a", "b"], "day": ["day3", "day7"], "arm_contrast": [0]}
+    >>> for pool_arms, fixed in ((False, False), (True, False), (True, True)):
+    ...     with pm.Model(coords=coords) as model:
+    ...         residual_sd = pm.HalfNormal("residual_sd", 0.5, dims=("arm", "day"))
+    ...         levels = arm_levels(prior, residual_sd, 2, pool_arms, fixed)
+    ...     print([v.name for v in model.free_RVs if v is not residual_sd])
+    ['arm_day_effect']
+    ['day_mean', 'arm_sd', 'arm_z']
+    ['day_mean', 'arm_z']
+    """
     if not pool_arms:
         return pm.Normal(
             "arm_day_effect", prior["day_mean_center"], prior["day_mean_sd"], dims=("arm", "day")
@@ -153,7 +188,24 @@ def slope_deviations(n_arms: int, sd):
     s_\\xi H z'_{\\cdot d}` (day d), z standard normal, H the zero-sum basis, so the deviations of
     a slope sum to zero over the arms (the average slope is ``coefficient`` /
     ``baseline_slope`` alone: no ridge between it and the deviations) and two arms' slopes differ
-    by N(0, 2 s_ξ^2) a priori. Non-centred with a fixed scale: no funnel."""
+    by N(0, 2 s_ξ^2) a priori. Non-centred with a fixed scale: no funnel.
+
+    Examples
+    --------
+    Three arms, one covariate, two days (nothing compiled or sampled): two standardised
+    contrasts per slope, expanded to one deviation per arm.
+
+    >>> import pymc as pm
+    >>> from cit_bayes.bayes.trajectory_prior import slope_deviations
+    >>> coords = {"arm": ["a", "b", "c"], "arm_contrast": [0, 1], "covariate": ["age"],
+    ...           "day": ["day3", "day7"]}
+    >>> with pm.Model(coords=coords) as model:
+    ...     deviation, baseline_deviation = slope_deviations(3, 0.25)
+    >>> [v.name for v in model.free_RVs]
+    ['coefficient_deviation_z', 'baseline_slope_deviation_z']
+    >>> model.named_vars_to_dims["coefficient_deviation"]
+    ('arm', 'covariate')
+    """
     basis = pt.as_tensor(zero_sum_basis(n_arms))  # (arm, arm_contrast)
     z = pm.Normal("coefficient_deviation_z", 0.0, 1.0, dims=("arm_contrast", "covariate"))
     z_day = pm.Normal("baseline_slope_deviation_z", 0.0, 1.0, dims=("arm_contrast", "day"))

@@ -69,6 +69,22 @@ class CalibrationRun:
         :func:`cit_bayes.calibration.summary.coverage_table` of every stored replicate.
     summary : dict
         What ``summary.json`` holds.
+
+    Examples
+    --------
+    Resuming a folder that holds a record of every replicate runs nothing (here one failed
+    replicate, written by hand; a real one fits every analysis of a simulated cohort):
+
+    >>> import tempfile
+    >>> from cit_bayes.calibration.engine import run_calibration
+    >>> from cit_bayes.plan import load_plan
+    >>> setup = CalibrationSetup(load_plan(), scenarios=("null",), replicates=1, seed=1)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     CalibrationStore.open(folder, setup).write({"scenario": "null", "index": 0,
+    ...         "status": "failed", "error": "ModelError: x", "seconds": 2.0})
+    ...     run = run_calibration(setup, folder)
+    >>> run.computed, len(run.coverage), run.summary["replicates"]["null"]["failed"]
+    (0, 0, 1)
     """
 
     folder: Path
@@ -172,7 +188,26 @@ def _on_dask(setup, store, pending, report, workers, scheduler, compile_root) ->
 
 def summarise(setup: CalibrationSetup, store: CalibrationStore):
     """Coverage table and summary of every stored replicate; writes ``coverage.csv`` and
-    ``summary.json`` into the folder."""
+    ``summary.json`` into the folder.
+
+    Examples
+    --------
+    A calibration with no replicate run yet (each one fits every analysis of a simulated
+    cohort): an empty table, and a summary that counts both replicates as not run.
+
+    >>> import os
+    >>> import tempfile
+    >>> from cit_bayes.calibration.engine import summarise
+    >>> from cit_bayes.plan import load_plan
+    >>> setup = CalibrationSetup(load_plan(), scenarios=("null",), replicates=2, seed=1)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     coverage, summary = summarise(setup, CalibrationStore.open(folder, setup))
+    ...     written = sorted(os.listdir(folder))
+    >>> coverage.empty, summary["replicates"]["null"]["not run"], summary["verdicts"]
+    (True, 2, [])
+    >>> written
+    ['calibration.json', 'coverage.csv', 'summary.json']
+    """
     records = store.records(setup)
     coverage = coverage_table(records, setup.levels)
     fits = fit_counts(records)

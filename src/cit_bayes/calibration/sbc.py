@@ -78,7 +78,20 @@ def sbc_design(setup):
 
 
 def run_sbc_replicate(setup, endpoint: str, index: int, seed: int) -> dict:
-    """The record body of SBC replicate ``index`` of ``endpoint`` (plain data)."""
+    """The record body of SBC replicate ``index`` of ``endpoint`` (plain data).
+
+    Examples
+    --------
+    A replicate samples the model's prior and fits it (seconds to minutes); an endpoint
+    without SBC is refused once the design is built, before anything is sampled:
+
+    >>> from cit_bayes.calibration.setup import CalibrationSetup
+    >>> from cit_bayes.plan import load_plan
+    >>> run_sbc_replicate(CalibrationSetup(load_plan(), n=60, sbc=2), "safety", 0, seed=1)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.ModelError: no SBC for model 'safety'; expected one of ('response', 'plt', 'recovery')
+    """
     plan = setup.plan
     data, spec = sbc_design(setup)
     pairs = [p for p in plan.spec.pairs if p[0] in data.arms and p[1] in data.arms]
@@ -96,7 +109,20 @@ def run_sbc_replicate(setup, endpoint: str, index: int, seed: int) -> dict:
 
 def pit_matrix(records: list[dict], group: str) -> pd.DataFrame:
     """PITs of one SBC group's finished replicates: one row per replicate, one column per
-    test quantity (in the records' order)."""
+    test quantity (in the records' order).
+
+    Examples
+    --------
+    >>> from cit_bayes.calibration.sbc import pit_matrix
+    >>> records = [
+    ...     {"scenario": "sbc-response", "index": 1, "status": "done", "pit": {"a": 0.75}},
+    ...     {"scenario": "sbc-response", "index": 0, "status": "done", "pit": {"a": 0.25}},
+    ...     {"scenario": "sbc-response", "index": 2, "status": "failed"},
+    ...     {"scenario": "sbc-plt", "index": 0, "status": "done", "pit": {"b": 0.5}}]
+    >>> pits = pit_matrix(records, "sbc-response")  # the failed and the other group's left out
+    >>> pits.index.tolist(), pits.to_dict("list")
+    ([0, 1], {'a': [0.25, 0.75]})
+    """
     rows = {
         r["index"]: r["pit"] for r in records if r["scenario"] == group and r["status"] == "done"
     }
@@ -104,7 +130,14 @@ def pit_matrix(records: list[dict], group: str) -> pd.DataFrame:
 
 
 def band_prob(quantities: int) -> float:
-    """The level of each quantity's band: 1 - :data:`FAMILY_ALPHA` / K (Bonferroni)."""
+    """The level of each quantity's band: 1 - :data:`FAMILY_ALPHA` / K (Bonferroni).
+
+    Examples
+    --------
+    >>> from cit_bayes.calibration.sbc import band_prob
+    >>> band_prob(1), band_prob(5)  # 1 - 0.05 and 1 - 0.05 / 5
+    (0.95, 0.99)
+    """
     return 1 - FAMILY_ALPHA / quantities
 
 

@@ -129,7 +129,22 @@ def replicate_counts(records: list[dict], setup) -> dict:
 
 def fit_counts(records: list[dict]) -> pd.DataFrame:
     """Per scenario, analysis and endpoint: fits, fits that missed a gate, divergences, the
-    worst R-hat and the smallest bulk and tail ESS."""
+    worst R-hat and the smallest bulk and tail ESS.
+
+    Examples
+    --------
+    >>> from cit_bayes.calibration.summary import fit_counts
+    >>> fit = lambda passed, rhat, ess, divergences: {"analysis": "adjusted",
+    ...     "endpoint": "response", "passed": passed, "divergences": divergences,
+    ...     "max_rhat": rhat, "min_ess_bulk": ess, "min_ess_tail": ess - 100}
+    >>> records = [
+    ...     {"scenario": "null", "index": 0, "status": "done", "fits": [fit(True, 1.002, 900, 0)]},
+    ...     {"scenario": "null", "index": 1, "status": "done", "fits": [fit(False, 1.02, 300, 3)]},
+    ...     {"scenario": "null", "index": 2, "status": "failed"}]
+    >>> fit_counts(records)[["fits", "missed_gate", "divergences", "max_rhat", "min_ess_bulk"]
+    ...                     ].to_dict("records")
+    [{'fits': 2, 'missed_gate': 1, 'divergences': 3, 'max_rhat': 1.02, 'min_ess_bulk': 300}]
+    """
     rows = [
         {"scenario": r["scenario"], **fit}
         for r in records

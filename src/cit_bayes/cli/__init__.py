@@ -45,7 +45,18 @@ ROWS_LISTED = 12
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser with every sub-command registered."""
+    """Return the argument parser with every sub-command registered.
+
+    Examples
+    --------
+    >>> from cit_bayes.cli import build_parser
+    >>> parser = build_parser()
+    >>> args = parser.parse_args(["simulate", "--n", "50", "--seed", "3", "--out", "sim.csv"])
+    >>> args.command, args.n, args.func.__name__
+    ('simulate', 50, 'run_simulate')
+    >>> parser.parse_args(["validate", "cohort.csv"]).func.__name__
+    'run_validate'
+    """
     parser = argparse.ArgumentParser(
         prog="cit-bayes",
         description=(
@@ -96,7 +107,28 @@ def report_error(error: CitBayesError, problems_file: str | None = None) -> None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (also used by the console script)."""
+    """Run the command line; return the exit code (also used by the console script).
+
+    Examples
+    --------
+    A named error is printed on stderr without a traceback, and the exit code says bad input:
+
+    >>> import contextlib, io
+    >>> from cit_bayes.cli import main
+    >>> with contextlib.redirect_stderr(io.StringIO()) as printed:
+    ...     code = main(["validate", "no-such-file.csv"])
+    >>> code, printed.getvalue().splitlines()[0].split(": ")[0]
+    (2, 'error')
+    >>> "no-such-file.csv cannot be read as a table" in printed.getvalue()
+    True
+
+    Without a sub-command it prints the help and also returns 2:
+
+    >>> with contextlib.redirect_stdout(io.StringIO()) as printed:
+    ...     code = main([])
+    >>> code, printed.getvalue().split()[:2]
+    (2, ['usage:', 'cit-bayes'])
+    """
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)

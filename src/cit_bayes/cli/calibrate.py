@@ -94,7 +94,22 @@ def register(subparsers) -> None:
 
 
 def run_calibrate(args) -> int:
-    """Run or resume the calibration; print the verdicts and where the files are."""
+    """Run or resume the calibration; print the verdicts and where the files are.
+
+    Examples
+    --------
+    A real call simulates and fits hundreds of cohorts (hours); the settings are checked
+    before anything runs, so a cohort too small to fit stops at once:
+
+    >>> import argparse
+    >>> from cit_bayes.cli.calibrate import register, run_calibrate
+    >>> parser = argparse.ArgumentParser(prog="cit-bayes")
+    >>> register(parser.add_subparsers())
+    >>> run_calibrate(parser.parse_args(["calibrate", "--n", "10", "--workers", "0"]))
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.PlanError: calibrate: n must be at least 20 patients, got 10
+    """
     from cit_bayes.calibration.engine import run_calibration
     from cit_bayes.calibration.setup import CalibrationSetup
     from cit_bayes.cli.fit import load_plan_from_args

@@ -46,6 +46,33 @@ def assemble_cohort(
     arm_labels: tuple[str, ...] = ARMS,
     days: tuple[int, ...] = PLT_DAYS,
 ) -> Cohort:
+    """The cohort of the rows not dropped, with the derived outcomes and their notes.
+
+    Examples
+    --------
+    Three parsed rows counted on days 0 and 7, the third dropped (``missing="drop"``):
+
+    >>> import numpy as np
+    >>> from cit_bayes.cohort.assemble import assemble_cohort
+    >>> from cit_bayes.cohort.cells import ParsedColumn
+    >>> def parsed_column(*values):
+    ...     kind = object if isinstance(values[0], str) else float
+    ...     return ParsedColumn(np.array(values, dtype=kind), np.zeros(len(values), dtype=bool))
+    >>> parsed = {
+    ...     "patient_id": parsed_column("p1", "p2", "p3"),
+    ...     "arm": parsed_column("rhTPO", "rhIL-11", "rhIL-11"),
+    ...     "plt_day0": parsed_column(40, 60, 50),
+    ...     "plt_day7": parsed_column(120, 70, 55),
+    ...     "recovery_day": parsed_column(7, np.nan, np.nan),
+    ... }
+    >>> notes = []
+    >>> cohort = assemble_cohort(parsed, {2: "missing baseline covariate"}, "cohort.csv",
+    ...                          "drop", "any", notes, days=(0, 7))
+    >>> cohort.arms, cohort.data["response"].tolist(), cohort.data["delta_plt"].tolist()
+    (('rhTPO', 'rhIL-11'), [1, 0], [80.0, 10.0])
+    >>> cohort.dropped["n_dropped"].tolist(), notes[0].split(" (")[0]
+    ([1], 'dropped 1 of 3 rows for missing values')
+    """
     n_rows = len(parsed["patient_id"].values)
     keep = np.ones(n_rows, dtype=bool)
     keep[list(drop_reason)] = False
@@ -201,7 +228,33 @@ def with_extra_columns(
     cohort: Cohort, parsed, drop_reason, names: tuple[str, ...], group: str
 ) -> Cohort:
     """The cohort with the further numeric covariates (float) and the grouping column beyond
-    the schema (text) after the schema's columns."""
+    the schema (text) after the schema's columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cit_bayes.cohort.assemble import assemble_cohort, with_extra_columns
+    >>> from cit_bayes.cohort.cells import ParsedColumn
+    >>> def parsed_column(*values):
+    ...     kind = object if isinstance(values[0], str) else float
+    ...     return ParsedColumn(np.array(values, dtype=kind), np.zeros(len(values), dtype=bool))
+    >>> parsed = {
+    ...     "patient_id": parsed_column("p1", "p2", "p3"),
+    ...     "arm": parsed_column("rhTPO", "rhIL-11", "rhIL-11"),
+    ...     "plt_day0": parsed_column(40, 60, 50),
+    ...     "plt_day7": parsed_column(120, 70, 55),
+    ...     "recovery_day": parsed_column(7, np.nan, np.nan),
+    ...     "ldh": parsed_column(210, 250, 300),
+    ...     "centre": parsed_column("Beijing", "Wuhan", "Wuhan"),
+    ... }
+    >>> dropped = {2: "missing baseline covariate"}
+    >>> cohort = assemble_cohort(parsed, dropped, "cohort.csv", "drop", "any", [], days=(0, 7))
+    >>> extended = with_extra_columns(cohort, parsed, dropped, ("ldh",), "centre")
+    >>> extended.data[["ldh", "centre"]].values.tolist(), extended.extra_covariates
+    ([[210.0, 'Beijing'], [250.0, 'Wuhan']], ('ldh',))
+    >>> extended.fingerprint == cohort.fingerprint  # the extra columns enter the fingerprint
+    False
+    """
     keep = np.ones(len(parsed["patient_id"].values), dtype=bool)
     keep[list(drop_reason)] = False
     data = cohort.data.copy()

@@ -89,7 +89,24 @@ def _lab_columns(labs: pd.DataFrame, mapping: ColumnMapping, source: str) -> dic
 
 def join_column(cohort, mapping: ColumnMapping, target: dict, source: str, lab_source: str):
     """The position of the cohort's patient_id column; an error if the cohort has none or
-    already holds a column the laboratory file provides."""
+    already holds a column the laboratory file provides.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cit_bayes.cohort.lab_table import join_column
+    >>> from cit_bayes.cohort.labs import provided_columns
+    >>> from cit_bayes.cohort.mapping import ColumnMapping
+    >>> target = {name: name for name in provided_columns()}  # plt_day0 ... recovery_after
+    >>> cohort = pd.DataFrame({"arm": ["rhTPO", "rhIL-11"], "Patient_ID ": ["p1", "p2"]})
+    >>> join_column(cohort, ColumnMapping(), target, "cohort.csv", "labs.csv")
+    1
+    >>> join_column(cohort.assign(plt_day0=[40, 55]), ColumnMapping(), target, "cohort.csv",
+    ...             "labs.csv")
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.CohortError: cohort.csv holds plt_day0, which the laboratory file labs.csv provides: remove them from the cohort file, or read it without the laboratory file
+    """
     held = [name for name, wanted in target.items() if _locate(cohort, wanted) is not None]
     if held:
         raise CohortError(
@@ -183,6 +200,33 @@ def read_lab_rows(
     Returns the cohort position of the patient of each row with a count, each row's day from
     the start of treatment, the parsed counts (``counts.missing``: rows without a count, left
     out) and where the days came from (``"day"`` or ``"date"``).
+
+    Examples
+    --------
+    Four rows of two patients, one without a count (left out) and one qualified count:
+
+    >>> import pandas as pd
+    >>> from cit_bayes.cohort.lab_table import read_lab_rows
+    >>> from cit_bayes.cohort.mapping import ColumnMapping
+    >>> cohort = pd.DataFrame({"arm": ["rhTPO", "rhIL-11"], "patient_id": ["p1", "p2"]})
+    >>> labs = pd.DataFrame({"patient_id": ["p2", "p1", "p1", "p2"], "day": [0, 0, 7, 3],
+    ...                      "platelets": [50, 40, None, "<20"]})
+    >>> patients, days, counts, day_from = read_lab_rows(
+    ...     cohort, labs, ColumnMapping(), 1, source="cohort.csv", lab_source="labs.csv",
+    ...     lab_rows=None, cohort_rows=None, decimal_comma=False)
+    >>> patients, days.tolist(), day_from
+    ([1, 0, 1], [0.0, 0.0, 7.0, 3.0], 'day')
+    >>> counts.values.tolist(), counts.missing.tolist()  # "<20" is read at its limit
+    ([50.0, 40.0, nan, 20.0], [False, False, True, False])
+
+    A count of a patient the cohort does not hold is an error naming its row:
+
+    >>> unknown = pd.DataFrame({"patient_id": ["p1", "p9"], "day": [0, 3], "platelets": [40, 50]})
+    >>> read_lab_rows(cohort, unknown, ColumnMapping(), 1, source="cohort.csv",
+    ...               lab_source="labs.csv", lab_rows=None, cohort_rows=None, decimal_comma=False)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.CohortError: labs.csv does not meet the laboratory-file schema: 1 problem
     """
     log = ProblemLog(lab_source)
     log.rows = np.arange(1, len(labs) + 1) if lab_rows is None else np.asarray(lab_rows)

@@ -85,7 +85,17 @@ def provided_columns(days: tuple[int, ...] = PLT_DAYS) -> tuple[str, ...]:
 
 
 def check_days(days) -> tuple[int, ...]:
-    """:func:`~cit_bayes.cohort.schema.check_planned_days`, as a :class:`CohortError`."""
+    """:func:`~cit_bayes.cohort.schema.check_planned_days`, as a :class:`CohortError`.
+
+    Examples
+    --------
+    >>> check_days([0, 7, 14])
+    (0, 7, 14)
+    >>> check_days([7, 14])
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.CohortError: planned days must start at 0 (the baseline) and increase, got [7, 14]
+    """
     try:
         return check_planned_days(days)
     except ValueError as error:

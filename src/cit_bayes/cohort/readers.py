@@ -63,7 +63,17 @@ def unreadable(
     source: str, what: str, error: Exception | None = None, row: int | None = None
 ) -> CohortError:
     """The error of a file that cannot be read as a table: what was expected, and the
-    library's error text (shortened, unprintable characters replaced) when there is one."""
+    library's error text (shortened, unprintable characters replaced) when there is one.
+
+    Examples
+    --------
+    >>> from cit_bayes.cohort.readers import unreadable
+    >>> error = unreadable("cohort.xlsx", "an Excel workbook", ValueError("bad zip\\x00 header"))
+    >>> print(error)
+    cohort.xlsx cannot be read as a table: an Excel workbook (ValueError: bad zip? header)
+    >>> print(unreadable("cohort.csv", "one cell per header name", row=4).problems[0])
+    cohort.csv, row 4: expected one cell per header name
+    """
     detail = ""
     if error is not None:
         text = "".join(c if c.isprintable() else "?" for c in str(error)[: _DETAIL_WIDTH + 1])

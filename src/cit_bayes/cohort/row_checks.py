@@ -47,7 +47,41 @@ def check_rows(
     windowed: bool = False,
     days: tuple[int, ...] = PLT_DAYS,
 ) -> dict[int, str]:
-    """Cross-cell checks; return the rows to drop (position -> reason) under ``missing="drop"``."""
+    """Cross-cell checks; return the rows to drop (position -> reason) under ``missing="drop"``.
+
+    Examples
+    --------
+    Three rows counted on days 0 and 7: the third repeats an identifier (a problem, whatever
+    the policy), the second has no count after baseline nor a recovery day (dropped under
+    ``missing="drop"``, a problem under ``"error"``):
+
+    >>> import numpy as np
+    >>> from cit_bayes.cohort.cells import ParsedColumn
+    >>> from cit_bayes.cohort.problems import ProblemLog
+    >>> from cit_bayes.cohort.row_checks import check_rows
+    >>> def parsed_column(*values):
+    ...     kind = object if isinstance(values[0], str) else float
+    ...     array = np.array(values, dtype=kind)
+    ...     return ParsedColumn(array, np.array([v is None or v != v for v in values]))
+    >>> parsed = {
+    ...     "patient_id": parsed_column("p1", "p2", "p2"),
+    ...     "arm": parsed_column("rhTPO", "rhIL-11", "rhIL-11"),
+    ...     "plt_day0": parsed_column(40, 60, 50),
+    ...     "plt_day7": parsed_column(120, np.nan, 55),
+    ...     "recovery_day": parsed_column(7, np.nan, np.nan),
+    ... }
+    >>> names = {name: name for name in parsed}  # the columns' names in the file
+    >>> log = ProblemLog("cohort.csv")
+    >>> check_rows(parsed, names, log, "drop", "any", days=(0, 7))
+    {1: 'response not determinable'}
+    >>> [(problem.row, problem.column) for problem in log.problems]
+    [(3, 'patient_id')]
+    >>> log = ProblemLog("cohort.csv")
+    >>> check_rows(parsed, names, log, "error", "any", days=(0, 7))
+    {}
+    >>> [(problem.row, problem.column) for problem in log.problems]
+    [(3, 'patient_id'), (2, 'plt_day7')]
+    """
     n = len(parsed["patient_id"].values)
     invalid = {name: np.zeros(n, dtype=bool) for name in parsed}
     for name, result in parsed.items():

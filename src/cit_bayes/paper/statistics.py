@@ -11,7 +11,7 @@ test (r x c), with the statistic SPSS prints for the latter.
 
 Exact p-values are computed by complete enumeration of the tables with the observed margins where
 that is feasible (``max_tables``), otherwise by a seeded Monte Carlo over tables drawn with
-Patefield's algorithm; every :class:`TestResult` says which (``p_method``), and a Monte Carlo p
+Patefield's algorithm (:mod:`cit_bayes.paper.table_enumeration`); every :class:`TestResult` says which (``p_method``), and a Monte Carlo p
 carries its standard error.
 """
 
@@ -23,9 +23,17 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.special import gammaln
 
 from cit_bayes.exceptions import PublishedDataError
+from cit_bayes.paper.table_enumeration import (
+    enumerate_tables,
+    enumeration_bound,
+    expected_counts,
+    g2_statistic,
+    log_probability,
+    pearson_statistic,
+    sample_tables,
+)
 
 __all__ = [
     "TestResult",
@@ -41,7 +49,6 @@ __all__ = [
 #: Relative tolerance when comparing a table's probability or statistic with the observed one, so
 #: that ties are not lost to floating-point error (the value R's ``fisher.test`` uses).
 RELATIVE_TOLERANCE = 1e-7
-_MC_CHUNK = 20_000
 
 
 @dataclass(frozen=True)
@@ -112,10 +119,6 @@ def _as_table(table) -> np.ndarray:
     return array
 
 
-def _expected(table: np.ndarray) -> np.ndarray:
-    return np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
-
-
 def pearson_chi2(table, *, correction: bool = False) -> TestResult:
     """Pearson's chi-square test of independence, with an asymptotic p-value.
 
@@ -146,7 +149,7 @@ def pearson_chi2(table, *, correction: bool = False) -> TestResult:
     (1.0, 8.088, 0.0045)
     """
     counts = _as_table(table)
-    expected = _expected(counts)
+    expected = expected_counts(counts)
     deviation = np.abs(counts - expected)
     corrected = bool(correction and counts.shape == (2, 2))
     if corrected:
@@ -171,7 +174,7 @@ def likelihood_ratio_g2(table) -> TestResult:
     '9.494'
     """
     counts = _as_table(table)
-    statistic = _g2(counts[None], _expected(counts))[0]
+    statistic = g2_statistic(counts[None], expected_counts(counts))[0]
     df = (counts.shape[0] - 1) * (counts.shape[1] - 1)
     return TestResult(
         "likelihood_ratio_g2", statistic, float(df), float(stats.chi2.sf(statistic, df))
@@ -211,7 +214,7 @@ def table_log_probability(table) -> float:
     -2.169
     """
     counts = _as_table(table)
-    return float(_log_probability(counts[None], counts.sum(axis=1), counts.sum(axis=0))[0])
+    return float(log_probability(counts[None], counts.sum(axis=1), counts.sum(axis=0))[0])
 
 
 def spss_fisher_statistic(table) -> float:
@@ -257,104 +260,6 @@ def spss_fisher_statistic(table) -> float:
     return float(-2 * (log_gamma + table_log_probability(counts)))
 
 
-def _log_probability(tables: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    constant = gammaln(rows + 1).sum() + gammaln(columns + 1).sum() - gammaln(rows.sum() + 1)
-    return constant - gammaln(tables + 1).sum(axis=(-2, -1))
-
-
-def _pearson(tables: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    return ((tables - expected) ** 2 / expected).sum(axis=(-2, -1))
-
-
-def _g2(tables: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    tables = np.asarray(tables, dtype=float)
-    safe = np.where(tables > 0, tables, 1.0)
-    return 2 * (tables * np.log(safe / expected)).sum(axis=(-2, -1))
-
-
-def _compositions(total: int, bounds: np.ndarray) -> np.ndarray:
-    """All integer vectors x with sum(x) = total and 0 <= x_j <= bounds_j."""
-    parts = np.zeros((1, 0), dtype=np.int64)
-    remaining = np.array([total], dtype=np.int64)
-    for bound in bounds[:-1]:
-        top = np.minimum(remaining, bound)
-        index = np.repeat(np.arange(len(remaining)), top + 1)
-        values = np.concatenate([np.arange(t + 1) for t in top])
-        parts = np.hstack([parts[index], values[:, None]])
-        remaining = remaining[index] - values
-    keep = remaining <= bounds[-1]
-    return np.hstack([parts[keep], remaining[keep][:, None]])
-
-
-def _enumeration_bound(counts: np.ndarray) -> int:
-    """Upper bound on the tables visited by row-wise enumeration (largest row left out)."""
-    rows = sorted(counts.sum(axis=1).tolist())[:-1]
-    n_columns = counts.shape[1]
-    return math.prod(math.comb(int(r) + n_columns - 1, n_columns - 1) for r in rows)
-
-
-def _row_statistics(block: np.ndarray, expected_row: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per-row sums of log(x!), x^2/E and x log(x/E), separable parts of the statistics."""
-    block_float = block.astype(float)
-    safe = np.where(block > 0, block_float, 1.0)
-    return (
-        gammaln(block_float + 1).sum(axis=1),
-        (block_float**2 / expected_row).sum(axis=1),
-        (block_float * np.log(safe / expected_row)).sum(axis=1),
-    )
-
-
-def _enumerate(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Log-probability, Pearson X² and G² of every table with the margins of ``counts``.
-
-    Rows are filled one at a time (all but the largest, which is the remainder), carrying only
-    the remaining column totals and the running sums of the separable statistics.
-    """
-    rows, columns = counts.sum(axis=1), counts.sum(axis=0)
-    total = counts.sum()
-    expected = _expected(counts)
-    order = np.argsort(-rows, kind="stable")
-    largest, others = order[0], order[1:]
-    remaining = columns[None, :].astype(np.int64)
-    log_factorials = np.zeros(1)
-    pearson_sum = np.zeros(1)
-    g2_sum = np.zeros(1)
-    for i in others:
-        options = _compositions(int(rows[i]), columns)
-        option_stats = _row_statistics(options, expected[i])
-        fits = (options[None, :, :] <= remaining[:, None, :]).all(axis=-1)
-        state, option = np.nonzero(fits)
-        remaining = remaining[state] - options[option]
-        log_factorials = log_factorials[state] + option_stats[0][option]
-        pearson_sum = pearson_sum[state] + option_stats[1][option]
-        g2_sum = g2_sum[state] + option_stats[2][option]
-    last = _row_statistics(remaining, expected[largest])
-    constant = gammaln(rows + 1).sum() + gammaln(columns + 1).sum() - gammaln(total + 1)
-    log_probability = constant - (log_factorials + last[0])
-    return log_probability, pearson_sum + last[1] - total, 2 * (g2_sum + last[2])
-
-
-def _sample(
-    counts: np.ndarray, n_samples: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Log-probability, X² and G² of tables drawn with Patefield's algorithm."""
-    rows, columns = counts.sum(axis=1), counts.sum(axis=0)
-    expected = _expected(counts)
-    distribution = stats.random_table(rows, columns)
-    pieces = []
-    for start in range(0, n_samples, _MC_CHUNK):
-        size = min(_MC_CHUNK, n_samples - start)
-        tables = distribution.rvs(size=size, method="patefield", random_state=rng)
-        pieces.append(
-            (
-                _log_probability(tables, rows, columns),
-                _pearson(tables, expected),
-                _g2(tables, expected),
-            )
-        )
-    return tuple(np.concatenate([piece[k] for piece in pieces]) for k in range(3))
-
-
 def exact_tests(
     table,
     *,
@@ -398,6 +303,21 @@ def exact_tests(
     (``scipy.stats.random_table``) that are at least as extreme, with standard error
     :math:`\\sqrt{\\hat p (1 - \\hat p) / B}`.
 
+    Examples
+    --------
+    The 2 x 2 table [[3, 1], [1, 3]] has margins 4, 4 and 4, 4: its five possible tables (top
+    left cell 0 to 4) have probabilities 1, 16, 36, 16 and 1 in 70, and the observed one (3)
+    16/70, so every test's exact p is (1 + 16 + 16 + 1) / 70, as Fisher's exact test gives:
+
+    >>> from cit_bayes.paper.statistics import exact_tests
+    >>> fisher, pearson, g2 = exact_tests([[3, 1], [1, 3]])
+    >>> fisher.test, fisher.p_method, fisher.n_tables
+    ('fisher_freeman_halton', 'exact', 5)
+    >>> abs(fisher.p_value - 34 / 70) < 1e-12, abs(pearson.p_value - 34 / 70) < 1e-12
+    (True, True)
+    >>> pearson.statistic  # X2 = N (ad - bc)^2 / (4 * 4 * 4 * 4) = 8 * 64 / 256
+    2.0
+
     References
     ----------
     Freeman GH, Halton JH (1951). *Biometrika* 38:141-149.
@@ -409,20 +329,18 @@ def exact_tests(
     counts = _as_table(table)
     if method not in ("auto", "exact", "monte_carlo"):
         raise PublishedDataError(f"unknown method {method!r}; use auto, exact or monte_carlo")
-    bound = min(_enumeration_bound(counts), _enumeration_bound(counts.T))
+    bound = min(enumeration_bound(counts), enumeration_bound(counts.T))
     use_exact = method == "exact" or (method == "auto" and bound <= max_tables)
-    expected = _expected(counts)
-    observed_log_p = _log_probability(counts[None], counts.sum(axis=1), counts.sum(axis=0))[0]
-    observed_x2 = _pearson(counts[None], expected)[0]
-    observed_g2 = _g2(counts[None], expected)[0]
+    expected = expected_counts(counts)
+    observed_log_p = log_probability(counts[None], counts.sum(axis=1), counts.sum(axis=0))[0]
+    observed_x2 = pearson_statistic(counts[None], expected)[0]
+    observed_g2 = g2_statistic(counts[None], expected)[0]
     fisher_statistic = spss_fisher_statistic(counts)
     df = float((counts.shape[0] - 1) * (counts.shape[1] - 1))
     log_tolerance = math.log1p(RELATIVE_TOLERANCE)
     if use_exact:
-        oriented = (
-            counts if _enumeration_bound(counts) <= _enumeration_bound(counts.T) else counts.T
-        )
-        log_p, x2, g2 = _enumerate(oriented)
+        oriented = counts if enumeration_bound(counts) <= enumeration_bound(counts.T) else counts.T
+        log_p, x2, g2 = enumerate_tables(oriented)
         probability = np.exp(log_p)
         p_values = [
             probability[log_p <= observed_log_p + log_tolerance].sum(),
@@ -439,7 +357,7 @@ def exact_tests(
         if monte_carlo_samples < 1:
             raise PublishedDataError("monte_carlo_samples must be at least 1")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        log_p, x2, g2 = _sample(counts, monte_carlo_samples, rng)
+        log_p, x2, g2 = sample_tables(counts, monte_carlo_samples, rng)
         p_values = [
             float(np.mean(log_p <= observed_log_p + log_tolerance)),
             float(np.mean(x2 >= observed_x2 * (1 - RELATIVE_TOLERANCE))),

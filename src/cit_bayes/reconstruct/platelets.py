@@ -27,6 +27,7 @@ moments, in five steps:
 5. each patient's counts are projected onto the nearest (log scale) integer point that obeys
    every rule exactly.
 
+Steps 1 and 2 (the two ends of each path) are in :mod:`cit_bayes.reconstruct.platelet_ends`.
 The arm's moments are then met by :func:`cit_bayes.reconstruct.repair.repair_arm_platelets`.
 """
 
@@ -37,6 +38,7 @@ import math
 import numpy as np
 
 from cit_bayes.exceptions import ReconstructionError
+from cit_bayes.reconstruct.platelet_ends import arm_baselines, class_range14, day14_rises
 from cit_bayes.reconstruct.rules import (
     NON_RESPONDER,
     RECOVERED,
@@ -50,61 +52,6 @@ __all__ = ["generate_arm_platelets"]
 
 _LOG_T = math.log(THRESHOLD)
 _WINDOW = 40  # candidates per day examined by the projection
-
-
-def _draw_baselines(n: int, target: ArmPlateletTargets, rules, rng) -> np.ndarray:
-    """Integer baselines in range whose mean and SD are close to the targets."""
-    z = rng.standard_normal(n)
-    z = (z - z.mean()) / z.std(ddof=1)
-    values = target.mean[0] + z * target.sd[0]
-    for _ in range(50):  # squeeze into range while keeping the moments
-        values = np.clip(values, rules.min_baseline, rules.max_baseline)
-        values = target.mean[0] + (values - values.mean()) * target.sd[0] / values.std(ddof=1)
-        if values.min() >= rules.min_baseline and values.max() <= rules.max_baseline:
-            break
-    return np.clip(np.rint(values), rules.min_baseline, rules.max_baseline).astype(int)
-
-
-def _baseline_ok(baseline: int, outcome: int, recovery_day: int, checker) -> bool:
-    """Whether some trajectory of the class exists from this baseline (necessary condition)."""
-    rules = checker.rules
-    if outcome == RESPONDER_NOT_RECOVERED:
-        return checker.first_met[baseline] < THRESHOLD
-    if outcome == RECOVERED:
-        reach = next(day for day in (3, 7, 14) if day >= recovery_day)
-        if baseline * rules.max_daily_rise**reach < THRESHOLD:
-            return False
-        fastest = math.log(THRESHOLD / baseline) / math.log(rules.max_daily_rise)
-        return math.ceil(fastest) <= recovery_day + rules.interpolation_slack_days
-    return True
-
-
-def _assign_baselines(values, outcome, recovery_day, checker, rng) -> np.ndarray:
-    """Assign baselines to patients at random, then swap (or, failing that, nudge) until each
-    patient's class can be met from its baseline."""
-    n = len(values)
-    rules = checker.rules
-    baseline = [int(v) for v in values[rng.permutation(n)]]
-
-    def ok(value: int, i: int) -> bool:
-        return _baseline_ok(value, outcome[i], recovery_day[i], checker)
-
-    for i in [int(k) for k in rng.permutation(n)]:
-        if ok(baseline[i], i):
-            continue
-        partners = [j for j in range(n) if ok(baseline[j], i) and ok(baseline[i], j)]
-        if partners:
-            j = partners[int(rng.integers(len(partners)))]
-            baseline[i], baseline[j] = baseline[j], baseline[i]
-            continue
-        allowed = [v for v in range(rules.min_baseline, rules.max_baseline + 1) if ok(v, i)]
-        if not allowed:
-            raise ReconstructionError(
-                f"no baseline count allows outcome class {outcome[i]} with recovery day "
-                f"{recovery_day[i]} under the trajectory rules"
-            )
-        baseline[i] = min(allowed, key=lambda v: abs(v - baseline[i]))
-    return np.array(baseline, dtype=int)
 
 
 def _shape(day: float, kappa: float) -> float:
@@ -124,116 +71,6 @@ def _solve_kappa(crossing: float, share: float) -> float:
         else:
             high = mid
     return 0.5 * (low + high)
-
-
-def _class_range14(baseline: int, outcome: int, checker) -> tuple[int, int]:
-    """Range of day-14 counts of a non-recovered patient of this class."""
-    rules = checker.rules
-    floor = max(rules.min_count, math.ceil(baseline * rules.max_daily_fall**14))
-    first_met = checker.first_met[baseline]
-    if outcome == NON_RESPONDER:
-        return floor, max(floor, min(first_met, THRESHOLD) - 1)
-    return max(floor, first_met), THRESHOLD - 1
-
-
-def _delta_quantile(u: np.ndarray, quartiles, lower_scale: float, upper_scale: float):
-    """ΔPLT quantile function: linear between the quartiles, exponential tails outside."""
-    q1, median, q3 = quartiles
-    inner = np.where(
-        u < 0.5,
-        median + (u - 0.5) / 0.25 * (median - q1),
-        median + (u - 0.5) / 0.25 * (q3 - median),
-    )
-    lower = q1 - lower_scale * -np.log(np.clip(u / 0.25, 1e-12, 1.0))
-    upper = q3 + upper_scale * -np.log(np.clip(1.0 - (u - 0.75) / 0.25, 1e-12, 1.0))
-    return np.where(u < 0.25, lower, np.where(u > 0.75, upper, inner))
-
-
-def _draw_deltas(n: int, target: ArmPlateletTargets, rng) -> np.ndarray:
-    r"""A stratified sample of ΔPLT whose quartiles, mean and spread match the published ones.
-
-    The quantile function is linear between the published quartiles, with exponential tails
-    :math:`Q_1 - s_l(-\log(u/0.25))` and :math:`Q_3 + s_u(-\log(1 - (u - 0.75)/0.25))`. The
-    scales are solved so that the sample mean is the day-14 mean minus the day-0 mean and the
-    sample SD is :math:`\sqrt{SD_{14}^2 - SD_0^2}` (its value when baseline and change are
-    independent; the repair search settles the rest). Values are drawn at stratified
-    probabilities :math:`u_k = (k + U_k)/n`.
-    """
-    u = (np.arange(n) + rng.uniform(size=n)) / n
-    quartiles = target.delta_quartiles
-    goal_mean = target.mean[3] - target.mean[0]
-    goal_sd = math.sqrt(max(target.sd[3] ** 2 - target.sd[0] ** 2, 1.0))
-    width = max(quartiles[2] - quartiles[0], 1.0)
-
-    def upper_for(lower: float) -> float:
-        low, high = 0.0, 10.0 * width
-        for _ in range(50):
-            mid = 0.5 * (low + high)
-            if _delta_quantile(u, quartiles, lower, mid).mean() < goal_mean:
-                low = mid
-            else:
-                high = mid
-        return 0.5 * (low + high)
-
-    low, high = 0.0, 2.0 * width
-    for _ in range(40):
-        mid = 0.5 * (low + high)
-        if _delta_quantile(u, quartiles, mid, upper_for(mid)).std(ddof=1) < goal_sd:
-            low = mid
-        else:
-            high = mid
-    lower = 0.5 * (low + high)
-    return np.rint(_delta_quantile(u, quartiles, lower, upper_for(lower))).astype(int)
-
-
-def _delta_range(b: int, outcome: int, checker) -> tuple[int, int]:
-    """Range of ΔPLT (day 14 minus day 0) that a patient's class allows."""
-    rules = checker.rules
-    if outcome == RECOVERED:
-        top = min(rules.max_count, math.floor(b * rules.max_daily_rise**14))
-        return THRESHOLD - b, top - b
-    low, high = _class_range14(b, outcome, checker)
-    return low - b, high - b
-
-
-def _match_deltas(values, baseline, outcome, score, checker, rng) -> list[int]:
-    """Give each patient one ΔPLT value, inside the range of its class where possible.
-
-    Values are taken in increasing order, each going to the unmatched patient whose range
-    contains it and ends first (earliest-deadline-first matching); a value no range contains
-    is clipped into the nearest range. Within a class, values are then swapped so that a
-    higher score tends to get a larger ΔPLT, where both patients stay in range.
-    """
-    n = len(values)
-    ranges = [_delta_range(baseline[i], outcome[i], checker) for i in range(n)]
-    delta = [0] * n
-    open_patients = list(range(n))
-    tie = rng.uniform(size=n)
-    for value in sorted(int(v) for v in values):
-        eligible = [i for i in open_patients if ranges[i][0] <= value <= ranges[i][1]]
-        if eligible:
-            i = min(eligible, key=lambda i: (ranges[i][1], tie[i]))
-            delta[i] = value
-        else:
-            i = min(
-                open_patients,
-                key=lambda i: (max(ranges[i][0] - value, value - ranges[i][1], 0), tie[i]),
-            )
-            delta[i] = min(max(value, ranges[i][0]), ranges[i][1])
-        open_patients.remove(i)
-    for cls in (NON_RESPONDER, RESPONDER_NOT_RECOVERED, RECOVERED):
-        members = [i for i in range(n) if outcome[i] == cls]
-        for _ in range(len(members) ** 2):
-            if len(members) < 2:
-                break
-            i, j = rng.choice(members, size=2, replace=False)
-            if (score[i] - score[j]) * (delta[i] - delta[j]) < 0:
-                if (
-                    ranges[i][0] <= delta[j] <= ranges[i][1]
-                    and ranges[j][0] <= delta[i] <= ranges[j][1]
-                ):
-                    delta[i], delta[j] = delta[j], delta[i]
-    return delta
 
 
 def _day7_bounds(b, d14, outcome, r, checker) -> tuple[float, float]:
@@ -382,7 +219,7 @@ def _fallback_path(b, outcome, r, checker, rng) -> list[int]:
             share = (_LOG_T - math.log(b)) / (math.log(end) - math.log(b))
             kappa = _solve_kappa(r - rng.uniform(0.0, 1.0), share)
         else:
-            low, high = _class_range14(b, outcome, checker)
+            low, high = class_range14(b, outcome, checker)
             end = rng.uniform(low, high + 1)
             kappa = rng.normal(0.0, 0.3)
         log_b, span = math.log(b), math.log(end) - math.log(b)
@@ -432,18 +269,41 @@ def generate_arm_platelets(
     See the module docstring for the five steps. Recovered patients' paths are solved to cross
     100 during their recovery day, so their day-3 and day-7 counts agree with it by
     construction; the projection (step 5) makes every rule hold exactly.
+
+    Examples
+    --------
+    Six patients of the three classes; every row obeys its class and recovery day, and the
+    same seed gives the same counts:
+
+    >>> import numpy as np
+    >>> from cit_bayes.reconstruct.platelets import generate_arm_platelets
+    >>> from cit_bayes.reconstruct.rules import (NON_RESPONDER, RECOVERED,
+    ...     RESPONDER_NOT_RECOVERED, TrajectoryChecker, TrajectoryRules)
+    >>> from cit_bayes.reconstruct.targets import ArmPlateletTargets
+    >>> checker = TrajectoryChecker(TrajectoryRules())
+    >>> outcome = np.array([NON_RESPONDER, NON_RESPONDER, RESPONDER_NOT_RECOVERED,
+    ...                     RECOVERED, RECOVERED, RECOVERED])
+    >>> recovery_day = np.array([0, 0, 0, 7, 10, 14])
+    >>> target = ArmPlateletTargets(6, mean=(50.0, 60.0, 80.0, 100.0),
+    ...                             sd=(12.0, 15.0, 25.0, 35.0), delta_quartiles=(20.0, 50.0, 80.0))
+    >>> def draw(seed):
+    ...     return generate_arm_platelets(outcome, recovery_day, np.zeros(6), target, checker,
+    ...                                   np.random.default_rng(seed))
+    >>> counts = draw(0)
+    >>> counts.shape, all(checker.feasible(list(row), int(c), int(day))
+    ...                   for row, c, day in zip(counts, outcome, recovery_day))
+    ((6, 4), True)
+    >>> bool((draw(0) == counts).all())
+    True
     """
     rules = checker.rules
     outcome = [int(v) for v in outcome]
     recovery_day = [int(v) for v in recovery_day]
     score = np.asarray(order_score, dtype=float)
     n = len(outcome)
-    baseline = _assign_baselines(
-        _draw_baselines(n, target, rules, rng), outcome, recovery_day, checker, rng
-    )
-    baseline = [int(v) for v in baseline]
+    baseline = [int(v) for v in arm_baselines(target, outcome, recovery_day, checker, rng)]
     # 2. day 14 = baseline + ΔPLT
-    delta = _match_deltas(_draw_deltas(n, target, rng), baseline, outcome, score, checker, rng)
+    delta = day14_rises(target, baseline, outcome, score, checker, rng)
     day14 = [
         int(min(max(baseline[i] + delta[i], rules.min_count), rules.max_count)) for i in range(n)
     ]

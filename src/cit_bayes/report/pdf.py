@@ -46,6 +46,18 @@ class PdfBuild:
     overfull : list of tuple (float, str)
         Each overfull box: how far it runs over (pt) and where (TeX's words, line numbers of the
         ``.tex``).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from cit_bayes.report.pdf import OVERFULL_TOLERANCE_PT, PdfBuild
+    >>> build = PdfBuild(Path("supplement.pdf"), pages=12,
+    ...                  overfull=[(0.4, "in paragraph at lines 15--16"),
+    ...                            (6.8, "in alignment at lines 40--52")])
+    >>> build.worst_overfull(), build.worst_overfull() > OVERFULL_TOLERANCE_PT
+    (6.8, True)
+    >>> PdfBuild(Path("supplement.pdf"), pages=12).worst_overfull()  # no overfull box
+    0.0
     """
 
     pdf: Path

@@ -33,12 +33,25 @@ ENDPOINTS = ("response", "plt", "recovery", "safety")
 
 def prior_value_text(value) -> str:
     """A plan's prior setting as the TOML that sets it: ``true``/``false``, a quoted word, or a
-    number (%g)."""
+    number with every digit it has (a whole number without a decimal point, which the plan's
+    loader reads for a float field too; otherwise Python's shortest text that reads back as the
+    same float), so that the supplement's table sets exactly the plan's value.
+
+    Examples
+    --------
+    >>> from cit_bayes.report.supplement_models import prior_value_text
+    >>> [prior_value_text(value) for value in (True, "student_t", 2.5, 10, 10.0, 1e-06)]
+    ['true', '"student_t"', '2.5', '10', '10', '1e-06']
+    >>> prior_value_text(0.123456789), prior_value_text(1e6)  # %g would print 0.123457, 1e+06
+    ('0.123456789', '1000000')
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return f'"{value}"'
-    return f"{value:g}"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
 
 
 def _prior_table(ctx: ReportContext, endpoint: str) -> Table | Paragraph:

@@ -130,6 +130,27 @@ def encode_for_balancing(
     Returns the design; with ``pool_absent`` its ``pooled`` table gains the poolings of levels
     that some arm lacks, or holds in fewer than ``arm_level_min`` patients, and a ``rule``
     column (``"rare level"`` or ``"absent from an arm"``).
+
+    Examples
+    --------
+    Stage II is seen in the first arm only; with ``pool_absent`` it is pooled with the most
+    common level, IV, so that both arms can be balanced on every level left:
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from cit_bayes.weighting.balance_functions import encode_for_balancing
+    >>> from cit_bayes.weighting.design import covariate_columns
+    >>> X = pd.DataFrame({"age": [50, 60, 70, 55, 65, 75],
+    ...                   "stage": ["III", "IV", "II", "III", "IV", "IV"]})
+    >>> columns, codes = covariate_columns(X), np.array([0, 0, 0, 1, 1, 1])
+    >>> kept = encode_for_balancing(columns, codes, 2, rare_level_min=0, pool_absent=False)
+    >>> kept.balance_columns["level"].tolist()
+    ['', 'II', 'III', 'IV']
+    >>> design = encode_for_balancing(columns, codes, 2, rare_level_min=0, pool_absent=True)
+    >>> design.balance_columns["level"].tolist()
+    ['', 'IV+II', 'III']
+    >>> design.pooled[["level", "n", "pooled_into", "rule"]].values.tolist()
+    [['IV', 3, 'IV+II', 'absent from an arm'], ['II', 1, 'IV+II', 'absent from an arm']]
     """
     if not pool_absent:
         return encode_columns(columns, rare_level_min=rare_level_min)

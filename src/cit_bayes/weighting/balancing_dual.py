@@ -141,6 +141,22 @@ class BalancingState:
     ``tilt`` the target population's tilting h_i (1 for ATE, 1{a_i = focal} for ATT, h(e(x_i))
     for ATO and matching); ``target`` the target means (p,); ``focal`` the focal arm's code
     (ATT) or None; ``solutions`` one :class:`ArmSolution` per arm (None for the focal arm).
+
+    Examples
+    --------
+    The state of an ATE balancing of two arms on one balance function, built by hand: each
+    arm's solution reweights it to the target (the mean over all patients).
+
+    >>> import numpy as np
+    >>> from cit_bayes.weighting.balancing_dual import BalancingState, solve_arm
+    >>> matrix = np.array([[-1.0], [0.0], [1.0], [-0.5], [0.5], [2.0]])
+    >>> codes = np.array([0, 0, 0, 1, 1, 1])
+    >>> target = matrix.mean(axis=0)
+    >>> solutions = tuple(solve_arm(matrix[codes == j], target) for j in range(2))
+    >>> state = BalancingState(matrix, np.ones(6), np.ones(6), target, None, solutions)
+    >>> [bool(np.allclose(solution.weights @ state.matrix[codes == j], state.target))
+    ...  for j, solution in enumerate(state.solutions)]
+    [True, True]
     """
 
     matrix: np.ndarray
@@ -152,7 +168,18 @@ class BalancingState:
 
 
 def arm_basis(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Orthonormal basis (p, r) of the directions in which the arm's rows vary."""
+    """Orthonormal basis (p, r) of the directions in which the arm's rows vary.
+
+    Examples
+    --------
+    The second balance function is constant in this arm, so only the first direction is kept:
+
+    >>> import numpy as np
+    >>> from cit_bayes.weighting.balancing_dual import arm_basis
+    >>> basis = arm_basis(np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]]), np.full(3, 1 / 3))
+    >>> basis.shape, np.abs(basis).round(9).tolist()
+    ((2, 1), [[1.0], [0.0]])
+    """
     centred = (rows - q @ rows) * np.sqrt(q)[:, None]
     _, singular, vt = np.linalg.svd(centred, full_matrices=False)
     if singular.size == 0 or singular[0] == 0:
@@ -167,7 +194,24 @@ def _softmax(eta: np.ndarray) -> np.ndarray:
 
 
 def dual_objective(lam, deviations, log_q, ridge: float = 0.0) -> float:
-    """:math:`\\log\\sum_i q_i \\exp(\\lambda^\\top d_i) + (\\rho/2)\\lVert\\lambda\\rVert^2`."""
+    """:math:`\\log\\sum_i q_i \\exp(\\lambda^\\top d_i) + (\\rho/2)\\lVert\\lambda\\rVert^2`.
+
+    Examples
+    --------
+    With deviations -1 and 1 and equal base weights the dual is
+    :math:`\\log((e^{-\\lambda} + e^{\\lambda}) / 2) = \\log\\cosh\\lambda`, and the ridge adds
+    :math:`(\\rho/2)\\lambda^2`:
+
+    >>> import math
+    >>> import numpy as np
+    >>> from cit_bayes.weighting.balancing_dual import dual_objective
+    >>> deviations, log_q = np.array([[-1.0], [1.0]]), np.log([0.5, 0.5])
+    >>> value = dual_objective(np.array([1.0]), deviations, log_q)
+    >>> abs(value - math.log(math.cosh(1.0))) < 1e-12, round(value, 6)
+    (True, 0.433781)
+    >>> round(dual_objective(np.array([1.0]), deviations, log_q, ridge=2.0) - value, 12)
+    1.0
+    """
     eta = log_q + deviations @ lam
     top = eta.max()
     return float(top + np.log(np.exp(eta - top).sum()) + 0.5 * ridge * lam @ lam)

@@ -28,6 +28,30 @@ def solution_report(design, codes, arms, problem, weights, solutions):
     :class:`ArmSolution` per arm (``None`` for the focal arm). Returns the ``target_``,
     ``lambda_``, ``solver_`` and ``constraints_`` tables (targets and achieved means in the
     covariates' units; imbalances in SD units).
+
+    Examples
+    --------
+    Two arms of three patients balanced on age for the ATE: the target is the mean age of
+    all six, (50 + 60 + 70 + 55 + 65 + 80) / 6 = 63.333, and both arms reach it.
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from cit_bayes.weighting.balance_functions import constraint_matrix
+    >>> from cit_bayes.weighting.balancing_dual import solve_arm
+    >>> from cit_bayes.weighting.balancing_report import solution_report
+    >>> from cit_bayes.weighting.design import encode_covariates
+    >>> design = encode_covariates(pd.DataFrame({"age": [50, 60, 70, 55, 65, 80]}))
+    >>> codes = np.array([0, 0, 0, 1, 1, 1])
+    >>> matrix, columns = constraint_matrix(design)
+    >>> target = matrix.mean(axis=0)
+    >>> solutions = [solve_arm(matrix[codes == j], target) for j in range(2)]
+    >>> weights = np.concatenate([solution.weights for solution in solutions])
+    >>> target_table, lambdas, solver, constraints = solution_report(
+    ...     design, codes, ["A", "B"], (columns, matrix, target), weights, solutions)
+    >>> target_table["target"].round(3).tolist(), solver["status"].tolist()
+    ([63.333], ['exact', 'exact'])
+    >>> constraints["achieved"].round(3).tolist(), lambdas.shape
+    ([63.333, 63.333], (1, 2))
     """
     columns, matrix, target = problem
     names = [c["constraint"] for c in columns]
@@ -108,7 +132,30 @@ def solution_report(design, codes, arms, problem, weights, solutions):
 
 def warn_about_solutions(solver: pd.DataFrame, constraints: pd.DataFrame) -> None:
     """Warn about every arm that could not be balanced exactly, from the ``solver_`` and
-    ``constraints_`` tables of :func:`solution_report` (called by ``BalancingWeights.fit``)."""
+    ``constraints_`` tables of :func:`solution_report` (called by ``BalancingWeights.fit``).
+
+    Examples
+    --------
+    Tables cut down to the columns read: arm A is balanced, arm B misses one of its two
+    balance functions (a level it lacks), so one warning names arm B:
+
+    >>> import warnings
+    >>> import pandas as pd
+    >>> from cit_bayes.weighting.balancing_report import warn_about_solutions
+    >>> solver = pd.DataFrame({"arm": ["A", "B"], "n": [3, 3], "n_constraints": [2, 2],
+    ...                        "n_directions": [2, 1], "status": ["exact", "partial"]})
+    >>> constraints = pd.DataFrame({"arm": ["A", "A", "B", "B"],
+    ...                             "constraint": ["age", "stage[IV]", "age", "stage[IV]"],
+    ...                             "imbalance_sd": [0.0, 0.0, 0.0, 0.5]})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_about_solutions(solver, constraints)
+    >>> message = str(caught[0].message)
+    >>> len(caught), caught[0].category.__name__, message.split(":")[0]
+    (1, 'WeightingWarning', "arm 'B' cannot be balanced exactly")
+    >>> "1 of 2 balance function(s) off target, the largest stage[IV] by +0.5 SD" in message
+    True
+    """
     table = constraints
     for row in solver.itertuples(index=False):
         arm_rows = table[table["arm"] == row.arm]

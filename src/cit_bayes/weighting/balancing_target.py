@@ -22,7 +22,18 @@ __all__ = ["checked_base_weights", "fit_target_propensity", "target_tilt"]
 
 
 def checked_base_weights(base_weights, n: int) -> np.ndarray:
-    """The base weights q (default uniform), checked and rescaled to mean 1."""
+    """The base weights q (default uniform), checked and rescaled to mean 1.
+
+    Examples
+    --------
+    >>> from cit_bayes.weighting.balancing_target import checked_base_weights
+    >>> checked_base_weights([1, 2, 3], 3).tolist(), checked_base_weights(None, 2).tolist()
+    ([0.5, 1.0, 1.5], [1.0, 1.0])
+    >>> checked_base_weights([1.0, 0.0], 2)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.WeightingError: base weights must be finite and positive
+    """
     if base_weights is None:
         return np.ones(n)
     values = np.asarray(base_weights, dtype=float)
@@ -35,7 +46,20 @@ def checked_base_weights(base_weights, n: int) -> np.ndarray:
 
 def target_tilt(estimand: str, propensity, codes, focal) -> np.ndarray:
     """The target population's tilting h_i: 1 (ATE), 1{a_i = focal} (ATT), h(e(x_i)) (ATO,
-    matching)."""
+    matching).
+
+    Examples
+    --------
+    For the ATO, :math:`h = 1 / \\sum_k 1 / e_k`: 1 / (1.25 + 5) = 0.16 and 1 / (2 + 2) = 0.25.
+
+    >>> import numpy as np
+    >>> from cit_bayes.weighting.balancing_target import target_tilt
+    >>> propensity, codes = np.array([[0.8, 0.2], [0.5, 0.5]]), np.array([0, 1])
+    >>> target_tilt("ato", propensity, codes, None).round(3).tolist()
+    [0.16, 0.25]
+    >>> target_tilt("att", propensity, codes, 1).tolist()  # the focal arm's patients only
+    [0.0, 1.0]
+    """
     if estimand == "ate":
         return np.ones(len(codes))
     if estimand == "att":
@@ -48,7 +72,32 @@ def fit_target_propensity(
     design, codes, arms, *, estimand: str, penalty, positivity_bound: float, diagnose: bool
 ):
     """The multinomial logistic propensity model: the target of ATO and matching, and the
-    overlap diagnostics (warnings only with ``diagnose``). Returns ``(propensity, fit)``."""
+    overlap diagnostics (warnings only with ``diagnose``). Returns ``(propensity, fit)``.
+
+    Examples
+    --------
+    The same ages in both arms: the fitted propensities are one half everywhere.
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from cit_bayes.weighting.balancing_target import fit_target_propensity
+    >>> from cit_bayes.weighting.design import encode_covariates
+    >>> design = encode_covariates(pd.DataFrame({"age": [50.0, 60.0, 50.0, 60.0]}))
+    >>> propensity, fit = fit_target_propensity(
+    ...     design, np.array([0, 0, 1, 1]), ("A", "B"), estimand="ato", penalty=1.0,
+    ...     positivity_bound=0.05, diagnose=True)
+    >>> propensity.shape, bool(np.allclose(propensity, 0.5)), fit.converged
+    ((4, 2), True, True)
+
+    Ages that separate the arms leave an unpenalised model without an ATO target:
+
+    >>> separated = encode_covariates(pd.DataFrame({"age": [50.0, 52.0, 70.0, 72.0]}))
+    >>> fit_target_propensity(separated, np.array([0, 0, 1, 1]), ("A", "B"), estimand="ato",
+    ...                       penalty=0, positivity_bound=0.05, diagnose=False)
+    Traceback (most recent call last):
+    ...
+    cit_bayes.exceptions.WeightingError: the unpenalised propensity model that defines the ATO target separates the arms (fitted propensities below 1e-06); use penalty > 0
+    """
     penalty = float(penalty)
     logistic_fit, propensity = fit_multinomial_logistic(
         design.model_matrix, codes, len(arms), penalty=penalty
