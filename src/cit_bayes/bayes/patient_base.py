@@ -51,35 +51,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cit_bayes.bayes.patient_blocks import (
-    group_intercept,
-    likelihood_rows,
-    row_data,
-    zero_sum_basis,
-)
-from cit_bayes.bayes.patient_fit import ModelInputs, PatientFit, cached_model, fit_cached_model
 from cit_bayes.config import check_fields
 from cit_bayes.exceptions import ModelError
 
-# __all__ keeps the names that now live in patient_blocks and patient_fit (imported above)
 __all__ = [
     "SCALE",
     "check_fixed_arm_sd",
     "check_prior",
     "PatientData",
-    "PatientFit",
-    "ModelInputs",
     "WEIGHT_SCALES",
     "arm_size_rescale",
     "kish_rescale",
-    "cached_model",
-    "fit_cached_model",
-    "group_intercept",
     "group_values",
-    "likelihood_rows",
     "positive",
-    "row_data",
-    "zero_sum_basis",
 ]
 
 #: What an arm's likelihood weights may be rescaled to sum to (:attr:`PatientData.weight_scale`).

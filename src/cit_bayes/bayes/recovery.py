@@ -85,24 +85,17 @@ from cit_bayes.bayes.recovery_baseline import (
     smooth_centred,
 )
 from cit_bayes.bayes.recovery_targets import recovery_targets
-from cit_bayes.bayes.recovery_times import check_recovery_times, person_period, recovery_after
+from cit_bayes.bayes.recovery_times import check_recovery_times, recovery_after
 from cit_bayes.bayes.sampling import SamplerSettings
 from cit_bayes.config import setting
 from cit_bayes.exceptions import ModelError
 
-# __all__ keeps the names that now live in recovery_baseline, recovery_times and
-# recovery_targets (imported above)
 __all__ = [
     "RecoveryPrior",
-    "smooth_basis",
-    "check_recovery_times",
-    "person_period",
     "build_recovery_model",
-    "recovery_after",
     "recovery_values",
     "fit_recovery_model",
     "recovery_inputs",
-    "recovery_targets",
 ]
 
 REPORTED = ("cumulative_recovery", "rmtr", "arm_effect", "arm_log_hazard")

@@ -138,7 +138,7 @@ class ResponsePrior:
         centre): half-normal scale of the SD :math:`\\sigma_g` of the groups' random
         intercepts (logit scale; at :math:`\\sigma_g` = 1.0 a group's odds lie within a factor
         e^2 of the average group's at the 95 % edge;
-        :func:`~cit_bayes.bayes.patient_base.group_intercept`).
+        :func:`~cit_bayes.bayes.patient_blocks.group_intercept`).
     pool_arms : bool
         False (default): independent arm intercepts. True: arms partially pooled (a sensitivity
         analysis; module docstring). It changes the model's structure, not only its data.

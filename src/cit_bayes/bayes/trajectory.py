@@ -125,9 +125,7 @@ from cit_bayes.bayes.patient_blocks import group_intercept
 from cit_bayes.bayes.patient_fit import ModelInputs, PatientFit, cached_model, fit_cached_model
 from cit_bayes.bayes.sampling import SamplerSettings
 from cit_bayes.bayes.trajectory_data import (
-    BATCHED_ABOVE,
     PATTERN_BLOCK,
-    UNROLLED_DAYS,
     likelihood_form,
     observed_patterns,
     trajectory_values,
@@ -139,23 +137,10 @@ from cit_bayes.bayes.trajectory_prior import (
     residual_correlation,
     slope_deviations,
 )
-from cit_bayes.bayes.trajectory_targets import slope_deviation_terms, trajectory_targets
+from cit_bayes.bayes.trajectory_targets import trajectory_targets
 from cit_bayes.exceptions import ModelError
 
-# __all__ keeps the names that now live in trajectory_data, trajectory_prior and
-# trajectory_targets (imported above)
-__all__ = [
-    "BATCHED_ABOVE",
-    "UNROLLED_DAYS",
-    "TrajectoryPrior",
-    "build_trajectory_model",
-    "likelihood_form",
-    "slope_deviation_terms",
-    "trajectory_values",
-    "fit_trajectory_model",
-    "trajectory_inputs",
-    "trajectory_targets",
-]
+__all__ = ["build_trajectory_model", "fit_trajectory_model", "trajectory_inputs"]
 
 REPORTED = ("mean", "delta_plt")
 

@@ -25,7 +25,7 @@ from cit_bayes.cohort.schema import PLT_DAYS
 from cit_bayes.cohort.validate import validate_table
 from cit_bayes.exceptions import CohortError
 
-__all__ = ["READERS", "WRITABLE", "RawTable", "read_cohort", "read_table", "write_table"]
+__all__ = ["WRITABLE", "read_cohort", "read_table", "write_table"]
 
 
 def read_table(path: str | Path, *, sheet: str | int | None = None) -> RawTable:

@@ -20,7 +20,7 @@ cohort is validated, by a stated rule:
   recovery day is the first day with PLT >= 100 and ``recovery_after`` the last day with a
   count before it (day 0 when none), so that a recovery first seen on day 9 after a count
   below 100 on day 5 happened in (5, 9]: interval-censored, which the recovery model handles
-  (:func:`cit_bayes.bayes.recovery.recovery_after`). A patient never at 100 is censored at
+  (:func:`cit_bayes.bayes.recovery_times.recovery_after`). A patient never at 100 is censored at
   the last day with a count (0 when none after baseline).
 - **Qualified counts**: ``<20`` is read as 20 and ``>1000`` as 1000 (the limit; counted per
   qualifier). A qualifier that leaves the recovery threshold open (``<150``, ``>50``) is an

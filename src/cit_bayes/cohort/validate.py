@@ -46,13 +46,7 @@ from cit_bayes.cohort.schema import (
 )
 from cit_bayes.exceptions import CohortError
 
-__all__ = [
-    "check_arm_labels",
-    "extra_covariate_specs",
-    "group_column_specs",
-    "unused_covariates",
-    "validate_cohort",
-]
+__all__ = ["validate_cohort"]
 
 _MAX_NAMES_IN_NOTE = 10
 

@@ -135,7 +135,7 @@ def confounding_summary(fits: dict, plan, runner, analysis: str = "adjusted") ->
     Parameters
     ----------
     fits : dict
-        Fit name -> :class:`~cit_bayes.bayes.patient_base.PatientFit`.
+        Fit name -> :class:`~cit_bayes.bayes.patient_fit.PatientFit`.
     plan : AnalysisPlan
         Pairs, focus and reference arms, last day, credible level, seed and the U priors
         (``plan.confounding``).

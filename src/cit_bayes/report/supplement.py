@@ -28,9 +28,9 @@ from cit_bayes.report.sections_calibration import calibration_blocks
 from cit_bayes.report.sections_checks import banners
 from cit_bayes.report.sections_confounding import confounding_blocks
 from cit_bayes.report.supplement_computation import computation_blocks
-from cit_bayes.report.supplement_models import ENDPOINTS, model_blocks
+from cit_bayes.report.supplement_models import model_blocks
 
-__all__ = ["ENDPOINTS", "supplement_blocks", "supplement_title"]
+__all__ = ["supplement_blocks", "supplement_title"]
 
 _METHODS = {
     "entropy": (
@@ -341,6 +341,7 @@ def supplement_blocks(ctx: ReportContext, *, published: Mapping | None = None) -
     --------
     >>> from cit_bayes.report.ledger import Ledger
     >>> from cit_bayes.report.patient_context import build_context
+    >>> from cit_bayes.report.supplement_models import ENDPOINTS
     >>> meta = {"analyses": [{"name": "x"}], "data": {"arms": ["A", "B"]}}
     >>> ledger = Ledger({"results": {"meta": meta, **{e: {"x": {}} for e in ENDPOINTS}}})
     >>> blocks = supplement_blocks(build_context(ledger, {}, None, "."))

@@ -65,21 +65,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# moved to their own modules; importable from here too, as this module's __all__ says
-from cit_bayes.weighting.balance_functions import constraint_matrix, encode_for_balancing
-from cit_bayes.weighting.balancing_report import solution_report
-
 __all__ = [
     "ArmSolution",
     "BalancingState",
     "RIDGE_GRID",
     "arm_basis",
-    "constraint_matrix",
     "dual_objective",
-    "encode_for_balancing",
     "solve_arm",
     "solve_dual",
-    "solution_report",
 ]
 
 GRADIENT_TOLERANCE = 1e-11
