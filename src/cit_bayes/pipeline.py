@@ -185,18 +185,38 @@ def run_pipeline(
         staged_folder(out_dir) as staging,
         paper_steps(bundled, staging, published_sampler, seed) as paper,
     ):
-        cohort, analysis = _analyse(
-            step, plan, data, read, reconstructions, reconstruction_uncertainty, seed=seed,
-            workers=workers, scheduler=scheduler, steps=steps, sampler_progress=sampler_progress,
+        if reconstructions is None:
+            cohort, imputation, drawn = read_step(step, data, read, plan, seed)
+        else:  # the M reconstructed cohorts take the place of M imputations
+            cohort, imputation, drawn = reconstruct_step(
+                step, reconstructions, reconstruction_uncertainty
+            )
+        weighting, weightings, fit_work = weight_step(
+            step, cohort, imputation, plan, seed=seed,
+            unit="imputation" if drawn is None else "reconstruction",
+            workers=workers, scheduler=scheduler,
         )  # fmt: skip
+        fits, fit_seconds = fit_step(step, fit_work, steps, sampler_progress)
+        analysis = compare_step(
+            step, cohort, plan, weighting, fits, fit_seconds, seed=seed,
+            imputation=imputation, weightings=weightings, reconstructed=drawn is not None,
+        )  # fmt: skip
+        if drawn is not None:
+            add_reconstructions(analysis, drawn, fits, plan)
         if calibrated is not None:
             analysis.results["calibration"] = calibrated
         files, published = report_step(step, staging, analysis, paper, command=command, pdf=pdf)
     failed = _failed_fits(analysis, published)
     return PipelineResult(
-        Path(out_dir), not failed, failed, synthetic=bool(cohort.synthetic), bundled=bundled,
-        step_seconds=step.seconds, files=files, failed_checks=tuple(analysis.failed_checks),
-    )  # fmt: skip
+        Path(out_dir),
+        not failed,
+        failed,
+        synthetic=bool(cohort.synthetic),
+        bundled=bundled,
+        step_seconds=step.seconds,
+        files=files,
+        failed_checks=tuple(analysis.failed_checks),
+    )
 
 
 def _checked_inputs(plan, calibration, reconstructions, bundled: bool):
@@ -214,27 +234,3 @@ def _checked_inputs(plan, calibration, reconstructions, bundled: bool):
     calibration_dir = calibration_folder(calibration)
     calibrated = None if calibration_dir is None else calibration_block(calibration_dir, plan)
     return plan, calibrated
-
-
-def _analyse(
-    step: StepTimer, plan, data, read: dict, reconstructions, uncertainty, *, seed, workers,
-    scheduler, steps, sampler_progress: bool,
-):  # fmt: skip
-    """The steps ``validate`` to ``compare``: (the cohort, the patient-level analysis)."""
-    if reconstructions is None:
-        cohort, imputation, drawn = read_step(step, data, read, plan, seed)
-    else:  # the M reconstructed cohorts take the place of M imputations
-        cohort, imputation, drawn = reconstruct_step(step, reconstructions, uncertainty)
-    weighting, weightings, fit_work = weight_step(
-        step, cohort, imputation, plan, seed=seed,
-        unit="imputation" if drawn is None else "reconstruction",
-        workers=workers, scheduler=scheduler,
-    )  # fmt: skip
-    fits, fit_seconds = fit_step(step, fit_work, steps, sampler_progress)
-    analysis = compare_step(
-        step, cohort, plan, weighting, fits, fit_seconds, seed=seed,
-        imputation=imputation, weightings=weightings, reconstructed=drawn is not None,
-    )  # fmt: skip
-    if drawn is not None:
-        add_reconstructions(analysis, drawn, fits, plan)
-    return cohort, analysis

@@ -55,7 +55,6 @@ __all__ = [
 ESTIMANDS = ("ate", "ato", "att")
 #: The four patient-level models, in the order they are fitted.
 MODELS = ("response", "plt", "recovery", "safety")
-METHODS = ("entropy", "propensity")
 _SHARE = {"low": 0.0, "high": 1.0, "open_low": True, "open_high": True}
 
 

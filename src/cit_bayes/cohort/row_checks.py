@@ -24,7 +24,7 @@ from cit_bayes.cohort.schema import (
     plt_columns,
 )
 
-__all__ = ["NOT_IMPUTED", "check_rows"]
+__all__ = ["check_rows"]
 
 _DROP_HINT = (
     "missing='drop' (--missing drop) drops such rows and counts them per arm; "

@@ -77,8 +77,9 @@ def day14_rises(
     >>> [b + d >= 100 for b, d in zip(baseline, rises)]  # only the recovered reach 100
     [False, False, False, True, True]
     """
-    return _match_deltas(_draw_deltas(len(outcome), target, rng), baseline, outcome, score,
-                         checker, rng)  # fmt: skip
+    return _match_deltas(
+        _draw_deltas(len(outcome), target, rng), baseline, outcome, score, checker, rng
+    )
 
 
 def _draw_baselines(n: int, target: ArmPlateletTargets, rules, rng) -> np.ndarray:
