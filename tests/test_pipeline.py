@@ -221,3 +221,44 @@ def test_out_folder_with_a_users_file_is_refused_and_kept(tmp_path, capsys):
     assert sorted(p.name for p in own.iterdir()) == ["thesis.docx"]
     err = capsys.readouterr().err
     assert "did not write (thesis.docx)" in err
+
+
+def test_sigterm_stops_the_run_and_its_child_and_leaves_nothing(tmp_path):
+    """`kill` (a job scheduler's stop) ends a run like Ctrl-C: exit 143, the paper-level child
+    process stopped with it, no staging folder and no output folder left behind."""
+    import contextlib
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    out = tmp_path / "report"
+    script = "import sys; from cit_bayes.cli import main; sys.exit(main(sys.argv[1:]))"
+    run = subprocess.Popen(
+        [sys.executable, "-c", script, "run", "--out", str(out), "--no-pdf"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    parent = psutil.Process(run.pid)
+    children = []
+    try:
+        deadline = time.monotonic() + 120
+        while not children and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            children = parent.children(recursive=True)
+        assert children, "the run started no paper-level child process"
+        assert any(tmp_path.glob(".report.staging-*"))
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=120)  # an orphaned child would hold the pipes open
+        assert run.returncode == 143, err
+        assert err.strip().splitlines()[-1] == "terminated"
+        _, alive = psutil.wait_procs(children, timeout=30)
+        assert not alive, f"left running: {alive}"
+        assert sorted(p.name for p in tmp_path.iterdir()) == []
+    finally:  # whatever failed above, leave no process behind
+        for process in [*children, parent]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()

@@ -33,7 +33,7 @@ from scipy.special import expit
 from scipy.stats import norm
 
 from cit_bayes.cohort import read_cohort, validate_cohort
-from cit_bayes.exceptions import ModelError, WeightingError
+from cit_bayes.exceptions import ModelError, NotEstimableError, WeightingError
 from cit_bayes.simulate import simulate_cohort
 from cit_bayes.weighting.cox import weighted_cox
 from cit_bayes.weighting.survival import km_medians, weighted_kaplan_meier
@@ -508,7 +508,7 @@ def test_cox_with_covariates_and_convergence_error(censored_cohort):
         cox["se_log_hr"], reference.standard_errors_[list(ARMS[1:])], rtol=0.05
     )
     constant = pd.DataFrame({"constant": np.ones(len(data))})
-    with pytest.raises(ModelError, match="did not converge|could not be fitted"):
+    with pytest.raises(NotEstimableError, match="did not converge|could not be fitted"):
         weighted_cox(data["time"], data["recovered"], data["arm"], covariates=constant)
 
 
@@ -583,6 +583,22 @@ def test_bad_input_specific_to_each_function():
         weighted_cox(*args, reference="A", covariates=pd.DataFrame({"x": [1.0, 2.0, np.nan, 4]}))
     with pytest.raises(ModelError, match="must be numeric"):
         weighted_cox(*args, reference="A", covariates=pd.DataFrame({"x": list("abcd")}))
+
+
+def test_cox_cross_check_reports_no_estimate_but_raises_on_bad_input():
+    """The pipeline's Cox cross-check turns a model without an estimate (separation) into rows
+    that say why, and lets bad input through as the error it is (never "not estimable")."""
+    from cit_bayes.analyses.observed import cox_or_note
+
+    options = {"arms": ("a", "b"), "reference": "a", "ci_level": 0.95}
+    rows = cox_or_note([1, 2, 3, 4], [1, 1, 1, 1], list("bbaa"), None, **options)
+    assert rows["hazard_ratio"].isna().all()
+    assert rows["note"].iloc[0].startswith("not estimable: the weighted Cox model")
+    with pytest.raises(ModelError, match="0 or 1") as raised:
+        cox_or_note([1, 2, 3, 4], [1, 2, 1, 0], list("bbaa"), None, **options)
+    assert not isinstance(raised.value, NotEstimableError)
+    with pytest.raises(WeightingError):
+        cox_or_note([1, 2, 3, 4], [1, 1, 0, 1], list("bbaa"), [1.0, -1.0, 1.0, 1.0], **options)
 
 
 # --- slow: coverage --------------------------------------------------------------------------

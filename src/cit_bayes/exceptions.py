@@ -14,6 +14,7 @@ __all__ = [
     "ReconstructionError",
     "WeightingError",
     "ModelError",
+    "NotEstimableError",
     "ResultsSchemaError",
     "NotFittedError",
     "CitBayesWarning",
@@ -64,6 +65,11 @@ class WeightingError(CitBayesError, ValueError):
 
 class ModelError(CitBayesError, ValueError):
     """A Bayesian model cannot be built or fitted on the given input."""
+
+
+class NotEstimableError(ModelError):
+    """A model was given valid input, but its estimate does not exist on these data (complete
+    separation, no convergence): a finding to report, unlike a bad input, which is an error."""
 
 
 class ResultsSchemaError(CitBayesError, ValueError):

@@ -3,7 +3,7 @@
 Patients with the event per arm (the raw count beside every modelled rate), the observed
 platelet means per arm and day, the observed baseline mean, and the frequentist cross-checks that
 :class:`~cit_bayes.analyses.endpoints.EndpointRunner` sets beside the Bayesian fragments: the
-unweighted share of responders per arm with Wald intervals, and the weighted Cox model of
+unweighted share of responders per arm with score intervals (Wilson, Newcombe), and the weighted Cox model of
 recovery, or rows that say why it could not be fitted.
 """
 
@@ -13,14 +13,32 @@ import numpy as np
 import pandas as pd
 
 from cit_bayes.bayes.patient_base import PatientData
-from cit_bayes.exceptions import ModelError
+from cit_bayes.exceptions import NotEstimableError
 from cit_bayes.weighting.cox import weighted_cox
 
 __all__ = ["baseline_means", "cox_or_note", "event_counts", "observed_plt", "plain_outcomes"]
 
 
 def plain_outcomes(y: np.ndarray, codes: np.ndarray, arms, ci_level: float) -> pd.DataFrame:
-    """Unweighted response rate per arm and differences (Wald CIs), in weighted_outcome's shape.
+    """Unweighted response rate per arm and differences, in weighted_outcome's shape.
+
+    The intervals are score intervals: Wilson's for each arm's share (from
+    :meth:`scipy.stats.binomtest`'s ``proportion_ci``) and Newcombe's hybrid score interval for
+    each difference (Newcombe 1998, method 10: the arms' Wilson limits combined; scipy and our
+    other libraries do not have it, so it is written here, six lines). The Wald interval
+    ``p +- z SE`` they replace collapses to a single point when an arm has 0 % or 100 %
+    responders (SE 0) and under-covers near those bounds, where the combination's rate lies.
+    ``se`` is the binomial standard error at the estimate, sqrt(p (1 - p) / n) (0 at 0 % and
+    100 %), and for a difference the two combined; the intervals do not use it. The interval
+    columns keep weighted_outcome's names (``ci_low_sandwich``, ``ci_high_sandwich``);
+    ``method`` says what they are.
+
+    References
+    ----------
+    Wilson EB. Probable inference, the law of succession, and statistical inference. *J Am Stat
+    Assoc* 1927;22:209-212.
+    Newcombe RG. Interval estimation for the difference between independent proportions:
+    comparison of eleven methods. *Stat Med* 1998;17:873-890.
 
     Examples
     --------
@@ -31,37 +49,47 @@ def plain_outcomes(y: np.ndarray, codes: np.ndarray, arms, ci_level: float) -> p
     (['arm_mean', 'arm_mean', 'difference'], [0.5, 1.0, 0.5])
     >>> frame["se"].round(4).tolist()  # sqrt(0.5 * 0.5 / 2), 0, and the two combined
     [0.3536, 0.0, 0.3536]
+    >>> frame["ci_low_sandwich"].round(4).tolist()  # B's 2 of 2: Wilson, not the point [1, 1]
+    [0.0945, 0.3424, -0.2726]
+    >>> frame["ci_high_sandwich"].round(4).tolist()
+    [0.9055, 1.0, 0.9055]
     """
-    from scipy.stats import norm
+    from scipy.stats import binomtest
 
-    z = norm.ppf(0.5 + ci_level / 2)
-    rows = []
-    rates = {}
+    rows, rates = [], {}
     for j, arm in enumerate(arms):
         values = y[codes == j]
-        p, n = values.mean(), len(values)
-        se = np.sqrt(p * (1 - p) / n)
-        rates[arm] = (p, se)
-        rows.append(("arm_mean", arm, "", p, se))
+        n, k = len(values), int(np.sum(values == 1.0))
+        p = k / n
+        wilson = binomtest(k, n).proportion_ci(confidence_level=ci_level, method="wilson")
+        rates[arm] = (p, np.sqrt(p * (1 - p) / n), wilson.low, wilson.high)
+        rows.append(("arm_mean", arm, "", *rates[arm]))
     for a in range(len(arms)):
         for b in range(a + 1, len(arms)):
-            (pb, sb), (pa, sa) = rates[arms[b]], rates[arms[a]]
-            rows.append(("difference", arms[b], arms[a], pb - pa, np.hypot(sa, sb)))
-    frame = pd.DataFrame(rows, columns=["quantity", "arm", "comparator", "estimate", "se"])
+            (pb, sb, lb, ub), (pa, sa, la, ua) = rates[arms[b]], rates[arms[a]]
+            d = pb - pa
+            low = d - np.hypot(pb - lb, ua - pa)
+            high = d + np.hypot(ub - pb, pa - la)
+            rows.append(("difference", arms[b], arms[a], d, np.hypot(sa, sb), low, high))
+    columns = ["quantity", "arm", "comparator", "estimate", "se"]
+    frame = pd.DataFrame(rows, columns=[*columns, "ci_low_sandwich", "ci_high_sandwich"])
+    level = round(100 * ci_level)
     return frame.assign(
-        ci_low_sandwich=frame["estimate"] - z * frame["se"],
-        ci_high_sandwich=frame["estimate"] + z * frame["se"],
         n_bootstrap=0,
         confidence=ci_level,
-        method=f"share of responders per arm, Wald {round(100 * ci_level)}% CI (unweighted)",
+        method=f"share of responders per arm (unweighted), Wilson {level}% CI; differences: "
+        "Newcombe's hybrid score CI",
     )
 
 
 def cox_or_note(time, recovered, labels, weights, *, arms, reference, ci_level) -> pd.DataFrame:
     """The weighted Cox rows; when the model cannot be fitted, NaN rows that say why.
 
-    A Cox failure (separation, no convergence) must not stop the Bayesian analysis it only
-    cross-checks; the reason is kept in the ``note`` column and in ``results.json``.
+    A Cox model that cannot be estimated on the data (separation, no convergence:
+    :class:`~cit_bayes.exceptions.NotEstimableError`) must not stop the Bayesian analysis it
+    only cross-checks; the reason is kept in the ``note`` column and in ``results.json``. Bad
+    input (any other :class:`~cit_bayes.exceptions.ModelError` or a ``WeightingError``) is an
+    error, not a finding, and is raised.
 
     Examples
     --------
@@ -80,7 +108,7 @@ def cox_or_note(time, recovered, labels, weights, *, arms, reference, ci_level) 
         return weighted_cox(
             time, recovered, labels, weights, arms=arms, reference=reference, ci_level=ci_level
         )
-    except ModelError as error:
+    except NotEstimableError as error:
         return pd.DataFrame(
             {
                 "key": f"{arm}/{reference}",

@@ -6,14 +6,21 @@ exit code). This module only dispatches and turns named errors into exit codes:
 
 * 0: success (an audit with findings is still a success);
 * 2: bad input (a named :class:`~cit_bayes.exceptions.CitBayesError`), printed without a traceback;
-* 1: a step ran but failed (for example a reconstruction that misses a published target).
+* 1: a step ran but failed (for example a reconstruction that misses a published target);
+* 130: interrupted (Ctrl-C); 143: terminated (SIGTERM, as a job scheduler or ``kill`` stops a
+  job). Both unwind the command like an error: a run's staging folder is removed and its
+  child process (the paper-level steps, :mod:`cit_bayes.paper_steps`) stopped, so nothing is
+  left running or half-written.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from cit_bayes import __version__
@@ -42,6 +49,32 @@ EXIT_BAD_INPUT = 2
 MAX_GROUPS_SHOWN = 20
 PER_GROUP_SHOWN = 2
 ROWS_LISTED = 12
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread: a BaseException, so that no ``except Exception``
+    swallows it, and every ``finally`` and context manager on the way out runs."""
+
+
+@contextlib.contextmanager
+def _termination_unwinds():
+    """Turn SIGTERM into :class:`_Terminated` while a command runs (Python's default dies at
+    once, skipping the clean-up), and restore the previous handler afterwards. Only the main
+    thread may install a handler; elsewhere (a notebook's worker thread) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,13 +170,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     try:
-        return int(args.func(args) or EXIT_OK)
+        with _termination_unwinds():
+            return int(args.func(args) or EXIT_OK)
     except CitBayesError as error:
         report_error(error, getattr(args, "problems", None))
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except _Terminated:
+        print("terminated", file=sys.stderr)
+        return EXIT_TERMINATED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,9 @@ says so), which on daily data moves the robust SEs (by 1-2.5 % on the bundled co
 (tested), and lifelines' ``robust=True`` where no times are tied. lifelines warns that
 non-integer weights need robust errors (``StatisticalWarning``): that warning is expected
 and dropped; any other lifelines warning is re-issued, and its convergence warnings (and
-``ConvergenceError``) become a :class:`ModelError`.
+``ConvergenceError``) become a :class:`~cit_bayes.exceptions.NotEstimableError` (a
+``ModelError``: the data admit no estimate), which callers may report as a finding; bad input is
+a plain ``ModelError``.
 
 Durations must be positive: patients with time 0 (no count after baseline) are left out
 and counted in ``n_excluded_time0``; patients with weight 0 contribute nothing and are
@@ -49,7 +51,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from cit_bayes.exceptions import ModelError
+from cit_bayes.exceptions import ModelError, NotEstimableError
 from cit_bayes.weighting.survival import _check_level, _positions, _validate
 
 __all__ = ["weighted_cox"]
@@ -121,8 +123,11 @@ def weighted_cox(
     Raises
     ------
     ModelError
-        Bad input, or the model did not converge (lifelines' ``ConvergenceError`` or
-        ``ConvergenceWarning``: separation, collinearity, a constant covariate).
+        Bad input.
+    NotEstimableError
+        The model did not converge or gave a non-finite estimate (lifelines'
+        ``ConvergenceError`` or ``ConvergenceWarning``: separation, collinearity, a constant
+        covariate); a subclass of ``ModelError``.
     WeightingError
         Bad weights.
 
@@ -195,13 +200,15 @@ def _fit_cox(frame: pd.DataFrame) -> dict[int, tuple[float, float]]:
         try:
             fitter.fit(frame, duration_col="time", event_col="recovered", weights_col="weight")
         except ConvergenceError as error:
-            raise ModelError(f"the weighted Cox model could not be fitted: {error}") from error
+            raise NotEstimableError(
+                f"the weighted Cox model could not be fitted: {error}"
+            ) from error
     for record in caught:
         message = str(record.message)
         if issubclass(record.category, StatisticalWarning) and "not integers" in message:
             continue  # expected with case weights: the robust errors below are what it asks for
         if issubclass(record.category, LifelinesConvergenceWarning):
-            raise ModelError(f"the weighted Cox model did not converge: {message.strip()}")
+            raise NotEstimableError(f"the weighted Cox model did not converge: {message.strip()}")
         warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
     names = list(fitter.params_.index)
     beta = fitter.params_.to_numpy(dtype=float)
@@ -216,7 +223,9 @@ def _fit_cox(frame: pd.DataFrame) -> dict[int, tuple[float, float]]:
     for j, column in enumerate(names):
         if column.startswith("arm_"):
             if not (np.isfinite(beta[j]) and np.isfinite(robust_se[j]) and robust_se[j] > 0):
-                raise ModelError(f"the weighted Cox model gave a non-finite estimate ({column})")
+                raise NotEstimableError(
+                    f"the weighted Cox model gave a non-finite estimate ({column})"
+                )
             out[int(column.removeprefix("arm_"))] = (float(beta[j]), float(robust_se[j]))
     return out
 
