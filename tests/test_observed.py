@@ -45,3 +45,36 @@ def test_arm_interval_is_wilsons_and_not_a_point_at_the_bounds():
     expected = -1 + np.hypot(z2 / (20 + z2), 1 - 35 / (35 + z2))
     assert difference["ci_high_sandwich"] == pytest.approx(expected, rel=1e-9)
     assert "Wilson" in difference["method"] and "Newcombe" in difference["method"]
+
+
+def test_weighted_cross_check_that_cannot_run_says_why():
+    """With a patient whose response cannot be determined, the weighted bootstrap (which refits
+    the weights on every patient) is not run, and the results say so instead of leaving the
+    cross-check out without a word."""
+    from types import SimpleNamespace
+
+    import xarray as xr
+
+    from cit_bayes.analyses.endpoints import endpoint_runner
+    from cit_bayes.cohort import validate_cohort
+    from cit_bayes.plan import load_plan
+    from cit_bayes.simulate import simulate_cohort
+
+    plan = load_plan()
+    cohort = validate_cohort(simulate_cohort(40, seed=5, scenario="paper-like").data)
+    runner = endpoint_runner(cohort, plan, plan.seed, None)
+    y = runner.outcomes()
+    y["response"][[3, 7]] = np.nan
+    rng = np.random.default_rng(0)
+    rate = xr.DataArray(
+        rng.uniform(size=(2, 50, len(plan.arms))),
+        dims=("chain", "draw", "arm"),
+        coords={"arm": list(plan.arms)},
+    )
+    fit = SimpleNamespace(draws={"rate": rate}, name="response/adjusted", passed=True)
+    adjusted = next(a for a in plan.analyses() if a.adjusted)
+    fragment, tables = runner._response(adjusted, {"response": fit}, object(), y)
+    method = fragment["frequentist"]["method"]
+    assert method.startswith("not computed: 2 patient(s) without a determinable response")
+    assert "rate" not in fragment["frequentist"] and "frequentist" not in tables
+    assert sum(fragment["n_analysed"].values()) == 38

@@ -305,11 +305,16 @@ class EndpointRunner:
                 plan=self.plan,
                 seed=derive_seed(self.seed, "bootstrap", analysis.name),
             )
-        else:
-            outcome = None
-        if outcome is not None:
-            fragment["frequentist"] = frequentist_response_fragment(outcome, spec.pairs)
-            tables["frequentist"] = outcome
+        else:  # said, not silently left out: the bootstrap refits the weights on every patient
+            missing = int(np.sum(~keep))
+            fragment["frequentist"] = {
+                "method": f"not computed: {missing} patient(s) without a determinable response; "
+                "the weighted bootstrap refits the weights on resamples of every patient and "
+                "needs each one's outcome (the posterior uses the patients with one)"
+            }
+            return fragment, tables
+        fragment["frequentist"] = frequentist_response_fragment(outcome, spec.pairs)
+        tables["frequentist"] = outcome
         return fragment, tables
 
     def _plt(self, analysis: Analysis, fits, weighted, y):

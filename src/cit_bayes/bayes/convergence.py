@@ -39,30 +39,27 @@ class Convergence:
 def convergence(draws: np.ndarray, tail_prob: float = 0.95) -> Convergence:
     """Rank-normalised split R-hat, bulk ESS and tail ESS of every component of ``draws``.
 
-        Parameters
-        ----------
-        draws
-            Array ``(chain, draw, component)``.
-        tail_prob
-            The tail ESS is the smaller ESS of the indicators of the ``1 - tail_prob`` and
-            ``tail_prob`` quantiles (ArviZ's ``prob``).
+    Parameters
+    ----------
+    draws
+        Array ``(chain, draw, component)``.
+    tail_prob
+        The tail ESS is the smaller ESS of the indicators of the ``1 - tail_prob`` and
+        ``tail_prob`` quantiles (ArviZ's ``prob``).
 
-        Returns
-        -------
-        Convergence
-            R-hat is the larger of the bulk and the folded rank-normalised split R-hat. A component
-            with a non-finite draw, or too few chains (R-hat: two) or draws (four), gets NaN;
-            constant draws get an undefined (NaN) R-hat, as in ArviZ.
+    Returns
+    -------
+    Convergence
+        R-hat is the larger of the bulk and the folded rank-normalised split R-hat. A component
+        with a non-finite draw, or too few chains (R-hat: two) or draws (four), gets NaN;
+        constant draws get an undefined (NaN) R-hat, as in ArviZ.
 
-        Examples
-        --------
-        >>> from dataclasses import dataclass
-
-    import numpy as np
-        >>> from cit_bayes.bayes.convergence import convergence
-        >>> checks = convergence(np.random.default_rng(0).normal(size=(4, 500, 2)))
-        >>> bool(np.all(checks.rhat < 1.01)), bool(np.all(checks.ess_bulk > 1000))
-        (True, True)
+    Examples
+    --------
+    >>> from cit_bayes.bayes.convergence import convergence
+    >>> checks = convergence(np.random.default_rng(0).normal(size=(4, 500, 2)))
+    >>> bool(np.all(checks.rhat < 1.01)), bool(np.all(checks.ess_bulk > 1000))
+    (True, True)
     """
     draws = np.asarray(draws, dtype=float)
     if draws.ndim != 3:

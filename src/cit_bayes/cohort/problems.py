@@ -66,7 +66,8 @@ class Problem:
     column : str or None
         Column name (as in the file, or the canonical name when the column is missing).
     value : str or None
-        The offending value, already quoted for display; None when there is none to show.
+        The offending value, already quoted for display (``''`` for an empty cell, shown as
+        "empty"); None when there is none to show.
     expected : str
         What was expected instead.
 
@@ -74,6 +75,8 @@ class Problem:
     --------
     >>> print(Problem("cohort.csv", 4, "age", "'abc'", "a number"))
     cohort.csv, row 4, column 'age': value 'abc' - expected a number
+    >>> print(Problem("cohort.csv", 5, "arm", "''", "one of the plan's arms"))
+    cohort.csv, row 5, column 'arm': empty - expected one of the plan's arms
     """
 
     file: str
@@ -89,6 +92,8 @@ class Problem:
         if self.column is not None:
             where.append(f"column {self.column!r}")
         text = ", ".join(where)
+        if self.value == "''":
+            return f"{text}: empty - expected {self.expected}"
         if self.value is not None:
             return f"{text}: value {self.value} - expected {self.expected}"
         return f"{text}: expected {self.expected}"
