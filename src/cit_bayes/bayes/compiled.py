@@ -217,6 +217,17 @@ def expand_callback(dim, expanded, x_, out_, user_data_):
 """
 
 
+def _keyed(made: tuple) -> bool:
+    """Whether PyTensor keyed the numba code of both compiled functions (else no callback of
+    ours can be cached, and nothing is stored)."""
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    return all(
+        CACHED_SRC_FUNCTIONS.get(getattr(f.vm.jit_fn, "py_func", None)) is not None
+        for f in (made[2], made[3])
+    )
+
+
 def _callback(inner, source: str, name: str, signature):
     """The cached ``cfunc`` of ``source`` calling PyTensor's compiled ``inner``; None if
     PyTensor could not key ``inner``."""
@@ -402,6 +413,14 @@ def compile_model(model: pm.Model):
     stored = made is not None
     if made is None:
         made = _functions(model, initial_point)
+        if path is not None and _keyed(made) and _save(path, made):
+            # Every later process loads the stored functions, and PyTensor keys a loaded
+            # function's numba code differently from the freshly compiled one's (measured on
+            # the recovery model: another key for both functions), so callbacks built on the
+            # fresh functions were never found again: the second process compiled them anew
+            # (17-20 s for the recovery model) and only the third was warm. Built on the
+            # loaded functions, they are what every later process looks up.
+            made = _load(path, model, structure, initial_point) or made
     (n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, reparameterized) = made
     variables = list(dict.fromkeys([*logp_fn.get_shared(), *expand_fn.get_shared()]))
     keys = {var: f"shared{i}" for i, var in enumerate(variables)}
@@ -424,8 +443,6 @@ def compile_model(model: pm.Model):
     if logp is None or expand is None:  # a graph PyTensor cannot key: nutpie's own compilation
         info = CompiledModelInfo(cached=False, hits=0, stored=False)
         return nutpie.compile_pymc_model(model), info
-    if path is not None and not stored:
-        _save(path, made)
     dims, coords = nutpie_internals._prepare_dims_and_coords(model, shape_info, reparameterized)
     compiled = _CachedPyMCModel(
         _n_dim=n_dim,
