@@ -47,6 +47,14 @@ def test_arm_interval_is_wilsons_and_not_a_point_at_the_bounds():
     assert "Wilson" in difference["method"] and "Newcombe" in difference["method"]
 
 
+def test_an_arm_without_responses_is_not_estimable_not_an_error():
+    y, codes = np.array([1.0, 0.0, 1.0]), np.array([0, 0, 0])
+    frame = plain_outcomes(y, codes, ("A", "B"), 0.95).set_index(["quantity", "arm"])
+    assert frame.loc[("arm_mean", "A"), "estimate"] == pytest.approx(2 / 3)
+    assert np.isnan(frame.loc[("arm_mean", "B"), ["estimate", "ci_low_sandwich"]]).all()
+    assert np.isnan(frame.loc[("difference", "B"), ["estimate", "ci_high_sandwich"]]).all()
+
+
 def test_weighted_cross_check_that_cannot_run_says_why():
     """With a patient whose response cannot be determined, the weighted bootstrap (which refits
     the weights on every patient) is not run, and the results say so instead of leaving the

@@ -31,7 +31,8 @@ def plain_outcomes(y: np.ndarray, codes: np.ndarray, arms, ci_level: float) -> p
     ``se`` is the binomial standard error at the estimate, sqrt(p (1 - p) / n) (0 at 0 % and
     100 %), and for a difference the two combined; the intervals do not use it. The interval
     columns keep weighted_outcome's names (``ci_low_sandwich``, ``ci_high_sandwich``);
-    ``method`` says what they are.
+    ``method`` says what they are. An arm without a patient with a response has NaN rows
+    (``"not estimable"`` in results.json).
 
     References
     ----------
@@ -60,9 +61,12 @@ def plain_outcomes(y: np.ndarray, codes: np.ndarray, arms, ci_level: float) -> p
     for j, arm in enumerate(arms):
         values = y[codes == j]
         n, k = len(values), int(np.sum(values == 1.0))
-        p = k / n
-        wilson = binomtest(k, n).proportion_ci(confidence_level=ci_level, method="wilson")
-        rates[arm] = (p, np.sqrt(p * (1 - p) / n), wilson.low, wilson.high)
+        if n == 0:  # no patient of the arm with a response: nothing to estimate
+            rates[arm] = (np.nan,) * 4
+        else:
+            p = k / n
+            wilson = binomtest(k, n).proportion_ci(confidence_level=ci_level, method="wilson")
+            rates[arm] = (p, np.sqrt(p * (1 - p) / n), wilson.low, wilson.high)
         rows.append(("arm_mean", arm, "", *rates[arm]))
     for a in range(len(arms)):
         for b in range(a + 1, len(arms)):
