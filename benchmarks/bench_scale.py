@@ -29,7 +29,8 @@ Usage::
     python benchmarks/bench_scale.py                     # n = 1,000 and 10,000
     python benchmarks/bench_scale.py --sizes 1000,100000
     python benchmarks/bench_scale.py --sizes 1000,100000 --categorical
-    python benchmarks/bench_scale.py --models plt --sizes 1000,10000 --follow-up-days 9 --missing 0.2
+    python benchmarks/bench_scale.py --models plt --sizes 1000,10000 \\
+        --follow-up-days 9 --missing 0.2
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Patients with the event per arm (the raw count beside every modelled rate), the observed
 platelet means per arm and day, the observed baseline mean, and the frequentist cross-checks that
 :class:`~cit_bayes.analyses.endpoints.EndpointRunner` sets beside the Bayesian fragments: the
-unweighted share of responders per arm with score intervals (Wilson, Newcombe), and the weighted Cox model of
-recovery, or rows that say why it could not be fitted.
+unweighted share of responders per arm with score intervals (Wilson, Newcombe), and the
+weighted Cox model of recovery, or rows that say why it could not be fitted.
 """
 
 from __future__ import annotations

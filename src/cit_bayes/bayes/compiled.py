@@ -220,23 +220,25 @@ def expand_callback(dim, expanded, x_, out_, user_data_):
 """
 
 
+def _pytensor_key(inner) -> str | None:
+    """PyTensor's key of a compiled function's numba code (None: PyTensor could not key it)."""
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    return CACHED_SRC_FUNCTIONS.get(getattr(inner, "py_func", None))
+
+
 def _keyed(made: tuple) -> bool:
     """Whether PyTensor keyed the numba code of both compiled functions (else no callback of
     ours can be cached, and nothing is stored)."""
-    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
-
-    return all(
-        CACHED_SRC_FUNCTIONS.get(getattr(f.vm.jit_fn, "py_func", None)) is not None
-        for f in (made[2], made[3])
-    )
+    return all(_pytensor_key(f.vm.jit_fn) is not None for f in (made[2], made[3]))
 
 
 def _callback(inner, source: str, name: str, signature):
     """The cached ``cfunc`` of ``source`` calling PyTensor's compiled ``inner``; None if
     PyTensor could not key ``inner``."""
-    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
+    from pytensor.link.numba.cache import compile_numba_function_src
 
-    graph_key = CACHED_SRC_FUNCTIONS.get(getattr(inner, "py_func", None))
+    graph_key = _pytensor_key(inner)
     if graph_key is None:
         return None
     text = "\n".join((source, graph_key, nutpie.__version__, numba.__version__, WRAPPER_VERSION))
