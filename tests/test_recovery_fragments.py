@@ -16,7 +16,11 @@ import pytest
 import xarray as xr
 
 from cit_bayes.analyses.fragments import ContrastSpec
-from cit_bayes.analyses.recovery_fragments import frequentist_recovery_fragment, recovery_fragment
+from cit_bayes.analyses.recovery_fragments import (
+    frequentist_recovery_fragment,
+    recovery_fragment,
+    recovery_population,
+)
 
 SPEC = ContrastSpec(("A", "B"), (("A", "B"),), "A", faster_by_days=(1.0,))
 DAYS = [f"day{t}" for t in range(1, 15)]
@@ -52,7 +56,26 @@ def test_marginal_differences_and_the_proportionality_check():
     assert fragment["hazard_ratio"]["A/B"]["median"] == pytest.approx(math.exp(0.5))
     assert "day-averaged" in fragment["hazard_ratio_estimand"]
     assert "treatment policy" in fragment["intercurrent_events"]
+    assert "hypothetical strategy for death" in fragment["intercurrent_events"]
+    assert fragment["population"].startswith("all patients of the cohort")  # the default: ATE
     assert set(tables["recovered_difference"]["day"]) == {7, 14}
+
+
+def test_the_population_is_the_estimands_and_says_who_was_left_out():
+    cumulative, rmtr, effect, _ = _draws()
+    population = recovery_population("ato", 14, 3)
+    fragment, _ = recovery_fragment(
+        cumulative, rmtr, effect, SPEC, reference="B", horizon=14, population=population
+    )
+    assert fragment["population"] == population
+    assert population.startswith("the overlap population")
+    assert population.endswith(
+        "3 patient(s) without a recovery time left out of the fit and of the standardisation"
+    )
+    assert recovery_population(None, 14).startswith("each arm's own patients")
+    assert "left out" not in recovery_population("att", 14)
+    with pytest.raises(KeyError):
+        recovery_population("itt", 14)
 
 
 def test_kaplan_meier_differences_are_wald_with_independent_arms():

@@ -35,6 +35,7 @@ from cit_bayes.analyses.predictive import predictive_check
 from cit_bayes.analyses.recovery_fragments import (
     frequentist_recovery_fragment,
     recovery_fragment,
+    recovery_population,
 )
 from cit_bayes.analyses.results import (
     add_analysis,
@@ -345,6 +346,7 @@ class EndpointRunner:
             reference=plan.recovery_reference,
             horizon=plan.horizon,
             arm_log_hazard=fit.draws["arm_log_hazard"],
+            population=recovery_population(analysis.estimand, plan.horizon, int((~keep).sum())),
         )
         fragment = self._common(analysis, fit) | fragment
         fragment["n_analysed"] = arm_counts(self.codes[keep], self.arms)

@@ -62,6 +62,10 @@ class ContrastSpec:
         return [(self.focus_arm, arm) for arm in self.arms if arm != self.focus_arm]
 
 
+#: What results.json keeps of a ratio's posterior (the median is the summary reports print).
+_RATIO_FIELDS = ("mean", "sd", "median", "ci_low", "ci_high")
+
+
 def _tag(table: pd.DataFrame, **columns) -> pd.DataFrame:
     table = table.copy()
     for position, (name, value) in enumerate(columns.items()):
@@ -98,7 +102,9 @@ def response_analysis(
     fragment = {
         "rate": contrasts.interval_fragment(rate),
         "risk_difference": contrasts.interval_fragment(difference),
-        "odds_ratio": contrasts.interval_fragment(odds_ratio),
+        # the median beside the mean: a ratio's posterior is skewed, its mean can exceed 1 while
+        # P(A > B) < 1/2 (P(OR > 1) = P(A > B)); the reports print the median
+        "odds_ratio": contrasts.interval_fragment(odds_ratio, fields=_RATIO_FIELDS),
         "prob_superior": contrasts.probability_fragment(superior),
         "prob_best": contrasts.probability_fragment(best),
         "prob_noninferior": contrasts.probability_fragment(noninferior),

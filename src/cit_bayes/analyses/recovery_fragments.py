@@ -26,7 +26,9 @@ __all__ = [
     "HAZARD_RATIO_ESTIMAND",
     "INTERCURRENT_EVENTS",
     "median_days",
+    "POPULATIONS",
     "recovery_fragment",
+    "recovery_population",
     "frequentist_recovery_fragment",
     "km_differences",
 ]
@@ -39,14 +41,50 @@ HAZARD_RATIO_ESTIMAND = (
     "Cox model, which averages differently (hazard ratios are non-collapsible)"
 )
 
-#: The intercurrent-event strategy of the recovery endpoint.
+#: The intercurrent-event strategies of the recovery endpoint (ICH E9(R1)).
 INTERCURRENT_EVENTS = (
-    "treatment policy: platelet transfusions and other supportive care are part of the regimen "
-    "as given, and a count >= 100 x10^9/L reached after a transfusion counts as recovery (the "
-    "cohort records whether a transfusion was given, not when, so a hypothetical or composite "
-    "strategy cannot be emulated); death or loss before the end of follow-up censors at the last "
-    "count"
+    "transfusion: treatment policy: platelet transfusions and other supportive care are part of "
+    "the regimen as given, and a count >= 100 x10^9/L reached after a transfusion counts as "
+    "recovery (the cohort records whether a transfusion was given, not when, so a hypothetical or "
+    "composite strategy cannot be emulated); death or loss before the end of follow-up: censored "
+    "at the last count, a hypothetical strategy for death (the curves describe recovery had no "
+    "patient died; valid if censoring is independent of recovery given arm and covariates), not "
+    "a competing-risks cumulative incidence"
 )
+
+#: Whose recovery the g-computed curves describe, by estimand (``None``: unadjusted).
+POPULATIONS = {
+    None: "each arm's own patients (unadjusted: no covariates, no weights)",
+    "ate": "all patients of the cohort (standardised over their covariates)",
+    "ato": "the overlap population (the patients standardised over, tilted by the overlap weights)",
+    "att": "patients like those treated in the ATT arm (standardised over them)",
+}
+
+
+def recovery_population(estimand: str | None, horizon: int, n_left_out: int = 0) -> str:
+    """The recovery fragment's ``population``: whose curves, the time scale, the censoring.
+
+    ``n_left_out``: patients without a recovery time, left out of the fit and of the
+    standardisation (said, so that a reader knows the curves describe the others).
+
+    Examples
+    --------
+    >>> recovery_population("ato", 14)[:25]
+    'the overlap population (t'
+    >>> recovery_population(None, 14, 2).split("; ")[-1]
+    '2 patient(s) without a recovery time left out of the fit and of the standardisation'
+    """
+    text = (
+        f"{POPULATIONS[estimand]}; time to PLT >= 100 x10^9/L within {horizon} days, "
+        f"right-censored at day {horizon} or at the last recorded count"
+    )
+    if n_left_out:
+        text += (
+            f"; {n_left_out} patient(s) without a recovery time left out of the fit and of the "
+            "standardisation"
+        )
+    return text
+
 
 #: Days at which the shares recovered are contrasted (those within the horizon are used).
 RECOVERED_DAYS = (7, 14)
@@ -104,6 +142,7 @@ def recovery_fragment(
     reference: str,
     horizon: int,
     arm_log_hazard: xr.DataArray | None = None,
+    population: str | None = None,
 ) -> tuple[dict, dict]:
     """Cumulative recovery, RMTR and its comparisons, medians, hazard ratios, P(faster).
 
@@ -116,7 +155,8 @@ def recovery_fragment(
     assumption: the ratio of an arm's hazard ratio in the first half of the follow-up to that in
     the second (1 under proportional hazards). "Faster" is read two ways, both reported: a
     smaller RMTR (``prob_superior``, ``"A<B"``) and a higher day-averaged hazard
-    (``prob_higher_hazard``, ``"A>B"``).
+    (``prob_higher_hazard``, ``"A>B"``). ``population``: whose curves they are
+    (:func:`recovery_population`; default that of the ATE).
 
     Examples
     --------
@@ -155,10 +195,7 @@ def recovery_fragment(
     medians, median_table = median_days(cumulative, spec.arms, spec.ci_level)
     recovered, recovered_rows = _recovered_differences(cumulative, spec, horizon)
     fragment |= {
-        "population": (
-            f"all patients; time to PLT >= 100 x10^9/L within {horizon} days, right-censored "
-            f"at day {horizon} or at the last recorded count"
-        ),
+        "population": population or recovery_population("ate", horizon),
         "intercurrent_events": INTERCURRENT_EVENTS,
         "horizon_days": int(horizon),
         "cumulative_recovery": curve,

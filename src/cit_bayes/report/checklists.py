@@ -167,8 +167,9 @@ def _emulation(ctx: ReportContext) -> dict[str, list]:
         contrast = [
             f"{str(weighting.get('estimand', '')).upper()} in "
             f"{weighting.get('target_population', '—')}: marginal differences and ratios of "
-            "the arms' risks, means and recovery curves (g-computation); treatment policy for "
-            "intercurrent events (transfusion part of the regimen as given)"
+            "the arms' risks, means and recovery curves (g-computation); intercurrent events: "
+            "treatment policy for transfusion (part of the regimen as given), death censored "
+            "(a hypothetical strategy)"
         ]
     else:
         assignment = ["not randomised, and this run's primary analysis does not adjust for it"]
@@ -247,7 +248,7 @@ def _target_rows(ctx: ReportContext, trial: TargetTrial) -> list[list]:
         ["Methods", "Outcomes and how they were ascertained", "definitions derived from the "
          "cohort file's counts and events", "Data and derived outcomes"],
         ["Methods", "Causal contrasts and estimands", "marginal effects in the estimand's "
-         "target population; intercurrent events by treatment policy",
+         "target population; transfusion by treatment policy, death censored (hypothetical)",
          "Estimands and g-computation"],
         ["Methods", "Identifying assumptions (exchangeability, positivity, consistency)",
          "stated, with what each rests on", "Limitations"],

@@ -148,8 +148,10 @@ MODEL_TEXT: dict[str, str] = {
         "g-computation averages over the target population: the marginal contrasts (differences "
         "in the share recovered by day 7, day 14 and the horizon, those within it, and in RMTR) come "
         "from them. Intercurrent events: "
-        "treatment policy (a transfusion is part of the regimen as given; its timing is not "
-        "recorded)."
+        "treatment policy for transfusion (part of the regimen as given; its timing is not "
+        "recorded); death or loss before the end of follow-up censors at the last count, a "
+        "hypothetical strategy for death (recovery had no patient died), not a competing-risks "
+        "cumulative incidence."
     ),
     "safety": (
         "Each harm has a rate per arm with a Beta prior and a weighted binomial likelihood "

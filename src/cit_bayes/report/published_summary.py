@@ -18,11 +18,13 @@ def _pct(value: float, digits: int = 1) -> str:
     return f"{100 * value:.{digits}f} %"
 
 
-def _interval(item: Mapping, *, percent: bool = False, digits: int = 2) -> str:
+def _interval(
+    item: Mapping, *, percent: bool = False, digits: int = 2, centre: str = "mean"
+) -> str:
     if percent:
-        return f"{_pct(item['mean'])} ({_pct(item['ci_low'])} to {_pct(item['ci_high'])})"
+        return f"{_pct(item[centre])} ({_pct(item['ci_low'])} to {_pct(item['ci_high'])})"
     return (
-        f"{item['mean']:.{digits}f} ({item['ci_low']:.{digits}f} to {item['ci_high']:.{digits}f})"
+        f"{item[centre]:.{digits}f} ({item['ci_low']:.{digits}f} to {item['ci_high']:.{digits}f})"
     )
 
 
@@ -55,7 +57,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + [""]
 
 
-def _response(section: Mapping) -> list[str]:
+def _response(section: Mapping, level: str) -> list[str]:
     lines = ["## Response (Table 2)", ""]
     for name, analysis in section.items():
         sup = analysis["prob_superior"]
@@ -93,7 +95,7 @@ def _response(section: Mapping) -> list[str]:
             [arm, _interval(item, percent=True), _pct(analysis["prob_best"].get(arm, 0.0))]
             for arm, item in analysis["rate"].items()
         ]
-        lines += _table(["arm", "response rate (95 % CrI)", "P(best)"], rows)
+        lines += _table(["arm", f"response rate ({level} CrI)", "P(best)"], rows)
         rows = []
         for key, item in analysis["risk_difference"].items():
             a, b = _split_pair(key, analysis["rate"])
@@ -102,12 +104,18 @@ def _response(section: Mapping) -> list[str]:
                 [
                     f"{a} vs {b}",
                     _points(item),
-                    _interval(odds) if odds else "",
+                    _interval(odds, centre="median") if odds else "",
                     _pct(analysis["prob_superior"].get(f"{a}>{b}", float("nan"))),
                 ]
             )
         lines += _table(
-            ["comparison", "risk difference (95 % CrI)", "odds ratio (95 % CrI)", "P(A > B)"], rows
+            [
+                "comparison",
+                f"risk difference ({level} CrI)",
+                f"odds ratio (median, {level} CrI)",
+                "P(A > B)",
+            ],
+            rows,
         )
         rows = [
             [f"P({_ni_words(key)})", _prob(p)] for key, p in analysis["prob_noninferior"].items()
@@ -151,7 +159,7 @@ def _split_pair(key: str, arms: Mapping) -> tuple[str, str]:
     return key, ""
 
 
-def _plt(section: Mapping) -> list[str]:
+def _plt(section: Mapping, level: str) -> list[str]:
     lines = ["## Platelet count by day (Table 4)", ""]
     for name, analysis in section.items():
         parts = []
@@ -176,7 +184,7 @@ def _plt(section: Mapping) -> list[str]:
             [day] + [_interval(values[a], digits=1) for a in arms]
             for day, values in analysis["mean"].items()
         ]
-        lines += _table(["day", *[f"{a} (×10⁹/L, 95 % CrI)" for a in arms]], rows)
+        lines += _table(["day", *[f"{a} (×10⁹/L, {level} CrI)" for a in arms]], rows)
         rows = []
         for day, differences in analysis["difference"].items():
             for key, item in differences.items():
@@ -189,11 +197,11 @@ def _plt(section: Mapping) -> list[str]:
                         _pct(analysis["prob_superior"][day].get(f"{a}>{b}", float("nan"))),
                     ]
                 )
-        lines += _table(["day", "difference", "mean (95 % CrI)", "P(A > B)"], rows)
+        lines += _table(["day", "difference", f"mean ({level} CrI)", "P(A > B)"], rows)
     return lines
 
 
-def _recovery(section: Mapping) -> list[str]:
+def _recovery(section: Mapping, level: str) -> list[str]:
     lines = ["## Time to platelet recovery, among recovered patients only (Table 6)", ""]
     first = next(iter(section.values()))
     lines.append(
@@ -223,7 +231,9 @@ def _recovery(section: Mapping) -> list[str]:
             [arm, _interval(item, digits=2), str(counts.get(arm, ""))]
             for arm, item in analysis["mean_days"].items()
         ]
-        lines += _table(["arm", "mean days among recovered (95 % CrI)", "patients (assumed)"], rows)
+        lines += _table(
+            ["arm", f"mean days among recovered ({level} CrI)", "patients (assumed)"], rows
+        )
         rows = []
         for key, item in analysis["difference"].items():
             a, b = _split_pair(key, analysis["mean_days"])
@@ -234,11 +244,11 @@ def _recovery(section: Mapping) -> list[str]:
                     _pct(analysis["prob_superior"].get(f"{a}<{b}", float("nan"))),
                 ]
             )
-        lines += _table(["difference (days)", "mean (95 % CrI)", "P(A faster than B)"], rows)
+        lines += _table(["difference (days)", f"mean ({level} CrI)", "P(A faster than B)"], rows)
     return lines
 
 
-def _safety(section: Mapping) -> list[str]:
+def _safety(section: Mapping, level: str) -> list[str]:
     lines = ["## Safety: transfusion and adverse events (Tables 8, 9)", ""]
     for name, analysis in section.items():
         arms = list(next(iter(analysis["rate"].values())))
@@ -284,12 +294,13 @@ def render_summary(results: Mapping) -> str:
     ('# Bayesian reanalysis of the published tables', True)
     """
     meta = results["meta"]
+    level = _pct(meta.get("ci_level", 0.95), 0)
     lines = [
         "# Bayesian reanalysis of the published tables",
         "",
         f"Source: {meta['source']} tables of the paper (aggregates, not patient data). Synthetic: "
         f"{'yes' if meta['synthetic'] else 'no'}. Seed {meta['seed']}; cit_bayes {meta['package_version']} "
-        "(when, and how long each fit took: run.json). Intervals are equal-tailed {_pct(meta.get('ci_level', 0.95), 0)} "
+        f"(when, and how long each fit took: run.json). Intervals are equal-tailed {level} "
         "credible intervals (CrI); probabilities are posterior probabilities.",
         "",
     ]
@@ -309,7 +320,7 @@ def render_summary(results: Mapping) -> str:
         ("safety", _safety),
     ):
         if results.get(key):
-            lines += render(results[key])
+            lines += render(results[key], level)
     diagnostics = results.get("diagnostics", {})
     failed = [name for name, d in diagnostics.items() if not d.get("passed")]
     lines += ["## Sampling diagnostics", ""]

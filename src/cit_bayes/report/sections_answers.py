@@ -231,8 +231,8 @@ def robustness_blocks(ctx: ReportContext) -> list:
             caption=f"Robustness of the key answers ({focus} vs {reference}) to the analysis "
             "choices",
             note="Each row is a different analysis of the same cohort (the variants on the "
-            "primary estimand's weights); differences are posterior means with 95% credible "
-            "intervals, marginal over each analysis's target population. A blank (—) is an "
+            "primary estimand's weights); differences are posterior means with "
+            f"{ctx.level_text()} credible intervals, marginal over each analysis's target population. A blank (—) is an "
             "answer the row's variant or prior set does not refit (the model stays as in the "
             "primary analysis).",
         )

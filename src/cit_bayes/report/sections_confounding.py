@@ -169,7 +169,13 @@ def _evalue_table(ctx: ReportContext) -> list:
             )  # fmt: skip
     return [
         Table(
-            ["outcome", "pair", "risk ratio (95% CI)", "E-value, point", "E-value, interval"],
+            [
+                "outcome",
+                "pair",
+                f"risk ratio (median, {ctx.level_text()} CrI)",
+                "E-value, point",
+                "E-value, interval",
+            ],
             rows,
             caption="E-values of every pair (VanderWeele & Ding 2017), primary adjusted analysis",
             note="Risk ratios: of the marginal response rates and of the shares recovered by the "
@@ -207,7 +213,8 @@ def _bias_table(ctx: ReportContext, a: str, b: str) -> list:
             ],
             rows,
             caption="Bayesian bias analysis with a latent binary confounder U (stated priors)",
-            note="Differences: posterior means with 95% credible intervals of the first arm's "
+            note=f"Differences: posterior means with {ctx.level_text()} credible intervals of the "
+            "first arm's "
             "risk minus the second's. U is commoner in the arm the posterior favours, so the "
             "adjusted numbers show how far each answer could fall, not whether it could rise.",
         )  # fmt: skip

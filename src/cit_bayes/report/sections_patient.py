@@ -157,14 +157,15 @@ def _response_tables(ctx: ReportContext, p: str, level: str) -> list:
             [
                 f"{a} − {b}",
                 [*ctx.interval("response", p, "risk_difference", key, style="points"), " pp"],
-                ctx.interval("response", p, "odds_ratio", f"{a}/{b}", style="f2"),
+                ctx.interval("response", p, "odds_ratio", f"{a}/{b}", centre="median",
+                             style="f2"),
                 ctx.num("response", p, "prob_superior", f"{a}>{b}", style="prob"),
                 _frequentist_difference(ctx, p, a, b),
             ]
         )  # fmt: skip
     blocks.append(
         Table(
-            ["comparison", f"risk difference ({level} CrI)", "odds ratio", "P(A > B)",
+            ["comparison", f"risk difference ({level} CrI)", f"odds ratio (median, {level} CrI)", "P(A > B)",
              "weighted difference (CI)"],
             rows,
             caption="Pairwise comparisons (A − B)",
