@@ -126,6 +126,34 @@ def test_qualified_counts_in_a_wide_file_are_read_at_their_limit(plain):
     assert "settles PLT >= 100" in str(error.value.problems[0])
 
 
+@pytest.mark.parametrize("cell", ["<20", "< 20", "<=30", "<5"])
+def test_a_qualified_baseline_count_is_an_error(plain, cell):
+    """Only the follow-up counts may be qualified: a baseline known only as a bound is no
+    value of the covariate log(plt_day0) nor a reference for the rise, so it is refused (not
+    read at its limit), naming the row and the column; a wide file and a laboratory file
+    alike."""
+    frame = plain.copy().astype({"plt_day0": object})
+    frame.loc[2, "plt_day0"] = cell
+    with pytest.raises(CohortError) as error:
+        validate_cohort(frame)
+    (problem,) = error.value.problems
+    assert (problem.row, problem.column) == (3, "plt_day0")
+    assert "a bound such as <20 cannot be a covariate" in problem.expected
+    with pytest.raises(CohortError):
+        validate_cohort(frame, missing="drop")  # an invalid value, never dropped
+    patients = plain.loc[:3, ["patient_id", "arm"]].assign(arm=["rhTPO", "rhIL-11"] * 2)
+    labs = pd.DataFrame(
+        {
+            "patient_id": np.repeat(patients["patient_id"].to_numpy(), 2),
+            "day": [0, 14] * 4,
+            "platelets": [40, 120, cell, 130, 50, 90, 60, 150],
+        }
+    )
+    with pytest.raises(CohortError) as error:
+        validate_cohort(patients, labs=labs, used_covariates=(), arms=("rhTPO", "rhIL-11"))
+    assert [(p.row, p.column) for p in error.value.problems] == [(2, "plt_day0")]
+
+
 def test_problems_are_grouped_by_column_and_listed_in_full_in_a_file(tmp_path, plain, capsys):
     frame = plain.copy().astype({"age": object, "bmi": object})
     frame.loc[:59, "age"] = "old"  # 60 problems in age

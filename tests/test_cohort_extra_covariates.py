@@ -137,3 +137,19 @@ def test_covariates_the_plan_does_not_use_are_neither_required_nor_read(frame):
     assert list(cohort.covariates().columns) == ["sex", "age", "stage", "log_plt_day0"]
     assert any("not read" in note and "bmi" in note for note in cohort.notes)
     np.testing.assert_array_equal(cohort.data["age"], validate_cohort(frame).data["age"])
+
+
+def test_grouping_labels_differing_in_case_or_spaces_are_one_group(frame):
+    """``Beijing``, ``beijing`` and ``BEIJING `` are one centre, as arm labels spelled so are
+    one arm: merged into the first spelling, with a note counting the cells; the cohort is the
+    one whose labels were typed alike (same fingerprint)."""
+    clean = frame.assign(centre=np.where(np.arange(len(frame)) % 2 == 0, "Beijing", "Wuhan"))
+    typed = clean.copy()
+    typed.loc[[1, 4, 10], "centre"] = ["wuhan", "beijing", "BEIJING "]
+    typed.loc[12, "centre"] = "  Beijing"  # surrounding spaces only: the same spelling
+    cohort = validate_cohort(typed, group="centre")
+    assert cohort.data["centre"].tolist() == clean["centre"].tolist()
+    assert sorted(cohort.data["centre"].unique()) == ["Beijing", "Wuhan"]
+    note = [n for n in cohort.notes if n.startswith("centre: grouping labels")]
+    assert note and note[0].endswith("(3 cells)")
+    assert cohort.fingerprint == validate_cohort(clean, group="centre").fingerprint

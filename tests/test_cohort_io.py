@@ -59,6 +59,48 @@ def test_semicolon_csv_with_bom_and_decimal_comma(tmp_path, reference_fingerprin
     assert any("decimal comma" in note and "(2 cells)" in note for note in cohort.notes)
 
 
+def test_a_thousands_separator_in_a_decimal_comma_file_is_refused(tmp_path):
+    """In a ';'-delimited file with decimal commas, ``1.193`` may be 1193 (a thousands
+    separator) or 1.193: refused, naming the row and the column, not the value; ``23.4`` (one
+    or two decimals) is still read as a number."""
+    text = FIXTURE.read_text().replace(",", ";").replace("23.4", "23,4")
+    lines = text.splitlines()
+    header = lines[0].split(";")
+    cells = lines[3].split(";")  # data row 3
+    cells[header.index("plt_day14")] = "1.193"
+    lines[3] = ";".join(cells)
+    path = tmp_path / "cohort.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(CohortError) as info:
+        read_cohort(path)
+    (problem,) = info.value.problems
+    assert (problem.row, problem.column, problem.value) == (3, "plt_day14", None)
+    assert "thousands separator" in problem.expected
+    assert "1.193" not in str(problem) + str(info.value)
+    cells[header.index("plt_day14")] = "98.5"
+    lines[3] = ";".join(cells)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert read_cohort(path).data.loc[2, "plt_day14"] == pytest.approx(98.5, abs=1e-12)
+
+
+@pytest.mark.parametrize(("codec", "bom"), [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")])
+@pytest.mark.parametrize("extension", [".csv", ".tsv"])
+def test_a_utf16_export_is_read(tmp_path, reference_fingerprint, codec, bom, extension):
+    """Excel's "Unicode Text" export: UTF-16 with a byte-order mark, tab-delimited. Read as
+    text (noted), giving the cohort of the UTF-8 file; one that does not decode is named as
+    UTF-16, not as binary data."""
+    text = FIXTURE.read_text().replace(",", "\t").replace("\n", "\r\n")
+    path = tmp_path / f"cohort{extension}"
+    path.write_bytes(bom + text.encode(codec))
+    cohort = read_cohort(path)
+    assert cohort.fingerprint == reference_fingerprint
+    assert cohort.data["response"].tolist() == RESPONSES
+    assert "read as UTF-16 text (a byte-order mark at its start)" in cohort.notes
+    path.write_bytes(bom + text.encode(codec)[:-1])  # an odd number of bytes: cut short
+    with pytest.raises(CohortError, match="UTF-16 text .*save it as CSV UTF-8"):
+        read_cohort(path)
+
+
 def test_decimal_comma_is_not_read_in_a_comma_separated_file(tmp_path):
     frame = text_frame()
     frame.loc[0, "bmi"] = "23,4"
@@ -99,7 +141,7 @@ def test_duplicate_ids_name_the_users_rows_across_blank_rows(tmp_path):
         read_cohort(path)
     (problem,) = info.value.problems
     assert (problem.row, problem.column) == (6, "patient_id")
-    assert "also on row 2" in str(problem)
+    assert "holds the identifier of row 2" in str(problem)
 
 
 def test_rows_longer_than_the_header_are_named(tmp_path):

@@ -178,9 +178,50 @@ def test_arm_is_matched_case_insensitively(tmp_path):
 
 
 def test_duplicate_patient_id(fmt, tmp_path):
+    """A repeated identifier names both rows, never the identifier (a patient's)."""
     frame = base_frame()
     frame.loc[3, "patient_id"] = "P01"
-    assert_problem(problems_of(frame, tmp_path, fmt), 4, "patient_id", "'P01'", "also on row 1")
+    problem = assert_problem(
+        problems_of(frame, tmp_path, fmt), 4, "patient_id", "holds the identifier of row 1"
+    )
+    assert problem.value is None and "P01" not in str(problem)
+
+
+@pytest.mark.parametrize(
+    ("spelled", "phrase"),
+    [
+        ("p01", "the identifier, up to case and spaces, of row 1"),
+        ("p01  ", "the identifier, up to case and spaces, of row 1"),
+        (" P01 ", "the identifier of row 1"),  # surrounding spaces are never part of it
+    ],
+)
+def test_identifiers_differing_only_in_case_or_spaces_are_one_patient(
+    fmt, tmp_path, spelled, phrase
+):
+    """``P01`` and ``p01`` are one patient typed twice, not two patients: an error naming both
+    rows (the identifier is never shown)."""
+    frame = base_frame()
+    frame.loc[5, "patient_id"] = spelled
+    problems = problems_of(frame, tmp_path, fmt)
+    assert len(problems) == 1
+    problem = assert_problem(problems, 6, "patient_id", phrase, "case and surrounding spaces")
+    assert problem.value is None
+    assert "p01" not in str(problem).lower()
+
+
+def test_the_problems_csv_never_holds_an_identifier(tmp_path):
+    from cit_bayes.cohort.problems import write_problems
+
+    frame = base_frame()
+    frame.loc[3, "patient_id"] = "P01"
+    frame.loc[4, "patient_id"] = "p02"
+    with pytest.raises(CohortError) as info:
+        read_cohort(write(frame, tmp_path, "csv"))
+    path = write_problems(info.value.all_problems, tmp_path / "problems.csv")
+    rows = pd.read_csv(path, keep_default_na=False)
+    assert rows["row"].tolist() == [4, 5]
+    assert (rows["value"] == "").all()
+    assert "p0" not in path.read_text().lower() and "p0" not in str(info.value).lower()
 
 
 @pytest.mark.parametrize(
@@ -220,10 +261,13 @@ def test_recovery_day_contradicting_the_counts(fmt, tmp_path):
     frame.loc[5, "recovery_day"] = "7"  # day-3 count 101: day 7 is not the *first* such day
     frame.loc[6, "recovery_day"] = "14"  # day-14 count 90 < 100 on the recovery day itself
     problems = problems_of(frame, tmp_path, fmt)
-    assert_problem(problems, 1, "recovery_day", "a day <= 14", "plt_day14 = 130")
-    assert_problem(problems, 4, "recovery_day", "'9'", "a day <= 7", "plt_day7 = 115")
-    assert_problem(problems, 6, "recovery_day", "'7'", "a day <= 3", "plt_day3 = 101")
-    assert_problem(problems, 7, "recovery_day", "'14'", "plt_day14 = 90 on day 14")
+    assert_problem(problems, 1, "recovery_day", "a day <= 14", "plt_day14 is already >= 100")
+    assert_problem(problems, 4, "recovery_day", "'9'", "a day <= 7", "plt_day7 is already")
+    assert_problem(problems, 6, "recovery_day", "'7'", "a day <= 3", "plt_day3 is already")
+    assert_problem(problems, 7, "recovery_day", "'14'", "plt_day14 is below 100 on day 14")
+    # the counts of other cells are never echoed (row-level values): only their columns
+    for count in ("130", "115", "101", "90"):
+        assert not any(count in problem.expected for problem in problems), count
 
 
 @pytest.mark.parametrize(

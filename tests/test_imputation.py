@@ -146,6 +146,31 @@ def test_impute_policy_never_imputes_outcomes_or_the_baseline_count(holed):
         impute_cohort(cohort, m=0, seed=1)
 
 
+@pytest.mark.parametrize("group", ["tumor_type", "stage", "sex"])
+def test_a_schema_grouping_column_is_never_imputed(holed, group):
+    """A grouping label is never imputed, whatever the column's kind: with the plan grouping
+    by a schema category, rows without the label are dropped and counted (as plt_day0's are),
+    while the same column as a covariate only is imputed."""
+    frame, _ = holed
+    frame = frame.copy()
+    frame.loc[:, "tumor_type"] = frame["tumor_type"].fillna("lung")
+    frame.loc[[3, 8], group] = None
+    as_covariate = validate_cohort(frame, missing="impute")
+    assert as_covariate.n == len(frame)
+    assert imputed_columns(as_covariate)[group] == 2
+    cohort = validate_cohort(frame, missing="impute", group=group)
+    assert cohort.n == len(frame) - 2
+    assert int(cohort.dropped["n_dropped"].sum()) == 2
+    assert (cohort.dropped["reason"] == "missing grouping label (not imputed)").all()
+    assert group not in imputed_columns(cohort)
+    assert cohort.data[group].notna().all()
+    imputation = impute_cohort(cohort, m=2, iterations=2, seed=1)
+    assert group not in imputation.imputed
+    kept = frame.drop(index=[3, 8])[group].to_numpy()
+    for completed in imputation.cohorts:
+        assert completed.data[group].tolist() == kept.tolist()
+
+
 def test_pooled_fit_mixes_chains_and_needs_every_imputation_to_pass():
     """Pooling by mixing: the draws of M fits side by side (chains renumbered), the idata's
     sampled groups concatenated and its data groups the first's."""

@@ -208,6 +208,38 @@ def test_dates_need_a_treatment_start_and_an_iso_form():
     assert "row 6, column 'date'" in str(error.value.problems[0])
 
 
+def test_laboratory_problems_never_show_an_identifier_or_a_date():
+    """A count of a patient the cohort lacks, an unreadable draw date, a draw date over a year
+    from the start and an unreadable treatment start: each names its row and column, never
+    the identifier or the date (patient data)."""
+    patients, labs = _sparse()
+    start = dt.date(2024, 3, 1)
+    dated = labs.assign(date=[str(start + dt.timedelta(days=int(d))) for d in labs["day"]])
+    dated = dated.drop(columns="day").astype({"patient_id": object})
+    dated.loc[1, "patient_id"] = "SYN-001-0009"  # not in the cohort
+    dated.loc[5, "date"] = "16/03/2024"
+    dated.loc[7, "date"] = "2026-07-04"
+    kwargs = {"used_covariates": (), "arms": ("rhTPO", "hetrombopag")}
+    with_start = patients.assign(treatment_start="2024-03-01")
+    with pytest.raises(CohortError) as error:
+        validate_cohort(with_start, labs=dated, **kwargs)
+    problems = error.value.all_problems
+    assert [(p.row, p.column) for p in problems] == [(2, "patient_id"), (6, "date"), (8, "date")]
+    assert all(p.value is None for p in problems)
+    assert "within a year (366 days)" in problems[2].expected
+    shown = " ".join([str(error.value), *map(str, problems)])
+    for secret in ("SYN-001-0009", "16/03/2024", "2026-07-04", "2024-03"):
+        assert secret not in shown, secret
+    bad_start = with_start.astype({"treatment_start": object})
+    bad_start.loc[1, "treatment_start"] = "03/01/2024"
+    dated = labs.assign(date=[str(start + dt.timedelta(days=int(d))) for d in labs["day"]])
+    with pytest.raises(CohortError) as error:
+        validate_cohort(bad_start, labs=dated.drop(columns="day"), **kwargs)
+    (problem,) = error.value.all_problems
+    assert (problem.row, problem.column, problem.value) == (2, "treatment_start", None)
+    assert "03/01/2024" not in str(problem) + str(error.value)
+
+
 def test_dates_are_calendar_dates_whatever_the_time_zone():
     """A draw 7 calendar days after the start is day 7 across a change of summer time, and a
     zoned date against a plain one does not fail (review findings)."""

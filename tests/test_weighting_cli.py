@@ -214,3 +214,39 @@ def test_the_default_method_is_the_plans(tmp_path):
             assert settings["method_from"] == "the analysis plan"
     # entropy balancing balances the means exactly where it can (solver tolerance)
     assert largest["entropy"] < 0.01 < largest["propensity"], largest
+
+
+@pytest.mark.parametrize("token", ["NA", "N/A", ".", "missing", " na "])
+def test_missing_tokens_are_missing_values_not_a_category(tmp_path, capsys, token):
+    """A missing token (``NA``, ``.``...) in a numeric column is a missing value, as a blank
+    cell is: the column stays numeric (not a category ``NA`` pooled into a level, nor left
+    out as identifier-like) and the missing value stops the weighting."""
+    from cit_bayes.cli.weights_inputs import _read_generic
+
+    small = "arm,age,bmi\nA,50,20.1\nA,60,TOKEN\nA,70,22\nB,55,21.5\nB,65,21\nB,80,23\n"
+    rng = np.random.default_rng(3)
+    large = pd.DataFrame(
+        {
+            "arm": np.repeat(["A", "B"], 30),
+            "age": rng.integers(40, 80, 60),
+            "bmi": rng.normal(23, 3, 60).round(1).astype(str),
+        }
+    )
+    large.loc[7, "bmi"] = "TOKEN"
+    for name, text in [("small.csv", small), ("large.csv", large.to_csv(index=False))]:
+        path = tmp_path / name
+        path.write_text(text.replace("TOKEN", token))
+        frame = _read_generic(path)
+        assert pd.api.types.is_float_dtype(frame["bmi"])
+        assert frame["bmi"].isna().sum() == 1
+        row = 1 if name == "small.csv" else 7
+        assert np.isnan(frame["bmi"].iloc[row])
+        assert frame["bmi"].drop(index=row).notna().all()
+        code = main(["weights", str(path), "--treatment", "arm", "--method", "entropy",
+                     "--estimand", "ate", "--out", str(tmp_path / f"out_{name}")])  # fmt: skip
+        assert code == 2
+        err = capsys.readouterr().err
+        assert "'bmi': 1 missing value(s)" in err
+        assert "identifier-like" not in err
+    small_bmi = _read_generic(tmp_path / "small.csv")["bmi"].to_numpy()
+    np.testing.assert_allclose(small_bmi[[0, 2, 3]], [20.1, 22.0, 21.5], rtol=1e-12)

@@ -38,9 +38,12 @@ def _read_generic(path: Path) -> pd.DataFrame:
 
     The file is read by :func:`cit_bayes.cohort.io.read_table` (one reader for the package:
     encoding, delimiter and decimal-comma detection, blank rows skipped with their numbers
-    kept); a text column whose every non-blank cell is a number becomes numeric, as a CSV
+    kept). A cell the cohort reader reads as empty (blank, ``NA``, ``N/A``, ``.``,
+    ``missing``...: :data:`cit_bayes.cohort.cells.MISSING_TOKENS`) is missing here too, never a
+    category; a text column whose every other cell is a number becomes numeric, as a CSV
     reader's type inference would make it.
     """
+    from cit_bayes.cohort.cells import is_missing
     from cit_bayes.cohort.io import read_table
 
     raw = read_table(path)
@@ -50,7 +53,7 @@ def _read_generic(path: Path) -> pd.DataFrame:
         if column.dtype != object:
             continue
         text = column.map(lambda v: v.strip() if isinstance(v, str) else v)
-        text = text.mask(text.map(lambda v: isinstance(v, str) and not v))
+        text = text.mask(text.map(is_missing))
         if raw.decimal_comma:
             text = text.map(lambda v: v.replace(",", ".") if isinstance(v, str) else v)
         numbers = pd.to_numeric(text, errors="coerce")

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cit_bayes.cohort.mapping import ColumnMapping
+from cit_bayes.cohort.problems import NOT_SHOWN
 from cit_bayes.cohort.schema import ARMS, RECOVERY_THRESHOLD, STAGES, ColumnSpec
 
 __all__ = [
@@ -87,8 +88,32 @@ def is_missing(value: object) -> bool:
         return False
 
 
+#: Text that a file with decimal commas may mean with a thousands separator (``1.193`` is 1193
+#: there, 1.193 elsewhere): refused as ambiguous in such a file.
+_THOUSANDS = re.compile(r"^[1-9]\d{0,2}(?:\.\d{3})+$")
+_THOUSANDS_NOTE = (
+    "a number without a thousands separator: in a ';'-delimited file with decimal commas, a "
+    "point followed by three digits may group thousands or mark decimals (write the number "
+    "without grouping, with a decimal comma if it has decimals)"
+)
+
+
+def _ambiguous_point(value: object, decimal_comma: bool) -> bool:
+    """Whether a cell of a decimal-comma file reads as a number with a thousands separator.
+
+    Examples
+    --------
+    >>> _ambiguous_point("1.193", True), _ambiguous_point("1.193", False)
+    (True, False)
+    >>> _ambiguous_point("23.4", True), _ambiguous_point("0.500", True), _ambiguous_point(1.5, True)
+    (False, False, False)
+    """
+    return decimal_comma and isinstance(value, str) and _THOUSANDS.match(value.strip()) is not None
+
+
 def _to_number(value: object, decimal_comma: bool) -> tuple[float | None, bool]:
-    """Return ``(number, used_decimal_comma)``; number None when the cell is not a number."""
+    """Return ``(number, used_decimal_comma)``; number None when the cell is not a number (or,
+    in a decimal-comma file, may be one with a thousands separator)."""
     if isinstance(value, bool | np.bool_):
         return None, False
     if isinstance(value, numbers.Real | decimal.Decimal):
@@ -100,6 +125,8 @@ def _to_number(value: object, decimal_comma: bool) -> tuple[float | None, bool]:
     if isinstance(value, str):
         text = value.strip()
         used_comma = False
+        if _ambiguous_point(text, decimal_comma):
+            return None, False
         if decimal_comma and text.count(",") == 1 and "." not in text:
             text = text.replace(",", ".")
             used_comma = True
@@ -208,15 +235,20 @@ def is_below(cell: object) -> bool:
 def _parse_numbers(spec: ColumnSpec, series: pd.Series, decimal_comma: bool) -> ParsedColumn:
     integer = spec.kind in ("integer", "day")
     expected = _range_text(spec, integer)
-    if spec.kind == "plt":
+    # a baseline known only as a bound (<20) cannot be a covariate value (log(plt_day0)) nor
+    # the reference of the response's rise: only the later counts may be qualified
+    qualified = spec.kind == "plt" and spec.name != "plt_day0"
+    if qualified:
         expected += ", or a qualified count that settles PLT >= 100 (such as <20 or >1000)"
+    elif spec.kind == "plt":
+        expected += " (the measured baseline count: a bound such as <20 cannot be a covariate)"
     if _numeric_fast_path(series):
         parsed = _from_numbers(series, expected, lambda values: ~np.isfinite(values))
     else:
 
         def read(cell):
             number, used_comma = _to_number(cell, decimal_comma)
-            if number is None and spec.kind == "plt":
+            if number is None and qualified:
                 limit = read_qualified(cell)
                 return limit, QUALIFIED_NOTE if limit is not None else None
             if number is None and spec.name in _CODED_COLUMNS and isinstance(cell, str):
@@ -236,8 +268,12 @@ def _parse_numbers(spec: ColumnSpec, series: pd.Series, decimal_comma: bool) -> 
     for position in np.flatnonzero(out_of_range):
         parsed.errors.append((int(position), raw[position], expected))
         values[position] = np.nan
+    parsed.errors = [  # the row and the column say where: the value itself is not shown
+        (p, NOT_SHOWN, _THOUSANDS_NOTE) if _ambiguous_point(raw[p], decimal_comma) else (p, r, e)
+        for p, r, e in parsed.errors
+    ]
     parsed.errors.sort(key=lambda error: error[0])
-    if spec.kind == "plt":
+    if qualified:
         parsed.below = np.array([is_below(cell) for cell in raw], dtype=bool) & np.isfinite(values)
     return parsed
 
@@ -304,15 +340,51 @@ def _match_category(spec: ColumnSpec, cell: object, lookup: dict[str, str]):
     return None, None
 
 
+#: The recode note of grouping labels merged (see :func:`_parse_text`).
+_GROUP_SPELLING_NOTE = (
+    "grouping labels that differ only in case or in surrounding or repeated spaces merged into "
+    "one group (the most frequent spelling kept)"
+)
+
+
 def _parse_text(spec: ColumnSpec, series: pd.Series) -> ParsedColumn:
-    """Identifiers: any non-empty cell, as text (integral numbers without ``.0``)."""
+    """Identifiers and grouping labels: any non-empty cell, as text (integral numbers without
+    ``.0``). Grouping labels (kind ``"text"``) that differ only in case or in surrounding or
+    repeated spaces (``Beijing``, ``beijing``, ``BEIJING ``; not ``Bei Jing``) are one group,
+    as such arm labels are one arm: each takes the group's most frequent spelling (a tie: the
+    first in the file), counted in the recodes.
+
+    Examples
+    --------
+    >>> from cit_bayes.cohort.schema import ColumnSpec
+    >>> spec = ColumnSpec("centre", "text", True, "covariate")
+    >>> cells = ["Beijing", "beijing", "Wu  han", "BEIJING ", "wu han", "Bei Jing"]
+    >>> parsed = _parse_text(spec, pd.Series(cells))
+    >>> parsed.values.tolist(), sum(parsed.recodes.values())
+    (['Beijing', 'Beijing', 'Wu  han', 'Beijing', 'Wu  han', 'Bei Jing'], 3)
+    """
 
     def read(cell):
         if isinstance(cell, float | np.floating) and float(cell).is_integer():
             return str(int(cell)), None
         return str(cell).strip(), None
 
-    return _cell_by_cell(series, read, "", numeric=False)
+    parsed = _cell_by_cell(series, read, "", numeric=False)
+    if spec.kind == "text":
+        spellings: dict[str, Counter] = {}  # in the order first seen (a tie: the first)
+        for label in parsed.values:
+            if label is not None:
+                spellings.setdefault(_group_key(label), Counter())[label] += 1
+        chosen = {key: counts.most_common(1)[0][0] for key, counts in spellings.items()}
+        for position, label in enumerate(parsed.values):
+            if label is not None and chosen[_group_key(label)] != label:
+                parsed.values[position] = chosen[_group_key(label)]
+                parsed.recodes[_GROUP_SPELLING_NOTE] += 1
+    return parsed
+
+
+def _group_key(label: str) -> str:
+    return " ".join(label.split()).casefold()
 
 
 def arm_key(label: str) -> str:

@@ -54,14 +54,16 @@ def _as_date(cell) -> pd.Timestamp | None:
 
 
 def _dates(series: pd.Series, column: str, log: ProblemLog) -> np.ndarray:
-    """Each cell as a Timestamp (NaT for an empty cell); errors logged by row."""
+    """Each cell as a Timestamp (NaT for an empty cell); errors logged by row (a date is never
+    shown, only its row and column)."""
     out = np.full(len(series), pd.NaT, dtype=object)
+    log.private.add(column)
     for position, cell in enumerate(series.to_numpy(dtype=object)):
         if is_missing(cell):
             continue
         stamp = _as_date(cell)
         if stamp is None:
-            log.add_at(position, column, cell, "a date (a date cell, or text as YYYY-MM-DD)")
+            log.add_row(position, column, "a date (a date cell, or text as YYYY-MM-DD)")
         else:
             out[position] = stamp
     return out
@@ -165,17 +167,18 @@ def _days_from_dates(
             continue
         start = starts[position_of[identifier]]
         if start is pd.NaT:
-            log.add_at(
+            log.add_row(
                 position,
                 names["date"],
-                None,
                 f"a treatment start for this patient in {source} (column {start_name!r} is empty)",
             )
             continue
         day = (date - start).days
         if abs(day) > _DAY_LIMIT:
-            log.add_at(
-                position, names["date"], date.date().isoformat(), "a date within a year of start"
+            log.add_row(
+                position,
+                names["date"],
+                f"a date within a year ({_DAY_LIMIT} days) of this patient's treatment start",
             )
             continue
         days[position] = day
@@ -232,6 +235,8 @@ def read_lab_rows(
     log.rows = np.arange(1, len(labs) + 1) if lab_rows is None else np.asarray(lab_rows)
     columns = _lab_columns(labs, mapping, lab_source)
     names = {name: str(labs.columns[position]) for name, position in columns.items()}
+    # identifiers and dates are never shown: a problem names the row and the column
+    log.private = {names[name] for name in ("patient_id", "date") if name in names}
     spec = column_spec("patient_id")
     lab_ids = parse_column(spec, labs.iloc[:, columns["patient_id"]], None)
     cohort_ids = parse_column(spec, cohort.iloc[:, id_column], None).values
@@ -265,8 +270,6 @@ def read_lab_rows(
 
     known = np.array([identifier in position_of for identifier in lab_ids.values])
     for position in np.flatnonzero(~known & ~lab_ids.missing):
-        log.add_at(
-            position, names["patient_id"], lab_ids.values[position], f"a patient of {source}"
-        )
+        log.add_row(position, names["patient_id"], f"a patient of {source}")
     log.raise_if_any("does not meet the laboratory-file schema")
     return [position_of[i] for i in lab_ids.values[~empty]], days, counts, day_from

@@ -1,4 +1,5 @@
-"""Validation problems: each names the file, the row as the user sees it, the column and the value."""
+"""Validation problems: each names the file, the row as the user sees it, the column and the value
+(never a patient identifier's or a date's)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from cit_bayes.exceptions import CohortError
 __all__ = [
     "MAX_LISTED",
     "MAX_PROBLEMS",
+    "NOT_SHOWN",
     "Problem",
     "ProblemLog",
     "group_by_column",
@@ -26,6 +28,17 @@ MAX_PROBLEMS = 200
 #: Problems kept in ``all_problems`` (what ``--problems FILE`` writes): memory stays bounded.
 MAX_LISTED = 100_000
 _VALUE_WIDTH = 40
+
+
+class _NotShown:
+    """The value of a cell whose problem names its row and column only."""
+
+    def __repr__(self) -> str:
+        return "NOT_SHOWN"
+
+
+#: Passed as a problem's value: the cell is not empty, but its value is not shown.
+NOT_SHOWN = _NotShown()
 
 
 def show_value(value: Any) -> str:
@@ -67,7 +80,8 @@ class Problem:
         Column name (as in the file, or the canonical name when the column is missing).
     value : str or None
         The offending value, already quoted for display (``''`` for an empty cell, shown as
-        "empty"); None when there is none to show.
+        "empty"); None when there is none to show, or it is not shown (a patient identifier,
+        a date: the row and the column say where it is).
     expected : str
         What was expected instead.
 
@@ -104,7 +118,9 @@ class ProblemLog:
     """Collects the problems of one table; :meth:`raise_if_any` raises them together.
 
     Problems are reported sorted: whole-table and whole-column problems first, then by row (in
-    the order found within a row), capped at :data:`MAX_PROBLEMS`.
+    the order found within a row), capped at :data:`MAX_PROBLEMS`. The values of the columns
+    in ``private`` (patient identifiers, dates) are never shown: their problems name the row
+    and the column only (an empty cell is still shown as empty).
 
     Examples
     --------
@@ -113,11 +129,16 @@ class ProblemLog:
     >>> log.add_general("arm", "a required column")
     >>> [problem.row for problem in log.sorted_problems()]
     [None, 1]
+    >>> log.private = {"patient_id"}
+    >>> log.add_at(1, "patient_id", "SYN-001", "a patient of cohort.csv")
+    >>> print(log.problems[-1])
+    cohort.csv, row 2, column 'patient_id': expected a patient of cohort.csv
     """
 
     file: str
     problems: list[Problem] = field(default_factory=list)
     rows: Any = None  # data row number of each position (default: position + 1)
+    private: set = field(default_factory=set)  # columns whose values are never shown
 
     def row_of(self, position: int) -> int:
         """The user's data row number of a 0-based table position."""
@@ -127,9 +148,19 @@ class ProblemLog:
         """Record a problem at a 0-based table position (shown as the user's row number)."""
         self.add(self.row_of(position), column, value, expected)
 
+    def add_row(self, position: int, column: str | None, expected: str) -> None:
+        """Record a problem at a 0-based table position without its value (an identifier, a
+        date: the row and the column say where it is)."""
+        self.problems.append(Problem(self.file, self.row_of(position), column, None, expected))
+
     def add(self, row: int | None, column: str | None, value: Any, expected: str) -> None:
-        """Record a problem with the raw cell ``value`` (shown quoted and shortened)."""
-        self.problems.append(Problem(self.file, row, column, show_value(value), expected))
+        """Record a problem with the raw cell ``value`` (shown quoted and shortened; not shown
+        when it is :data:`NOT_SHOWN`, or for a column in ``private`` unless the cell is
+        empty)."""
+        shown = None if value is NOT_SHOWN else show_value(value)
+        if column in self.private and shown != "''":
+            shown = None
+        self.problems.append(Problem(self.file, row, column, shown, expected))
 
     def add_general(self, column: str | None, expected: str) -> None:
         """Record a problem of the whole table or a whole column (no row, no value)."""

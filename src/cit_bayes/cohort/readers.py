@@ -1,7 +1,8 @@
 """One reader per patient-level file format, each turning a file into a :class:`RawTable`.
 
 Supported: CSV (``.csv``, ``.tsv``; delimiter ``,``, ``;`` or tab detected from the header; UTF-8
-with or without BOM; a ``;``-delimited file may use a decimal comma), Excel ``.xlsx`` (openpyxl;
+with or without BOM, or UTF-16 with its BOM (Excel's "Unicode Text"); a ``;``-delimited file may
+use a decimal comma), Excel ``.xlsx`` (openpyxl;
 the first sheet unless the mapping names one), SPSS ``.sav`` and Stata ``.dta`` (pyreadstat; codes
 and value labels both kept: an arm coded 1-4 with labels reads as its labels, or through a
 mapping written in either) and Parquet (pyarrow). Any
@@ -163,14 +164,7 @@ def _read_csv(path: Path, source: str, sheet=None) -> RawTable:
         raise unreadable(source, "the file cannot be opened", error) from error
     if not data.strip():
         raise _empty(source)
-    if b"\x00" in data:
-        raise unreadable(source, "a text file, but it holds binary data (NUL bytes)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise unreadable(
-            source, f"UTF-8 text (an undecodable byte at position {error.start})"
-        ) from error
+    text, notes = _decoded(data, source)
     delimiter = _detect_delimiter(text, "\t" if path.suffix.lower() == ".tsv" else ",")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[list[str]] = []
@@ -187,8 +181,45 @@ def _read_csv(path: Path, source: str, sheet=None) -> RawTable:
             row=len(rows) or None,
         ) from error
     frame, numbers, skipped = _from_rows(rows, source)
-    notes = (f"skipped {skipped} blank row(s)",) if skipped else ()
+    notes += (f"skipped {skipped} blank row(s)",) if skipped else ()
     return RawTable(frame, source, numbers, decimal_comma=delimiter == ";", notes=notes)
+
+
+#: Byte-order marks of UTF-16 text (Excel's "Unicode Text" export is UTF-16 with one).
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _decoded(data: bytes, source: str) -> tuple[str, tuple[str, ...]]:
+    r"""The text of a CSV file's bytes: UTF-8 (with or without BOM), or UTF-16 when it starts
+    with a UTF-16 byte-order mark (noted); binary data and undecodable bytes are errors.
+
+    Examples
+    --------
+    >>> _decoded("arm\tage\nA\t61\n".encode("utf-16"), "c.txt")
+    ('arm\tage\nA\t61\n', ('read as UTF-16 text (a byte-order mark at its start)',))
+    >>> _decoded(b"arm,age\nA,61\n", "c.csv")
+    ('arm,age\nA,61\n', ())
+    """
+    if data.startswith(_UTF16_BOMS):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise unreadable(
+                source,
+                "UTF-16 text (it starts with a UTF-16 byte-order mark, but does not decode: "
+                "save it as CSV UTF-8)",
+            ) from error
+        if "\x00" in text:
+            raise unreadable(source, "a text file, but it holds binary data (NUL characters)")
+        return text, ("read as UTF-16 text (a byte-order mark at its start)",)
+    if b"\x00" in data:
+        raise unreadable(source, "a text file, but it holds binary data (NUL bytes)")
+    try:
+        return data.decode("utf-8-sig"), ()
+    except UnicodeDecodeError as error:
+        raise unreadable(
+            source, f"UTF-8 text (an undecodable byte at position {error.start})"
+        ) from error
 
 
 def _read_xlsx(path: Path, source: str, sheet=None) -> RawTable:

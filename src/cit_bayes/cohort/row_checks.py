@@ -46,8 +46,11 @@ def check_rows(
     specs: tuple[ColumnSpec, ...] = COLUMN_SPECS,
     windowed: bool = False,
     days: tuple[int, ...] = PLT_DAYS,
+    group: str | None = None,
 ) -> dict[int, str]:
-    """Cross-cell checks; return the rows to drop (position -> reason) under ``missing="drop"``.
+    """Cross-cell checks; return the rows to drop (position -> reason) under ``missing="drop"``
+    (and ``"impute"``, for what is never imputed: ``plt_day0`` and the grouping column
+    ``group``, whatever its kind).
 
     Examples
     --------
@@ -93,7 +96,7 @@ def check_rows(
     _check_qualified(parsed, names, log, response_rule, days)
     if "synthetic" in parsed:
         _check_synthetic_flag(parsed, names, log)
-    drop_reason = _missing_covariates(parsed, names, log, missing, specs)
+    drop_reason = _missing_covariates(parsed, names, log, missing, specs, group)
     _undetermined_responses(parsed, names, log, missing, response_rule, days, invalid, drop_reason)
     return drop_reason
 
@@ -108,19 +111,26 @@ def _check_identifiers(parsed, names, log: ProblemLog, specs) -> None:
         )
         for position in np.flatnonzero(parsed[name].missing):
             log.add_at(position, names[name], None, f"{what} (this column may not be empty)")
-    seen: dict[str, int] = {}
+    # compared with case and surrounding spaces ignored ("P01" and "p01 " are one patient);
+    # the identifier itself is never shown, only the rows
+    seen: dict[str, tuple[int, str]] = {}
     for position, identifier in enumerate(parsed["patient_id"].values):
         if identifier is None:
             continue
-        if identifier in seen:
-            log.add_at(
-                position,
-                names["patient_id"],
-                identifier,
-                f"a unique patient identifier (also on row {log.row_of(seen[identifier])})",
-            )
-        else:
-            seen[identifier] = position
+        key = str(identifier).strip().casefold()
+        if key not in seen:
+            seen[key] = (position, identifier)
+            continue
+        first, spelled = seen[key]
+        how = (
+            "the identifier" if identifier == spelled else "the identifier, up to case and spaces,"
+        )
+        log.add_row(
+            position,
+            names["patient_id"],
+            f"a unique patient identifier (this row holds {how} of row {log.row_of(first)}; "
+            "identifiers are compared with case and surrounding spaces ignored)",
+        )
 
 
 def _arm_spec(specs) -> ColumnSpec:
@@ -157,15 +167,19 @@ def _check_synthetic_flag(parsed, names, log: ProblemLog) -> None:
         )
 
 
-def _missing_covariates(parsed, names, log: ProblemLog, missing: str, specs) -> dict[int, str]:
+def _missing_covariates(
+    parsed, names, log: ProblemLog, missing: str, specs, group: str | None = None
+) -> dict[int, str]:
     """Missing baseline covariates and plt_day0: an error, or the rows to drop (position ->
-    reason); under ``missing="impute"`` the imputable cells are kept for the imputation."""
+    reason); under ``missing="impute"`` the imputable cells are kept for the imputation (never
+    plt_day0's, nor the grouping column's, a schema category such as tumor_type included)."""
     drop_reason: dict[int, str] = {}
     for spec in specs:
         if spec.when_missing != "covariate" or spec.name not in parsed:
             continue
         reason = "missing plt_day0" if spec.name == "plt_day0" else "missing baseline covariate"
-        imputed = missing == "impute" and spec.name != "plt_day0" and spec.kind != "text"
+        never = spec.name in ("plt_day0", group) or spec.kind == "text"
+        imputed = missing == "impute" and not never
         if missing == "impute" and not imputed:
             reason = NOT_IMPUTED["plt_day0" if spec.name == "plt_day0" else "group"]
         for position in np.flatnonzero(parsed[spec.name].missing):
@@ -219,15 +233,14 @@ def _check_qualified(
     other rules (a rise of 50, a doubling of the baseline): a patient whose response differs
     between the lowest and the highest values the qualified counts allow is an error."""
     columns = plt_columns(days)
-    below = {name: parsed[name].below for name in columns}
+    below = {name: parsed[name].below for name in columns[1:]}  # a baseline is never qualified
     if not any(mask is not None and mask.any() for mask in below.values()):
         return
     counts = {name: parsed[name].values for name in columns}
-    low = dict(counts)  # post-baseline counts at their lowest, the baseline at its limit
-    high = dict(counts)  # post-baseline counts at their limit, the baseline at its lowest
+    low = dict(counts)  # post-baseline counts at their lowest
+    high = dict(counts)  # post-baseline counts at their limit
     for name in columns[1:]:
         low[name] = np.where(below[name], 0.0, counts[name])
-    high["plt_day0"] = np.where(below["plt_day0"], 1e-9, counts["plt_day0"])
     recovery = parsed["recovery_day"].values
     lowest, highest = (
         derive_response_by_day(
@@ -238,7 +251,7 @@ def _check_qualified(
         for c in (low, high)
     )
     for position in np.flatnonzero(lowest != highest):
-        column = next(n for n in columns if below[n][position])
+        column = next(n for n in columns[1:] if below[n][position])
         log.add_at(
             position,
             names[column],
@@ -274,8 +287,7 @@ def _check_recovery(
                 position,
                 names["recovery_after"],
                 after[position],
-                f"a day before recovery_day ({recovery[position]:g}): the last day known "
-                "without recovery",
+                "a day before recovery_day: the last day known without recovery",
             )
     if windowed:
         return
@@ -290,7 +302,7 @@ def _check_recovery(
                     position,
                     names["recovery_after"],
                     after[position],
-                    f"a day >= {day}: {name} = {count[position]:g} shows no recovery by day "
+                    f"a day >= {day}: {name} is below 100 and shows no recovery by day "
                     f"{day} (recovery_after is the last day known without it)",
                 )
     for day, name in zip(days[1:], plt_columns(days)[1:], strict=True):
@@ -304,7 +316,7 @@ def _check_recovery(
                 position,
                 column,
                 recovery[position],
-                f"a day <= {day}: {name} = {count[position]:g} is already >= 100 "
+                f"a day <= {day}: {name} is already >= 100 "
                 "(recovery_day is the first day with PLT >= 100)",
             )
         for position in np.flatnonzero(low_on_day):
@@ -312,5 +324,5 @@ def _check_recovery(
                 position,
                 column,
                 recovery[position],
-                f"a day with PLT >= 100, but {name} = {count[position]:g} on day {day}",
+                f"a day with PLT >= 100, but {name} is below 100 on day {day}",
             )

@@ -225,6 +225,7 @@ def validate_table(
     rows = np.arange(1, len(frame) + 1) if row_numbers is None else np.asarray(row_numbers)
     log.rows = rows
     located = _locate_columns(frame, mapping, log, notes, specs)
+    log.private = {located[s.name][0] for s in specs if s.kind == "id" and s.name in located}
     absent = [p.column for p in log.problems if "a required column" in p.expected]
     if len(absent) < len(log.problems):  # duplicate names: which column is meant is unknowable
         log.raise_if_any("has duplicate column names")
@@ -238,7 +239,9 @@ def validate_table(
         _raise_for_absent_columns(frame, absent, specs, days, log)
     names = {name: where[0] for name, where in located.items()}
     windowed = lab_summary is not None
-    drop_reason = check_rows(parsed, names, log, missing, response_rule, specs, windowed, days)
+    drop_reason = check_rows(
+        parsed, names, log, missing, response_rule, specs, windowed, days, group=group
+    )
     log.raise_if_any()
     if unused:
         notes.append(
