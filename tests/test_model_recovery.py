@@ -21,6 +21,7 @@ from cit_bayes.bayes.recovery import (
     RecoveryPrior,
     build_recovery_model,
     fit_recovery_model,
+    recovery_inputs,
     recovery_values,
 )
 from cit_bayes.bayes.recovery_baseline import CENTRED_MIN_WEIGHT, smooth_basis, smooth_centred
@@ -234,6 +235,45 @@ def test_centred_smooth_parts_are_the_same_model(case, evaluate_model):
     np.testing.assert_allclose(out["arm_smooth"], 0.3 * z, rtol=1e-12)
     change = stats.norm(0, 0.3).logpdf(0.3 * z).sum() - stats.norm.logpdf(z).sum()
     assert centred - plain == pytest.approx(change, rel=1e-10)
+
+
+def test_centred_shared_shape_and_pooled_levels_are_the_same_model(case, evaluate_model):
+    """Proportional hazards with pooled arms, centred (arms with much data): the shared smooth
+    part sigma u ~ N(0, sigma^2) and the pooled levels tau z ~ N(0, tau^2); at matching points
+    the same hazards, log densities differing by the change of variables only."""
+    data, time, recovered = case
+    prior = RecoveryPrior(rank=4, smooth_sd=0.4, arm_sd=0.7, pool_arms=True,
+                          proportional_hazards=True)  # fmt: skip
+    values = recovery_values(time, recovered, data, prior, HORIZON)
+    z, v = np.array([0.5, -1.0, 0.2, 0.8]), np.array([0.7, -0.4, 1.1])
+    p = {"baseline_smooth_sd": 0.3, "coefficient": np.array([0.2, -0.5, 0.1]),
+         "baseline_trend": 0.4, "baseline_intercept": -2.2, "arm_sd": 0.6}  # fmt: skip
+    plain, out = evaluate_model(
+        build_recovery_model(data, HORIZON, prior), values, p | {"baseline_z": z, "arm_z": v},
+        outputs=("arm_log_hazard", "baseline_smooth"),
+    )  # fmt: skip
+    model = build_recovery_model(data, HORIZON, prior, centred=True)
+    names = [variable.name for variable in model.free_RVs]
+    assert "baseline_smooth" in names and "arm_u" in names and "arm_z" not in names
+    centred, out_c = evaluate_model(
+        model, values, p | {"baseline_smooth": 0.3 * z, "arm_u": 0.6 * v},
+        outputs=("arm_log_hazard",),
+    )  # fmt: skip
+    np.testing.assert_allclose(out_c["arm_log_hazard"], out["arm_log_hazard"], rtol=1e-12)
+    np.testing.assert_allclose(out["baseline_smooth"], 0.3 * z, rtol=1e-12)
+    change = (
+        stats.norm(0, 0.3).logpdf(0.3 * z).sum() - stats.norm.logpdf(z).sum()
+        + stats.norm(0, 0.6).logpdf(0.6 * v).sum() - stats.norm.logpdf(v).sum()
+    )  # fmt: skip
+    assert centred - plain == pytest.approx(change, rel=1e-10)
+    strong = np.repeat([0, 1, 2, 3], 150)
+    data = PatientData(("a", "b", "c", "d"), strong, np.zeros((600, 0)), (), np.ones(600),
+                       np.ones(600))  # fmt: skip
+    times = np.tile([3.0, float(HORIZON)], 300)
+    inputs = recovery_inputs(times, times < HORIZON, data, horizon=HORIZON, prior=prior)
+    assert dict(inputs.provenance) == {
+        "smooth_parametrisation": "centred", "pooled_levels_parametrisation": "centred"
+    }  # fmt: skip
 
 
 def test_the_parametrisation_follows_the_information_of_every_arm():

@@ -20,6 +20,7 @@ from cit_bayes.bayes.response import (
     ResponsePrior,
     build_response_model,
     fit_response_model,
+    response_inputs,
     response_targets,
     response_values,
 )
@@ -112,6 +113,47 @@ def test_log_density_of_the_pooled_sensitivity_model(case, evaluate_model):
     probability = special.expit(linear[:, None] + arm_logit[None, :])
     rate = (data.tilt[:, None] * probability).sum(axis=0) / data.tilt.sum()
     np.testing.assert_allclose(out["rate"], rate, rtol=1e-12)
+
+
+def test_the_centred_pooled_model_has_the_same_prior_in_the_other_geometry(case, evaluate_model):
+    """Centred pooled levels (arms with much data): u = tau z ~ N(0, tau^2), the same model."""
+    data, response = case
+    prior = ResponsePrior(intercept_sd=1.2, arm_sd=0.8, coefficient_sd=0.7, pool_arms=True)
+    values = response_values(response, data, prior)
+    u = np.array([0.3, -0.66])
+    point = {"intercept": 0.4, "arm_sd": 0.6, "arm_u": u, "coefficient": np.array([0.3, -0.8])}
+    model = build_response_model(data, pool_arms=True, centred=True)
+    assert [v.name for v in model.free_RVs] == ["intercept", "arm_sd", "arm_u", "coefficient"]
+    logp, out = evaluate_model(model, values, point, outputs=("arm_logit",))
+    arm_logit = point["intercept"] + zero_sum_basis(3) @ u
+    eta = arm_logit[data.arm_codes] + data.design @ point["coefficient"]
+    expected = (
+        stats.logistic(0.0, 1.2).logpdf(point["intercept"])
+        + stats.halfnorm(scale=0.8).logpdf(point["arm_sd"])
+        + stats.norm(0, point["arm_sd"]).logpdf(u).sum()
+        + stats.norm(0, 0.7).logpdf(point["coefficient"]).sum()
+        + np.sum(values["weight"] * (response * eta - np.logaddexp(0.0, eta)))
+    )
+    assert logp == pytest.approx(expected, rel=1e-10)
+    np.testing.assert_allclose(out["arm_logit"], arm_logit, rtol=1e-12)
+    # a fixed arm SD has no funnel: one geometry, the non-centred model
+    fixed = build_response_model(data, pool_arms=True, fixed=True, centred=True)
+    assert fixed is build_response_model(data, pool_arms=True, fixed=True)
+
+
+def test_the_pooled_levels_are_centred_when_every_arm_carries_much_weight():
+    """150 = CENTRED_MIN_WEIGHT: arms of 150 patients (unit weights) centre, of 149 do not;
+    the choice is recorded in the fit's provenance; unpooled fits record nothing."""
+    for size, geometry in ((150, "centred"), (149, "non-centred")):
+        codes = np.repeat([0, 1], size)
+        data = PatientData(("a", "b"), codes, np.zeros((2 * size, 0)), (), np.ones(2 * size),
+                           np.ones(2 * size))  # fmt: skip
+        response = np.tile([0, 1], size)
+        inputs = response_inputs(response, data, ResponsePrior(pool_arms=True))
+        assert inputs.provenance == {"pooled_levels_parametrisation": geometry}
+        names = {v.name for v in inputs.model.free_RVs}
+        assert ("arm_u" in names) == (geometry == "centred") != ("arm_z" in names)
+        assert response_inputs(response, data).provenance == {}
 
 
 def test_log_density_and_gradient_are_finite_at_the_initial_point(case, at_initial_point):

@@ -18,7 +18,21 @@ import pytensor.tensor as pt
 from cit_bayes.bayes.sufficient import merge_identical_rows
 from cit_bayes.exceptions import ModelError
 
-__all__ = ["group_intercept", "likelihood_rows", "row_data", "zero_sum_basis"]
+__all__ = [
+    "CENTRED_MIN_WEIGHT",
+    "arms_carry_weight",
+    "group_intercept",
+    "likelihood_rows",
+    "pooled_levels",
+    "row_data",
+    "zero_sum_basis",
+]
+
+#: Each arm's likelihood weights (as the analysis rescales them) must sum to at least this for
+#: the models' arm-level terms to be centred rather than non-centred (the recovery model's
+#: smooth parts and the pooled arm levels; measured in :mod:`cit_bayes.bayes.recovery_baseline`
+#: and :mod:`cit_bayes.bayes.response`).
+CENTRED_MIN_WEIGHT = 150.0
 
 
 def zero_sum_basis(k: int) -> np.ndarray:
@@ -46,6 +60,48 @@ def zero_sum_basis(k: int) -> np.ndarray:
         basis[j, j - 1] = -float(j)
         basis[:, j - 1] /= np.sqrt(j * (j + 1.0))
     return basis
+
+
+def arms_carry_weight(weights, arm_codes, n_arms: int) -> bool:
+    """Whether every arm's likelihood weights sum to at least :data:`CENTRED_MIN_WEIGHT`.
+
+    The classic choice of geometry by the strength of the data (Betancourt & Girolami 2015):
+    an arm-level term is centred when every arm carries much information, non-centred when
+    some arm carries little; the same model either way.
+
+    Examples
+    --------
+    >>> arms_carry_weight(np.ones(400), np.repeat([0, 1], 200), 2)
+    True
+    >>> arms_carry_weight(np.ones(400), np.repeat([0, 1], [300, 100]), 2)
+    False
+    """
+    totals = np.bincount(np.asarray(arm_codes), weights=np.asarray(weights), minlength=n_arms)
+    return bool(np.all(totals >= CENTRED_MIN_WEIGHT))
+
+
+def pooled_levels(intercept, arm_sd, n_arms: int, centred: bool = False):
+    """Partially pooled arm levels :math:`\\mu + \\tau (H z)_a` (inside a model's context).
+
+    H is :func:`zero_sum_basis`; the model needs the coordinate ``arm_contrast`` (k - 1).
+    Non-centred: :math:`z \\sim N(0, I_{k-1})` (variable ``arm_z``), scaled by tau; centred:
+    :math:`u = \\tau z \\sim N(0, \\tau^2 I_{k-1})` (variable ``arm_u``): the same prior, for
+    arms that carry much data (:func:`arms_carry_weight`), where the non-centred form makes a
+    ridge between tau and z that NUTS crosses with divergences.
+
+    Examples
+    --------
+    >>> for centred in (False, True):
+    ...     with pm.Model(coords={"arm_contrast": [0, 1]}) as model:
+    ...         level = pooled_levels(pm.Normal("mu"), pm.HalfNormal("tau"), 3, centred)
+    ...     print([v.name for v in model.free_RVs], level.type.shape)
+    ['mu', 'tau', 'arm_z'] (3,)
+    ['mu', 'tau', 'arm_u'] (3,)
+    """
+    basis = pt.as_tensor(zero_sum_basis(n_arms))  # (arm, arm_contrast)
+    if centred:
+        return intercept + pt.dot(basis, pm.Normal("arm_u", 0.0, arm_sd, dims="arm_contrast"))
+    return intercept + arm_sd * pt.dot(basis, pm.Normal("arm_z", 0.0, 1.0, dims="arm_contrast"))
 
 
 def group_intercept(

@@ -46,10 +46,13 @@ that :math:`\\exp(\\eta_a - \\eta_b)` is the constant hazard ratio of the groupe
 proportional-hazards model whatever happens within a day. Partial pooling (``pool_arms=True``,
 which needs the shared shape): :math:`\\nu = \\lambda_0 + \\tau H z`, :math:`z \\sim N(0,
 I_{K-1})`, :math:`\\lambda_0 \\sim N(m, s)`, :math:`\\tau \\sim \\mathrm{HalfNormal}(s_\\tau)` (H
-the zero-sum basis, non-centred). The between-arm SD is learned from K arms and rests on its
-prior; the ridge between :math:`\\tau` and z gave divergences (one or two per 8,000 draws on
-simulated cohorts; measured for issue 13), and it pulls the arms toward each other. Hence not the
-default.
+the zero-sum basis). The between-arm SD is learned from K arms and rests on its prior; in the
+non-centred form the ridge between :math:`\\tau` and z gave divergences (one or two per 8,000
+draws on simulated cohorts, measured for issue 13; three, min bulk ESS 961, on the simulator's
+paper-like cohort of 2,000 patients, seed 1). When every arm carries much data
+(:func:`smooth_centred`) the pooled levels and the shared shape's smooth part are centred
+(``arm_u``, ``baseline_smooth``): none and 12,500 on that cohort. Pooling pulls the arms toward
+each other. Hence not the default.
 
 Reported beside ``arm_log_hazard`` and ``arm_effect``: the cumulative recovery of each arm by day
 and the restricted mean time to recovery, g-computed on the stored draws after sampling
@@ -205,7 +208,7 @@ def _build(
         prior = {name: pm.Data(f"prior_{name}", 1.0) for name in _PRIOR_NAMES}
 
         if proportional_hazards:
-            log_hazard = shared_shape(prior, day_std, basis, arms, pool_arms)  # (day, arm)
+            log_hazard = shared_shape(prior, day_std, basis, arms, pool_arms, centred)
         else:
             log_hazard = arm_shapes(prior, day_std, basis, centred)
         pm.Deterministic("arm_log_hazard", log_hazard, dims=("day", "arm"))
@@ -252,7 +255,8 @@ def build_recovery_model(
 
     The structure depends on the number of patients, the arms, the covariates, the horizon and
     the rank of the smooth baseline and ``pool_arms`` (the prior settings that are not data),
-    and ``centred`` (the arms' smooth parts centred; :func:`smooth_centred`).
+    and ``centred`` (:func:`smooth_centred`: the smooth parts centred, and with ``pool_arms``
+    the pooled arm levels, :func:`~cit_bayes.bayes.patient_blocks.pooled_levels`).
 
     Examples
     --------
@@ -262,7 +266,7 @@ def build_recovery_model(
     (14, ('day1', 'day2'), 6)
     """
     structure = (prior.rank, prior.pool_arms, prior.proportional_hazards, data.groups)
-    centred = bool(centred) and not prior.proportional_hazards
+    centred = bool(centred)
     key = ("recovery", data.n, data.arms, data.covariates, horizon, *structure, centred)
     return cached_model(
         key,
@@ -389,10 +393,13 @@ def recovery_inputs(
     values = recovery_values(time, recovered, data, prior, horizon, after)
     centred = smooth_centred(values["weight"], data.arm_codes, data.n_arms)
     model = build_recovery_model(data, horizon, prior, centred)
-    shapes = "centred" if centred and not prior.proportional_hazards else "non-centred"
+    geometry = "centred" if centred else "non-centred"
+    provenance = {"smooth_parametrisation": geometry}
+    if prior.pool_arms:
+        provenance["pooled_levels_parametrisation"] = geometry
     return ModelInputs(
         model,
         values,
         recovery_targets(values, list(model.coords["day"]), data.arms),
-        {"smooth_parametrisation": shapes},
+        provenance,
     )

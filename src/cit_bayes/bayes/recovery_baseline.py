@@ -16,7 +16,9 @@ geometry. Measured with the default plan (4 x 2000 draws; max R-hat, min bulk ES
 missed the R-hat gate on a 1,000-patient baseline-confounding cohort (1.0120, ESS 1035; 1.0099 at
 2,000 patients), where centred gave 1.0032, 1641 (2,000 patients: <= 1.0037, >= 1092); at 60 to
 187 patients non-centred mixes better (bulk ESS 2161-3483 against 521-1976 centred; both pass).
-``arm_smooth`` (sigma u_a) is in the posterior under both.
+``arm_smooth`` (sigma u_a) is in the posterior under both. Under proportional hazards the
+same choice centres the shared shape's smooth part (``baseline_smooth``) and, with the arms
+pooled, their levels (:func:`~cit_bayes.bayes.patient_blocks.pooled_levels`).
 
 References
 ----------
@@ -30,7 +32,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from cit_bayes.bayes.patient_blocks import zero_sum_basis
+from cit_bayes.bayes.patient_blocks import CENTRED_MIN_WEIGHT, arms_carry_weight, pooled_levels
 from cit_bayes.exceptions import ModelError
 
 __all__ = ["CENTRED_MIN_WEIGHT", "arm_shapes", "shared_shape", "smooth_basis", "smooth_centred"]
@@ -72,8 +74,12 @@ def smooth_basis(n_days: int, rank: int) -> tuple[np.ndarray, np.ndarray]:
     return day, basis
 
 
-def shared_shape(prior, day_std, basis, arms, pool_arms):
+def shared_shape(prior, day_std, basis, arms, pool_arms, centred: bool = False):
     """Proportional hazards: one baseline shape, arm levels (independent or pooled).
+
+    ``centred`` (:func:`smooth_centred`): the shape's smooth part (``baseline_smooth``, free
+    when centred, a deterministic of ``baseline_z`` when not) and the pooled arm levels
+    (:func:`~cit_bayes.bayes.patient_blocks.pooled_levels`) centred.
 
     Examples
     --------
@@ -93,13 +99,16 @@ def shared_shape(prior, day_std, basis, arms, pool_arms):
     """
     trend = pm.Normal("baseline_trend", 0.0, prior["trend_sd"])
     smooth_sd = pm.HalfNormal("baseline_smooth_sd", prior["smooth_sd"])
-    smooth_z = pm.Normal("baseline_z", 0.0, 1.0, dims="component")
-    day_shape = trend * day_std + smooth_sd * pt.dot(basis, smooth_z)
+    if centred:
+        smooth = pm.Normal("baseline_smooth", 0.0, smooth_sd, dims="component")
+    else:
+        smooth_z = pm.Normal("baseline_z", 0.0, 1.0, dims="component")
+        smooth = pm.Deterministic("baseline_smooth", smooth_sd * smooth_z, dims="component")
+    day_shape = trend * day_std + pt.dot(basis, smooth)
     if pool_arms:
         intercept = pm.Normal("baseline_intercept", prior["intercept_mean"], prior["intercept_sd"])
         arm_sd = pm.HalfNormal("arm_sd", prior["arm_sd"])
-        arm_z = pm.Normal("arm_z", 0.0, 1.0, dims="arm_contrast")
-        level = intercept + arm_sd * pt.dot(pt.as_tensor(zero_sum_basis(len(arms))), arm_z)
+        level = pooled_levels(intercept, arm_sd, len(arms), centred)
     else:
         level = pm.Normal("arm_level", prior["intercept_mean"], prior["intercept_sd"], dims="arm")
     return day_shape[:, None] + level[None, :]
@@ -136,13 +145,11 @@ def arm_shapes(prior, day_std, basis, centred: bool = False):
     return level[None, :] + day_std[:, None] * trend[None, :] + pt.dot(basis, smooth)
 
 
-#: Each arm's likelihood weights (as rescaled, patients at risk) must sum to at least this for
-#: the centred smooth parts (module docstring: measured at 60 to 2,000 patients).
-CENTRED_MIN_WEIGHT = 150.0
-
-
 def smooth_centred(weights, arm_codes, n_arms: int) -> bool:
-    """Whether every arm carries enough information for the centred smooth parts.
+    """Whether every arm carries enough information for the centred smooth parts: each arm's
+    likelihood weights (as rescaled, patients at risk) sum to at least
+    :data:`~cit_bayes.bayes.patient_blocks.CENTRED_MIN_WEIGHT` (module docstring: measured at
+    60 to 2,000 patients; :func:`~cit_bayes.bayes.patient_blocks.arms_carry_weight`).
 
     Examples
     --------
@@ -151,5 +158,4 @@ def smooth_centred(weights, arm_codes, n_arms: int) -> bool:
     >>> smooth_centred(np.ones(400), np.repeat([0, 1], [300, 100]), 2)
     False
     """
-    totals = np.bincount(np.asarray(arm_codes), weights=np.asarray(weights), minlength=n_arms)
-    return bool(np.all(totals >= CENTRED_MIN_WEIGHT))
+    return arms_carry_weight(weights, arm_codes, n_arms)

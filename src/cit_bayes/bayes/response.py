@@ -33,11 +33,17 @@ which the posterior mean shows and the mode does not (a Beta(1, 1) posterior mea
 
 Partial pooling (``pool_arms=True``, a sensitivity analysis): :math:`\\alpha_a = \\mu + \\tau
 (H z)_a`, :math:`z \\sim N(0, I_{K-1})`, :math:`\\mu` with the arm intercepts' prior,
-:math:`\\tau \\sim \\mathrm{HalfNormal}(s_\\tau)`, H the zero-sum basis (non-centred;
-Betancourt & Girolami 2015). The between-arm SD :math:`\\tau` is learned from K arms only, so
-it rests on its prior; with much data per arm the non-centred form makes a ridge between
-:math:`\\tau` and z that NUTS crosses slowly (R-hat 1.012 at n = 2,000, and divergences near
-:math:`\\tau = 0` at n = 187: measured for issue 13). That is why it is not the default.
+:math:`\\tau \\sim \\mathrm{HalfNormal}(s_\\tau)`, H the zero-sum basis, non-centred
+(``arm_z``) when some arm carries little data and centred (:math:`u = \\tau z`, ``arm_u``)
+when every arm's likelihood weights sum to at least
+:data:`~cit_bayes.bayes.patient_blocks.CENTRED_MIN_WEIGHT` (Betancourt & Girolami 2015; the
+same model, another geometry, :func:`~cit_bayes.bayes.patient_blocks.pooled_levels`). The
+between-arm SD :math:`\\tau` is learned from K arms only, so it rests on its prior; with much
+data per arm the non-centred form makes a ridge between :math:`\\tau` and z that NUTS crosses
+slowly or with divergences (R-hat 1.012 at n = 2,000 for issue 13; one divergence, min bulk ESS
+2,492 on the simulator's paper-like cohort of 2,000 patients, seed 1, where the centred form gives
+none and 9,138), while at n = 187 the centred form has the funnel near :math:`\\tau = 0`. It
+pulls the arms toward each other: that is why it is not the default.
 
 The prior scales are data (``pm.Data``), so a prior change re-uses the compiled sampler;
 defaults in :class:`ResponsePrior` (and the analysis plan).
@@ -89,10 +95,11 @@ from cit_bayes.bayes.patient_base import (
     group_values,
 )
 from cit_bayes.bayes.patient_blocks import (
+    arms_carry_weight,
     group_intercept,
     likelihood_rows,
+    pooled_levels,
     row_data,
-    zero_sum_basis,
 )
 from cit_bayes.bayes.patient_fit import ModelInputs, PatientFit, cached_model, fit_cached_model
 from cit_bayes.bayes.sampling import SamplerSettings
@@ -187,6 +194,7 @@ def _build(
     family: str,
     groups: tuple[str, ...] = (),
     fixed: bool = False,
+    centred: bool = False,
 ) -> pm.Model:
     coords = {
         "arm": list(arms),
@@ -214,11 +222,8 @@ def _build(
         if pool_arms:
             intercept = level("intercept", prior["intercept_mean"], prior["intercept_sd"])
             arm_sd = prior["arm_sd"] if fixed else pm.HalfNormal("arm_sd", prior["arm_sd"])
-            arm_z = pm.Normal("arm_z", 0.0, 1.0, dims="arm_contrast")
-            contrast = pt.as_tensor(zero_sum_basis(len(arms)))  # (arm, arm_contrast)
-            arm_logit = pm.Deterministic(
-                "arm_logit", intercept + arm_sd * pt.dot(contrast, arm_z), dims="arm"
-            )
+            levels = pooled_levels(intercept, arm_sd, len(arms), centred and not fixed)
+            arm_logit = pm.Deterministic("arm_logit", levels, dims="arm")
         else:
             arm_logit = level(
                 "arm_logit", prior["intercept_mean"], prior["intercept_sd"], dims="arm"
@@ -234,9 +239,16 @@ def _build(
 
 
 def build_response_model(
-    data: PatientData, pool_arms: bool = False, family: str = "logistic", fixed: bool = False
+    data: PatientData,
+    pool_arms: bool = False,
+    family: str = "logistic",
+    fixed: bool = False,
+    centred: bool = False,
 ) -> pm.Model:
     """The (cached) response model for data of this shape; its ``pm.Data`` are not set.
+
+    ``centred``: with ``pool_arms`` and a free ``arm_sd``, the pooled arm levels centred
+    (:func:`~cit_bayes.bayes.patient_blocks.pooled_levels`; otherwise ignored).
 
     Examples
     --------
@@ -247,12 +259,12 @@ def build_response_model(
     """
     if family not in _FAMILIES:
         raise ModelError(f"intercept family must be one of {sorted(_FAMILIES)}, got {family!r}")
-    pooling = (bool(pool_arms), bool(fixed))
+    pooling = (bool(pool_arms), bool(fixed), bool(centred) and bool(pool_arms) and not fixed)
     key = ("response", data.n, data.arms, data.covariates, *pooling, family, data.groups)
     return cached_model(
         key,
         lambda: _build(
-            data.n, data.arms, data.covariates, pooling[0], family, data.groups, pooling[1]
+            data.n, data.arms, data.covariates, pooling[0], family, data.groups, *pooling[1:]
         ),
     )
 
@@ -317,7 +329,8 @@ def fit_response_model(
     PatientFit
         ``draws["rate"]``: dims ``(chain, draw, arm)``. The posterior also holds
         ``arm_logit`` and ``coefficient`` (dim ``covariate``), and with ``pool_arms``
-        ``intercept``, ``arm_sd`` (unless ``arm_sd_fixed``) and ``arm_z``.
+        ``intercept``, ``arm_sd`` (unless ``arm_sd_fixed``) and ``arm_z`` (``arm_u`` when
+        centred; the fit's ``pooled_levels_parametrisation`` attribute says which).
 
     Examples
     --------
@@ -338,7 +351,7 @@ def fit_response_model(
         seed=seed,
         name=name,
         settings=settings,
-        provenance=provenance,
+        provenance=dict(provenance or {}) | dict(inputs.provenance),
         derived=inputs.derived,
     )
 
@@ -355,8 +368,14 @@ def response_inputs(response, data: PatientData, prior: ResponsePrior | None = N
     """
     prior = ResponsePrior() if prior is None else prior
     values = response_values(response, data, prior)
-    model = build_response_model(data, prior.pool_arms, prior.intercept_family, prior.arm_sd_fixed)
-    return ModelInputs(model, values, response_targets(values, data.arms))
+    centred = arms_carry_weight(values["weight"], data.arm_codes, data.n_arms)
+    model = build_response_model(
+        data, prior.pool_arms, prior.intercept_family, prior.arm_sd_fixed, centred
+    )
+    provenance = {}
+    if prior.pool_arms and not prior.arm_sd_fixed:
+        provenance["pooled_levels_parametrisation"] = "centred" if centred else "non-centred"
+    return ModelInputs(model, values, response_targets(values, data.arms), provenance)
 
 
 def response_targets(values: Mapping[str, np.ndarray], arms: Sequence[str]):
