@@ -486,6 +486,21 @@ def test_cox_arm_without_recovery_is_not_estimable(censored_cohort):
     assert cox["hazard_ratio"].isna().all() and cox["note"].str.contains("reference").all()
 
 
+def test_cox_everyone_recovering_on_one_day_is_not_estimable():
+    # Every patient recovers on day 3: each risk set is its recovery set, every score residual
+    # is 0 and the robust SE is round-off (about 6e-17 with these weights); before the relative
+    # tolerance this was reported as HR 1.0 [1.0, 1.0], p = 1.
+    arm = np.repeat(["A", "B"], 15)
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, 30)
+    for w in (weights, np.ones(30)):
+        with pytest.raises(NotEstimableError, match="no information on arm_1.*same day"):
+            weighted_cox(np.full(30, 3), np.ones(30), arm, w, arms=["A", "B"], reference="A")
+    # one patient censored on that day leaves an informative risk set: estimable, SE > 0.1
+    recovered = np.r_[np.ones(29), 0.0]
+    cox = weighted_cox(np.full(30, 3), recovered, arm, weights, arms=["A", "B"], reference="A")
+    assert float(cox["se_log_hr"].iloc[0]) > 0.1
+
+
 def test_cox_with_covariates_and_convergence_error(censored_cohort):
     data = censored_cohort
     rng = np.random.default_rng(3)

@@ -10,8 +10,9 @@ Reference values:
 - theory: with two arms, an unpenalised logistic propensity model and ATO weights, the weighted
   means of every model covariate are equal (Li, Morgan & Zaslavsky 2018), checked to
   1e-8 in |SMD|; with three arms the generalized overlap weights do not balance exactly (Li & Li
-  2019), checked as a maximum |SMD| above 1e-4; with a ridge penalty the arms' weight totals
-  stay equal (unpenalised intercept) while the means do not.
+  2019), checked as a maximum |SMD| above 1e-4, and their weight totals differ (by more than
+  0.1, less than 1 %), penalised or not; with two arms and a ridge penalty the arms' weight
+  totals stay equal (unpenalised intercept) while the means do not.
 """
 
 from __future__ import annotations
@@ -132,6 +133,21 @@ def test_bad_weights_are_rejected():
         effective_sample_size(W[:3], ARM)
 
 
+def test_arm_with_one_patient_or_one_positive_weight_is_an_error():
+    # Before: arm C's sample variance of x is NaN (one patient), and the SMD silently used the SD
+    # of all patients. Now a WeightingError names the arm.
+    arm = ["A", "A", "A", "B", "B", "B", "C"]
+    with pytest.raises(WeightingError, match="arm 'C' has 1 patient"):
+        balance_table(X, arm, W)
+    with pytest.raises(WeightingError, match="arm 'B' has 1 patient.*positive weight"):
+        balance_table(X, ARM, np.r_[W[:3], 0.0, W[4], 1.0, 1.0])
+    # two patients with positive weight are enough: x in B (2, 4) and C (3, 5) have sample
+    # variance 2 each, so SMD = |3 - 4| / sqrt((2 + 2) / 2) = 1 / sqrt(2)
+    table = balance_table(X[["x"]], ARM, W)
+    smd = table.set_index(["arm_a", "arm_b"]).loc[("B", "C"), "smd_unweighted"]
+    assert smd == pytest.approx(1 / math.sqrt(2), rel=1e-12)
+
+
 def confounded(n, n_arms, seed):
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(
@@ -171,6 +187,13 @@ def test_three_arm_overlap_weights_do_not_balance_exactly():
     X3, arm = confounded(600, 3, seed=12)
     fitted = PropensityWeighting("ato", penalty=0).fit(X3, arm)
     assert fitted.balance()["smd_weighted"].max() > 1e-4
+    # nor are the arms' weight totals equal, with or without a ridge penalty (unlike two arms):
+    # measured 56.43, 56.33, 56.11 unpenalised and 56.47, 56.45, 56.19 with penalty 1
+    for penalty in (0.0, 1.0):
+        refit = PropensityWeighting("ato", penalty=penalty).fit(X3, arm)
+        totals = refit.weights_.groupby(arm.to_numpy()).sum()
+        assert totals.max() - totals.min() > 0.1
+        assert totals.max() / totals.min() < 1.01
 
 
 def test_ridge_keeps_equal_weight_totals_but_not_exact_means():

@@ -44,7 +44,8 @@ def saturated_example():
 def test_hajek_means_and_contrasts_by_hand():
     X, arm, y = saturated_example()
     fitted = PropensityWeighting("ate", penalty=0, rare_level_min=1).fit(X, arm)
-    result = weighted_outcome(fitted, y)
+    with pytest.warns(WeightingWarning, match="'B' \\(100%\\) has the same outcome"):
+        result = weighted_outcome(fitted, y)  # B: 3 of 3 respond (score intervals, tested below)
     # ATE weights 1/e_own: u (e = .5, .25, .25): A 2, A 2, B 4, C 4; v (.25, .25, .5):
     # A 4, B 4, C 2, C 2; w (.8, .1, .1): A 1.25 x 8, B 10, C 10.
     # A: (2*1 + 2*0 + 4*0 + 1.25*(1+1+0+0+1+0+1+0)) / (2+2+4+10) = 7 / 18
@@ -63,7 +64,8 @@ def test_hajek_means_and_contrasts_by_hand():
         ("C", "B"),
     ]
     np.testing.assert_allclose(differences["estimate"], [1 - 7 / 18, 1 / 3 - 7 / 18, 1 / 3 - 1])
-    versus_c = weighted_outcome(fitted, y, reference="C")
+    with pytest.warns(WeightingWarning, match="same outcome"):
+        versus_c = weighted_outcome(fitted, y, reference="C")
     pairs = versus_c[versus_c["quantity"] == "difference"][["arm", "comparator"]]
     assert pairs.values.tolist() == [["A", "C"], ["B", "C"]]
 
@@ -74,7 +76,8 @@ def test_fixed_weights_sandwich_closed_form():
         fitted = PropensityWeighting("ate", penalty=0, rare_level_min=1, truncate=(5, 90)).fit(
             X, arm
         )
-    result = weighted_outcome(fitted, y, confidence=0.9)
+    with pytest.warns(WeightingWarning, match="'B' \\(100%\\) has the same outcome"):
+        result = weighted_outcome(fitted, y, confidence=0.9)
     assert set(result["sandwich_method"]) == {METHOD_FIXED}
     w, a = fitted.weights_.to_numpy(), arm.to_numpy()
     for label in ["A", "B", "C"]:
@@ -83,7 +86,12 @@ def test_fixed_weights_sandwich_closed_form():
         se = np.sqrt(np.sum(wa**2 * (ya - mu) ** 2)) / wa.sum()
         row = result[(result["quantity"] == "arm_mean") & (result["arm"] == label)].iloc[0]
         assert row["estimate"] == pytest.approx(mu, abs=1e-12)
-        assert row["se_sandwich"] == pytest.approx(se, rel=1e-10)
+        assert row["se_sandwich"] == pytest.approx(se, abs=1e-12, rel=1e-10)
+        if label == "B":  # 3 of 3 respond: Wilson at p = 1 is [n / (n + z^2), 1], n the Kish ESS
+            n_eff = wa.sum() ** 2 / np.sum(wa**2)
+            assert row["ci_low_sandwich"] == pytest.approx(n_eff / (n_eff + 1.6448536**2))
+            assert row["ci_high_sandwich"] == 1.0
+            continue
         assert row["ci_high_sandwich"] - row["estimate"] == pytest.approx(1.6448536 * se, rel=1e-6)
 
 
@@ -255,3 +263,87 @@ def test_sandwich_coverage_with_homogeneous_effect(estimand):
     # the sandwich SE matches the Monte Carlo SD (relative MC error of an SD: 1/sqrt(2 * 999))
     ratio = np.sqrt(np.mean(np.square(standard_errors))) / np.std(estimates, ddof=1)
     assert 0.92 <= ratio <= 1.08
+
+
+def _wilson_scipy(k: int, n: int) -> tuple[float, float]:
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return ci.low, ci.high
+
+
+def test_all_responders_arm_gets_wilson_and_newcombe_against_scipy():
+    # Each arm holds levels u and v half and half, so the unpenalised propensity is the arm's
+    # share for everyone and the ATE weights are constant within an arm: the Kish ESS is the
+    # arm size and the score intervals can be checked against scipy's integer Wilson interval
+    # (binomtest) and Newcombe's method 10 written out here. Arm C: 10 of 10 respond.
+    arm = pd.Series(["A"] * 20 + ["B"] * 20 + ["C"] * 10)
+    X = pd.DataFrame({"level": ["u", "v"] * 25})
+    y = np.r_[[1, 0, 1, 1, 0] * 4, [0, 0, 1, 0, 1] * 4, [1] * 10].astype(float)  # 12/20, 8/20
+    fitted = PropensityWeighting("ate", penalty=0, rare_level_min=1).fit(X, arm)
+    with pytest.warns(WeightingWarning, match=r"arm\(s\) 'C' \(100%\) has the same outcome"):
+        result = weighted_outcome(fitted, y, n_bootstrap=20, random_state=0)
+    rows = result.set_index(["arm", "comparator"])
+    wilson = {"A": _wilson_scipy(12, 20), "B": _wilson_scipy(8, 20), "C": _wilson_scipy(10, 10)}
+    p = {"A": 0.6, "B": 0.4, "C": 1.0}
+    np.testing.assert_allclose(wilson["C"], [10 / (10 + 1.959964**2), 1.0], atol=1e-6)
+    for column in ("sandwich", "bootstrap"):
+        c = rows.loc[("C", "")]
+        np.testing.assert_allclose(
+            [c[f"ci_low_{column}"], c[f"ci_high_{column}"]], wilson["C"], atol=1e-9
+        )
+        for other in ("A", "B"):  # C - A and C - B: Newcombe from the two Wilson intervals
+            (l1, u1), (l2, u2) = wilson["C"], wilson[other]
+            d = 1.0 - p[other]
+            expected = [
+                d - np.hypot(1.0 - l1, u2 - p[other]),
+                d + np.hypot(u1 - 1.0, p[other] - l2),
+            ]
+            row = rows.loc[("C", other)]
+            np.testing.assert_allclose(
+                [row[f"ci_low_{column}"], row[f"ci_high_{column}"]], expected, atol=1e-9
+            )
+    score = result["interval_method"].str.startswith("score")
+    assert score.tolist() == [False, False, True, False, True, True]
+    # rows without arm C keep the Wald interval estimate +- z SE
+    plain = result[~score]
+    np.testing.assert_allclose(
+        plain["ci_low_sandwich"], plain["estimate"] - 1.959964 * plain["se_sandwich"], atol=1e-6
+    )
+    assert rows.loc[("C", ""), "se_sandwich"] == pytest.approx(0.0, abs=1e-12)
+    # results.json's cross-check says which arm's rows are score intervals, and they are used
+    from cit_bayes.analyses.fragments import frequentist_response_fragment
+
+    fragment = frequentist_response_fragment(result, [("C", "A"), ("A", "B")])
+    assert fragment["method"].startswith("weighted mean per arm, bootstrap 95% CI (20 resamples)")
+    assert (
+        "; arm(s) C with 0 % or 100 % responders (and their differences): score"
+        in (fragment["method"])
+    )
+    assert fragment["rate"]["C"]["ci_low"] == pytest.approx(wilson["C"][0], abs=1e-9)
+
+
+def test_all_non_responders_arm_with_unequal_weights_uses_the_kish_ess():
+    from cit_bayes.weighting import BalancingWeights
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"age": rng.normal(60, 10, 90)})
+    arm = np.repeat(list("ABC"), [35, 35, 20])
+    y = np.r_[rng.integers(0, 2, 70), np.zeros(20)].astype(float)
+    fitted = BalancingWeights("ato").fit(X, arm)
+    with pytest.warns(WeightingWarning, match="score intervals at the arm's Kish"):
+        result = weighted_outcome(fitted, y)
+    w = fitted.weights_.to_numpy()[arm == "C"]
+    n_eff = w.sum() ** 2 / np.sum(w**2)
+    assert 1 < n_eff < 20
+    row = result[(result["arm"] == "C") & (result["comparator"] == "")].iloc[0]
+    z2 = 1.959963984540054**2  # at p = 0 the Wilson interval is [0, z^2 / (n + z^2)]
+    assert row["estimate"] == 0.0
+    assert row["ci_low_sandwich"] == pytest.approx(0.0, abs=1e-12)
+    assert row["ci_high_sandwich"] == pytest.approx(z2 / (n_eff + z2), rel=1e-9)
+    # a continuous outcome that is constant in an arm is not a response: no score interval
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        continuous = weighted_outcome(fitted, np.r_[rng.normal(size=70), np.full(20, 2.5)])
+    assert (continuous["interval_method"] == continuous["interval_method"].iloc[0]).all()
+    assert not continuous["interval_method"].iloc[0].startswith("score")

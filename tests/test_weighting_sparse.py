@@ -72,9 +72,34 @@ def test_a_feature_too_rare_in_an_arm_is_left_out_of_that_arm_only():
 def test_the_rule_counts_the_rarer_value_and_spares_numeric_columns():
     matrix = np.array([[1.0, 0.1], [1.0, 0.2], [1.0, 0.3], [0.0, 0.4], [0.0, 0.5], [1.0, 0.6]])
     codes = np.array([0, 0, 0, 0, 1, 1])
-    assert arm_constraints(matrix, codes, 2, 1).tolist() == [[True, True], [True, True]]
-    assert arm_constraints(matrix, codes, 2, 2).tolist() == [[False, True], [False, True]]
-    assert arm_constraints(matrix, codes, 2, 0).all()
+    kinds = ["binary", "numeric"]
+    assert arm_constraints(matrix, codes, 2, 1, kinds=kinds).tolist() == [[True] * 2] * 2
+    assert arm_constraints(matrix, codes, 2, 2, kinds=kinds).tolist() == [[False, True]] * 2
+    assert arm_constraints(matrix, codes, 2, 0, kinds=kinds).all()
+    # a level indicator follows the same rule; a numeric column with two values is kept
+    assert arm_constraints(matrix, codes, 2, 2, kinds=["level", "numeric"])[:, 0].sum() == 0
+    assert arm_constraints(matrix, codes, 2, 2, kinds=["numeric", "numeric"]).all()
+    with pytest.raises(ValueError, match="1 kinds for 2"):
+        arm_constraints(matrix, codes, 2, 2, kinds=["binary"])
+
+
+def test_a_numeric_covariate_with_two_values_is_always_balanced():
+    # ECOG takes the values 1 and 2 (numeric, not 0/1): 2 of arm b's 40 patients have ECOG 2.
+    # The rule is for level indicators and 0/1 covariates only, so with arm_level_min = 3
+    # arm b still balances ECOG exactly (before: it was left out, and arm b's weighted mean
+    # was 1.066 against the target 1.1875, -0.31 SD), while the 0/1 copy is left out of arm b.
+    X, a = two_arms_with_a_rare_feature()
+    ecog = X[["age"]].assign(ecog=X["radiotherapy"] + 1)
+    rule = fit(ecog, a, 3)
+    b = (a == "b").to_numpy()
+    w = rule.weights_.to_numpy()[b]
+    achieved = float(np.sum(w * ecog["ecog"].to_numpy()[b]) / w.sum())
+    assert achieved == pytest.approx(float(ecog["ecog"].mean()), abs=1e-9)  # the ATE target
+    table = rule.constraints_.set_index(["arm", "constraint"])
+    assert abs(table.loc[("b", "ecog"), "imbalance_sd"]) < EXACT
+    assert rule.solver_.set_index("arm").loc["b", "n_directions"] == 2
+    binary = fit(X, a, 3)  # radiotherapy: the same values less 1, kind binary
+    assert binary.solver_.set_index("arm").loc["b", "n_directions"] == 1
 
 
 @pytest.mark.parametrize("minimum", [-1, 1.5, True])

@@ -21,6 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from cit_bayes import contrasts
+from cit_bayes.weighting.outcome import INTERVAL_DEFAULT
 
 __all__ = [
     "ContrastSpec",
@@ -354,6 +355,13 @@ def frequentist_response_fragment(outcome: pd.DataFrame, pairs) -> dict:
         method = f"weighted mean per arm, {column} {confidence}% CI" + (
             f" ({resamples} resamples)" if column == "bootstrap" else ""
         )
+        if "interval_method" in outcome:  # an arm with 0 % or 100 %: its rows' score intervals
+            scored = arm_rows.loc[arm_rows["interval_method"] != INTERVAL_DEFAULT]
+            if len(scored):
+                method += (
+                    f"; arm(s) {', '.join(map(str, scored['arm']))} with 0 % or 100 % "
+                    f"responders (and their differences): {scored['interval_method'].iloc[0]}"
+                )
     return {
         "method": method,
         "rate": {row["arm"]: entry(row) for _, row in arm_rows.iterrows()},

@@ -17,8 +17,9 @@ square root of the mean of the two arms' *unweighted* variances, so that a chang
 after weighting reflects the means only (Austin & Stuart 2015; Li, Morgan & Zaslavsky 2018).
 Variances: :math:`p(1-p)` for a 0/1 covariate or a level indicator, the sample variance
 (divisor n - 1) otherwise. If both arms have variance 0 (a level absent from both), the
-denominator falls back to the unweighted variance of all patients. The column ``smd_denominator``
-holds the value used. ``max_smd_*`` is the maximum over all pairs of arms.
+denominator falls back to the unweighted variance of all patients; ``smd_denominator`` holds the
+value used. An arm needs 2 patients with positive weight (else a ``WeightingError`` names it).
+``max_smd_*`` is the maximum over all pairs of arms.
 
 Variance ratio
 --------------
@@ -113,21 +114,23 @@ def _weighted_stats(x, w, kind):
     mean = float(np.sum(w * x) / total)
     if kind != "numeric":
         return mean, mean * (1.0 - mean)
-    v2 = np.sum(w**2)
-    denom = total - v2 / total
+    denom = total - np.sum(w**2) / total
     var = float(np.sum(w * (x - mean) ** 2) / denom) if denom > 0 else np.nan
     return mean, var
 
 
-def _arm_statistics(matrix, kinds, codes, n_arms, weights):
+def _arm_statistics(matrix, kinds, codes, arms, weights):
     q = matrix.shape[1]
-    stats = {key: np.zeros((n_arms, q)) for key in ("mu", "vu", "mw", "vw")}
-    for j in range(n_arms):
+    stats = {key: np.zeros((len(arms), q)) for key in ("mu", "vu", "mw", "vw")}
+    for j, label in enumerate(arms):
         rows = codes == j
         ones = np.ones(int(rows.sum()))
         w = weights[rows]
-        if w.sum() <= 0:
-            raise WeightingError(f"arm number {j + 1} has no positive weight")
+        if np.sum(w > 0) < 2:  # one patient: its variance (in the SMD) is not defined
+            raise WeightingError(
+                f"arm {label!r} has {np.sum(w > 0)} patient(s) with positive weight: balance "
+                "needs at least 2 (the SMD uses its variance)"
+            )
         for c in range(q):
             x = matrix[rows, c]
             stats["mu"][j, c], stats["vu"][j, c] = _weighted_stats(x, ones, kinds[c])
@@ -152,7 +155,7 @@ def balance_from_matrix(matrix, columns: pd.DataFrame, codes, arms, weights) -> 
     codes = np.asarray(codes, dtype=int)
     weights = np.asarray(weights, dtype=float)
     kinds = list(columns["kind"])
-    stats = _arm_statistics(matrix, kinds, codes, len(arms), weights)
+    stats = _arm_statistics(matrix, kinds, codes, arms, weights)
     rows = []
     for c, (covariate, level, kind) in enumerate(
         columns[["covariate", "level", "kind"]].itertuples(index=False)
@@ -202,7 +205,7 @@ def balance_table(X, arm, weights, *, arms=None, rare_level_min: int = 0) -> pd.
         Each patient's arm.
     weights : array-like, shape (n,)
         Non-negative weights (0 = outside the target population). Unweighted statistics use
-        every patient.
+        every patient. Every arm needs 2 patients with positive weight (else WeightingError).
     arms : sequence, optional
         Arm order (default: the categories of ``arm`` if categorical, else sorted).
     rare_level_min : int, default 0
@@ -280,7 +283,7 @@ def arm_means(matrix, columns: pd.DataFrame, codes, arms, weights) -> pd.DataFra
     """
     weights = np.asarray(weights, dtype=float)
     kinds = list(columns["kind"])
-    stats = _arm_statistics(matrix, kinds, np.asarray(codes), len(arms), weights)
+    stats = _arm_statistics(matrix, kinds, np.asarray(codes), arms, weights)
     rows = []
     for c, (covariate, level, kind) in enumerate(
         columns[["covariate", "level", "kind"]].itertuples(index=False)

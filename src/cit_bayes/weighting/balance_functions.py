@@ -43,7 +43,8 @@ def constraint_matrix(design, moments: int = 1) -> tuple[np.ndarray, list[dict]]
     matrix : numpy.ndarray, shape (n, p)
     columns : list of dict
         Per column: ``constraint`` (name), ``covariate``, ``level``, ``moment`` (1 or 2),
-        ``center``, ``scale`` (of the column before standardisation).
+        ``kind`` (``"level"``, ``"binary"`` for a 0/1 covariate, ``"numeric"``; a square is
+        numeric), ``center``, ``scale`` (of the column before standardisation).
 
     Examples
     --------
@@ -68,6 +69,7 @@ def constraint_matrix(design, moments: int = 1) -> tuple[np.ndarray, list[dict]]
                 "covariate": row.covariate,
                 "level": row.level,
                 "moment": 1,
+                "kind": numeric_kinds[row.covariate] if row.level == "" else "level",
             }  # fmt: skip
         )
         if moments == 2 and numeric_kinds.get(row.covariate) == "numeric":
@@ -78,6 +80,7 @@ def constraint_matrix(design, moments: int = 1) -> tuple[np.ndarray, list[dict]]
                     "covariate": row.covariate,
                     "level": row.level,
                     "moment": 2,
+                    "kind": "numeric",
                 }  # fmt: skip
             )
     raw = np.column_stack(parts)
@@ -186,28 +189,46 @@ def encode_for_balancing(
     return dataclasses.replace(design, pooled=pooled_table.reset_index(drop=True))
 
 
-def arm_constraints(matrix, codes, n_arms: int, minimum: int) -> np.ndarray:
+def arm_constraints(matrix, codes, n_arms: int, minimum: int, *, kinds) -> np.ndarray:
     """Which balance functions each arm balances: bool array, shape (n_arms, p).
 
-    A two-valued balance function (a level indicator or a 0/1 covariate) is left out of an arm's
-    constraints when fewer than ``minimum`` of the arm's patients hold its rarer value there
-    (e.g. 2 patients with bone metastases among 35). Balancing it would hang the arm's weights on
-    those few patients (a Kish ESS that collapses) or, with the other constraints, put the
-    target outside what the arm can reach; its imbalance is reported as structural and the
-    outcome models adjust for the covariate. Numeric functions are always kept.
+    A level indicator or a 0/1 covariate (``kinds`` ``"level"`` or ``"binary"``) is left out of
+    an arm's constraints when fewer than ``minimum`` of the arm's patients hold its rarer value
+    there (e.g. 2 patients with bone metastases among 35). Balancing it would hang the arm's
+    weights on those few patients (a Kish ESS that collapses) or, with the other constraints, put
+    the target outside what the arm can reach; its imbalance is reported as structural and the
+    outcome models adjust for the covariate. Numeric functions are always kept, also a numeric
+    covariate that happens to take two values (ECOG 1 or 2).
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray, shape (n, p)
+        The balance functions (:func:`constraint_matrix`).
+    codes : numpy.ndarray, shape (n,)
+        Each patient's arm code.
+    n_arms, minimum : int
+        The number of arms; the rarer value's minimum count in an arm (0: keep every function).
+    kinds : sequence of str, length p
+        Each function's ``kind`` (the ``columns`` of :func:`constraint_matrix`).
 
     Examples
     --------
     >>> matrix = np.array([[0.0, 1.0], [1.0, 2.0], [0.0, 3.0], [1.0, 4.0], [1.0, 5.0]])
-    >>> arm_constraints(matrix, np.array([0, 0, 0, 1, 1]), 2, 2).tolist()
+    >>> codes = np.array([0, 0, 0, 1, 1])
+    >>> arm_constraints(matrix, codes, 2, 2, kinds=["binary", "numeric"]).tolist()
     [[False, True], [False, True]]
+    >>> arm_constraints(matrix, codes, 2, 2, kinds=["numeric", "numeric"]).tolist()
+    [[True, True], [True, True]]
     """
+    kinds = list(kinds)
+    if len(kinds) != matrix.shape[1]:
+        raise ValueError(f"{len(kinds)} kinds for {matrix.shape[1]} balance functions")
     keep = np.ones((n_arms, matrix.shape[1]), dtype=bool)
     if minimum <= 0:
         return keep
     for c in range(matrix.shape[1]):
         values = np.unique(matrix[:, c])
-        if len(values) != 2:
+        if kinds[c] not in ("level", "binary") or len(values) != 2:
             continue
         for j in range(n_arms):
             column = matrix[codes == j, c]

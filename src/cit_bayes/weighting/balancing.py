@@ -325,7 +325,8 @@ class BalancingWeights(WeightingDiagnostics, BaseEstimator):
 
         weights = np.zeros(len(codes))
         solutions = []
-        keep = arm_constraints(matrix, codes, len(arms), int(self.arm_level_min))
+        kinds = [column["kind"] for column in columns]
+        keep = arm_constraints(matrix, codes, len(arms), int(self.arm_level_min), kinds=kinds)
         for j in range(len(arms)):
             rows = codes == j
             if j == focal:

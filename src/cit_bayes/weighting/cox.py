@@ -18,7 +18,9 @@ non-integer weights need robust errors (``StatisticalWarning``): that warning is
 and dropped; any other lifelines warning is re-issued, and its convergence warnings (and
 ``ConvergenceError``) become a :class:`~cit_bayes.exceptions.NotEstimableError` (a
 ``ModelError``: the data admit no estimate), which callers may report as a finding; bad input is
-a plain ``ModelError``.
+a plain ``ModelError``. A robust SE that is round-off (at most ``RELATIVE_SE_TOLERANCE``, 1e-8,
+times the model-based SE) is a ``NotEstimableError`` too: every score residual is 0, as when all
+patients recover on the same day, and a hazard ratio of 1 [1, 1] would be an artefact.
 
 Durations must be positive: patients with time 0 (no count after baseline) are left out
 and counted in ``n_excluded_time0``; patients with weight 0 contribute nothing and are
@@ -55,6 +57,9 @@ from cit_bayes.exceptions import ModelError, NotEstimableError
 from cit_bayes.weighting.survival import _check_level, _positions, _validate
 
 __all__ = ["weighted_cox"]
+
+#: A robust SE at most this fraction of the model-based SE is round-off: the residuals are all 0.
+RELATIVE_SE_TOLERANCE = 1e-8
 
 
 def _covariate_frame(covariates, n: int) -> pd.DataFrame | None:
@@ -127,7 +132,8 @@ def weighted_cox(
     NotEstimableError
         The model did not converge or gave a non-finite estimate (lifelines'
         ``ConvergenceError`` or ``ConvergenceWarning``: separation, collinearity, a constant
-        covariate); a subclass of ``ModelError``.
+        covariate), or a robust SE that is round-off (no information on an arm, for example
+        every patient recovers on the same day); a subclass of ``ModelError``.
     WeightingError
         Bad weights.
 
@@ -217,14 +223,24 @@ def _fit_cox(frame: pd.DataFrame) -> dict[int, tuple[float, float]]:
     residuals = _efron_score_residuals(
         x, frame["time"].to_numpy(float), frame["recovered"].to_numpy(int), weight, beta
     )
-    influence = (weight[:, None] * residuals) @ fitter.variance_matrix_.loc[names, names].to_numpy()
+    variance = fitter.variance_matrix_.loc[names, names].to_numpy()
+    influence = (weight[:, None] * residuals) @ variance
     robust_se = np.sqrt(np.sum(influence**2, axis=0))
+    model_se = np.sqrt(np.abs(np.diag(variance)))
     out = {}
     for j, column in enumerate(names):
         if column.startswith("arm_"):
-            if not (np.isfinite(beta[j]) and np.isfinite(robust_se[j]) and robust_se[j] > 0):
+            if not (np.isfinite(beta[j]) and np.isfinite(robust_se[j])):
                 raise NotEstimableError(
                     f"the weighted Cox model gave a non-finite estimate ({column})"
+                )
+            if not robust_se[j] > RELATIVE_SE_TOLERANCE * model_se[j]:
+                raise NotEstimableError(
+                    f"the weighted Cox model has no information on {column}: its robust SE "
+                    f"({robust_se[j]:.3g}) is round-off beside the model-based SE "
+                    f"({model_se[j]:.3g}); every score residual is 0, as when all patients "
+                    "recover on the same day (no one at risk at a recovery time is left to "
+                    "compare)"
                 )
             out[int(column.removeprefix("arm_"))] = (float(beta[j]), float(robust_se[j]))
     return out

@@ -160,10 +160,12 @@ class PropensityWeighting(WeightingDiagnostics, BaseEstimator):
     Exact balance: with two arms, ``estimand="ato"`` and an unpenalised logistic model
     (``penalty=0``), the weighted means of every model column are exactly equal between arms,
     because the logistic score equations are the balance equations (the exact-balance property
-    of overlap weights, Li, Morgan & Zaslavsky 2018). With three or more arms the generalized
-    overlap weights of a multinomial logistic model do not balance exactly in general (see
-    Li & Li 2019; shown numerically in ``tests/test_weighting_balance.py``); a ridge penalty keeps
-    the equality of the arms' weight totals (intercepts are unpenalised) but not of the means.
+    of overlap weights, Li, Morgan & Zaslavsky 2018); with two arms a ridge penalty keeps the
+    equality of the arms' weight totals (the intercept is unpenalised) but not of the means. With
+    three or more arms the generalized overlap weights of a multinomial logistic model do not
+    balance exactly in general (see Li & Li 2019; shown numerically in
+    ``tests/test_weighting_balance.py``), and the arms' weight totals are close but not equal
+    either, with or without a penalty (also shown there).
 
     References
     ----------

@@ -66,6 +66,19 @@ percentile intervals. Resamples in which the weighting fails (for example separa
 counted in ``n_bootstrap_failed``, never silently dropped; a
 :class:`~cit_bayes.exceptions.WeightingWarning` is issued when any fail.
 
+An arm with 0 % or 100 % responders
+-----------------------------------
+For a 0/1 outcome, an arm whose patients (with positive weight) all have the same outcome has a
+weighted rate of exactly 0 or 1, a sandwich SE of 0 and a bootstrap that cannot vary: both
+intervals would be the point [1, 1] (or [0, 0]). Its row gets Wilson's score interval at the
+arm's Kish effective sample size instead, and each difference involving it Newcombe's hybrid
+score interval from the two arms' Wilson limits at their Kish effective sample sizes
+(:mod:`cit_bayes.weighting.score_interval`), in both the sandwich and the bootstrap interval
+columns; ``interval_method`` says which rows, and a
+:class:`~cit_bayes.exceptions.WeightingWarning` names the arms. The SE columns keep the sandwich
+and bootstrap values (0 for such an arm); these intervals do not use them. Every other row keeps
+its Wald and percentile intervals.
+
 References
 ----------
 Zhao Q, Percival D (2017). Entropy balancing is doubly robust. Journal of Causal Inference
@@ -96,6 +109,7 @@ from cit_bayes.weighting.propensity import (
     logistic_scores,
     single_thread_if_small,
 )
+from cit_bayes.weighting.score_interval import kish_ess, newcombe_interval, wilson_interval
 from cit_bayes.weighting.weights import weight_gradient
 
 __all__ = ["weighted_outcome"]
@@ -103,6 +117,8 @@ __all__ = ["weighted_outcome"]
 METHOD_ESTIMATED = "M-estimation (propensity model estimated)"
 METHOD_FIXED = "weights treated as fixed"
 METHOD_BALANCING = "M-estimation (balancing weights estimated)"
+INTERVAL_DEFAULT = "sandwich (Wald) and bootstrap (percentile)"
+INTERVAL_SCORE = "score at Kish ESS (an arm with 0 % or 100 %): Wilson; differences: Newcombe"
 #: Below this many patients per balanced direction of an arm, the sandwich alone is warned about.
 MIN_PATIENTS_PER_DIRECTION = 8
 
@@ -301,6 +317,44 @@ def _bootstrap_intervals(weighting, values, n_bootstrap, random_state, matrix, c
     return low, high, contrast_draws.std(axis=0, ddof=1), failures
 
 
+def _score_intervals(codes, weights, values, means, contrasts, z, arms) -> dict:
+    """Score intervals of the rows that involve an arm whose 0/1 outcomes are all equal.
+
+    Returns ``{row: (low, high)}`` (empty for a non-binary outcome or when no arm is all 0 or
+    all 1) and warns which arms they are. Methods: :mod:`cit_bayes.weighting.score_interval`.
+    """
+    if not np.isin(values, (0.0, 1.0)).all():
+        return {}
+    k = len(means)
+    positive = [(codes == j) & (weights > 0) for j in range(k)]
+    degenerate = [np.ptp(values[rows]) == 0 if rows.any() else False for rows in positive]
+    if not any(degenerate):
+        return {}
+    limits = [
+        (means[j], *wilson_interval(means[j], kish_ess(weights[positive[j]]), z))
+        if positive[j].any()
+        else (np.nan,) * 3
+        for j in range(k)
+    ]
+    intervals = {}
+    for r, (j, comparator) in enumerate(contrasts):
+        if comparator is None and degenerate[j]:
+            intervals[r] = limits[j][1:]
+        elif comparator is not None and (degenerate[j] or degenerate[comparator]):
+            intervals[r] = newcombe_interval(limits[j], limits[comparator])
+    names = ", ".join(f"{arms[j]!r} ({means[j]:.0%})" for j in range(k) if degenerate[j])
+    warnings.warn(
+        f"every patient of arm(s) {names} has the same outcome: the sandwich SE is 0 and the "
+        "bootstrap cannot vary, so their rows (and differences with them) get score intervals "
+        "at the arm's Kish effective sample size (Wilson; differences: Newcombe's hybrid score "
+        "interval) in both the sandwich and the bootstrap interval columns; column "
+        "interval_method says which rows",
+        WeightingWarning,
+        stacklevel=3,
+    )
+    return intervals
+
+
 def weighted_outcome(
     weighting,
     y,
@@ -332,9 +386,10 @@ def weighted_outcome(
     pandas.DataFrame
         One row per arm (``quantity = "arm_mean"``) then per difference (``"difference"``):
         ``arm``, ``comparator``, ``estimate``, ``unweighted_estimate``, ``se_sandwich``,
-        ``ci_low_sandwich``, ``ci_high_sandwich``, ``sandwich_method``, ``se_bootstrap``,
-        ``ci_low_bootstrap``, ``ci_high_bootstrap``, ``n_bootstrap``, ``n_bootstrap_failed``,
-        ``confidence``, ``estimand``. Methods: module docstring.
+        ``ci_low_sandwich``, ``ci_high_sandwich``, ``sandwich_method``, ``interval_method``,
+        ``se_bootstrap``, ``ci_low_bootstrap``, ``ci_high_bootstrap``, ``n_bootstrap``,
+        ``n_bootstrap_failed``, ``confidence``, ``estimand``. ``interval_method`` is the score
+        method for rows involving an arm with 0 % or 100 % responders (module docstring).
 
     References
     ----------
@@ -346,12 +401,18 @@ def weighted_outcome(
     >>> from cit_bayes.weighting import PropensityWeighting
     >>> X, a = pd.DataFrame({"age": [50, 62, 55, 70, 58, 66, 61, 73]}), list("aabbabab")
     >>> fitted = PropensityWeighting("ato", penalty=0).fit(X, a)  # exact balance of age
-    >>> table = weighted_outcome(fitted, [0, 1, 1, 1, 0, 1, 0, 1])
+    >>> with warnings.catch_warnings(record=True) as caught:  # every patient of b responds
+    ...     warnings.simplefilter("always")
+    ...     table = weighted_outcome(fitted, [0, 1, 1, 1, 0, 1, 0, 1])
+    >>> caught[0].category.__name__
+    'WeightingWarning'
     >>> difference = table[table["quantity"] == "difference"].iloc[0]
     >>> difference["arm"], difference["comparator"], round(float(difference["estimate"]), 3)
     ('b', 'a', 0.619)
     >>> float(difference["unweighted_estimate"])  # 4/4 - 1/4 responders, before weighting
     0.75
+    >>> difference["interval_method"].split(":")[0]  # b at 100 %: Newcombe, not a Wald interval
+    'score at Kish ESS (an arm with 0 % or 100 %)'
     """
     if not hasattr(weighting, "weights_"):
         raise NotFittedError("weighted_outcome needs a fitted weighting estimator: call fit first")
@@ -388,6 +449,12 @@ def weighted_outcome(
     boot_low, boot_high, boot_se, failures = _bootstrap_intervals(
         weighting, values, n_bootstrap, random_state, matrix, confidence
     )
+    low, high = estimate - z * se, estimate + z * se
+    score = _score_intervals(codes, weights, values, means, contrasts, z, arms)
+    for r, (score_low, score_high) in score.items():
+        low[r], high[r] = score_low, score_high
+        if n_bootstrap and np.isfinite(boot_low[r]):
+            boot_low[r], boot_high[r] = score_low, score_high
 
     rows = []
     for r, (j, comparator) in enumerate(contrasts):
@@ -399,9 +466,10 @@ def weighted_outcome(
                 "estimate": estimate[r],
                 "unweighted_estimate": float(matrix[r] @ raw_means),
                 "se_sandwich": se[r],
-                "ci_low_sandwich": estimate[r] - z * se[r],
-                "ci_high_sandwich": estimate[r] + z * se[r],
+                "ci_low_sandwich": low[r],
+                "ci_high_sandwich": high[r],
                 "sandwich_method": method,
+                "interval_method": INTERVAL_SCORE if r in score else INTERVAL_DEFAULT,
                 "se_bootstrap": boot_se[r],
                 "ci_low_bootstrap": boot_low[r],
                 "ci_high_bootstrap": boot_high[r],
