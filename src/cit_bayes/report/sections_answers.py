@@ -52,7 +52,8 @@ def key_answers_section(ctx: ReportContext) -> Section:
     for arm in ctx.others():
         rows.append(
             [
-                f"{focus} recovers faster than {arm} (shorter mean time to recovery)",
+                f"{focus} recovers faster than {arm} (shorter restricted mean time to recovery "
+                "within the follow-up)",
                 ctx.num("recovery", p, "prob_superior", f"{focus}<{arm}", style="prob"),
                 [*ctx.interval("recovery", p, "difference", f"{focus}-{arm}", style="f1"),
                  " days"],
@@ -142,7 +143,11 @@ def _safety_answers(ctx: ReportContext, p: str, level: str) -> list:
             rows,
             caption=f"Safety: {ctx.focus} against {reference} ({ctx.label(p)})",
             note="Raw counts are patients; the differences and probabilities are the "
-            "weighted model's (marginal in the estimand's target population).",
+            "weighted model's (marginal in the estimand's target population). For events "
+            "seen in a few patients per arm, the Beta prior of each rate (the plan's safety "
+            "prior: Beta(1, 1), two pseudo-patients, by default) and the weights weigh as "
+            "much as the counts: a difference, and its sign, can then differ from the raw "
+            "counts' and says little.",
         )  # fmt: skip
     ]
 

@@ -178,9 +178,10 @@ def _recovered_table(ctx: ReportContext, p: str, level: str) -> Table:
                 [
                     f"{a} − {b}",
                     day.removeprefix("day"),
-                    ctx.interval("recovery", p, "recovered_difference", day, key, style="pct1"),
-                    ctx.interval("recovery", p, "frequentist", "recovered_difference", day, key,
-                                 centre="estimate", style="pct1"),
+                    [*ctx.interval("recovery", p, "recovered_difference", day, key,
+                                   style="points"), " pp"],
+                    [*ctx.interval("recovery", p, "frequentist", "recovered_difference", day,
+                                   key, centre="estimate", style="points"), " pp"],
                 ]
             )  # fmt: skip
     return Table(
