@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 
 from cit_bayes.bayes.patient_base import PatientData
-from cit_bayes.bayes.patient_blocks import zero_sum_basis
+from cit_bayes.bayes.patient_blocks import CENTRED_MIN_WEIGHT, arms_carry_weight, zero_sum_basis
 from cit_bayes.bayes.recovery import (
     RecoveryPrior,
     build_recovery_model,
@@ -24,7 +24,7 @@ from cit_bayes.bayes.recovery import (
     recovery_inputs,
     recovery_values,
 )
-from cit_bayes.bayes.recovery_baseline import CENTRED_MIN_WEIGHT, smooth_basis, smooth_centred
+from cit_bayes.bayes.recovery_baseline import smooth_basis
 from cit_bayes.bayes.recovery_targets import recovery_targets
 from cit_bayes.bayes.recovery_times import person_period
 from cit_bayes.exceptions import ModelError
@@ -278,8 +278,8 @@ def test_centred_shared_shape_and_pooled_levels_are_the_same_model(case, evaluat
 
 def test_the_parametrisation_follows_the_information_of_every_arm():
     codes = np.repeat([0, 1, 2], [200, 160, 149])
-    assert not smooth_centred(np.ones(codes.size), codes, 3)  # 149 < CENTRED_MIN_WEIGHT
-    assert smooth_centred(np.ones(codes.size - 149), codes[:-149], 2)
+    assert not arms_carry_weight(np.ones(codes.size), codes, 3)  # 149 < CENTRED_MIN_WEIGHT
+    assert arms_carry_weight(np.ones(codes.size - 149), codes[:-149], 2)
     assert CENTRED_MIN_WEIGHT == 150.0  # exact: a module constant, not computed
 
 

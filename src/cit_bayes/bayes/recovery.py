@@ -37,8 +37,9 @@ Weights (rescaled within arm to the Kish ESS of the patients at risk on day 1) m
 patient's log likelihood.
 
 The arms' smooth parts are centred or non-centred by the strength of the data: the same model,
-another geometry (:func:`~cit_bayes.bayes.recovery_baseline.smooth_centred`, where the choice is
-measured). ``arm_smooth`` (sigma u_a) is in the posterior under both.
+another geometry (:func:`~cit_bayes.bayes.patient_blocks.arms_carry_weight`;
+:mod:`~cit_bayes.bayes.recovery_baseline`, where the choice is measured). ``arm_smooth``
+(sigma u_a) is in the posterior under both.
 
 Proportional hazards (``proportional_hazards=True``, a sensitivity analysis): one shape
 :math:`g = \\delta s + \\sigma Z u` shared by the arms, :math:`\\lambda_{at} = \\nu_a + g_t`, so
@@ -50,8 +51,9 @@ the zero-sum basis). The between-arm SD is learned from K arms and rests on its 
 non-centred form the ridge between :math:`\\tau` and z gave divergences (one or two per 8,000
 draws on simulated cohorts, measured for issue 13; three, min bulk ESS 961, on the simulator's
 paper-like cohort of 2,000 patients, seed 1). When every arm carries much data
-(:func:`smooth_centred`) the pooled levels and the shared shape's smooth part are centred
-(``arm_u``, ``baseline_smooth``): none and 12,500 on that cohort. Pooling pulls the arms toward
+(:func:`~cit_bayes.bayes.patient_blocks.arms_carry_weight`) the pooled levels and the shared
+shape's smooth part are centred (``arm_u``, ``baseline_smooth``): none and 12,500 on that
+cohort. Pooling pulls the arms toward
 each other. Hence not the default.
 
 Reported beside ``arm_log_hazard`` and ``arm_effect``: the cumulative recovery of each arm by day
@@ -79,13 +81,17 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from cit_bayes.bayes.patient_base import SCALE, PatientData, check_prior, group_values
-from cit_bayes.bayes.patient_blocks import group_intercept, likelihood_rows, row_data
+from cit_bayes.bayes.patient_blocks import (
+    arms_carry_weight,
+    group_intercept,
+    likelihood_rows,
+    row_data,
+)
 from cit_bayes.bayes.patient_fit import ModelInputs, PatientFit, cached_model, fit_cached_model
 from cit_bayes.bayes.recovery_baseline import (
     arm_shapes,
     shared_shape,
     smooth_basis,
-    smooth_centred,
 )
 from cit_bayes.bayes.recovery_targets import recovery_targets
 from cit_bayes.bayes.recovery_times import check_recovery_times, recovery_after
@@ -255,8 +261,9 @@ def build_recovery_model(
 
     The structure depends on the number of patients, the arms, the covariates, the horizon and
     the rank of the smooth baseline and ``pool_arms`` (the prior settings that are not data),
-    and ``centred`` (:func:`smooth_centred`: the smooth parts centred, and with ``pool_arms``
-    the pooled arm levels, :func:`~cit_bayes.bayes.patient_blocks.pooled_levels`).
+    and ``centred`` (:func:`~cit_bayes.bayes.patient_blocks.arms_carry_weight`: the smooth parts
+    centred, and with ``pool_arms`` the pooled arm levels,
+    :func:`~cit_bayes.bayes.patient_blocks.pooled_levels`).
 
     Examples
     --------
@@ -391,7 +398,7 @@ def recovery_inputs(
     if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 3:
         raise ModelError(f"horizon must be an integer of at least 3 days, got {horizon!r}")
     values = recovery_values(time, recovered, data, prior, horizon, after)
-    centred = smooth_centred(values["weight"], data.arm_codes, data.n_arms)
+    centred = arms_carry_weight(values["weight"], data.arm_codes, data.n_arms)
     model = build_recovery_model(data, horizon, prior, centred)
     geometry = "centred" if centred else "non-centred"
     provenance = {"smooth_parametrisation": geometry}

@@ -3,15 +3,16 @@
 :func:`smooth_basis` gives the standardised day and the scaled low-rank RW2 basis Z; inside the
 model's context, :func:`shared_shape` adds one baseline shape shared by the arms (proportional
 hazards) and :func:`arm_shapes` each arm's own, whose smooth parts are centred or not as
-:func:`smooth_centred` says. The model and its symbols: :mod:`cit_bayes.bayes.recovery`.
+:func:`~cit_bayes.bayes.patient_blocks.arms_carry_weight` says. The model and its symbols:
+:mod:`cit_bayes.bayes.recovery`.
 
 The smooth parts are non-centred (:math:`u_a \\sim N(0, I_r)` scaled by sigma) when the arms
 carry little information and centred (:math:`\\sigma u_a \\sim N(0, \\sigma^2 I_r)`, variable
-``arm_smooth``) when every arm carries much (:func:`smooth_centred`: each arm's likelihood
-weights over the patients at risk, as the analysis rescales them (Kish ESS by default, the
-arm's size in the "no Kish rescaling" variant, counts unweighted), sum to at least
-:data:`CENTRED_MIN_WEIGHT`), the classic
-choice by the strength of the data (Betancourt & Girolami 2015): the same model, another
+``arm_smooth``) when every arm carries much
+(:func:`~cit_bayes.bayes.patient_blocks.arms_carry_weight`: each arm's likelihood weights
+over the patients at risk, as the analysis rescales them (Kish ESS by default, the arm's size
+in the "no Kish rescaling" variant, counts unweighted), sum to at least
+:data:`~cit_bayes.bayes.patient_blocks.CENTRED_MIN_WEIGHT`), the classic choice by the strength of the data (Betancourt & Girolami 2015): the same model, another
 geometry. Measured with the default plan (4 x 2000 draws; max R-hat, min bulk ESS): non-centred
 missed the R-hat gate on a 1,000-patient baseline-confounding cohort (1.0120, ESS 1035; 1.0099 at
 2,000 patients), where centred gave 1.0032, 1641 (2,000 patients: <= 1.0037, >= 1092); at 60 to
@@ -32,10 +33,10 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from cit_bayes.bayes.patient_blocks import CENTRED_MIN_WEIGHT, arms_carry_weight, pooled_levels
+from cit_bayes.bayes.patient_blocks import pooled_levels
 from cit_bayes.exceptions import ModelError
 
-__all__ = ["CENTRED_MIN_WEIGHT", "arm_shapes", "shared_shape", "smooth_basis", "smooth_centred"]
+__all__ = ["arm_shapes", "shared_shape", "smooth_basis"]
 
 
 def smooth_basis(n_days: int, rank: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,8 +78,9 @@ def smooth_basis(n_days: int, rank: int) -> tuple[np.ndarray, np.ndarray]:
 def shared_shape(prior, day_std, basis, arms, pool_arms, centred: bool = False):
     """Proportional hazards: one baseline shape, arm levels (independent or pooled).
 
-    ``centred`` (:func:`smooth_centred`): the shape's smooth part (``baseline_smooth``, free
-    when centred, a deterministic of ``baseline_z`` when not) and the pooled arm levels
+    ``centred`` (:func:`~cit_bayes.bayes.patient_blocks.arms_carry_weight`): the shape's
+    smooth part (``baseline_smooth``, free when centred, a deterministic of ``baseline_z`` when
+    not) and the pooled arm levels
     (:func:`~cit_bayes.bayes.patient_blocks.pooled_levels`) centred.
 
     Examples
@@ -143,19 +145,3 @@ def arm_shapes(prior, day_std, basis, centred: bool = False):
         smooth_z = pm.Normal("arm_z", 0.0, 1.0, dims=("component", "arm"))
         smooth = pm.Deterministic("arm_smooth", smooth_sd * smooth_z, dims=("component", "arm"))
     return level[None, :] + day_std[:, None] * trend[None, :] + pt.dot(basis, smooth)
-
-
-def smooth_centred(weights, arm_codes, n_arms: int) -> bool:
-    """Whether every arm carries enough information for the centred smooth parts: each arm's
-    likelihood weights (as rescaled, patients at risk) sum to at least
-    :data:`~cit_bayes.bayes.patient_blocks.CENTRED_MIN_WEIGHT` (module docstring: measured at
-    60 to 2,000 patients; :func:`~cit_bayes.bayes.patient_blocks.arms_carry_weight`).
-
-    Examples
-    --------
-    >>> smooth_centred(np.ones(400), np.repeat([0, 1], 200), 2)
-    True
-    >>> smooth_centred(np.ones(400), np.repeat([0, 1], [300, 100]), 2)
-    False
-    """
-    return arms_carry_weight(weights, arm_codes, n_arms)
