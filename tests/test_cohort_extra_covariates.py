@@ -141,7 +141,7 @@ def test_covariates_the_plan_does_not_use_are_neither_required_nor_read(frame):
 
 def test_grouping_labels_differing_in_case_or_spaces_are_one_group(frame):
     """``Beijing``, ``beijing`` and ``BEIJING `` are one centre, as arm labels spelled so are
-    one arm: merged into the first spelling, with a note counting the cells; the cohort is the
+    one arm: merged into the most frequent spelling, with a note counting the cells; the cohort is the
     one whose labels were typed alike (same fingerprint)."""
     clean = frame.assign(centre=np.where(np.arange(len(frame)) % 2 == 0, "Beijing", "Wuhan"))
     typed = clean.copy()

@@ -81,6 +81,16 @@ def test_a_thousands_separator_in_a_decimal_comma_file_is_refused(tmp_path):
     lines[3] = ";".join(cells)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert read_cohort(path).data.loc[2, "plt_day14"] == pytest.approx(98.5, abs=1e-12)
+    # a ';' file that writes its decimals with points: 1.193 and 22.857 are decimals there
+    points = FIXTURE.read_text().replace(",", ";").replace("23.4", "22.857")
+    lines = points.splitlines()
+    cells = lines[3].split(";")
+    cells[header.index("plt_day14")] = "98.125"
+    lines[3] = ";".join(cells)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data = read_cohort(path).data
+    assert data.loc[2, "plt_day14"] == pytest.approx(98.125, abs=1e-12)
+    assert data["bmi"].iloc[0] == pytest.approx(22.857, abs=1e-12)
 
 
 @pytest.mark.parametrize(("codec", "bom"), [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")])

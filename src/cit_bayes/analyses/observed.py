@@ -15,6 +15,7 @@ import pandas as pd
 from cit_bayes.bayes.patient_base import PatientData
 from cit_bayes.exceptions import NotEstimableError
 from cit_bayes.weighting.cox import weighted_cox
+from cit_bayes.weighting.score_interval import newcombe_interval
 
 __all__ = ["baseline_means", "cox_or_note", "event_counts", "observed_plt", "plain_outcomes"]
 
@@ -25,7 +26,8 @@ def plain_outcomes(y: np.ndarray, codes: np.ndarray, arms, ci_level: float) -> p
     The intervals are score intervals: Wilson's for each arm's share (from
     :meth:`scipy.stats.binomtest`'s ``proportion_ci``) and Newcombe's hybrid score interval for
     each difference (Newcombe 1998, method 10: the arms' Wilson limits combined; scipy and our
-    other libraries do not have it, so it is written here, six lines). The Wald interval
+    other libraries do not have it:
+    :func:`~cit_bayes.weighting.score_interval.newcombe_interval`). The Wald interval
     ``p +- z SE`` they replace collapses to a single point when an arm has 0 % or 100 %
     responders (SE 0) and under-covers near those bounds, where the combination's rate lies.
     ``se`` is the binomial standard error at the estimate, sqrt(p (1 - p) / n) (0 at 0 % and
@@ -71,10 +73,8 @@ def plain_outcomes(y: np.ndarray, codes: np.ndarray, arms, ci_level: float) -> p
     for a in range(len(arms)):
         for b in range(a + 1, len(arms)):
             (pb, sb, lb, ub), (pa, sa, la, ua) = rates[arms[b]], rates[arms[a]]
-            d = pb - pa
-            low = d - np.hypot(pb - lb, ua - pa)
-            high = d + np.hypot(ub - pb, pa - la)
-            rows.append(("difference", arms[b], arms[a], d, np.hypot(sa, sb), low, high))
+            low, high = newcombe_interval((pb, lb, ub), (pa, la, ua))
+            rows.append(("difference", arms[b], arms[a], pb - pa, np.hypot(sa, sb), low, high))
     columns = ["quantity", "arm", "comparator", "estimate", "se"]
     frame = pd.DataFrame(rows, columns=[*columns, "ci_low_sandwich", "ci_high_sandwich"])
     level = round(100 * ci_level)

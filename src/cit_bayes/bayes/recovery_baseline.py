@@ -79,8 +79,8 @@ def shared_shape(prior, day_std, basis, arms, pool_arms, centred: bool = False):
     """Proportional hazards: one baseline shape, arm levels (independent or pooled).
 
     ``centred`` (:func:`~cit_bayes.bayes.patient_blocks.arms_carry_weight`): the shape's
-    smooth part (``baseline_smooth``, free when centred, a deterministic of ``baseline_z`` when
-    not) and the pooled arm levels
+    smooth part (``baseline_smooth``, in the posterior when centred; ``baseline_z`` scaled by
+    the smooth SD when not) and the pooled arm levels
     (:func:`~cit_bayes.bayes.patient_blocks.pooled_levels`) centred.
 
     Examples
@@ -104,8 +104,9 @@ def shared_shape(prior, day_std, basis, arms, pool_arms, centred: bool = False):
     if centred:
         smooth = pm.Normal("baseline_smooth", 0.0, smooth_sd, dims="component")
     else:
-        smooth_z = pm.Normal("baseline_z", 0.0, 1.0, dims="component")
-        smooth = pm.Deterministic("baseline_smooth", smooth_sd * smooth_z, dims="component")
+        # a plain tensor, not a Deterministic: the non-centred fits keep the posterior (and the
+        # gated variables) they had before the centred form was added
+        smooth = smooth_sd * pm.Normal("baseline_z", 0.0, 1.0, dims="component")
     day_shape = trend * day_std + pt.dot(basis, smooth)
     if pool_arms:
         intercept = pm.Normal("baseline_intercept", prior["intercept_mean"], prior["intercept_sd"])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,29 @@ from cit_bayes.exceptions import CohortError
 __all__ = ["READERS", "RawTable", "unreadable"]
 
 _DELIMITERS = (",", ";", "\t")
+#: A cell written with a decimal comma (``23,4``).
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
+
+
+def _uses_decimal_commas(rows: list[list[str]], delimiter: str) -> bool:
+    """Whether a ';'-delimited file writes decimals with commas: some data cell does.
+
+    A ';' file whose numbers all use points (``22.857``) reads them as decimals; only in a file
+    that does use decimal commas is a point followed by three digits ambiguous (a thousands
+    separator there, :mod:`cit_bayes.cohort.cells`).
+
+    Examples
+    --------
+    >>> _uses_decimal_commas([["bmi"], ["22.857"]], ";")
+    False
+    >>> _uses_decimal_commas([["bmi"], ["23,4"]], ";")
+    True
+    >>> _uses_decimal_commas([["bmi"], ["23,4"]], ",")  # a comma there separates fields
+    False
+    """
+    return delimiter == ";" and any(
+        _DECIMAL_COMMA.match(cell) for row in rows[1:] for cell in row if cell
+    )
 
 
 @dataclass(frozen=True)
@@ -182,7 +206,8 @@ def _read_csv(path: Path, source: str, sheet=None) -> RawTable:
         ) from error
     frame, numbers, skipped = _from_rows(rows, source)
     notes += (f"skipped {skipped} blank row(s)",) if skipped else ()
-    return RawTable(frame, source, numbers, decimal_comma=delimiter == ";", notes=notes)
+    comma = _uses_decimal_commas(rows, delimiter)
+    return RawTable(frame, source, numbers, decimal_comma=comma, notes=notes)
 
 
 #: Byte-order marks of UTF-16 text (Excel's "Unicode Text" export is UTF-16 with one).

@@ -103,13 +103,14 @@ import pandas as pd
 from scipy import stats
 
 from cit_bayes.exceptions import NotFittedError, WeightingError, WeightingWarning
+from cit_bayes.weighting.balance import effective_sample_size
 from cit_bayes.weighting.propensity import (
     logistic_hessian,
     logistic_probabilities,
     logistic_scores,
     single_thread_if_small,
 )
-from cit_bayes.weighting.score_interval import kish_ess, newcombe_interval, wilson_interval
+from cit_bayes.weighting.score_interval import newcombe_interval, wilson_interval
 from cit_bayes.weighting.weights import weight_gradient
 
 __all__ = ["weighted_outcome"]
@@ -330,10 +331,9 @@ def _score_intervals(codes, weights, values, means, contrasts, z, arms) -> dict:
     degenerate = [np.ptp(values[rows]) == 0 if rows.any() else False for rows in positive]
     if not any(degenerate):
         return {}
+    ess = effective_sample_size(weights, codes, arms=list(range(k)))["ess"].to_numpy()
     limits = [
-        (means[j], *wilson_interval(means[j], kish_ess(weights[positive[j]]), z))
-        if positive[j].any()
-        else (np.nan,) * 3
+        (means[j], *wilson_interval(means[j], ess[j], z)) if positive[j].any() else (np.nan,) * 3
         for j in range(k)
     ]
     intervals = {}

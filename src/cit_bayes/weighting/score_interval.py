@@ -23,28 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["kish_ess", "newcombe_interval", "wilson_interval"]
-
-
-def kish_ess(weights) -> float:
-    """Kish's effective sample size, :math:`(\\sum w)^2 / \\sum w^2`.
-
-    Parameters
-    ----------
-    weights : array-like
-        Non-negative weights (at least one positive).
-
-    Returns
-    -------
-    float
-
-    Examples
-    --------
-    >>> kish_ess([1.0, 1.0, 1.0, 1.0]), kish_ess([3.0, 1.0])  # 16/4 and 16/10
-    (4.0, 1.6)
-    """
-    w = np.asarray(weights, dtype=float)
-    return float(w.sum() ** 2 / np.sum(w**2))
+__all__ = ["newcombe_interval", "wilson_interval"]
 
 
 def wilson_interval(p: float, n: float, z: float) -> tuple[float, float]:
