@@ -17,7 +17,7 @@ import pandas as pd
 
 from cit_bayes.cohort.cells import ParsedColumn, is_missing, parse_column
 from cit_bayes.cohort.mapping import ColumnMapping
-from cit_bayes.cohort.problems import ProblemLog
+from cit_bayes.cohort.problems import NOT_SHOWN, ProblemLog
 from cit_bayes.cohort.schema import LAB_COLUMNS, START_COLUMN, ColumnSpec, column_spec
 from cit_bayes.exceptions import CohortError
 
@@ -63,7 +63,7 @@ def _dates(series: pd.Series, column: str, log: ProblemLog) -> np.ndarray:
             continue
         stamp = _as_date(cell)
         if stamp is None:
-            log.add_row(position, column, "a date (a date cell, or text as YYYY-MM-DD)")
+            log.add_at(position, column, NOT_SHOWN, "a date (a date cell, or text as YYYY-MM-DD)")
         else:
             out[position] = stamp
     return out
@@ -167,17 +167,19 @@ def _days_from_dates(
             continue
         start = starts[position_of[identifier]]
         if start is pd.NaT:
-            log.add_row(
+            log.add_at(
                 position,
                 names["date"],
+                NOT_SHOWN,
                 f"a treatment start for this patient in {source} (column {start_name!r} is empty)",
             )
             continue
         day = (date - start).days
         if abs(day) > _DAY_LIMIT:
-            log.add_row(
+            log.add_at(
                 position,
                 names["date"],
+                NOT_SHOWN,
                 f"a date within a year ({_DAY_LIMIT} days) of this patient's treatment start",
             )
             continue
@@ -270,6 +272,6 @@ def read_lab_rows(
 
     known = np.array([identifier in position_of for identifier in lab_ids.values])
     for position in np.flatnonzero(~known & ~lab_ids.missing):
-        log.add_row(position, names["patient_id"], f"a patient of {source}")
+        log.add_at(position, names["patient_id"], NOT_SHOWN, f"a patient of {source}")
     log.raise_if_any("does not meet the laboratory-file schema")
     return [position_of[i] for i in lab_ids.values[~empty]], days, counts, day_from

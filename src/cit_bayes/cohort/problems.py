@@ -148,11 +148,6 @@ class ProblemLog:
         """Record a problem at a 0-based table position (shown as the user's row number)."""
         self.add(self.row_of(position), column, value, expected)
 
-    def add_row(self, position: int, column: str | None, expected: str) -> None:
-        """Record a problem at a 0-based table position without its value (an identifier, a
-        date: the row and the column say where it is)."""
-        self.problems.append(Problem(self.file, self.row_of(position), column, None, expected))
-
     def add(self, row: int | None, column: str | None, value: Any, expected: str) -> None:
         """Record a problem with the raw cell ``value`` (shown quoted and shortened; not shown
         when it is :data:`NOT_SHOWN`, or for a column in ``private`` unless the cell is

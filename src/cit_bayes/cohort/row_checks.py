@@ -14,7 +14,7 @@ import numpy as np
 
 from cit_bayes.cohort.cells import ParsedColumn
 from cit_bayes.cohort.derive import derive_response_by_day, response_determined_by_day
-from cit_bayes.cohort.problems import ProblemLog
+from cit_bayes.cohort.problems import NOT_SHOWN, ProblemLog
 from cit_bayes.cohort.schema import (
     ARMS,
     COLUMN_SPECS,
@@ -125,9 +125,10 @@ def _check_identifiers(parsed, names, log: ProblemLog, specs) -> None:
         how = (
             "the identifier" if identifier == spelled else "the identifier, up to case and spaces,"
         )
-        log.add_row(
+        log.add_at(
             position,
             names["patient_id"],
+            NOT_SHOWN,
             f"a unique patient identifier (this row holds {how} of row {log.row_of(first)}; "
             "identifiers are compared with case and surrounding spaces ignored)",
         )
